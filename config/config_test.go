@@ -1,0 +1,218 @@
+package config_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/vault-injector/vault-injector/config"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func noEnv(string) (string, bool) { return "", false }
+
+func envOf(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func parse(t *testing.T, args []string, env map[string]string) (config.Webhook, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("vault-injector", flag.ContinueOnError)
+	fs.SetOutput(&bytes.Buffer{})
+	return config.ParseWebhook(fs, args, envOf(env))
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./config -update)", err)
+	}
+	if d := cmp.Diff(string(want), string(got)); d != "" {
+		t.Errorf("%s differs (-want +got; run go test ./config -update):\n%s", path, d)
+	}
+}
+
+func TestWebhookDefaults(t *testing.T) {
+	t.Parallel()
+	w, err := parse(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.MarshalIndent(w, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, filepath.Join("testdata", "defaults.json"), append(got, '\n'))
+}
+
+func TestWebhookPrecedence(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		"default":       {nil, nil, "https://vault.vault.svc:8200"},
+		"env":           {nil, map[string]string{"VAULT_INJECTOR_VAULT_ADDR": "http://env:8200"}, "http://env:8200"},
+		"flag":          {[]string{"--vault-addr=http://flag:8200"}, nil, "http://flag:8200"},
+		"flag over env": {[]string{"--vault-addr", "http://flag:8200"}, map[string]string{"VAULT_INJECTOR_VAULT_ADDR": "http://env:8200"}, "http://flag:8200"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			w, err := parse(t, tc.args, tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w.Defaults.VaultAddr != tc.want {
+				t.Errorf("VaultAddr = %q, want %q", w.Defaults.VaultAddr, tc.want)
+			}
+		})
+	}
+}
+
+func TestWebhookErrors(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		"bad port flag":      {[]string{"--webhook-port=0"}, nil, "not a port"},
+		"bad port env":       {nil, map[string]string{"VAULT_INJECTOR_WEBHOOK_PORT": "http"}, "webhook-port (from VAULT_INJECTOR_WEBHOOK_PORT)"},
+		"relative envexec":   {[]string{"--envexec-path=bin/envexec"}, nil, "clean absolute path"},
+		"vault addr scheme":  {[]string{"--vault-addr=vault:8200"}, nil, "http(s) URL"},
+		"vault addr creds":   {[]string{"--vault-addr=https://u:p@vault"}, nil, "credentials"},
+		"auth path":          {[]string{"--vault-auth-path=/kubernetes"}, nil, "mount path"},
+		"zero timeout":       {[]string{"--envexec-timeout=0s"}, nil, "duration between"},
+		"huge timeout":       {[]string{"--envexec-timeout=1h"}, nil, "duration between"},
+		"log level":          {[]string{"--envexec-log-level=trace"}, nil, "not a log level"},
+		"empty image":        {[]string{"--injector-image="}, nil, "must not be empty"},
+		"unknown flag":       {[]string{"--nope"}, nil, "not defined"},
+		"positional":         {[]string{"extra"}, nil, "unexpected arguments"},
+		"two bad env values": {nil, map[string]string{"VAULT_INJECTOR_WEBHOOK_PORT": "x", "VAULT_INJECTOR_ENVEXEC_TIMEOUT": "y"}, "envexec-timeout"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := parse(t, tc.args, tc.env)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestWebhookHelp(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	fs := flag.NewFlagSet("vault-injector", flag.ContinueOnError)
+	fs.SetOutput(&out)
+	_, err := config.ParseWebhook(fs, []string{"--help"}, noEnv)
+	if err != flag.ErrHelp {
+		t.Fatalf("err = %v, want flag.ErrHelp", err)
+	}
+	for _, want := range []string{"-vault-addr", "VAULT_INJECTOR_VAULT_ADDR", "-envexec-timeout", "(default 60s)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestParsePod(t *testing.T) {
+	t.Parallel()
+	w, err := parse(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := config.Pod{
+		Inject: true, InjectorImage: w.InjectorImage, EnvexecPath: w.EnvexecPath,
+		VaultAddr: w.Defaults.VaultAddr, Role: "app", AuthPath: "kubernetes",
+		Timeout: time.Minute, LogLevel: config.LogInfo,
+	}
+	with := func(f func(p *config.Pod)) config.Pod { p := base; f(&p); return p }
+	cases := map[string]struct {
+		ann  map[string]string
+		sa   string
+		want config.Pod
+	}{
+		"no annotations":          {nil, "app", base},
+		"default service account": {nil, "", with(func(p *config.Pod) { p.Role = "default" })},
+		"opt out":                 {map[string]string{"vault-injector.io/inject": "false"}, "app", with(func(p *config.Pod) { p.Inject = false })},
+		"all set": {map[string]string{
+			"vault-injector.io/inject": "true", "vault-injector.io/vault-addr": "http://v:8200",
+			"vault-injector.io/role": "db-reader", "vault-injector.io/auth-path": "k8s/prod",
+			"vault-injector.io/timeout": "15s", "vault-injector.io/log-level": "debug",
+		}, "app", with(func(p *config.Pod) {
+			p.VaultAddr, p.Role, p.AuthPath, p.Timeout, p.LogLevel = "http://v:8200", "db-reader", "k8s/prod", 15*time.Second, config.LogDebug
+		})},
+		"other prefixes ignored": {map[string]string{"example.com/inject": "maybe", "vault-injector.io/status": "injected"}, "app", base},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, err := config.ParsePod(tc.ann, tc.sa, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestParsePodErrors(t *testing.T) {
+	t.Parallel()
+	w, err := parse(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		ann  map[string]string
+		want []string
+	}{
+		"inject not bool":   {map[string]string{"vault-injector.io/inject": "yes"}, []string{`"vault-injector.io/inject"`, `"yes" is not "true" or "false"`}},
+		"inject upper case": {map[string]string{"vault-injector.io/inject": "False"}, []string{`"False"`}},
+		"vault addr":        {map[string]string{"vault-injector.io/vault-addr": "ftp://x"}, []string{"vault-addr", "http(s) URL"}},
+		"role chars":        {map[string]string{"vault-injector.io/role": "a b"}, []string{"role", "not a Vault role"}},
+		"empty role":        {map[string]string{"vault-injector.io/role": ""}, []string{"role"}},
+		"auth path":         {map[string]string{"vault-injector.io/auth-path": "../sys"}, []string{"auth-path"}},
+		"timeout":           {map[string]string{"vault-injector.io/timeout": "soon"}, []string{"timeout", `"soon"`}},
+		"unknown":           {map[string]string{"vault-injector.io/rol": "x"}, []string{`"vault-injector.io/rol" is not known`, "known: inject"}},
+		"all reported":      {map[string]string{"vault-injector.io/inject": "no", "vault-injector.io/timeout": "-1s"}, []string{"inject", "timeout"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.ParsePod(tc.ann, "app", w)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestAnnotationsDoc(t *testing.T) {
+	t.Parallel()
+	golden(t, filepath.Join("..", "docs", "annotations.md"), []byte(config.AnnotationsMarkdown()))
+}

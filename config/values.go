@@ -1,0 +1,104 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// LogLevel is a level envexec understands; a typed string so a typo cannot slip through.
+type LogLevel string
+
+// The log levels envexec accepts.
+const (
+	LogDebug LogLevel = "debug"
+	LogInfo  LogLevel = "info"
+	LogWarn  LogLevel = "warn"
+	LogError LogLevel = "error"
+)
+
+// MaxTimeout caps envexec's start-up deadline; longer waits hide a broken Vault.
+const MaxTimeout = 10 * time.Minute
+
+var authPathRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$`)
+
+func setNonEmpty(dst *string, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errors.New("must not be empty")
+	}
+	*dst = v
+	return nil
+}
+
+func setPort(dst *int, v string) error {
+	p, err := strconv.Atoi(v)
+	if err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("%q is not a port number (1-65535)", v)
+	}
+	*dst = p
+	return nil
+}
+
+func setAbsPath(dst *string, v string) error {
+	if !path.IsAbs(v) || path.Clean(v) != v {
+		return fmt.Errorf("%q is not a clean absolute path", v)
+	}
+	*dst = v
+	return nil
+}
+
+func setVaultAddr(dst *string, v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL with a host", v)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q must not carry credentials, a query or a fragment", v)
+	}
+	*dst = v
+	return nil
+}
+
+func setAuthPath(dst *string, v string) error {
+	if !authPathRE.MatchString(v) || slices.Contains(strings.Split(v, "/"), "..") || slices.Contains(strings.Split(v, "/"), ".") {
+		return fmt.Errorf("%q is not a Vault mount path (letters, digits, '.', '_', '-', separated by '/'; no '.' or '..' segments)", v)
+	}
+	*dst = v
+	return nil
+}
+
+func setTimeout(dst *time.Duration, v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 || d > MaxTimeout {
+		return fmt.Errorf("%q is not a duration between 0s and %s (e.g. 30s)", v, MaxTimeout)
+	}
+	*dst = d
+	return nil
+}
+
+func setLogLevel(dst *LogLevel, v string) error {
+	switch l := LogLevel(v); l {
+	case LogDebug, LogInfo, LogWarn, LogError:
+		*dst = l
+		return nil
+	}
+	return fmt.Errorf("%q is not a log level (debug, info, warn, error)", v)
+}
+
+func setBool(dst *bool, v string) error {
+	switch v {
+	case "true":
+		*dst = true
+	case "false":
+		*dst = false
+	default:
+		return fmt.Errorf(`%q is not "true" or "false"`, v)
+	}
+	return nil
+}

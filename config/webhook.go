@@ -1,0 +1,136 @@
+// Package config turns flags, environment variables and pod annotations into validated
+// settings. It is the only package that knows their names, so the help text, the docs and
+// the parsing cannot drift apart.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// EnvPrefix namespaces the webhook's environment variables so they never collide with
+// anything else in its container; every flag --foo-bar is also VAULT_INJECTOR_FOO_BAR.
+const EnvPrefix = "VAULT_INJECTOR_"
+
+// Webhook holds the webhook-wide settings, parsed once at start-up.
+type Webhook struct {
+	// WebhookHost is the address the admission server listens on; empty means all.
+	WebhookHost string
+	// WebhookPort is the TLS port of the admission server.
+	WebhookPort int
+	// CertDir holds tls.crt and tls.key; they are reloaded when they change.
+	CertDir string
+	// MetricsAddr serves Prometheus metrics; "0" turns them off.
+	MetricsAddr string
+	// ProbeAddr serves /healthz and /readyz.
+	ProbeAddr string
+	// InjectorImage is the image of the injected init container; it must contain envexec.
+	InjectorImage string
+	// EnvexecPath is where envexec lives inside InjectorImage.
+	EnvexecPath string
+	// Defaults are the per-pod settings used where a pod's annotations say nothing.
+	Defaults PodDefaults
+}
+
+// PodDefaults are the webhook-wide defaults of the per-pod settings.
+type PodDefaults struct {
+	// VaultAddr is the Vault server envexec talks to.
+	VaultAddr string
+	// AuthPath is the mount path of Vault's Kubernetes auth method.
+	AuthPath string
+	// Timeout bounds envexec's whole start-up: login, reads and retries.
+	Timeout time.Duration
+	// LogLevel is envexec's log level.
+	LogLevel LogLevel
+}
+
+// flagSpec declares one webhook setting: its flag, its environment variable (derived), its
+// default and help, and how to store a parsed value.
+type flagSpec struct {
+	name, def, help string
+	set             func(w *Webhook, v string) error
+}
+
+// webhookFlags is the single table of webhook settings; parsing and --help derive from it.
+var webhookFlags = []flagSpec{
+	{"webhook-host", "", "address the admission server listens on (empty: all addresses)",
+		func(w *Webhook, v string) error { w.WebhookHost = v; return nil }},
+	{"webhook-port", "9443", "TLS port of the admission server",
+		func(w *Webhook, v string) error { return setPort(&w.WebhookPort, v) }},
+	{"cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding tls.crt and tls.key (reloaded on change)",
+		func(w *Webhook, v string) error { return setNonEmpty(&w.CertDir, v) }},
+	{"metrics-bind-address", ":8080", `address of the Prometheus /metrics endpoint ("0" disables it)`,
+		func(w *Webhook, v string) error { w.MetricsAddr = v; return nil }},
+	{"health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints",
+		func(w *Webhook, v string) error { return setNonEmpty(&w.ProbeAddr, v) }},
+	{"injector-image", "ghcr.io/vault-injector/vault-injector:latest", "image of the injected init container (must contain envexec)",
+		func(w *Webhook, v string) error { return setNonEmpty(&w.InjectorImage, v) }},
+	{"envexec-path", "/usr/local/bin/envexec", "absolute path of envexec inside the injector image",
+		func(w *Webhook, v string) error { return setAbsPath(&w.EnvexecPath, v) }},
+	{"vault-addr", "https://vault.vault.svc:8200", "default Vault address (pods may override it with an annotation)",
+		func(w *Webhook, v string) error { return setVaultAddr(&w.Defaults.VaultAddr, v) }},
+	{"vault-auth-path", "kubernetes", "default mount path of Vault's Kubernetes auth method",
+		func(w *Webhook, v string) error { return setAuthPath(&w.Defaults.AuthPath, v) }},
+	{"envexec-timeout", "60s", "default start-up deadline of envexec (login, reads and retries)",
+		func(w *Webhook, v string) error { return setTimeout(&w.Defaults.Timeout, v) }},
+	{"envexec-log-level", "info", "default log level of envexec (debug, info, warn, error)",
+		func(w *Webhook, v string) error { return setLogLevel(&w.Defaults.LogLevel, v) }},
+}
+
+// EnvName is the environment variable that also sets a flag.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// ParseWebhook registers the webhook flags on fs (which may already carry other flags,
+// such as the logger's), then applies defaults, environment and args in that order of
+// increasing precedence. lookupEnv is os.LookupEnv in production.
+func ParseWebhook(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)) (Webhook, error) {
+	var w Webhook
+	var errs []error
+	for _, f := range webhookFlags {
+		value, source := f.def, "default"
+		if v, ok := lookupEnv(EnvName(f.name)); ok {
+			value, source = v, EnvName(f.name)
+		}
+		if err := f.set(&w, value); err != nil {
+			errs = append(errs, fmt.Errorf("%s (from %s): %w", f.name, source, err))
+		}
+		fs.Var(&flagValue{w: &w, spec: f, text: value}, f.name, f.help+" (env "+EnvName(f.name)+")")
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Webhook{}, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return Webhook{}, err
+	}
+	if fs.NArg() > 0 {
+		return Webhook{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	return w, nil
+}
+
+// flagValue adapts a flagSpec to flag.Value so --help shows the effective default.
+type flagValue struct {
+	w    *Webhook
+	spec flagSpec
+	text string
+}
+
+func (f *flagValue) String() string {
+	if f == nil {
+		return ""
+	}
+	return f.text
+}
+
+func (f *flagValue) Set(v string) error {
+	if err := f.spec.set(f.w, v); err != nil {
+		return err
+	}
+	f.text = v
+	return nil
+}

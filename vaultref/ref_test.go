@@ -1,0 +1,131 @@
+package vaultref_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/vault-injector/vault-injector/vaultref"
+)
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	valid := map[string]struct {
+		in   string
+		want vaultref.Ref
+	}{
+		"kv2 api path":       {"vault:secret/data/app/db#password", vaultref.Ref{Path: "secret/data/app/db", Key: "password"}},
+		"kv1 path":           {"vault:kv/app#user", vaultref.Ref{Path: "kv/app", Key: "user"}},
+		"version pin":        {"vault:secret/data/app#k#3", vaultref.Ref{Path: "secret/data/app", Key: "k", Version: 3}},
+		"single segment":     {"vault:a#b", vaultref.Ref{Path: "a", Key: "b"}},
+		"unicode":            {"vault:secret/données/ключ#пароль", vaultref.Ref{Path: "secret/données/ключ", Key: "пароль"}},
+		"dots and dashes":    {"vault:secret/data/my-app.v2#api_key-1.x", vaultref.Ref{Path: "secret/data/my-app.v2", Key: "api_key-1.x"}},
+		"colon in key":       {"vault:secret/app#a:b", vaultref.Ref{Path: "secret/app", Key: "a:b"}},
+		"large version":      {"vault:s/p#k#2147483647", vaultref.Ref{Path: "s/p", Key: "k", Version: 2147483647}},
+		"long path at limit": {"vault:" + strings.Repeat("p", vaultref.MaxLen-8) + "#k", vaultref.Ref{Path: strings.Repeat("p", vaultref.MaxLen-8), Key: "k"}},
+	}
+	for name, tc := range valid {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, err := vaultref.Parse(tc.in)
+			if err != nil {
+				t.Fatalf("Parse(%q) error: %v", tc.in, err)
+			}
+			if got != tc.want {
+				t.Fatalf("Parse(%q) = %+v, want %+v", tc.in, got, tc.want)
+			}
+			if got.String() != tc.in {
+				t.Fatalf("String() = %q, want %q", got.String(), tc.in)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	t.Parallel()
+	invalid := map[string]struct {
+		in     string
+		offset int
+		reason string
+	}{
+		"no prefix":                {"secret/app#k", 0, "prefix"},
+		"empty":                    {"vault:", 6, "empty path"},
+		"empty path":               {"vault:#key", 6, "empty path"},
+		"missing key":              {"vault:secret/app", 16, "missing"},
+		"empty key":                {"vault:secret/app#", 17, "empty key"},
+		"empty key before version": {"vault:secret/app##2", 17, "empty key"},
+		"empty version":            {"vault:secret/app#k#", 19, "empty version"},
+		"zero version":             {"vault:secret/app#k#0", 19, "between 1"},
+		"negative version":         {"vault:secret/app#k#-1", 19, "not a positive integer"},
+		"word version":             {"vault:secret/app#k#latest", 19, "not a positive integer"},
+		"overflow version":         {"vault:secret/app#k#99999999999999999999", 19, "between 1"},
+		"too many hashes":          {"vault:secret/app#k#1#x", 20, "too many"},
+		"leading space":            {"vault: secret/app#k", 6, "whitespace"},
+		"trailing newline":         {"vault:secret/app#k\n", 18, "whitespace"},
+		"tab in key":               {"vault:secret/app#a\tb", 18, "whitespace"},
+		"nbsp":                     {"vault:secret/app#a\u00a0b", 18, "whitespace"},
+		"control char":             {"vault:secret/app#a\x01", 18, "control"},
+		"invalid utf8":             {"vault:secret/\xffapp#k", 13, "UTF-8"},
+		"leading slash":            {"vault:/secret/app#k", 6, "must not start"},
+		"trailing slash":           {"vault:secret/app/#k", 6, "must not start"},
+		"double slash":             {"vault:secret//app#k", 6, "must not start"},
+		"too long":                 {"vault:" + strings.Repeat("p", vaultref.MaxLen) + "#k", vaultref.MaxLen, "longer than"},
+	}
+	for name, tc := range invalid {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := vaultref.Parse(tc.in)
+			var pe *vaultref.ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("Parse(%q) error = %v, want *ParseError", tc.in, err)
+			}
+			if pe.Offset != tc.offset {
+				t.Errorf("offset = %d, want %d (%v)", pe.Offset, tc.offset, err)
+			}
+			if !strings.Contains(err.Error(), tc.reason) {
+				t.Errorf("error %q does not contain %q", err, tc.reason)
+			}
+		})
+	}
+}
+
+func TestIsRef(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]bool{
+		"vault:secret/app#k": true,
+		"vault:":             true,
+		"Vault:secret/app#k": false,
+		" vault:x#y":         false,
+		"plain":              false,
+		"":                   false,
+	} {
+		if got := vaultref.IsRef(in); got != want {
+			t.Errorf("IsRef(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+// FuzzParse checks that Parse never panics, that errors point inside the input, and that
+// every accepted reference round-trips through String.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"vault:secret/data/a#b", "vault:a#b#1", "vault:#", "vault:a##", "vault:é#ü#007", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		ref, err := vaultref.Parse(in)
+		if err != nil {
+			var pe *vaultref.ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("Parse(%q) returned %T, want *ParseError", in, err)
+			}
+			if pe.Offset < 0 || pe.Offset > len(in) {
+				t.Fatalf("Parse(%q) offset %d outside input", in, pe.Offset)
+			}
+			return
+		}
+		again, err := vaultref.Parse(ref.String())
+		if err != nil || again != ref {
+			t.Fatalf("round trip of %q: got %+v, %v", in, again, err)
+		}
+	})
+}
