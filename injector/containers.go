@@ -1,0 +1,79 @@
+package injector
+
+import (
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
+
+	"github.com/vault-injector/vault-injector/config"
+)
+
+// nonRootID is the distroless "nonroot" user; the init container only copies a file.
+const nonRootID = 65532
+
+// binVolume is in memory: envexec never touches a node's disk, and it is gone with the pod.
+func binVolume() corev1.Volume {
+	return corev1.Volume{
+		Name: VolumeName,
+		VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
+			Medium:    corev1.StorageMediumMemory,
+			SizeLimit: ptr.To(resource.MustParse("32Mi")),
+		}},
+	}
+}
+
+// initContainer copies envexec into the shared volume. It needs no shell and meets the
+// Pod Security "restricted" profile, so it can run in any namespace.
+func initContainer(cfg config.Pod) corev1.Container {
+	return corev1.Container{
+		Name:            InitContainerName,
+		Image:           cfg.InjectorImage,
+		ImagePullPolicy: corev1.PullIfNotPresent,
+		Command:         []string{cfg.EnvexecPath, "copy", MountPath},
+		VolumeMounts:    []corev1.VolumeMount{{Name: VolumeName, MountPath: MountPath}},
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{
+				corev1.ResourceCPU:    resource.MustParse("10m"),
+				corev1.ResourceMemory: resource.MustParse("16Mi"),
+			},
+			Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
+		},
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		SecurityContext: &corev1.SecurityContext{
+			RunAsNonRoot:             ptr.To(true),
+			RunAsUser:                ptr.To[int64](nonRootID),
+			RunAsGroup:               ptr.To[int64](nonRootID),
+			AllowPrivilegeEscalation: ptr.To(false),
+			ReadOnlyRootFilesystem:   ptr.To(true),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+	}
+}
+
+// wrapContainer puts envexec in front of c's command and hands it its settings. args are
+// left alone: the runtime appends them after the new command, as before.
+func wrapContainer(c *corev1.Container, cfg config.Pod) {
+	c.Command = slices.Concat([]string{EnvexecInPod, "--"}, c.Command)
+	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: VolumeName, MountPath: MountPath, ReadOnly: true})
+	if c.TerminationMessagePolicy == "" || c.TerminationMessagePolicy == corev1.TerminationMessageReadFile {
+		// envexec explains a failed start on stderr; let `kubectl describe` show it.
+		c.TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
+	}
+	c.Env = append(c.Env,
+		corev1.EnvVar{Name: EnvPrefix + "VAULT_ADDR", Value: cfg.VaultAddr},
+		corev1.EnvVar{Name: EnvPrefix + "AUTH_PATH", Value: cfg.AuthPath},
+		corev1.EnvVar{Name: EnvPrefix + "ROLE", Value: cfg.Role},
+		corev1.EnvVar{Name: EnvPrefix + "TIMEOUT", Value: cfg.Timeout.String()},
+		corev1.EnvVar{Name: EnvPrefix + "LOG_LEVEL", Value: string(cfg.LogLevel)},
+		corev1.EnvVar{Name: EnvPrefix + "CONTAINER", Value: c.Name},
+		fieldEnv(EnvPrefix+"POD", "metadata.name"),
+		fieldEnv(EnvPrefix+"NAMESPACE", "metadata.namespace"),
+	)
+}
+
+func fieldEnv(name, path string) corev1.EnvVar {
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
+}

@@ -1,0 +1,40 @@
+package injector_test
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vault-injector/vault-injector/config"
+	"github.com/vault-injector/vault-injector/injector"
+)
+
+// FuzzInject feeds arbitrary env values and names through Inject: it must never panic,
+// and whatever it accepts must be a fixed point of a second pass.
+func FuzzInject(f *testing.F) {
+	f.Add("DB", "vault:secret/data/a#b", "X", "plain", true)
+	f.Add("DB", "vault:a#b#2", "ENVEXEC_X", "vault:", false)
+	f.Add("A", "vault:#", "B", "vault:s/p#k#0", true)
+	cfg := config.Pod{Inject: true, InjectorImage: "img", EnvexecPath: "/envexec", VaultAddr: "http://v:8200",
+		Role: "r", AuthPath: "kubernetes", LogLevel: config.LogInfo}
+	f.Fuzz(func(t *testing.T, n1, v1, n2, v2 string, withCommand bool) {
+		c := corev1.Container{Name: "app", Env: []corev1.EnvVar{{Name: n1, Value: v1}, {Name: n2, Value: v2}}}
+		if withCommand {
+			c.Command = []string{"/app"}
+		}
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: corev1.PodSpec{Containers: []corev1.Container{c}}}
+		out, _, err := injector.Inject(pod, cfg)
+		if err != nil {
+			return
+		}
+		again, _, err := injector.Inject(out, cfg)
+		if err != nil {
+			t.Fatalf("second pass failed: %v", err)
+		}
+		if d := cmp.Diff(out, again); d != "" {
+			t.Fatalf("second pass changed the pod:\n%s", d)
+		}
+	})
+}

@@ -1,0 +1,157 @@
+// Package injector is the mutation itself: a pure function from a pod and its settings to
+// the pod that runs envexec in front of every container holding a `vault:` reference. It
+// does no I/O, so every case is a golden-file test and the admission path stays cheap.
+package injector
+
+import (
+	"errors"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vault-injector/vault-injector/config"
+)
+
+// Names the injector owns inside a pod. They are fixed so the output is deterministic and
+// a second pass can recognise its own work.
+const (
+	// VolumeName is the in-memory volume that carries envexec from the init container.
+	VolumeName = "vault-injector-bin"
+	// InitContainerName is the init container that copies envexec into VolumeName.
+	InitContainerName = "vault-injector-init"
+	// MountPath is where VolumeName is mounted in every container that uses it.
+	MountPath = "/vault-injector"
+	// EnvexecInPod is envexec's path inside wrapped containers.
+	EnvexecInPod = MountPath + "/envexec"
+	// EnvPrefix reserves envexec's settings; the application's own VAULT_* stay its own.
+	EnvPrefix = "ENVEXEC_"
+)
+
+// Report says what Inject did, for logs, metrics and admission warnings. It holds names
+// only: references are not secrets, but nothing here needs their values either.
+type Report struct {
+	// Skipped is why the pod was left alone; empty when it was mutated.
+	Skipped SkipReason
+	// Containers lists the wrapped containers, init containers first, in pod order.
+	Containers []ContainerReport
+}
+
+// SkipReason names why a pod was not mutated; a small closed set usable as a metric label.
+type SkipReason string
+
+// The reasons a pod is returned unchanged.
+const (
+	SkipNone            SkipReason = ""
+	SkipOptedOut        SkipReason = "opted-out"
+	SkipNoReferences    SkipReason = "no-references"
+	SkipAlreadyInjected SkipReason = "already-injected"
+)
+
+// ContainerReport names one wrapped container and the variables envexec will resolve.
+type ContainerReport struct {
+	// Name is the container's name.
+	Name string
+	// Init is true for init containers.
+	Init bool
+	// Variables are the env names holding references, in spec order.
+	Variables []string
+}
+
+// Inject returns the pod with envexec in front of every container that holds a reference.
+// The input is never modified; when nothing needs doing the same pointer is returned.
+// Every problem in the pod is reported at once, as FieldErrors joined into one error.
+func Inject(pod *corev1.Pod, cfg config.Pod) (*corev1.Pod, Report, error) {
+	if !cfg.Inject {
+		return pod, Report{Skipped: SkipOptedOut}, nil
+	}
+	plan, scanErr := scan(pod)
+	if scanErr == nil && len(plan.wrap) == 0 {
+		if plan.alreadyInjected {
+			return pod, Report{Skipped: SkipAlreadyInjected}, nil
+		}
+		return pod, Report{Skipped: SkipNoReferences}, nil
+	}
+	if err := errors.Join(scanErr, checkPod(pod, plan.alreadyInjected)); err != nil {
+		return nil, Report{}, err
+	}
+
+	out := pod.DeepCopy()
+	report := Report{}
+	for _, t := range plan.wrap {
+		c := t.in(out)
+		wrapContainer(c, cfg)
+		report.Containers = append(report.Containers, ContainerReport{Name: c.Name, Init: t.init, Variables: t.variables})
+	}
+	if !plan.alreadyInjected {
+		out.Spec.Volumes = append(out.Spec.Volumes, binVolume())
+		out.Spec.InitContainers = slices.Insert(out.Spec.InitContainers, 0, initContainer(cfg))
+	}
+	if out.Annotations == nil {
+		out.Annotations = map[string]string{}
+	}
+	out.Annotations[config.StatusAnnotation] = "injected"
+	return out, report, nil
+}
+
+// target points at one container to wrap, by position, so the deep copy can be edited.
+type target struct {
+	init      bool
+	index     int
+	variables []string
+}
+
+func (t target) in(p *corev1.Pod) *corev1.Container {
+	if t.init {
+		return &p.Spec.InitContainers[t.index]
+	}
+	return &p.Spec.Containers[t.index]
+}
+
+type plan struct {
+	wrap            []target
+	alreadyInjected bool
+}
+
+// scan finds the containers to wrap and every problem with their references.
+func scan(pod *corev1.Pod) (plan, error) {
+	var p plan
+	var errs []error
+	visit := func(init bool, cs []corev1.Container) {
+		for i := range cs {
+			c := &cs[i]
+			if init && c.Name == InitContainerName {
+				p.alreadyInjected = true
+				continue
+			}
+			vars, err := references(pod, c)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if len(vars) > 0 {
+				p.wrap = append(p.wrap, target{init: init, index: i, variables: vars})
+			}
+		}
+	}
+	visit(true, pod.Spec.InitContainers)
+	visit(false, pod.Spec.Containers)
+	return p, errors.Join(errs...)
+}
+
+// checkPod rejects pods the injection cannot work in, before anything is changed.
+func checkPod(pod *corev1.Pod, alreadyInjected bool) error {
+	var errs []error
+	if am := pod.Spec.AutomountServiceAccountToken; am != nil && !*am {
+		errs = append(errs, &FieldError{Pod: podName(pod),
+			Reason: "automountServiceAccountToken is false, but envexec needs the service account token to log in to Vault; remove it or set it to true"})
+	}
+	if !alreadyInjected {
+		for _, v := range pod.Spec.Volumes {
+			if v.Name == VolumeName {
+				errs = append(errs, &FieldError{Pod: podName(pod),
+					Reason: "volume name " + VolumeName + " is reserved for the injector; rename the volume"})
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,166 @@
+package injector_test
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	psaapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+	"sigs.k8s.io/yaml"
+
+	"github.com/vault-injector/vault-injector/config"
+	"github.com/vault-injector/vault-injector/injector"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// caseConfig is testdata/<case>/config.yaml: webhook flags, as an operator would pass them.
+type caseConfig struct {
+	Flags []string `json:"flags"`
+}
+
+// baseFlags make the goldens independent of the shipped defaults.
+var baseFlags = []string{
+	"--injector-image=registry.example/vault-injector:v0.1.0",
+	"--envexec-path=/usr/local/bin/envexec",
+	"--vault-addr=https://vault.example:8200",
+}
+
+// TestGolden walks testdata/<case>/: pod.yaml (+ config.yaml) in, want.pod.yaml and
+// want.report.yaml, or want.err, out. `go test ./injector -update` rewrites the wants.
+func TestGolden(t *testing.T) {
+	t.Parallel()
+	dirs, err := filepath.Glob(filepath.Join("testdata", "*"))
+	if err != nil || len(dirs) < 15 {
+		t.Fatalf("want at least 15 cases in testdata, got %d (%v)", len(dirs), err)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			t.Parallel()
+			if *update {
+				for _, stale := range []string{"want.err", "want.pod.yaml", "want.report.yaml"} {
+					if err := os.Remove(filepath.Join(dir, stale)); err != nil && !errors.Is(err, os.ErrNotExist) {
+						t.Fatal(err)
+					}
+				}
+			}
+			pod, cfg, err := load(t, dir)
+			if err != nil {
+				goldenFile(t, filepath.Join(dir, "want.err"), []byte(err.Error()+"\n"))
+				return
+			}
+			before := pod.DeepCopy()
+			out, report, err := injector.Inject(pod, cfg)
+			if d := cmp.Diff(before, pod); d != "" {
+				t.Fatalf("Inject modified its input:\n%s", d)
+			}
+			if err != nil {
+				goldenFile(t, filepath.Join(dir, "want.err"), []byte(err.Error()+"\n"))
+				return
+			}
+			goldenFile(t, filepath.Join(dir, "want.pod.yaml"), marshal(t, out))
+			goldenFile(t, filepath.Join(dir, "want.report.yaml"), marshal(t, report))
+			checkIdempotent(t, out, cfg)
+			checkRestricted(t, out)
+			if report.Skipped != injector.SkipNone && out != pod {
+				t.Errorf("skipped (%s) but returned a new pod", report.Skipped)
+			}
+		})
+	}
+}
+
+func load(t *testing.T, dir string) (*corev1.Pod, config.Pod, error) {
+	t.Helper()
+	var pod corev1.Pod
+	readYAML(t, filepath.Join(dir, "pod.yaml"), &pod, true)
+	var cc caseConfig
+	readYAML(t, filepath.Join(dir, "config.yaml"), &cc, false)
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	w, err := config.ParseWebhook(fs, append(append([]string{}, baseFlags...), cc.Flags...), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("config.yaml: %v", err)
+	}
+	cfg, err := config.ParsePod(pod.Annotations, pod.Spec.ServiceAccountName, w)
+	return &pod, cfg, err
+}
+
+func readYAML(t *testing.T, path string, into any, required bool) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && !required {
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict(b, into); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func marshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func goldenFile(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (if this case is new, run go test ./injector -update and review the result)", err)
+	}
+	if d := cmp.Diff(string(want), string(got)); d != "" {
+		t.Errorf("%s differs (-want +got):\n%s", path, d)
+	}
+}
+
+// checkIdempotent: a second pass, as under reinvocationPolicy IfNeeded, changes nothing.
+func checkIdempotent(t *testing.T, out *corev1.Pod, cfg config.Pod) {
+	t.Helper()
+	again, _, err := injector.Inject(out, cfg)
+	if err != nil {
+		t.Fatalf("second Inject: %v", err)
+	}
+	if d := cmp.Diff(out, again); d != "" {
+		t.Errorf("second Inject changed the pod:\n%s", d)
+	}
+}
+
+// checkRestricted evaluates the injected init container alone against the real Pod
+// Security "restricted" checks: our part must pass in any namespace.
+func checkRestricted(t *testing.T, out *corev1.Pod) {
+	t.Helper()
+	for _, c := range out.Spec.InitContainers {
+		if c.Name != injector.InitContainerName {
+			continue
+		}
+		spec := corev1.PodSpec{InitContainers: []corev1.Container{c}, Volumes: out.Spec.Volumes}
+		eval, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lv := psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}
+		for _, r := range eval.EvaluatePod(lv, &metav1.ObjectMeta{}, &spec) {
+			if !r.Allowed {
+				t.Errorf("init container fails PSA restricted: %s: %s", r.ForbiddenReason, r.ForbiddenDetail)
+			}
+		}
+	}
+}
