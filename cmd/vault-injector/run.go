@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/vault-injector/vault-injector/config"
+	"github.com/vault-injector/vault-injector/webhook"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// errUsage marks a command-line mistake; it exits 2 like the flag package does.
+var errUsage = errors.New("usage")
+
+// run parses the configuration, sets up JSON logging and serves until ctx ends.
+func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stderr io.Writer) error {
+	fs := flag.NewFlagSet("vault-injector", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "vault-injector %s: Kubernetes admission webhook that injects Vault secrets into pods.\n\nFlags:\n", version)
+		fs.PrintDefaults()
+	}
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(fs)
+	cfg, err := config.ParseWebhook(fs, args, lookupEnv)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return nil
+	case err != nil:
+		return fmt.Errorf("%w: %w", errUsage, err)
+	case *showVersion:
+		fmt.Fprintln(stderr, version)
+		return nil
+	}
+	log := zap.New(zap.UseFlagOptions(&zapOpts), zap.WriteTo(stderr))
+	ctrl.SetLogger(log)
+	log.Info("starting vault-injector", "version", version)
+	return webhook.Serve(ctx, cfg, log)
+}
+
+func exitCode(err error) int {
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}

@@ -1,0 +1,130 @@
+// Package webhook adapts the injector to Kubernetes admission: it decodes the pod, applies
+// its settings, calls injector.Inject and answers with a JSON patch. It also serves the
+// TLS endpoint, health probes and metrics.
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"gomodules.xyz/jsonpatch/v2"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/vault-injector/vault-injector/config"
+	"github.com/vault-injector/vault-injector/injector"
+)
+
+// MutatePath is where the apiserver sends pod admission reviews.
+const MutatePath = "/mutate-pods"
+
+// Handler is the pod mutation as an admission.Handler. It does no I/O of its own, so it
+// is safe for dry-run requests and cheap on the admission path.
+type Handler struct {
+	// Config is the webhook-wide configuration every pod's settings start from.
+	Config config.Webhook
+	// Metrics records outcomes; nil records nothing.
+	Metrics *Metrics
+}
+
+var _ admission.Handler = (*Handler)(nil)
+
+// errNotAPod rejects requests for other resources: the webhook is registered for pods only,
+// so anything else means a misconfigured MutatingWebhookConfiguration.
+var errNotAPod = errors.New("this webhook only handles pods")
+
+// Handle implements admission.Handler.
+func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
+	start := time.Now()
+	resp, outcome := h.handle(ctx, req)
+	h.Metrics.observe(outcome, time.Since(start))
+	return resp
+}
+
+func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.Response, Outcome) {
+	log := logf.FromContext(ctx)
+	if req.Operation != admissionv1.Create {
+		return admission.Allowed("only pod creation is mutated"), OutcomeSkipped
+	}
+	if req.Kind.Group != "" || req.Kind.Kind != "Pod" || req.SubResource != "" {
+		log.Error(errNotAPod, "unexpected admission request", "kind", req.Kind, "subResource", req.SubResource)
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("%w, got %s %q", errNotAPod, req.Kind.Kind, req.SubResource)), OutcomeError
+	}
+	var pod corev1.Pod
+	if err := json.Unmarshal(req.Object.Raw, &pod); err != nil {
+		log.Error(err, "cannot decode pod")
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode pod: %w", err)), OutcomeError
+	}
+	decoded := pod.DeepCopy()
+	if pod.Namespace == "" {
+		pod.Namespace = req.Namespace
+	}
+	log = log.WithValues("pod", podRef(&pod), "dryRun", req.DryRun != nil && *req.DryRun)
+
+	cfg, err := config.ParsePod(pod.Annotations, pod.Spec.ServiceAccountName, h.Config)
+	if err != nil {
+		log.Info("denied pod: bad annotations", "reason", err.Error())
+		return admission.Denied(fmt.Sprintf("pod %q: %v", podRef(&pod), err)), OutcomeDenied
+	}
+	out, report, err := injector.Inject(&pod, cfg)
+	if err != nil {
+		log.Info("denied pod: cannot inject", "reason", err.Error())
+		return admission.Denied(err.Error()), OutcomeDenied
+	}
+	if report.Skipped != injector.SkipNone {
+		log.V(1).Info("pod left unchanged", "reason", report.Skipped)
+		return admission.Allowed(string(report.Skipped)), OutcomeSkipped
+	}
+	out.Namespace = decoded.Namespace
+	resp := patchFromRaw(req.Object.Raw, decoded, out)
+	if !resp.Allowed {
+		log.Error(errors.New(resp.Result.Message), "cannot compute patch")
+		return resp, OutcomeError
+	}
+	for _, c := range report.Containers {
+		log.V(1).Info("wrapped container", "container", c.Name, "init", c.Init, "variables", c.Variables)
+	}
+	log.Info("injected pod", "containers", len(report.Containers), "role", cfg.Role, "vaultAddr", cfg.VaultAddr)
+	return resp, OutcomeMutated
+}
+
+// patchFromRaw diffs the request's raw bytes against the mutated pod, then drops the
+// removals that only reflect fields the Go types do not know (a newer apiserver's, or
+// alpha ones): the patch must change what we changed and nothing else.
+func patchFromRaw(raw []byte, decoded, out *corev1.Pod) admission.Response {
+	outJSON, err := json.Marshal(out)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode pod: %w", err))
+	}
+	decodedJSON, err := json.Marshal(decoded)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode pod: %w", err))
+	}
+	resp := admission.PatchResponseFromRaw(raw, outJSON)
+	lost, err := jsonpatch.CreatePatch(raw, decodedJSON)
+	if err != nil {
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("diff pod: %w", err))
+	}
+	resp.Patches = slices.DeleteFunc(resp.Patches, func(op jsonpatch.Operation) bool {
+		return op.Operation == "remove" && slices.ContainsFunc(lost, func(l jsonpatch.Operation) bool {
+			return l.Operation == "remove" && l.Path == op.Path
+		})
+	})
+	return resp
+}
+
+// podRef names a pod in messages; generated names are not known yet at admission.
+func podRef(pod *corev1.Pod) string {
+	name := pod.Name
+	if name == "" {
+		name = pod.GenerateName + "*"
+	}
+	return pod.Namespace + "/" + name
+}

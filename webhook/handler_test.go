@@ -1,0 +1,252 @@
+package webhook_test
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/vault-injector/vault-injector/config"
+	"github.com/vault-injector/vault-injector/injector"
+	"github.com/vault-injector/vault-injector/webhook"
+)
+
+func testConfig(t *testing.T) config.Webhook {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	w, err := config.ParseWebhook(fs, []string{"--injector-image=img:1", "--vault-addr=http://vault:8200"}, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func newHandler(t *testing.T) (*webhook.Handler, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m, err := webhook.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &webhook.Handler{Config: testConfig(t), Metrics: m}, reg
+}
+
+const podWithRef = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"api","annotations":%s},
+ "spec":{"serviceAccountName":"api","futureField":{"keep":true},"containers":[{"name":"api","image":"example/api:1",%s
+ "env":[{"name":"DB_PASSWORD","value":"vault:secret/data/db#password"}]}]}}`
+
+func podJSON(annotations, command string) []byte {
+	return []byte(fmt.Sprintf(podWithRef, annotations, command))
+}
+
+func request(op admissionv1.Operation, raw []byte) admission.Request {
+	return admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		UID:       "uid-1",
+		Kind:      metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
+		Resource:  metav1.GroupVersionResource{Version: "v1", Resource: "pods"},
+		Namespace: "shop",
+		Operation: op,
+		Object:    runtime.RawExtension{Raw: raw},
+	}}
+}
+
+func TestHandle(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		req     admission.Request
+		allowed bool
+		code    int32
+		patched bool
+		message []string
+		outcome webhook.Outcome
+	}{
+		"injects": {req: request(admissionv1.Create, podJSON(`{}`, `"command":["/app"],`)),
+			allowed: true, code: 200, patched: true, outcome: webhook.OutcomeMutated},
+		"no references": {req: request(admissionv1.Create, []byte(`{"metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"i"}]}}`)),
+			allowed: true, code: 200, message: []string{"no-references"}, outcome: webhook.OutcomeSkipped},
+		"opted out": {req: request(admissionv1.Create, podJSON(`{"vault-injector.io/inject":"false"}`, "")),
+			allowed: true, code: 200, message: []string{"opted-out"}, outcome: webhook.OutcomeSkipped},
+		"update ignored": {req: request(admissionv1.Update, podJSON(`{}`, `"command":["/app"],`)),
+			allowed: true, code: 200, outcome: webhook.OutcomeSkipped},
+		"no command": {req: request(admissionv1.Create, podJSON(`{}`, "")),
+			code: 403, message: []string{`pod "shop/api"`, `container "api"`, "no command"}, outcome: webhook.OutcomeDenied},
+		"bad annotation": {req: request(admissionv1.Create, podJSON(`{"vault-injector.io/timeout":"forever"}`, `"command":["/app"],`)),
+			code: 403, message: []string{`pod "shop/api"`, `"vault-injector.io/timeout"`, `"forever"`}, outcome: webhook.OutcomeDenied},
+		"broken json": {req: request(admissionv1.Create, []byte(`{"spec":`)),
+			code: 400, message: []string{"decode pod"}, outcome: webhook.OutcomeError},
+		"wrong type": {req: request(admissionv1.Create, []byte(`{"spec":{"containers":"yes"}}`)),
+			code: 400, message: []string{"decode pod"}, outcome: webhook.OutcomeError},
+		"not a pod": {req: func() admission.Request {
+			r := request(admissionv1.Create, []byte(`{}`))
+			r.Kind.Kind = "ConfigMap"
+			return r
+		}(), code: 400, message: []string{"only handles pods"}, outcome: webhook.OutcomeError},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h, reg := newHandler(t)
+			resp := h.Handle(t.Context(), tc.req)
+			if err := resp.Complete(tc.req); err != nil {
+				t.Fatal(err)
+			}
+			if resp.Allowed != tc.allowed || resp.Result.Code != tc.code {
+				t.Fatalf("allowed=%v code=%d, want %v %d (%s)", resp.Allowed, resp.Result.Code, tc.allowed, tc.code, resp.Result.Message)
+			}
+			if got := len(resp.Patches) > 0; got != tc.patched {
+				t.Errorf("patched = %v, want %v", got, tc.patched)
+			}
+			for _, m := range tc.message {
+				if !strings.Contains(resp.Result.Message, m) {
+					t.Errorf("message %q lacks %q", resp.Result.Message, m)
+				}
+			}
+			if strings.Contains(resp.Result.Message, "vault:secret") {
+				t.Errorf("message repeats a reference: %q", resp.Result.Message)
+			}
+			if got := testutil.ToFloat64(counter(t, reg, tc.outcome)); got != 1 {
+				t.Errorf("requests{outcome=%s} = %v, want 1", tc.outcome, got)
+			}
+		})
+	}
+}
+
+func counter(t *testing.T, reg *prometheus.Registry, o webhook.Outcome) prometheus.Collector {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "vault_injector_admission_requests_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if m.GetLabel()[0].GetValue() == string(o) {
+				return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "x"}, func() float64 { return m.GetCounter().GetValue() })
+			}
+		}
+	}
+	t.Fatalf("no series for outcome %s", o)
+	return nil
+}
+
+// TestPatchMatchesInjector applies the returned JSON patch to the raw request, the way the
+// apiserver does, and checks the result is exactly the injector's pod, with fields the Go
+// types do not know (futureField) preserved.
+func TestPatchMatchesInjector(t *testing.T) {
+	t.Parallel()
+	h, _ := newHandler(t)
+	raw := podJSON(`{}`, `"command":["/app"],`)
+	for _, dryRun := range []bool{false, true} {
+		req := request(admissionv1.Create, raw)
+		req.DryRun = &dryRun
+		resp := h.Handle(t.Context(), req)
+		if err := resp.Complete(req); err != nil {
+			t.Fatal(err)
+		}
+		patch, err := jsonpatch.DecodePatch(resp.Patch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		patched, err := patch.Apply(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var generic map[string]any
+		if err := json.Unmarshal(patched, &generic); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := generic["spec"].(map[string]any)["futureField"]; !ok {
+			t.Errorf("dryRun=%v: patch dropped an unknown field", dryRun)
+		}
+		var got, in corev1.Pod
+		if err := json.Unmarshal(patched, &got); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &in); err != nil {
+			t.Fatal(err)
+		}
+		in.Namespace = "shop"
+		cfg, err := config.ParsePod(in.Annotations, in.Spec.ServiceAccountName, h.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _, err := injector.Inject(&in, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.Namespace = "shop"
+		if d := cmp.Diff(want, &got); d != "" {
+			t.Errorf("dryRun=%v: patched pod differs from injector output (-want +got):\n%s", dryRun, d)
+		}
+	}
+}
+
+// TestServeHTTPEdges sends malformed HTTP requests through controller-runtime's admission
+// HTTP layer with our handler behind it: each gets a clear error, none a panic.
+func TestServeHTTPEdges(t *testing.T) {
+	t.Parallel()
+	h, _ := newHandler(t)
+	hook := &admission.Webhook{Handler: h}
+	review := func(apiVersion string) string {
+		return `{"apiVersion":"admission.k8s.io/` + apiVersion + `","kind":"AdmissionReview","request":{"uid":"u1",
+		"kind":{"version":"v1","kind":"Pod"},"resource":{"version":"v1","resource":"pods"},"namespace":"shop","operation":"CREATE",
+		"object":` + string(podJSON(`{}`, `"command":["/app"],`)) + `}}`
+	}
+	cases := map[string]struct {
+		body        io.Reader
+		contentType string
+		wantStatus  int
+		wantBody    string
+	}{
+		"v1 review":      {strings.NewReader(review("v1")), "application/json", 200, `"patchType":"JSONPatch"`},
+		"v1beta1 review": {strings.NewReader(review("v1beta1")), "application/json", 200, `"patchType":"JSONPatch"`},
+		"empty body":     {strings.NewReader(""), "application/json", 200, "request body is empty"},
+		"wrong type":     {strings.NewReader(review("v1")), "text/plain", 200, "contentType=text/plain"},
+		"not json":       {strings.NewReader("{{{"), "application/json", 200, `"code":400`},
+		"too large":      {io.LimitReader(infinite{}, 8<<20), "application/json", 200, `"code":413`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "/mutate-pods", tc.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", tc.contentType)
+			rec := httptest.NewRecorder()
+			hook.ServeHTTP(rec, req)
+			if rec.Code != tc.wantStatus {
+				t.Errorf("status = %d, want %d", rec.Code, tc.wantStatus)
+			}
+			if !strings.Contains(rec.Body.String(), tc.wantBody) {
+				t.Errorf("body %q lacks %q", rec.Body.String(), tc.wantBody)
+			}
+		})
+	}
+}
+
+type infinite struct{}
+
+func (infinite) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
+	}
+	return len(p), nil
+}

@@ -1,0 +1,58 @@
+package webhook
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Outcome is what happened to one admission request; a closed set, so it is a safe label.
+type Outcome string
+
+// The outcomes of an admission request.
+const (
+	OutcomeMutated Outcome = "mutated"
+	OutcomeSkipped Outcome = "skipped"
+	OutcomeDenied  Outcome = "denied"
+	OutcomeError   Outcome = "error"
+)
+
+// Metrics are the webhook's own Prometheus series, labelled by outcome only: pod, image or
+// variable names would make unbounded series and could reveal more than they should.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// NewMetrics registers the series on reg (controller-runtime's registry in production).
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vault_injector_admission_requests_total",
+			Help: "Pod admission requests handled, by outcome (mutated, skipped, denied, error).",
+		}, []string{"outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "vault_injector_admission_duration_seconds",
+			Help:    "Time to handle one pod admission request, by outcome.",
+			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1},
+		}, []string{"outcome"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.latency} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	for _, o := range []Outcome{OutcomeMutated, OutcomeSkipped, OutcomeDenied, OutcomeError} {
+		m.requests.WithLabelValues(string(o))
+		m.latency.WithLabelValues(string(o))
+	}
+	return m, nil
+}
+
+func (m *Metrics) observe(o Outcome, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(string(o)).Inc()
+	m.latency.WithLabelValues(string(o)).Observe(d.Seconds())
+}

@@ -1,0 +1,158 @@
+package webhook_test
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/vault-injector/vault-injector/webhook"
+)
+
+// TestServe runs the real server over real TLS: probes, an admission review, metrics, and
+// a certificate rotation picked up without a restart.
+func TestServe(t *testing.T) {
+	dir := t.TempDir()
+	serial := writeCert(t, dir, 1)
+	cfg := testConfig(t)
+	cfg.WebhookHost, cfg.WebhookPort = "127.0.0.1", freePort(t)
+	cfg.CertDir = dir
+	cfg.ProbeAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	cfg.MetricsAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
+
+	ctx := t.Context()
+	done := make(chan error, 1)
+	go func() { done <- webhook.Serve(ctx, cfg, logr.Discard()) }()
+
+	waitFor(t, done, "readyz", func() bool { return get(t, "http://"+cfg.ProbeAddr+"/readyz") == "ok" })
+	if got := get(t, "http://"+cfg.ProbeAddr+"/healthz"); got != "ok" {
+		t.Errorf("healthz = %q", got)
+	}
+
+	addr := net.JoinHostPort(cfg.WebhookHost, strconv.Itoa(cfg.WebhookPort))
+	if got := servedSerial(t, addr); got != serial {
+		t.Fatalf("served serial %d, want %d", got, serial)
+	}
+	body := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1",
+		"kind":{"version":"v1","kind":"Pod"},"resource":{"version":"v1","resource":"pods"},"namespace":"shop",
+		"operation":"CREATE","object":` + string(podJSON(`{}`, `"command":["/app"],`)) + `}}`
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the test checks the served certificate itself
+	resp, err := client.Post("https://"+addr+webhook.MutatePath, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if !bytes.Contains(out, []byte(`"uid":"u1","allowed":true`)) || !bytes.Contains(out, []byte(`"patch":`)) {
+		t.Errorf("admission response = %s", out)
+	}
+	metrics := get(t, "http://"+cfg.MetricsAddr+"/metrics")
+	for _, want := range []string{`vault_injector_admission_requests_total{outcome="mutated"} 1`, "vault_injector_admission_duration_seconds_bucket", "controller_runtime_webhook_requests_total"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+
+	rotated := writeCert(t, dir, 2)
+	waitFor(t, done, "rotated certificate", func() bool { return servedSerial(t, addr) == rotated })
+}
+
+func waitFor(t *testing.T, done <-chan error, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !ok() {
+		select {
+		case err := <-done:
+			t.Fatalf("server stopped while waiting for %s: %v", what, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func servedSerial(t *testing.T, addr string) int64 {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // reading the served certificate
+	if err != nil {
+		return -1
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// writeCert writes a self-signed serving certificate with the given serial, atomically.
+func writeCert(t *testing.T, dir string, serial int64) int64 {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "vault-injector"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, block := range map[string]*pem.Block{"tls.crt": {Type: "CERTIFICATE", Bytes: der}, "tls.key": {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
+		tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d", name, serial))
+		if err := os.WriteFile(tmp, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return serial
+}
