@@ -25,7 +25,7 @@ import (
 	"github.com/vault-injector/vault-injector/webhook"
 )
 
-func testConfig(t *testing.T) config.Webhook {
+func testConfig(t testing.TB) config.Webhook {
 	t.Helper()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -36,7 +36,7 @@ func testConfig(t *testing.T) config.Webhook {
 	return w
 }
 
-func newHandler(t *testing.T) (*webhook.Handler, *prometheus.Registry) {
+func newHandler(t testing.TB) (*webhook.Handler, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	m, err := webhook.NewMetrics(reg)

@@ -5,6 +5,7 @@
 #
 #   hack/tools/build.sh            build what is missing, print the envtest assets folder
 #   hack/tools/build.sh vault      build one component, print its binary path
+#                                  (kube-apiserver, etcd, vault, golangci-lint)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -38,7 +39,9 @@ one() {
     kube-apiserver) build kube-apiserver k8s.io/kubernetes k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags" ;;
     etcd) build etcd go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3 "-s -w" ;;
     vault) build vault github.com/hashicorp/vault github.com/hashicorp/vault "-s -w" ;;
-    *) echo "unknown component $1 (want kube-apiserver, etcd or vault)" >&2; return 2 ;;
+    golangci-lint) build golangci-lint github.com/golangci/golangci-lint/v2 \
+      github.com/golangci/golangci-lint/v2/cmd/golangci-lint "-s -w" ;;
+    *) echo "unknown component $1 (want kube-apiserver, etcd, vault or golangci-lint)" >&2; return 2 ;;
   esac
 }
 

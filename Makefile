@@ -1,0 +1,85 @@
+# vault-injector: run `make help` for the targets.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+BIN := bin
+TOOLS := hack/tools/build.sh
+GO_BUILD := CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -buildid= -X main.version=$(VERSION)"
+# The real test components (kube-apiserver, etcd, vault), built once into a cache outside the repo.
+TEST_ENV = KUBEBUILDER_ASSETS="$$($(TOOLS))" VAULT_BIN="$$($(TOOLS) vault)"
+
+.PHONY: help
+help: ## show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: ## run the product on an embedded control plane and Vault (ARGS=--keep to keep it up)
+	@$(TEST_ENV) go run ./hack/demo $(ARGS)
+
+.PHONY: test
+test: verify unit e2e ## run every check and test (what CI runs)
+
+.PHONY: unit
+unit: tools ## unit and integration tests (real Vault where needed)
+	$(TEST_ENV) go test -count=1 ./...
+
+.PHONY: e2e
+e2e: tools ## end-to-end specs: real apiserver, real Vault, pods run as PID 1 in namespaces
+	$(TEST_ENV) go test -count=1 -tags e2e -timeout 30m ./e2e/...
+
+.PHONY: race
+race: tools ## unit tests with the race detector
+	$(TEST_ENV) CGO_ENABLED=1 go test -count=1 -race ./...
+
+.PHONY: fuzz
+fuzz: ## run each fuzz target for FUZZTIME (default 30s)
+	go test -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-30s} ./vaultref
+	go test -run '^$$' -fuzz FuzzInject -fuzztime $${FUZZTIME:-30s} ./injector
+
+.PHONY: bench
+bench: ## Go benchmarks with allocations
+	go test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: build
+build: ## build both binaries, static and stripped, into bin/
+	$(GO_BUILD) -o $(BIN)/vault-injector ./cmd/vault-injector
+	$(GO_BUILD) -o $(BIN)/envexec ./cmd/envexec
+
+.PHONY: size
+size: build ## report the size of envexec (what every injected pod carries)
+	@ls -l $(BIN)/envexec | awk '{printf "envexec: %d bytes (%.2f MiB)\n", $$5, $$5/1048576}'
+
+.PHONY: tools
+tools: ## build the real test components into the cache (first run takes ~20 min)
+	@$(TOOLS) >/dev/null
+
+.PHONY: lint
+lint: ## golangci-lint
+	"$$($(TOOLS) golangci-lint)" run ./...
+	"$$($(TOOLS) golangci-lint)" run --build-tags e2e ./e2e/...
+
+.PHONY: lint-fix
+lint-fix: ## golangci-lint with --fix
+	"$$($(TOOLS) golangci-lint)" run --fix ./...
+
+.PHONY: verify
+verify: ## gofmt, go vet, go mod tidy, goldens and generated docs are clean; lint
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	go vet ./...
+	go vet -tags e2e ./e2e/...
+	go mod tidy -diff
+	$(MAKE) update
+	@git diff --exit-code -- docs injector/testdata config/testdata || { echo "goldens or docs out of date: run make update and review"; exit 1; }
+	$(MAKE) lint
+
+.PHONY: update
+update: ## rewrite goldens and generated docs
+	go test ./injector ./config -update >/dev/null
+
+.PHONY: clean
+clean: ## remove build output (the tool cache stays)
+	rm -rf $(BIN)
