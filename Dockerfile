@@ -1,0 +1,22 @@
+# One image carries both binaries: the webhook, and envexec for the injected init container.
+# Build: docker build --build-arg VERSION=$(git describe --tags --always) -t vault-injector .
+ARG GO_VERSION=1.26.8
+FROM golang:${GO_VERSION} AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+ENV CGO_ENABLED=0
+RUN go build -trimpath -ldflags="-s -w -buildid= -X main.version=${VERSION}" -o /out/vault-injector ./cmd/vault-injector \
+ && go build -trimpath -ldflags="-s -w -buildid= -X main.version=${VERSION}" -o /out/envexec ./cmd/envexec
+
+FROM gcr.io/distroless/static-debian12:nonroot
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="vault-injector" \
+      org.opencontainers.image.description="Kubernetes admission webhook that injects Vault secrets into pods" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+COPY --from=build /out/vault-injector /out/envexec /usr/local/bin/
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/vault-injector"]
