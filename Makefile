@@ -8,7 +8,8 @@ MAKEFLAGS += --no-print-directory
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN := bin
 TOOLS := hack/tools/build.sh
-GO_BUILD := CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -buildid= -X main.version=$(VERSION)"
+GO_BUILD := CGO_ENABLED=0 go build -trimpath \
+  -ldflags="-s -w -buildid= -X main.version=$(VERSION) -X github.com/vault-injector/vault-injector/envexec.version=$(VERSION)"
 # The real test components (kube-apiserver, etcd, vault), built once into a cache outside the repo.
 TEST_ENV = KUBEBUILDER_ASSETS="$$($(TOOLS))" VAULT_BIN="$$($(TOOLS) vault)"
 

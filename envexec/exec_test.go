@@ -1,0 +1,94 @@
+package envexec
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestLookPath(t *testing.T) {
+	t.Parallel()
+	dir1, dir2 := t.TempDir(), t.TempDir()
+	write(t, filepath.Join(dir1, "noexec"), 0o644)
+	write(t, filepath.Join(dir2, "noexec"), 0o755)
+	write(t, filepath.Join(dir2, "app"), 0o755)
+	write(t, filepath.Join(dir1, "app"), 0o700)
+	if err := os.Mkdir(filepath.Join(dir1, "adir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		file, path string
+		want       string
+		wantErr    string
+	}{
+		"first match wins":     {file: "app", path: dir1 + ":" + dir2, want: dir1 + "/app"},
+		"skips non-executable": {file: "noexec", path: dir1 + ":" + dir2, want: dir2 + "/noexec"},
+		"skips directories":    {file: "adir", path: dir1, wantErr: "not found in PATH"},
+		"not found":            {file: "missing", path: dir1 + ":" + dir2, wantErr: `"missing" not found`},
+		"slash bypasses PATH":  {file: dir2 + "/app", path: "/nonexistent", want: dir2 + "/app"},
+		"slash not executable": {file: dir1 + "/noexec", path: dir2, wantErr: "not executable"},
+		"slash missing":        {file: dir1 + "/nope", path: dir2, wantErr: "no such file"},
+		"empty command":        {file: "", path: dir1, wantErr: "empty command"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, err := lookPath(tt.file, tt.path)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("lookPath = %q, %v; want error with %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("lookPath = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// An empty PATH element is the working directory, as in a POSIX shell. Not parallel:
+// it changes the working directory.
+func TestLookPathEmptyElementIsWorkingDir(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "local"), 0o755)
+	t.Chdir(dir)
+	got, err := lookPath("local", "/nonexistent::/also-not")
+	if err != nil || got != "./local" {
+		t.Errorf("lookPath = %q, %v; want ./local", got, err)
+	}
+}
+
+func TestPathOf(t *testing.T) {
+	t.Parallel()
+	if got := pathOf([]string{"HOME=/", "PATH=/a", "PATH=/b"}); got != "/b" {
+		t.Errorf("pathOf = %q, want the last PATH", got)
+	}
+	if got := pathOf([]string{"HOME=/"}); got != defaultPath {
+		t.Errorf("pathOf = %q, want the default", got)
+	}
+	if got := pathOf([]string{"PATH="}); got != "" {
+		t.Errorf("pathOf = %q, want an empty PATH kept", got)
+	}
+}
+
+func TestWithoutSettings(t *testing.T) {
+	t.Parallel()
+	got := withoutSettings([]string{"A=1", EnvRole + "=r", "ENVEXECUTOR=keep", EnvPrefix + "ANY=x", "VAULT_TOKEN=t"})
+	want := []string{"A=1", "ENVEXECUTOR=keep", "VAULT_TOKEN=t"}
+	if !slices.Equal(got, want) {
+		t.Errorf("withoutSettings = %q, want %q", got, want)
+	}
+}
+
+func write(t *testing.T, path string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,113 @@
+package envexec
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Exit codes are part of envexec's interface: a pod's last state shows them, so each
+// kind of failure gets its own (see docs/envexec.md).
+const (
+	// ExitOK means the command printed what was asked (help, version) or copy succeeded.
+	ExitOK = 0
+	// ExitUsage means the command line was wrong.
+	ExitUsage = 2
+	// ExitSettings means an ENVEXEC_* setting or a vault: reference is malformed.
+	ExitSettings = 3
+	// ExitLogin means Vault refused the login, or the token file could not be read.
+	ExitLogin = 4
+	// ExitSecret means a secret or key is missing, or reading it was denied.
+	ExitSecret = 5
+	// ExitUnreachable means Vault did not answer usefully before the deadline (or a
+	// signal interrupted start-up).
+	ExitUnreachable = 6
+	// ExitExec means the application could not be started.
+	ExitExec = 7
+	// ExitCopy means "envexec copy" could not install the binary.
+	ExitCopy = 8
+)
+
+// exitCodeTable documents the codes for usage text and is checked against docs/envexec.md.
+func exitCodeTable() []struct {
+	code    int
+	meaning string
+} {
+	return []struct {
+		code    int
+		meaning string
+	}{
+		{ExitOK, "success (help, version, copy)"},
+		{ExitUsage, "usage error"},
+		{ExitSettings, "malformed ENVEXEC_* setting or vault: reference"},
+		{ExitLogin, "Vault login failed (denied, bad role, unreadable token file)"},
+		{ExitSecret, "secret or key missing, or read denied"},
+		{ExitUnreachable, "Vault unreachable before the deadline, or interrupted"},
+		{ExitExec, "could not exec the application"},
+		{ExitCopy, "copy failed"},
+	}
+}
+
+// Sentinels classify failures; exitCode is the one place that maps them to codes.
+var (
+	errUsage       = errors.New("usage")
+	errSettings    = errors.New("bad settings")
+	errReference   = errors.New("bad vault reference")
+	errLogin       = errors.New("vault login failed")
+	errSecret      = errors.New("secret unavailable")
+	errUnreachable = errors.New("vault unreachable")
+	errExec        = errors.New("cannot exec the application")
+	errCopy        = errors.New("copy failed")
+)
+
+// exitCode maps an error to its exit code. Input problems win over infrastructure
+// problems when several are joined, because fixing them does not depend on Vault.
+func exitCode(err error) int {
+	order := []struct {
+		sentinel error
+		code     int
+	}{
+		{errUsage, ExitUsage},
+		{errSettings, ExitSettings},
+		{errReference, ExitSettings},
+		{errLogin, ExitLogin},
+		{errSecret, ExitSecret},
+		{errUnreachable, ExitUnreachable},
+		{errExec, ExitExec},
+		{errCopy, ExitCopy},
+	}
+	if err == nil {
+		return ExitOK
+	}
+	for _, o := range order {
+		if errors.Is(err, o.sentinel) {
+			return o.code
+		}
+	}
+	return 1
+}
+
+// refError ties a failure to the variables and Vault path it concerns, so the final
+// log line names them as separate keys. It never holds a value.
+type refError struct {
+	variables []string
+	path      string
+	err       error
+}
+
+func (e *refError) Error() string {
+	s := plural("variable", len(e.variables)) + " " + strings.Join(e.variables, ", ")
+	if e.path != "" {
+		s += fmt.Sprintf(": vault path %q", e.path)
+	}
+	return s + ": " + e.err.Error()
+}
+
+func (e *refError) Unwrap() error { return e.err }
+
+func plural(word string, n int) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}

@@ -1,0 +1,171 @@
+// Package envexec is the tiny PID 1 of an injected container: it replaces vault:
+// references in its environment with secrets read from Vault, strips its own ENVEXEC_*
+// settings, and execs the application in its place. See docs/envexec.md.
+package envexec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Runner runs envexec with its side effects as fields, so tests drive the real flow and
+// observe the exec instead of being replaced by it.
+type Runner struct {
+	// Environ is the process environment as "KEY=VALUE" entries.
+	Environ []string
+	// Stdout receives the version.
+	Stdout io.Writer
+	// Stderr receives usage text and JSON log lines.
+	Stderr io.Writer
+	// Exec starts the application; nil means syscall.Exec.
+	Exec ExecFunc
+}
+
+// Main is the whole program for cmd/envexec: args exclude the program name, and the
+// result is the exit code, so only main calls os.Exit.
+func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	r := &Runner{Environ: environ, Stdout: stdout, Stderr: stderr}
+	return r.Run(ctx, args)
+}
+
+// invocation is one run's state: the logger gains pod/container labels once the
+// settings are known.
+type invocation struct {
+	*Runner
+	log *slog.Logger
+}
+
+// Run executes one command line (without the program name) and returns its exit code.
+// A failure is reported as exactly one JSON line on Stderr.
+func (r *Runner) Run(ctx context.Context, args []string) int {
+	inv := &invocation{Runner: r, log: newLogger(r.Stderr, Settings{LogLevel: slog.LevelInfo})}
+	err := inv.dispatch(ctx, args)
+	code := exitCode(err)
+	if err != nil {
+		inv.log.Error("envexec failed", append(errorAttrs(err), "exitCode", code)...)
+	}
+	if code == ExitUsage {
+		fmt.Fprint(r.Stderr, usage())
+	}
+	return code
+}
+
+func (inv *invocation) dispatch(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: missing command", errUsage)
+	}
+	switch cmd := args[0]; {
+	case cmd == "-h" || cmd == "--help" || cmd == "help":
+		fmt.Fprint(inv.Stderr, usage())
+		return nil
+	case cmd == "version" && len(args) == 1:
+		_, err := fmt.Fprintln(inv.Stdout, versionString())
+		return err
+	case cmd == "copy" && len(args) == 2:
+		return copySelf(args[1])
+	case cmd == "--" && len(args) > 1:
+		return inv.start(ctx, args[1:])
+	case cmd == "--" || cmd == "copy" || cmd == "version":
+		return fmt.Errorf("%w: wrong number of arguments for %q", errUsage, cmd)
+	default:
+		return fmt.Errorf("%w: unknown command %q (the application's command goes after \"--\")", errUsage, cmd)
+	}
+}
+
+// start resolves the references, then execs argv with the new environment.
+func (inv *invocation) start(ctx context.Context, argv []string) error {
+	s, err := ParseSettings(inv.Environ)
+	if err != nil {
+		return err
+	}
+	inv.log = newLogger(inv.Stderr, s)
+	refs, err := findReferences(inv.Environ)
+	if err != nil {
+		return err
+	}
+	began := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	env := slices.Clone(inv.Environ)
+	if len(refs) > 0 {
+		values, err := inv.fetch(ctx, s, refs)
+		if err != nil {
+			return err
+		}
+		for _, r := range refs {
+			env[r.index] = r.variable + "=" + values[r.index]
+		}
+	}
+	env = withoutSettings(env)
+	path, err := lookPath(argv[0], pathOf(env))
+	if err != nil {
+		return fmt.Errorf("%w: %w", errExec, err)
+	}
+	inv.log.Info("starting application", "command", argv[0], "references", len(refs), "elapsed", time.Since(began).String())
+	exec := inv.Exec
+	if exec == nil {
+		exec = syscall.Exec
+	}
+	if err := exec(path, argv, env); err != nil {
+		return fmt.Errorf("%w: %s: %w", errExec, path, err)
+	}
+	return nil
+}
+
+// fetch logs in and reads every referenced secret within ctx's deadline.
+func (inv *invocation) fetch(ctx context.Context, s Settings, refs []reference) (map[int]string, error) {
+	jwt, err := readToken(s.TokenFile)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newClient(s, inv.log)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errSettings, err)
+	}
+	if err := c.login(ctx, s.AuthPath, s.Role, jwt); err != nil {
+		return nil, err
+	}
+	inv.log.Debug("logged in", "role", s.Role, "authPath", s.AuthPath)
+	return (&resolver{c: c}).resolve(ctx, refs)
+}
+
+// readToken reads the login JWT; a missing file usually means the pod does not mount
+// its ServiceAccount token.
+func readToken(file string) (string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%w: reading the token file: %w", errLogin, err)
+	}
+	jwt := strings.TrimSpace(string(b))
+	if jwt == "" {
+		return "", fmt.Errorf("%w: token file %s is empty", errLogin, file)
+	}
+	return jwt, nil
+}
+
+func newLogger(w io.Writer, s Settings) *slog.Logger {
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: s.LogLevel})
+	return slog.New(h).With("pod", s.Pod, "namespace", s.Namespace, "container", s.Container)
+}
+
+// errorAttrs names the variables and path of the first reference error, if any, as
+// their own keys, next to the full error text.
+func errorAttrs(err error) []any {
+	attrs := []any{"error", err.Error()}
+	var re *refError
+	if errors.As(err, &re) {
+		attrs = append(attrs, "variables", re.variables)
+		if re.path != "" {
+			attrs = append(attrs, "path", re.path)
+		}
+	}
+	return attrs
+}

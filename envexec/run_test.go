@@ -1,0 +1,299 @@
+package envexec
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// outcome is what one envexec run did, with the exec observed instead of performed.
+type outcome struct {
+	code           int
+	stdout, stderr string
+	execed         bool
+	path           string
+	argv, env      []string
+}
+
+func runEnvexec(t *testing.T, ctx context.Context, args, environ []string) outcome {
+	t.Helper()
+	var o outcome
+	var stdout, stderr bytes.Buffer
+	r := &Runner{Environ: environ, Stdout: &stdout, Stderr: &stderr, Exec: func(path string, argv, env []string) error {
+		o.execed, o.path, o.argv, o.env = true, path, argv, env
+		return nil
+	}}
+	o.code = r.Run(ctx, args)
+	o.stdout, o.stderr = stdout.String(), stderr.String()
+	return o
+}
+
+// logLines parses stderr's JSON lines (usage text, which is not JSON, is skipped).
+func logLines(t *testing.T, stderr string) []map[string]any {
+	t.Helper()
+	var lines []map[string]any
+	for _, l := range strings.Split(stderr, "\n") {
+		if !strings.HasPrefix(l, "{") {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", l, err)
+		}
+		lines = append(lines, m)
+	}
+	return lines
+}
+
+func lastLogLine(t *testing.T, stderr string) map[string]any {
+	t.Helper()
+	lines := logLines(t, stderr)
+	if len(lines) == 0 {
+		t.Fatalf("no JSON log line in stderr %q", stderr)
+	}
+	return lines[len(lines)-1]
+}
+
+// assertNoLeak fails if any secret appears in text.
+func assertNoLeak(t *testing.T, text string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if s != "" && strings.Contains(text, s) {
+			t.Errorf("output leaks a secret %q:\n%s", s, text)
+		}
+	}
+}
+
+func envValue(env []string, name string) (string, bool) {
+	for _, kv := range slices.Backward(env) {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// closedAddr is a loopback URL where nothing listens.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return "http://" + addr
+}
+
+func TestCommandLine(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantUsage  bool
+	}{
+		"no args":         {args: nil, wantCode: ExitUsage, wantUsage: true},
+		"-h":              {args: []string{"-h"}, wantCode: ExitOK, wantUsage: true},
+		"--help":          {args: []string{"--help"}, wantCode: ExitOK, wantUsage: true},
+		"help":            {args: []string{"help"}, wantCode: ExitOK, wantUsage: true},
+		"version":         {args: []string{"version"}, wantCode: ExitOK, wantStdout: versionString() + "\n"},
+		"version extra":   {args: []string{"version", "x"}, wantCode: ExitUsage, wantUsage: true},
+		"copy no dir":     {args: []string{"copy"}, wantCode: ExitUsage, wantUsage: true},
+		"copy two dirs":   {args: []string{"copy", "a", "b"}, wantCode: ExitUsage, wantUsage: true},
+		"dashes only":     {args: []string{"--"}, wantCode: ExitUsage, wantUsage: true},
+		"unknown command": {args: []string{"/bin/app"}, wantCode: ExitUsage, wantUsage: true},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			out := runEnvexec(t, t.Context(), tt.args, nil)
+			if out.code != tt.wantCode {
+				t.Errorf("exit %d, want %d", out.code, tt.wantCode)
+			}
+			if out.stdout != tt.wantStdout {
+				t.Errorf("stdout %q, want %q", out.stdout, tt.wantStdout)
+			}
+			if got := strings.Contains(out.stderr, "usage:\n  envexec -- COMMAND"); got != tt.wantUsage {
+				t.Errorf("usage on stderr = %v, want %v:\n%s", got, tt.wantUsage, out.stderr)
+			}
+			if tt.wantCode != ExitOK && lastLogLine(t, out.stderr)["exitCode"] != float64(tt.wantCode) {
+				t.Errorf("log line does not carry exitCode %d: %s", tt.wantCode, out.stderr)
+			}
+			if out.execed {
+				t.Error("exec was called")
+			}
+		})
+	}
+}
+
+func TestUsageListsSettingsAndExitCodes(t *testing.T) {
+	t.Parallel()
+	u := usage()
+	for _, s := range settingTable() {
+		if !strings.Contains(u, s.name) {
+			t.Errorf("usage lacks %s", s.name)
+		}
+	}
+	for _, e := range exitCodeTable() {
+		if !strings.Contains(u, e.meaning) {
+			t.Errorf("usage lacks exit code %d", e.code)
+		}
+	}
+}
+
+func TestDocsCoverSettingsAndExitCodes(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "envexec.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range settingTable() {
+		if !bytes.Contains(doc, []byte("`"+s.name+"`")) {
+			t.Errorf("docs/envexec.md lacks `%s`", s.name)
+		}
+	}
+	for _, e := range exitCodeTable() {
+		if !bytes.Contains(doc, []byte("| "+string(rune('0'+e.code))+" |")) {
+			t.Errorf("docs/envexec.md lacks a row for exit code %d", e.code)
+		}
+	}
+}
+
+// settingsEnv is a valid configuration pointing at addr, with a readable token file.
+func settingsEnv(t *testing.T, addr string) []string {
+	t.Helper()
+	token := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(token, []byte("not-a-real-jwt\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{
+		EnvVaultAddr + "=" + addr, EnvRole + "=app", EnvTokenFile + "=" + token,
+		EnvPod + "=web-7d9f", EnvNamespace + "=shop", EnvContainer + "=app",
+	}
+}
+
+func TestNoReferencesExecsWithoutVault(t *testing.T) {
+	t.Parallel()
+	bin := t.TempDir()
+	write(t, filepath.Join(bin, "app"), 0o755)
+	env := append(settingsEnv(t, closedAddr(t)), "PATH="+bin, "GREETING=hello", "VAULT_ADDR=http://app-vault:8200")
+	out := runEnvexec(t, t.Context(), []string{"--", "app", "--flag", "vault:not#a-ref-in-args"}, env)
+	if out.code != ExitOK || !out.execed {
+		t.Fatalf("exit %d, execed %v, stderr %s", out.code, out.execed, out.stderr)
+	}
+	if out.path != bin+"/app" {
+		t.Errorf("path %q, want it resolved through the new PATH", out.path)
+	}
+	if !slices.Equal(out.argv, []string{"app", "--flag", "vault:not#a-ref-in-args"}) {
+		t.Errorf("argv %q", out.argv)
+	}
+	want := []string{"PATH=" + bin, "GREETING=hello", "VAULT_ADDR=http://app-vault:8200"}
+	if !slices.Equal(out.env, want) {
+		t.Errorf("env %q, want %q", out.env, want)
+	}
+}
+
+func TestFailuresBeforeVault(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		env      func(t *testing.T) []string
+		args     []string
+		wantCode int
+		wantText []string
+	}{
+		"bad setting": {
+			env:      func(t *testing.T) []string { return append(settingsEnv(t, "ftp://x"), "DB=vault:s/x#k") },
+			wantCode: ExitSettings, wantText: []string{EnvVaultAddr},
+		},
+		"malformed reference": {
+			env: func(t *testing.T) []string {
+				return append(settingsEnv(t, closedAddr(t)), "DB_PASSWORD=vault:secret/app/db")
+			},
+			wantCode: ExitSettings, wantText: []string{"DB_PASSWORD", `missing \"#KEY\"`},
+		},
+		"token file missing": {
+			env: func(t *testing.T) []string {
+				return append(settingsEnv(t, closedAddr(t)), EnvTokenFile+"=/nonexistent/token", "DB=vault:s/x#k")
+			},
+			wantCode: ExitLogin, wantText: []string{"token file", "/nonexistent/token"},
+		},
+		"command not found": {
+			env:      func(t *testing.T) []string { return append(settingsEnv(t, closedAddr(t)), "PATH="+t.TempDir()) },
+			args:     []string{"--", "no-such-app"},
+			wantCode: ExitExec, wantText: []string{"no-such-app"},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			args := tt.args
+			if args == nil {
+				args = []string{"--", "/bin/true"}
+			}
+			out := runEnvexec(t, t.Context(), args, tt.env(t))
+			if out.code != tt.wantCode {
+				t.Fatalf("exit %d, want %d; stderr %s", out.code, tt.wantCode, out.stderr)
+			}
+			if out.execed {
+				t.Error("exec was called")
+			}
+			assertNoLeak(t, out.stderr, "not-a-real-jwt")
+			for _, w := range tt.wantText {
+				if !strings.Contains(out.stderr, w) {
+					t.Errorf("stderr lacks %q: %s", w, out.stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestVaultDownFailsWithinDeadline(t *testing.T) {
+	t.Parallel()
+	env := append(settingsEnv(t, closedAddr(t)), EnvTimeout+"=1500ms", "DB_PASSWORD=vault:secret/app/db#password")
+	began := time.Now()
+	out := runEnvexec(t, t.Context(), []string{"--", "/bin/true"}, env)
+	elapsed := time.Since(began)
+	if out.code != ExitUnreachable {
+		t.Fatalf("exit %d, want %d; stderr %s", out.code, ExitUnreachable, out.stderr)
+	}
+	if elapsed < time.Second || elapsed > 4*time.Second {
+		t.Errorf("took %v; want retries until the 1.5s deadline, then a prompt exit", elapsed)
+	}
+	line := lastLogLine(t, out.stderr)
+	if line["pod"] != "web-7d9f" || line["container"] != "app" || line["namespace"] != "shop" {
+		t.Errorf("log line does not name the pod and container: %v", line)
+	}
+	if msg, _ := line["error"].(string); !strings.Contains(msg, "deadline exceeded") || !strings.Contains(msg, "connection refused") {
+		t.Errorf("error %q should say the deadline passed and why", msg)
+	}
+	assertNoLeak(t, out.stderr, "not-a-real-jwt")
+}
+
+func TestSignalInterruptsStartup(t *testing.T) {
+	t.Parallel()
+	env := append(settingsEnv(t, closedAddr(t)), EnvTimeout+"=1m", "DB=vault:secret/app/db#password")
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	// A parent deadline is not "our" deadline, but either way start-up ends promptly.
+	began := time.Now()
+	out := runEnvexec(t, ctx, []string{"--", "/bin/true"}, env)
+	if out.code != ExitUnreachable || time.Since(began) > 5*time.Second {
+		t.Fatalf("exit %d after %v, want %d promptly; stderr %s", out.code, time.Since(began), ExitUnreachable, out.stderr)
+	}
+	ctx2, cancel2 := context.WithCancel(t.Context())
+	time.AfterFunc(300*time.Millisecond, cancel2)
+	out = runEnvexec(t, ctx2, []string{"--", "/bin/true"}, env)
+	if out.code != ExitUnreachable || !strings.Contains(out.stderr, "interrupted") {
+		t.Fatalf("exit %d, want %d and \"interrupted\"; stderr %s", out.code, ExitUnreachable, out.stderr)
+	}
+}

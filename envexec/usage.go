@@ -1,0 +1,52 @@
+package envexec
+
+import (
+	"fmt"
+	"runtime/debug"
+	"strings"
+)
+
+// version is set at build time with
+// -ldflags "-X github.com/vault-injector/vault-injector/envexec.version=v1.2.3".
+var version string
+
+// versionString falls back to the module version Go stamps into the binary.
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// usage is derived from the settings and exit-code tables, so it cannot go stale.
+func usage() string {
+	var b strings.Builder
+	b.WriteString(`usage:
+  envexec -- COMMAND [ARG...]  resolve vault: references in the environment, then exec COMMAND
+  envexec copy DIR             install this binary as DIR/envexec (for an init container)
+  envexec version              print the version
+  envexec help                 print this help
+
+A variable whose value is vault:PATH#KEY[#VERSION] gets the value of KEY in the Vault
+secret at PATH. envexec is configured only by these variables, which it removes before
+starting COMMAND:
+`)
+	for _, s := range settingTable() {
+		def := "default " + s.def
+		switch {
+		case s.required:
+			def = "required"
+		case s.def == "":
+			def = "optional"
+		}
+		fmt.Fprintf(&b, "  %-20s %s (%s)\n", s.name, s.help, def)
+	}
+	b.WriteString("\nexit codes:\n")
+	for _, e := range exitCodeTable() {
+		fmt.Fprintf(&b, "  %d  %s\n", e.code, e.meaning)
+	}
+	return b.String()
+}

@@ -1,0 +1,96 @@
+package vaultdev
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRepoRoot(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	nested := filepath.Join(root, "hack", "tools", "vault")
+	if err := os.MkdirAll(nested, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"go.mod", "hack/tools/build.sh", "hack/tools/vault/go.mod"} {
+		if err := os.WriteFile(filepath.Join(root, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := repoRoot(nested)
+	if err != nil || got != root {
+		t.Errorf("repoRoot(%s) = %q, %v; want %q (skipping the tool module's go.mod)", nested, got, err, root)
+	}
+	if _, err := repoRoot(t.TempDir()); err == nil || !strings.Contains(err.Error(), "VAULT_BIN") {
+		t.Errorf("repoRoot outside a repository: %v, want an error mentioning VAULT_BIN", err)
+	}
+}
+
+func TestStartContextBadBinary(t *testing.T) {
+	t.Parallel()
+	if _, err := StartContext(t.Context(), filepath.Join(t.TempDir(), "vault"), nil); err == nil {
+		t.Error("no error for a missing binary")
+	}
+}
+
+func TestWithoutVault(t *testing.T) {
+	t.Parallel()
+	got := withoutVault([]string{"PATH=/bin", "VAULT_ADDR=x", "VAULT_TOKEN=y", "HOME=/root", "VAULTED=keep"})
+	if strings.Join(got, " ") != "PATH=/bin VAULTED=keep" {
+		t.Errorf("withoutVault = %q", got)
+	}
+}
+
+func TestServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a vault binary (skipped with -short)")
+	}
+	t.Parallel()
+	s := Start(t)
+	if !strings.HasPrefix(s.Addr, "http://127.0.0.1:") || !strings.HasPrefix(s.RootToken, "root-") {
+		t.Errorf("Addr %q, RootToken prefix %q", s.Addr, s.RootToken[:5])
+	}
+	if health := s.Do(t, "GET", "sys/health", nil); health["sealed"] != false || health["initialized"] != true {
+		t.Errorf("health = %v", health)
+	}
+	if got := s.Do(t, "POST", "sys/mounts/kv1", map[string]any{"type": "kv", "options": map[string]string{"version": "1"}}); got != nil {
+		t.Errorf("enabling a mount (204) returned %v, want nil", got)
+	}
+	s.Do(t, "POST", "kv1/app", map[string]string{"k": "v1"})
+	s.Do(t, "POST", "secret/data/app", map[string]any{"data": map[string]string{"k": "v2"}})
+	if got := s.Do(t, "GET", "kv1/app", nil)["data"].(map[string]any)["k"]; got != "v1" {
+		t.Errorf("kv1 read = %v", got)
+	}
+	if got := s.Do(t, "GET", "/secret/data/app", nil)["data"].(map[string]any)["data"].(map[string]any)["k"]; got != "v2" {
+		t.Errorf("kv2 read = %v", got)
+	}
+	_, err := s.Request(t.Context(), "GET", "secret/data/missing", nil)
+	if err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("missing secret: %v, want a 404 error", err)
+	}
+	if _, err := os.Stat(filepath.Join(s.home, ".vault-token")); err == nil {
+		t.Error("the dev server wrote ~/.vault-token")
+	}
+
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Stop(); err != nil {
+		t.Errorf("second Stop: %v", err)
+	}
+	if _, err := os.Stat(s.home); !os.IsNotExist(err) {
+		t.Errorf("HOME %s still exists after Stop: %v", s.home, err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), "GET", s.Addr+"/v1/sys/health", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := (&http.Client{Timeout: time.Second}).Do(req); err == nil {
+		resp.Body.Close()
+		t.Error("vault still answers after Stop")
+	}
+}

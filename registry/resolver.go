@@ -1,0 +1,230 @@
+// Package registry reads an image's entrypoint and cmd from its registry, so pods that do
+// not spell out their command can still be wrapped. Lookups are cached by digest, bounded,
+// collapsed when concurrent, and always run under the caller's deadline.
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/singleflight"
+)
+
+// ImageConfig is what the injector needs from an image: how the runtime would start it.
+type ImageConfig struct {
+	// Entrypoint is the image's ENTRYPOINT.
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	// Cmd is the image's CMD, the default arguments.
+	Cmd []string `json:"cmd,omitempty"`
+}
+
+// Options tune a Resolver; zero values get the defaults documented on each field.
+type Options struct {
+	// CacheSize bounds the number of cached answers of each kind. Default 1024.
+	CacheSize int
+	// TagTTL is how long a tag's digest is trusted before asking the registry again.
+	// Default 5m. Digests never change, so configs are cached until evicted.
+	TagTTL time.Duration
+	// NegativeTTL is how long a failed lookup is remembered, so a broken registry is not
+	// hammered by every pod of a ReplicaSet. Default 10s.
+	NegativeTTL time.Duration
+	// InsecureRegistries are registry hosts (host[:port]) spoken to over plain HTTP.
+	InsecureRegistries []string
+	// Transport carries the requests; default http.DefaultTransport.
+	Transport http.RoundTripper
+	// FetchTimeout bounds one shared fetch. It runs detached from any one caller, so a
+	// caller with a short budget cannot fail the others waiting on the same image, and
+	// its answer still fills the cache. Default 30s.
+	FetchTimeout time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Resolver looks up image configs. It is safe for concurrent use.
+type Resolver struct {
+	opts    Options
+	tags    *lru[string, v1.Hash]
+	configs *lru[string, ImageConfig]
+	errs    *lru[string, error]
+	flight  singleflight.Group
+	stats   func(Outcome)
+}
+
+// Outcome says how one Resolve call was answered; a closed set for metric labels.
+type Outcome string
+
+// How a lookup was answered.
+const (
+	OutcomeHit      Outcome = "hit"
+	OutcomeFetched  Outcome = "fetched"
+	OutcomeNegative Outcome = "negative-hit"
+	OutcomeError    Outcome = "error"
+)
+
+// New returns a Resolver; observe, if not nil, is told the outcome of every lookup.
+func New(o Options, observe func(Outcome)) *Resolver {
+	if o.CacheSize <= 0 {
+		o.CacheSize = 1024
+	}
+	if o.TagTTL <= 0 {
+		o.TagTTL = 5 * time.Minute
+	}
+	if o.NegativeTTL <= 0 {
+		o.NegativeTTL = 10 * time.Second
+	}
+	if o.Transport == nil {
+		o.Transport = http.DefaultTransport
+	}
+	if o.FetchTimeout <= 0 {
+		o.FetchTimeout = 30 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if observe == nil {
+		observe = func(Outcome) {}
+	}
+	return &Resolver{
+		opts:    o,
+		tags:    newLRU[string, v1.Hash](o.CacheSize),
+		configs: newLRU[string, ImageConfig](o.CacheSize),
+		errs:    newLRU[string, error](o.CacheSize),
+		stats:   observe,
+	}
+}
+
+// ErrNoPlatform means the image index has no manifest for the requested platform.
+var ErrNoPlatform = errors.New("no manifest for the platform")
+
+// Resolve returns the config of image for platform, authenticating with keys (which may be
+// authn.DefaultKeychain-like or built from pull secrets; nil means anonymous).
+func (r *Resolver) Resolve(ctx context.Context, image string, platform v1.Platform, keys authn.Keychain) (ImageConfig, error) {
+	ref, err := r.parse(image)
+	if err != nil {
+		r.stats(OutcomeError)
+		return ImageConfig{}, err
+	}
+	key := ref.Name() + "@" + platform.String()
+	now := r.opts.Now()
+	if err, ok := r.errs.get(key, now); ok {
+		r.stats(OutcomeNegative)
+		return ImageConfig{}, err
+	}
+	if cfg, ok := r.cached(ref, key, now); ok {
+		r.stats(OutcomeHit)
+		return cfg, nil
+	}
+	if keys == nil {
+		keys = authn.NewMultiKeychain()
+	}
+	// Callers with the same key share one fetch; each still waits only as long as its own
+	// deadline allows.
+	ch := r.flight.DoChan(key, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.FetchTimeout)
+		defer cancel()
+		return r.fetch(fctx, ref, key, platform, keys)
+	})
+	select {
+	case <-ctx.Done():
+		r.stats(OutcomeError)
+		return ImageConfig{}, fmt.Errorf("image %q: registry did not answer in time: %w", image, context.Cause(ctx))
+	case res := <-ch:
+		if res.Err != nil {
+			r.stats(OutcomeError)
+			return ImageConfig{}, res.Err
+		}
+		r.stats(OutcomeFetched)
+		return res.Val.(ImageConfig), nil //nolint:forcetypeassert // fetch returns only ImageConfig
+	}
+}
+
+func (r *Resolver) parse(image string) (name.Reference, error) {
+	ref, err := name.ParseReference(image)
+	if err != nil {
+		return nil, fmt.Errorf("image %q: %w", image, err)
+	}
+	if slices.Contains(r.opts.InsecureRegistries, ref.Context().RegistryStr()) {
+		ref, err = name.ParseReference(image, name.Insecure)
+		if err != nil {
+			return nil, fmt.Errorf("image %q: %w", image, err)
+		}
+	}
+	return ref, nil
+}
+
+// cached answers from the caches alone: a digest reference needs only the config cache, a
+// tag needs a fresh tag→digest entry as well.
+func (r *Resolver) cached(ref name.Reference, key string, now time.Time) (ImageConfig, bool) {
+	digest, isDigest := ref.(name.Digest)
+	var d string
+	switch {
+	case isDigest:
+		d = digest.DigestStr()
+	default:
+		h, ok := r.tags.get(key, now)
+		if !ok {
+			return ImageConfig{}, false
+		}
+		d = h.String()
+	}
+	return r.configs.get(d+"@"+platformOf(key), now)
+}
+
+func (r *Resolver) fetch(ctx context.Context, ref name.Reference, key string, platform v1.Platform, keys authn.Keychain) (ImageConfig, error) {
+	cfg, err := r.fetchConfig(ctx, ref, key, platform, keys)
+	if err != nil && ctx.Err() == nil {
+		r.errs.put(key, err, r.opts.Now().Add(r.opts.NegativeTTL))
+	}
+	return cfg, err
+}
+
+func (r *Resolver) fetchConfig(ctx context.Context, ref name.Reference, key string, platform v1.Platform, keys authn.Keychain) (ImageConfig, error) {
+	opts := []remote.Option{
+		remote.WithContext(ctx), remote.WithAuthFromKeychain(keys), remote.WithPlatform(platform),
+		remote.WithTransport(r.opts.Transport), remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
+	}
+	desc, err := remote.Get(ref, opts...)
+	if err != nil {
+		return ImageConfig{}, fmt.Errorf("image %q: read manifest: %w", ref.Name(), err)
+	}
+	now := r.opts.Now()
+	r.tags.put(key, desc.Digest, now.Add(r.opts.TagTTL))
+	ckey := desc.Digest.String() + "@" + platform.String()
+	if cfg, ok := r.configs.get(ckey, now); ok {
+		return cfg, nil
+	}
+	img, err := desc.Image()
+	if err != nil {
+		if errors.Is(err, remote.ErrSchema1) {
+			return ImageConfig{}, fmt.Errorf("image %q: schema 1 manifests are not supported: %w", ref.Name(), err)
+		}
+		return ImageConfig{}, fmt.Errorf("image %q: %w: %w", ref.Name(), ErrNoPlatform, err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return ImageConfig{}, fmt.Errorf("image %q: read config: %w", ref.Name(), err)
+	}
+	if cf.OS != "" && (cf.OS != platform.OS || cf.Architecture != platform.Architecture) {
+		return ImageConfig{}, fmt.Errorf("image %q is %s/%s: %w %s", ref.Name(), cf.OS, cf.Architecture, ErrNoPlatform, platform.String())
+	}
+	cfg := ImageConfig{Entrypoint: cf.Config.Entrypoint, Cmd: cf.Config.Cmd}
+	r.configs.put(ckey, cfg, time.Time{})
+	return cfg, nil
+}
+
+func platformOf(key string) string {
+	for i := len(key) - 1; i >= 0; i-- {
+		if key[i] == '@' {
+			return key[i+1:]
+		}
+	}
+	return ""
+}
