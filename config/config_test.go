@@ -103,6 +103,10 @@ func TestWebhookErrors(t *testing.T) {
 		"log level":          {[]string{"--envexec-log-level=trace"}, nil, "not a log level"},
 		"empty image":        {[]string{"--injector-image="}, nil, "must not be empty"},
 		"unknown flag":       {[]string{"--nope"}, nil, "not defined"},
+		"platform":           {[]string{"--default-platform=amd64"}, nil, "not a platform"},
+		"pull secret":        {[]string{"--default-pull-secret=just-a-name"}, nil, "namespace/name"},
+		"registry timeout":   {[]string{"--registry-timeout=1m"}, nil, "duration between 0s and 30s"},
+		"cache size":         {[]string{"--image-cache-size=0"}, nil, "positive integer"},
 		"positional":         {[]string{"extra"}, nil, "unexpected arguments"},
 		"two bad env values": {nil, map[string]string{"VAULT_INJECTOR_WEBHOOK_PORT": "x", "VAULT_INJECTOR_ENVEXEC_TIMEOUT": "y"}, "envexec-timeout"},
 	}
@@ -114,6 +118,20 @@ func TestWebhookErrors(t *testing.T) {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestWebhookLists(t *testing.T) {
+	t.Parallel()
+	w, err := parse(t, []string{"--insecure-registries= a:5000, ,b ", "--default-pull-secret=infra/pull"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"a:5000", "b"}, w.Registry.Insecure); d != "" {
+		t.Error(d)
+	}
+	if w.Registry.DefaultPullSecret != "infra/pull" {
+		t.Errorf("DefaultPullSecret = %q", w.Registry.DefaultPullSecret)
 	}
 }
 

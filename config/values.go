@@ -74,11 +74,60 @@ func setAuthPath(dst *string, v string) error {
 }
 
 func setTimeout(dst *time.Duration, v string) error {
+	return setDuration(dst, v, MaxTimeout)
+}
+
+func setDuration(dst *time.Duration, v string, maxDur time.Duration) error {
 	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 || d > MaxTimeout {
-		return fmt.Errorf("%q is not a duration between 0s and %s (e.g. 30s)", v, MaxTimeout)
+	if err != nil || d <= 0 || d > maxDur {
+		return fmt.Errorf("%q is not a duration between 0s and %s (e.g. 30s)", v, maxDur)
 	}
 	*dst = d
+	return nil
+}
+
+func setPositive(dst *int, v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return fmt.Errorf("%q is not a positive integer", v)
+	}
+	*dst = n
+	return nil
+}
+
+var (
+	platformRE = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
+	dnsLabelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
+)
+
+func setPlatform(dst *string, v string) error {
+	if !platformRE.MatchString(v) {
+		return fmt.Errorf("%q is not a platform such as linux/amd64 or linux/arm64/v8", v)
+	}
+	*dst = v
+	return nil
+}
+
+func setList(dst *[]string, v string) error {
+	*dst = nil
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			*dst = append(*dst, item)
+		}
+	}
+	return nil
+}
+
+func setNamespacedName(dst *string, v string) error {
+	if v == "" {
+		*dst = ""
+		return nil
+	}
+	ns, name, ok := strings.Cut(v, "/")
+	if !ok || !dnsLabelRE.MatchString(ns) || !dnsLabelRE.MatchString(name) {
+		return fmt.Errorf("%q is not namespace/name", v)
+	}
+	*dst = v
 	return nil
 }
 

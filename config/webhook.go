@@ -33,6 +33,27 @@ type Webhook struct {
 	EnvexecPath string
 	// Defaults are the per-pod settings used where a pod's annotations say nothing.
 	Defaults PodDefaults
+	// Registry configures image entrypoint lookups.
+	Registry Registry
+}
+
+// Registry configures how the webhook reads image configs for containers without a command.
+type Registry struct {
+	// Timeout is the budget for all lookups of one admission request; keep it below the
+	// webhook's timeoutSeconds so a slow registry gives a clear denial, not a timeout.
+	Timeout time.Duration
+	// DefaultPlatform is used when a pod's node selector does not name os and arch.
+	DefaultPlatform string
+	// Insecure lists registries (host[:port]) spoken to over plain HTTP.
+	Insecure []string
+	// CAFile is an extra CA bundle for registries; empty means the system roots only.
+	CAFile string
+	// CacheSize bounds the image config cache.
+	CacheSize int
+	// TagTTL is how long a tag's digest is trusted.
+	TagTTL time.Duration
+	// DefaultPullSecret (namespace/name) is tried after the pod's own pull secrets.
+	DefaultPullSecret string
 }
 
 // PodDefaults are the webhook-wide defaults of the per-pod settings.
@@ -78,6 +99,20 @@ var webhookFlags = []flagSpec{
 		func(w *Webhook, v string) error { return setTimeout(&w.Defaults.Timeout, v) }},
 	{"envexec-log-level", "info", "default log level of envexec (debug, info, warn, error)",
 		func(w *Webhook, v string) error { return setLogLevel(&w.Defaults.LogLevel, v) }},
+	{"registry-timeout", "5s", "budget for all image lookups of one admission request (keep below the webhook timeout)",
+		func(w *Webhook, v string) error { return setDuration(&w.Registry.Timeout, v, 30*time.Second) }},
+	{"default-platform", "linux/amd64", "platform (os/arch) whose image config is read when a pod's node selector names none",
+		func(w *Webhook, v string) error { return setPlatform(&w.Registry.DefaultPlatform, v) }},
+	{"insecure-registries", "", "comma-separated registries (host[:port]) reached over plain HTTP",
+		func(w *Webhook, v string) error { return setList(&w.Registry.Insecure, v) }},
+	{"registry-ca-file", "", "PEM bundle of extra CAs trusted for registries",
+		func(w *Webhook, v string) error { w.Registry.CAFile = v; return nil }},
+	{"image-cache-size", "1024", "number of image configs (and tags) kept in memory",
+		func(w *Webhook, v string) error { return setPositive(&w.Registry.CacheSize, v) }},
+	{"image-cache-ttl", "5m", "how long a tag's digest is trusted before the registry is asked again",
+		func(w *Webhook, v string) error { return setDuration(&w.Registry.TagTTL, v, 24*time.Hour) }},
+	{"default-pull-secret", "", "namespace/name of a pull secret tried after the pod's own",
+		func(w *Webhook, v string) error { return setNamespacedName(&w.Registry.DefaultPullSecret, v) }},
 }
 
 // EnvName is the environment variable that also sets a flag.

@@ -32,7 +32,7 @@ func BenchmarkInject(b *testing.B) {
 	pod := typicalPod()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := injector.Inject(pod, cfg); err != nil {
+		if _, _, err := injector.Inject(pod, cfg, injector.Facts{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -44,7 +44,7 @@ func BenchmarkInjectNoReferences(b *testing.B) {
 	pod.Spec.Containers[0].Env = pod.Spec.Containers[0].Env[:1]
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := injector.Inject(pod, cfg); err != nil {
+		if _, _, err := injector.Inject(pod, cfg, injector.Facts{}); err != nil {
 			b.Fatal(err)
 		}
 	}

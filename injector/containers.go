@@ -54,9 +54,19 @@ func initContainer(cfg config.Pod) corev1.Container {
 }
 
 // wrapContainer puts envexec in front of c's command and hands it its settings. args are
-// left alone: the runtime appends them after the new command, as before.
-func wrapContainer(c *corev1.Container, cfg config.Pod) {
-	c.Command = slices.Concat([]string{EnvexecInPod, "--"}, c.Command)
+// left alone: the runtime appends them after the new command, as before. Without a command
+// the image's entrypoint becomes the command, and its cmd the args unless the pod sets
+// args: setting command makes the runtime ignore the image's cmd, so it must be explicit.
+func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts) {
+	command := c.Command
+	if len(command) == 0 {
+		img := facts.Images[c.Image]
+		command = img.Entrypoint
+		if len(c.Args) == 0 {
+			c.Args = slices.Clone(img.Cmd)
+		}
+	}
+	c.Command = slices.Concat([]string{EnvexecInPod, "--"}, command)
 	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: VolumeName, MountPath: MountPath, ReadOnly: true})
 	if c.TerminationMessagePolicy == "" || c.TerminationMessagePolicy == corev1.TerminationMessageReadFile {
 		// envexec explains a failed start on stderr; let `kubectl describe` show it.

@@ -19,7 +19,7 @@ func TestEnvexecContract(t *testing.T) {
 	known := []string{envexec.EnvVaultAddr, envexec.EnvAuthPath, envexec.EnvRole, envexec.EnvTokenFile, envexec.EnvTimeout,
 		envexec.EnvLogLevel, envexec.EnvPod, envexec.EnvNamespace, envexec.EnvContainer}
 	cfg := config.Pod{Inject: true, InjectorImage: "i", EnvexecPath: "/e", VaultAddr: "http://v", Role: "r", AuthPath: "a", LogLevel: config.LogInfo}
-	out, _, err := injector.Inject(typicalPod(), cfg)
+	out, _, err := injector.Inject(typicalPod(), cfg, injector.Facts{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,11 +25,11 @@ func FuzzInject(f *testing.F) {
 			c.Command = []string{"/app"}
 		}
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: corev1.PodSpec{Containers: []corev1.Container{c}}}
-		out, _, err := injector.Inject(pod, cfg)
+		out, _, err := injector.Inject(pod, cfg, injector.Facts{})
 		if err != nil {
 			return
 		}
-		again, _, err := injector.Inject(out, cfg)
+		again, _, err := injector.Inject(out, cfg, injector.Facts{})
 		if err != nil {
 			t.Fatalf("second pass failed: %v", err)
 		}

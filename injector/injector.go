@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vault-injector/vault-injector/config"
+	"github.com/vault-injector/vault-injector/vaultref"
 )
 
 // Names the injector owns inside a pod. They are fixed so the output is deterministic and
@@ -57,14 +58,29 @@ type ContainerReport struct {
 	Variables []string
 }
 
+// ImageConfig is how the container runtime starts an image when the pod does not say.
+type ImageConfig struct {
+	// Entrypoint is the image's ENTRYPOINT.
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	// Cmd is the image's CMD.
+	Cmd []string `json:"cmd,omitempty"`
+}
+
+// Facts are what the webhook learned through I/O before the mutation, so that Inject
+// itself stays pure.
+type Facts struct {
+	// Images maps an image reference, exactly as written in the pod, to its config.
+	Images map[string]ImageConfig `json:"images,omitempty"`
+}
+
 // Inject returns the pod with envexec in front of every container that holds a reference.
 // The input is never modified; when nothing needs doing the same pointer is returned.
 // Every problem in the pod is reported at once, as FieldErrors joined into one error.
-func Inject(pod *corev1.Pod, cfg config.Pod) (*corev1.Pod, Report, error) {
+func Inject(pod *corev1.Pod, cfg config.Pod, facts Facts) (*corev1.Pod, Report, error) {
 	if !cfg.Inject {
 		return pod, Report{Skipped: SkipOptedOut}, nil
 	}
-	plan, scanErr := scan(pod)
+	plan, scanErr := scan(pod, facts)
 	if scanErr == nil && len(plan.wrap) == 0 {
 		if plan.alreadyInjected {
 			return pod, Report{Skipped: SkipAlreadyInjected}, nil
@@ -79,7 +95,7 @@ func Inject(pod *corev1.Pod, cfg config.Pod) (*corev1.Pod, Report, error) {
 	report := Report{}
 	for _, t := range plan.wrap {
 		c := t.in(out)
-		wrapContainer(c, cfg)
+		wrapContainer(c, cfg, facts)
 		report.Containers = append(report.Containers, ContainerReport{Name: c.Name, Init: t.init, Variables: t.variables})
 	}
 	if !plan.alreadyInjected {
@@ -113,7 +129,7 @@ type plan struct {
 }
 
 // scan finds the containers to wrap and every problem with their references.
-func scan(pod *corev1.Pod) (plan, error) {
+func scan(pod *corev1.Pod, facts Facts) (plan, error) {
 	var p plan
 	var errs []error
 	visit := func(init bool, cs []corev1.Container) {
@@ -123,7 +139,7 @@ func scan(pod *corev1.Pod) (plan, error) {
 				p.alreadyInjected = true
 				continue
 			}
-			vars, err := references(pod, c)
+			vars, err := references(pod, c, facts)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -154,4 +170,24 @@ func checkPod(pod *corev1.Pod, alreadyInjected bool) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ImagesToResolve lists, in pod order and without repeats, the images whose config Inject
+// will need: those of containers that hold references but do not set a command.
+func ImagesToResolve(pod *corev1.Pod) []string {
+	var images []string
+	visit := func(cs []corev1.Container) {
+		for i := range cs {
+			c := &cs[i]
+			if len(c.Command) > 0 || c.Name == InitContainerName || slices.Contains(images, c.Image) {
+				continue
+			}
+			if slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return vaultref.IsRef(e.Value) }) {
+				images = append(images, c.Image)
+			}
+		}
+	}
+	visit(pod.Spec.InitContainers)
+	visit(pod.Spec.Containers)
+	return images
 }

@@ -33,7 +33,7 @@ var baseFlags = []string{
 	"--vault-addr=https://vault.example:8200",
 }
 
-// TestGolden walks testdata/<case>/: pod.yaml (+ config.yaml) in, want.pod.yaml and
+// TestGolden walks testdata/<case>/: pod.yaml (+ config.yaml, facts.yaml) in, want.pod.yaml and
 // want.report.yaml, or want.err, out. `go test ./injector -update` rewrites the wants.
 func TestGolden(t *testing.T) {
 	t.Parallel()
@@ -51,13 +51,13 @@ func TestGolden(t *testing.T) {
 					}
 				}
 			}
-			pod, cfg, err := load(t, dir)
+			pod, cfg, facts, err := load(t, dir)
 			if err != nil {
 				goldenFile(t, filepath.Join(dir, "want.err"), []byte(err.Error()+"\n"))
 				return
 			}
 			before := pod.DeepCopy()
-			out, report, err := injector.Inject(pod, cfg)
+			out, report, err := injector.Inject(pod, cfg, facts)
 			if d := cmp.Diff(before, pod); d != "" {
 				t.Fatalf("Inject modified its input:\n%s", d)
 			}
@@ -67,7 +67,7 @@ func TestGolden(t *testing.T) {
 			}
 			goldenFile(t, filepath.Join(dir, "want.pod.yaml"), marshal(t, out))
 			goldenFile(t, filepath.Join(dir, "want.report.yaml"), marshal(t, report))
-			checkIdempotent(t, out, cfg)
+			checkIdempotent(t, out, cfg, facts)
 			checkRestricted(t, out)
 			if report.Skipped != injector.SkipNone && out != pod {
 				t.Errorf("skipped (%s) but returned a new pod", report.Skipped)
@@ -76,10 +76,13 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-func load(t *testing.T, dir string) (*corev1.Pod, config.Pod, error) {
+func load(t *testing.T, dir string) (*corev1.Pod, config.Pod, injector.Facts, error) {
 	t.Helper()
 	var pod corev1.Pod
 	readYAML(t, filepath.Join(dir, "pod.yaml"), &pod, true)
+	var facts injector.Facts
+	readYAML(t, filepath.Join(dir, "facts.yaml"), &facts, false)
+
 	var cc caseConfig
 	readYAML(t, filepath.Join(dir, "config.yaml"), &cc, false)
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
@@ -89,7 +92,7 @@ func load(t *testing.T, dir string) (*corev1.Pod, config.Pod, error) {
 		t.Fatalf("config.yaml: %v", err)
 	}
 	cfg, err := config.ParsePod(pod.Annotations, pod.Spec.ServiceAccountName, w)
-	return &pod, cfg, err
+	return &pod, cfg, facts, err
 }
 
 func readYAML(t *testing.T, path string, into any, required bool) {
@@ -132,9 +135,9 @@ func goldenFile(t *testing.T, path string, got []byte) {
 }
 
 // checkIdempotent: a second pass, as under reinvocationPolicy IfNeeded, changes nothing.
-func checkIdempotent(t *testing.T, out *corev1.Pod, cfg config.Pod) {
+func checkIdempotent(t *testing.T, out *corev1.Pod, cfg config.Pod, facts injector.Facts) {
 	t.Helper()
-	again, _, err := injector.Inject(out, cfg)
+	again, _, err := injector.Inject(out, cfg, facts)
 	if err != nil {
 		t.Fatalf("second Inject: %v", err)
 	}
@@ -162,5 +165,26 @@ func checkRestricted(t *testing.T, out *corev1.Pod) {
 				t.Errorf("init container fails PSA restricted: %s: %s", r.ForbiddenReason, r.ForbiddenDetail)
 			}
 		}
+	}
+}
+
+func TestImagesToResolve(t *testing.T) {
+	t.Parallel()
+	ref := []corev1.EnvVar{{Name: "A", Value: "vault:s/p#k"}}
+	pod := &corev1.Pod{Spec: corev1.PodSpec{
+		InitContainers: []corev1.Container{
+			{Name: injector.InitContainerName, Image: "injector:1"},
+			{Name: "migrate", Image: "migrate:1", Env: ref},
+		},
+		Containers: []corev1.Container{
+			{Name: "with-command", Image: "cmd:1", Command: []string{"/x"}, Env: ref},
+			{Name: "no-refs", Image: "plain:1"},
+			{Name: "app", Image: "app:1", Env: ref},
+			{Name: "app-again", Image: "app:1", Env: ref},
+			{Name: "literal", Image: "literal:1", Env: []corev1.EnvVar{{Name: "B", Value: "Vault:x"}}},
+		},
+	}}
+	if d := cmp.Diff([]string{"migrate:1", "app:1"}, injector.ImagesToResolve(pod)); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
 	}
 }

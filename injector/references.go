@@ -40,7 +40,7 @@ func (e *FieldError) Error() string {
 
 // references lists the env variables of c that hold references, or says why c cannot be
 // wrapped. An already wrapped container has nothing left to do.
-func references(pod *corev1.Pod, c *corev1.Container) ([]string, error) {
+func references(pod *corev1.Pod, c *corev1.Container, facts Facts) ([]string, error) {
 	if len(c.Command) > 0 && c.Command[0] == EnvexecInPod {
 		return nil, nil
 	}
@@ -71,7 +71,9 @@ func references(pod *corev1.Pod, c *corev1.Container) ([]string, error) {
 		fail(name, "the "+EnvPrefix+" prefix is reserved for the injector's own settings; rename the variable")
 	}
 	if len(vars) > 0 && len(c.Command) == 0 {
-		fail("", "has vault references but no command; set command (and args) to the image's entrypoint so envexec can start it")
+		if reason := entrypointProblem(c, facts); reason != "" {
+			fail("", reason)
+		}
 	}
 	for _, m := range c.VolumeMounts {
 		if m.MountPath == MountPath {
@@ -93,4 +95,18 @@ func podName(pod *corev1.Pod) string {
 		return pod.Namespace + "/" + name
 	}
 	return name
+}
+
+// entrypointProblem says why a container without a command cannot be started through
+// envexec, or "" when its image's config tells how.
+func entrypointProblem(c *corev1.Container, facts Facts) string {
+	img, ok := facts.Images[c.Image]
+	switch {
+	case !ok:
+		return fmt.Sprintf("has vault references but no command, and the entrypoint of image %q is not known; "+
+			"set command (and args) to the image's entrypoint so envexec can start it", c.Image)
+	case len(img.Entrypoint) == 0 && len(img.Cmd) == 0 && len(c.Args) == 0:
+		return fmt.Sprintf("image %q has neither an entrypoint nor a cmd; set command so envexec can start it", c.Image)
+	}
+	return ""
 }

@@ -10,124 +10,28 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/vault-injector/vault-injector/internal/registrytest"
 	"github.com/vault-injector/vault-injector/registry"
 )
 
 var (
-	amd64 = v1.Platform{OS: "linux", Architecture: "amd64"}
-	arm64 = v1.Platform{OS: "linux", Architecture: "arm64"}
+	amd64 = registrytest.AMD64
+	arm64 = registrytest.ARM64
 )
 
-// testRegistry is go-containerregistry's in-process registry (the real distribution
-// protocol) behind TLS, with optional basic auth, a request counter and a gate to slow it.
-type testRegistry struct {
-	srv      *httptest.Server
-	host     string
-	requests atomic.Int64
-	user     string
-	pass     string
-	gate     chan struct{} // when not nil, manifest requests wait for it or their context
-}
+type variant = registrytest.Variant
 
-func newTestRegistry(t *testing.T, user, pass string) *testRegistry {
-	t.Helper()
-	r := &testRegistry{user: user, pass: pass}
-	inner := ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
-	r.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if r.user != "" {
-			u, p, ok := req.BasicAuth()
-			if !ok || u != r.user || p != r.pass {
-				w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-				http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
-				return
-			}
-		}
-		if strings.Contains(req.URL.Path, "/manifests/") {
-			r.requests.Add(1)
-			if r.gate != nil {
-				select {
-				case <-r.gate:
-				case <-req.Context().Done():
-					return
-				}
-			}
-		}
-		inner.ServeHTTP(w, req)
-	}))
-	t.Cleanup(r.srv.Close)
-	r.host = strings.TrimPrefix(r.srv.URL, "https://")
-	return r
-}
-
-// variant is one platform's image in a push.
-type variant struct {
-	p          v1.Platform
-	entrypoint []string
-}
-
-func (r *testRegistry) push(t *testing.T, repo string, imgs ...variant) string {
-	t.Helper()
-	ref, err := name.ParseReference(r.host + "/" + repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := []remote.Option{remote.WithTransport(r.srv.Client().Transport), remote.WithAuth(&authn.Basic{Username: r.user, Password: r.pass})}
-	var adds []mutate.IndexAddendum
-	for _, v := range imgs {
-		img := image(t, v.p, v.entrypoint)
-		if len(imgs) == 1 {
-			if err := remote.Write(ref, img, opts...); err != nil {
-				t.Fatal(err)
-			}
-			r.requests.Store(0)
-			return ref.Name()
-		}
-		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v.p}})
-	}
-	if err := remote.WriteIndex(ref, mutate.AppendManifests(empty.Index, adds...), opts...); err != nil {
-		t.Fatal(err)
-	}
-	r.requests.Store(0)
-	return ref.Name()
-}
-
-func image(t *testing.T, p v1.Platform, entrypoint []string) v1.Image {
-	t.Helper()
-	img, err := random.Image(64, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = p.OS, p.Architecture
-	cf.Config.Entrypoint = entrypoint
-	cf.Config.Cmd = []string{"--from", p.Architecture}
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
-
-func newResolver(r *testRegistry, o registry.Options) (*registry.Resolver, *outcomes) {
-	o.Transport = r.srv.Client().Transport
+func newResolver(r *registrytest.Registry, o registry.Options) (*registry.Resolver, *outcomes) {
+	o.Transport = r.Server.Client().Transport
 	out := &outcomes{}
 	return registry.New(o, out.add), out
 }
@@ -141,8 +45,8 @@ func (o *outcomes) add(x registry.Outcome) { o.mu.Lock(); o.seen = append(o.seen
 
 func TestResolveSingleArch(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t, "", "")
-	img := reg.push(t, "app:1", variant{amd64, []string{"/app", "serve"}})
+	reg := registrytest.Start(t, "", "")
+	img := reg.Push(t, "app:1", variant{Platform: amd64, Entrypoint: []string{"/app", "serve"}})
 	res, out := newResolver(reg, registry.Options{})
 	for range 3 {
 		cfg, err := res.Resolve(t.Context(), img, amd64, nil)
@@ -153,7 +57,7 @@ func TestResolveSingleArch(t *testing.T) {
 			t.Fatal(d)
 		}
 	}
-	if got := reg.requests.Load(); got != 1 {
+	if got := reg.ManifestRequests.Load(); got != 1 {
 		t.Errorf("manifest requests = %d, want 1 (cached)", got)
 	}
 	if d := cmp.Diff([]registry.Outcome{"fetched", "hit", "hit"}, out.seen); d != "" {
@@ -166,11 +70,11 @@ func TestResolveSingleArch(t *testing.T) {
 
 func TestResolveMultiArchPicksPlatform(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t, "", "")
-	img := reg.push(t, "multi:1", variant{amd64, []string{"/amd64-app"}}, variant{arm64, []string{"/arm64-app"}})
+	reg := registrytest.Start(t, "", "")
+	img := reg.Push(t, "multi:1", variant{Platform: amd64, Entrypoint: []string{"/amd64-app"}}, variant{Platform: arm64, Entrypoint: []string{"/arm64-app"}})
 	res, _ := newResolver(reg, registry.Options{})
-	for _, v := range []variant{{amd64, []string{"/amd64-app"}}, {arm64, []string{"/arm64-app"}}} {
-		p, want := v.p, v.entrypoint[0]
+	for _, v := range []variant{{Platform: amd64, Entrypoint: []string{"/amd64-app"}}, {Platform: arm64, Entrypoint: []string{"/arm64-app"}}} {
+		p, want := v.Platform, v.Entrypoint[0]
 		cfg, err := res.Resolve(t.Context(), img, p, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -187,32 +91,32 @@ func TestResolveMultiArchPicksPlatform(t *testing.T) {
 
 func TestResolveDigestReference(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t, "", "")
-	tagged := reg.push(t, "app:1", variant{amd64, []string{"/app"}})
+	reg := registrytest.Start(t, "", "")
+	tagged := reg.Push(t, "app:1", variant{Platform: amd64, Entrypoint: []string{"/app"}})
 	ref, err := name.ParseReference(tagged)
 	if err != nil {
 		t.Fatal(err)
 	}
-	desc, err := remote.Head(ref, remote.WithTransport(reg.srv.Client().Transport))
+	desc, err := remote.Head(ref, remote.WithTransport(reg.Server.Client().Transport))
 	if err != nil {
 		t.Fatal(err)
 	}
-	byDigest := reg.host + "/app@" + desc.Digest.String()
+	byDigest := reg.Host + "/app@" + desc.Digest.String()
 	res, _ := newResolver(reg, registry.Options{})
 	for range 2 {
 		if _, err := res.Resolve(t.Context(), byDigest, amd64, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := reg.requests.Load(); got != 2 { // our HEAD above, then one GET
+	if got := reg.ManifestRequests.Load(); got != 2 { // our HEAD above, then one GET
 		t.Errorf("manifest requests = %d, want 2", got)
 	}
 }
 
 func TestResolveBasicAuth(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t, "robot", "s3cret-canary-pass")
-	img := reg.push(t, "private:1", variant{amd64, []string{"/private"}})
+	reg := registrytest.Start(t, "robot", "s3cret-canary-pass")
+	img := reg.Push(t, "private:1", variant{Platform: amd64, Entrypoint: []string{"/private"}})
 	res, _ := newResolver(reg, registry.Options{})
 
 	_, err := res.Resolve(t.Context(), img, amd64, nil)
@@ -220,7 +124,7 @@ func TestResolveBasicAuth(t *testing.T) {
 		t.Fatalf("anonymous: err = %v, want UNAUTHORIZED", err)
 	}
 	kc := &registry.Keychain{}
-	cfg := `{"auths":{"https://` + reg.host + `/v1/":{"auth":"cm9ib3Q6czNjcmV0LWNhbmFyeS1wYXNz"}}}`
+	cfg := `{"auths":{"https://` + reg.Host + `/v1/":{"auth":"cm9ib3Q6czNjcmV0LWNhbmFyeS1wYXNz"}}}`
 	if err := kc.ParseDockerConfig([]byte(cfg), false); err != nil {
 		t.Fatal(err)
 	}
@@ -241,25 +145,25 @@ func TestResolveBasicAuth(t *testing.T) {
 
 func TestResolveNegativeCacheAndFailures(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t, "", "")
+	reg := registrytest.Start(t, "", "")
 	now := time.Unix(1000, 0)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	res, out := newResolver(reg, registry.Options{NegativeTTL: 10 * time.Second, Now: clock})
-	missing := reg.host + "/missing:1"
+	missing := reg.Host + "/missing:1"
 	for range 2 {
 		if _, err := res.Resolve(t.Context(), missing, amd64, nil); err == nil || !strings.Contains(err.Error(), "NAME_UNKNOWN") {
 			t.Fatalf("err = %v, want NAME_UNKNOWN", err)
 		}
 	}
-	if got := reg.requests.Load(); got != 1 {
+	if got := reg.ManifestRequests.Load(); got != 1 {
 		t.Errorf("manifest requests = %d, want 1 (negative cache)", got)
 	}
 	mu.Lock()
 	now = now.Add(11 * time.Second)
 	mu.Unlock()
 	_, _ = res.Resolve(t.Context(), missing, amd64, nil)
-	if got := reg.requests.Load(); got != 2 {
+	if got := reg.ManifestRequests.Load(); got != 2 {
 		t.Errorf("manifest requests after expiry = %d, want 2", got)
 	}
 	if d := cmp.Diff([]registry.Outcome{"error", "negative-hit", "error"}, out.seen); d != "" {
@@ -277,9 +181,9 @@ func TestResolveNegativeCacheAndFailures(t *testing.T) {
 
 func TestResolveDeadlineAndCollapse(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t, "", "")
-	img := reg.push(t, "slow:1", variant{amd64, []string{"/slow"}})
-	reg.gate = make(chan struct{})
+	reg := registrytest.Start(t, "", "")
+	img := reg.Push(t, "slow:1", variant{Platform: amd64, Entrypoint: []string{"/slow"}})
+	reg.Gate = make(chan struct{})
 	res, _ := newResolver(reg, registry.Options{})
 
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
@@ -296,7 +200,7 @@ func TestResolveDeadlineAndCollapse(t *testing.T) {
 			errs <- err
 		})
 	}
-	close(reg.gate)
+	close(reg.Gate)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -305,7 +209,7 @@ func TestResolveDeadlineAndCollapse(t *testing.T) {
 		}
 	}
 	// The timed-out caller's fetch went on detached and was joined by the 8 others.
-	if got := reg.requests.Load(); got != 1 {
+	if got := reg.ManifestRequests.Load(); got != 1 {
 		t.Errorf("manifest requests = %d, want 1 (9 lookups collapsed into one fetch)", got)
 	}
 }
@@ -325,7 +229,7 @@ func TestResolveInsecureRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(ref, image(t, amd64, []string{"/plain"}), remote.WithTransport(transport)); err != nil {
+	if err := remote.Write(ref, registrytest.Image(t, variant{Platform: amd64, Entrypoint: []string{"/plain"}}), remote.WithTransport(transport)); err != nil {
 		t.Fatal(err)
 	}
 	strict := registry.New(registry.Options{Transport: transport}, nil)

@@ -32,6 +32,8 @@ type Handler struct {
 	Config config.Webhook
 	// Metrics records outcomes; nil records nothing.
 	Metrics *Metrics
+	// Facts does the lookups the mutation needs (image entrypoints); nil does none.
+	Facts *FactFinder
 }
 
 var _ admission.Handler = (*Handler)(nil)
@@ -73,10 +75,23 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 		log.Info("denied pod: bad annotations", "reason", err.Error())
 		return admission.Denied(fmt.Sprintf("pod %q: %v", podRef(&pod), err)), OutcomeDenied
 	}
-	out, report, err := injector.Inject(&pod, cfg)
+	if !cfg.Inject {
+		log.V(1).Info("pod left unchanged", "reason", injector.SkipOptedOut)
+		return admission.Allowed(string(injector.SkipOptedOut)), OutcomeSkipped
+	}
+	facts, warnings, err := h.Facts.Find(ctx, &pod)
+	switch {
+	case errors.Is(err, errLookup):
+		log.Info("denied pod: image lookup failed", "reason", err.Error())
+		return admission.Denied(fmt.Sprintf("pod %q: %v", podRef(&pod), err)).WithWarnings(warnings...), OutcomeDenied
+	case err != nil:
+		log.Error(err, "cannot gather facts")
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("pod %q: %w", podRef(&pod), err)), OutcomeError
+	}
+	out, report, err := injector.Inject(&pod, cfg, facts)
 	if err != nil {
 		log.Info("denied pod: cannot inject", "reason", err.Error())
-		return admission.Denied(err.Error()), OutcomeDenied
+		return admission.Denied(err.Error()).WithWarnings(warnings...), OutcomeDenied
 	}
 	if report.Skipped != injector.SkipNone {
 		log.V(1).Info("pod left unchanged", "reason", report.Skipped)
@@ -92,7 +107,7 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 		log.V(1).Info("wrapped container", "container", c.Name, "init", c.Init, "variables", c.Variables)
 	}
 	log.Info("injected pod", "containers", len(report.Containers), "role", cfg.Role, "vaultAddr", cfg.VaultAddr)
-	return resp, OutcomeMutated
+	return resp.WithWarnings(warnings...), OutcomeMutated
 }
 
 // patchFromRaw diffs the request's raw bytes against the mutated pod, then drops the

@@ -187,7 +187,7 @@ func TestPatchMatchesInjector(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, _, err := injector.Inject(&in, cfg)
+		want, _, err := injector.Inject(&in, cfg, injector.Facts{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vault-injector/vault-injector/registry"
 )
 
 // Outcome is what happened to one admission request; a closed set, so it is a safe label.
@@ -20,8 +22,9 @@ const (
 // Metrics are the webhook's own Prometheus series, labelled by outcome only: pod, image or
 // variable names would make unbounded series and could reveal more than they should.
 type Metrics struct {
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	imageLookups *prometheus.CounterVec
 }
 
 // NewMetrics registers the series on reg (controller-runtime's registry in production).
@@ -36,8 +39,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Time to handle one pod admission request, by outcome.",
 			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1},
 		}, []string{"outcome"}),
+		imageLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vault_injector_image_lookups_total",
+			Help: "Image config lookups, by outcome (hit, fetched, negative-hit, error).",
+		}, []string{"outcome"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency} {
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.imageLookups} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -55,4 +62,12 @@ func (m *Metrics) observe(o Outcome, d time.Duration) {
 	}
 	m.requests.WithLabelValues(string(o)).Inc()
 	m.latency.WithLabelValues(string(o)).Observe(d.Seconds())
+}
+
+// ImageLookup counts one image config lookup; pass it to registry.New.
+func (m *Metrics) ImageLookup(o registry.Outcome) {
+	if m == nil {
+		return
+	}
+	m.imageLookups.WithLabelValues(string(o)).Inc()
 }

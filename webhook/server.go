@@ -3,21 +3,28 @@ package webhook
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/vault-injector/vault-injector/config"
+	"github.com/vault-injector/vault-injector/registry"
 )
 
 // shutdownGrace lets in-flight admission requests finish when the pod is stopped.
@@ -36,7 +43,11 @@ func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
 		CertDir: cfg.CertDir,
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }},
 	})
-	hook := &admission.Webhook{Handler: &Handler{Config: cfg, Metrics: metrics}}
+	facts, err := NewFactFinder(cfg.Registry, metrics, log)
+	if err != nil {
+		return err
+	}
+	hook := &admission.Webhook{Handler: &Handler{Config: cfg, Metrics: metrics, Facts: facts}}
 	srv.Register(MutatePath, hook)
 
 	probes := http.NewServeMux()
@@ -75,4 +86,59 @@ func serveHTTP(ctx context.Context, name, addr string, h http.Handler, log logr.
 		return fmt.Errorf("serve %s: %w", name, err)
 	}
 	return nil
+}
+
+// NewFactFinder builds the image resolver and, when a cluster is reachable (in-cluster or
+// KUBECONFIG), the client that reads pull secrets.
+func NewFactFinder(cfg config.Registry, metrics *Metrics, log logr.Logger) (*FactFinder, error) {
+	platform, err := ParsePlatform(cfg.DefaultPlatform)
+	if err != nil {
+		return nil, err
+	}
+	transport, err := registryTransport(cfg.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	f := &FactFinder{
+		Images: registry.New(registry.Options{
+			CacheSize: cfg.CacheSize, TagTTL: cfg.TagTTL, InsecureRegistries: cfg.Insecure, Transport: transport,
+		}, metrics.ImageLookup),
+		Budget:          cfg.Timeout,
+		DefaultPlatform: platform,
+	}
+	if cfg.DefaultPullSecret != "" {
+		ns, name, _ := strings.Cut(cfg.DefaultPullSecret, "/")
+		f.DefaultPullSecret = &types.NamespacedName{Namespace: ns, Name: name}
+	}
+	restCfg, err := ctrlconfig.GetConfig()
+	if err != nil {
+		log.Info("no cluster configuration; image lookups will not use pull secrets", "reason", err.Error())
+		return f, nil
+	}
+	kube, err := client.New(restCfg, client.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	f.Kube = kube
+	return f, nil
+}
+
+func registryTransport(caFile string) (http.RoundTripper, error) {
+	t := http.DefaultTransport.(*http.Transport).Clone() //nolint:forcetypeassert // the standard library's type
+	if caFile == "" {
+		return t, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("registry CA file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("registry CA file %s holds no PEM certificates", caFile)
+	}
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return t, nil
 }

@@ -1,0 +1,192 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vault-injector/vault-injector/injector"
+	"github.com/vault-injector/vault-injector/registry"
+)
+
+// ImageResolver reads image configs; *registry.Resolver in production.
+type ImageResolver interface {
+	Resolve(ctx context.Context, image string, platform v1.Platform, keys authn.Keychain) (registry.ImageConfig, error)
+}
+
+// FactFinder does all of the admission path's I/O before the pure mutation: it reads the
+// configs of images whose command the pod does not give, with the pod's pull secrets.
+type FactFinder struct {
+	// Images reads image configs.
+	Images ImageResolver
+	// Kube reads pull secrets and service accounts; nil means anonymous registry access.
+	Kube client.Reader
+	// Budget bounds all lookups of one request.
+	Budget time.Duration
+	// DefaultPlatform applies when the pod's scheduling constraints name no platform.
+	DefaultPlatform v1.Platform
+	// DefaultPullSecret, if set, is tried after the pod's own pull secrets.
+	DefaultPullSecret *types.NamespacedName
+}
+
+// errLookup marks a failed image lookup; the pod is denied with the image and the cause.
+var errLookup = errors.New("cannot read the image's entrypoint from its registry")
+
+// Find returns the facts Inject needs, plus warnings for the user (missing pull secrets).
+func (f *FactFinder) Find(ctx context.Context, pod *corev1.Pod) (injector.Facts, []string, error) {
+	images := injector.ImagesToResolve(pod)
+	if f == nil || len(images) == 0 {
+		return injector.Facts{}, nil, nil
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, f.Budget, fmt.Errorf("image lookups took longer than %s", f.Budget))
+	defer cancel()
+	keys, warnings, err := f.keychain(ctx, pod)
+	if err != nil {
+		return injector.Facts{}, warnings, err
+	}
+	platform := podPlatform(pod, f.DefaultPlatform)
+
+	facts := injector.Facts{Images: make(map[string]injector.ImageConfig, len(images))}
+	errs := make([]error, len(images))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, image := range images {
+		wg.Go(func() {
+			cfg, err := f.Images.Resolve(ctx, image, platform, keys)
+			if err != nil {
+				errs[i] = fmt.Errorf("%w (image %q, platform %s): %w", errLookup, image, platform.String(), err)
+				return
+			}
+			mu.Lock()
+			facts.Images[image] = injector.ImageConfig{Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return facts, warnings, errors.Join(errs...)
+}
+
+// keychain gathers pull secrets in the kubelet's order: the pod's, its service account's,
+// then the webhook-wide default. A missing secret is a warning, as it is for the kubelet.
+func (f *FactFinder) keychain(ctx context.Context, pod *corev1.Pod) (authn.Keychain, []string, error) {
+	kc := &registry.Keychain{}
+	if f.Kube == nil {
+		return kc, nil, nil
+	}
+	names := make([]types.NamespacedName, 0, len(pod.Spec.ImagePullSecrets)+2)
+	for _, s := range pod.Spec.ImagePullSecrets {
+		names = append(names, types.NamespacedName{Namespace: pod.Namespace, Name: s.Name})
+	}
+	sa := pod.Spec.ServiceAccountName
+	if sa == "" {
+		sa = "default"
+	}
+	var account corev1.ServiceAccount
+	switch err := f.Kube.Get(ctx, types.NamespacedName{Namespace: pod.Namespace, Name: sa}, &account); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return nil, nil, fmt.Errorf("read service account %s/%s for its pull secrets: %w", pod.Namespace, sa, err)
+	default:
+		for _, s := range account.ImagePullSecrets {
+			names = append(names, types.NamespacedName{Namespace: pod.Namespace, Name: s.Name})
+		}
+	}
+	if f.DefaultPullSecret != nil {
+		names = append(names, *f.DefaultPullSecret)
+	}
+	var warnings []string
+	for _, n := range names {
+		warning, err := f.addSecret(ctx, kc, n)
+		if err != nil {
+			return nil, warnings, err
+		}
+		if warning != "" {
+			warnings = append(warnings, warning)
+		}
+	}
+	return kc, warnings, nil
+}
+
+func (f *FactFinder) addSecret(ctx context.Context, kc *registry.Keychain, n types.NamespacedName) (string, error) {
+	var s corev1.Secret
+	if err := f.Kube.Get(ctx, n, &s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return fmt.Sprintf("pull secret %s not found; looking up the image without it", n), nil
+		}
+		return "", fmt.Errorf("read pull secret %s: %w", n, err)
+	}
+	var err error
+	switch s.Type {
+	case corev1.SecretTypeDockerConfigJson:
+		err = kc.ParseDockerConfig(s.Data[corev1.DockerConfigJsonKey], false)
+	case corev1.SecretTypeDockercfg:
+		err = kc.ParseDockerConfig(s.Data[corev1.DockerConfigKey], true)
+	default:
+		return fmt.Sprintf("secret %s is of type %s, not a pull secret; ignored", n, s.Type), nil
+	}
+	if err != nil {
+		return fmt.Sprintf("pull secret %s: %v; ignored", n, err), nil
+	}
+	return "", nil
+}
+
+// podPlatform reads the platform the pod will run on from its node selector, or from a
+// required node affinity that pins exactly one value; otherwise the default.
+func podPlatform(pod *corev1.Pod, def v1.Platform) v1.Platform {
+	p := def
+	if v := pinned(pod, corev1.LabelOSStable); v != "" {
+		p.OS = v
+	}
+	if v := pinned(pod, corev1.LabelArchStable); v != "" {
+		p.Architecture = v
+		if v != def.Architecture {
+			p.Variant = ""
+		}
+	}
+	return p
+}
+
+func pinned(pod *corev1.Pod, label string) string {
+	if v := pod.Spec.NodeSelector[label]; v != "" {
+		return v
+	}
+	a := pod.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return ""
+	}
+	var values []string
+	for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		for _, e := range term.MatchExpressions {
+			if e.Key == label && e.Operator == corev1.NodeSelectorOpIn {
+				values = append(values, e.Values...)
+			}
+		}
+	}
+	if len(values) == 1 {
+		return values[0]
+	}
+	return ""
+}
+
+// ParsePlatform turns "os/arch[/variant]" into a platform.
+func ParsePlatform(s string) (v1.Platform, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 {
+		return v1.Platform{}, fmt.Errorf("platform %q is not os/arch[/variant]", s)
+	}
+	p := v1.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, nil
+}

@@ -1,0 +1,195 @@
+package webhook_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/vault-injector/vault-injector/injector"
+	"github.com/vault-injector/vault-injector/internal/registrytest"
+	"github.com/vault-injector/vault-injector/registry"
+	"github.com/vault-injector/vault-injector/webhook"
+)
+
+// startAPIServer starts a real kube-apiserver and etcd (envtest) for the test.
+func startAPIServer(t *testing.T) client.Client {
+	t.Helper()
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		out, err := exec.CommandContext(t.Context(), filepath.Join("..", "hack", "tools", "build.sh")).Output()
+		if err != nil {
+			t.Fatalf("hack/tools/build.sh: %v", err)
+		}
+		s := bufio.NewScanner(bytes.NewReader(out))
+		for s.Scan() {
+			assets = s.Text()
+		}
+	}
+	env := &envtest.Environment{BinaryAssetsDirectory: assets}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("start envtest: %v", err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestFactFinder looks up entrypoints in a real registry that demands basic auth, with pull
+// secrets read from a real apiserver: the pod's own, its service account's and the default.
+func TestFactFinder(t *testing.T) {
+	kube := startAPIServer(t)
+	reg := registrytest.Start(t, "robot", "pull-pass-canary")
+	appImage := reg.Push(t, "shop/api:1", registrytest.Variant{Platform: registrytest.AMD64, Entrypoint: []string{"/api"}},
+		registrytest.Variant{Platform: registrytest.ARM64, Entrypoint: []string{"/api-arm"}})
+	ctx := t.Context()
+
+	dockerCfg := `{"auths":{"` + reg.Host + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("robot:pull-pass-canary")) + `"}}}`
+	for _, o := range []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "infra"}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "pod-pull"}, Type: corev1.SecretTypeDockerConfigJson,
+			Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(dockerCfg)}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "sa-pull"}, Type: corev1.SecretTypeDockerConfigJson,
+			Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(dockerCfg)}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "infra", Name: "default-pull"}, Type: corev1.SecretTypeDockerConfigJson,
+			Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(dockerCfg)}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "with-pull"},
+			ImagePullSecrets: []corev1.LocalObjectReference{{Name: "sa-pull"}}},
+	} {
+		if err := kube.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pod := func(sa string, pullSecrets []string, nodeSelector map[string]string) *corev1.Pod {
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api"},
+			Spec: corev1.PodSpec{ServiceAccountName: sa, NodeSelector: nodeSelector, Containers: []corev1.Container{
+				{Name: "api", Image: appImage, Env: []corev1.EnvVar{{Name: "P", Value: "vault:s/p#k"}}},
+			}},
+		}
+		for _, s := range pullSecrets {
+			p.Spec.ImagePullSecrets = append(p.Spec.ImagePullSecrets, corev1.LocalObjectReference{Name: s})
+		}
+		return p
+	}
+	finder := func(defaultSecret *types.NamespacedName) *webhook.FactFinder {
+		return &webhook.FactFinder{
+			Images:            registry.New(registry.Options{Transport: reg.Server.Client().Transport}, nil),
+			Kube:              kube,
+			Budget:            5 * time.Second,
+			DefaultPlatform:   registrytest.AMD64,
+			DefaultPullSecret: defaultSecret,
+		}
+	}
+	cases := map[string]struct {
+		finder     *webhook.FactFinder
+		pod        *corev1.Pod
+		entrypoint string
+		warning    string
+		err        string
+	}{
+		"pod pull secret":           {finder(nil), pod("", []string{"pod-pull"}, nil), "/api", "", ""},
+		"service account secret":    {finder(nil), pod("with-pull", nil, nil), "/api", "", ""},
+		"webhook default secret":    {finder(&types.NamespacedName{Namespace: "infra", Name: "default-pull"}), pod("", nil, nil), "/api", "", ""},
+		"node selector platform":    {finder(nil), pod("", []string{"pod-pull"}, map[string]string{"kubernetes.io/arch": "arm64"}), "/api-arm", "", ""},
+		"missing secret warns":      {finder(nil), pod("", []string{"gone", "pod-pull"}, nil), "/api", "pull secret shop/gone not found", ""},
+		"no credentials":            {finder(nil), pod("", nil, nil), "", "", "UNAUTHORIZED"},
+		"platform not in the index": {finder(nil), pod("", []string{"pod-pull"}, map[string]string{"kubernetes.io/arch": "s390x"}), "", "", "no manifest for the platform"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			facts, warnings, err := tc.finder.Find(ctx, tc.pod)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), appImage) {
+					t.Fatalf("err = %v, want one naming the image and %q", err, tc.err)
+				}
+				if strings.Contains(err.Error(), "pull-pass-canary") {
+					t.Fatalf("error leaks the registry password: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := injector.Facts{Images: map[string]injector.ImageConfig{appImage: {Entrypoint: []string{tc.entrypoint}, Cmd: facts.Images[appImage].Cmd}}}
+			if d := cmp.Diff(want, facts); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+			if tc.warning != "" && (len(warnings) != 1 || !strings.Contains(warnings[0], tc.warning)) {
+				t.Errorf("warnings = %q, want %q", warnings, tc.warning)
+			}
+		})
+	}
+}
+
+// TestFactFinderBudget: a registry that does not answer makes the lookup fail within the
+// request's budget with a message naming the image, instead of hanging the admission.
+func TestFactFinderBudget(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.Start(t, "", "")
+	img := reg.Push(t, "slow:1", registrytest.Variant{Platform: registrytest.AMD64, Entrypoint: []string{"/slow"}})
+	reg.Gate = make(chan struct{})
+	defer close(reg.Gate)
+	f := &webhook.FactFinder{
+		Images: registry.New(registry.Options{Transport: reg.Server.Client().Transport}, nil),
+		Budget: 300 * time.Millisecond, DefaultPlatform: registrytest.AMD64,
+	}
+	p := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: img, Env: []corev1.EnvVar{{Name: "P", Value: "vault:s/p#k"}}}}}}
+	_, _, err := f.Find(t.Context(), p)
+	if err == nil || !strings.Contains(err.Error(), img) || !strings.Contains(err.Error(), "longer than 300ms") {
+		t.Fatalf("err = %v, want a budget error naming the image", err)
+	}
+}
+
+// TestHandleImageLookup: a pod without a command is wrapped with its image's entrypoint, and
+// a pod whose image cannot be read is denied with the image named.
+func TestHandleImageLookup(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.Start(t, "", "")
+	img := reg.Push(t, "app:1", registrytest.Variant{Platform: registrytest.AMD64, Entrypoint: []string{"/app", "serve"}})
+	h, _ := newHandler(t)
+	h.Facts = &webhook.FactFinder{
+		Images: registry.New(registry.Options{Transport: reg.Server.Client().Transport}, nil),
+		Budget: 5 * time.Second, DefaultPlatform: registrytest.AMD64,
+	}
+	raw := func(image string) []byte {
+		return []byte(`{"metadata":{"name":"api"},"spec":{"containers":[{"name":"api","image":"` + image +
+			`","env":[{"name":"P","value":"vault:secret/data/p#k"}]}]}}`)
+	}
+	resp := h.Handle(t.Context(), request("CREATE", raw(img)))
+	if !resp.Allowed || len(resp.Patches) == 0 {
+		t.Fatalf("allowed=%v patches=%d: %v", resp.Allowed, len(resp.Patches), resp.Result)
+	}
+	var command []any
+	for _, p := range resp.Patches {
+		if p.Path == "/spec/containers/0/command" {
+			command, _ = p.Value.([]any)
+		}
+	}
+	if d := cmp.Diff([]any{injector.EnvexecInPod, "--", "/app", "serve"}, command); d != "" {
+		t.Errorf("command (-want +got):\n%s", d)
+	}
+
+	missing := reg.Host + "/nope:1"
+	resp = h.Handle(t.Context(), request("CREATE", raw(missing)))
+	if resp.Allowed || resp.Result.Code != 403 || !strings.Contains(resp.Result.Message, missing) || !strings.Contains(resp.Result.Message, `pod "shop/api"`) {
+		t.Fatalf("missing image: allowed=%v %v", resp.Allowed, resp.Result)
+	}
+}
