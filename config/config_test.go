@@ -3,6 +3,7 @@ package config_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -141,7 +142,7 @@ func TestWebhookHelp(t *testing.T) {
 	fs := flag.NewFlagSet("vault-injector", flag.ContinueOnError)
 	fs.SetOutput(&out)
 	_, err := config.ParseWebhook(fs, []string{"--help"}, noEnv)
-	if err != flag.ErrHelp {
+	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err = %v, want flag.ErrHelp", err)
 	}
 	for _, want := range []string{"-vault-addr", "VAULT_INJECTOR_VAULT_ADDR", "-envexec-timeout", "(default 60s)"} {

@@ -54,13 +54,18 @@ var roleRE = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,128}$`)
 
 // Annotations lists every annotation the webhook reads, in documentation order.
 var Annotations = []Annotation{
-	{Name: "inject", Type: "bool", Default: "true",
+	{
+		Name: "inject", Type: "bool", Default: "true",
 		Doc: `"false" leaves the pod exactly as submitted, even if it holds references.`,
-		set: func(p *Pod, v string) error { return setBool(&p.Inject, v) }},
-	{Name: "vault-addr", Type: "URL", Default: "the webhook's --vault-addr",
+		set: func(p *Pod, v string) error { return setBool(&p.Inject, v) },
+	},
+	{
+		Name: "vault-addr", Type: "URL", Default: "the webhook's --vault-addr",
 		Doc: "Vault server envexec logs in to, e.g. `https://vault.example:8200`.",
-		set: func(p *Pod, v string) error { return setVaultAddr(&p.VaultAddr, v) }},
-	{Name: "role", Type: "string", Default: "the pod's service account name",
+		set: func(p *Pod, v string) error { return setVaultAddr(&p.VaultAddr, v) },
+	},
+	{
+		Name: "role", Type: "string", Default: "the pod's service account name",
 		Doc: "Vault role of the Kubernetes auth method that envexec logs in as.",
 		set: func(p *Pod, v string) error {
 			if !roleRE.MatchString(v) {
@@ -68,16 +73,23 @@ var Annotations = []Annotation{
 			}
 			p.Role = v
 			return nil
-		}},
-	{Name: "auth-path", Type: "string", Default: "the webhook's --vault-auth-path (`kubernetes`)",
+		},
+	},
+	{
+		Name: "auth-path", Type: "string", Default: "the webhook's --vault-auth-path (`kubernetes`)",
 		Doc: "Mount path of the Kubernetes auth method in Vault, e.g. `kubernetes-prod`.",
-		set: func(p *Pod, v string) error { return setAuthPath(&p.AuthPath, v) }},
-	{Name: "timeout", Type: "duration", Default: "the webhook's --envexec-timeout (`60s`)",
+		set: func(p *Pod, v string) error { return setAuthPath(&p.AuthPath, v) },
+	},
+	{
+		Name: "timeout", Type: "duration", Default: "the webhook's --envexec-timeout (`60s`)",
 		Doc: "Start-up deadline of envexec: login, reads and retries must finish within it (at most 10m).",
-		set: func(p *Pod, v string) error { return setTimeout(&p.Timeout, v) }},
-	{Name: "log-level", Type: "debug, info, warn or error", Default: "the webhook's --envexec-log-level (`info`)",
+		set: func(p *Pod, v string) error { return setTimeout(&p.Timeout, v) },
+	},
+	{
+		Name: "log-level", Type: "debug, info, warn or error", Default: "the webhook's --envexec-log-level (`info`)",
 		Doc: "Log level of envexec. Secret values are never logged, at any level.",
-		set: func(p *Pod, v string) error { return setLogLevel(&p.LogLevel, v) }},
+		set: func(p *Pod, v string) error { return setLogLevel(&p.LogLevel, v) },
+	},
 }
 
 // ParsePod applies a pod's annotations over the webhook defaults. Every malformed or

@@ -77,42 +77,78 @@ type flagSpec struct {
 
 // webhookFlags is the single table of webhook settings; parsing and --help derive from it.
 var webhookFlags = []flagSpec{
-	{"webhook-host", "", "address the admission server listens on (empty: all addresses)",
-		func(w *Webhook, v string) error { w.WebhookHost = v; return nil }},
-	{"webhook-port", "9443", "TLS port of the admission server",
-		func(w *Webhook, v string) error { return setPort(&w.WebhookPort, v) }},
-	{"cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding tls.crt and tls.key (reloaded on change)",
-		func(w *Webhook, v string) error { return setNonEmpty(&w.CertDir, v) }},
-	{"metrics-bind-address", ":8080", `address of the Prometheus /metrics endpoint ("0" disables it)`,
-		func(w *Webhook, v string) error { w.MetricsAddr = v; return nil }},
-	{"health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints",
-		func(w *Webhook, v string) error { return setNonEmpty(&w.ProbeAddr, v) }},
-	{"injector-image", "ghcr.io/vault-injector/vault-injector:latest", "image of the injected init container (must contain envexec)",
-		func(w *Webhook, v string) error { return setNonEmpty(&w.InjectorImage, v) }},
-	{"envexec-path", "/usr/local/bin/envexec", "absolute path of envexec inside the injector image",
-		func(w *Webhook, v string) error { return setAbsPath(&w.EnvexecPath, v) }},
-	{"vault-addr", "https://vault.vault.svc:8200", "default Vault address (pods may override it with an annotation)",
-		func(w *Webhook, v string) error { return setVaultAddr(&w.Defaults.VaultAddr, v) }},
-	{"vault-auth-path", "kubernetes", "default mount path of Vault's Kubernetes auth method",
-		func(w *Webhook, v string) error { return setAuthPath(&w.Defaults.AuthPath, v) }},
-	{"envexec-timeout", "60s", "default start-up deadline of envexec (login, reads and retries)",
-		func(w *Webhook, v string) error { return setTimeout(&w.Defaults.Timeout, v) }},
-	{"envexec-log-level", "info", "default log level of envexec (debug, info, warn, error)",
-		func(w *Webhook, v string) error { return setLogLevel(&w.Defaults.LogLevel, v) }},
-	{"registry-timeout", "5s", "budget for all image lookups of one admission request (keep below the webhook timeout)",
-		func(w *Webhook, v string) error { return setDuration(&w.Registry.Timeout, v, 30*time.Second) }},
-	{"default-platform", "linux/amd64", "platform (os/arch) whose image config is read when a pod's node selector names none",
-		func(w *Webhook, v string) error { return setPlatform(&w.Registry.DefaultPlatform, v) }},
-	{"insecure-registries", "", "comma-separated registries (host[:port]) reached over plain HTTP",
-		func(w *Webhook, v string) error { return setList(&w.Registry.Insecure, v) }},
-	{"registry-ca-file", "", "PEM bundle of extra CAs trusted for registries",
-		func(w *Webhook, v string) error { w.Registry.CAFile = v; return nil }},
-	{"image-cache-size", "1024", "number of image configs (and tags) kept in memory",
-		func(w *Webhook, v string) error { return setPositive(&w.Registry.CacheSize, v) }},
-	{"image-cache-ttl", "5m", "how long a tag's digest is trusted before the registry is asked again",
-		func(w *Webhook, v string) error { return setDuration(&w.Registry.TagTTL, v, 24*time.Hour) }},
-	{"default-pull-secret", "", "namespace/name of a pull secret tried after the pod's own",
-		func(w *Webhook, v string) error { return setNamespacedName(&w.Registry.DefaultPullSecret, v) }},
+	{
+		"webhook-host", "", "address the admission server listens on (empty: all addresses)",
+		func(w *Webhook, v string) error { w.WebhookHost = v; return nil },
+	},
+	{
+		"webhook-port", "9443", "TLS port of the admission server",
+		func(w *Webhook, v string) error { return setPort(&w.WebhookPort, v) },
+	},
+	{
+		"cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding tls.crt and tls.key (reloaded on change)",
+		func(w *Webhook, v string) error { return setNonEmpty(&w.CertDir, v) },
+	},
+	{
+		"metrics-bind-address", ":8080", `address of the Prometheus /metrics endpoint ("0" disables it)`,
+		func(w *Webhook, v string) error { w.MetricsAddr = v; return nil },
+	},
+	{
+		"health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints",
+		func(w *Webhook, v string) error { return setNonEmpty(&w.ProbeAddr, v) },
+	},
+	{
+		"injector-image", "ghcr.io/vault-injector/vault-injector:latest", "image of the injected init container (must contain envexec)",
+		func(w *Webhook, v string) error { return setNonEmpty(&w.InjectorImage, v) },
+	},
+	{
+		"envexec-path", "/usr/local/bin/envexec", "absolute path of envexec inside the injector image",
+		func(w *Webhook, v string) error { return setAbsPath(&w.EnvexecPath, v) },
+	},
+	{
+		"vault-addr", "https://vault.vault.svc:8200", "default Vault address (pods may override it with an annotation)",
+		func(w *Webhook, v string) error { return setVaultAddr(&w.Defaults.VaultAddr, v) },
+	},
+	{
+		"vault-auth-path", "kubernetes", "default mount path of Vault's Kubernetes auth method",
+		func(w *Webhook, v string) error { return setAuthPath(&w.Defaults.AuthPath, v) },
+	},
+	{
+		"envexec-timeout", "60s", "default start-up deadline of envexec (login, reads and retries)",
+		func(w *Webhook, v string) error { return setTimeout(&w.Defaults.Timeout, v) },
+	},
+	{
+		"envexec-log-level", "info", "default log level of envexec (debug, info, warn, error)",
+		func(w *Webhook, v string) error { return setLogLevel(&w.Defaults.LogLevel, v) },
+	},
+	{
+		"registry-timeout", "5s", "budget for all image lookups of one admission request (keep below the webhook timeout)",
+		func(w *Webhook, v string) error { return setDuration(&w.Registry.Timeout, v, 30*time.Second) },
+	},
+	{
+		"default-platform", "linux/amd64", "platform (os/arch) whose image config is read when a pod's node selector names none",
+		func(w *Webhook, v string) error { return setPlatform(&w.Registry.DefaultPlatform, v) },
+	},
+	{
+		"insecure-registries", "", "comma-separated registries (host[:port]) reached over plain HTTP",
+		func(w *Webhook, v string) error { return setList(&w.Registry.Insecure, v) },
+	},
+	{
+		"registry-ca-file", "", "PEM bundle of extra CAs trusted for registries",
+		func(w *Webhook, v string) error { w.Registry.CAFile = v; return nil },
+	},
+	{
+		"image-cache-size", "1024", "number of image configs (and tags) kept in memory",
+		func(w *Webhook, v string) error { return setPositive(&w.Registry.CacheSize, v) },
+	},
+	{
+		"image-cache-ttl", "5m", "how long a tag's digest is trusted before the registry is asked again",
+		func(w *Webhook, v string) error { return setDuration(&w.Registry.TagTTL, v, 24*time.Hour) },
+	},
+	{
+		"default-pull-secret", "", "namespace/name of a pull secret tried after the pod's own",
+		func(w *Webhook, v string) error { return setNamespacedName(&w.Registry.DefaultPullSecret, v) },
+	},
 }
 
 // EnvName is the environment variable that also sets a flag.

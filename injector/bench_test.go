@@ -27,8 +27,10 @@ func typicalPod() *corev1.Pod {
 }
 
 func BenchmarkInject(b *testing.B) {
-	cfg := config.Pod{Inject: true, InjectorImage: "img", EnvexecPath: "/envexec", VaultAddr: "http://v:8200",
-		Role: "api", AuthPath: "kubernetes", LogLevel: config.LogInfo}
+	cfg := config.Pod{
+		Inject: true, InjectorImage: "img", EnvexecPath: "/envexec", VaultAddr: "http://v:8200",
+		Role: "api", AuthPath: "kubernetes", LogLevel: config.LogInfo,
+	}
 	pod := typicalPod()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -16,8 +16,10 @@ func TestEnvexecContract(t *testing.T) {
 	if injector.EnvPrefix != envexec.EnvPrefix {
 		t.Fatalf("prefix %q != envexec's %q", injector.EnvPrefix, envexec.EnvPrefix)
 	}
-	known := []string{envexec.EnvVaultAddr, envexec.EnvAuthPath, envexec.EnvRole, envexec.EnvTokenFile, envexec.EnvTimeout,
-		envexec.EnvLogLevel, envexec.EnvPod, envexec.EnvNamespace, envexec.EnvContainer}
+	known := []string{
+		envexec.EnvVaultAddr, envexec.EnvAuthPath, envexec.EnvRole, envexec.EnvTokenFile, envexec.EnvTimeout,
+		envexec.EnvLogLevel, envexec.EnvPod, envexec.EnvNamespace, envexec.EnvContainer,
+	}
 	cfg := config.Pod{Inject: true, InjectorImage: "i", EnvexecPath: "/e", VaultAddr: "http://v", Role: "r", AuthPath: "a", LogLevel: config.LogInfo}
 	out, _, err := injector.Inject(typicalPod(), cfg, injector.Facts{})
 	if err != nil {

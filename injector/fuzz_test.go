@@ -17,8 +17,10 @@ func FuzzInject(f *testing.F) {
 	f.Add("DB", "vault:secret/data/a#b", "X", "plain", true)
 	f.Add("DB", "vault:a#b#2", "ENVEXEC_X", "vault:", false)
 	f.Add("A", "vault:#", "B", "vault:s/p#k#0", true)
-	cfg := config.Pod{Inject: true, InjectorImage: "img", EnvexecPath: "/envexec", VaultAddr: "http://v:8200",
-		Role: "r", AuthPath: "kubernetes", LogLevel: config.LogInfo}
+	cfg := config.Pod{
+		Inject: true, InjectorImage: "img", EnvexecPath: "/envexec", VaultAddr: "http://v:8200",
+		Role: "r", AuthPath: "kubernetes", LogLevel: config.LogInfo,
+	}
 	f.Fuzz(func(t *testing.T, n1, v1, n2, v2 string, withCommand bool) {
 		c := corev1.Container{Name: "app", Env: []corev1.EnvVar{{Name: n1, Value: v1}, {Name: n2, Value: v2}}}
 		if withCommand {

@@ -158,14 +158,18 @@ func scan(pod *corev1.Pod, facts Facts) (plan, error) {
 func checkPod(pod *corev1.Pod, alreadyInjected bool) error {
 	var errs []error
 	if am := pod.Spec.AutomountServiceAccountToken; am != nil && !*am {
-		errs = append(errs, &FieldError{Pod: podName(pod),
-			Reason: "automountServiceAccountToken is false, but envexec needs the service account token to log in to Vault; remove it or set it to true"})
+		errs = append(errs, &FieldError{
+			Pod:    podName(pod),
+			Reason: "automountServiceAccountToken is false, but envexec needs the service account token to log in to Vault; remove it or set it to true",
+		})
 	}
 	if !alreadyInjected {
 		for _, v := range pod.Spec.Volumes {
 			if v.Name == VolumeName {
-				errs = append(errs, &FieldError{Pod: podName(pod),
-					Reason: "volume name " + VolumeName + " is reserved for the injector; rename the volume"})
+				errs = append(errs, &FieldError{
+					Pod:    podName(pod),
+					Reason: "volume name " + VolumeName + " is reserved for the injector; rename the volume",
+				})
 			}
 		}
 	}

@@ -21,8 +21,8 @@ type entry[K comparable, V any] struct {
 	expires time.Time // zero: never
 }
 
-func newLRU[K comparable, V any](max int) *lru[K, V] {
-	return &lru[K, V]{max: max, order: list.New(), items: make(map[K]*list.Element, max)}
+func newLRU[K comparable, V any](size int) *lru[K, V] {
+	return &lru[K, V]{max: size, order: list.New(), items: make(map[K]*list.Element, size)}
 }
 
 func (c *lru[K, V]) get(k K, now time.Time) (V, bool) {
@@ -57,10 +57,4 @@ func (c *lru[K, V]) put(k K, v V, expires time.Time) {
 		c.order.Remove(last)
 		delete(c.items, last.Value.(*entry[K, V]).key) //nolint:forcetypeassert // only entries are stored
 	}
-}
-
-func (c *lru[K, V]) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.order.Len()
 }

@@ -95,7 +95,7 @@ func TestIsRef(t *testing.T) {
 		"vault:secret/app#k": true,
 		"vault:":             true,
 		"Vault:secret/app#k": false,
-		" vault:x#y":         false,
+		"\tvault:x#y":        false,
 		"plain":              false,
 		"":                   false,
 	} {

@@ -64,14 +64,22 @@ func TestFactFinder(t *testing.T) {
 	for _, o := range []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}},
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "infra"}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "pod-pull"}, Type: corev1.SecretTypeDockerConfigJson,
-			Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(dockerCfg)}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "sa-pull"}, Type: corev1.SecretTypeDockerConfigJson,
-			Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(dockerCfg)}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "infra", Name: "default-pull"}, Type: corev1.SecretTypeDockerConfigJson,
-			Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(dockerCfg)}},
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "with-pull"},
-			ImagePullSecrets: []corev1.LocalObjectReference{{Name: "sa-pull"}}},
+		&corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "pod-pull"}, Type: corev1.SecretTypeDockerConfigJson,
+			Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(dockerCfg)},
+		},
+		&corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "sa-pull"}, Type: corev1.SecretTypeDockerConfigJson,
+			Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(dockerCfg)},
+		},
+		&corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "infra", Name: "default-pull"}, Type: corev1.SecretTypeDockerConfigJson,
+			Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(dockerCfg)},
+		},
+		&corev1.ServiceAccount{
+			ObjectMeta:       metav1.ObjectMeta{Namespace: "shop", Name: "with-pull"},
+			ImagePullSecrets: []corev1.LocalObjectReference{{Name: "sa-pull"}},
+		},
 	} {
 		if err := kube.Create(ctx, o); err != nil {
 			t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/go-logr/logr"
 	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -69,26 +70,33 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 		pod.Namespace = req.Namespace
 	}
 	log = log.WithValues("pod", podRef(&pod), "dryRun", req.DryRun != nil && *req.DryRun)
+	return h.mutate(logr.NewContext(ctx, log), req.Object.Raw, decoded, &pod)
+}
+
+// mutate applies the pod's settings, gathers the facts, runs the injector and computes the
+// patch against the raw request. decoded is the pod exactly as the request gave it.
+func (h *Handler) mutate(ctx context.Context, raw []byte, decoded, pod *corev1.Pod) (admission.Response, Outcome) {
+	log := logr.FromContextOrDiscard(ctx)
 
 	cfg, err := config.ParsePod(pod.Annotations, pod.Spec.ServiceAccountName, h.Config)
 	if err != nil {
 		log.Info("denied pod: bad annotations", "reason", err.Error())
-		return admission.Denied(fmt.Sprintf("pod %q: %v", podRef(&pod), err)), OutcomeDenied
+		return admission.Denied(fmt.Sprintf("pod %q: %v", podRef(pod), err)), OutcomeDenied
 	}
 	if !cfg.Inject {
 		log.V(1).Info("pod left unchanged", "reason", injector.SkipOptedOut)
 		return admission.Allowed(string(injector.SkipOptedOut)), OutcomeSkipped
 	}
-	facts, warnings, err := h.Facts.Find(ctx, &pod)
+	facts, warnings, err := h.Facts.Find(ctx, pod)
 	switch {
 	case errors.Is(err, errLookup):
 		log.Info("denied pod: image lookup failed", "reason", err.Error())
-		return admission.Denied(fmt.Sprintf("pod %q: %v", podRef(&pod), err)).WithWarnings(warnings...), OutcomeDenied
+		return admission.Denied(fmt.Sprintf("pod %q: %v", podRef(pod), err)).WithWarnings(warnings...), OutcomeDenied
 	case err != nil:
 		log.Error(err, "cannot gather facts")
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("pod %q: %w", podRef(&pod), err)), OutcomeError
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("pod %q: %w", podRef(pod), err)), OutcomeError
 	}
-	out, report, err := injector.Inject(&pod, cfg, facts)
+	out, report, err := injector.Inject(pod, cfg, facts)
 	if err != nil {
 		log.Info("denied pod: cannot inject", "reason", err.Error())
 		return admission.Denied(err.Error()).WithWarnings(warnings...), OutcomeDenied
@@ -98,7 +106,7 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 		return admission.Allowed(string(report.Skipped)), OutcomeSkipped
 	}
 	out.Namespace = decoded.Namespace
-	resp := patchFromRaw(req.Object.Raw, decoded, out)
+	resp := patchFromRaw(raw, decoded, out)
 	if !resp.Allowed {
 		log.Error(errors.New(resp.Result.Message), "cannot compute patch")
 		return resp, OutcomeError

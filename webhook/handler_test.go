@@ -75,22 +75,38 @@ func TestHandle(t *testing.T) {
 		message []string
 		outcome webhook.Outcome
 	}{
-		"injects": {req: request(admissionv1.Create, podJSON(`{}`, `"command":["/app"],`)),
-			allowed: true, code: 200, patched: true, outcome: webhook.OutcomeMutated},
-		"no references": {req: request(admissionv1.Create, []byte(`{"metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"i"}]}}`)),
-			allowed: true, code: 200, message: []string{"no-references"}, outcome: webhook.OutcomeSkipped},
-		"opted out": {req: request(admissionv1.Create, podJSON(`{"vault-injector.io/inject":"false"}`, "")),
-			allowed: true, code: 200, message: []string{"opted-out"}, outcome: webhook.OutcomeSkipped},
-		"update ignored": {req: request(admissionv1.Update, podJSON(`{}`, `"command":["/app"],`)),
-			allowed: true, code: 200, outcome: webhook.OutcomeSkipped},
-		"no command": {req: request(admissionv1.Create, podJSON(`{}`, "")),
-			code: 403, message: []string{`pod "shop/api"`, `container "api"`, "no command"}, outcome: webhook.OutcomeDenied},
-		"bad annotation": {req: request(admissionv1.Create, podJSON(`{"vault-injector.io/timeout":"forever"}`, `"command":["/app"],`)),
-			code: 403, message: []string{`pod "shop/api"`, `"vault-injector.io/timeout"`, `"forever"`}, outcome: webhook.OutcomeDenied},
-		"broken json": {req: request(admissionv1.Create, []byte(`{"spec":`)),
-			code: 400, message: []string{"decode pod"}, outcome: webhook.OutcomeError},
-		"wrong type": {req: request(admissionv1.Create, []byte(`{"spec":{"containers":"yes"}}`)),
-			code: 400, message: []string{"decode pod"}, outcome: webhook.OutcomeError},
+		"injects": {
+			req:     request(admissionv1.Create, podJSON(`{}`, `"command":["/app"],`)),
+			allowed: true, code: 200, patched: true, outcome: webhook.OutcomeMutated,
+		},
+		"no references": {
+			req:     request(admissionv1.Create, []byte(`{"metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"i"}]}}`)),
+			allowed: true, code: 200, message: []string{"no-references"}, outcome: webhook.OutcomeSkipped,
+		},
+		"opted out": {
+			req:     request(admissionv1.Create, podJSON(`{"vault-injector.io/inject":"false"}`, "")),
+			allowed: true, code: 200, message: []string{"opted-out"}, outcome: webhook.OutcomeSkipped,
+		},
+		"update ignored": {
+			req:     request(admissionv1.Update, podJSON(`{}`, `"command":["/app"],`)),
+			allowed: true, code: 200, outcome: webhook.OutcomeSkipped,
+		},
+		"no command": {
+			req:  request(admissionv1.Create, podJSON(`{}`, "")),
+			code: 403, message: []string{`pod "shop/api"`, `container "api"`, "no command"}, outcome: webhook.OutcomeDenied,
+		},
+		"bad annotation": {
+			req:  request(admissionv1.Create, podJSON(`{"vault-injector.io/timeout":"forever"}`, `"command":["/app"],`)),
+			code: 403, message: []string{`pod "shop/api"`, `"vault-injector.io/timeout"`, `"forever"`}, outcome: webhook.OutcomeDenied,
+		},
+		"broken json": {
+			req:  request(admissionv1.Create, []byte(`{"spec":`)),
+			code: 400, message: []string{"decode pod"}, outcome: webhook.OutcomeError,
+		},
+		"wrong type": {
+			req:  request(admissionv1.Create, []byte(`{"spec":{"containers":"yes"}}`)),
+			code: 400, message: []string{"decode pod"}, outcome: webhook.OutcomeError,
+		},
 		"not a pod": {req: func() admission.Request {
 			r := request(admissionv1.Create, []byte(`{}`))
 			r.Kind.Kind = "ConfigMap"

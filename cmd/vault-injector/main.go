@@ -15,7 +15,7 @@ func main() {
 	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vault-injector:", err) //nolint:forbidigo // the logger may not exist yet
+		fmt.Fprintln(os.Stderr, "vault-injector:", err)
 		os.Exit(exitCode(err))
 	}
 }
