@@ -154,7 +154,7 @@ func TestWebhookHelp(t *testing.T) {
 
 func TestParsePod(t *testing.T) {
 	t.Parallel()
-	w, err := parse(t, nil, nil)
+	w, err := parse(t, []string{"--allowed-vault-addrs=http://v:8200,https://vault.team-b:8200"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,31 +165,60 @@ func TestParsePod(t *testing.T) {
 	}
 	with := func(f func(p *config.Pod)) config.Pod { p := base; f(&p); return p }
 	cases := map[string]struct {
-		ann  map[string]string
-		sa   string
-		want config.Pod
+		ann      map[string]string
+		sa       string
+		want     config.Pod
+		warnings []string
 	}{
-		"no annotations":          {nil, "app", base},
-		"default service account": {nil, "", with(func(p *config.Pod) { p.Role = "default" })},
-		"opt out":                 {map[string]string{"vault-injector.io/inject": "false"}, "app", with(func(p *config.Pod) { p.Inject = false })},
-		"all set": {map[string]string{
+		"no annotations":          {sa: "app", want: base},
+		"default service account": {want: with(func(p *config.Pod) { p.Role = "default" })},
+		"opt out":                 {ann: map[string]string{"vault-injector.io/inject": "false"}, sa: "app", want: with(func(p *config.Pod) { p.Inject = false })},
+		"all set": {ann: map[string]string{
 			"vault-injector.io/inject": "true", "vault-injector.io/vault-addr": "http://v:8200",
 			"vault-injector.io/role": "db-reader", "vault-injector.io/auth-path": "k8s/prod",
 			"vault-injector.io/timeout": "15s", "vault-injector.io/log-level": "debug",
-		}, "app", with(func(p *config.Pod) {
+		}, sa: "app", want: with(func(p *config.Pod) {
 			p.VaultAddr, p.Role, p.AuthPath, p.Timeout, p.LogLevel = "http://v:8200", "db-reader", "k8s/prod", 15*time.Second, config.LogDebug
 		})},
-		"other prefixes ignored": {map[string]string{"example.com/inject": "maybe", "vault-injector.io/status": "injected"}, "app", base},
+		"other prefixes ignored": {ann: map[string]string{"example.com/inject": "maybe", "vault-injector.io/status": "injected"}, sa: "app", want: base},
+		"allowed vault addr": {
+			ann: map[string]string{"vault-injector.io/vault-addr": "https://vault.team-b:8200/"}, sa: "app",
+			want: with(func(p *config.Pod) { p.VaultAddr = "https://vault.team-b:8200/" }),
+		},
+		"bank-vaults aliases": {
+			ann: map[string]string{
+				"vault.security.banzaicloud.io/vault-role": "bv-role", "vault.security.banzaicloud.io/vault-path": "k8s-bv",
+				"vault.security.banzaicloud.io/vault-addr": "https://vault.team-b:8200",
+			}, sa: "app",
+			want: with(func(p *config.Pod) {
+				p.Role, p.AuthPath, p.VaultAddr = "bv-role", "k8s-bv", "https://vault.team-b:8200"
+			}),
+		},
+		"ours win over bank-vaults": {
+			ann: map[string]string{"vault.security.banzaicloud.io/vault-role": "bv-role", "vault-injector.io/role": "ours"}, sa: "app",
+			want: with(func(p *config.Pod) { p.Role = "ours" }),
+		},
+		"bank-vaults mutate skip": {
+			ann: map[string]string{"vault.security.banzaicloud.io/mutate": "skip"}, sa: "app",
+			want: with(func(p *config.Pod) { p.Inject = false }),
+		},
+		"unsupported bank-vaults annotation warns": {
+			ann: map[string]string{"vault.security.banzaicloud.io/vault-agent": "true"}, sa: "app", want: base,
+			warnings: []string{`annotation "vault.security.banzaicloud.io/vault-agent" is not supported by vault-injector and was ignored`},
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			got, err := config.ParsePod(tc.ann, tc.sa, w)
+			got, warnings, err := config.ParsePod(tc.ann, tc.sa, w)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if d := cmp.Diff(tc.want, got); d != "" {
 				t.Errorf("(-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.warnings, warnings); d != "" {
+				t.Errorf("warnings (-want +got):\n%s", d)
 			}
 		})
 	}
@@ -205,20 +234,23 @@ func TestParsePodErrors(t *testing.T) {
 		ann  map[string]string
 		want []string
 	}{
-		"inject not bool":   {map[string]string{"vault-injector.io/inject": "yes"}, []string{`"vault-injector.io/inject"`, `"yes" is not "true" or "false"`}},
-		"inject upper case": {map[string]string{"vault-injector.io/inject": "False"}, []string{`"False"`}},
-		"vault addr":        {map[string]string{"vault-injector.io/vault-addr": "ftp://x"}, []string{"vault-addr", "http(s) URL"}},
-		"role chars":        {map[string]string{"vault-injector.io/role": "a b"}, []string{"role", "not a Vault role"}},
-		"empty role":        {map[string]string{"vault-injector.io/role": ""}, []string{"role"}},
-		"auth path":         {map[string]string{"vault-injector.io/auth-path": "../sys"}, []string{"auth-path"}},
-		"timeout":           {map[string]string{"vault-injector.io/timeout": "soon"}, []string{"timeout", `"soon"`}},
-		"unknown":           {map[string]string{"vault-injector.io/rol": "x"}, []string{`"vault-injector.io/rol" is not known`, "known: inject"}},
-		"all reported":      {map[string]string{"vault-injector.io/inject": "no", "vault-injector.io/timeout": "-1s"}, []string{"inject", "timeout"}},
+		"inject not bool":              {map[string]string{"vault-injector.io/inject": "yes"}, []string{`"vault-injector.io/inject"`, `"yes" is not "true" or "false"`}},
+		"inject upper case":            {map[string]string{"vault-injector.io/inject": "False"}, []string{`"False"`}},
+		"vault addr":                   {map[string]string{"vault-injector.io/vault-addr": "ftp://x"}, []string{"vault-addr", "http(s) URL"}},
+		"role chars":                   {map[string]string{"vault-injector.io/role": "a b"}, []string{"role", "not a Vault role"}},
+		"empty role":                   {map[string]string{"vault-injector.io/role": ""}, []string{"role"}},
+		"auth path":                    {map[string]string{"vault-injector.io/auth-path": "../sys"}, []string{"auth-path"}},
+		"timeout":                      {map[string]string{"vault-injector.io/timeout": "soon"}, []string{"timeout", `"soon"`}},
+		"unknown":                      {map[string]string{"vault-injector.io/rol": "x"}, []string{`"vault-injector.io/rol" is not known`, "known: inject"}},
+		"vault addr not allowed":       {map[string]string{"vault-injector.io/vault-addr": "http://169.254.169.254"}, []string{"vault-addr", "not in the webhook's --allowed-vault-addrs"}},
+		"bank-vaults addr not allowed": {map[string]string{"vault.security.banzaicloud.io/vault-addr": "https://evil:8200"}, []string{`"vault.security.banzaicloud.io/vault-addr"`, "allowed-vault-addrs"}},
+		"bank-vaults mutate other":     {map[string]string{"vault.security.banzaicloud.io/mutate": "yes"}, []string{`"vault.security.banzaicloud.io/mutate"`, `only "skip"`}},
+		"all reported":                 {map[string]string{"vault-injector.io/inject": "no", "vault-injector.io/timeout": "-1s"}, []string{"inject", "timeout"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			_, err := config.ParsePod(tc.ann, "app", w)
+			_, _, err := config.ParsePod(tc.ann, "app", w)
 			if err == nil {
 				t.Fatal("no error")
 			}

@@ -151,3 +151,18 @@ func setBool(dst *bool, v string) error {
 	}
 	return nil
 }
+
+func setURLList(dst *[]string, v string) error {
+	var items []string
+	if err := setList(&items, v); err != nil {
+		return err
+	}
+	for i, item := range items {
+		if err := setVaultAddr(&items[i], item); err != nil {
+			return err
+		}
+		items[i] = strings.TrimSuffix(items[i], "/")
+	}
+	*dst = items
+	return nil
+}

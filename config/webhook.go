@@ -35,6 +35,11 @@ type Webhook struct {
 	Defaults PodDefaults
 	// Registry configures image entrypoint lookups.
 	Registry Registry
+	// AllowedVaultAddrs are the Vault addresses a pod's annotation may choose, besides
+	// the default; tenants must not redirect their token to a server of their choosing.
+	AllowedVaultAddrs []string
+	// BankVaultsCompat reads bank-vaults' annotations as aliases of ours.
+	BankVaultsCompat bool
 }
 
 // Registry configures how the webhook reads image configs for containers without a command.
@@ -120,6 +125,14 @@ var webhookFlags = []flagSpec{
 	{
 		"envexec-log-level", "info", "default log level of envexec (debug, info, warn, error)",
 		func(w *Webhook, v string) error { return setLogLevel(&w.Defaults.LogLevel, v) },
+	},
+	{
+		"allowed-vault-addrs", "", "comma-separated Vault URLs a pod's vault-addr annotation may name (the default is always allowed)",
+		func(w *Webhook, v string) error { return setURLList(&w.AllowedVaultAddrs, v) },
+	},
+	{
+		"bank-vaults-annotations", "true", "read bank-vaults' vault.security.banzaicloud.io/ annotations as aliases of ours",
+		func(w *Webhook, v string) error { return setBool(&w.BankVaultsCompat, v) },
 	},
 	{
 		"registry-timeout", "5s", "budget for all image lookups of one admission request (keep below the webhook timeout)",

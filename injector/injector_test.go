@@ -91,7 +91,7 @@ func load(t *testing.T, dir string) (*corev1.Pod, config.Pod, injector.Facts, er
 	if err != nil {
 		t.Fatalf("config.yaml: %v", err)
 	}
-	cfg, err := config.ParsePod(pod.Annotations, pod.Spec.ServiceAccountName, w)
+	cfg, _, err := config.ParsePod(pod.Annotations, pod.Spec.ServiceAccountName, w)
 	return &pod, cfg, facts, err
 }
 

@@ -78,16 +78,17 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 func (h *Handler) mutate(ctx context.Context, raw []byte, decoded, pod *corev1.Pod) (admission.Response, Outcome) {
 	log := logr.FromContextOrDiscard(ctx)
 
-	cfg, err := config.ParsePod(pod.Annotations, pod.Spec.ServiceAccountName, h.Config)
+	cfg, annotationWarnings, err := config.ParsePod(pod.Annotations, pod.Spec.ServiceAccountName, h.Config)
 	if err != nil {
 		log.Info("denied pod: bad annotations", "reason", err.Error())
-		return admission.Denied(fmt.Sprintf("pod %q: %v", podRef(pod), err)), OutcomeDenied
+		return admission.Denied(fmt.Sprintf("pod %q: %v", podRef(pod), err)).WithWarnings(annotationWarnings...), OutcomeDenied
 	}
 	if !cfg.Inject {
 		log.V(1).Info("pod left unchanged", "reason", injector.SkipOptedOut)
 		return admission.Allowed(string(injector.SkipOptedOut)), OutcomeSkipped
 	}
 	facts, warnings, err := h.Facts.Find(ctx, pod)
+	warnings = append(annotationWarnings, warnings...)
 	switch {
 	case errors.Is(err, errLookup):
 		log.Info("denied pod: image lookup failed", "reason", err.Error())

@@ -162,6 +162,20 @@ func counter(t *testing.T, reg *prometheus.Registry, o webhook.Outcome) promethe
 	return nil
 }
 
+// TestHandleWarnings: bank-vaults annotations we do not support reach the user as
+// admission warnings (kubectl prints them), and the pod is still mutated.
+func TestHandleWarnings(t *testing.T) {
+	t.Parallel()
+	h, _ := newHandler(t)
+	resp := h.Handle(t.Context(), request(admissionv1.Create, podJSON(`{"vault.security.banzaicloud.io/vault-env-daemon":"true"}`, `"command":["/app"],`)))
+	if !resp.Allowed || len(resp.Patches) == 0 {
+		t.Fatalf("allowed=%v patches=%d", resp.Allowed, len(resp.Patches))
+	}
+	if len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "vault-env-daemon") {
+		t.Errorf("warnings = %q", resp.Warnings)
+	}
+}
+
 // TestPatchMatchesInjector applies the returned JSON patch to the raw request, the way the
 // apiserver does, and checks the result is exactly the injector's pod, with fields the Go
 // types do not know (futureField) preserved.
@@ -199,7 +213,7 @@ func TestPatchMatchesInjector(t *testing.T) {
 			t.Fatal(err)
 		}
 		in.Namespace = "shop"
-		cfg, err := config.ParsePod(in.Annotations, in.Spec.ServiceAccountName, h.Config)
+		cfg, _, err := config.ParsePod(in.Annotations, in.Spec.ServiceAccountName, h.Config)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,12 +20,18 @@ var version = "dev"
 // errUsage marks a command-line mistake; it exits 2 like the flag package does.
 var errUsage = errors.New("usage")
 
-// run parses the configuration, sets up JSON logging and serves until ctx ends.
-func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stderr io.Writer) error {
+// run dispatches the subcommand: `mutate` prints a mutation offline; anything else parses
+// the configuration, sets up JSON logging and serves until ctx ends.
+func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "mutate" {
+		return runMutate(ctx, args[1:], lookupEnv, stdin, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("vault-injector", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "vault-injector %s: Kubernetes admission webhook that injects Vault secrets into pods.\n\nFlags:\n", version)
+		fmt.Fprintf(fs.Output(), "vault-injector %s: Kubernetes admission webhook that injects Vault secrets into pods.\n\n"+
+			"usage: vault-injector [flags]            serve the webhook\n"+
+			"       vault-injector mutate -f FILE     print the mutated objects of FILE, offline\n\nFlags:\n", version)
 		fs.PrintDefaults()
 	}
 	showVersion := fs.Bool("version", false, "print the version and exit")
