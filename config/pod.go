@@ -34,6 +34,10 @@ type Pod struct {
 	Timeout time.Duration `json:"timeout"`
 	// LogLevel is envexec's log level.
 	LogLevel LogLevel `json:"logLevel"`
+	// TokenAudience is the audience of envexec's projected token; empty is the default.
+	TokenAudience string `json:"tokenAudience,omitempty"`
+	// TokenExpiration is the lifetime of envexec's projected token.
+	TokenExpiration time.Duration `json:"tokenExpiration"`
 }
 
 // BankVaultsPrefix is bank-vaults' annotation prefix; its annotations are read as aliases
@@ -133,14 +137,16 @@ func ParsePod(annotations map[string]string, serviceAccount string, w Webhook) (
 		serviceAccount = "default"
 	}
 	p := Pod{
-		Inject:        true,
-		InjectorImage: w.InjectorImage,
-		EnvexecPath:   w.EnvexecPath,
-		VaultAddr:     w.Defaults.VaultAddr,
-		Role:          serviceAccount,
-		AuthPath:      w.Defaults.AuthPath,
-		Timeout:       w.Defaults.Timeout,
-		LogLevel:      w.Defaults.LogLevel,
+		Inject:          true,
+		InjectorImage:   w.InjectorImage,
+		EnvexecPath:     w.EnvexecPath,
+		VaultAddr:       w.Defaults.VaultAddr,
+		Role:            serviceAccount,
+		AuthPath:        w.Defaults.AuthPath,
+		Timeout:         w.Defaults.Timeout,
+		LogLevel:        w.Defaults.LogLevel,
+		TokenAudience:   w.Defaults.TokenAudience,
+		TokenExpiration: w.Defaults.TokenExpiration,
 	}
 	var errs []error
 	for _, a := range Annotations {

@@ -166,3 +166,13 @@ func setURLList(dst *[]string, v string) error {
 	*dst = items
 	return nil
 }
+
+// setTokenExpiration accepts what the TokenRequest API accepts for projected tokens.
+func setTokenExpiration(dst *time.Duration, v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 10*time.Minute || d > 24*time.Hour || d%time.Second != 0 {
+		return fmt.Errorf("%q is not a whole number of seconds between 10m and 24h", v)
+	}
+	*dst = d
+	return nil
+}

@@ -71,6 +71,11 @@ type PodDefaults struct {
 	Timeout time.Duration
 	// LogLevel is envexec's log level.
 	LogLevel LogLevel
+	// TokenAudience is the audience of the projected token envexec logs in with; empty
+	// means the apiserver's default, which Vault's TokenReview accepts without setup.
+	TokenAudience string
+	// TokenExpiration is the lifetime of that token; envexec only needs it at start-up.
+	TokenExpiration time.Duration
 }
 
 // flagSpec declares one webhook setting: its flag, its environment variable (derived), its
@@ -125,6 +130,14 @@ var webhookFlags = []flagSpec{
 	{
 		"envexec-log-level", "info", "default log level of envexec (debug, info, warn, error)",
 		func(w *Webhook, v string) error { return setLogLevel(&w.Defaults.LogLevel, v) },
+	},
+	{
+		"token-audience", "", "audience of the service account token projected for envexec (empty: the apiserver's default)",
+		func(w *Webhook, v string) error { w.Defaults.TokenAudience = v; return nil },
+	},
+	{
+		"token-expiration", "10m", "lifetime of the token projected for envexec (10m to 24h)",
+		func(w *Webhook, v string) error { return setTokenExpiration(&w.Defaults.TokenExpiration, v) },
 	},
 	{
 		"allowed-vault-addrs", "", "comma-separated Vault URLs a pod's vault-addr annotation may name (the default is always allowed)",

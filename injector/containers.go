@@ -24,6 +24,22 @@ func binVolume() corev1.Volume {
 	}
 }
 
+// tokenVolume projects a service account token for envexec alone: it works whatever the
+// pod's automountServiceAccountToken says, and expires soon after start-up.
+func tokenVolume(cfg config.Pod) corev1.Volume {
+	return corev1.Volume{
+		Name: TokenVolumeName,
+		VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+			DefaultMode: ptr.To[int32](0o444),
+			Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
+				Audience:          cfg.TokenAudience,
+				ExpirationSeconds: ptr.To(int64(cfg.TokenExpiration.Seconds())),
+				Path:              "token",
+			}}},
+		}},
+	}
+}
+
 // initContainer copies envexec into the shared volume. It needs no shell and meets the
 // Pod Security "restricted" profile, so it can run in any namespace.
 func initContainer(cfg config.Pod) corev1.Container {
@@ -67,7 +83,9 @@ func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts) {
 		}
 	}
 	c.Command = slices.Concat([]string{EnvexecInPod, "--"}, command)
-	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: VolumeName, MountPath: MountPath, ReadOnly: true})
+	c.VolumeMounts = append(c.VolumeMounts,
+		corev1.VolumeMount{Name: VolumeName, MountPath: MountPath, ReadOnly: true},
+		corev1.VolumeMount{Name: TokenVolumeName, MountPath: TokenDir, ReadOnly: true})
 	if c.TerminationMessagePolicy == "" || c.TerminationMessagePolicy == corev1.TerminationMessageReadFile {
 		// envexec explains a failed start on stderr; let `kubectl describe` show it.
 		c.TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
@@ -76,6 +94,7 @@ func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts) {
 		corev1.EnvVar{Name: EnvPrefix + "VAULT_ADDR", Value: cfg.VaultAddr},
 		corev1.EnvVar{Name: EnvPrefix + "AUTH_PATH", Value: cfg.AuthPath},
 		corev1.EnvVar{Name: EnvPrefix + "ROLE", Value: cfg.Role},
+		corev1.EnvVar{Name: EnvPrefix + "TOKEN_FILE", Value: TokenFile},
 		corev1.EnvVar{Name: EnvPrefix + "TIMEOUT", Value: cfg.Timeout.String()},
 		corev1.EnvVar{Name: EnvPrefix + "LOG_LEVEL", Value: string(cfg.LogLevel)},
 		corev1.EnvVar{Name: EnvPrefix + "CONTAINER", Value: c.Name},

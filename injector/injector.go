@@ -26,6 +26,13 @@ const (
 	EnvexecInPod = MountPath + "/envexec"
 	// EnvPrefix reserves envexec's settings; the application's own VAULT_* stay its own.
 	EnvPrefix = "ENVEXEC_"
+	// TokenVolumeName is envexec's own projected service account token. It does not
+	// depend on automountServiceAccountToken, and it is short-lived.
+	TokenVolumeName = "vault-injector-token"
+	// TokenDir is where TokenVolumeName is mounted in wrapped containers.
+	TokenDir = "/var/run/secrets/vault-injector"
+	// TokenFile is the token envexec sends to Vault.
+	TokenFile = TokenDir + "/token"
 )
 
 // Report says what Inject did, for logs, metrics and admission warnings. It holds names
@@ -99,7 +106,7 @@ func Inject(pod *corev1.Pod, cfg config.Pod, facts Facts) (*corev1.Pod, Report, 
 		report.Containers = append(report.Containers, ContainerReport{Name: c.Name, Init: t.init, Variables: t.variables})
 	}
 	if !plan.alreadyInjected {
-		out.Spec.Volumes = append(out.Spec.Volumes, binVolume())
+		out.Spec.Volumes = append(out.Spec.Volumes, binVolume(), tokenVolume(cfg))
 		out.Spec.InitContainers = slices.Insert(out.Spec.InitContainers, 0, initContainer(cfg))
 	}
 	if out.Annotations == nil {
@@ -157,18 +164,12 @@ func scan(pod *corev1.Pod, facts Facts) (plan, error) {
 // checkPod rejects pods the injection cannot work in, before anything is changed.
 func checkPod(pod *corev1.Pod, alreadyInjected bool) error {
 	var errs []error
-	if am := pod.Spec.AutomountServiceAccountToken; am != nil && !*am {
-		errs = append(errs, &FieldError{
-			Pod:    podName(pod),
-			Reason: "automountServiceAccountToken is false, but envexec needs the service account token to log in to Vault; remove it or set it to true",
-		})
-	}
 	if !alreadyInjected {
 		for _, v := range pod.Spec.Volumes {
-			if v.Name == VolumeName {
+			if v.Name == VolumeName || v.Name == TokenVolumeName {
 				errs = append(errs, &FieldError{
 					Pod:    podName(pod),
-					Reason: "volume name " + VolumeName + " is reserved for the injector; rename the volume",
+					Reason: "volume name " + v.Name + " is reserved for the injector; rename the volume",
 				})
 			}
 		}

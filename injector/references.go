@@ -76,8 +76,8 @@ func references(pod *corev1.Pod, c *corev1.Container, facts Facts) ([]string, er
 		}
 	}
 	for _, m := range c.VolumeMounts {
-		if m.MountPath == MountPath {
-			fail("", "mount path "+MountPath+" is reserved for the injector; mount the volume elsewhere")
+		if m.MountPath == MountPath || m.MountPath == TokenDir {
+			fail("", "mount path "+m.MountPath+" is reserved for the injector; mount the volume elsewhere")
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
