@@ -40,6 +40,9 @@ type Webhook struct {
 	AllowedVaultAddrs []string
 	// BankVaultsCompat reads bank-vaults' annotations as aliases of ours.
 	BankVaultsCompat bool
+	// ReadEnvSources reads Secrets and ConfigMaps named by env valueFrom and envFrom,
+	// so references stored in them are resolved.
+	ReadEnvSources bool
 }
 
 // Registry configures how the webhook reads image configs for containers without a command.
@@ -138,6 +141,10 @@ var webhookFlags = []flagSpec{
 	{
 		"token-expiration", "10m", "lifetime of the token projected for envexec (10m to 24h)",
 		func(w *Webhook, v string) error { return setTokenExpiration(&w.Defaults.TokenExpiration, v) },
+	},
+	{
+		"read-env-sources", "true", "read the Secrets and ConfigMaps of env valueFrom/envFrom so references kept there are resolved (needs RBAC: get secrets, configmaps)",
+		func(w *Webhook, v string) error { return setBool(&w.ReadEnvSources, v) },
 	},
 	{
 		"allowed-vault-addrs", "", "comma-separated Vault URLs a pod's vault-addr annotation may name (the default is always allowed)",

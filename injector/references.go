@@ -3,6 +3,8 @@ package injector
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -38,48 +40,85 @@ func (e *FieldError) Error() string {
 	return b.String()
 }
 
+// envRef is one variable of a container whose value will be a reference: written in the
+// spec, or read from a Secret or ConfigMap key at start-up.
+type envRef struct {
+	name   string // the variable
+	value  string // the reference text
+	source string // "" for env value, else e.g. `Secret "db" key "password"`
+}
+
+// containerRefs lists the variables of c that hold references, in spec order: env first
+// (values, then valueFrom keys), then envFrom sources in order, keys sorted.
+func containerRefs(c *corev1.Container, facts Facts) []envRef {
+	var refs []envRef
+	for _, e := range c.Env {
+		switch {
+		case vaultref.IsRef(e.Value):
+			refs = append(refs, envRef{name: e.Name, value: e.Value})
+		case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
+			refs = appendKey(refs, facts, e.Name, SourceKey{Kind: KindSecret, Name: e.ValueFrom.SecretKeyRef.Name}, e.ValueFrom.SecretKeyRef.Key)
+		case e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil:
+			refs = appendKey(refs, facts, e.Name, SourceKey{Kind: KindConfigMap, Name: e.ValueFrom.ConfigMapKeyRef.Name}, e.ValueFrom.ConfigMapKeyRef.Key)
+		}
+	}
+	for _, from := range c.EnvFrom {
+		var src SourceKey
+		switch {
+		case from.SecretRef != nil:
+			src = SourceKey{Kind: KindSecret, Name: from.SecretRef.Name}
+		case from.ConfigMapRef != nil:
+			src = SourceKey{Kind: KindConfigMap, Name: from.ConfigMapRef.Name}
+		default:
+			continue
+		}
+		keys := facts.EnvSources[src]
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
+			refs = append(refs, envRef{name: from.Prefix + k, value: keys[k], source: src.describe(k)})
+		}
+	}
+	return refs
+}
+
+func appendKey(refs []envRef, facts Facts, variable string, src SourceKey, key string) []envRef {
+	if v, ok := facts.EnvSources[src][key]; ok {
+		refs = append(refs, envRef{name: variable, value: v, source: src.describe(key)})
+	}
+	return refs
+}
+
 // references lists the env variables of c that hold references, or says why c cannot be
 // wrapped. An already wrapped container has nothing left to do.
 func references(pod *corev1.Pod, c *corev1.Container, facts Facts) ([]string, error) {
 	if len(c.Command) > 0 && c.Command[0] == EnvexecInPod {
 		return nil, nil
 	}
-	var vars, reserved []string
-	sawRef := false
+	refs := containerRefs(c, facts)
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	var vars []string
 	var errs []error
 	fail := func(variable, reason string) {
 		errs = append(errs, &FieldError{Pod: podName(pod), Container: c.Name, Variable: variable, Reason: reason})
 	}
-	for _, e := range c.Env {
-		if strings.HasPrefix(e.Name, EnvPrefix) {
-			reserved = append(reserved, e.Name)
-		}
-		if !vaultref.IsRef(e.Value) {
+	for _, r := range refs {
+		if _, err := vaultref.Parse(r.value); err != nil {
+			reason := err.Error() + ` (want vault:PATH#KEY or vault:PATH#KEY#VERSION)`
+			if r.source != "" {
+				reason = "value of " + r.source + ": " + reason
+			}
+			fail(r.name, reason)
 			continue
 		}
-		sawRef = true
-		if _, err := vaultref.Parse(e.Value); err != nil {
-			fail(e.Name, err.Error()+` (want vault:PATH#KEY or vault:PATH#KEY#VERSION)`)
-			continue
-		}
-		vars = append(vars, e.Name)
-	}
-	if !sawRef {
-		return nil, nil
-	}
-	for _, name := range reserved {
-		fail(name, "the "+EnvPrefix+" prefix is reserved for the injector's own settings; rename the variable")
+		vars = append(vars, r.name)
 	}
 	if len(vars) > 0 && len(c.Command) == 0 {
 		if reason := entrypointProblem(c, facts); reason != "" {
 			fail("", reason)
 		}
 	}
-	for _, m := range c.VolumeMounts {
-		if m.MountPath == MountPath || m.MountPath == TokenDir {
-			fail("", "mount path "+m.MountPath+" is reserved for the injector; mount the volume elsewhere")
-		}
-	}
+	reservedNames(c, fail)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -95,6 +134,20 @@ func podName(pod *corev1.Pod) string {
 		return pod.Namespace + "/" + name
 	}
 	return name
+}
+
+// reservedNames reports the container's uses of names the injector needs for itself.
+func reservedNames(c *corev1.Container, fail func(variable, reason string)) {
+	for _, e := range c.Env {
+		if strings.HasPrefix(e.Name, EnvPrefix) {
+			fail(e.Name, "the "+EnvPrefix+" prefix is reserved for the injector's own settings; rename the variable")
+		}
+	}
+	for _, m := range c.VolumeMounts {
+		if m.MountPath == MountPath || m.MountPath == TokenDir {
+			fail("", "mount path "+m.MountPath+" is reserved for the injector; mount the volume elsewhere")
+		}
+	}
 }
 
 // entrypointProblem says why a container without a command cannot be started through

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vault-injector/vault-injector/injector"
 	"github.com/vault-injector/vault-injector/registry"
+	"github.com/vault-injector/vault-injector/vaultref"
 )
 
 // ImageResolver reads image configs; *registry.Resolver in production.
@@ -37,26 +38,38 @@ type FactFinder struct {
 	DefaultPlatform v1.Platform
 	// DefaultPullSecret, if set, is tried after the pod's own pull secrets.
 	DefaultPullSecret *types.NamespacedName
+	// ReadEnvSources reads the Secrets and ConfigMaps that containers take variables
+	// from, so references kept there are resolved too. Needs Kube.
+	ReadEnvSources bool
 }
 
 // errLookup marks a failed image lookup; the pod is denied with the image and the cause.
 var errLookup = errors.New("cannot read the image's entrypoint from its registry")
 
-// Find returns the facts Inject needs, plus warnings for the user (missing pull secrets).
+// Find returns the facts Inject needs, plus warnings for the user (missing pull secrets
+// or env sources).
 func (f *FactFinder) Find(ctx context.Context, pod *corev1.Pod) (injector.Facts, []string, error) {
-	images := injector.ImagesToResolve(pod)
-	if f == nil || len(images) == 0 {
+	if f == nil {
 		return injector.Facts{}, nil, nil
+	}
+	facts, warnings, err := f.envSources(ctx, pod)
+	if err != nil {
+		return facts, warnings, err
+	}
+	images := injector.ImagesToResolve(pod, facts)
+	if len(images) == 0 {
+		return facts, warnings, nil
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, f.Budget, fmt.Errorf("image lookups took longer than %s", f.Budget))
 	defer cancel()
-	keys, warnings, err := f.keychain(ctx, pod)
+	keys, keyWarnings, err := f.keychain(ctx, pod)
+	warnings = append(warnings, keyWarnings...)
 	if err != nil {
-		return injector.Facts{}, warnings, err
+		return facts, warnings, err
 	}
 	platform := podPlatform(pod, f.DefaultPlatform)
 
-	facts := injector.Facts{Images: make(map[string]injector.ImageConfig, len(images))}
+	facts.Images = make(map[string]injector.ImageConfig, len(images))
 	errs := make([]error, len(images))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -74,6 +87,57 @@ func (f *FactFinder) Find(ctx context.Context, pod *corev1.Pod) (injector.Facts,
 	}
 	wg.Wait()
 	return facts, warnings, errors.Join(errs...)
+}
+
+// envSources reads the Secrets and ConfigMaps the pod's variables come from, keeping only
+// the keys whose values are references: the other values may be real secrets, and the
+// webhook has no business holding them. A source that does not exist yet is a warning:
+// the kubelet will wait for it, but references in it will not be resolved.
+func (f *FactFinder) envSources(ctx context.Context, pod *corev1.Pod) (injector.Facts, []string, error) {
+	sources := injector.EnvSourcesToRead(pod)
+	if !f.ReadEnvSources || f.Kube == nil || len(sources) == 0 {
+		return injector.Facts{}, nil, nil
+	}
+	facts := injector.Facts{EnvSources: make(map[injector.SourceKey]map[string]string, len(sources))}
+	var warnings []string
+	for _, src := range sources {
+		data, err := f.readSource(ctx, pod.Namespace, src)
+		if apierrors.IsNotFound(err) {
+			warnings = append(warnings, fmt.Sprintf("%s %s/%s not found; vault references in it will not be resolved", src.Kind, pod.Namespace, src.Name))
+			continue
+		}
+		if err != nil {
+			return facts, warnings, fmt.Errorf("read %s %s/%s for vault references: %w", src.Kind, pod.Namespace, src.Name, err)
+		}
+		refs := map[string]string{}
+		for k, v := range data {
+			if vaultref.IsRef(v) {
+				refs[k] = v
+			}
+		}
+		facts.EnvSources[src] = refs
+	}
+	return facts, warnings, nil
+}
+
+func (f *FactFinder) readSource(ctx context.Context, namespace string, src injector.SourceKey) (map[string]string, error) {
+	key := types.NamespacedName{Namespace: namespace, Name: src.Name}
+	if src.Kind == injector.KindConfigMap {
+		var cm corev1.ConfigMap
+		err := f.Kube.Get(ctx, key, &cm)
+		return cm.Data, err
+	}
+	var s corev1.Secret
+	if err := f.Kube.Get(ctx, key, &s); err != nil {
+		return nil, err
+	}
+	data := make(map[string]string, len(s.Data))
+	for k, v := range s.Data {
+		if vaultref.IsRef(string(v)) {
+			data[k] = string(v)
+		}
+	}
+	return data, nil
 }
 
 // keychain gathers pull secrets in the kubelet's order: the pod's, its service account's,

@@ -201,3 +201,50 @@ func TestHandleImageLookup(t *testing.T) {
 		t.Fatalf("missing image: allowed=%v %v", resp.Allowed, resp.Result)
 	}
 }
+
+// TestFactFinderEnvSources reads the Secrets and ConfigMaps a pod takes variables from out of
+// a real apiserver, keeping only the references, never the other (secret) values.
+func TestFactFinderEnvSources(t *testing.T) {
+	kube := startAPIServer(t)
+	ctx := t.Context()
+	for _, o := range []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "db"}, Data: map[string][]byte{
+			"password": []byte("vault:secret/data/shop/db#password"), "literal": []byte("real-secret-canary"),
+		}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "refs"}, Data: map[string]string{
+			"TOKEN": "vault:secret/data/shop/app#token", "MODE": "prod",
+		}},
+	} {
+		if err := kube.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{
+		Name: "api", Image: "example/api:1", Command: []string{"/api"},
+		Env: []corev1.EnvVar{
+			{Name: "DB_PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}, Key: "password"}}},
+			{Name: "GONE", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "missing"}, Key: "x"}}},
+		},
+		EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "refs"}}}},
+	}}}}
+	f := &webhook.FactFinder{Kube: kube, ReadEnvSources: true, Budget: 5 * time.Second}
+	facts, warnings, err := f.Find(ctx, pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[injector.SourceKey]map[string]string{
+		{Kind: "Secret", Name: "db"}:      {"password": "vault:secret/data/shop/db#password"},
+		{Kind: "ConfigMap", Name: "refs"}: {"TOKEN": "vault:secret/data/shop/app#token"},
+	}
+	if d := cmp.Diff(want, facts.EnvSources); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "ConfigMap shop/missing not found") {
+		t.Errorf("warnings = %q", warnings)
+	}
+	f.ReadEnvSources = false
+	if facts, _, _ := f.Find(ctx, pod); facts.EnvSources != nil {
+		t.Errorf("read env sources although switched off: %v", facts.EnvSources)
+	}
+}

@@ -43,7 +43,7 @@ func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
 		CertDir: cfg.CertDir,
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }},
 	})
-	facts, err := NewFactFinder(cfg.Registry, metrics, log)
+	facts, err := NewFactFinder(cfg, metrics, log)
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,8 @@ func serveHTTP(ctx context.Context, name, addr string, h http.Handler, log logr.
 
 // NewFactFinder builds the image resolver and, when a cluster is reachable (in-cluster or
 // KUBECONFIG), the client that reads pull secrets.
-func NewFactFinder(cfg config.Registry, metrics *Metrics, log logr.Logger) (*FactFinder, error) {
+func NewFactFinder(w config.Webhook, metrics *Metrics, log logr.Logger) (*FactFinder, error) {
+	cfg := w.Registry
 	platform, err := ParsePlatform(cfg.DefaultPlatform)
 	if err != nil {
 		return nil, err
@@ -105,6 +106,7 @@ func NewFactFinder(cfg config.Registry, metrics *Metrics, log logr.Logger) (*Fac
 		}, metrics.ImageLookup),
 		Budget:          cfg.Timeout,
 		DefaultPlatform: platform,
+		ReadEnvSources:  w.ReadEnvSources,
 	}
 	if cfg.DefaultPullSecret != "" {
 		ns, name, _ := strings.Cut(cfg.DefaultPullSecret, "/")
