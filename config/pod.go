@@ -38,6 +38,8 @@ type Pod struct {
 	TokenAudience string `json:"tokenAudience,omitempty"`
 	// TokenExpiration is the lifetime of envexec's projected token.
 	TokenExpiration time.Duration `json:"tokenExpiration"`
+	// MutateProbes runs exec probes through envexec, so probe commands see the secrets.
+	MutateProbes bool `json:"mutateProbes,omitempty"`
 }
 
 // BankVaultsPrefix is bank-vaults' annotation prefix; its annotations are read as aliases
@@ -101,6 +103,12 @@ var Annotations = []Annotation{
 		Name: "auth-path", Type: "string", Default: "the webhook's --vault-auth-path (`kubernetes`)", BankVaults: "vault-path",
 		Doc: "Mount path of the Kubernetes auth method in Vault, e.g. `kubernetes-prod`.",
 		set: func(p *Pod, v string, _ *Webhook) error { return setAuthPath(&p.AuthPath, v) },
+	},
+	{
+		Name: "mutate-probes", Type: "bool", Default: "false", BankVaults: "mutate-probes",
+		Doc: "Run the exec probes of wrapped containers through envexec, so probe commands see the secrets. " +
+			"Each probe run then logs in to Vault and reads the secrets again: mind the load on Vault.",
+		set: func(p *Pod, v string, _ *Webhook) error { return setBool(&p.MutateProbes, v) },
 	},
 	{
 		Name: "timeout", Type: "duration", Default: "the webhook's --envexec-timeout (`60s`)",

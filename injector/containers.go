@@ -83,6 +83,13 @@ func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts) {
 		}
 	}
 	c.Command = slices.Concat([]string{EnvexecInPod, "--"}, command)
+	if cfg.MutateProbes {
+		for _, p := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe, c.StartupProbe} {
+			if p != nil && p.Exec != nil && (len(p.Exec.Command) == 0 || p.Exec.Command[0] != EnvexecInPod) {
+				p.Exec.Command = slices.Concat([]string{EnvexecInPod, "--"}, p.Exec.Command)
+			}
+		}
+	}
 	c.VolumeMounts = append(c.VolumeMounts,
 		corev1.VolumeMount{Name: VolumeName, MountPath: MountPath, ReadOnly: true},
 		corev1.VolumeMount{Name: TokenVolumeName, MountPath: TokenDir, ReadOnly: true})
