@@ -54,7 +54,7 @@ func containerRefs(c *corev1.Container, facts Facts) []envRef {
 	var refs []envRef
 	for _, e := range c.Env {
 		switch {
-		case vaultref.IsRef(e.Value):
+		case vaultref.HasRefs(e.Value):
 			refs = append(refs, envRef{name: e.Name, value: e.Value})
 		case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
 			refs = appendKey(refs, facts, e.Name, SourceKey{Kind: KindSecret, Name: e.ValueFrom.SecretKeyRef.Name}, e.ValueFrom.SecretKeyRef.Key)
@@ -103,8 +103,8 @@ func references(pod *corev1.Pod, c *corev1.Container, facts Facts) ([]string, er
 		errs = append(errs, &FieldError{Pod: podName(pod), Container: c.Name, Variable: variable, Reason: reason})
 	}
 	for _, r := range refs {
-		if _, err := vaultref.Parse(r.value); err != nil {
-			reason := err.Error() + ` (want vault:PATH#KEY or vault:PATH#KEY#VERSION)`
+		if _, err := vaultref.Scan(r.value); err != nil {
+			reason := err.Error() + ` (see docs/references.md)`
 			if r.source != "" {
 				reason = "value of " + r.source + ": " + reason
 			}

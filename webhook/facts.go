@@ -111,7 +111,7 @@ func (f *FactFinder) envSources(ctx context.Context, pod *corev1.Pod) (injector.
 		}
 		refs := map[string]string{}
 		for k, v := range data {
-			if vaultref.IsRef(v) {
+			if vaultref.HasRefs(v) {
 				refs[k] = v
 			}
 		}
@@ -133,7 +133,7 @@ func (f *FactFinder) readSource(ctx context.Context, namespace string, src injec
 	}
 	data := make(map[string]string, len(s.Data))
 	for k, v := range s.Data {
-		if vaultref.IsRef(string(v)) {
+		if vaultref.HasRefs(string(v)) {
 			data[k] = string(v)
 		}
 	}
