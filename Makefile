@@ -37,9 +37,10 @@ race: tools ## unit tests with the race detector
 	$(TEST_ENV) CGO_ENABLED=1 go test -count=1 -race ./...
 
 .PHONY: fuzz
-fuzz: ## run each fuzz target for FUZZTIME (default 30s)
-	go test -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-30s} ./vaultref
-	go test -run '^$$' -fuzz FuzzInject -fuzztime $${FUZZTIME:-30s} ./injector
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s); new findings land in testdata/fuzz/
+	@for t in vaultref:FuzzScan vaultref:FuzzParsePathList config:FuzzParsePod injector:FuzzInject injector:FuzzInjectPod webhook:FuzzHandle; do \
+	  pkg=$${t%%:*}; fn=$${t#*:}; echo "== $$pkg $$fn"; \
+	  go test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $${FUZZTIME:-30s} ./$$pkg || exit 1; done
 
 .PHONY: bench
 bench: ## Go benchmarks with allocations

@@ -24,7 +24,7 @@ func envOf(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
-func parse(t *testing.T, args []string, env map[string]string) (config.Webhook, error) {
+func parse(t testing.TB, args []string, env map[string]string) (config.Webhook, error) {
 	t.Helper()
 	fs := flag.NewFlagSet("vault-injector", flag.ContinueOnError)
 	fs.SetOutput(&bytes.Buffer{})

@@ -1,11 +1,16 @@
 package injector_test
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/injector"
@@ -30,6 +35,52 @@ func FuzzInject(f *testing.F) {
 		out, _, err := injector.Inject(pod, cfg, injector.Facts{})
 		if err != nil {
 			return
+		}
+		again, _, err := injector.Inject(out, cfg, injector.Facts{})
+		if err != nil {
+			t.Fatalf("second pass failed: %v", err)
+		}
+		if d := cmp.Diff(out, again); d != "" {
+			t.Fatalf("second pass changed the pod:\n%s", d)
+		}
+	})
+}
+
+// FuzzInjectPod feeds any JSON that decodes into a pod: Inject never panics, never changes
+// its input, and what it accepts survives a JSON round trip and is a fixed point.
+func FuzzInjectPod(f *testing.F) {
+	dirs, _ := filepath.Glob(filepath.Join("testdata", "*", "pod.yaml"))
+	for _, d := range dirs {
+		if b, err := os.ReadFile(d); err == nil {
+			if j, err := yaml.YAMLToJSON(b); err == nil {
+				f.Add(j)
+			}
+		}
+	}
+	cfg := config.Pod{
+		Inject: true, InjectorImage: "img", EnvexecPath: "/envexec", VaultAddr: "http://v:8200",
+		Role: "r", AuthPath: "kubernetes", LogLevel: config.LogInfo, TokenExpiration: 10 * time.Minute,
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var pod corev1.Pod
+		if json.Unmarshal(data, &pod) != nil {
+			return
+		}
+		before := pod.DeepCopy()
+		out, _, err := injector.Inject(&pod, cfg, injector.Facts{})
+		if d := cmp.Diff(before, &pod); d != "" {
+			t.Fatalf("Inject changed its input:\n%s", d)
+		}
+		if err != nil {
+			return
+		}
+		b, err := json.Marshal(out)
+		if err != nil {
+			t.Fatalf("output does not encode: %v", err)
+		}
+		var back corev1.Pod
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatalf("output does not decode: %v", err)
 		}
 		again, _, err := injector.Inject(out, cfg, injector.Facts{})
 		if err != nil {

@@ -1,21 +1,130 @@
 package webhook_test
 
 import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
 	"testing"
 
-	admissionv1 "k8s.io/api/admission/v1"
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/vault-injector/vault-injector/internal/podtest"
+	"github.com/vault-injector/vault-injector/webhook"
 )
 
-// BenchmarkHandle measures one admission request end to end in process: decode, settings,
-// injection, patch computation and response completion.
-func BenchmarkHandle(b *testing.B) {
-	h, _ := newHandler(b)
-	req := request(admissionv1.Create, podJSON(`{}`, `"command":["/app"],`))
-	b.ReportAllocs()
-	for b.Loop() {
-		resp := h.Handle(b.Context(), req)
-		if err := resp.Complete(req); err != nil || len(resp.Patches) == 0 {
-			b.Fatalf("no patch: %v %s", err, resp.Result)
-		}
+// benchShape is one pod shape of the admission benchmarks.
+type benchShape struct {
+	name    string
+	pod     *corev1.Pod
+	mutated bool
+}
+
+func benchShapes() []benchShape {
+	return []benchShape{
+		{"typical", podtest.Typical(), true},
+		{"large", podtest.Large(), true},
+		{"no-references", podtest.Typical(podtest.WithoutReferences()), false},
 	}
+}
+
+// benchLogger is the production logger (controller-runtime's zap, JSON, info level)
+// writing nowhere, so log encoding counts as it does in the server.
+func benchLogger() logr.Logger {
+	return zap.New(zap.WriteTo(io.Discard))
+}
+
+func benchRequest(b *testing.B, pod *corev1.Pod) admission.Request {
+	b.Helper()
+	req, err := podtest.AdmissionRequest(pod, "bench-uid")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return admission.Request{AdmissionRequest: req}
+}
+
+// checkResponse fails the benchmark unless resp is allowed with a patch exactly when the
+// shape is mutated; Complete marshals the patch, as the server does.
+func checkResponse(b *testing.B, resp admission.Response, req admission.Request, mutated bool) {
+	if err := resp.Complete(req); err != nil || !resp.Allowed || (len(resp.Patch) > 0) != mutated {
+		b.Fatalf("allowed %v, patch %d bytes, want patch %v: %v %v", resp.Allowed, len(resp.Patch), mutated, err, resp.Result)
+	}
+}
+
+// BenchmarkHandle measures one admission request in process, from the decoded review to
+// the marshalled patch: pod decoding, settings, injection, diff and response completion.
+func BenchmarkHandle(b *testing.B) {
+	for _, s := range benchShapes() {
+		b.Run(s.name, func(b *testing.B) {
+			h, _ := newHandler(b)
+			req := benchRequest(b, s.pod)
+			ctx := logf.IntoContext(b.Context(), benchLogger())
+			b.ReportAllocs()
+			for b.Loop() {
+				checkResponse(b, h.Handle(ctx, req), req, s.mutated)
+			}
+		})
+	}
+}
+
+// BenchmarkServeHTTP adds what the server does around Handle: reading and decoding the
+// AdmissionReview body and encoding the response. Only TLS and HTTP/2 framing are left out
+// (the load harness in bench/ measures those).
+func BenchmarkServeHTTP(b *testing.B) {
+	for _, s := range benchShapes() {
+		b.Run(s.name, func(b *testing.B) {
+			h, _ := newHandler(b)
+			log := benchLogger()
+			hook := &admission.Webhook{Handler: h, LogConstructor: func(_ logr.Logger, req *admission.Request) logr.Logger {
+				return admission.DefaultLogConstructor(log, req)
+			}}
+			body, err := podtest.Review(s.pod, "bench-uid")
+			if err != nil {
+				b.Fatal(err)
+			}
+			r, err := http.NewRequestWithContext(context.WithoutCancel(b.Context()), http.MethodPost, webhook.MutatePath, http.NoBody)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r.Header.Set("Content-Type", "application/json")
+			w := &responseBuffer{header: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				w.Reset()
+				hook.ServeHTTP(w, r)
+				if w.code != http.StatusOK || bytes.Contains(w.Bytes(), []byte(`"patch"`)) != s.mutated {
+					b.Fatalf("status %d, body %s", w.code, w.Bytes())
+				}
+			}
+		})
+	}
+}
+
+// responseBuffer is a reusable http.ResponseWriter, lighter than httptest.ResponseRecorder
+// so the benchmark measures the webhook rather than the recorder.
+type responseBuffer struct {
+	bytes.Buffer
+	header http.Header
+	code   int
+}
+
+func (w *responseBuffer) Header() http.Header { return w.header }
+
+func (w *responseBuffer) WriteHeader(code int) { w.code = code }
+
+func (w *responseBuffer) Write(p []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.Buffer.Write(p)
+}
+
+func (w *responseBuffer) Reset() {
+	w.Buffer.Reset()
+	w.code = 0
 }

@@ -39,6 +39,10 @@ type Handler struct {
 
 var _ admission.Handler = (*Handler)(nil)
 
+// errMalformed rejects reviews without a request uid or operation (an empty body decodes
+// into one): answering "allowed" to those would hide a broken caller.
+var errMalformed = errors.New("malformed admission review: the request has no uid or operation")
+
 // errNotAPod rejects requests for other resources: the webhook is registered for pods only,
 // so anything else means a misconfigured MutatingWebhookConfiguration.
 var errNotAPod = errors.New("this webhook only handles pods")
@@ -53,6 +57,11 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 
 func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.Response, Outcome) {
 	log := logf.FromContext(ctx)
+	if req.UID == "" || req.Operation == "" {
+		// The apiserver always sets both: this is not an admission request.
+		log.Error(errMalformed, "malformed admission request")
+		return admission.Errored(http.StatusBadRequest, errMalformed), OutcomeError
+	}
 	if req.Operation != admissionv1.Create {
 		return admission.Allowed("only pod creation is mutated"), OutcomeSkipped
 	}

@@ -1,0 +1,47 @@
+package webhook_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+// FuzzHandle sends arbitrary bytes as the pod of a CREATE request and as a whole HTTP
+// body: the handler never panics, and every answer is a well-formed AdmissionReview with a
+// defined code (allowed, denied 403, or a 4xx error).
+func FuzzHandle(f *testing.F) {
+	for _, c := range hostileCases() {
+		f.Add(c.body)
+	}
+	f.Add([]byte(podWith(`{}`, refEnv("vault:secret/data/app#k"), true)))
+	h, _ := newHandler(f)
+	hook := &admission.Webhook{Handler: h, RecoverPanic: new(bool)}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		resp := h.Handle(t.Context(), request(admissionv1.Create, data))
+		if err := resp.Complete(request(admissionv1.Create, data)); err != nil {
+			t.Fatalf("complete: %v", err)
+		}
+		if c := resp.Result.Code; c != 200 && c != 400 && c != 403 {
+			t.Fatalf("code %d for pod %q", c, data)
+		}
+		if resp.Allowed && len(resp.Patches) > 0 {
+			if _, err := json.Marshal(resp.Patches); err != nil {
+				t.Fatalf("patch does not encode: %v", err)
+			}
+		}
+
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/mutate-pods", bytes.NewReader(data))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		hook.ServeHTTP(rec, req)
+		var review admissionv1.AdmissionReview
+		if err := json.Unmarshal(rec.Body.Bytes(), &review); err != nil || review.Response == nil {
+			t.Fatalf("HTTP answer is not an AdmissionReview (%v): %.200s", err, rec.Body.String())
+		}
+	})
+}

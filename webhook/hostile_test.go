@@ -1,0 +1,189 @@
+package webhook_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+// hostile is one malformed or hostile admission request and the response it must get.
+type hostile struct {
+	name        string
+	contentType string
+	body        []byte
+	// want: the admission response's code (200 allowed, 403 denied, 4xx/5xx errored) and
+	// a piece of its message; status is the HTTP status.
+	status  int
+	code    int32
+	allowed bool
+	patched bool
+	message string
+}
+
+func review(request string) []byte {
+	return []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":` + request + `}`)
+}
+
+// podRequest wraps a pod JSON into a v1 AdmissionReview for CREATE of pods.
+func podRequest(op, pod string) []byte {
+	return review(`{"uid":"u1","kind":{"version":"v1","kind":"Pod"},"resource":{"version":"v1","resource":"pods"},` +
+		`"namespace":"shop","operation":"` + op + `","object":` + pod + `}`)
+}
+
+func podWith(annotations, env string, command bool) string {
+	cmd := ""
+	if command {
+		cmd = `"command":["/app"],`
+	}
+	return `{"metadata":{"name":"api","annotations":` + annotations + `},"spec":{"containers":[{"name":"api","image":"i",` + cmd +
+		`"env":` + env + `}]}}`
+}
+
+func refEnv(value string) string {
+	b, _ := json.Marshal([]map[string]string{{"name": "X", "value": value}})
+	return string(b)
+}
+
+func manyEnv(n int, ref bool) string {
+	env := make([]map[string]string, n)
+	for i := range env {
+		env[i] = map[string]string{"name": fmt.Sprintf("V%d", i), "value": "plain"}
+		if ref && i%2 == 0 {
+			env[i]["value"] = fmt.Sprintf("vault:secret/data/app#k%d", i)
+		}
+	}
+	b, _ := json.Marshal(env)
+	return string(b)
+}
+
+func annotation(key, value string) string {
+	b, _ := json.Marshal(map[string]string{key: value})
+	return string(b)
+}
+
+func hostileCases() []hostile {
+	okRef := refEnv("vault:secret/data/app#k")
+	const j = "application/json"
+	return []hostile{
+		// The HTTP envelope.
+		{name: "empty body", contentType: j, body: nil, status: 200, code: 400, message: "no uid or operation"},
+		{name: "no content type", contentType: "", body: podRequest("CREATE", podWith(`{}`, okRef, true)), status: 200, code: 400, message: "contentType"},
+		{name: "text content type", contentType: "text/plain", body: podRequest("CREATE", podWith(`{}`, okRef, true)), status: 200, code: 400, message: "contentType"},
+		{name: "yaml content type", contentType: "application/yaml", body: []byte("kind: AdmissionReview"), status: 200, code: 400, message: "contentType"},
+		{name: "body over 7 MiB", contentType: j, body: bytes.Repeat([]byte(" "), 8<<20), status: 200, code: 413},
+		{name: "truncated json", contentType: j, body: []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"Admission`), status: 200, code: 400},
+		{name: "json array", contentType: j, body: []byte(`[1,2,3]`), status: 200, code: 400},
+		{name: "json null", contentType: j, body: []byte(`null`), status: 200, code: 400, message: "no uid or operation"},
+		{name: "json number", contentType: j, body: []byte(`42`), status: 200, code: 400},
+		{name: "json string", contentType: j, body: []byte(`"AdmissionReview"`), status: 200, code: 400},
+		{name: "deeply nested json", contentType: j, body: []byte(strings.Repeat(`{"a":`, 100000) + "1" + strings.Repeat("}", 100000)), status: 200, code: 400},
+		{name: "binary garbage", contentType: j, body: []byte{0xff, 0xfe, 0x00, 0x01, 0x80}, status: 200, code: 400},
+		{name: "unknown review version", contentType: j, body: []byte(`{"apiVersion":"admission.k8s.io/v2","kind":"AdmissionReview","request":{"uid":"u"}}`), status: 200, code: 400, message: "no uid or operation"},
+		{name: "review without request", contentType: j, body: []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), status: 200, code: 400, message: "no uid or operation"},
+		{name: "v1beta1 review", contentType: j, body: bytes.Replace(podRequest("CREATE", podWith(`{}`, okRef, true)), []byte("admission.k8s.io/v1"), []byte("admission.k8s.io/v1beta1"), 1), status: 200, code: 200, allowed: true, patched: true},
+		// The request.
+		{name: "create with reference", contentType: j, body: podRequest("CREATE", podWith(`{}`, okRef, true)), status: 200, code: 200, allowed: true, patched: true},
+		{name: "delete", contentType: j, body: podRequest("DELETE", `null`), status: 200, code: 200, allowed: true},
+		{name: "update", contentType: j, body: podRequest("UPDATE", podWith(`{}`, okRef, true)), status: 200, code: 200, allowed: true},
+		{name: "connect", contentType: j, body: podRequest("CONNECT", `{}`), status: 200, code: 200, allowed: true},
+		{name: "deployment kind", contentType: j, body: review(`{"uid":"u","kind":{"group":"apps","version":"v1","kind":"Deployment"},"operation":"CREATE","object":{}}`), status: 200, code: 400, message: "only handles pods"},
+		{name: "pod of another group", contentType: j, body: review(`{"uid":"u","kind":{"group":"example.com","version":"v1","kind":"Pod"},"operation":"CREATE","object":{}}`), status: 200, code: 400, message: "only handles pods"},
+		{name: "status subresource", contentType: j, body: review(`{"uid":"u","kind":{"version":"v1","kind":"Pod"},"subResource":"status","operation":"CREATE","object":{}}`), status: 200, code: 400, message: "only handles pods"},
+		{name: "object missing", contentType: j, body: review(`{"uid":"u","kind":{"version":"v1","kind":"Pod"},"operation":"CREATE"}`), status: 200, code: 400, message: "decode pod"},
+		{name: "object null", contentType: j, body: podRequest("CREATE", `null`), status: 200, code: 400, message: "decode pod"},
+		{name: "object empty", contentType: j, body: podRequest("CREATE", `{}`), status: 200, code: 200, allowed: true, message: "no-references"},
+		{name: "object is a string", contentType: j, body: podRequest("CREATE", `"pod"`), status: 200, code: 400, message: "decode pod"},
+		{name: "containers wrong type", contentType: j, body: podRequest("CREATE", `{"spec":{"containers":{"a":1}}}`), status: 200, code: 400, message: "decode pod"},
+		{name: "env value wrong type", contentType: j, body: podRequest("CREATE", `{"spec":{"containers":[{"name":"c","env":[{"name":"X","value":7}]}]}}`), status: 200, code: 400, message: "decode pod"},
+		// Pods.
+		{name: "10000 env vars without references", contentType: j, body: podRequest("CREATE", podWith(`{}`, manyEnv(10000, false), true)), status: 200, code: 200, allowed: true, message: "no-references"},
+		{name: "10000 env vars, half references", contentType: j, body: podRequest("CREATE", podWith(`{}`, manyEnv(10000, true), true)), status: 200, code: 200, allowed: true, patched: true},
+		{name: "reference over the length limit", contentType: j, body: podRequest("CREATE", podWith(`{}`, refEnv("vault:secret/"+strings.Repeat("a", 20000)+"#k"), true)), status: 200, code: 403, message: "longer than"},
+		{name: "reference without key", contentType: j, body: podRequest("CREATE", podWith(`{}`, refEnv("vault:secret/data/app"), true)), status: 200, code: 403, message: `env "X"`},
+		{name: "reference with newline", contentType: j, body: podRequest("CREATE", podWith(`{}`, refEnv("vault:secret/data/app#k\nX=1"), true)), status: 200, code: 403, message: "whitespace"},
+		{name: "reference with NUL", contentType: j, body: podRequest("CREATE", podWith(`{}`, refEnv("vault:secret/data/app#k\x00"), true)), status: 200, code: 403, message: `env "X"`},
+		// JSON decoding turns a lone surrogate into U+FFFD, a valid letter of a path.
+		{name: "reference with a lone surrogate", contentType: j, body: podRequest("CREATE", podWith(`{}`, `[{"name":"X","value":"vault:secret/\udcff#k"}]`, true)), status: 200, code: 200, allowed: true, patched: true},
+		{name: "reference but no command", contentType: j, body: podRequest("CREATE", podWith(`{}`, okRef, false)), status: 200, code: 403, message: "no command"},
+		{name: "reserved env name", contentType: j, body: podRequest("CREATE", podWith(`{}`, `[{"name":"ENVEXEC_ROLE","value":"admin"},{"name":"X","value":"vault:a/b#c"}]`, true)), status: 200, code: 403, message: "reserved"},
+		{name: "reserved volume name", contentType: j, body: podRequest("CREATE", `{"metadata":{"name":"p"},"spec":{"volumes":[{"name":"vault-injector-bin","emptyDir":{}}],"containers":[{"name":"c","command":["/a"],"env":`+okRef+`}]}}`), status: 200, code: 403, message: "reserved"},
+		// Annotations are untrusted input.
+		{name: "annotation with newline", contentType: j, body: podRequest("CREATE", podWith(annotation("vault-injector.io/role", "a\nb"), okRef, true)), status: 200, code: 403, message: "not a Vault role"},
+		{name: "annotation with quotes", contentType: j, body: podRequest("CREATE", podWith(annotation("vault-injector.io/role", `a"b`), okRef, true)), status: 200, code: 403, message: "not a Vault role"},
+		{name: "annotation with template syntax", contentType: j, body: podRequest("CREATE", podWith(annotation("vault-injector.io/log-level", "{{ .Values.x }}"), okRef, true)), status: 200, code: 403, message: "not a log level"},
+		{name: "annotation with shell syntax", contentType: j, body: podRequest("CREATE", podWith(annotation("vault-injector.io/auth-path", "k8s; rm -rf /"), okRef, true)), status: 200, code: 403, message: "not a Vault mount path"},
+		{name: "auth path traversal", contentType: j, body: podRequest("CREATE", podWith(annotation("vault-injector.io/auth-path", "../sys/raw"), okRef, true)), status: 200, code: 403, message: "auth-path"},
+		{name: "vault addr to metadata service", contentType: j, body: podRequest("CREATE", podWith(annotation("vault-injector.io/vault-addr", "http://169.254.169.254"), okRef, true)), status: 200, code: 403, message: "allowed-vault-addrs"},
+		{name: "vault addr to loopback", contentType: j, body: podRequest("CREATE", podWith(annotation("vault-injector.io/vault-addr", "http://127.0.0.1:8200"), okRef, true)), status: 200, code: 403, message: "allowed-vault-addrs"},
+		{name: "vault addr with credentials", contentType: j, body: podRequest("CREATE", podWith(annotation("vault-injector.io/vault-addr", "https://u:p@vault:8200"), okRef, true)), status: 200, code: 403, message: "credentials"},
+		{name: "vault addr not a url", contentType: j, body: podRequest("CREATE", podWith(annotation("vault-injector.io/vault-addr", "file:///etc/passwd"), okRef, true)), status: 200, code: 403, message: "http(s) URL"},
+		{name: "timeout negative", contentType: j, body: podRequest("CREATE", podWith(annotation("vault-injector.io/timeout", "-5s"), okRef, true)), status: 200, code: 403, message: "timeout"},
+		{name: "timeout huge", contentType: j, body: podRequest("CREATE", podWith(annotation("vault-injector.io/timeout", "87600h"), okRef, true)), status: 200, code: 403, message: "timeout"},
+		{name: "unknown annotation", contentType: j, body: podRequest("CREATE", podWith(annotation("vault-injector.io/image", "evil/injector:1"), okRef, true)), status: 200, code: 403, message: "not known"},
+		{name: "inject not a bool", contentType: j, body: podRequest("CREATE", podWith(annotation("vault-injector.io/inject", "no"), okRef, true)), status: 200, code: 403, message: "inject"},
+		{name: "bank-vaults mutate other than skip", contentType: j, body: podRequest("CREATE", podWith(annotation("vault.security.banzaicloud.io/mutate", "maybe"), okRef, true)), status: 200, code: 403, message: "skip"},
+		{name: "opt-out with malformed reference", contentType: j, body: podRequest("CREATE", podWith(annotation("vault-injector.io/inject", "false"), refEnv("vault:broken"), false)), status: 200, code: 200, allowed: true, message: "opted-out"},
+	}
+}
+
+// TestHostileRequests sends each hostile request through controller-runtime's admission
+// HTTP layer and our handler: each gets its defined response, and nothing panics.
+func TestHostileRequests(t *testing.T) {
+	t.Parallel()
+	cases := hostileCases()
+	if len(cases) < 50 {
+		t.Fatalf("only %d hostile cases", len(cases))
+	}
+	h, _ := newHandler(t)
+	hook := &admission.Webhook{Handler: h, RecoverPanic: new(bool)} // a panic fails the test
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/mutate-pods", bytes.NewReader(tc.body))
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			rec := httptest.NewRecorder()
+			hook.ServeHTTP(rec, req)
+			if rec.Code != tc.status {
+				t.Fatalf("HTTP status %d, want %d: %s", rec.Code, tc.status, rec.Body.String())
+			}
+			var out struct {
+				Response *struct {
+					Allowed bool   `json:"allowed"`
+					Patch   []byte `json:"patch"`
+					Status  *struct {
+						Code    int32  `json:"code"`
+						Message string `json:"message"`
+					} `json:"status"`
+				} `json:"response"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil {
+				t.Fatalf("response is not an AdmissionReview (%v): %.300s", err, rec.Body.String())
+			}
+			r := out.Response
+			code, msg := int32(200), ""
+			if r.Status != nil {
+				code, msg = r.Status.Code, r.Status.Message
+			}
+			if r.Allowed != tc.allowed || code != tc.code {
+				t.Fatalf("allowed=%v code=%d, want allowed=%v code=%d: %.300s", r.Allowed, code, tc.allowed, tc.code, msg)
+			}
+			if (len(r.Patch) > 0) != tc.patched {
+				t.Errorf("patched=%v, want %v", len(r.Patch) > 0, tc.patched)
+			}
+			if !strings.Contains(msg, tc.message) {
+				t.Errorf("message %.300q lacks %q", msg, tc.message)
+			}
+			if len(msg) > 64<<10 {
+				t.Errorf("message is %d bytes: unbounded echo of the input", len(msg))
+			}
+		})
+	}
+}
