@@ -5,8 +5,37 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 )
+
+// built is the envexec binary of this test run, built once.
+var built struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+	out  []byte
+}
+
+// envexecBinary builds the real static binary once per test binary; TestMain removes it.
+func envexecBinary(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		// Not t.TempDir: the binary outlives the first test that needs it.
+		if built.dir, built.err = os.MkdirTemp("", "envexec-bin-"); built.err != nil { //nolint:usetesting // see above
+			return
+		}
+		built.path = filepath.Join(built.dir, "envexec")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", built.path, "github.com/vault-injector/vault-injector/cmd/envexec") //nolint:noctx // shared by tests
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		built.out, built.err = cmd.CombinedOutput()
+	})
+	if built.err != nil {
+		t.Fatalf("go build: %v\n%s", built.err, built.out)
+	}
+	return built.path
+}
 
 // TestBinaryEndToEnd builds the real static binary and lets it exec a shell that
 // prints the secret: the application sees the value, envexec's stderr never does.
@@ -17,13 +46,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 	password := canary(t)
 	f.put(t, "secret/data/"+u+"/db", map[string]any{"data": map[string]any{"password": password}})
 
-	bin := filepath.Join(t.TempDir(), "envexec")
-	build := exec.CommandContext(t.Context(), "go", "build", "-trimpath", "-o", bin, "github.com/vault-injector/vault-injector/cmd/envexec")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-
+	bin := envexecBinary(t)
 	env, jwt := f.env(t, "DB_PASSWORD=vault:secret/"+u+"/db#password")
 	cmd := exec.CommandContext(t.Context(), bin, "--", "/bin/sh", "-c", `printf %s "$DB_PASSWORD"; env | grep -c '^ENVEXEC_' >&2 || true`)
 	cmd.Env = env

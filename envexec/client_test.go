@@ -73,3 +73,12 @@ func TestVaultErrorsScrubbed(t *testing.T) {
 		t.Error("non-JSON bodies should give no messages")
 	}
 }
+
+func TestRedactIgnoresEmpty(t *testing.T) {
+	t.Parallel()
+	c := &client{}
+	c.redact("", "s.secret", "s.secret")
+	if got := strings.Join(c.vaultErrors([]byte(`{"errors":["bad s.secret"]}`)), "|"); got != "bad [redacted]" || len(c.sensitive) != 1 {
+		t.Errorf("vaultErrors = %q with %d sensitive strings", got, len(c.sensitive))
+	}
+}

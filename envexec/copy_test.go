@@ -14,7 +14,7 @@ func TestCopy(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "envexec"), []byte("old"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := runEnvexec(t, t.Context(), []string{"copy", dir}, nil)
+	out := runEnvexec(t.Context(), t, []string{"copy", dir}, nil)
 	if out.code != ExitOK || out.stderr != "" {
 		t.Fatalf("copy: exit %d, stderr %s", out.code, out.stderr)
 	}
@@ -52,7 +52,7 @@ func TestCopy(t *testing.T) {
 func TestCopyFailure(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "missing")
-	out := runEnvexec(t, t.Context(), []string{"copy", dir}, nil)
+	out := runEnvexec(t.Context(), t, []string{"copy", dir}, nil)
 	if out.code != ExitCopy {
 		t.Fatalf("exit %d, want %d", out.code, ExitCopy)
 	}

@@ -18,6 +18,30 @@ type ExecFunc func(path string, argv, env []string) error
 // syscall.Exec is the default ExecFunc: the application takes over envexec's PID.
 var _ ExecFunc = syscall.Exec
 
+// maxEnvEntry is Linux's MAX_ARG_STRLEN: one "NAME=VALUE" string, with its terminating
+// NUL, may not exceed 32 pages. Larger values resolve fine but cannot be exec'd.
+const maxEnvEntry = 32 * 4096
+
+// explainExecError adds to E2BIG which variables are too large, since the kernel's
+// "argument list too long" does not say. It names variables and sizes, never values.
+func explainExecError(err error, env []string) error {
+	if !errors.Is(err, syscall.E2BIG) {
+		return err
+	}
+	var big []string
+	for _, kv := range env {
+		if len(kv)+1 > maxEnvEntry {
+			name, _, _ := strings.Cut(kv, "=")
+			big = append(big, fmt.Sprintf("%s (%d bytes)", name, len(kv)))
+		}
+	}
+	if len(big) == 0 {
+		return fmt.Errorf("%w: the environment and arguments together exceed the kernel's limit", err)
+	}
+	return fmt.Errorf("%w: %s %s over the kernel's limit of %d bytes for one NAME=VALUE; deliver such secrets as files",
+		err, plural("variable", len(big)), strings.Join(big, ", "), maxEnvEntry)
+}
+
 // withoutSettings drops every ENVEXEC_* entry, so the application never sees them.
 func withoutSettings(environ []string) []string {
 	out := make([]string, 0, len(environ))

@@ -1,10 +1,12 @@
 package envexec
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -90,5 +92,30 @@ func write(t *testing.T, path string, mode os.FileMode) {
 	}
 	if err := os.Chmod(path, mode); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestExplainExecError(t *testing.T) {
+	t.Parallel()
+	big := "BIG=" + strings.Repeat("s", maxEnvEntry)
+	err := explainExecError(syscall.E2BIG, []string{"A=1", big, "OK=" + strings.Repeat("s", maxEnvEntry-4)})
+	if !errors.Is(err, syscall.E2BIG) || !strings.Contains(err.Error(), "variable BIG (131076 bytes)") || strings.Contains(err.Error(), "sss") ||
+		strings.Contains(err.Error(), "OK") {
+		t.Errorf("explainExecError = %v", err)
+	}
+	if err := explainExecError(syscall.E2BIG, []string{"A=1"}); !strings.Contains(err.Error(), "together exceed") {
+		t.Errorf("explainExecError without a large variable = %v", err)
+	}
+	if err := explainExecError(syscall.ENOENT, nil); !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("other errors changed: %v", err)
+	}
+	// The limit is real: the kernel refuses one byte more.
+	bin, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = os.StartProcess(bin, []string{bin, "-test.run=^$"}, &os.ProcAttr{Env: []string{"X=" + strings.Repeat("a", maxEnvEntry-2)}})
+	if !errors.Is(err, syscall.E2BIG) {
+		t.Errorf("starting with a %d-byte variable: %v, want E2BIG", maxEnvEntry+1, err)
 	}
 }

@@ -17,7 +17,8 @@ const (
 	ExitSettings = 3
 	// ExitLogin means Vault refused the login, or the token file could not be read.
 	ExitLogin = 4
-	// ExitSecret means a secret or key is missing, or reading it was denied.
+	// ExitSecret means a secret or key is missing (unless ignored), reading or writing it
+	// was denied, or its value does not fit the reference (a transform failed).
 	ExitSecret = 5
 	// ExitUnreachable means Vault did not answer usefully before the deadline (or a
 	// signal interrupted start-up).
@@ -26,6 +27,9 @@ const (
 	ExitExec = 7
 	// ExitCopy means "envexec copy" could not install the binary.
 	ExitCopy = 8
+	// ExitLeaseExpired means daemon mode stopped the application because a lease could
+	// not be renewed (ENVEXEC_DAEMON_ON_EXPIRY=stop), so the container restarts.
+	ExitLeaseExpired = 9
 )
 
 // exitCodeTable documents the codes for usage text and is checked against docs/envexec.md.
@@ -39,12 +43,13 @@ func exitCodeTable() []struct {
 	}{
 		{ExitOK, "success (help, version, copy)"},
 		{ExitUsage, "usage error"},
-		{ExitSettings, "malformed ENVEXEC_* setting or vault: reference"},
-		{ExitLogin, "Vault login failed (denied, bad role, unreadable token file)"},
-		{ExitSecret, "secret or key missing, or read denied"},
+		{ExitSettings, "malformed ENVEXEC_* setting or reference, or a reference the pod does not allow"},
+		{ExitLogin, "Vault login failed (denied, bad role or token, unreadable credential file)"},
+		{ExitSecret, "secret or key missing, read or write denied, or a transform failed"},
 		{ExitUnreachable, "Vault unreachable before the deadline, or interrupted"},
 		{ExitExec, "could not exec the application"},
 		{ExitCopy, "copy failed"},
+		{ExitLeaseExpired, "daemon mode stopped the application: a lease could not be renewed"},
 	}
 }
 
@@ -55,6 +60,7 @@ var (
 	errReference   = errors.New("bad vault reference")
 	errLogin       = errors.New("vault login failed")
 	errSecret      = errors.New("secret unavailable")
+	errMissing     = errors.New("secret not found")
 	errUnreachable = errors.New("vault unreachable")
 	errExec        = errors.New("cannot exec the application")
 	errCopy        = errors.New("copy failed")
@@ -72,12 +78,17 @@ func exitCode(err error) int {
 		{errReference, ExitSettings},
 		{errLogin, ExitLogin},
 		{errSecret, ExitSecret},
+		{errMissing, ExitSecret},
 		{errUnreachable, ExitUnreachable},
 		{errExec, ExitExec},
 		{errCopy, ExitCopy},
 	}
 	if err == nil {
 		return ExitOK
+	}
+	var done *exitError
+	if errors.As(err, &done) {
+		return done.code
 	}
 	for _, o := range order {
 		if errors.Is(err, o.sentinel) {

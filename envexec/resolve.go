@@ -2,14 +2,11 @@ package envexec
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
+	"strconv"
 	"sync"
 
 	"github.com/vault-injector/vault-injector/vaultref"
@@ -19,224 +16,284 @@ import (
 // flood Vault at start-up.
 const maxParallel = 8
 
-// reference is one environment entry whose value is a vault: reference.
-type reference struct {
-	// index is the entry's position in environ, so duplicates and order survive.
-	index    int
-	variable string
-	ref      vaultref.Ref
+// slot is one reference of one variable.
+type slot struct {
+	// v indexes the variables slice (-1 for a from-path secret).
+	v   int
+	ref vaultref.Ref
+	// whole asks for the secret's whole data (from-path) instead of one value.
+	whole bool
 }
 
-// findReferences parses every reference in environ and reports all malformed ones at
-// once. envexec's own ENVEXEC_* settings are never references.
-func findReferences(environ []string) ([]reference, error) {
-	var refs []reference
-	var errs []error
-	for i, kv := range environ {
-		name, value, ok := strings.Cut(kv, "=")
-		if !ok || strings.HasPrefix(name, EnvPrefix) || !vaultref.IsRef(value) {
-			continue
+// result is what resolving one slot gave: its value, or why not.
+type result struct {
+	value string
+	// data is the whole secret, for whole slots.
+	data map[string]any
+	err  error
+	// group is shared by all slots that failed in the same Vault call, so one message
+	// names every variable it concerns; path names the Vault path in that message.
+	group, path string
+}
+
+// op is one Vault call shared by every slot that needs it: a mount lookup, a read, a
+// write or a transit batch.
+type op[T any] struct {
+	key   string
+	path  string
+	users []int
+	val   T
+	err   error
+}
+
+// group collects slot indices into ops by key, in order of first use.
+func group[T any](idx []int, key func(i int) (k, path string)) []*op[T] {
+	byKey := map[string]*op[T]{}
+	var ops []*op[T]
+	for _, i := range idx {
+		k, path := key(i)
+		o, ok := byKey[k]
+		if !ok {
+			o = &op[T]{key: k, path: path}
+			byKey[k] = o
+			ops = append(ops, o)
 		}
-		r, err := vaultref.Parse(value)
-		if err != nil {
-			errs = append(errs, &refError{variables: []string{name}, err: fmt.Errorf("%w: %w", errReference, err)})
-			continue
-		}
-		refs = append(refs, reference{index: i, variable: name, ref: r})
+		o.users = append(o.users, i)
 	}
-	return refs, errors.Join(errs...)
+	return ops
 }
 
-// secretID is one read: an API path, an optional version pin, and whether the answer
-// is a KV v2 envelope ({"data": {...}, "metadata": {...}}).
-type secretID struct {
-	apiPath string
-	version int
-	kv2     bool
+// tasks turns ops into functions that run do and store its answer.
+func tasks[T any](ops []*op[T], do func(*op[T]) (T, error)) []func() {
+	out := make([]func(), len(ops))
+	for i, o := range ops {
+		out[i] = func() { o.val, o.err = do(o) }
+	}
+	return out
 }
 
-func compareIDs(a, b secretID) int {
-	return cmp.Or(strings.Compare(a.apiPath, b.apiPath), cmp.Compare(a.version, b.version))
-}
-
-// resolver turns references into values with one mount lookup per distinct path and
-// one read per distinct secretID, so "secret/app/db" and "secret/data/app/db" share a read.
-type resolver struct {
-	c *client
-}
-
-// resolve returns the value of each reference, keyed by its environ index.
-func (rs *resolver) resolve(ctx context.Context, refs []reference) (map[int]string, error) {
-	mounts, err := rs.mounts(ctx, refs)
-	if err != nil {
-		return nil, err
-	}
-	ids := make(map[int]secretID, len(refs))
-	var errs []error
-	for _, r := range refs {
-		p, err := apiPath(mounts[r.ref.Path], r.ref.Path, r.ref.Version)
-		if err != nil {
-			errs = append(errs, &refError{variables: []string{r.variable}, path: r.ref.Path, err: err})
-			continue
-		}
-		ids[r.index] = secretID{apiPath: p, version: r.ref.Version, kv2: mounts[r.ref.Path].kvV2()}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	secrets, err := rs.read(ctx, refs, ids)
-	if err != nil {
-		return nil, err
-	}
-	values := make(map[int]string, len(refs))
-	for _, r := range refs {
-		v, err := lookupKey(secrets[ids[r.index]], r.ref.Key)
-		if err != nil {
-			errs = append(errs, &refError{variables: []string{r.variable}, path: r.ref.Path, err: err})
-			continue
-		}
-		values[r.index] = v
-	}
-	return values, errors.Join(errs...)
-}
-
-// mounts looks up the engine behind each distinct reference path, in parallel.
-func (rs *resolver) mounts(ctx context.Context, refs []reference) (map[string]mountInfo, error) {
-	users := map[string][]string{}
-	for _, r := range refs {
-		users[r.ref.Path] = append(users[r.ref.Path], r.variable)
-	}
-	paths := slices.Sorted(maps.Keys(users))
-	out := make(map[string]mountInfo, len(paths))
-	var mu sync.Mutex
-	errs := forEach(paths, func(p string) error {
-		m, err := rs.c.mount(ctx, p)
-		if err != nil {
-			return &refError{variables: users[p], path: p, err: classify(err)}
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		out[p] = m
-		return nil
-	})
-	return out, errors.Join(errs...)
-}
-
-// read fetches each distinct secretID once, in parallel.
-func (rs *resolver) read(ctx context.Context, refs []reference, ids map[int]secretID) (map[secretID]map[string]any, error) {
-	users := map[secretID][]string{}
-	written := map[secretID]string{} // the path as the first user wrote it, for messages
-	for _, r := range refs {
-		id := ids[r.index]
-		users[id] = append(users[id], r.variable)
-		if _, ok := written[id]; !ok {
-			written[id] = r.ref.Path
-		}
-	}
-	keys := slices.SortedFunc(maps.Keys(users), compareIDs)
-	out := make(map[secretID]map[string]any, len(keys))
-	var mu sync.Mutex
-	errs := forEach(keys, func(id secretID) error {
-		data, err := rs.c.read(ctx, id.apiPath, id.version)
-		if err == nil && id.kv2 {
-			data, err = unwrapKV2(data)
-		}
-		if err != nil {
-			return &refError{variables: users[id], path: written[id], err: classify(err)}
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		out[id] = data
-		return nil
-	})
-	return out, errors.Join(errs...)
-}
-
-// classify marks a permanent Vault failure as errSecret; errUnreachable stays as is.
-func classify(err error) error {
-	if errors.Is(err, errUnreachable) || errors.Is(err, errSecret) || errors.Is(err, errReference) {
-		return err
-	}
-	return fmt.Errorf("%w: %w", errSecret, err)
-}
-
-// forEach runs fn on every item with at most maxParallel at once and returns the
-// errors in item order.
-func forEach[T any](items []T, fn func(T) error) []error {
-	errs := make([]error, len(items))
+// runAll runs fns with at most maxParallel at once.
+func runAll(fns []func()) {
 	sem := make(chan struct{}, maxParallel)
 	var wg sync.WaitGroup
-	for i, it := range items {
+	for _, fn := range fns {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			errs[i] = fn(it)
+			fn()
 		})
 	}
 	wg.Wait()
-	return errs
 }
 
-// apiPath turns a reference path into the path to GET, as the Vault CLI does: on a
-// KV v2 mount the API path is <mount>data/<rest>, and a path that already has "data/"
-// right after the mount is kept as written.
-func apiPath(m mountInfo, path string, version int) (string, error) {
-	if !m.kvV2() {
-		if version > 0 {
-			return "", fmt.Errorf("%w: version pin #%d needs a kv v2 mount, but this is %s", errReference, version, m)
+// resolver turns slots into values with one mount lookup per distinct read path, one
+// read per distinct (API path, version), one write per distinct (path, body) and one
+// transit batch, so "secret/app/db" and "secret/data/app/db" share a read and a
+// certificate and its key come from the same pki issue.
+type resolver struct {
+	c *client
+	s Settings
+	// leases records every leased secret envexec obtained, for daemon mode.
+	mu     sync.Mutex
+	leases []leased
+}
+
+// leased is a dynamic secret envexec holds a lease on.
+type leased struct {
+	path string
+	sec  secret
+}
+
+func (rs *resolver) resolve(ctx context.Context, slots []slot) []result {
+	out := make([]result, len(slots))
+	var reads, writes, transits []int
+	for i, sl := range slots {
+		switch sl.ref.Kind {
+		case vaultref.Login:
+			out[i] = valueResult(sl.ref.Apply(rs.c.token))
+		case vaultref.Transit:
+			transits = append(transits, i)
+		case vaultref.Write:
+			writes = append(writes, i)
+		default:
+			reads = append(reads, i)
 		}
-		return path, nil
 	}
-	rest, ok := strings.CutPrefix(path, m.path)
-	if !ok || rest == "" || rest == "data" || rest == "data/" {
-		return "", fmt.Errorf("%w: path names %s, not a secret in it", errReference, m)
+	mounts := group[mountInfo](reads, func(i int) (string, string) { return slots[i].ref.Path, slots[i].ref.Path })
+	writeOps := group[secret](writes, func(i int) (string, string) {
+		return "write " + slots[i].ref.Path + " " + compactBody(slots[i].ref.Body), slots[i].ref.Path
+	})
+	lookup := func(o *op[mountInfo]) (mountInfo, error) { return rs.c.mount(ctx, o.path) }
+	first, rest := splitByFirstSegment(mounts)
+	phase1 := tasks(first, lookup)
+	phase1 = append(phase1, tasks(writeOps, func(o *op[secret]) (secret, error) {
+		return rs.write(ctx, o.path, slots[o.users[0]].ref.Body)
+	})...)
+	if len(transits) > 0 {
+		phase1 = append(phase1, func() { rs.decrypt(ctx, slots, transits, out) })
 	}
-	if strings.HasPrefix(rest, "data/") {
-		return path, nil
+	runAll(phase1)
+	runAll(tasks(shareMounts(first, rest), lookup))
+	for _, o := range writeOps {
+		fill(out, slots, o)
 	}
-	return m.path + "data/" + rest, nil
+	rs.reads(ctx, slots, reads, mounts, out)
+	return out
 }
 
-// unwrapKV2 opens the KV v2 envelope; a null "data" is a deleted or destroyed version.
-func unwrapKV2(data map[string]any) (map[string]any, error) {
-	inner, ok := data["data"].(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%w: this version of the secret is deleted or destroyed", errSecret)
+// reads maps each read slot to its API path through its mount, then reads each distinct
+// secret once.
+func (rs *resolver) reads(ctx context.Context, slots []slot, reads []int, mounts []*op[mountInfo], out []result) {
+	mountOf := map[string]*op[mountInfo]{}
+	for _, m := range mounts {
+		mountOf[m.key] = m
 	}
-	return inner, nil
+	type target struct {
+		api string
+		kv2 bool
+	}
+	targets := map[int]target{}
+	var ready []int
+	for _, i := range reads {
+		r := slots[i].ref
+		m := mountOf[r.Path]
+		if m.err != nil {
+			out[i] = result{err: classify(m.err), group: "mount " + r.Path, path: r.Path}
+			continue
+		}
+		api, err := apiPath(m.val, r.Path, r.Version)
+		if err != nil {
+			out[i] = result{err: err, path: r.Path}
+			continue
+		}
+		targets[i] = target{api: api, kv2: m.val.kvV2()}
+		ready = append(ready, i)
+	}
+	ops := group[secret](ready, func(i int) (string, string) {
+		return "read " + targets[i].api + "#" + strconv.Itoa(slots[i].ref.Version), slots[i].ref.Path
+	})
+	runAll(tasks(ops, func(o *op[secret]) (secret, error) {
+		i := o.users[0]
+		return rs.read(ctx, targets[i].api, slots[i].ref.Version, targets[i].kv2)
+	}))
+	for _, o := range ops {
+		fill(out, slots, o)
+	}
 }
 
-// lookupKey extracts key from a secret's data and renders it as env text.
-func lookupKey(data map[string]any, key string) (string, error) {
-	v, ok := data[key]
-	if !ok {
-		return "", fmt.Errorf("%w: key %q not found (the secret has %s)", errSecret, key, keyList(data))
+func (rs *resolver) read(ctx context.Context, api string, version int, kv2 bool) (secret, error) {
+	sec, err := rs.c.read(ctx, api, version)
+	if err != nil {
+		return secret{}, err
 	}
-	return render(v)
+	if kv2 {
+		if sec.data, err = unwrapKV2(sec.data); err != nil {
+			return secret{}, err
+		}
+	}
+	rs.keep(api, sec)
+	return sec, nil
 }
 
-func keyList(data map[string]any) string {
-	if len(data) == 0 {
-		return "no keys"
+func (rs *resolver) write(ctx context.Context, path, body string) (secret, error) {
+	if body == "" {
+		body = "{}"
 	}
-	keys := slices.Sorted(maps.Keys(data))
-	if len(keys) > 10 {
-		keys = append(keys[:10], "...")
+	sec, err := rs.c.write(ctx, path, json.RawMessage(body))
+	if err != nil {
+		return secret{}, err
 	}
-	return plural("key", len(data)) + " " + strings.Join(keys, ", ")
+	rs.keep(path, sec)
+	return sec, nil
 }
 
-// render turns a value into env text: strings as they are, anything else as JSON
-// (numbers exactly as Vault sent them, no HTML escaping).
-func render(v any) (string, error) {
-	if s, ok := v.(string); ok {
-		return s, nil
+// keep remembers a leased secret for daemon mode.
+func (rs *resolver) keep(path string, sec secret) {
+	if sec.leaseID == "" || sec.leaseDuration <= 0 {
+		return // no lease (a KV v1 "ttl" is only a refresh hint)
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.leases = append(rs.leases, leased{path: path, sec: sec})
+}
+
+// fill gives every user of a read or write its value, or the call's error.
+func fill(out []result, slots []slot, o *op[secret]) {
+	for _, i := range o.users {
+		if o.err != nil {
+			out[i] = result{err: classify(o.err), group: o.key, path: o.path}
+			continue
+		}
+		if slots[i].whole {
+			out[i] = result{data: o.val.data, path: o.path}
+			continue
+		}
+		r := valueResult(slots[i].ref.Value(o.val.data))
+		r.path = o.path
+		out[i] = r
+	}
+}
+
+// decrypt sends every distinct ciphertext in one transit batch.
+func (rs *resolver) decrypt(ctx context.Context, slots []slot, idx []int, out []result) {
+	path := rs.s.TransitPath + "/decrypt/" + rs.s.TransitKey
+	ops := group[string](idx, func(i int) (string, string) { return slots[i].ref.Ciphertext, path })
+	cts := make([]string, len(ops))
+	for j, o := range ops {
+		cts[j] = o.key
+	}
+	plain, errs, err := rs.c.decrypt(ctx, rs.s.TransitPath, rs.s.TransitKey, cts)
+	for j, o := range ops {
+		for _, i := range o.users {
+			switch {
+			case err != nil:
+				out[i] = result{err: classify(err), group: "transit", path: path}
+			case errs[j] != nil:
+				out[i] = result{err: classify(errs[j]), group: "transit " + o.key, path: path}
+			default:
+				out[i] = valueResult(slots[i].ref.Apply(plain[j]))
+				out[i].path = path
+			}
+		}
+	}
+}
+
+// valueResult turns a vaultref evaluation into a result; a missing key is "missing" (a
+// pod may ignore it), any other failure to evaluate is a secret error.
+func valueResult(v string, err error) result {
+	var mk *vaultref.MissingKeyError
+	switch {
+	case err == nil:
+		return result{value: v}
+	case errors.As(err, &mk):
+		return result{err: fmt.Errorf("%w: %w", errMissing, err)}
+	default:
+		return result{err: fmt.Errorf("%w: %w", errSecret, err)}
+	}
+}
+
+// compactBody is a write's identity: the same JSON object, however it is spaced, is the
+// same write.
+func compactBody(body string) string {
+	if body == "" {
+		return "{}"
 	}
 	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return "", fmt.Errorf("rendering a %T value as JSON: %w", v, err)
+	if err := json.Compact(&b, []byte(body)); err != nil {
+		return body
 	}
-	return strings.TrimSuffix(b.String(), "\n"), nil
+	return b.String()
+}
+
+// classify marks a permanent Vault failure: a 404 is a missing secret (which a pod may
+// ignore), anything else a secret error; errUnreachable stays as it is.
+func classify(err error) error {
+	if errors.Is(err, errUnreachable) || errors.Is(err, errSecret) || errors.Is(err, errMissing) || errors.Is(err, errReference) {
+		return err
+	}
+	var se *statusError
+	if errors.As(err, &se) && se.code == 404 {
+		return fmt.Errorf("%w: %w", errMissing, err)
+	}
+	return fmt.Errorf("%w: %w", errSecret, err)
 }

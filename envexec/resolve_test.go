@@ -1,17 +1,14 @@
 package envexec
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/vault-injector/vault-injector/vaultref"
 )
 
-func TestFindReferences(t *testing.T) {
+func TestFindVariables(t *testing.T) {
 	t.Parallel()
 	env := []string{
 		"PATH=/bin",
@@ -19,39 +16,60 @@ func TestFindReferences(t *testing.T) {
 		"PLAIN=vault",
 		EnvPrefix + "ROLE=vault:not/a#ref",
 		"NOEQUALS",
-		"PINNED=vault:secret/data/app/db#user#3",
+		"URL=postgres://${vault:secret/app/db#user}:${bao:secret/app/db#password}@db/${HOME}",
 		"DB=vault:kv1/x#y",
+		"LITERAL=${HOME} $${x} vault:in-text",
 	}
-	refs, err := findReferences(env)
+	vars, err := findVariables(env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []reference{
-		{index: 1, variable: "DB", ref: vaultref.Ref{Path: "secret/app/db", Key: "password"}},
-		{index: 5, variable: "PINNED", ref: vaultref.Ref{Path: "secret/data/app/db", Key: "user", Version: 3}},
-		{index: 6, variable: "DB", ref: vaultref.Ref{Path: "kv1/x", Key: "y"}},
+	var got []string
+	for _, v := range vars {
+		got = append(got, fmt.Sprintf("%d %s %d %s", v.index, v.name, len(v.tmpl.Refs), v.tmpl))
 	}
-	if !slices.Equal(refs, want) {
-		t.Errorf("refs = %+v, want %+v", refs, want)
+	want := []string{
+		"1 DB 1 vault:secret/app/db#password",
+		"5 URL 2 postgres://${vault:secret/app/db#user}:${bao:secret/app/db#password}@db/${HOME}",
+		"6 DB 1 vault:kv1/x#y",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("variables =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
-func TestFindReferencesMalformed(t *testing.T) {
+func TestFindVariablesMalformed(t *testing.T) {
 	t.Parallel()
-	_, err := findReferences([]string{"A=vault:secret/x", "B=fine", "C=vault:#k", "D=vault:p#k#v2"})
+	_, err := findVariables([]string{"A=vault:secret/x", "B=fine ${x}", "C=x${vault:#k}", "D=vault:p#k#v2", "E=${bao:a#b"})
 	if err == nil {
 		t.Fatal("no error")
 	}
 	if exitCode(err) != ExitSettings {
 		t.Errorf("exit code %d, want %d", exitCode(err), ExitSettings)
 	}
-	for _, v := range []string{"variable A:", "variable C:", "variable D:"} {
+	for _, v := range []string{"variable A:", "variable C:", "variable D:", "variable E:"} {
 		if !strings.Contains(err.Error(), v) {
 			t.Errorf("error %q does not name %s", err, v)
 		}
 	}
 	if strings.Contains(err.Error(), "variable B") {
 		t.Errorf("error %q names a plain variable", err)
+	}
+}
+
+func TestCheckPolicy(t *testing.T) {
+	t.Parallel()
+	vars, err := findVariables([]string{"TOKEN=vault:login", "CT=x ${vault:v1:aGk=}", "OK=vault:a#b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = checkPolicy(vars, Settings{})
+	if exitCode(err) != ExitSettings || !strings.Contains(err.Error(), "variable TOKEN: ") || !strings.Contains(err.Error(), EnvAllowLogin) ||
+		!strings.Contains(err.Error(), "variable CT: ") || !strings.Contains(err.Error(), EnvTransitKey) || strings.Contains(err.Error(), "variable OK") {
+		t.Errorf("checkPolicy = %v", err)
+	}
+	if err := checkPolicy(vars, Settings{AllowLogin: true, TransitKey: "k"}); err != nil {
+		t.Errorf("checkPolicy with both allowed = %v", err)
 	}
 }
 
@@ -98,58 +116,23 @@ func TestAPIPath(t *testing.T) {
 	}
 }
 
-func TestRender(t *testing.T) {
+func TestUnwrapKV2(t *testing.T) {
 	t.Parallel()
-	tests := map[string]struct {
-		json string
-		want string
-	}{
-		"string":       {`"s3cr<e>t&"`, "s3cr<e>t&"},
-		"empty string": {`""`, ""},
-		"integer":      {`12345678901234567890`, "12345678901234567890"},
-		"float":        {`1.50`, "1.50"},
-		"bool":         {`true`, "true"},
-		"null":         {`null`, "null"},
-		"object":       {`{"b":1,"a":"<x>"}`, `{"a":"<x>","b":1}`},
-		"array":        {`[1,"two"]`, `[1,"two"]`},
-		"unicode":      {`"pässwörd"`, "pässwörd"},
-		"multiline":    {`"line1\nline2"`, "line1\nline2"},
+	if _, err := unwrapKV2(map[string]any{"data": nil, "metadata": map[string]any{}}); !errors.Is(err, errMissing) {
+		t.Errorf("deleted version: %v, want a missing-secret error", err)
 	}
-	for name, tt := range tests {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			dec := json.NewDecoder(strings.NewReader(tt.json))
-			dec.UseNumber()
-			var v any
-			if err := dec.Decode(&v); err != nil {
-				t.Fatal(err)
-			}
-			got, err := render(v)
-			if err != nil || got != tt.want {
-				t.Errorf("render(%s) = %q, %v; want %q", tt.json, got, err, tt.want)
-			}
-		})
+	if got, err := unwrapKV2(map[string]any{"data": map[string]any{"k": "v"}}); err != nil || got["k"] != "v" {
+		t.Errorf("unwrapKV2 = %v, %v", got, err)
 	}
 }
 
-func TestLookupKey(t *testing.T) {
+func TestCompactBody(t *testing.T) {
 	t.Parallel()
-	data := map[string]any{"user": "u", "password": "canary-lookup"}
-	if v, err := lookupKey(data, "user"); err != nil || v != "u" {
-		t.Errorf("lookupKey(user) = %q, %v", v, err)
+	if a, b := compactBody(`{ "common_name": "x",  "ttl": "1h" }`), compactBody(`{"common_name":"x","ttl":"1h"}`); a != b {
+		t.Errorf("equal bodies differ: %s vs %s", a, b)
 	}
-	_, err := lookupKey(data, "pasword")
-	if err == nil || !errors.Is(err, errSecret) {
-		t.Fatalf("missing key: %v, want a secret error", err)
-	}
-	if !strings.Contains(err.Error(), `key "pasword" not found`) || !strings.Contains(err.Error(), "password, user") {
-		t.Errorf("error %q should name the key and list the keys", err)
-	}
-	if strings.Contains(err.Error(), "canary-lookup") {
-		t.Errorf("error %q leaks a value", err)
-	}
-	if _, err := unwrapKV2(map[string]any{"data": nil, "metadata": map[string]any{}}); !errors.Is(err, errSecret) {
-		t.Errorf("deleted version: %v, want a secret error", err)
+	if compactBody("") != "{}" {
+		t.Error(`empty body is not "{}"`)
 	}
 }
 
@@ -165,6 +148,7 @@ func TestExitCode(t *testing.T) {
 		"reference":   {&refError{variables: []string{"A"}, err: errReference}, ExitSettings},
 		"login":       {fmt.Errorf("%w: x", errLogin), ExitLogin},
 		"secret":      {&refError{variables: []string{"A"}, path: "p", err: errSecret}, ExitSecret},
+		"missing":     {fmt.Errorf("%w: x", errMissing), ExitSecret},
 		"unreachable": {errUnreachable, ExitUnreachable},
 		"exec":        {errExec, ExitExec},
 		"copy":        {errCopy, ExitCopy},
@@ -178,5 +162,34 @@ func TestExitCode(t *testing.T) {
 				t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestShareMounts(t *testing.T) {
+	t.Parallel()
+	ops := func(keys ...string) []*op[mountInfo] {
+		var out []*op[mountInfo]
+		for _, k := range keys {
+			out = append(out, &op[mountInfo]{key: k, path: k})
+		}
+		return out
+	}
+	all := ops("secret/a", "secret/b/c", "team/kv/x", "team/other/y", "secret", "nomount/z", "nomount/w")
+	first, rest := splitByFirstSegment(all)
+	if len(first) != 3 || first[0].key != "secret/a" || first[1].key != "team/kv/x" || first[2].key != "nomount/z" {
+		t.Fatalf("first = %v", first)
+	}
+	first[0].val = mountInfo{path: "secret/", kind: "kv", version: 2}
+	first[1].val = mountInfo{path: "team/kv/", kind: "kv", version: 1}
+	first[2].val = mountInfo{} // 404: unknown mount, nothing to share
+	var pending []string
+	for _, m := range shareMounts(first, rest) {
+		pending = append(pending, m.key)
+	}
+	if want := []string{"team/other/y", "nomount/w"}; !slices.Equal(pending, want) {
+		t.Errorf("pending = %v, want %v", pending, want)
+	}
+	if rest[0].val.path != "secret/" || rest[2].val.path != "secret/" {
+		t.Errorf("secret/b/c and secret did not share the secret/ mount: %+v", rest)
 	}
 }

@@ -9,11 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"slices"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/vault-injector/vault-injector/vaultref"
 )
 
 // Runner runs envexec with its side effects as fields, so tests drive the real flow and
@@ -49,7 +48,8 @@ func (r *Runner) Run(ctx context.Context, args []string) int {
 	inv := &invocation{Runner: r, log: newLogger(r.Stderr, Settings{LogLevel: slog.LevelInfo})}
 	err := inv.dispatch(ctx, args)
 	code := exitCode(err)
-	if err != nil {
+	var done *exitError
+	if err != nil && !errors.As(err, &done) {
 		inv.log.Error("envexec failed", append(errorAttrs(err), "exitCode", code)...)
 	}
 	if code == ExitUsage {
@@ -80,79 +80,92 @@ func (inv *invocation) dispatch(ctx context.Context, args []string) error {
 	}
 }
 
-// start resolves the references, then execs argv with the new environment.
+// start resolves the references, then execs argv with the new environment, or in daemon
+// mode runs it as a child.
 func (inv *invocation) start(ctx context.Context, argv []string) error {
 	s, err := ParseSettings(inv.Environ)
 	if err != nil {
 		return err
 	}
 	inv.log = newLogger(inv.Stderr, s)
-	refs, err := findReferences(inv.Environ)
+	vars, err := findVariables(inv.Environ)
 	if err != nil {
 		return err
 	}
+	if err := checkPolicy(vars, s); err != nil {
+		return err
+	}
 	began := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	fetchCtx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
-	env := slices.Clone(inv.Environ)
-	if len(refs) > 0 {
-		values, err := inv.fetch(ctx, s, refs)
-		if err != nil {
+	var res resolved
+	var sess *session
+	if len(vars) > 0 || len(s.FromPath) > 0 {
+		if res, sess, err = inv.fetch(fetchCtx, s, vars); err != nil {
 			return err
 		}
-		for _, r := range refs {
-			env[r.index] = r.variable + "=" + values[r.index]
-		}
 	}
-	env = withoutSettings(env)
+	env, err := buildEnv(inv.Environ, res, s.Passthrough)
+	if err != nil {
+		return err
+	}
 	path, err := lookPath(argv[0], pathOf(env))
 	if err != nil {
 		return fmt.Errorf("%w: %w", errExec, err)
 	}
-	inv.log.Info("starting application", "command", argv[0], "references", len(refs), "elapsed", time.Since(began).String())
+	inv.log.Info("starting application", "command", argv[0], "variables", len(vars), "daemon", s.Daemon,
+		"elapsed", time.Since(began).String())
+	if s.Daemon {
+		return inv.daemonize(ctx, s, vars, sess, path, argv, env)
+	}
 	exec := inv.Exec
 	if exec == nil {
 		exec = syscall.Exec
 	}
 	if err := exec(path, argv, env); err != nil {
-		return fmt.Errorf("%w: %s: %w", errExec, path, err)
+		return fmt.Errorf("%w: %s: %w", errExec, path, explainExecError(err, env))
 	}
 	return nil
 }
 
-// fetch logs in and reads every referenced secret within ctx's deadline.
-func (inv *invocation) fetch(ctx context.Context, s Settings, refs []reference) (map[int]string, error) {
-	jwt, err := readToken(s.TokenFile)
-	if err != nil {
-		return nil, err
-	}
+// fetch logs in and resolves every reference and from-path secret within ctx's deadline.
+func (inv *invocation) fetch(ctx context.Context, s Settings, vars []variable) (resolved, *session, error) {
 	c, err := newClient(s, inv.log)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errSettings, err)
+		return resolved{}, nil, fmt.Errorf("%w: %w", errSettings, err)
 	}
-	if err := c.login(ctx, s.AuthPath, s.Role, jwt); err != nil {
-		return nil, err
+	if err := c.authenticate(ctx, s); err != nil {
+		return resolved{}, nil, err
 	}
-	inv.log.Debug("logged in", "role", s.Role, "authPath", s.AuthPath)
-	return (&resolver{c: c}).resolve(ctx, refs)
+	inv.log.Debug("logged in", "method", string(s.AuthMethod), "authPath", s.AuthPath, "role", s.Role)
+	return inv.resolveWith(ctx, s, c, vars)
 }
 
-// readToken reads the login JWT; a missing file usually means the pod does not mount
-// its ServiceAccount token.
-func readToken(file string) (string, error) {
-	b, err := os.ReadFile(file)
+// resolveWith resolves with a logged-in client; daemon mode calls it again for fresh
+// secrets.
+func (inv *invocation) resolveWith(ctx context.Context, s Settings, c *client, vars []variable) (resolved, *session, error) {
+	slots := slotsOf(vars)
+	for _, p := range s.FromPath {
+		slots = append(slots, slot{v: -1, whole: true, ref: vaultref.Ref{Path: p.Path, Version: p.Version}})
+	}
+	rs := &resolver{c: c, s: s}
+	results := rs.resolve(ctx, slots)
+	n := len(slots) - len(s.FromPath)
+	res, err := finish(vars, slots[:n], results[:n], s.IgnoreMissing, inv.log)
 	if err != nil {
-		return "", fmt.Errorf("%w: reading the token file: %w", errLogin, err)
+		return resolved{}, nil, err
 	}
-	jwt := strings.TrimSpace(string(b))
-	if jwt == "" {
-		return "", fmt.Errorf("%w: token file %s is empty", errLogin, file)
+	if res.extra, err = fromPathVariables(s.FromPath, results[n:], s.IgnoreMissing, inv.log); err != nil {
+		return resolved{}, nil, err
 	}
-	return jwt, nil
+	return res, &session{c: c, leases: rs.leases}, nil
 }
 
 func newLogger(w io.Writer, s Settings) *slog.Logger {
-	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: s.LogLevel})
+	var h slog.Handler = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: s.LogLevel})
+	if s.LogText {
+		h = slog.NewTextHandler(w, &slog.HandlerOptions{Level: s.LogLevel})
+	}
 	return slog.New(h).With("pod", s.Pod, "namespace", s.Namespace, "container", s.Container)
 }
 

@@ -22,7 +22,7 @@ type outcome struct {
 	argv, env      []string
 }
 
-func runEnvexec(t *testing.T, ctx context.Context, args, environ []string) outcome {
+func runEnvexec(ctx context.Context, t *testing.T, args, environ []string) outcome {
 	t.Helper()
 	var o outcome
 	var stdout, stderr bytes.Buffer
@@ -83,7 +83,7 @@ func envValue(env []string, name string) (string, bool) {
 // closedAddr is a loopback URL where nothing listens.
 func closedAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestCommandLine(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			out := runEnvexec(t, t.Context(), tt.args, nil)
+			out := runEnvexec(t.Context(), t, tt.args, nil)
 			if out.code != tt.wantCode {
 				t.Errorf("exit %d, want %d", out.code, tt.wantCode)
 			}
@@ -187,7 +187,7 @@ func TestNoReferencesExecsWithoutVault(t *testing.T) {
 	bin := t.TempDir()
 	write(t, filepath.Join(bin, "app"), 0o755)
 	env := append(settingsEnv(t, closedAddr(t)), "PATH="+bin, "GREETING=hello", "VAULT_ADDR=http://app-vault:8200")
-	out := runEnvexec(t, t.Context(), []string{"--", "app", "--flag", "vault:not#a-ref-in-args"}, env)
+	out := runEnvexec(t.Context(), t, []string{"--", "app", "--flag", "vault:not#a-ref-in-args"}, env)
 	if out.code != ExitOK || !out.execed {
 		t.Fatalf("exit %d, execed %v, stderr %s", out.code, out.execed, out.stderr)
 	}
@@ -240,7 +240,7 @@ func TestFailuresBeforeVault(t *testing.T) {
 			if args == nil {
 				args = []string{"--", "/bin/true"}
 			}
-			out := runEnvexec(t, t.Context(), args, tt.env(t))
+			out := runEnvexec(t.Context(), t, args, tt.env(t))
 			if out.code != tt.wantCode {
 				t.Fatalf("exit %d, want %d; stderr %s", out.code, tt.wantCode, out.stderr)
 			}
@@ -261,7 +261,7 @@ func TestVaultDownFailsWithinDeadline(t *testing.T) {
 	t.Parallel()
 	env := append(settingsEnv(t, closedAddr(t)), EnvTimeout+"=1500ms", "DB_PASSWORD=vault:secret/app/db#password")
 	began := time.Now()
-	out := runEnvexec(t, t.Context(), []string{"--", "/bin/true"}, env)
+	out := runEnvexec(t.Context(), t, []string{"--", "/bin/true"}, env)
 	elapsed := time.Since(began)
 	if out.code != ExitUnreachable {
 		t.Fatalf("exit %d, want %d; stderr %s", out.code, ExitUnreachable, out.stderr)
@@ -286,13 +286,13 @@ func TestSignalInterruptsStartup(t *testing.T) {
 	defer cancel()
 	// A parent deadline is not "our" deadline, but either way start-up ends promptly.
 	began := time.Now()
-	out := runEnvexec(t, ctx, []string{"--", "/bin/true"}, env)
+	out := runEnvexec(ctx, t, []string{"--", "/bin/true"}, env)
 	if out.code != ExitUnreachable || time.Since(began) > 5*time.Second {
 		t.Fatalf("exit %d after %v, want %d promptly; stderr %s", out.code, time.Since(began), ExitUnreachable, out.stderr)
 	}
 	ctx2, cancel2 := context.WithCancel(t.Context())
 	time.AfterFunc(300*time.Millisecond, cancel2)
-	out = runEnvexec(t, ctx2, []string{"--", "/bin/true"}, env)
+	out = runEnvexec(ctx2, t, []string{"--", "/bin/true"}, env)
 	if out.code != ExitUnreachable || !strings.Contains(out.stderr, "interrupted") {
 		t.Fatalf("exit %d, want %d and \"interrupted\"; stderr %s", out.code, ExitUnreachable, out.stderr)
 	}

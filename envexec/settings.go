@@ -8,76 +8,170 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/vault-injector/vault-injector/vaultref"
 )
 
 // EnvPrefix reserves a namespace for envexec's own settings, so they can never be
 // confused with the application's variables (VAULT_* belongs to the application).
 const EnvPrefix = "ENVEXEC_"
 
-// Names of the settings, exported so the webhook sets exactly what envexec reads.
+// Names of the settings, exported so the webhook sets exactly what envexec reads. The
+// value formats are in docs/envexec.md and `envexec help`.
 const (
 	// EnvVaultAddr is the Vault base URL, e.g. https://vault.vault.svc:8200 (required).
 	EnvVaultAddr = EnvPrefix + "VAULT_ADDR"
-	// EnvAuthPath is the mount path of the Kubernetes auth method, without "auth/".
+	// EnvAuthMethod is how envexec logs in: kubernetes (default), jwt, approle or token.
+	EnvAuthMethod = EnvPrefix + "AUTH_METHOD"
+	// EnvAuthPath is the mount path of the auth method, without "auth/" (defaults to the
+	// method's name).
 	EnvAuthPath = EnvPrefix + "AUTH_PATH"
-	// EnvRole is the Vault role to log in as (required).
+	// EnvRole is the Vault role to log in as (kubernetes and jwt).
 	EnvRole = EnvPrefix + "ROLE"
-	// EnvTokenFile is the file holding the ServiceAccount JWT sent at login.
+	// EnvTokenFile is the file holding the JWT sent at login (kubernetes and jwt).
 	EnvTokenFile = EnvPrefix + "TOKEN_FILE"
+	// EnvRoleIDFile is the file holding the AppRole role ID (approle).
+	EnvRoleIDFile = EnvPrefix + "ROLE_ID_FILE"
+	// EnvSecretIDFile is the file holding the AppRole secret ID (approle; optional for
+	// roles that do not bind a secret ID).
+	EnvSecretIDFile = EnvPrefix + "SECRET_ID_FILE"
+	// EnvVaultTokenFile is the file holding a Vault token used as is (token).
+	EnvVaultTokenFile = EnvPrefix + "VAULT_TOKEN_FILE"
+	// EnvVaultNamespace is sent as X-Vault-Namespace on every request (Vault Enterprise).
+	EnvVaultNamespace = EnvPrefix + "VAULT_NAMESPACE"
+	// EnvCAFile is a PEM bundle that replaces the system roots for Vault's TLS.
+	EnvCAFile = EnvPrefix + "CA_FILE"
+	// EnvTLSSkipVerify ("true" or "false") turns off TLS verification; the webhook decides
+	// whether a pod may set it.
+	EnvTLSSkipVerify = EnvPrefix + "TLS_SKIP_VERIFY"
+	// EnvClientTimeout bounds one HTTP request to Vault, so a hung connection is retried
+	// instead of eating the whole start-up deadline.
+	EnvClientTimeout = EnvPrefix + "CLIENT_TIMEOUT"
 	// EnvTimeout is one deadline for login, reads and retries together.
 	EnvTimeout = EnvPrefix + "TIMEOUT"
-	// EnvLogLevel is the minimum level of envexec's JSON log lines.
+	// EnvLogLevel is the minimum level of envexec's log lines.
 	EnvLogLevel = EnvPrefix + "LOG_LEVEL"
+	// EnvLogFormat is json (default) or text.
+	EnvLogFormat = EnvPrefix + "LOG_FORMAT"
 	// EnvPod names the pod in messages, so a failure points at its source.
 	EnvPod = EnvPrefix + "POD"
 	// EnvNamespace names the pod's namespace in messages.
 	EnvNamespace = EnvPrefix + "NAMESPACE"
 	// EnvContainer names the container in messages.
 	EnvContainer = EnvPrefix + "CONTAINER"
+	// EnvAllowLogin ("true" or "false") lets vault:login hand the application envexec's
+	// Vault token; off by default because the token is envexec's whole identity.
+	EnvAllowLogin = EnvPrefix + "ALLOW_LOGIN"
+	// EnvTransitKey names the transit key that decrypts vault:v1:... ciphertexts.
+	EnvTransitKey = EnvPrefix + "TRANSIT_KEY"
+	// EnvTransitPath is the mount path of the transit engine (default "transit").
+	EnvTransitPath = EnvPrefix + "TRANSIT_PATH"
+	// EnvIgnoreMissing ("true" or "false") leaves a variable unset, with a warning, when
+	// its secret or key does not exist, instead of failing with exit code 5.
+	EnvIgnoreMissing = EnvPrefix + "IGNORE_MISSING"
+	// EnvFromPath is a comma-separated list of PATH[#VERSION]: every key of each secret
+	// becomes a variable (bank-vaults' vault-env-from-path).
+	EnvFromPath = EnvPrefix + "FROM_PATH"
+	// EnvPassthrough is a comma-separated list of ENVEXEC_* names left in the
+	// application's environment (all others are removed).
+	EnvPassthrough = EnvPrefix + "PASSTHROUGH"
+	// EnvDaemon ("true" or "false") keeps envexec running as the application's parent, to
+	// renew the token and leases of dynamic secrets.
+	EnvDaemon = EnvPrefix + "DAEMON"
+	// EnvDaemonOnExpiry says what daemon mode does when a lease cannot be renewed:
+	// restart (default), signal or stop.
+	EnvDaemonOnExpiry = EnvPrefix + "DAEMON_ON_EXPIRY"
+	// EnvDaemonSignal is the signal sent to the application on expiry (default SIGTERM).
+	EnvDaemonSignal = EnvPrefix + "DAEMON_SIGNAL"
+	// EnvDaemonGrace is how long a stopping application gets before SIGKILL.
+	EnvDaemonGrace = EnvPrefix + "DAEMON_GRACE"
+)
+
+// AuthMethod is how envexec logs in to Vault.
+type AuthMethod string
+
+// The auth methods envexec supports.
+const (
+	// AuthKubernetes sends the pod's ServiceAccount JWT to the kubernetes auth method.
+	AuthKubernetes AuthMethod = "kubernetes"
+	// AuthJWT sends a JWT from a file to the jwt auth method.
+	AuthJWT AuthMethod = "jwt"
+	// AuthAppRole sends a role ID and secret ID from files to the approle auth method.
+	AuthAppRole AuthMethod = "approle"
+	// AuthToken uses a Vault token from a file, without a login.
+	AuthToken AuthMethod = "token"
+)
+
+// ExpiryAction is what daemon mode does when a lease can no longer be renewed.
+type ExpiryAction string
+
+// The expiry actions.
+const (
+	// ExpiryRestart fetches fresh secrets, stops the application and starts it again
+	// with the new values, without restarting the container.
+	ExpiryRestart ExpiryAction = "restart"
+	// ExpirySignal sends the daemon signal to the application and carries on; the
+	// application decides what to do.
+	ExpirySignal ExpiryAction = "signal"
+	// ExpiryStop stops the application and exits with ExitLeaseExpired, so the kubelet
+	// restarts the container, which fetches fresh secrets.
+	ExpiryStop ExpiryAction = "stop"
 )
 
 // Settings is envexec's whole configuration, parsed once from ENVEXEC_* variables.
 type Settings struct {
 	// VaultAddr is the Vault base URL; requests go to VaultAddr + "/v1/...".
 	VaultAddr *url.URL
+	// AuthMethod is how envexec logs in.
+	AuthMethod AuthMethod
 	// AuthPath is the auth mount, used as POST /v1/auth/{AuthPath}/login.
 	AuthPath string
-	// Role is the Vault role sent at login.
+	// Role is the Vault role sent at login (kubernetes, jwt).
 	Role string
-	// TokenFile holds the JWT sent at login.
+	// TokenFile holds the JWT sent at login (kubernetes, jwt).
 	TokenFile string
+	// RoleIDFile and SecretIDFile hold the AppRole credentials (approle).
+	RoleIDFile, SecretIDFile string
+	// VaultTokenFile holds a Vault token (token).
+	VaultTokenFile string
+	// VaultNamespace is sent as X-Vault-Namespace when not empty.
+	VaultNamespace string
+	// CAFile replaces the system roots when not empty.
+	CAFile string
+	// TLSSkipVerify turns off certificate verification.
+	TLSSkipVerify bool
+	// ClientTimeout bounds one HTTP attempt.
+	ClientTimeout time.Duration
 	// Timeout bounds the whole start-up: login, mount lookups, reads and retries.
 	Timeout time.Duration
 	// LogLevel filters envexec's log lines.
 	LogLevel slog.Level
+	// LogText selects text log lines instead of JSON.
+	LogText bool
 	// Pod, Namespace and Container only label messages; they may be empty.
 	Pod, Namespace, Container string
-}
-
-// setting is one row of the declarative settings table: parsing, usage and docs all
-// derive from it, so they cannot drift apart.
-type setting struct {
-	name     string
-	def      string
-	required bool
-	help     string
-	parse    func(s *Settings, v string) error
-}
-
-func settingTable() []setting {
-	return []setting{
-		{name: EnvVaultAddr, required: true, help: "Vault base URL (http or https)", parse: parseAddr},
-		{name: EnvAuthPath, def: "kubernetes", help: `auth mount path, without "auth/"`, parse: parseAuthPath},
-		{name: EnvRole, required: true, help: "Vault role to log in as", parse: parseRole},
-		{name: EnvTokenFile, def: "/var/run/secrets/kubernetes.io/serviceaccount/token",
-			help: "file holding the JWT sent at login", parse: parseTokenFile},
-		{name: EnvTimeout, def: "60s", help: "start-up deadline for login, reads and retries (Go duration)", parse: parseTimeout},
-		{name: EnvLogLevel, def: "info", help: "debug, info, warn or error", parse: parseLogLevel},
-		{name: EnvPod, help: "pod name, used in messages", parse: func(s *Settings, v string) error { s.Pod = v; return nil }},
-		{name: EnvNamespace, help: "pod namespace, used in messages", parse: func(s *Settings, v string) error { s.Namespace = v; return nil }},
-		{name: EnvContainer, help: "container name, used in messages", parse: func(s *Settings, v string) error { s.Container = v; return nil }},
-	}
+	// AllowLogin permits vault:login references.
+	AllowLogin bool
+	// TransitKey decrypts transit ciphertexts; empty means they are refused.
+	TransitKey string
+	// TransitPath is the transit engine's mount path.
+	TransitPath string
+	// IgnoreMissing leaves variables with missing secrets or keys unset instead of failing.
+	IgnoreMissing bool
+	// FromPath lists secrets whose every key becomes a variable.
+	FromPath []vaultref.PathRef
+	// Passthrough lists the ENVEXEC_* settings kept in the application's environment.
+	Passthrough []string
+	// Daemon keeps envexec as the application's parent.
+	Daemon bool
+	// OnExpiry is what daemon mode does when a lease cannot be renewed.
+	OnExpiry ExpiryAction
+	// Signal is sent to the application on expiry.
+	Signal syscall.Signal
+	// Grace is how long a stopping application gets before SIGKILL.
+	Grace time.Duration
 }
 
 // settingError names the variable that is wrong; setting values are not secret, so
@@ -106,11 +200,7 @@ func ParseSettings(environ []string) (Settings, error) {
 	for _, row := range settingTable() {
 		known[row.name] = true
 		v, set := values[row.name]
-		switch {
-		case !set && row.required:
-			errs = append(errs, &settingError{row.name, "is required"})
-			continue
-		case !set:
+		if !set {
 			v = row.def
 		}
 		if err := row.parse(&s, v); err != nil {
@@ -122,91 +212,37 @@ func ParseSettings(environ []string) (Settings, error) {
 			errs = append(errs, &settingError{name, "unknown setting (reserved prefix " + EnvPrefix + ")"})
 		}
 	}
+	errs = append(errs, s.validate(values, known)...)
 	if len(errs) > 0 {
 		return Settings{}, fmt.Errorf("%w: %w", errSettings, errors.Join(errs...))
 	}
 	return s, nil
 }
 
-func parseAddr(s *Settings, v string) error {
-	u, err := url.Parse(v)
-	if err != nil {
-		return fmt.Errorf("%q is not a URL", v)
+// validate checks the rules that involve several settings: what each auth method needs.
+func (s *Settings) validate(values map[string]string, known map[string]bool) []error {
+	var errs []error
+	need := func(name, why string) {
+		if values[name] == "" {
+			errs = append(errs, &settingError{name, "is required" + why})
+		}
 	}
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("%q: scheme must be http or https", v)
-	case u.Host == "":
-		return fmt.Errorf("%q: missing host", v)
-	case u.User != nil:
-		return fmt.Errorf("must not contain user information")
-	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-		return fmt.Errorf("%q: must not have a query or fragment", v)
+	need(EnvVaultAddr, "")
+	switch s.AuthMethod {
+	case AuthKubernetes, AuthJWT:
+		need(EnvRole, "")
+	case AuthAppRole:
+		need(EnvRoleIDFile, " with "+EnvAuthMethod+"=approle")
+	case AuthToken:
+		need(EnvVaultTokenFile, " with "+EnvAuthMethod+"=token")
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/")
-	u.RawPath = ""
-	s.VaultAddr = u
-	return nil
-}
-
-func parseAuthPath(s *Settings, v string) error {
-	if err := checkMountPath(v); err != nil {
-		return err
+	if s.AuthPath == "" {
+		s.AuthPath = string(s.AuthMethod)
 	}
-	s.AuthPath = v
-	return nil
-}
-
-func checkMountPath(v string) error {
-	switch {
-	case v == "":
-		return fmt.Errorf("must not be empty")
-	case strings.HasPrefix(v, "/") || strings.HasSuffix(v, "/") || strings.Contains(v, "//"):
-		return fmt.Errorf("%q must not start or end with \"/\" or contain \"//\"", v)
-	case strings.HasPrefix(v, "auth/"):
-		return fmt.Errorf("%q: give the mount path without \"auth/\"", v)
-	case strings.ContainsAny(v, " \t\r\n?#%"):
-		return fmt.Errorf("%q must not contain whitespace, \"?\", \"#\" or \"%%\"", v)
+	for _, name := range s.Passthrough {
+		if !known[name] {
+			errs = append(errs, &settingError{EnvPassthrough, fmt.Sprintf("%q is not an envexec setting", name)})
+		}
 	}
-	return nil
-}
-
-func parseRole(s *Settings, v string) error {
-	if strings.TrimSpace(v) == "" {
-		return fmt.Errorf("must not be empty")
-	}
-	s.Role = v
-	return nil
-}
-
-func parseTokenFile(s *Settings, v string) error {
-	if v == "" {
-		return fmt.Errorf("must not be empty")
-	}
-	s.TokenFile = v
-	return nil
-}
-
-func parseTimeout(s *Settings, v string) error {
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return fmt.Errorf("%q is not a Go duration such as 30s or 2m", v)
-	}
-	if d <= 0 {
-		return fmt.Errorf("%q must be positive", v)
-	}
-	s.Timeout = d
-	return nil
-}
-
-func parseLogLevel(s *Settings, v string) error {
-	levels := map[string]slog.Level{
-		"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
-	}
-	l, ok := levels[v]
-	if !ok {
-		return fmt.Errorf("%q: want debug, info, warn or error", v)
-	}
-	s.LogLevel = l
-	return nil
+	return errs
 }

@@ -31,18 +31,17 @@ func usage() string {
   envexec help                 print this help
 
 A variable whose value is vault:PATH#KEY[#VERSION] gets the value of KEY in the Vault
-secret at PATH. envexec is configured only by these variables, which it removes before
-starting COMMAND:
+secret at PATH; references also work inside text as ${vault:PATH#KEY}, with transforms
+(" | b64dec"), writes (>>vault:), vault:login and transit ciphertexts (vault:v1:...).
+See docs/references.md. envexec is configured only by these variables, which it removes
+before starting COMMAND:
 `)
 	for _, s := range settingTable() {
-		def := "default " + s.def
-		switch {
-		case s.required:
-			def = "required"
-		case s.def == "":
-			def = "optional"
+		fmt.Fprintf(&b, "  %-26s %s", s.name, s.help)
+		if s.def != "" {
+			fmt.Fprintf(&b, " (default %s)", s.def)
 		}
-		fmt.Fprintf(&b, "  %-20s %s (%s)\n", s.name, s.help, def)
+		b.WriteByte('\n')
 	}
 	b.WriteString("\nexit codes:\n")
 	for _, e := range exitCodeTable() {

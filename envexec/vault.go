@@ -14,15 +14,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
+	"os"
 	"strings"
 	"time"
 )
 
 const (
-	// attemptTimeout bounds one HTTP attempt, so a hung connection is retried instead
-	// of eating the whole start-up deadline.
-	attemptTimeout = 15 * time.Second
 	// maxBody bounds a response; Vault's own request limit is 32 MiB.
 	maxBody = 32 << 20
 	// backoffBase and backoffMax shape the jittered exponential backoff.
@@ -33,10 +30,17 @@ const (
 // client talks plain HTTP+JSON to Vault for the three calls envexec needs. It reads no
 // environment variable: the application's VAULT_* settings are not ours.
 type client struct {
-	base  *url.URL
-	http  *http.Client
-	log   *slog.Logger
-	token string
+	base *url.URL
+	http *http.Client
+	log  *slog.Logger
+	// namespace is sent as X-Vault-Namespace when set.
+	namespace string
+	// attemptTimeout bounds one HTTP attempt (ENVEXEC_CLIENT_TIMEOUT).
+	attemptTimeout time.Duration
+	token          string
+	// tokenTTL and tokenRenewable describe the token, for daemon mode.
+	tokenTTL       time.Duration
+	tokenRenewable bool
 	// sensitive strings (the JWT, the client token) are scrubbed from Vault's error
 	// messages before they reach an error, in case Vault ever echoes them.
 	sensitive []string
@@ -57,13 +61,31 @@ func newClient(s Settings, log *slog.Logger) (*client, error) {
 		MaxIdleConnsPerHost: maxParallel,
 		IdleConnTimeout:     30 * time.Second,
 	}
-	return &client{base: s.VaultAddr, http: &http.Client{Transport: tr}, log: log}, nil
+	return &client{
+		base: s.VaultAddr, http: &http.Client{Transport: tr}, log: log,
+		namespace: s.VaultNamespace, attemptTimeout: s.ClientTimeout,
+	}, nil
 }
 
-// tlsConfig is the hook for CA settings (a later ENVEXEC_CA_* setting lands here).
-// Verification is always on.
-func tlsConfig(Settings) (*tls.Config, error) {
-	return &tls.Config{MinVersion: tls.VersionTLS12}, nil
+// tlsConfig verifies Vault's certificate against ENVEXEC_CA_FILE when set (replacing the
+// system roots), or the system roots. Only ENVEXEC_TLS_SKIP_VERIFY turns verification off.
+func tlsConfig(s Settings) (*tls.Config, error) {
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if s.CAFile != "" {
+		data, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", EnvCAFile, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(data) {
+			return nil, fmt.Errorf("%s: %s holds no PEM certificate", EnvCAFile, s.CAFile)
+		}
+		conf.RootCAs = pool
+	}
+	if s.TLSSkipVerify {
+		conf.InsecureSkipVerify = true // the pod opted in, and the webhook allowed it
+	}
+	return conf, nil
 }
 
 // request is one Vault API call; path is relative to /v1/.
@@ -88,6 +110,9 @@ type statusError struct {
 	req  string
 	code int
 	msgs []string
+	// body is the raw answer, for the few callers that read results from an error
+	// answer (transit batches). It may hold secrets: Error never shows it.
+	body []byte
 }
 
 func (e *statusError) Error() string {
@@ -130,7 +155,14 @@ func transient(err error) bool {
 func (c *client) call(ctx context.Context, r request, out any) error {
 	for attempt := 0; ; attempt++ {
 		err := c.once(ctx, r, out)
-		if err == nil || !transient(err) {
+		var te *transportError
+		switch {
+		case err == nil:
+			return nil
+		case !transient(err) && errors.As(err, &te):
+			// A certificate that does not verify: Vault is unusable, not the secret.
+			return fmt.Errorf("%w: %w", errUnreachable, err)
+		case !transient(err):
 			return err
 		}
 		c.log.Debug("vault request failed, will retry", "request", r.String(), "attempt", attempt+1, "error", err.Error())
@@ -145,7 +177,7 @@ func (c *client) call(ctx context.Context, r request, out any) error {
 }
 
 func (c *client) once(ctx context.Context, r request, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.attemptTimeout)
 	defer cancel()
 	// Not JoinPath: it would unescape "%" sequences and clean "..", changing the path.
 	u := *c.base
@@ -169,6 +201,9 @@ func (c *client) once(ctx context.Context, r request, out any) error {
 	if c.token != "" {
 		req.Header.Set("X-Vault-Token", c.token)
 	}
+	if c.namespace != "" {
+		req.Header.Set("X-Vault-Namespace", c.namespace)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return &transportError{err}
@@ -182,7 +217,7 @@ func (c *client) once(ctx context.Context, r request, out any) error {
 		return fmt.Errorf("%s: response larger than %d bytes", r, maxBody)
 	}
 	if resp.StatusCode/100 != 2 {
-		return &statusError{req: r.String(), code: resp.StatusCode, msgs: c.vaultErrors(data)}
+		return &statusError{req: r.String(), code: resp.StatusCode, msgs: c.vaultErrors(data), body: data}
 	}
 	if out == nil || len(data) == 0 {
 		return nil
@@ -238,7 +273,7 @@ func backoff(attempt int) time.Duration {
 	if attempt < 10 {
 		d = min(backoffMax, backoffBase<<attempt)
 	}
-	return d/2 + rand.N(d/2+1)
+	return d/2 + rand.N(d/2+1) //nolint:gosec // jitter needs no cryptographic randomness
 }
 
 // sleep waits d, or returns false as soon as ctx ends.
@@ -251,99 +286,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// login exchanges the JWT for a client token. The request body {"role","jwt"} is the
-// same for the kubernetes and jwt auth methods.
-func (c *client) login(ctx context.Context, authPath, role, jwt string) error {
-	c.sensitive = append(c.sensitive, jwt)
-	var out struct {
-		Auth *struct {
-			ClientToken string `json:"client_token"`
-		} `json:"auth"`
-	}
-	r := request{method: http.MethodPost, path: "auth/" + authPath + "/login", body: map[string]string{"role": role, "jwt": jwt}}
-	err := c.call(ctx, r, &out)
-	switch {
-	case errors.Is(err, errUnreachable):
-		return fmt.Errorf("vault login as role %q at auth/%s: %w", role, authPath, err)
-	case err != nil:
-		return fmt.Errorf("%w as role %q at auth/%s: %w", errLogin, role, authPath, err)
-	case out.Auth == nil || out.Auth.ClientToken == "":
-		return fmt.Errorf("%w as role %q at auth/%s: response has no client token", errLogin, role, authPath)
-	}
-	c.token = out.Auth.ClientToken
-	c.sensitive = append(c.sensitive, c.token)
-	return nil
-}
-
-// mountInfo describes the secrets engine serving a path.
-type mountInfo struct {
-	// path is the mount path with its trailing slash, e.g. "secret/"; empty if unknown.
-	path string
-	// kind is the engine type, e.g. "kv".
-	kind string
-	// version is the KV version (1 or 2); 0 for other engines.
-	version int
-}
-
-func (m mountInfo) kvV2() bool { return m.kind == "kv" && m.version == 2 }
-
-func (m mountInfo) String() string {
-	switch {
-	case m.kind == "":
-		return "an unknown mount"
-	case m.kind == "kv" || m.kind == "generic":
-		return fmt.Sprintf("a kv v%d mount at %q", max(m.version, 1), m.path)
-	default:
-		return fmt.Sprintf("a %s mount at %q", m.kind, m.path)
-	}
-}
-
-// mount asks Vault which engine serves path, like the Vault CLI's preflight request.
-// A 404 (old Vault, or no such mount) means "read the path as written".
-func (c *client) mount(ctx context.Context, path string) (mountInfo, error) {
-	var out struct {
-		Data struct {
-			Path    string            `json:"path"`
-			Type    string            `json:"type"`
-			Options map[string]string `json:"options"`
-		} `json:"data"`
-	}
-	err := c.call(ctx, request{method: http.MethodGet, path: "sys/internal/ui/mounts/" + path}, &out)
-	var se *statusError
-	if errors.As(err, &se) && se.code == http.StatusNotFound {
-		return mountInfo{}, nil
-	}
-	if err != nil {
-		return mountInfo{}, fmt.Errorf("looking up the mount: %w", err)
-	}
-	m := mountInfo{path: out.Data.Path, kind: out.Data.Type}
-	if m.kind == "kv" || m.kind == "generic" {
-		m.version = 1
-		if v, ok := out.Data.Options["version"]; ok && v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return mountInfo{}, fmt.Errorf("looking up the mount: kv version %q is not a number", v)
-			}
-			m.version = n
-		}
-	}
-	return m, nil
-}
-
-// read GETs an API path (pinned to version when > 0) and returns its "data" object.
-func (c *client) read(ctx context.Context, apiPath string, version int) (map[string]any, error) {
-	r := request{method: http.MethodGet, path: apiPath}
-	if version > 0 {
-		r.query = url.Values{"version": {strconv.Itoa(version)}}
-	}
-	c.log.Debug("reading secret", "path", apiPath, "version", version)
-	var out struct {
-		Data map[string]any `json:"data"`
-	}
-	if err := c.call(ctx, r, &out); err != nil {
-		return nil, err
-	}
-	return out.Data, nil
 }

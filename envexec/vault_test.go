@@ -43,6 +43,11 @@ var shared struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if built.dir != "" {
+		if err := os.RemoveAll(built.dir); err != nil {
+			fmt.Fprintln(os.Stderr, "removing the test binary:", err)
+		}
+	}
 	if shared.fx != nil {
 		if err := shared.fx.srv.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "stopping vault:", err)
@@ -51,14 +56,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// fixture is a Vault with kv v1 at kv1/, kv v2 at secret/, jwt auth at kubernetes-test
-// trusting key, and role "app" that may read both mounts except secret/forbidden/.
+// fixture is a Vault with kv v1 at kv1/, kv v2 at secret/, pki at pki/ (role "web" for
+// *.svc, with leases), transit at transit/ (key "app"), jwt auth at kubernetes-test
+// trusting key, and role "app" that may read both kv mounts except secret/forbidden/,
+// issue from pki/issue/web and decrypt with transit key "app".
 type fixture struct {
 	srv *vaultdev.Server
 	key *ecdsa.PrivateKey
 }
 
-func vault(t *testing.T) *fixture {
+func vault(t testing.TB) *fixture {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs a vault binary (skipped with -short)")
@@ -92,6 +99,8 @@ func newFixture(ctx context.Context) (*fixture, error) {
 path "secret/data/*" { capabilities = ["read"] }
 path "kv1/*" { capabilities = ["read"] }
 path "secret/data/forbidden/*" { capabilities = ["deny"] }
+path "pki/issue/web" { capabilities = ["create", "update"] }
+path "transit/decrypt/app" { capabilities = ["create", "update"] }
 `
 	steps := []struct {
 		method, path string
@@ -99,6 +108,16 @@ path "secret/data/forbidden/*" { capabilities = ["deny"] }
 	}{
 		{"POST", "sys/mounts/kv1", map[string]any{"type": "kv", "options": map[string]string{"version": "1"}}},
 		{"PUT", "sys/policies/acl/envexec-test", map[string]string{"policy": policy}},
+		{"POST", "sys/mounts/pki", map[string]any{"type": "pki", "config": map[string]string{"max_lease_ttl": "24h"}}},
+		{"POST", "pki/root/generate/internal", map[string]any{"common_name": "envexec test root", "ttl": "24h", "key_type": "ec"}},
+		{"POST", "pki/roles/web", map[string]any{
+			"allowed_domains": "svc", "allow_subdomains": true, "max_ttl": "1h",
+			"key_type": "ec", "generate_lease": true,
+		}},
+		{"POST", "sys/mounts/transit", map[string]any{"type": "transit"}},
+		{"POST", "transit/keys/app", nil},
+		{"POST", "sys/auth/approle", map[string]string{"type": "approle"}},
+		{"POST", "auth/approle/role/app", map[string]any{"token_policies": []string{"envexec-test"}, "token_ttl": "10m"}},
 		{"POST", "sys/auth/" + testAuthPath, map[string]string{"type": "jwt"}},
 		{"POST", "auth/" + testAuthPath + "/config", map[string]any{
 			"jwt_validation_pubkeys": []string{string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))},
@@ -107,6 +126,10 @@ path "secret/data/forbidden/*" { capabilities = ["deny"] }
 		{"POST", "auth/" + testAuthPath + "/role/" + testRole, map[string]any{
 			"role_type": "jwt", "bound_audiences": []string{testAudience}, "user_claim": "sub",
 			"policies": []string{"envexec-test"}, "token_ttl": "10m",
+		}},
+		{"POST", "auth/" + testAuthPath + "/role/short", map[string]any{
+			"role_type": "jwt", "bound_audiences": []string{testAudience}, "user_claim": "sub",
+			"policies": []string{"envexec-test"}, "token_ttl": "3s", "token_max_ttl": "7s",
 		}},
 	}
 	for _, s := range steps {
@@ -119,13 +142,13 @@ path "secret/data/forbidden/*" { capabilities = ["deny"] }
 
 func errorsJoinStop(err error, srv *vaultdev.Server) error {
 	if serr := srv.Stop(); serr != nil {
-		return fmt.Errorf("%w (and stopping: %v)", err, serr)
+		return fmt.Errorf("%w (and stopping: %w)", err, serr)
 	}
 	return err
 }
 
 // signJWT signs an ES256 token for the ServiceAccount-like subject with the given audience.
-func signJWT(t *testing.T, key *ecdsa.PrivateKey, aud string) string {
+func signJWT(t testing.TB, key *ecdsa.PrivateKey, aud string) string {
 	t.Helper()
 	now := time.Now().Unix()
 	header := map[string]string{"alg": "ES256", "typ": "JWT"}
@@ -154,7 +177,7 @@ func signJWT(t *testing.T, key *ecdsa.PrivateKey, aud string) string {
 
 // env is a working envexec configuration at debug level, with a fresh JWT in a token
 // file; it returns the JWT too, so tests can check it never leaks.
-func (f *fixture) env(t *testing.T, extra ...string) ([]string, string) {
+func (f *fixture) env(t testing.TB, extra ...string) ([]string, string) {
 	t.Helper()
 	jwt := signJWT(t, f.key, testAudience)
 	token := filepath.Join(t.TempDir(), "token")
@@ -171,13 +194,13 @@ func (f *fixture) env(t *testing.T, extra ...string) ([]string, string) {
 }
 
 // put writes a secret with the root token; path is the API path.
-func (f *fixture) put(t *testing.T, path string, body map[string]any) {
+func (f *fixture) put(t testing.TB, path string, body map[string]any) {
 	t.Helper()
 	f.srv.Do(t, "POST", path, body)
 }
 
 // unique is a per-test secret path segment, so parallel tests never share secrets.
-func unique(t *testing.T) string {
+func unique(t testing.TB) string {
 	return strings.NewReplacer("/", "-", " ", "-").Replace(strings.ToLower(t.Name())) + "-" + rand.Text()[:6]
 }
 
@@ -189,7 +212,7 @@ func canary(t *testing.T) string {
 // runOK runs envexec, expects a successful exec, and checks that no secret leaked.
 func runOK(t *testing.T, env []string, secrets ...string) outcome {
 	t.Helper()
-	out := runEnvexec(t, t.Context(), []string{"--", "sh", "-c", "true"}, env)
+	out := runEnvexec(t.Context(), t, []string{"--", "sh", "-c", "true"}, env)
 	assertNoLeak(t, out.stderr, secrets...)
 	if out.code != ExitOK || !out.execed {
 		t.Fatalf("exit %d, execed %v; stderr:\n%s", out.code, out.execed, out.stderr)
@@ -251,7 +274,7 @@ func TestVaultKV1(t *testing.T) {
 	}
 
 	env, jwt = f.env(t, "DB_PASSWORD=vault:kv1/"+u+"/db#password#2")
-	bad := runEnvexec(t, t.Context(), []string{"--", "true"}, env)
+	bad := runEnvexec(t.Context(), t, []string{"--", "true"}, env)
 	assertNoLeak(t, bad.stderr, password, jwt)
 	if bad.code != ExitSettings || !strings.Contains(bad.stderr, "needs a kv v2 mount") || !strings.Contains(bad.stderr, "DB_PASSWORD") {
 		t.Errorf("version pin on kv v1: exit %d, stderr %s", bad.code, bad.stderr)
@@ -277,7 +300,7 @@ func TestVaultVersionPin(t *testing.T) {
 		}
 	}
 	env, _ = f.env(t, "FUTURE=vault:secret/"+u+"#token#9")
-	bad := runEnvexec(t, t.Context(), []string{"--", "true"}, env)
+	bad := runEnvexec(t.Context(), t, []string{"--", "true"}, env)
 	assertNoLeak(t, bad.stderr, v1, v2)
 	if bad.code != ExitSecret || !strings.Contains(bad.stderr, "FUTURE") {
 		t.Errorf("missing version: exit %d, stderr %s", bad.code, bad.stderr)
@@ -341,7 +364,7 @@ func TestVaultLoginFailures(t *testing.T) {
 				t.Fatal(err)
 			}
 			env, _ := f.env(t, EnvRole+"="+tt.role, EnvTokenFile+"="+token, "DB=vault:secret/x#y")
-			out := runEnvexec(t, t.Context(), []string{"--", "true"}, env)
+			out := runEnvexec(t.Context(), t, []string{"--", "true"}, env)
 			assertNoLeak(t, out.stderr, tt.jwt, strings.Split(tt.jwt, ".")[2])
 			if out.code != ExitLogin || out.execed {
 				t.Fatalf("exit %d, want %d; stderr %s", out.code, ExitLogin, out.stderr)
@@ -371,26 +394,40 @@ func TestVaultSecretFailures(t *testing.T) {
 		wantCode int
 		wantText []string
 	}{
-		"missing kv2 secret": {ref: "vault:secret/" + u + "/nope#password", wantCode: ExitSecret,
-			wantText: []string{`vault path \"secret/` + u + `/nope\"`, "GET /v1/secret/data/" + u + "/nope", "404"}},
-		"missing kv2 key": {ref: "vault:secret/" + u + "/db#pasword", wantCode: ExitSecret,
-			wantText: []string{`key \"pasword\" not found`, "password"}},
-		"missing kv1 secret": {ref: "vault:kv1/" + u + "-nope#password", wantCode: ExitSecret,
-			wantText: []string{"kv1/" + u + "-nope", "404"}},
-		"missing kv1 key": {ref: "vault:kv1/" + u + "#user", wantCode: ExitSecret,
-			wantText: []string{`key \"user\" not found`}},
-		"denied read": {ref: "vault:secret/forbidden/" + u + "#password", wantCode: ExitSecret,
-			wantText: []string{"secret/data/forbidden/" + u, `403 Forbidden: permission denied"`}},
-		"no such mount": {ref: "vault:nomount/" + u + "#password", wantCode: ExitSecret,
-			wantText: []string{"nomount/" + u}},
-		"mount itself": {ref: "vault:secret#password", wantCode: ExitSettings,
-			wantText: []string{"not a secret"}},
+		"missing kv2 secret": {
+			ref: "vault:secret/" + u + "/nope#password", wantCode: ExitSecret,
+			wantText: []string{`vault path \"secret/` + u + `/nope\"`, "GET /v1/secret/data/" + u + "/nope", "404"},
+		},
+		"missing kv2 key": {
+			ref: "vault:secret/" + u + "/db#pasword", wantCode: ExitSecret,
+			wantText: []string{`key \"pasword\" not found`, "password"},
+		},
+		"missing kv1 secret": {
+			ref: "vault:kv1/" + u + "-nope#password", wantCode: ExitSecret,
+			wantText: []string{"kv1/" + u + "-nope", "404"},
+		},
+		"missing kv1 key": {
+			ref: "vault:kv1/" + u + "#user", wantCode: ExitSecret,
+			wantText: []string{`key \"user\" not found`},
+		},
+		"denied read": {
+			ref: "vault:secret/forbidden/" + u + "#password", wantCode: ExitSecret,
+			wantText: []string{"secret/data/forbidden/" + u, `403 Forbidden: permission denied"`},
+		},
+		"no such mount": {
+			ref: "vault:nomount/" + u + "#password", wantCode: ExitSecret,
+			wantText: []string{"nomount/" + u},
+		},
+		"mount itself": {
+			ref: "vault:secret#password", wantCode: ExitSettings,
+			wantText: []string{"not a secret"},
+		},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			env, jwt := f.env(t, "DB_PASSWORD="+tt.ref, "OK=vault:secret/"+u+"/db#password")
-			out := runEnvexec(t, t.Context(), []string{"--", "true"}, env)
+			out := runEnvexec(t.Context(), t, []string{"--", "true"}, env)
 			assertNoLeak(t, out.stderr, value, jwt)
 			if out.code != tt.wantCode || out.execed {
 				t.Fatalf("exit %d, want %d; stderr %s", out.code, tt.wantCode, out.stderr)
@@ -418,8 +455,10 @@ func TestVaultAppEnvUntouched(t *testing.T) {
 	env, jwt := f.env(t, "VAULT_ADDR=http://127.0.0.1:1", "VAULT_TOKEN=app-token-not-for-envexec",
 		"VAULT_NAMESPACE=app-ns", "K=vault:secret/"+u+"#k")
 	out := runOK(t, env, value, jwt)
-	for name, w := range map[string]string{"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "app-token-not-for-envexec",
-		"VAULT_NAMESPACE": "app-ns", "K": value} {
+	for name, w := range map[string]string{
+		"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": "app-token-not-for-envexec",
+		"VAULT_NAMESPACE": "app-ns", "K": value,
+	} {
 		if got, _ := envValue(out.env, name); got != w {
 			t.Errorf("%s = %q, want %q", name, got, w)
 		}
@@ -434,7 +473,7 @@ func TestVaultSealedRetriesUntilDeadline(t *testing.T) {
 	sealed.Do(t, "PUT", "sys/seal", nil)
 	env, jwt := f.env(t, EnvVaultAddr+"="+sealed.Addr, EnvTimeout+"=2s", "DB=vault:secret/x#y")
 	began := time.Now()
-	out := runEnvexec(t, t.Context(), []string{"--", "true"}, env)
+	out := runEnvexec(t.Context(), t, []string{"--", "true"}, env)
 	elapsed := time.Since(began)
 	assertNoLeak(t, out.stderr, jwt)
 	if out.code != ExitUnreachable {

@@ -17,10 +17,10 @@ func lockBuild() (unlock func(), err error) {
 		dir = os.TempDir()
 	}
 	dir = filepath.Join(dir, "vault-injector")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "vaultdev-build.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, "vaultdev-build.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -28,5 +28,5 @@ func lockBuild() (unlock func(), err error) {
 		return nil, fmt.Errorf("locking %s: %w", f.Name(), err)
 	}
 	// Closing the file releases the lock.
-	return func() { f.Close() }, nil
+	return func() { f.Close() }, nil //nolint:gosec // closing releases the lock; a failure leaves nothing to undo
 }

@@ -10,6 +10,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +34,9 @@ type Server struct {
 	Addr string
 	// RootToken is the dev server's root token, random per server.
 	RootToken string
+	// CAFile is the PEM file of the CA that signed the server's certificate, with
+	// Options.TLS; empty otherwise.
+	CAFile string
 
 	cmd      *exec.Cmd
 	home     string
@@ -42,10 +48,22 @@ type Server struct {
 	stopErr  error
 }
 
+// Options change how the dev server runs; the zero value is plain HTTP.
+type Options struct {
+	// TLS serves HTTPS with a certificate for 127.0.0.1 from a CA Vault generates
+	// (-dev-tls); Server.CAFile is that CA, for testing clients' TLS settings.
+	TLS bool
+}
+
 // StartContext starts binary in dev mode and returns once /v1/sys/health answers 200.
 // ctx bounds the start-up only: the server runs until Stop. Its output goes to log
 // (nil discards it). A port taken between choosing and binding is retried.
 func StartContext(ctx context.Context, binary string, log io.Writer) (*Server, error) {
+	return StartContextWith(ctx, binary, log, Options{})
+}
+
+// StartContextWith is StartContext with options.
+func StartContextWith(ctx context.Context, binary string, log io.Writer, opts Options) (*Server, error) {
 	if log == nil {
 		log = io.Discard
 	}
@@ -54,7 +72,7 @@ func StartContext(ctx context.Context, binary string, log io.Writer) (*Server, e
 		return nil, err
 	}
 	for attempt := 1; ; attempt++ {
-		s, err := start(ctx, binary, log, noStore)
+		s, err := start(ctx, binary, log, noStore, opts)
 		if err == nil || attempt == 3 || !errors.Is(err, errPortTaken) {
 			return s, err
 		}
@@ -74,8 +92,8 @@ func supportsNoStoreToken(ctx context.Context, binary string) (bool, error) {
 	return bytes.Contains(out, []byte("-dev-no-store-token")), nil
 }
 
-func start(ctx context.Context, binary string, log io.Writer, noStore bool) (*Server, error) {
-	port, err := freePort()
+func start(ctx context.Context, binary string, log io.Writer, noStore bool, opts Options) (*Server, error) {
+	port, err := freePort(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -91,12 +109,20 @@ func start(ctx context.Context, binary string, log io.Writer, noStore bool) (*Se
 		output:    &tailWriter{w: log, max: 16 << 10},
 		http:      &http.Client{Timeout: 30 * time.Second},
 	}
-	args := []string{"server", "-dev", "-dev-root-token-id=" + s.RootToken,
-		"-dev-listen-address=127.0.0.1:" + strconv.Itoa(port)}
+	args := []string{
+		"server", "-dev", "-dev-root-token-id=" + s.RootToken,
+		"-dev-listen-address=127.0.0.1:" + strconv.Itoa(port),
+	}
 	if noStore {
 		args = append(args, "-dev-no-store-token")
 	}
-	s.cmd = exec.Command(binary, args...)
+	if opts.TLS {
+		s.Addr = "https://127.0.0.1:" + strconv.Itoa(port)
+		s.CAFile = filepath.Join(home, "vault-ca.pem")
+		args = append(args, "-dev-tls", "-dev-tls-cert-dir="+home, "-dev-tls-san=127.0.0.1")
+	}
+	// Not CommandContext: ctx bounds the start-up only, and the server runs until Stop.
+	s.cmd = exec.Command(binary, args...) //nolint:noctx // binary is the caller's vault
 	s.cmd.Env = append(withoutVault(os.Environ()), "HOME="+home)
 	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
 	s.cmd.WaitDelay = 5 * time.Second
@@ -126,7 +152,7 @@ func (s *Server) waitHealthy(ctx context.Context) error {
 			if strings.Contains(tail, "address already in use") {
 				return errPortTaken
 			}
-			return fmt.Errorf("vault exited during start-up (%v); output ends with:\n%s", s.waitErr, tail)
+			return fmt.Errorf("vault exited during start-up (%w); output ends with:\n%s", s.waitErr, tail)
 		case <-ctx.Done():
 			return fmt.Errorf("vault not healthy at %s: %w; output ends with:\n%s", s.Addr, ctx.Err(), s.output.String())
 		case <-tick.C:
@@ -135,6 +161,9 @@ func (s *Server) waitHealthy(ctx context.Context) error {
 }
 
 func (s *Server) healthy(ctx context.Context) bool {
+	if s.CAFile != "" && s.http.Transport == nil && !s.trustCA() {
+		return false
+	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Addr+"/v1/sys/health", nil)
@@ -147,6 +176,20 @@ func (s *Server) healthy(ctx context.Context) bool {
 	}
 	defer resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
+}
+
+// trustCA makes s.http trust the dev CA once Vault has written it.
+func (s *Server) trustCA() bool {
+	pem, err := os.ReadFile(s.CAFile)
+	if err != nil {
+		return false
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return false
+	}
+	s.http.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	return true
 }
 
 // Stop ends the server (SIGTERM, then SIGKILL after 10s) and removes its HOME. It is
@@ -212,8 +255,8 @@ func (s *Server) Request(ctx context.Context, method, path string, body any) (ma
 	return out, nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(ctx context.Context) (int, error) {
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("finding a free port: %w", err)
 	}

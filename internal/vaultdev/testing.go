@@ -16,6 +16,12 @@ const startTimeout = 60 * time.Second
 // server's output is logged only if the test failed.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, opts Options) *Server {
+	t.Helper()
 	var out syncBuffer
 	bin, err := FindBinary(t.Context(), &out)
 	if err != nil {
@@ -23,7 +29,7 @@ func Start(t testing.TB) *Server {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), startTimeout)
 	defer cancel()
-	s, err := StartContext(ctx, bin, &out)
+	s, err := StartContextWith(ctx, bin, &out, opts)
 	if err != nil {
 		t.Fatalf("starting vault: %v", err)
 	}

@@ -94,3 +94,25 @@ func TestServer(t *testing.T) {
 		t.Error("vault still answers after Stop")
 	}
 }
+
+func TestServerTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a vault binary (skipped with -short)")
+	}
+	t.Parallel()
+	s := StartWith(t, Options{TLS: true})
+	if !strings.HasPrefix(s.Addr, "https://127.0.0.1:") || s.CAFile == "" {
+		t.Fatalf("Addr %q, CAFile %q", s.Addr, s.CAFile)
+	}
+	if health := s.Do(t, "GET", "sys/health", nil); health["sealed"] != false {
+		t.Errorf("health = %v", health)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), "GET", s.Addr+"/v1/sys/health", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req); err == nil {
+		resp.Body.Close()
+		t.Error("a client without the dev CA trusted the server")
+	}
+}

@@ -1,0 +1,272 @@
+package envexec
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/vault-injector/vault-injector/vaultref"
+)
+
+// retryRefetch is how soon daemon mode tries again when fetching fresh secrets failed.
+const retryRefetch = 10 * time.Second
+
+// exitError carries the application's exit code out of daemon mode; it is not a failure
+// of envexec, so it is not logged as one.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("application exited with code %d", e.code) }
+
+// daemon keeps the application as a child and its secrets alive: it renews the token
+// and leases, and acts (ENVEXEC_DAEMON_ON_EXPIRY) when a lease can no longer be renewed.
+type daemon struct {
+	inv   *invocation
+	s     Settings
+	vars  []variable
+	path  string
+	argv  []string
+	sess  *session
+	token *lease
+	// leases are the dynamic secrets the running application got.
+	leases []*lease
+	// usesLogin means the application holds envexec's token (vault:login), so a token
+	// that cannot be renewed is handled like a lease.
+	usesLogin bool
+	// signaled records leases already handled by the "signal" action.
+	signaled map[*lease]bool
+	// retryAt delays the next attempt after a failed re-fetch.
+	retryAt time.Time
+	child   *child
+}
+
+// session is a logged-in client and the leases of what it fetched.
+type session struct {
+	c      *client
+	leases []leased
+}
+
+func (inv *invocation) daemonize(ctx context.Context, s Settings, vars []variable, sess *session, path string, argv, env []string) error {
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+	if err := becomeSubreaper(); err != nil {
+		inv.log.Warn("cannot adopt orphaned processes", "error", err.Error())
+	}
+	d := &daemon{
+		inv: inv, s: s, vars: vars, path: path, argv: argv, sess: sess, signaled: map[*lease]bool{},
+		child: &child{log: inv.log, sigs: sigs},
+	}
+	for _, v := range vars {
+		d.usesLogin = d.usesLogin || slices.ContainsFunc(v.tmpl.Refs, func(r vaultref.Ref) bool { return r.Kind == vaultref.Login })
+	}
+	d.track(sess, time.Now())
+	if err := d.child.start(path, argv, env); err != nil {
+		return fmt.Errorf("%w: %s: %w", errExec, path, err)
+	}
+	// The start-up deadline and SIGTERM no longer apply: signals go to the application.
+	return d.loop(context.WithoutCancel(ctx), sigs)
+}
+
+// track records the token and leases of a session.
+func (d *daemon) track(sess *session, now time.Time) {
+	if sess == nil {
+		return
+	}
+	if c := sess.c; c.tokenTTL > 0 && d.token == nil {
+		d.token = newLease("", "token", c.tokenTTL, c.tokenRenewable, now)
+	}
+	d.leases = d.leases[:0]
+	for _, l := range sess.leases {
+		d.leases = append(d.leases, newLease(l.sec.leaseID, l.path, l.sec.leaseDuration, l.sec.renewable, now))
+	}
+}
+
+func (d *daemon) loop(ctx context.Context, sigs <-chan os.Signal) error {
+	timer := time.NewTimer(d.wait())
+	defer timer.Stop()
+	poll := time.NewTicker(time.Second)
+	defer poll.Stop()
+	for {
+		select {
+		case sig := <-sigs:
+			if sig != syscall.SIGCHLD {
+				d.child.forward(sig)
+			}
+		case <-poll.C:
+		case <-timer.C:
+			if err := d.maintain(ctx); err != nil {
+				return err
+			}
+			timer.Reset(d.wait())
+		}
+		if code, exited := d.child.reap(); exited {
+			return &exitError{code: code}
+		}
+	}
+}
+
+// wait is the time until the next renewal or expiry action.
+func (d *daemon) wait() time.Duration {
+	next := time.Now().Add(24 * time.Hour)
+	for _, l := range d.pending() {
+		if t := l.due(); t.Before(next) {
+			next = t
+		}
+	}
+	if d.retryAt.After(time.Now()) && d.retryAt.Before(next) {
+		next = d.retryAt
+	}
+	return max(time.Until(next), 0)
+}
+
+// pending lists what still needs attention: the token and leases not yet handled.
+func (d *daemon) pending() []*lease {
+	var out []*lease
+	if d.token != nil {
+		out = append(out, d.token)
+	}
+	for _, l := range d.leases {
+		if !d.signaled[l] {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// maintain renews what is due and acts on leases that cannot be renewed. An error ends
+// daemon mode (the "stop" action, or the application exiting while being restarted).
+func (d *daemon) maintain(ctx context.Context) error {
+	now := time.Now()
+	if now.Before(d.retryAt) {
+		return nil
+	}
+	if d.token != nil && !now.Before(d.token.due()) {
+		if err := d.renewToken(ctx); err != nil {
+			return err
+		}
+	}
+	expiring := false
+	for _, l := range d.leases {
+		if d.signaled[l] || now.Before(l.due()) {
+			continue
+		}
+		if !l.final {
+			if err := d.sess.c.renewLease(ctx, l); err != nil {
+				d.inv.log.Warn("lease renewal failed", "path", l.path, "error", err.Error())
+				l.final = true
+			} else {
+				d.inv.log.Debug("renewed lease", "path", l.path, "ttl", l.ttl.String(), "final", l.final)
+				continue
+			}
+		}
+		d.inv.log.Info("lease cannot be renewed", "path", l.path, "action", string(d.s.OnExpiry))
+		expiring = true
+	}
+	if !expiring {
+		return nil
+	}
+	return d.expire(ctx)
+}
+
+// renewToken renews envexec's token, or logs in again when it cannot be renewed; if the
+// application holds the token (vault:login), that is handled like an expiring lease.
+func (d *daemon) renewToken(ctx context.Context) error {
+	c := d.sess.c
+	if !d.token.final {
+		if err := c.renewToken(ctx, d.token); err == nil {
+			d.inv.log.Debug("renewed token", "ttl", d.token.ttl.String(), "final", d.token.final)
+			return nil
+		} else {
+			d.inv.log.Warn("token renewal failed", "error", err.Error())
+		}
+	}
+	if d.usesLogin {
+		d.inv.log.Info("token cannot be renewed", "action", string(d.s.OnExpiry))
+		return d.expire(ctx)
+	}
+	if d.s.AuthMethod == AuthToken {
+		d.inv.log.Warn("the Vault token cannot be renewed and, given as a file, cannot be replaced")
+		d.token = nil
+		return nil
+	}
+	if err := c.authenticate(ctx, d.s); err != nil {
+		d.inv.log.Warn("logging in again failed", "error", err.Error())
+		d.retryAt = time.Now().Add(retryRefetch)
+		return nil
+	}
+	d.token = newLease("", "token", c.tokenTTL, c.tokenRenewable, time.Now())
+	d.inv.log.Info("logged in again", "ttl", c.tokenTTL.String())
+	return nil
+}
+
+// expire applies ENVEXEC_DAEMON_ON_EXPIRY.
+func (d *daemon) expire(ctx context.Context) error {
+	switch d.s.OnExpiry {
+	case ExpirySignal:
+		for _, l := range d.leases {
+			d.signaled[l] = d.signaled[l] || !time.Now().Before(l.due())
+		}
+		if d.token != nil && d.usesLogin && !time.Now().Before(d.token.due()) {
+			d.token = nil
+		}
+		d.child.forward(d.s.Signal)
+		return nil
+	case ExpiryStop:
+		d.child.stop(d.s.Signal, d.s.Grace)
+		return &exitError{code: ExitLeaseExpired}
+	default:
+		return d.restart(ctx)
+	}
+}
+
+// restart fetches every secret again, then replaces the application with one that has
+// the new values. If fetching fails, the application keeps running and envexec retries.
+func (d *daemon) restart(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, d.s.Timeout)
+	defer cancel()
+	env, sess, err := d.inv.refetch(ctx, d.s, d.vars, d.sess.c)
+	if err != nil {
+		d.inv.log.Error("fetching fresh secrets failed, will retry", append(errorAttrs(err), "retryIn", retryRefetch.String())...)
+		d.retryAt = time.Now().Add(retryRefetch)
+		return nil
+	}
+	d.inv.log.Info("restarting application with fresh secrets")
+	code := d.child.stop(d.s.Signal, d.s.Grace)
+	if d.child.external {
+		return &exitError{code: code}
+	}
+	if d.usesLogin {
+		d.token = nil // the new application gets the token of this session: track it afresh
+	}
+	d.sess = sess
+	d.track(sess, time.Now())
+	if err := d.child.start(d.path, d.argv, env); err != nil {
+		return fmt.Errorf("%w: %s: %w", errExec, d.path, err)
+	}
+	return nil
+}
+
+// refetch logs in again when the application holds the token (so it gets a fresh one),
+// resolves every reference and from-path secret, and builds the new environment.
+func (inv *invocation) refetch(ctx context.Context, s Settings, vars []variable, c *client) ([]string, *session, error) {
+	if slices.ContainsFunc(vars, func(v variable) bool {
+		return slices.ContainsFunc(v.tmpl.Refs, func(r vaultref.Ref) bool { return r.Kind == vaultref.Login })
+	}) {
+		if err := c.authenticate(ctx, s); err != nil {
+			return nil, nil, err
+		}
+	}
+	res, sess, err := inv.resolveWith(ctx, s, c, vars)
+	if err != nil {
+		return nil, nil, err
+	}
+	env, err := buildEnv(inv.Environ, res, s.Passthrough)
+	if err != nil {
+		return nil, nil, err
+	}
+	return env, sess, nil
+}

@@ -1,0 +1,301 @@
+package envexec
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Daemon mode runs the real binary as a subprocess: it signals, reaps and waits for
+// processes, which must not happen inside the test binary (it would reap the test's own
+// Vault servers).
+
+// daemonRun is envexec running in daemon mode, with the application's output file.
+type daemonRun struct {
+	cmd *exec.Cmd
+	// stderr is a file, not a pipe: an application outliving a failed test must not
+	// keep Wait blocked on the pipe.
+	stderrPath string
+	out        string
+	done       chan struct{}
+	code       int
+}
+
+func (r *daemonRun) stderr() string {
+	b, _ := os.ReadFile(r.stderrPath)
+	return string(b)
+}
+
+// app is a shell application that appends a line per event to $OUT: "start <pid>
+// <$SECRET>" when it starts, the names of signals it traps, and "term" before it exits 42.
+const app = `trap 'echo HUP >> "$OUT"' HUP
+trap 'echo USR1 >> "$OUT"' USR1
+trap 'echo term >> "$OUT"; exit 42' TERM
+echo "start $$ $SECRET" >> "$OUT"
+(sleep 0.3 &)
+while :; do sleep 0.1; done
+`
+
+func startDaemon(t *testing.T, env []string, script string) *daemonRun {
+	t.Helper()
+	dir := t.TempDir()
+	r := &daemonRun{stderrPath: filepath.Join(dir, "stderr"), out: filepath.Join(dir, "out"), done: make(chan struct{})}
+	scriptPath := filepath.Join(dir, "app.sh")
+	if err := os.WriteFile(scriptPath, []byte(script), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := os.Create(r.stderrPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+	r.cmd = exec.Command(envexecBinary(t), "--", "/bin/sh", scriptPath) //nolint:noctx // stopped in Cleanup
+	r.cmd.Env = append(slices.Clone(env), EnvDaemon+"=true", "OUT="+r.out)
+	r.cmd.Stderr = stderr
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		err := r.cmd.Wait()
+		r.code = r.cmd.ProcessState.ExitCode()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && !ee.Exited() {
+			r.code = -1
+		}
+		close(r.done)
+	}()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// stop ends envexec (SIGTERM, which it forwards), and kills what is left of it and of
+// the applications it started if that does not work.
+func (r *daemonRun) stop(t *testing.T) {
+	select {
+	case <-r.done:
+	default:
+		if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Logf("stopping envexec: %v", err)
+		}
+		select {
+		case <-r.done:
+		case <-time.After(5 * time.Second):
+			if err := r.cmd.Process.Kill(); err != nil {
+				t.Logf("killing envexec: %v", err)
+			}
+			<-r.done
+		}
+	}
+	for _, e := range r.events() {
+		if f := strings.Fields(e); len(f) > 1 && f[0] == "start" {
+			if pid, err := strconv.Atoi(f[1]); err == nil && syscall.Kill(pid, syscall.SIGKILL) == nil {
+				t.Errorf("application %d outlived envexec", pid)
+			}
+		}
+	}
+	if t.Failed() {
+		t.Logf("envexec stderr:\n%s", r.stderr())
+	}
+}
+
+func (r *daemonRun) events() []string {
+	b, _ := os.ReadFile(r.out)
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+// waitFor polls until cond holds or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (r *daemonRun) exitCode(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-r.done:
+		return r.code
+	case <-time.After(timeout):
+		t.Fatalf("envexec still running after %v", timeout)
+		return 0
+	}
+}
+
+func countEvents(events []string, prefix string) int {
+	n := 0
+	for _, e := range events {
+		if strings.HasPrefix(e, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// zombies lists the exited, unreaped children of pid.
+func zombies(pid int) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split after the last ")".
+		s := string(stat)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fields) > 1 && fields[0] == "Z" && fields[1] == strconv.Itoa(pid) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+func TestDaemonSignalsReapingAndExitCode(t *testing.T) {
+	t.Parallel()
+	f := vault(t)
+	u := unique(t)
+	secret := canary(t)
+	f.put(t, "secret/data/"+u, map[string]any{"data": map[string]any{"s": secret}})
+	env, jwt := f.env(t, "SECRET=vault:secret/"+u+"#s")
+	r := startDaemon(t, env, app)
+	waitFor(t, 10*time.Second, "the application to start", func() bool { return countEvents(r.events(), "start") == 1 })
+	if ev := r.events()[0]; !strings.HasSuffix(ev, " "+secret) || strings.Contains(ev, "start "+strconv.Itoa(r.cmd.Process.Pid)+" ") {
+		t.Errorf("start event %q: want the secret, and a child process (not envexec's PID)", ev)
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR1} {
+		if err := r.cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Second, "HUP and USR1 forwarded", func() bool {
+		ev := r.events()
+		return countEvents(ev, "HUP") == 1 && countEvents(ev, "USR1") == 1
+	})
+	// The orphaned "sleep 0.3" is adopted and reaped: no zombie is left behind.
+	waitFor(t, 5*time.Second, "the orphan to be reaped", func() bool {
+		return strings.Contains(r.stderr(), "reaped an orphaned process")
+	})
+	if z := zombies(r.cmd.Process.Pid); len(z) > 0 {
+		t.Errorf("zombies left: %v", z)
+	}
+	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := r.exitCode(t, 10*time.Second); code != 42 {
+		t.Errorf("exit code %d, want the application's 42", code)
+	}
+	if countEvents(r.events(), "term") != 1 {
+		t.Errorf("events %q: want the TERM forwarded once", r.events())
+	}
+	assertNoLeak(t, r.stderr(), secret, jwt)
+}
+
+func TestDaemonChildKilled(t *testing.T) {
+	t.Parallel()
+	env := append(settingsEnv(t, closedAddr(t)), "PATH=/usr/bin:/bin")
+	r := startDaemon(t, env, `echo "start $$" >> "$OUT"; kill -9 $$`)
+	if code := r.exitCode(t, 10*time.Second); code != 128+9 {
+		t.Errorf("exit code %d, want 137 for a child killed by SIGKILL; stderr %s", code, r.stderr())
+	}
+}
+
+// leaseEnv is a configuration whose application gets a pki certificate with a short,
+// non-renewable lease.
+func leaseEnv(t *testing.T, f *fixture, extra ...string) []string {
+	t.Helper()
+	env, _ := f.env(t, append(extra,
+		`SECRET=>>vault:pki/issue/web#serial_number#{"common_name":"daemon.shop.svc","ttl":"6s"}`)...)
+	return env
+}
+
+func TestDaemonRestartOnExpiry(t *testing.T) {
+	t.Parallel()
+	f := vault(t)
+	r := startDaemon(t, leaseEnv(t, f), app)
+	waitFor(t, 20*time.Second, "a restart with a new certificate", func() bool { return countEvents(r.events(), "start") >= 2 })
+	ev := r.events()
+	first, second := strings.Fields(ev[0]), strings.Fields(ev[nthEvent(ev, "start", 1)])
+	if first[2] == second[2] || first[1] == second[1] {
+		t.Errorf("events %q: want a new process with a new serial", ev)
+	}
+	if countEvents(ev, "term") != 1 {
+		t.Errorf("events %q: want the old application stopped with SIGTERM", ev)
+	}
+	for _, want := range []string{"lease cannot be renewed", "restarting application with fresh secrets"} {
+		if !strings.Contains(r.stderr(), want) {
+			t.Errorf("stderr lacks %q", want)
+		}
+	}
+	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := r.exitCode(t, 10*time.Second); code != 42 {
+		t.Errorf("exit code %d, want 42", code)
+	}
+}
+
+// nthEvent returns the index of the n-th (0-based) event with prefix.
+func nthEvent(events []string, prefix string, n int) int {
+	for i, e := range events {
+		if strings.HasPrefix(e, prefix) {
+			if n == 0 {
+				return i
+			}
+			n--
+		}
+	}
+	return -1
+}
+
+func TestDaemonSignalOnExpiry(t *testing.T) {
+	t.Parallel()
+	f := vault(t)
+	r := startDaemon(t, leaseEnv(t, f, EnvDaemonOnExpiry+"=signal", EnvDaemonSignal+"=SIGHUP"), app)
+	waitFor(t, 20*time.Second, "SIGHUP on expiry", func() bool { return countEvents(r.events(), "HUP") == 1 })
+	time.Sleep(3 * time.Second)
+	if ev := r.events(); countEvents(ev, "HUP") != 1 || countEvents(ev, "start") != 1 {
+		t.Errorf("events %q: want one SIGHUP and no restart", ev)
+	}
+}
+
+func TestDaemonStopOnExpiry(t *testing.T) {
+	t.Parallel()
+	f := vault(t)
+	r := startDaemon(t, leaseEnv(t, f, EnvDaemonOnExpiry+"=stop", EnvDaemonGrace+"=2s"), app)
+	if code := r.exitCode(t, 20*time.Second); code != ExitLeaseExpired {
+		t.Errorf("exit code %d, want %d", code, ExitLeaseExpired)
+	}
+	if ev := r.events(); countEvents(ev, "term") != 1 {
+		t.Errorf("events %q: want the application stopped with SIGTERM", ev)
+	}
+}
+
+// A token with a 3s TTL and a 7s max TTL is renewed, then replaced by a new login,
+// without touching the application.
+func TestDaemonTokenRenewal(t *testing.T) {
+	t.Parallel()
+	f := vault(t)
+	u := unique(t)
+	f.put(t, "secret/data/"+u, map[string]any{"data": map[string]any{"s": "x"}})
+	env, _ := f.env(t, EnvRole+"=short", "SECRET=vault:secret/"+u+"#s")
+	r := startDaemon(t, env, app)
+	waitFor(t, 20*time.Second, "a renewal and a new login", func() bool {
+		s := r.stderr()
+		return strings.Contains(s, "renewed token") && strings.Contains(s, "logged in again")
+	})
+	if n := countEvents(r.events(), "start"); n != 1 {
+		t.Errorf("the application started %d times, want once", n)
+	}
+}

@@ -1,0 +1,126 @@
+package envexec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+)
+
+// authenticate obtains envexec's Vault token with the configured method. Every failure
+// wraps errLogin (exit 4), or errUnreachable when Vault did not answer in time.
+func (c *client) authenticate(ctx context.Context, s Settings) error {
+	switch s.AuthMethod {
+	case AuthToken:
+		token, err := readCredential(s.VaultTokenFile, "Vault token file")
+		if err != nil {
+			return err
+		}
+		c.token = token
+		c.redact(token)
+		return c.lookupSelf(ctx)
+	case AuthAppRole:
+		roleID, err := readCredential(s.RoleIDFile, "role ID file")
+		if err != nil {
+			return err
+		}
+		body := map[string]string{"role_id": roleID}
+		if s.SecretIDFile != "" {
+			secretID, err := readCredential(s.SecretIDFile, "secret ID file")
+			if err != nil {
+				return err
+			}
+			body["secret_id"] = secretID
+		}
+		c.redact(roleID, body["secret_id"])
+		return c.login(ctx, s.AuthPath, body, "with approle at auth/"+s.AuthPath)
+	default:
+		jwt, err := readCredential(s.TokenFile, "token file")
+		if err != nil {
+			return err
+		}
+		c.redact(jwt)
+		body := map[string]string{"role": s.Role, "jwt": jwt}
+		return c.login(ctx, s.AuthPath, body, fmt.Sprintf("as role %q at auth/%s", s.Role, s.AuthPath))
+	}
+}
+
+// readCredential reads a login credential; a missing file usually means the pod does not
+// mount it (for the default token file: automountServiceAccountToken is off).
+func readCredential(file, what string) (string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("%w: reading the %s: %w", errLogin, what, err)
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return "", fmt.Errorf("%w: %s %s is empty", errLogin, what, file)
+	}
+	return v, nil
+}
+
+// authResponse is the auth block of a login answer.
+type authResponse struct {
+	Auth *struct {
+		ClientToken   string `json:"client_token"`
+		LeaseDuration int64  `json:"lease_duration"`
+		Renewable     bool   `json:"renewable"`
+	} `json:"auth"`
+}
+
+// login POSTs body to auth/{authPath}/login; who describes the identity in messages.
+func (c *client) login(ctx context.Context, authPath string, body map[string]string, who string) error {
+	var out authResponse
+	err := c.call(ctx, request{method: http.MethodPost, path: "auth/" + authPath + "/login", body: body}, &out)
+	switch {
+	case errors.Is(err, errUnreachable):
+		return fmt.Errorf("vault login %s: %w", who, err)
+	case err != nil:
+		return fmt.Errorf("%w %s: %w", errLogin, who, err)
+	case out.Auth == nil || out.Auth.ClientToken == "":
+		return fmt.Errorf("%w %s: response has no client token", errLogin, who)
+	}
+	c.setToken(out)
+	return nil
+}
+
+func (c *client) setToken(out authResponse) {
+	c.token = out.Auth.ClientToken
+	c.tokenTTL = time.Duration(out.Auth.LeaseDuration) * time.Second
+	c.tokenRenewable = out.Auth.Renewable
+	c.redact(c.token)
+}
+
+// lookupSelf checks a given token and learns its TTL, so a bad token fails as a login
+// failure (exit 4) rather than as a denied read.
+func (c *client) lookupSelf(ctx context.Context) error {
+	var out struct {
+		Data struct {
+			TTL       int64 `json:"ttl"`
+			Renewable bool  `json:"renewable"`
+		} `json:"data"`
+	}
+	err := c.call(ctx, request{method: http.MethodGet, path: "auth/token/lookup-self"}, &out)
+	switch {
+	case errors.Is(err, errUnreachable):
+		return fmt.Errorf("checking the Vault token: %w", err)
+	case err != nil:
+		return fmt.Errorf("%w: checking the Vault token from %s: %w", errLogin, EnvVaultTokenFile, err)
+	}
+	c.tokenTTL = time.Duration(out.Data.TTL) * time.Second
+	c.tokenRenewable = out.Data.Renewable
+	return nil
+}
+
+// redact adds credentials to scrub from Vault's error messages (empty ones mean nothing).
+func (c *client) redact(values ...string) {
+	for _, v := range values {
+		if v != "" && !slices.Contains(c.sensitive, v) {
+			c.sensitive = append(c.sensitive, v)
+		}
+	}
+}
