@@ -1,0 +1,60 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Registry is an OCI registry on loopback speaking the real distribution protocol, so
+// the webhook's entrypoint lookup is tested against what it will meet in a cluster.
+type Registry struct {
+	// Host is host:port, the prefix of image names and the webhook's insecure registry.
+	Host   string
+	server *httptest.Server
+}
+
+// StartRegistry serves an in-memory registry; its request log goes to w (nil discards).
+func StartRegistry(w io.Writer) *Registry {
+	if w == nil {
+		w = io.Discard
+	}
+	s := httptest.NewServer(registry.New(registry.Logger(log.New(w, "registry: ", log.LstdFlags))))
+	return &Registry{Host: strings.TrimPrefix(s.URL, "http://"), server: s}
+}
+
+// Stop closes the registry; its images are gone.
+func (r *Registry) Stop() {
+	r.server.Close()
+}
+
+// PushImage pushes a layerless linux/amd64 image whose config holds entrypoint and cmd to
+// registryHost (plain HTTP) and returns its name. Any process can push, given the host.
+func PushImage(ctx context.Context, registryHost, repoTag string, entrypoint, cmd []string) (string, error) {
+	image := registryHost + "/" + repoTag
+	ref, err := name.ParseReference(image, name.Insecure)
+	if err != nil {
+		return "", fmt.Errorf("image name %s: %w", image, err)
+	}
+	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{
+		OS: "linux", Architecture: "amd64",
+		Config: v1.Config{Entrypoint: entrypoint, Cmd: cmd},
+	})
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", image, err)
+	}
+	if err := remote.Write(ref, img, remote.WithContext(ctx)); err != nil {
+		return "", fmt.Errorf("push %s: %w", image, err)
+	}
+	return image, nil
+}

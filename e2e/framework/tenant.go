@@ -1,0 +1,121 @@
+package framework
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Tenant is one application's slice of the cluster and of Vault: a namespace, a
+// ServiceAccount allowed to log in, a Vault role of the same name (the webhook's default
+// role is the pod's ServiceAccount) and a policy reading secret/data/<namespace>/*.
+// One per spec keeps specs independent under --procs.
+type Tenant struct {
+	Namespace      string
+	ServiceAccount string
+	cluster        *Cluster
+	vault          VaultClient
+}
+
+// NewTenant creates the namespace (if missing), the ServiceAccount with its
+// system:auth-delegator binding, and the Vault policy and role.
+func NewTenant(ctx context.Context, c *Cluster, v VaultClient, namespace, serviceAccount string) (*Tenant, error) {
+	t := &Tenant{
+		Namespace: namespace, ServiceAccount: serviceAccount, cluster: c, vault: v,
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
+	if err := c.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, fmt.Errorf("create namespace %s: %w", namespace, err)
+	}
+	if err := t.AddServiceAccount(ctx, serviceAccount); err != nil {
+		return nil, err
+	}
+	if err := t.AllowRead(ctx); err != nil {
+		return nil, err
+	}
+	err := v.PutRole(ctx, KubernetesAuthMount, Role{
+		Name: serviceAccount, Namespaces: []string{namespace},
+		ServiceAccounts: []string{serviceAccount}, Policies: []string{t.Policy()},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Policy names the Vault policy of the tenant's role.
+func (t *Tenant) Policy() string {
+	return "read-" + t.Namespace
+}
+
+// AllowRead rewrites the tenant's policy to read secret/data/<namespace>/* and the given
+// extra API paths, for secrets that live outside the tenant's prefix.
+func (t *Tenant) AllowRead(ctx context.Context, apiPaths ...string) error {
+	return t.vault.PutReadPolicy(ctx, t.Policy(), append([]string{t.SecretPath("*")}, apiPaths...)...)
+}
+
+// AddServiceAccount creates another ServiceAccount in the namespace that may call
+// TokenReview (so Vault can check its tokens) but has no Vault role of its own.
+func (t *Tenant) AddServiceAccount(ctx context.Context, name string) error {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: t.Namespace, Name: name}}
+	if err := t.cluster.Client.Create(ctx, sa); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create serviceaccount %s/%s: %w", t.Namespace, name, err)
+	}
+	crb := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "vault-auth-" + t.Namespace + "-" + name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:auth-delegator"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: t.Namespace, Name: name}},
+	}
+	if err := t.cluster.Client.Create(ctx, crb); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("bind serviceaccount %s/%s to system:auth-delegator: %w", t.Namespace, name, err)
+	}
+	return nil
+}
+
+// SecretPath is the KV v2 API path of a secret this tenant's role may read.
+func (t *Tenant) SecretPath(name string) string {
+	return "secret/data/" + t.Namespace + "/" + name
+}
+
+// Ref is the reference an application writes to receive key of secret name.
+func (t *Tenant) Ref(name, key string) string {
+	return "vault:" + t.SecretPath(name) + "#" + key
+}
+
+// PutSecret writes a secret this tenant's role may read.
+func (t *Tenant) PutSecret(ctx context.Context, name string, data map[string]string) error {
+	return t.vault.PutSecret(ctx, t.SecretPath(name), data)
+}
+
+// Delete removes the tenant's pods, bindings and namespace. The namespace stays
+// Terminating (no namespace controller runs), which is harmless on a throwaway apiserver.
+func (t *Tenant) Delete(ctx context.Context) error {
+	c := t.cluster.Client
+	var errs []error
+	if err := c.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(t.Namespace)); err != nil {
+		errs = append(errs, fmt.Errorf("delete pods in %s: %w", t.Namespace, err))
+	}
+	var crbs rbacv1.ClusterRoleBindingList
+	if err := c.List(ctx, &crbs); err != nil {
+		errs = append(errs, fmt.Errorf("list clusterrolebindings: %w", err))
+	}
+	for i := range crbs.Items {
+		s := crbs.Items[i].Subjects
+		if len(s) == 1 && s[0].Kind == rbacv1.ServiceAccountKind && s[0].Namespace == t.Namespace {
+			if err := c.Delete(ctx, &crbs.Items[i]); client.IgnoreNotFound(err) != nil {
+				errs = append(errs, fmt.Errorf("delete clusterrolebinding %s: %w", crbs.Items[i].Name, err))
+			}
+		}
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: t.Namespace}}
+	if err := c.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
+		errs = append(errs, fmt.Errorf("delete namespace %s: %w", t.Namespace, err))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,101 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+)
+
+// KubernetesAuthMount is where the tests enable Kubernetes auth: the webhook's default
+// --vault-auth-path, so pods need no annotation.
+const KubernetesAuthMount = "kubernetes"
+
+// EnableKubernetesAuth enables the Kubernetes auth method at mount and points it at the
+// apiserver. No token reviewer JWT is configured: Vault then sends each login's own JWT to
+// TokenReview, which is why pod ServiceAccounts are bound to system:auth-delegator.
+func (v VaultClient) EnableKubernetesAuth(ctx context.Context, mount string, api APIEndpoint) error {
+	if err := v.Do(ctx, http.MethodPost, "sys/auth/"+mount, map[string]any{"type": "kubernetes"}, nil); err != nil {
+		return fmt.Errorf("enable kubernetes auth: %w", err)
+	}
+	cfg := map[string]any{
+		"kubernetes_host":    api.Host,
+		"kubernetes_ca_cert": string(api.CAData),
+		// Vault must not pick up a reviewer token from its own filesystem: the pod runner
+		// creates /var/run/secrets/kubernetes.io/serviceaccount on this host.
+		"disable_local_ca_jwt": true,
+	}
+	if err := v.Do(ctx, http.MethodPost, "auth/"+mount+"/config", cfg, nil); err != nil {
+		return fmt.Errorf("configure kubernetes auth: %w", err)
+	}
+	return nil
+}
+
+// PutReadPolicy writes an ACL policy allowing reads of the given API paths (globs allowed).
+func (v VaultClient) PutReadPolicy(ctx context.Context, name string, paths ...string) error {
+	hcl := ""
+	for _, p := range paths {
+		hcl += fmt.Sprintf("path %q {\n  capabilities = [\"read\"]\n}\n", p)
+	}
+	if err := v.Do(ctx, http.MethodPut, "sys/policies/acl/"+name, map[string]any{"policy": hcl}, nil); err != nil {
+		return fmt.Errorf("write policy %s: %w", name, err)
+	}
+	return nil
+}
+
+// Role is a Kubernetes auth role: who may log in, and which policies they get.
+type Role struct {
+	Name            string
+	Namespaces      []string
+	ServiceAccounts []string
+	Policies        []string
+}
+
+// PutRole creates or replaces a role of the Kubernetes auth method at mount.
+func (v VaultClient) PutRole(ctx context.Context, mount string, r Role) error {
+	body := map[string]any{
+		"bound_service_account_names":      r.ServiceAccounts,
+		"bound_service_account_namespaces": r.Namespaces,
+		"token_policies":                   r.Policies,
+		"token_ttl":                        "10m",
+	}
+	if err := v.Do(ctx, http.MethodPost, "auth/"+mount+"/role/"+r.Name, body, nil); err != nil {
+		return fmt.Errorf("write role %s: %w", r.Name, err)
+	}
+	return nil
+}
+
+// PutSecret writes a KV v2 secret at its API path (e.g. "secret/data/ns/db"), the form
+// references use.
+func (v VaultClient) PutSecret(ctx context.Context, apiPath string, data map[string]string) error {
+	if err := v.Do(ctx, http.MethodPost, apiPath, map[string]any{"data": data}, nil); err != nil {
+		return fmt.Errorf("write secret %s: %w", apiPath, err)
+	}
+	return nil
+}
+
+// Login performs the Kubernetes auth login envexec does, and returns the client token.
+func (v VaultClient) Login(ctx context.Context, mount, role, jwt string) (string, error) {
+	var out struct {
+		Auth struct {
+			ClientToken string `json:"client_token"`
+		} `json:"auth"`
+	}
+	body := map[string]any{"role": role, "jwt": jwt}
+	if err := v.Do(ctx, http.MethodPost, "auth/"+mount+"/login", body, &out); err != nil {
+		return "", fmt.Errorf("login as role %s: %w", role, err)
+	}
+	return out.Auth.ClientToken, nil
+}
+
+// ReadSecret reads a KV v2 secret's data at its API path.
+func (v VaultClient) ReadSecret(ctx context.Context, apiPath string) (map[string]string, error) {
+	var out struct {
+		Data struct {
+			Data map[string]string `json:"data"`
+		} `json:"data"`
+	}
+	if err := v.Do(ctx, http.MethodGet, apiPath, nil, &out); err != nil {
+		return nil, fmt.Errorf("read secret %s: %w", apiPath, err)
+	}
+	return out.Data.Data, nil
+}

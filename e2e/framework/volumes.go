@@ -1,0 +1,141 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// ServiceAccountDir is where the kubelet mounts a pod's ServiceAccount token, and where
+// envexec reads it.
+const ServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// makeVolumes creates one host directory per volume: emptyDir (mode 0777, as the kubelet
+// does) or projected ServiceAccount tokens. Every other volume type is refused.
+func makeVolumes(ctx context.Context, c *Cluster, pod *corev1.Pod, podDir string) (map[string]string, error) {
+	dirs := map[string]string{}
+	for _, v := range pod.Spec.Volumes {
+		dir := filepath.Join(podDir, "volumes", v.Name)
+		switch {
+		case v.EmptyDir != nil:
+			if err := makeEmptyDir(dir); err != nil {
+				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
+			}
+		case v.Projected != nil:
+			if err := projectTokens(ctx, c, pod, v.Projected, dir); err != nil {
+				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
+			}
+		default:
+			return nil, fmt.Errorf("volume %s: %w (only emptyDir and projected tokens are)", v.Name, errUnsupported)
+		}
+		dirs[v.Name] = dir
+	}
+	return dirs, nil
+}
+
+func makeEmptyDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // containers may run as any user
+		return err
+	}
+	return os.Chmod(dir, 0o777) //nolint:gosec // emptyDir semantics
+}
+
+// projectTokens writes each serviceAccountToken source of a projected volume, requested
+// as the kubelet does (bound to the pod, audience and lifetime from the source).
+func projectTokens(ctx context.Context, c *Cluster, pod *corev1.Pod, p *corev1.ProjectedVolumeSource, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // readable by non-root containers
+		return err
+	}
+	mode := os.FileMode(0o644)
+	if p.DefaultMode != nil {
+		mode = os.FileMode(*p.DefaultMode & 0o777) // the apiserver allows 0..0777 only
+	}
+	for _, src := range p.Sources {
+		t := src.ServiceAccountToken
+		if t == nil {
+			return fmt.Errorf("projected source other than serviceAccountToken: %w", errUnsupported)
+		}
+		expiration := int64(3600)
+		if t.ExpirationSeconds != nil {
+			expiration = *t.ExpirationSeconds
+		}
+		token, err := c.PodToken(ctx, pod, t.Audience, expiration)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, t.Path), []byte(token), mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// containerMounts turns a container's volumeMounts into bind mounts, adds the token
+// unless the container mounts something there itself, and creates missing mount points
+// on the host (empty directories only: the host's root filesystem is the image).
+func containerMounts(c *corev1.Container, volumes map[string]string, tokenDir string) ([]mount, error) {
+	var mounts []mount
+	hasToken := false
+	for _, vm := range c.VolumeMounts {
+		src, ok := volumes[vm.Name]
+		if !ok {
+			return nil, fmt.Errorf("container %s: mount of unknown volume %s", c.Name, vm.Name)
+		}
+		if vm.SubPath != "" || vm.SubPathExpr != "" {
+			return nil, fmt.Errorf("container %s: volume %s: subPath: %w", c.Name, vm.Name, errUnsupported)
+		}
+		mounts = append(mounts, mount{src: src, dst: vm.MountPath, readOnly: vm.ReadOnly})
+		hasToken = hasToken || filepath.Clean(vm.MountPath) == ServiceAccountDir
+	}
+	if tokenDir != "" && !hasToken {
+		mounts = append(mounts, mount{src: tokenDir, dst: ServiceAccountDir, readOnly: true})
+	}
+	for _, m := range mounts {
+		if err := os.MkdirAll(m.dst, 0o755); err != nil { //nolint:gosec // a directory of the "image"
+			return nil, fmt.Errorf("container %s: mount point %s: %w", c.Name, m.dst, err)
+		}
+	}
+	return mounts, nil
+}
+
+// writeTokenDir writes what the kubelet's projected token volume holds (token, ca.crt,
+// namespace), or returns "" if the pod or its ServiceAccount opts out of automounting.
+func writeTokenDir(ctx context.Context, c *Cluster, pod *corev1.Pod, podDir string) (string, error) {
+	mount, err := automountToken(ctx, c, pod)
+	if err != nil || !mount {
+		return "", err
+	}
+	token, err := c.PodToken(ctx, pod, "", 3600)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(podDir, "serviceaccount")
+	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // readable by non-root containers, as the kubelet's
+		return "", fmt.Errorf("token folder: %w", err)
+	}
+	files := map[string][]byte{"token": []byte(token), "ca.crt": c.Endpoint.CAData, "namespace": []byte(pod.Namespace)}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil { //nolint:gosec // as the kubelet's default mode
+			return "", fmt.Errorf("token folder: %w", err)
+		}
+	}
+	return dir, nil
+}
+
+// automountToken applies the pod's, then the ServiceAccount's automount setting, which
+// the ServiceAccount admission plugin would otherwise have resolved.
+func automountToken(ctx context.Context, c *Cluster, pod *corev1.Pod) (bool, error) {
+	if pod.Spec.AutomountServiceAccountToken != nil {
+		return *pod.Spec.AutomountServiceAccountToken, nil
+	}
+	var sa corev1.ServiceAccount
+	key := client.ObjectKey{Namespace: pod.Namespace, Name: serviceAccountName(pod)}
+	if err := c.Client.Get(ctx, key, &sa); err != nil {
+		return false, fmt.Errorf("get serviceaccount %s: %w", key, err)
+	}
+	return sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken, nil
+}

@@ -1,0 +1,206 @@
+package framework
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// WebhookOptions configures the webhook process.
+type WebhookOptions struct {
+	// Binary is the built cmd/vault-injector.
+	Binary string
+	// Serving is where the apiserver expects the webhook (ControlPlane.Serving).
+	Serving WebhookServing
+	// EnvexecPath is envexec's path inside the injector image; here an absolute host path.
+	EnvexecPath string
+	// InjectorImage names the image of the copy init container; the runner ignores it.
+	InjectorImage string
+	// VaultAddr is the default Vault address written into pods.
+	VaultAddr string
+	// EnvexecTimeout is envexec's start-up deadline written into pods (0: the default).
+	EnvexecTimeout time.Duration
+	// AllowedVaultAddrs are the Vault addresses pods may pick with an annotation.
+	AllowedVaultAddrs []string
+	// InsecureRegistries are registries (host:port) the entrypoint lookup reaches over
+	// plain HTTP, such as a Registry on loopback.
+	InsecureRegistries []string
+	// LogPath receives the webhook's stdout and stderr; specs read it for leak checks.
+	LogPath string
+	// Kubeconfig, if set, is how the webhook reaches the apiserver (to read pull
+	// secrets), standing in for its in-cluster ServiceAccount. It is written next to
+	// LogPath and passed as KUBECONFIG.
+	Kubeconfig []byte
+}
+
+// Webhook is the real vault-injector binary, running as its own process with debug
+// logging so that a leak check over its log covers the most verbose output it has.
+type Webhook struct {
+	// LogPath is the file holding its combined output.
+	LogPath string
+	// MetricsAddr and ProbeAddr are the loopback addresses it serves /metrics and
+	// /healthz, /readyz on.
+	MetricsAddr, ProbeAddr string
+
+	cmd      *exec.Cmd
+	log      *os.File
+	done     chan struct{}
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// StartWebhook starts the binary and returns once /readyz answers 200 and the TLS port
+// accepts connections.
+func StartWebhook(ctx context.Context, o WebhookOptions) (*Webhook, error) {
+	metrics, err := freeAddr(ctx)
+	if err != nil {
+		return nil, err
+	}
+	probes, err := freeAddr(ctx)
+	if err != nil {
+		return nil, err
+	}
+	log, err := os.OpenFile(o.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("webhook log: %w", err)
+	}
+	w := &Webhook{LogPath: o.LogPath, MetricsAddr: metrics, ProbeAddr: probes, log: log, done: make(chan struct{})}
+	w.cmd = exec.Command(o.Binary, webhookArgs(o, metrics, probes)...) //nolint:gosec,noctx // the binary just built; lives until Stop
+	// Only what the flags say: a VAULT_INJECTOR_* variable of the caller must not count.
+	w.cmd.Env = []string{defaultPath}
+	if len(o.Kubeconfig) > 0 {
+		path := o.LogPath + ".kubeconfig"
+		if err := os.WriteFile(path, o.Kubeconfig, 0o600); err != nil {
+			return nil, errors.Join(fmt.Errorf("webhook kubeconfig: %w", err), log.Close())
+		}
+		w.cmd.Env = append(w.cmd.Env, "KUBECONFIG="+path)
+	}
+	w.cmd.Stdout, w.cmd.Stderr = log, log
+	w.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := w.cmd.Start(); err != nil {
+		return nil, errors.Join(fmt.Errorf("start webhook: %w", err), log.Close())
+	}
+	go func() {
+		_ = w.cmd.Wait() // the exit status is reported through the log and done
+		close(w.done)
+	}()
+	if err := w.waitReady(ctx, o.Serving); err != nil {
+		return nil, errors.Join(err, w.Stop())
+	}
+	return w, nil
+}
+
+func webhookArgs(o WebhookOptions, metrics, probes string) []string {
+	image := o.InjectorImage
+	if image == "" {
+		image = "vault-injector:e2e"
+	}
+	args := []string{
+		"--webhook-host=" + o.Serving.Host,
+		"--webhook-port=" + strconv.Itoa(o.Serving.Port),
+		"--cert-dir=" + o.Serving.CertDir,
+		"--metrics-bind-address=" + metrics,
+		"--health-probe-bind-address=" + probes,
+		"--injector-image=" + image,
+		"--envexec-path=" + o.EnvexecPath,
+		"--vault-addr=" + o.VaultAddr,
+		"--zap-log-level=debug",
+	}
+	if len(o.AllowedVaultAddrs) > 0 {
+		args = append(args, "--allowed-vault-addrs="+strings.Join(o.AllowedVaultAddrs, ","))
+	}
+	if len(o.InsecureRegistries) > 0 {
+		args = append(args, "--insecure-registries="+strings.Join(o.InsecureRegistries, ","))
+	}
+	if o.EnvexecTimeout > 0 {
+		args = append(args, "--envexec-timeout="+o.EnvexecTimeout.String())
+	}
+	return args
+}
+
+func (w *Webhook) waitReady(ctx context.Context, s WebhookServing) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(s.CAData) {
+		return errors.New("webhook serving: no CA certificate to check the TLS port with")
+	}
+	for {
+		if w.ready(ctx, s, roots) {
+			return nil
+		}
+		select {
+		case <-w.done:
+			return fmt.Errorf("webhook exited during start-up (%s); its log is %s", w.cmd.ProcessState, w.LogPath)
+		case <-ctx.Done():
+			return fmt.Errorf("webhook not ready: %w; its log is %s", ctx.Err(), w.LogPath)
+		case <-tick.C:
+		}
+	}
+}
+
+// ready asks /readyz, then does what the apiserver will: a TLS handshake trusting only
+// the webhook configuration's CA.
+func (w *Webhook) ready(ctx context.Context, s WebhookServing, roots *x509.CertPool) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+w.ProbeAddr+"/readyz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	_ = resp.Body.Close() // nothing was read from it
+	if resp.StatusCode != http.StatusOK {
+		return false
+	}
+	d := tls.Dialer{
+		NetDialer: &net.Dialer{Timeout: time.Second},
+		Config:    &tls.Config{RootCAs: roots, ServerName: s.Host, MinVersion: tls.VersionTLS12},
+	}
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(s.Host, strconv.Itoa(s.Port)))
+	if err != nil {
+		return false
+	}
+	return conn.Close() == nil
+}
+
+// Log returns everything the webhook wrote so far.
+func (w *Webhook) Log() ([]byte, error) {
+	data, err := os.ReadFile(w.LogPath)
+	if err != nil {
+		return nil, fmt.Errorf("read webhook log: %w", err)
+	}
+	return data, nil
+}
+
+// Stop sends SIGTERM (controller-runtime drains in-flight requests), kills after 10s,
+// and closes the log. The log file stays for the caller to read or remove.
+func (w *Webhook) Stop() error {
+	w.stopOnce.Do(func() {
+		_ = w.cmd.Process.Signal(syscall.SIGTERM) // if it already exited, done says so
+		select {
+		case <-w.done:
+		case <-time.After(10 * time.Second):
+			_ = w.cmd.Process.Kill()
+			<-w.done
+		}
+		if err := w.log.Close(); err != nil {
+			w.stopErr = fmt.Errorf("close webhook log: %w", err)
+		}
+	})
+	return w.stopErr
+}

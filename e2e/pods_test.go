@@ -1,0 +1,39 @@
+//go:build e2e
+
+package e2e
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// appScript proves three things: it is PID 1 ($$$$ is the kubelet's escape for the shell's
+// $$), it received DB_PASSWORD (the marker file holds it) and it keeps running for exec.
+const appScript = `echo "pid=$$$$"; printf %s "$DB_PASSWORD" > /out/secret; sleep 600`
+
+// markerFile is where appScript writes the value it received, inside the "out" emptyDir.
+const markerFile = "secret"
+
+// appPod is what a developer writes: one container with a command, env DB_PASSWORD set
+// to value (a reference or a literal), and an emptyDir at /out for the marker.
+func appPod(f *fixture, name, value string, annotations map[string]string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace, Name: name, Annotations: annotations},
+		Spec: corev1.PodSpec{
+			ServiceAccountName: f.ServiceAccount,
+			RestartPolicy:      corev1.RestartPolicyNever,
+			Volumes: []corev1.Volume{{
+				Name:         "out",
+				VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}},
+			}},
+			Containers: []corev1.Container{{
+				Name:         "app",
+				Image:        "example.com/app:1.0",
+				Command:      []string{"/bin/sh", "-c"},
+				Args:         []string{appScript},
+				Env:          []corev1.EnvVar{{Name: "DB_PASSWORD", Value: value}, {Name: "GREETING", Value: "hello"}},
+				VolumeMounts: []corev1.VolumeMount{{Name: "out", MountPath: "/out"}},
+			}},
+		},
+	}
+}
