@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vault-injector/vault-injector/bench/load"
+	"github.com/vault-injector/vault-injector/bench/report"
+	"github.com/vault-injector/vault-injector/bench/server"
+	"github.com/vault-injector/vault-injector/internal/podtest"
+)
+
+// distinctUIDs is how many request bodies (uids) rotate, so a response for the wrong
+// request is caught.
+const distinctUIDs = 64
+
+// target is one server under load.
+type target struct {
+	proc   *server.Process
+	env    []string // added to its environment, for the report
+	url    string
+	client *http.Client
+}
+
+// commandLine is how to start the server by hand, environment first.
+func (t *target) commandLine() string {
+	return strings.Join(append(slices.Clone(t.env), t.proc.Args...), " ")
+}
+
+// admissionSection starts vault-injector and the floor server and drives both, level
+// by level, alternating so that drift in the machine's load hits both alike.
+func admissionSection(ctx context.Context, o *options, res *report.Results, stdout io.Writer) error {
+	roots, bins, err := prepare(ctx, o, res)
+	if err != nil {
+		return err
+	}
+	bodies, err := reviewBodies()
+	if err != nil {
+		return err
+	}
+	ours, err := startOurs(ctx, o, bins[0], roots)
+	if err != nil {
+		return err
+	}
+	defer stop(ours, res)
+	res.Commands = append(res.Commands, ours.commandLine())
+	a := &report.Admission{
+		Pod: "typical (1 init container + 2 containers, 40 env variables, 19 references, commands set)", BodyBytes: len(bodies[0].Data),
+		Duration: o.duration, Warmup: o.warmup,
+	}
+	patchFile := filepath.Join(o.workDir, "patch.json")
+	if a.PatchBytes, a.PatchOps, err = capturePatch(ctx, ours, bodies[0], patchFile); err != nil {
+		return err
+	}
+	floor, err := startFloor(ctx, o, bins[1], roots, patchFile)
+	if err != nil {
+		return err
+	}
+	defer stop(floor, res)
+	res.Commands = append(res.Commands, floor.commandLine())
+	for _, t := range []*target{ours, floor} {
+		idle, err := t.proc.PeakRSS()
+		if err != nil {
+			return err
+		}
+		a.Servers = append(a.Servers, report.Server{Name: t.proc.Name, Command: t.commandLine(), IdleRSS: idle})
+	}
+	res.Admission = a
+	if err := drive(ctx, o, a, bodies, ours, floor, stdout); err != nil {
+		return err
+	}
+	res.Targets = append(res.Targets, report.EvaluateAdmission(a)...)
+	return nil
+}
+
+// prepare writes the certificate and builds (or takes) the two server binaries.
+func prepare(ctx context.Context, o *options, res *report.Results) (*x509.CertPool, [2]string, error) {
+	var bins [2]string
+	certDir := filepath.Join(o.workDir, "certs")
+	if err := os.MkdirAll(certDir, 0o700); err != nil { //nolint:gosec // under our own work directory
+		return nil, bins, fmt.Errorf("certificate directory: %w", err)
+	}
+	roots, err := server.WriteCert(certDir)
+	if err != nil {
+		return nil, bins, err
+	}
+	bins = [2]string{o.injectorBin, filepath.Join(o.workDir, "floor-server")}
+	builds := [][2]string{{"./bench/cmd/floor-server", bins[1]}}
+	if bins[0] == "" {
+		bins[0] = filepath.Join(o.workDir, "vault-injector")
+		builds = append(builds, [2]string{"./cmd/vault-injector", bins[0]})
+	}
+	for _, b := range builds {
+		line, err := server.Build(ctx, o.root, b[0], b[1])
+		res.Commands = append(res.Commands, line)
+		if err != nil {
+			return nil, bins, err
+		}
+	}
+	return roots, bins, nil
+}
+
+// reviewBodies are the typical pod's AdmissionReviews, differing only in their uid.
+func reviewBodies() ([]load.Body, error) {
+	pod := podtest.Typical()
+	bodies := make([]load.Body, distinctUIDs)
+	for i := range bodies {
+		uid := fmt.Sprintf("bench-%08d-0000-4000-8000-000000000000", i)
+		data, err := podtest.Review(pod, uid)
+		if err != nil {
+			return nil, err
+		}
+		bodies[i] = load.Body{UID: uid, Data: data}
+	}
+	return bodies, nil
+}
+
+// drive runs every level against both servers in turn and records the figures.
+func drive(ctx context.Context, o *options, a *report.Admission, bodies []load.Body, ours, floor *target, stdout io.Writer) error {
+	for _, clients := range o.clients {
+		level := report.Level{Clients: clients}
+		for _, t := range []*target{ours, floor} {
+			r, err := measure(ctx, o, t, bodies, clients)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%-15s %3d clients: %8.0f req/s  p50 %s  p99 %s  p99.9 %s  errors %d  peak RSS %.1f MiB (anon %.1f)\n",
+				t.proc.Name, clients, r.Throughput, r.Latency.P50, r.Latency.P99, r.Latency.P999, r.Errors,
+				float64(r.PeakRSS)/(1<<20), float64(r.PeakAnon)/(1<<20))
+			if t == ours {
+				level.Ours = r
+			} else {
+				level.Floor = r
+			}
+		}
+		if level.Floor.Throughput > 0 {
+			level.ThroughputRatio = level.Ours.Throughput / level.Floor.Throughput
+		}
+		if level.Floor.Latency.P99 > 0 {
+			level.P99Ratio = float64(level.Ours.Latency.P99) / float64(level.Floor.Latency.P99)
+		}
+		a.Levels = append(a.Levels, level)
+	}
+	return nil
+}
+
+// measure warms t up at the level, then runs it and reads its peak memory.
+func measure(ctx context.Context, o *options, t *target, bodies []load.Body, clients int) (report.Run, error) {
+	opts := load.Options{URL: t.url, Client: t.client, Bodies: bodies, Clients: clients, Duration: o.warmup, Check: load.CheckMutated}
+	if o.warmup > 0 {
+		if _, err := load.Run(ctx, opts); err != nil {
+			return report.Run{}, err
+		}
+	}
+	opts.Duration = o.duration
+	sampler := t.proc.SampleAnon(50 * time.Millisecond)
+	r, err := load.Run(ctx, opts)
+	anon := sampler.Stop()
+	if err != nil {
+		return report.Run{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return report.Run{}, fmt.Errorf("interrupted: %w", err)
+	}
+	peak, err := t.proc.PeakRSS()
+	if err != nil {
+		return report.Run{}, fmt.Errorf("%s: %w", t.proc.Name, err)
+	}
+	return report.Run{Result: r, PeakRSS: peak, PeakAnon: anon}, nil
+}

@@ -1,0 +1,47 @@
+// Package floor is the admission server the webhook is measured against: it does the least
+// any webhook must (read the body, decode the AdmissionReview, answer with a fixed allowed
+// response and patch), so the gap to it is what vault-injector's own work costs.
+package floor
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	admissionv1 "k8s.io/api/admission/v1"
+)
+
+// maxBody is the apiserver's and controller-runtime's limit on an admission body.
+const maxBody = 7 << 20
+
+// Handler answers every AdmissionReview with Patch; it is safe for concurrent use.
+type Handler struct {
+	// Patch is the JSON patch every response carries; the harness sets the webhook's own
+	// answer for the same pod, so both servers send the same number of bytes.
+	Patch []byte
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil || len(body) > maxBody {
+		http.Error(w, fmt.Sprintf("read body: %v (limit %d bytes)", err, maxBody), http.StatusBadRequest)
+		return
+	}
+	var review admissionv1.AdmissionReview
+	if err := json.Unmarshal(body, &review); err != nil || review.Request == nil {
+		http.Error(w, fmt.Sprintf("decode admission review: %v", err), http.StatusBadRequest)
+		return
+	}
+	patchType := admissionv1.PatchTypeJSONPatch
+	review.Response = &admissionv1.AdmissionResponse{
+		UID: review.Request.UID, Allowed: true, PatchType: &patchType, Patch: h.Patch,
+	}
+	review.Request = nil
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(&review); err != nil {
+		// The client is gone; there is no one left to tell.
+		return
+	}
+}

@@ -1,0 +1,79 @@
+package report_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vault-injector/vault-injector/bench/gobench"
+	"github.com/vault-injector/vault-injector/bench/load"
+	"github.com/vault-injector/vault-injector/bench/report"
+)
+
+func run(rps float64, p99 time.Duration, rss int64) report.Run {
+	return report.Run{Result: load.Result{Throughput: rps, Latency: load.Latency{P99: p99}}, PeakRSS: rss}
+}
+
+func TestEvaluateAdmission(t *testing.T) {
+	t.Parallel()
+	a := &report.Admission{Levels: []report.Level{
+		{Clients: 1, Ours: run(900, 3*time.Millisecond, 30<<20), Floor: run(1000, 2*time.Millisecond, 10<<20), ThroughputRatio: 0.9, P99Ratio: 1.5},
+		{Clients: 8, Ours: run(500, 9*time.Millisecond, 41<<20), Floor: run(1000, 3*time.Millisecond, 10<<20), ThroughputRatio: 0.5, P99Ratio: 3},
+	}}
+	got := report.EvaluateAdmission(a)
+	if len(got) != 5 {
+		t.Fatalf("got %d targets, want 2 per level and 1 for memory: %+v", len(got), got)
+	}
+	met := []bool{true, true, false, false, false}
+	for i, tg := range got {
+		if tg.Met != met[i] {
+			t.Errorf("%s at %d clients: met %v, want %v", tg.Name, tg.Clients, tg.Met, met[i])
+		}
+		if !tg.Met && tg.Gap == "" {
+			t.Errorf("%s missed without a gap", tg.Name)
+		}
+	}
+	if !strings.Contains(got[2].Gap, "60% more") || !strings.Contains(got[3].Gap, "100% over") || !strings.Contains(got[4].Gap, "1.0 MiB over") {
+		t.Errorf("gaps: %q, %q, %q", got[2].Gap, got[3].Gap, got[4].Gap)
+	}
+}
+
+// TestWrite checks both files are written and agree on the figures.
+func TestWrite(t *testing.T) {
+	t.Parallel()
+	r := &report.Results{
+		Schema: report.Schema, Commit: "abc", Commands: []string{"go run ./bench/cmd/bench"},
+		Admission: &report.Admission{Levels: []report.Level{{Clients: 8, Ours: run(900, time.Millisecond, 1<<20), Floor: run(1000, time.Millisecond, 1<<20)}}},
+		GoBenchmarks: []gobench.Benchmark{{
+			Package: "github.com/vault-injector/vault-injector/webhook", Name: "BenchmarkHandleImageLookup/cold-cache", Procs: 2,
+			Metrics: map[string]gobench.Stat{"ns/op": {Median: 1.5e6, Samples: []float64{1.5e6}}},
+		}},
+	}
+	dir := t.TempDir()
+	if err := r.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "RESULTS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## Admission over HTTPS", "| 8 | vault-injector | 900 |", "### Registry lookup", "cold-cache | 1 | 1.50ms", "Pod start overhead"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("RESULTS.md lacks %q", want)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back report.Results
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Admission.Levels[0].Ours.Throughput != 900 || back.GoBenchmarks[0].Metrics["ns/op"].Median != 1.5e6 {
+		t.Errorf("results.json lost figures: %+v", back)
+	}
+}

@@ -1,0 +1,130 @@
+// Package report holds the figures of one `make bench` run and writes them as
+// bench/RESULTS.md for people and bench/results.json for tools.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/vault-injector/vault-injector/bench/gobench"
+	"github.com/vault-injector/vault-injector/bench/load"
+)
+
+// Schema versions results.json; bump it when a field changes meaning.
+const Schema = 1
+
+// Results are the figures of one run; sections not run stay empty.
+type Results struct {
+	// Schema is the version of this format.
+	Schema int `json:"schema"`
+	// Date is when the run started.
+	Date time.Time `json:"date"`
+	// Commit is `git describe --always --dirty` of the measured tree.
+	Commit string `json:"commit"`
+	// Machine describes where the figures were taken.
+	Machine Machine `json:"machine"`
+	// Commands are the commands that produced the figures, in order.
+	Commands []string `json:"commands"`
+	// Admission holds the HTTPS load figures against the floor.
+	Admission *Admission `json:"admission,omitempty"`
+	// GoBenchmarks are the in-process benchmarks (injector, webhook, registry, envexec).
+	GoBenchmarks []gobench.Benchmark `json:"goBenchmarks,omitempty"`
+	// GoBenchmarkErrors say which benchmark packages failed, and why.
+	GoBenchmarkErrors []string `json:"goBenchmarkErrors,omitempty"`
+	// Benchstat is benchstat's summary of the Go benchmarks.
+	Benchstat string `json:"benchstat,omitempty"`
+	// Comparison is benchstat's comparison with a baseline run, when one was given.
+	Comparison string `json:"comparison,omitempty"`
+	// Profile is pprof's top tables for the handler benchmark.
+	Profile string `json:"profile,omitempty"`
+	// PodStart is the pod start overhead (issue 6 part 5); nil until a section measures it.
+	PodStart *PodStart `json:"podStart"`
+	// Targets are the issue's targets and whether this run met them.
+	Targets []Target `json:"targets"`
+	// Notes are warnings about the run, such as a busy machine.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// PodStart is the pod start overhead measured with the e2e pod runner: from the start of the
+// injected init container to the application's first instruction, against the same pod
+// without injection. The section that fills it is still to be written (a "podstart" entry
+// in bench/cmd/bench's section list).
+type PodStart struct {
+	// References is the number of references the injected pod resolves.
+	References int `json:"references"`
+	// Injected is the start-up latency of the injected pod over the runs.
+	Injected load.Latency `json:"injected"`
+	// Plain is the start-up latency of the same pod without injection.
+	Plain load.Latency `json:"plain"`
+}
+
+// Admission are the load figures of the webhook and the floor server, level by level.
+type Admission struct {
+	// Pod describes the pod every request carries.
+	Pod string `json:"pod"`
+	// BodyBytes is the size of one AdmissionReview request body.
+	BodyBytes int `json:"bodyBytes"`
+	// PatchBytes and PatchOps describe the webhook's answer, which the floor repeats.
+	PatchBytes int `json:"patchBytes"`
+	// PatchOps is the number of operations in the patch.
+	PatchOps int `json:"patchOps"`
+	// Duration is how long each level ran per server.
+	Duration time.Duration `json:"durationNs"`
+	// Warmup is how long each level ran, unrecorded, before being measured.
+	Warmup time.Duration `json:"warmupNs"`
+	// Servers are the command lines and idle memory of the servers.
+	Servers []Server `json:"servers"`
+	// Levels are the runs, one per number of concurrent clients.
+	Levels []Level `json:"levels"`
+}
+
+// Server is one measured server process.
+type Server struct {
+	// Name is "vault-injector" or "floor".
+	Name string `json:"name"`
+	// Command is the command line it ran with.
+	Command string `json:"command"`
+	// IdleRSS is its resident memory high-water mark once ready, before any load.
+	IdleRSS int64 `json:"idleRssBytes"`
+}
+
+// Level compares the two servers at one number of concurrent clients.
+type Level struct {
+	// Clients is the number of concurrent closed-loop clients.
+	Clients int `json:"clients"`
+	// Ours is vault-injector's run.
+	Ours Run `json:"ours"`
+	// Floor is the floor server's run.
+	Floor Run `json:"floor"`
+	// ThroughputRatio is ours/floor requests per second (target: at least 0.8).
+	ThroughputRatio float64 `json:"throughputRatio"`
+	// P99Ratio is ours/floor 99th percentile latency (target: at most 1.5).
+	P99Ratio float64 `json:"p99Ratio"`
+}
+
+// Run is one server's figures at one level.
+type Run struct {
+	load.Result
+	// PeakRSS is the server's VmHWM after this level: its peak since it started.
+	PeakRSS int64 `json:"peakRssBytes"`
+	// PeakAnon is the highest RssAnon sampled during the level (every 50ms): the heap
+	// and stacks, without the binary's pages that VmHWM also counts.
+	PeakAnon int64 `json:"peakRssAnonBytes"`
+}
+
+// Write writes RESULTS.md and results.json into dir.
+func (r *Results) Write(dir string) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode results: %w", err)
+	}
+	if err := os.WriteFile(dir+"/results.json", append(data, '\n'), 0o644); err != nil { //nolint:gosec // a report meant to be read
+		return fmt.Errorf("write results.json: %w", err)
+	}
+	if err := os.WriteFile(dir+"/RESULTS.md", []byte(r.Markdown()), 0o644); err != nil { //nolint:gosec // a report meant to be read
+		return fmt.Errorf("write RESULTS.md: %w", err)
+	}
+	return nil
+}
