@@ -5,7 +5,7 @@
 #
 #   hack/tools/build.sh            build what is missing, print the envtest assets folder
 #   hack/tools/build.sh vault      build one component, print its binary path
-#                                  (kube-apiserver, etcd, vault, golangci-lint)
+#                                  (kube-apiserver, etcd, vault, golangci-lint, helm, benchstat)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,6 +34,16 @@ kube_ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$kube_ver \
  -X k8s.io/component-base/version.gitMajor=$(echo "${kube_ver#v}" | cut -d. -f1) \
  -X k8s.io/component-base/version.gitMinor=$(echo "${kube_ver#v}" | cut -d. -f2)"
 
+# helm_ldflags: helm's version, and the Kubernetes version its client libraries speak (else
+# `helm template` assumes v1.20 and rejects charts that need a newer cluster), as its Makefile sets.
+helm_ldflags() {
+  local minor
+  minor=$(version helm k8s.io/client-go | cut -d. -f2)
+  echo "-s -w -X helm.sh/helm/v3/internal/version.version=$(version helm helm.sh/helm/v3) \
+ -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor \
+ -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor"
+}
+
 one() {
   case $1 in
     kube-apiserver) build kube-apiserver k8s.io/kubernetes k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags" ;;
@@ -41,7 +51,9 @@ one() {
     vault) build vault github.com/hashicorp/vault github.com/hashicorp/vault "-s -w" ;;
     golangci-lint) build golangci-lint github.com/golangci/golangci-lint/v2 \
       github.com/golangci/golangci-lint/v2/cmd/golangci-lint "-s -w" ;;
-    *) echo "unknown component $1 (want kube-apiserver, etcd, vault or golangci-lint)" >&2; return 2 ;;
+    helm) build helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$(helm_ldflags)" ;;
+    benchstat) build benchstat golang.org/x/perf golang.org/x/perf/cmd/benchstat "-s -w" ;;
+    *) echo "unknown component $1 (want kube-apiserver, etcd, vault, golangci-lint, helm or benchstat)" >&2; return 2 ;;
   esac
 }
 

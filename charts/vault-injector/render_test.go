@@ -1,0 +1,242 @@
+package chart_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	psaapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+	"k8s.io/utils/ptr"
+)
+
+// The release the golden renders are made with.
+const (
+	goldenRelease   = "vi"
+	goldenNamespace = "infra"
+)
+
+// TestLint runs `helm lint --strict` on every scenario.
+func TestLint(t *testing.T) {
+	h := newHelm(t)
+	for _, s := range scenarios() {
+		t.Run(s.name, func(t *testing.T) {
+			out := h.must(t, slices.Concat([]string{"lint", "--strict", ".", "--namespace", goldenNamespace}, s.args())...)
+			if !strings.Contains(out, "0 chart(s) failed") {
+				t.Errorf("helm lint:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestRender renders every scenario, compares it with its golden file
+// (testdata/render/<scenario>.yaml; -update rewrites them) and checks what must hold in
+// every configuration.
+func TestRender(t *testing.T) {
+	h := newHelm(t)
+	want := map[string][]string{
+		"defaults":            kindsOf(selfManagedKinds),
+		"cert-manager":        kindsOf(commonKinds, "ClusterRole", "ClusterRoleBinding", "Certificate", "Certificate", "Issuer", "Issuer"),
+		"cert-manager-issuer": kindsOf(commonKinds, "ClusterRole", "ClusterRoleBinding", "Certificate"),
+		"provided":            kindsOf(commonKinds),
+		"opt-in":              kindsOf(selfManagedKinds),
+		"monitoring":          kindsOf(selfManagedKinds, "ServiceMonitor", "PrometheusRule", "ConfigMap"),
+		"network-policy":      kindsOf(selfManagedKinds, "NetworkPolicy"),
+		"customized":          kindsOf(selfManagedKinds, "ConfigMap"),
+	}
+	for _, s := range scenarios() {
+		t.Run(s.name, func(t *testing.T) {
+			manifest := h.template(t, goldenRelease, goldenNamespace, s.args()...)
+			compareGolden(t, filepath.Join("testdata", "render", s.name+".yaml"), manifest)
+			objs := parseObjects(t, manifest)
+			if d := cmp.Diff(want[s.name], kinds(objs)); d != "" {
+				t.Errorf("rendered kinds (-want +got):\n%s", d)
+			}
+			checkLabelsAndNamespaces(t, objs)
+			checkWebhookConfiguration(t, s, objs)
+			checkDeployment(t, s, objs)
+			checkRBAC(t, objs)
+		})
+	}
+}
+
+var (
+	commonKinds      = []string{"Deployment", "MutatingWebhookConfiguration", "PodDisruptionBudget", "Service", "ServiceAccount"}
+	selfManagedKinds = slices.Concat(commonKinds, []string{"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"})
+)
+
+func kindsOf(base []string, more ...string) []string {
+	out := slices.Concat(base, more)
+	slices.Sort(out)
+	return out
+}
+
+func compareGolden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./charts/vault-injector -update)", err)
+	}
+	if d := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(got, "\n")); d != "" {
+		t.Errorf("%s is out of date (-want +got; review, then rerun with -update):\n%s", path, d)
+	}
+}
+
+// checkLabelsAndNamespaces: every object carries the standard labels, and every
+// namespaced object lives in the release namespace (the dashboard may be sent elsewhere).
+func checkLabelsAndNamespaces(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	clusterScoped := []string{"ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration"}
+	for _, o := range objs {
+		labels := o.GetLabels()
+		for _, k := range []string{"helm.sh/chart", "app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version", "app.kubernetes.io/managed-by", "app.kubernetes.io/part-of"} {
+			if labels[k] == "" {
+				t.Errorf("%s %s lacks label %s", o.GetKind(), o.GetName(), k)
+			}
+		}
+		switch ns := o.GetNamespace(); {
+		case slices.Contains(clusterScoped, o.GetKind()) && ns != "":
+			t.Errorf("cluster-scoped %s %s has namespace %q", o.GetKind(), o.GetName(), ns)
+		case !slices.Contains(clusterScoped, o.GetKind()) && ns != goldenNamespace:
+			t.Errorf("%s %s is in namespace %q, want the release namespace", o.GetKind(), o.GetName(), ns)
+		}
+	}
+}
+
+// checkWebhookConfiguration holds the registration to what keeps a cluster safe with a
+// fail-closed webhook.
+func checkWebhookConfiguration(t *testing.T, s scenario, objs []*unstructured.Unstructured) {
+	t.Helper()
+	var cfg admissionregistrationv1.MutatingWebhookConfiguration
+	convert(t, find(t, objs, "MutatingWebhookConfiguration"), &cfg)
+	if len(cfg.Webhooks) != 1 {
+		t.Fatalf("%d webhooks, want 1", len(cfg.Webhooks))
+	}
+	w := cfg.Webhooks[0]
+	if *w.SideEffects != admissionregistrationv1.SideEffectClassNone || *w.ReinvocationPolicy != admissionregistrationv1.IfNeededReinvocationPolicy ||
+		!slices.Equal(w.AdmissionReviewVersions, []string{"v1"}) {
+		t.Errorf("sideEffects %s, reinvocationPolicy %s, admissionReviewVersions %v", *w.SideEffects, *w.ReinvocationPolicy, w.AdmissionReviewVersions)
+	}
+	if s.name != "opt-in" && (*w.FailurePolicy != admissionregistrationv1.Fail || *w.TimeoutSeconds != 10) {
+		t.Errorf("default failurePolicy %s timeoutSeconds %d, want Fail and 10", *w.FailurePolicy, *w.TimeoutSeconds)
+	}
+	rules := []admissionregistrationv1.RuleWithOperations{{
+		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+		Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}, Scope: ptr.To(admissionregistrationv1.NamespacedScope)},
+	}}
+	if d := cmp.Diff(rules, w.Rules); d != "" {
+		t.Errorf("rules (-want +got):\n%s", d)
+	}
+	excluded := w.NamespaceSelector.MatchExpressions[0]
+	if excluded.Key != "kubernetes.io/metadata.name" || excluded.Operator != "NotIn" ||
+		!slices.Contains(excluded.Values, "kube-system") || !slices.Contains(excluded.Values, goldenNamespace) {
+		t.Errorf("namespaceSelector does not exclude kube-system and the release namespace: %+v", excluded)
+	}
+	optIn := slices.ContainsFunc(w.NamespaceSelector.MatchExpressions, func(e metav1.LabelSelectorRequirement) bool {
+		return e.Key == "vault-injector.io/enabled" && e.Operator == "In" && slices.Equal(e.Values, []string{"true"})
+	})
+	if optIn != (s.name == "opt-in") {
+		t.Errorf("opt-in namespace selector present: %v", optIn)
+	}
+	if d := cmp.Diff([]metav1.LabelSelectorRequirement{{Key: "vault-injector.io/inject", Operator: "NotIn", Values: []string{"false"}}}, w.ObjectSelector.MatchExpressions); d != "" {
+		t.Errorf("objectSelector (-want +got):\n%s", d)
+	}
+	svc := w.ClientConfig.Service
+	if svc == nil || svc.Namespace != goldenNamespace || *svc.Path != "/mutate-pods" || *svc.Port != 443 {
+		t.Errorf("clientConfig.service %+v", svc)
+	}
+	inject := cfg.Annotations["cert-manager.io/inject-ca-from"]
+	switch s.mode {
+	case "cert-manager":
+		if inject != goldenNamespace+"/"+find(t, objs, "Deployment").GetName() || len(w.ClientConfig.CABundle) != 0 {
+			t.Errorf("cert-manager mode: inject-ca-from %q, caBundle %d bytes", inject, len(w.ClientConfig.CABundle))
+		}
+	case "provided":
+		if inject != "" || !strings.Contains(string(w.ClientConfig.CABundle), "BEGIN CERTIFICATE") {
+			t.Errorf("provided mode: inject-ca-from %q, caBundle %q", inject, w.ClientConfig.CABundle)
+		}
+	default: // self-managed: the webhook writes the caBundle, so the chart must not
+		if inject != "" || len(w.ClientConfig.CABundle) != 0 {
+			t.Errorf("self-managed mode: inject-ca-from %q, caBundle %d bytes", inject, len(w.ClientConfig.CABundle))
+		}
+	}
+}
+
+// checkDeployment: the pod meets Pod Security "restricted" (checked by the apiserver's own
+// policy code), probes hit the probe port, and the certificate volume fits the mode.
+func checkDeployment(t *testing.T, s scenario, objs []*unstructured.Unstructured) {
+	t.Helper()
+	var d appsv1.Deployment
+	convert(t, find(t, objs, "Deployment"), &d)
+	eval, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restricted := psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}
+	for _, r := range eval.EvaluatePod(restricted, &d.Spec.Template.ObjectMeta, &d.Spec.Template.Spec) {
+		if !r.Allowed {
+			t.Errorf("pod violates Pod Security restricted: %s: %s", r.ForbiddenReason, r.ForbiddenDetail)
+		}
+	}
+	c := d.Spec.Template.Spec.Containers[0]
+	if c.SecurityContext == nil || !*c.SecurityContext.ReadOnlyRootFilesystem || *d.Spec.Template.Spec.SecurityContext.RunAsUser != 65532 {
+		t.Error("want a read-only root filesystem and user 65532")
+	}
+	if c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.LivenessProbe.HTTPGet.Path != "/healthz" ||
+		c.ReadinessProbe.HTTPGet.Port.StrVal != "probes" || c.LivenessProbe.HTTPGet.Port.StrVal != "probes" {
+		t.Errorf("probes: readiness %+v, liveness %+v", c.ReadinessProbe.HTTPGet, c.LivenessProbe.HTTPGet)
+	}
+	certs := d.Spec.Template.Spec.Volumes[slices.IndexFunc(d.Spec.Template.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == "certs" })]
+	if (s.mode == "self-managed") != (certs.EmptyDir != nil) || (s.mode != "self-managed") != (certs.Secret != nil) {
+		t.Errorf("certs volume %+v in mode %s", certs.VolumeSource, s.mode)
+	}
+	if s.name == "defaults" && (*d.Spec.Replicas != 2 || d.Spec.Template.Spec.Affinity.PodAntiAffinity == nil) {
+		t.Error("want two replicas spread by pod anti-affinity by default")
+	}
+}
+
+// checkRBAC: no wildcard, no list or watch, writes only by name (except creating the
+// certificate Secret, which cannot be named before it exists).
+func checkRBAC(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	for _, o := range objs {
+		if o.GetKind() != "ClusterRole" && o.GetKind() != "Role" {
+			continue
+		}
+		var role rbacv1.ClusterRole // a Role's rules have the same shape
+		convert(t, o, &role)
+		for _, r := range role.Rules {
+			all := slices.Concat(r.APIGroups, r.Resources, r.Verbs, r.ResourceNames)
+			if slices.Contains(all, "*") || slices.Contains(r.Verbs, "list") || slices.Contains(r.Verbs, "watch") {
+				t.Errorf("%s grants too much: %+v", o.GetKind(), r)
+			}
+			writes := slices.ContainsFunc(r.Verbs, func(v string) bool { return v != "get" })
+			if writes && len(r.ResourceNames) == 0 && !slices.Equal(r.Verbs, []string{"create"}) {
+				t.Errorf("%s writes without naming the objects: %+v", o.GetKind(), r)
+			}
+		}
+	}
+}
+
+// convert turns a rendered object into its Go type, failing on fields the type lacks.
+func convert(t *testing.T, o *unstructured.Unstructured, into any) {
+	t.Helper()
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(o.Object, into, true); err != nil {
+		t.Fatalf("%s %s: %v", o.GetKind(), o.GetName(), err)
+	}
+}

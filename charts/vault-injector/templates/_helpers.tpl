@@ -1,0 +1,143 @@
+{{/* Chart name, shortened to fit label values. */}}
+{{- define "vault-injector.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name of the release's objects: the release name, plus the chart name unless the release
+name already contains it. Kept to 52 characters so suffixed names ("-certs", "-ca") stay valid.
+*/}}
+{{- define "vault-injector.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 52 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Chart label value: name and version. */}}
+{{- define "vault-injector.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Standard labels of every object. */}}
+{{- define "vault-injector.labels" -}}
+helm.sh/chart: {{ include "vault-injector.chart" . }}
+{{ include "vault-injector.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/component: webhook
+app.kubernetes.io/part-of: vault-injector
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* Labels that select the webhook pods; they must never change between releases. */}}
+{{- define "vault-injector.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "vault-injector.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Name of the ServiceAccount the webhook runs as. */}}
+{{- define "vault-injector.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "vault-injector.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The webhook's image reference: digest wins over tag, tag defaults to appVersion. */}}
+{{- define "vault-injector.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/* Image of the injected init container: the webhook's own unless overridden. */}}
+{{- define "vault-injector.injectorImage" -}}
+{{- .Values.injector.image | default (include "vault-injector.image" .) }}
+{{- end }}
+
+{{/* Secret holding the serving certificate (self-managed: written by the webhook). */}}
+{{- define "vault-injector.certSecret" -}}
+{{- if eq .Values.certificates.mode "provided" }}
+{{- required "certificates.provided.secretName is required in provided mode" .Values.certificates.provided.secretName }}
+{{- else }}
+{{- printf "%s-certs" (include "vault-injector.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* Where the container finds tls.crt and tls.key. */}}
+{{- define "vault-injector.certDir" -}}
+/etc/vault-injector/certs
+{{- end }}
+
+{{/* Where the registry CA bundle is mounted. */}}
+{{- define "vault-injector.registryCADir" -}}
+/etc/vault-injector/registry-ca
+{{- end }}
+
+{{/* The Service's DNS name, which the serving certificate must cover. */}}
+{{- define "vault-injector.serviceDNS" -}}
+{{- printf "%s.%s.svc" (include "vault-injector.fullname" .) .Release.Namespace }}
+{{- end }}
+
+{{/* Bind address of the metrics endpoint; "0" turns it off. */}}
+{{- define "vault-injector.metricsAddr" -}}
+{{- if eq (int .Values.server.metricsPort) 0 }}0{{ else }}:{{ .Values.server.metricsPort }}{{ end }}
+{{- end }}
+
+{{/*
+The webhook's flags. Every setting is passed explicitly, so the rendered Deployment shows the
+whole configuration and an unknown flag stops the binary instead of being ignored.
+*/}}
+{{- define "vault-injector.args" -}}
+{{- $v := .Values -}}
+- {{ printf "--webhook-host=%s" $v.server.host | quote }}
+- {{ printf "--webhook-port=%d" (int $v.server.port) | quote }}
+- {{ printf "--cert-dir=%s" (include "vault-injector.certDir" .) | quote }}
+- {{ printf "--metrics-bind-address=%s" (include "vault-injector.metricsAddr" .) | quote }}
+- {{ printf "--health-probe-bind-address=:%d" (int $v.server.probePort) | quote }}
+- {{ printf "--injector-image=%s" (include "vault-injector.injectorImage" .) | quote }}
+- {{ printf "--envexec-path=%s" $v.injector.envexecPath | quote }}
+- {{ printf "--vault-addr=%s" $v.vault.addr | quote }}
+- {{ printf "--vault-auth-path=%s" $v.vault.authPath | quote }}
+- {{ printf "--allowed-vault-addrs=%s" (join "," $v.vault.allowedAddrs) | quote }}
+- {{ printf "--envexec-timeout=%s" $v.envexec.timeout | quote }}
+- {{ printf "--envexec-log-level=%s" $v.envexec.logLevel | quote }}
+- {{ printf "--token-audience=%s" $v.envexec.tokenAudience | quote }}
+- {{ printf "--token-expiration=%s" $v.envexec.tokenExpiration | quote }}
+- {{ printf "--read-env-sources=%t" $v.readEnvSources | quote }}
+- {{ printf "--bank-vaults-annotations=%t" $v.bankVaultsAnnotations | quote }}
+- {{ printf "--registry-timeout=%s" $v.registry.timeout | quote }}
+- {{ printf "--default-platform=%s" $v.registry.defaultPlatform | quote }}
+- {{ printf "--insecure-registries=%s" (join "," $v.registry.insecure) | quote }}
+{{- if $v.registry.caBundle }}
+- {{ printf "--registry-ca-file=%s/ca.crt" (include "vault-injector.registryCADir" .) | quote }}
+{{- end }}
+- {{ printf "--image-cache-size=%d" (int $v.registry.cacheSize) | quote }}
+- {{ printf "--image-cache-ttl=%s" $v.registry.cacheTTL | quote }}
+- {{ printf "--default-pull-secret=%s" $v.registry.defaultPullSecret | quote }}
+- {{ printf "--zap-log-level=%s" $v.logging.level | quote }}
+- {{ printf "--zap-encoder=%s" $v.logging.encoder | quote }}
+{{- if eq $v.certificates.mode "self-managed" }}
+- "--cert-mode=self-managed"
+- {{ printf "--cert-secret=%s" (include "vault-injector.certSecret" .) | quote }}
+- {{ printf "--webhook-config-name=%s" (include "vault-injector.fullname" .) | quote }}
+- {{ printf "--service-name=%s" (include "vault-injector.fullname" .) | quote }}
+- {{ printf "--ca-validity=%s" $v.certificates.selfManaged.caValidity | quote }}
+- {{ printf "--cert-validity=%s" $v.certificates.selfManaged.certValidity | quote }}
+- {{ printf "--cert-check-interval=%s" $v.certificates.selfManaged.checkInterval | quote }}
+{{- else }}
+- "--cert-mode=files"
+{{- end }}
+{{- range $v.extraArgs }}
+- {{ . | quote }}
+{{- end }}
+{{- end }}
