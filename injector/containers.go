@@ -2,6 +2,7 @@ package injector
 
 import (
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -77,9 +78,9 @@ func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts) {
 	command := c.Command
 	if len(command) == 0 {
 		img := facts.Images[c.Image]
-		command = img.Entrypoint
+		command = escapeExpansion(img.Entrypoint)
 		if len(c.Args) == 0 {
-			c.Args = slices.Clone(img.Cmd)
+			c.Args = escapeExpansion(img.Cmd)
 		}
 	}
 	c.Command = slices.Concat([]string{EnvexecInPod, "--"}, command)
@@ -108,6 +109,19 @@ func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts) {
 		fieldEnv(EnvPrefix+"POD", "metadata.name"),
 		fieldEnv(EnvPrefix+"NAMESPACE", "metadata.namespace"),
 	)
+}
+
+// escapeExpansion doubles every "$" of an image's entrypoint or cmd before it is written
+// into the pod: the kubelet expands $(VAR) in command and args, but never did in the image.
+func escapeExpansion(argv []string) []string {
+	if argv == nil {
+		return nil
+	}
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		out[i] = strings.ReplaceAll(a, "$", "$$")
+	}
+	return out
 }
 
 func fieldEnv(name, path string) corev1.EnvVar {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -77,7 +78,8 @@ func (f *FactFinder) Find(ctx context.Context, pod *corev1.Pod) (injector.Facts,
 		wg.Go(func() {
 			cfg, err := f.Images.Resolve(ctx, image, platform, keys)
 			if err != nil {
-				errs[i] = fmt.Errorf("%w (image %q, platform %s): %w", errLookup, image, platform.String(), err)
+				errs[i] = fmt.Errorf("%s: %w (image %q, platform %s): %w",
+					containersUsing(pod, image), errLookup, image, platform.String(), err)
 				return
 			}
 			mu.Lock()
@@ -138,6 +140,22 @@ func (f *FactFinder) readSource(ctx context.Context, namespace string, src injec
 		}
 	}
 	return data, nil
+}
+
+// containersUsing names, for a message, the containers without a command that run image.
+func containersUsing(pod *corev1.Pod, image string) string {
+	var names []string
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range cs {
+			if c.Image == image && len(c.Command) == 0 {
+				names = append(names, strconv.Quote(c.Name))
+			}
+		}
+	}
+	if len(names) == 1 {
+		return "container " + names[0]
+	}
+	return "containers " + strings.Join(names, ", ")
 }
 
 // keychain gathers pull secrets in the kubelet's order: the pod's, its service account's,

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -182,11 +183,18 @@ func TestHandleImageLookup(t *testing.T) {
 			`","env":[{"name":"P","value":"vault:secret/data/p#k"}]}]}}`)
 	}
 	resp := h.Handle(t.Context(), request("CREATE", raw(img)))
-	if !resp.Allowed || len(resp.Patches) == 0 {
-		t.Fatalf("allowed=%v patches=%d: %v", resp.Allowed, len(resp.Patches), resp.Result)
+	if !resp.Allowed || len(resp.Patch) == 0 {
+		t.Fatalf("allowed=%v patch=%s: %v", resp.Allowed, resp.Patch, resp.Result)
+	}
+	var ops []struct {
+		Path  string `json:"path"`
+		Value any    `json:"value"`
+	}
+	if err := json.Unmarshal(resp.Patch, &ops); err != nil {
+		t.Fatal(err)
 	}
 	var command []any
-	for _, p := range resp.Patches {
+	for _, p := range ops {
 		if p.Path == "/spec/containers/0/command" {
 			command, _ = p.Value.([]any)
 		}
@@ -197,7 +205,8 @@ func TestHandleImageLookup(t *testing.T) {
 
 	missing := reg.Host + "/nope:1"
 	resp = h.Handle(t.Context(), request("CREATE", raw(missing)))
-	if resp.Allowed || resp.Result.Code != 403 || !strings.Contains(resp.Result.Message, missing) || !strings.Contains(resp.Result.Message, `pod "shop/api"`) {
+	if resp.Allowed || resp.Result.Code != 403 || !strings.Contains(resp.Result.Message, missing) ||
+		!strings.Contains(resp.Result.Message, `pod "shop/api": container "api"`) {
 		t.Fatalf("missing image: allowed=%v %v", resp.Allowed, resp.Result)
 	}
 }

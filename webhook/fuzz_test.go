@@ -29,9 +29,10 @@ func FuzzHandle(f *testing.F) {
 		if c := resp.Result.Code; c != 200 && c != 400 && c != 403 {
 			t.Fatalf("code %d for pod %q", c, data)
 		}
-		if resp.Allowed && len(resp.Patches) > 0 {
-			if _, err := json.Marshal(resp.Patches); err != nil {
-				t.Fatalf("patch does not encode: %v", err)
+		if resp.Allowed && len(resp.Patch) > 0 {
+			var ops []map[string]any
+			if err := json.Unmarshal(resp.Patch, &ops); err != nil || len(ops) == 0 {
+				t.Fatalf("patch is not a list of operations (%v): %s", err, resp.Patch)
 			}
 		}
 

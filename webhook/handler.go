@@ -9,11 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
-	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -22,6 +20,9 @@ import (
 	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/injector"
 )
+
+// jsonPatchType is the only patch type admission allows; a variable, as the API wants a pointer.
+var jsonPatchType = admissionv1.PatchTypeJSONPatch
 
 // MutatePath is where the apiserver sends pod admission reviews.
 const MutatePath = "/mutate-pods"
@@ -74,17 +75,16 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 		log.Error(err, "cannot decode pod")
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode pod: %w", err)), OutcomeError
 	}
-	decoded := pod.DeepCopy()
 	if pod.Namespace == "" {
 		pod.Namespace = req.Namespace
 	}
 	log = log.WithValues("pod", podRef(&pod), "dryRun", req.DryRun != nil && *req.DryRun)
-	return h.mutate(logr.NewContext(ctx, log), req.Object.Raw, decoded, &pod)
+	return h.mutate(logr.NewContext(ctx, log), &pod)
 }
 
-// mutate applies the pod's settings, gathers the facts, runs the injector and computes the
-// patch against the raw request. decoded is the pod exactly as the request gave it.
-func (h *Handler) mutate(ctx context.Context, raw []byte, decoded, pod *corev1.Pod) (admission.Response, Outcome) {
+// mutate applies the pod's settings, gathers the facts, runs the injector and writes the
+// patch of what it changed.
+func (h *Handler) mutate(ctx context.Context, pod *corev1.Pod) (admission.Response, Outcome) {
 	log := logr.FromContextOrDiscard(ctx)
 
 	cfg, annotationWarnings, err := config.ParsePod(pod.Annotations, pod.Spec.ServiceAccountName, h.Config)
@@ -115,42 +115,18 @@ func (h *Handler) mutate(ctx context.Context, raw []byte, decoded, pod *corev1.P
 		log.V(1).Info("pod left unchanged", "reason", report.Skipped)
 		return admission.Allowed(string(report.Skipped)), OutcomeSkipped
 	}
-	out.Namespace = decoded.Namespace
-	resp := patchFromRaw(raw, decoded, out)
-	if !resp.Allowed {
-		log.Error(errors.New(resp.Result.Message), "cannot compute patch")
-		return resp, OutcomeError
+	patch, err := buildPatch(pod, out)
+	if err != nil {
+		log.Error(err, "cannot compute patch")
+		return admission.Errored(http.StatusInternalServerError, err), OutcomeError
 	}
+	resp := admission.Allowed("")
+	resp.Patch, resp.PatchType = patch, &jsonPatchType
 	for _, c := range report.Containers {
 		log.V(1).Info("wrapped container", "container", c.Name, "init", c.Init, "variables", c.Variables)
 	}
 	log.Info("injected pod", "containers", len(report.Containers), "role", cfg.Role, "vaultAddr", cfg.VaultAddr)
 	return resp.WithWarnings(warnings...), OutcomeMutated
-}
-
-// patchFromRaw diffs the request's raw bytes against the mutated pod, then drops the
-// removals that only reflect fields the Go types do not know (a newer apiserver's, or
-// alpha ones): the patch must change what we changed and nothing else.
-func patchFromRaw(raw []byte, decoded, out *corev1.Pod) admission.Response {
-	outJSON, err := json.Marshal(out)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode pod: %w", err))
-	}
-	decodedJSON, err := json.Marshal(decoded)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encode pod: %w", err))
-	}
-	resp := admission.PatchResponseFromRaw(raw, outJSON)
-	lost, err := jsonpatch.CreatePatch(raw, decodedJSON)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("diff pod: %w", err))
-	}
-	resp.Patches = slices.DeleteFunc(resp.Patches, func(op jsonpatch.Operation) bool {
-		return op.Operation == "remove" && slices.ContainsFunc(lost, func(l jsonpatch.Operation) bool {
-			return l.Operation == "remove" && l.Path == op.Path
-		})
-	})
-	return resp
 }
 
 // podRef names a pod in messages; generated names are not known yet at admission.

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	"sigs.k8s.io/yaml"
 
 	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/injector"
@@ -124,7 +127,7 @@ func TestHandle(t *testing.T) {
 			if resp.Allowed != tc.allowed || resp.Result.Code != tc.code {
 				t.Fatalf("allowed=%v code=%d, want %v %d (%s)", resp.Allowed, resp.Result.Code, tc.allowed, tc.code, resp.Result.Message)
 			}
-			if got := len(resp.Patches) > 0; got != tc.patched {
+			if got := len(resp.Patch) > 0; got != tc.patched {
 				t.Errorf("patched = %v, want %v", got, tc.patched)
 			}
 			for _, m := range tc.message {
@@ -168,8 +171,8 @@ func TestHandleWarnings(t *testing.T) {
 	t.Parallel()
 	h, _ := newHandler(t)
 	resp := h.Handle(t.Context(), request(admissionv1.Create, podJSON(`{"vault.security.banzaicloud.io/vault-env-daemon":"true"}`, `"command":["/app"],`)))
-	if !resp.Allowed || len(resp.Patches) == 0 {
-		t.Fatalf("allowed=%v patches=%d", resp.Allowed, len(resp.Patches))
+	if !resp.Allowed || len(resp.Patch) == 0 {
+		t.Fatalf("allowed=%v patch=%s", resp.Allowed, resp.Patch)
 	}
 	if len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "vault-env-daemon") {
 		t.Errorf("warnings = %q", resp.Warnings)
@@ -177,53 +180,121 @@ func TestHandleWarnings(t *testing.T) {
 }
 
 // TestPatchMatchesInjector applies the returned JSON patch to the raw request, the way the
-// apiserver does, and checks the result is exactly the injector's pod, with fields the Go
-// types do not know (futureField) preserved.
+// apiserver does, for every golden pod of the injector: the result must be exactly the
+// injector's pod, and fields the Go types do not know, planted on the spec and on every
+// container, must survive where they were (the user's init containers shift by one).
 func TestPatchMatchesInjector(t *testing.T) {
 	t.Parallel()
 	h, _ := newHandler(t)
-	raw := podJSON(`{}`, `"command":["/app"],`)
-	for _, dryRun := range []bool{false, true} {
-		req := request(admissionv1.Create, raw)
-		req.DryRun = &dryRun
-		resp := h.Handle(t.Context(), req)
-		if err := resp.Complete(req); err != nil {
-			t.Fatal(err)
+	dirs, err := filepath.Glob(filepath.Join("..", "injector", "testdata", "*"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no injector goldens: %v", err)
+	}
+	patched := 0
+	for _, dir := range dirs {
+		if exists(filepath.Join(dir, "facts.yaml")) || exists(filepath.Join(dir, "config.yaml")) {
+			continue // needs lookups or flags the plain handler does not have
 		}
-		patch, err := jsonpatch.DecodePatch(resp.Patch)
-		if err != nil {
-			t.Fatal(err)
+		raw := plantUnknownFields(t, filepath.Join(dir, "pod.yaml"))
+		for _, dryRun := range []bool{false, true} {
+			req := request(admissionv1.Create, raw)
+			req.DryRun = &dryRun
+			resp := h.Handle(t.Context(), req)
+			if !resp.Allowed || len(resp.Patch) == 0 {
+				continue
+			}
+			patched++
+			patch, err := jsonpatch.DecodePatch(resp.Patch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			result, err := patch.Apply(raw)
+			if err != nil {
+				t.Fatalf("%s: patch does not apply: %v\n%s", dir, err, resp.Patch)
+			}
+			var got, in corev1.Pod
+			if err := json.Unmarshal(result, &got); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(raw, &in); err != nil {
+				t.Fatal(err)
+			}
+			cfg, _, err := config.ParsePod(in.Annotations, in.Spec.ServiceAccountName, h.Config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _, err := injector.Inject(&in, cfg, injector.Facts{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(want, &got); d != "" {
+				t.Errorf("%s dryRun=%v: patched pod differs from injector output (-want +got):\n%s", dir, dryRun, d)
+			}
+			checkUnknownFields(t, dir, result)
 		}
-		patched, err := patch.Apply(raw)
-		if err != nil {
-			t.Fatal(err)
+	}
+	if patched == 0 {
+		t.Fatal("no golden pod was patched")
+	}
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// plantUnknownFields reads a pod and adds a field no Go type knows to its spec and to every
+// container, valued with the container's name, so a test can see where it ends up.
+func plantUnknownFields(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pod map[string]any
+	if err := yaml.Unmarshal(b, &pod); err != nil {
+		t.Fatal(err)
+	}
+	spec := pod["spec"].(map[string]any)
+	spec["futureField"] = "spec"
+	for _, list := range []string{"initContainers", "containers"} {
+		cs, _ := spec[list].([]any)
+		for _, c := range cs {
+			if m := c.(map[string]any); m["name"] != injector.InitContainerName {
+				m["futureField"] = m["name"]
+			}
 		}
-		var generic map[string]any
-		if err := json.Unmarshal(patched, &generic); err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := generic["spec"].(map[string]any)["futureField"]; !ok {
-			t.Errorf("dryRun=%v: patch dropped an unknown field", dryRun)
-		}
-		var got, in corev1.Pod
-		if err := json.Unmarshal(patched, &got); err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(raw, &in); err != nil {
-			t.Fatal(err)
-		}
-		in.Namespace = "shop"
-		cfg, _, err := config.ParsePod(in.Annotations, in.Spec.ServiceAccountName, h.Config)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, _, err := injector.Inject(&in, cfg, injector.Facts{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got.Namespace = "shop"
-		if d := cmp.Diff(want, &got); d != "" {
-			t.Errorf("dryRun=%v: patched pod differs from injector output (-want +got):\n%s", dryRun, d)
+	}
+	raw, err := json.Marshal(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func checkUnknownFields(t *testing.T, dir string, result []byte) {
+	t.Helper()
+	var pod map[string]any
+	if err := json.Unmarshal(result, &pod); err != nil {
+		t.Fatal(err)
+	}
+	spec := pod["spec"].(map[string]any)
+	if spec["futureField"] != "spec" {
+		t.Errorf("%s: spec.futureField lost", dir)
+	}
+	for _, list := range []string{"initContainers", "containers"} {
+		cs, _ := spec[list].([]any)
+		for _, c := range cs {
+			m := c.(map[string]any)
+			if m["name"] == injector.InitContainerName {
+				if _, ok := m["futureField"]; ok {
+					t.Errorf("%s: the injected init container inherited a user's field", dir)
+				}
+				continue
+			}
+			if m["futureField"] != m["name"] {
+				t.Errorf("%s: %s %v: futureField = %v, want its own name", dir, list, m["name"], m["futureField"])
+			}
 		}
 	}
 }
