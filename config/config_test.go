@@ -108,6 +108,18 @@ func TestWebhookErrors(t *testing.T) {
 		"pull secret":        {[]string{"--default-pull-secret=just-a-name"}, nil, "namespace/name"},
 		"registry timeout":   {[]string{"--registry-timeout=1m"}, nil, "duration between 0s and 30s"},
 		"cache size":         {[]string{"--image-cache-size=0"}, nil, "positive integer"},
+		"cert mode":          {[]string{"--cert-mode=auto"}, nil, "not a certificate mode"},
+		"self-managed alone": {[]string{"--cert-mode=self-managed"}, nil, "needs --cert-secret"},
+		"self-managed namespace": {
+			[]string{"--cert-mode=self-managed", "--cert-secret=s", "--webhook-config-name=w", "--service-name=svc"},
+			nil,
+			"needs --namespace (env VAULT_INJECTOR_NAMESPACE)",
+		},
+		"cert longer than ca": {
+			[]string{"--cert-mode=self-managed", "--cert-secret=s", "--webhook-config-name=w", "--service-name=svc", "--namespace=ns", "--cert-validity=9000h", "--ca-validity=8000h"},
+			nil,
+			"must not be longer",
+		},
 		"positional":         {[]string{"extra"}, nil, "unexpected arguments"},
 		"two bad env values": {nil, map[string]string{"VAULT_INJECTOR_WEBHOOK_PORT": "x", "VAULT_INJECTOR_ENVEXEC_TIMEOUT": "y"}, "envexec-timeout"},
 	}

@@ -176,3 +176,12 @@ func setTokenExpiration(dst *time.Duration, v string) error {
 	*dst = d
 	return nil
 }
+
+func setCertMode(dst *CertMode, v string) error {
+	switch m := CertMode(v); m {
+	case CertModeFiles, CertModeSelfManaged:
+		*dst = m
+		return nil
+	}
+	return fmt.Errorf("%q is not a certificate mode (files, self-managed)", v)
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -43,6 +44,40 @@ type Webhook struct {
 	// ReadEnvSources reads Secrets and ConfigMaps named by env valueFrom and envFrom,
 	// so references stored in them are resolved.
 	ReadEnvSources bool
+	// Certs says where the serving certificate comes from.
+	Certs Certs
+}
+
+// CertMode names where the webhook's serving certificate comes from.
+type CertMode string
+
+// The certificate modes.
+const (
+	// CertModeFiles reads tls.crt/tls.key from --cert-dir, written by someone else
+	// (cert-manager, a mounted Secret, tests).
+	CertModeFiles CertMode = "files"
+	// CertModeSelfManaged creates, stores, renews and publishes its own CA and certificate.
+	CertModeSelfManaged CertMode = "self-managed"
+)
+
+// Certs configures self-managed certificates.
+type Certs struct {
+	// Mode is files or self-managed.
+	Mode CertMode
+	// Secret holds the self-managed CA and certificate, in Namespace.
+	Secret string
+	// WebhookConfigName is the MutatingWebhookConfiguration whose caBundle is kept current.
+	WebhookConfigName string
+	// ServiceName is the Service the apiserver calls; the certificate covers its names.
+	ServiceName string
+	// Namespace is the webhook's own namespace (from the downward API).
+	Namespace string
+	// CAValidity is the lifetime of a self-managed CA.
+	CAValidity time.Duration
+	// CertValidity is the lifetime of the serving certificate.
+	CertValidity time.Duration
+	// CheckInterval is how often each replica checks the Secret and the caBundle.
+	CheckInterval time.Duration
 }
 
 // Registry configures how the webhook reads image configs for containers without a command.
@@ -147,6 +182,39 @@ var webhookFlags = []flagSpec{
 		func(w *Webhook, v string) error { return setBool(&w.ReadEnvSources, v) },
 	},
 	{
+		"cert-mode", "files", "files: tls.crt/tls.key in --cert-dir come from elsewhere (cert-manager, a Secret, tests); " +
+			"self-managed: the webhook creates, stores and renews its own CA and certificate",
+		func(w *Webhook, v string) error { return setCertMode(&w.Certs.Mode, v) },
+	},
+	{
+		"cert-secret", "", "Secret in --namespace holding the self-managed CA and certificate",
+		func(w *Webhook, v string) error { w.Certs.Secret = v; return nil },
+	},
+	{
+		"webhook-config-name", "", "MutatingWebhookConfiguration whose caBundle is kept current (self-managed)",
+		func(w *Webhook, v string) error { w.Certs.WebhookConfigName = v; return nil },
+	},
+	{
+		"service-name", "", "Service the apiserver calls; the self-managed certificate covers its DNS names",
+		func(w *Webhook, v string) error { w.Certs.ServiceName = v; return nil },
+	},
+	{
+		"namespace", "", "the webhook's own namespace (set it from the downward API)",
+		func(w *Webhook, v string) error { w.Certs.Namespace = v; return nil },
+	},
+	{
+		"ca-validity", "43800h", "lifetime of a self-managed CA; replaced after 2/3 of it",
+		func(w *Webhook, v string) error { return setDuration(&w.Certs.CAValidity, v, 20*8760*time.Hour) },
+	},
+	{
+		"cert-validity", "8760h", "lifetime of the self-managed serving certificate; renewed after 2/3 of it",
+		func(w *Webhook, v string) error { return setDuration(&w.Certs.CertValidity, v, 20*8760*time.Hour) },
+	},
+	{
+		"cert-check-interval", "1m", "how often each replica checks the certificate Secret and the caBundle",
+		func(w *Webhook, v string) error { return setDuration(&w.Certs.CheckInterval, v, 24*time.Hour) },
+	},
+	{
 		"allowed-vault-addrs", "", "comma-separated Vault URLs a pod's vault-addr annotation may name (the default is always allowed)",
 		func(w *Webhook, v string) error { return setURLList(&w.AllowedVaultAddrs, v) },
 	},
@@ -214,7 +282,7 @@ func ParseWebhook(fs *flag.FlagSet, args []string, lookupEnv func(string) (strin
 	if fs.NArg() > 0 {
 		return Webhook{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	return w, nil
+	return w, w.validate()
 }
 
 // flagValue adapts a flagSpec to flag.Value so --help shows the effective default.
@@ -237,4 +305,24 @@ func (f *flagValue) Set(v string) error {
 	}
 	f.text = v
 	return nil
+}
+
+// validate checks what single flags cannot: settings that only make sense together.
+func (w *Webhook) validate() error {
+	var errs []error
+	if w.Certs.Mode == CertModeSelfManaged {
+		for name, v := range map[string]string{
+			"cert-secret": w.Certs.Secret, "webhook-config-name": w.Certs.WebhookConfigName,
+			"service-name": w.Certs.ServiceName, "namespace": w.Certs.Namespace,
+		} {
+			if v == "" {
+				errs = append(errs, fmt.Errorf("--cert-mode=self-managed needs --%s (env %s)", name, EnvName(name)))
+			}
+		}
+		if w.Certs.CertValidity > w.Certs.CAValidity {
+			errs = append(errs, errors.New("--cert-validity must not be longer than --ca-validity"))
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
 }

@@ -28,6 +28,13 @@ import (
 // startAPIServer starts a real kube-apiserver and etcd (envtest) for the test.
 func startAPIServer(t *testing.T) client.Client {
 	t.Helper()
+	c, _ := startEnvtest(t)
+	return c
+}
+
+// startEnvtest starts envtest and returns an admin client and an admin kubeconfig.
+func startEnvtest(t *testing.T) (client.Client, []byte) {
+	t.Helper()
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
 		out, err := exec.CommandContext(t.Context(), filepath.Join("..", "hack", "tools", "build.sh")).Output()
@@ -49,7 +56,7 @@ func startAPIServer(t *testing.T) client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return c, env.KubeConfig
 }
 
 // TestFactFinder looks up entrypoints in a real registry that demands basic auth, with pull

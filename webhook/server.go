@@ -9,10 +9,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/types"
@@ -23,6 +25,7 @@ import (
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/vault-injector/vault-injector/certs"
 	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/registry"
 )
@@ -33,7 +36,10 @@ const shutdownGrace = 10 * time.Second
 // Serve runs the admission server (TLS, certificates reloaded on change), the probe
 // endpoints and the metrics endpoint until ctx ends or one of them fails.
 func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
-	metrics, err := NewMetrics(crmetrics.Registry)
+	// Our series live in a registry of this server's own, served next to
+	// controller-runtime's global one, so nothing here is process-global.
+	reg := prometheus.NewRegistry()
+	metrics, err := NewMetrics(reg)
 	if err != nil {
 		return fmt.Errorf("register metrics: %w", err)
 	}
@@ -43,9 +49,20 @@ func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
 		CertDir: cfg.CertDir,
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }},
 	})
-	facts, err := NewFactFinder(cfg, metrics, log)
+	kube, err := kubeClient(cfg, log)
 	if err != nil {
 		return err
+	}
+	facts, err := NewFactFinder(cfg, kube, metrics)
+	if err != nil {
+		return err
+	}
+	certManager, err := selfManagedCerts(ctx, cfg, kube, log)
+	if err != nil {
+		return err
+	}
+	if err := reg.Register(certs.NewExpiryCollector(filepath.Join(cfg.CertDir, "tls.crt"))); err != nil {
+		return fmt.Errorf("register certificate metric: %w", err)
 	}
 	hook := &admission.Webhook{Handler: &Handler{Config: cfg, Metrics: metrics, Facts: facts}}
 	srv.Register(MutatePath, hook)
@@ -55,11 +72,14 @@ func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
 	probes.Handle("/readyz", http.StripPrefix("/readyz", &healthz.Handler{Checks: map[string]healthz.Checker{"webhook": srv.StartedChecker()}}))
 
 	g, ctx := errgroup.WithContext(ctx)
+	if certManager != nil {
+		g.Go(func() error { return certManager.Run(ctx) })
+	}
 	g.Go(func() error { return srv.Start(logr.NewContext(ctx, log)) })
 	g.Go(func() error { return serveHTTP(ctx, "probes", cfg.ProbeAddr, probes, log) })
 	if cfg.MetricsAddr != "0" {
 		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(crmetrics.Registry, promhttp.HandlerOpts{}))
+		mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{crmetrics.Registry, reg}, promhttp.HandlerOpts{}))
 		g.Go(func() error { return serveHTTP(ctx, "metrics", cfg.MetricsAddr, mux, log) })
 	}
 	log.Info("serving", "webhook", fmt.Sprintf("%s:%d%s", cfg.WebhookHost, cfg.WebhookPort, MutatePath),
@@ -88,9 +108,49 @@ func serveHTTP(ctx context.Context, name, addr string, h http.Handler, log logr.
 	return nil
 }
 
-// NewFactFinder builds the image resolver and, when a cluster is reachable (in-cluster or
-// KUBECONFIG), the client that reads pull secrets.
-func NewFactFinder(w config.Webhook, metrics *Metrics, log logr.Logger) (*FactFinder, error) {
+// kubeClient connects to the cluster (in-cluster, or KUBECONFIG) with an uncached client:
+// the webhook only gets single objects. Without a cluster it returns nil, unless
+// self-managed certificates need one.
+func kubeClient(cfg config.Webhook, log logr.Logger) (client.Client, error) {
+	restCfg, err := ctrlconfig.GetConfig()
+	if err != nil {
+		if cfg.Certs.Mode == config.CertModeSelfManaged {
+			return nil, fmt.Errorf("self-managed certificates need the cluster: %w", err)
+		}
+		log.Info("no cluster configuration; pull secrets and env sources will not be read", "reason", err.Error())
+		return nil, nil
+	}
+	kube, err := client.New(restCfg, client.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	return kube, nil
+}
+
+// selfManagedCerts makes sure a certificate is in the cert dir before the server starts
+// (the server loads it at start), and returns the manager that keeps it current.
+func selfManagedCerts(ctx context.Context, cfg config.Webhook, kube client.Client, log logr.Logger) (*certs.Manager, error) {
+	if cfg.Certs.Mode != config.CertModeSelfManaged {
+		return nil, nil
+	}
+	m, err := certs.New(certs.Options{
+		Client: kube, Namespace: cfg.Certs.Namespace, SecretName: cfg.Certs.Secret,
+		ServiceName: cfg.Certs.ServiceName, WebhookConfigName: cfg.Certs.WebhookConfigName, CertDir: cfg.CertDir,
+		CAValidity: cfg.Certs.CAValidity, CertValidity: cfg.Certs.CertValidity, CheckInterval: cfg.Certs.CheckInterval,
+		Log: log.WithName("certs"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("self-managed certificates: %w", err)
+	}
+	if err := m.Ensure(ctx); err != nil {
+		return nil, fmt.Errorf("self-managed certificates: %w", err)
+	}
+	return m, nil
+}
+
+// NewFactFinder builds the image resolver; kube, if not nil, reads pull secrets and env
+// sources.
+func NewFactFinder(w config.Webhook, kube client.Reader, metrics *Metrics) (*FactFinder, error) {
 	cfg := w.Registry
 	platform, err := ParsePlatform(cfg.DefaultPlatform)
 	if err != nil {
@@ -107,21 +167,12 @@ func NewFactFinder(w config.Webhook, metrics *Metrics, log logr.Logger) (*FactFi
 		Budget:          cfg.Timeout,
 		DefaultPlatform: platform,
 		ReadEnvSources:  w.ReadEnvSources,
+		Kube:            kube,
 	}
 	if cfg.DefaultPullSecret != "" {
 		ns, name, _ := strings.Cut(cfg.DefaultPullSecret, "/")
 		f.DefaultPullSecret = &types.NamespacedName{Namespace: ns, Name: name}
 	}
-	restCfg, err := ctrlconfig.GetConfig()
-	if err != nil {
-		log.Info("no cluster configuration; image lookups will not use pull secrets", "reason", err.Error())
-		return f, nil
-	}
-	kube, err := client.New(restCfg, client.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
-	}
-	f.Kube = kube
 	return f, nil
 }
 

@@ -16,10 +16,16 @@ import (
 	"github.com/vault-injector/vault-injector/config"
 )
 
-// pendingFlags are flags the chart passes for self-managed certificates that config/ does
-// not define yet (the certs package needs them). They are reported, not checked; once
-// config/ defines one, this test fails until its name is removed here.
-var pendingFlags = []string{"cert-mode", "cert-secret", "webhook-config-name", "service-name", "ca-validity", "cert-validity", "cert-check-interval"}
+// pendingFlags are flags the chart passes that config/ does not define yet. They are
+// reported, not checked; once config/ defines one, this test fails until it is removed here.
+var pendingFlags = []string{}
+
+// selfManagedFlags are passed only in the self-managed certificate mode; namespace comes
+// from the downward API as VAULT_INJECTOR_NAMESPACE instead of a flag.
+var (
+	selfManagedFlags = []string{"cert-secret", "webhook-config-name", "service-name", "ca-validity", "cert-validity", "cert-check-interval"}
+	envOnlyFlags     = []string{"namespace", "registry-ca-file"}
+)
 
 // TestArgs parses the chart's container arguments with the webhook's own flag parser, for
 // every scenario: each flag must exist and each value must be valid, and every webhook
@@ -40,15 +46,26 @@ func TestArgs(t *testing.T) {
 			case "defaults":
 				// The chart pins its own image and mounts the certificates elsewhere; all else
 				// must be the binary's default, so the chart cannot drift from it.
-				opts := cmpopts.IgnoreFields(config.Webhook{}, "InjectorImage", "CertDir")
-				if d := cmp.Diff(defaults.cfg, got.cfg, opts); d != "" {
+				// Its certificates are self-managed by default, where the binary reads files.
+				opts := []cmp.Option{
+					cmpopts.IgnoreFields(config.Webhook{}, "InjectorImage", "CertDir"),
+					cmpopts.IgnoreFields(config.Certs{}, "Mode", "Secret", "WebhookConfigName", "ServiceName", "Namespace"),
+				}
+				if got.cfg.Certs.Mode != config.CertModeSelfManaged || got.cfg.Certs.Namespace != goldenNamespace {
+					t.Errorf("default certificates: mode %q in namespace %q, want self-managed in %q", got.cfg.Certs.Mode, got.cfg.Certs.Namespace, goldenNamespace)
+				}
+				if d := cmp.Diff(defaults.cfg, got.cfg, opts...); d != "" {
 					t.Errorf("chart defaults differ from the binary's (-binary +chart):\n%s", d)
 				}
 			case "customized":
 				checkCustomized(t, got.cfg)
 			}
+			selfManaged := got.cfg.Certs.Mode == config.CertModeSelfManaged
 			for _, name := range defaults.webhookFlags {
-				if !slices.Contains(got.passed, name) && name != "registry-ca-file" {
+				if slices.Contains(envOnlyFlags, name) || (!selfManaged && slices.Contains(selfManagedFlags, name)) {
+					continue
+				}
+				if !slices.Contains(got.passed, name) {
 					t.Errorf("the chart does not pass --%s: every webhook flag must be reachable from values", name)
 				}
 			}
@@ -121,6 +138,10 @@ func checkCustomized(t *testing.T, got config.Webhook) {
 		AllowedVaultAddrs: []string{"https://vault-eu.example:8200", "https://vault-us.example:8200"},
 		BankVaultsCompat:  false,
 		ReadEnvSources:    false,
+		Certs: config.Certs{
+			Mode: config.CertModeSelfManaged, Secret: "vi-secrets-certs", WebhookConfigName: "vi-secrets", ServiceName: "vi-secrets",
+			Namespace: "infra", CAValidity: 87600 * time.Hour, CertValidity: 720 * time.Hour, CheckInterval: 30 * time.Second,
+		},
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("customized values as the webhook sees them (-want +got):\n%s", d)
