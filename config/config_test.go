@@ -214,6 +214,19 @@ func TestParsePod(t *testing.T) {
 			ann: map[string]string{"vault.security.banzaicloud.io/mutate": "skip"}, sa: "app",
 			want: with(func(p *config.Pod) { p.Inject = false }),
 		},
+		"envexec settings": {
+			ann: map[string]string{
+				"vault-injector.io/ignore-missing": "true", "vault-injector.io/from-path": "secret/data/a,secret/data/b#3",
+				"vault.security.banzaicloud.io/vault-env-daemon": "true", "vault-injector.io/daemon-signal": "SIGHUP",
+				"vault-injector.io/auth-method": "jwt", "vault-injector.io/tls-skip-verify": "false",
+			}, sa: "app",
+			want: with(func(p *config.Pod) {
+				p.Envexec = map[string]string{
+					"ENVEXEC_IGNORE_MISSING": "true", "ENVEXEC_FROM_PATH": "secret/data/a,secret/data/b#3", "ENVEXEC_DAEMON": "true",
+					"ENVEXEC_DAEMON_SIGNAL": "SIGHUP", "ENVEXEC_AUTH_METHOD": "jwt", "ENVEXEC_TLS_SKIP_VERIFY": "false",
+				}
+			}),
+		},
 		"unsupported bank-vaults annotation warns": {
 			ann: map[string]string{"vault.security.banzaicloud.io/vault-agent": "true"}, sa: "app", want: base,
 			warnings: []string{`annotation "vault.security.banzaicloud.io/vault-agent" is not supported by vault-injector and was ignored`},
@@ -256,6 +269,11 @@ func TestParsePodErrors(t *testing.T) {
 		"unknown":                      {map[string]string{"vault-injector.io/rol": "x"}, []string{`"vault-injector.io/rol" is not known`, "known: inject"}},
 		"vault addr not allowed":       {map[string]string{"vault-injector.io/vault-addr": "http://169.254.169.254"}, []string{"vault-addr", "not in the webhook's --allowed-vault-addrs"}},
 		"bank-vaults addr not allowed": {map[string]string{"vault.security.banzaicloud.io/vault-addr": "https://evil:8200"}, []string{`"vault.security.banzaicloud.io/vault-addr"`, "allowed-vault-addrs"}},
+		"from-path malformed":          {map[string]string{"vault-injector.io/from-path": "secret/data/a#latest"}, []string{"from-path"}},
+		"daemon signal unknown":        {map[string]string{"vault-injector.io/daemon-signal": "SIGFOO"}, []string{"daemon-signal"}},
+		"auth method approle":          {map[string]string{"vault-injector.io/auth-method": "approle"}, []string{"auth-method", "not an auth method a pod can use"}},
+		"tls skip not allowed":         {map[string]string{"vault.security.banzaicloud.io/vault-skip-verify": "true"}, []string{"vault-skip-verify", "--allow-tls-skip-verify"}},
+		"ignore missing yes":           {map[string]string{"vault-injector.io/ignore-missing": "yes"}, []string{"ignore-missing"}},
 		"bank-vaults mutate other":     {map[string]string{"vault.security.banzaicloud.io/mutate": "yes"}, []string{`"vault.security.banzaicloud.io/mutate"`, `only "skip"`}},
 		"all reported":                 {map[string]string{"vault-injector.io/inject": "no", "vault-injector.io/timeout": "-1s"}, []string{"inject", "timeout"}},
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/vault-injector/vault-injector/envexec"
 )
 
 // AnnotationPrefix scopes the annotations users write on pods.
@@ -40,6 +42,9 @@ type Pod struct {
 	TokenExpiration time.Duration `json:"tokenExpiration"`
 	// MutateProbes runs exec probes through envexec, so probe commands see the secrets.
 	MutateProbes bool `json:"mutateProbes,omitempty"`
+	// Envexec holds further envexec settings (ENVEXEC_* name to value), each validated
+	// by envexec's own parser at admission.
+	Envexec map[string]string `json:"envexec,omitempty"`
 }
 
 // BankVaultsPrefix is bank-vaults' annotation prefix; its annotations are read as aliases
@@ -110,6 +115,52 @@ var Annotations = []Annotation{
 			"Each probe run then logs in to Vault and reads the secrets again: mind the load on Vault.",
 		set: func(p *Pod, v string, _ *Webhook) error { return setBool(&p.MutateProbes, v) },
 	},
+	envexecAnnotation("ignore-missing", "vault-ignore-missing-secrets", envexec.EnvIgnoreMissing, "bool", "false",
+		"\"true\" leaves a variable unset, with a warning in envexec's log, when its secret or key does not exist, "+
+			"instead of stopping the container."),
+	envexecAnnotation("from-path", "vault-env-from-path", envexec.EnvFromPath, "comma-separated PATH[#VERSION]", "none",
+		"Every key of these secrets becomes a variable of the same name; variables the container sets win."),
+	envexecAnnotation("vault-namespace", "vault-namespace", envexec.EnvVaultNamespace, "string", "none",
+		"Vault Enterprise namespace, sent as X-Vault-Namespace."),
+	envexecAnnotation("transit-key", "vault-transit-key-id", envexec.EnvTransitKey, "string", "none",
+		"Transit key that decrypts `vault:v1:...` values, in one batch."),
+	envexecAnnotation("transit-path", "vault-transit-path", envexec.EnvTransitPath, "string", "`transit`",
+		"Mount path of the transit engine."),
+	envexecAnnotation("allow-login", "", envexec.EnvAllowLogin, "bool", "false",
+		"\"true\" lets `vault:login` give the application envexec's Vault token."),
+	envexecAnnotation("passthrough", "", envexec.EnvPassthrough, "comma-separated ENVEXEC_* names", "none",
+		"envexec settings left in the application's environment (all are removed by default)."),
+	envexecAnnotation("client-timeout", "vault-client-timeout", envexec.EnvClientTimeout, "duration", "`15s`",
+		"Bound of one HTTP request to Vault; retries continue until `timeout`."),
+	{
+		Name: "auth-method", Type: "kubernetes or jwt", Default: "`kubernetes`", BankVaults: "vault-auth-method",
+		Doc: "Vault auth method envexec logs in with, using the pod's projected service account token.",
+		set: func(p *Pod, v string, _ *Webhook) error {
+			if v != "kubernetes" && v != "jwt" {
+				return fmt.Errorf("%q is not an auth method a pod can use (kubernetes, jwt)", v)
+			}
+			return setEnvexec(p, envexec.EnvAuthMethod, v)
+		},
+	},
+	{
+		Name: "tls-skip-verify", Type: "bool", Default: "false", BankVaults: "vault-skip-verify",
+		Doc: "\"true\" turns off verification of Vault's TLS certificate. Allowed only if the webhook runs with " +
+			"--allow-tls-skip-verify.",
+		set: func(p *Pod, v string, w *Webhook) error {
+			if v == "true" && !w.AllowTLSSkipVerify {
+				return errors.New(`"true" is not allowed: the webhook runs without --allow-tls-skip-verify`)
+			}
+			return setEnvexec(p, envexec.EnvTLSSkipVerify, v)
+		},
+	},
+	envexecAnnotation("daemon", "vault-env-daemon", envexec.EnvDaemon, "bool", "false",
+		"\"true\" keeps envexec as the parent of the application to renew its token and leases (see docs/envexec.md)."),
+	envexecAnnotation("daemon-on-expiry", "", envexec.EnvDaemonOnExpiry, "restart, signal or stop", "`restart`",
+		"What daemon mode does when a lease can no longer be renewed."),
+	envexecAnnotation("daemon-signal", "", envexec.EnvDaemonSignal, "signal name", "`SIGTERM`",
+		"Signal sent to the application when daemon-on-expiry is signal."),
+	envexecAnnotation("daemon-grace", "", envexec.EnvDaemonGrace, "duration", "`30s`",
+		"Time a stopping application gets before SIGKILL."),
 	{
 		Name: "timeout", Type: "duration", Default: "the webhook's --envexec-timeout (`60s`)",
 		Doc: "Start-up deadline of envexec: login, reads and retries must finish within it (at most 10m).",
@@ -120,6 +171,26 @@ var Annotations = []Annotation{
 		Doc: "Log level of envexec. Secret values are never logged, at any level.",
 		set: func(p *Pod, v string, _ *Webhook) error { return setLogLevel(&p.LogLevel, v) },
 	},
+}
+
+// envexecAnnotation declares an annotation that becomes one envexec setting, validated by
+// envexec's own parser so the webhook and envexec cannot disagree on what is valid.
+func envexecAnnotation(name, bankVaults, setting, typ, def, doc string) Annotation {
+	return Annotation{
+		Name: name, Type: typ, Default: def, BankVaults: bankVaults, Doc: doc + " (`" + setting + "`)",
+		set: func(p *Pod, v string, _ *Webhook) error { return setEnvexec(p, setting, v) },
+	}
+}
+
+func setEnvexec(p *Pod, setting, v string) error {
+	if err := envexec.CheckSetting(setting, v); err != nil {
+		return err
+	}
+	if p.Envexec == nil {
+		p.Envexec = map[string]string{}
+	}
+	p.Envexec[setting] = v
+	return nil
 }
 
 // setPodVaultAddr enforces the tenant policy: annotations are written by tenants, so a pod

@@ -46,6 +46,8 @@ type Webhook struct {
 	ReadEnvSources bool
 	// Certs says where the serving certificate comes from.
 	Certs Certs
+	// AllowTLSSkipVerify lets pods turn off verification of Vault's certificate.
+	AllowTLSSkipVerify bool
 }
 
 // CertMode names where the webhook's serving certificate comes from.
@@ -213,6 +215,10 @@ var webhookFlags = []flagSpec{
 	{
 		"cert-check-interval", "1m", "how often each replica checks the certificate Secret and the caBundle",
 		func(w *Webhook, v string) error { return setDuration(&w.Certs.CheckInterval, v, 24*time.Hour) },
+	},
+	{
+		"allow-tls-skip-verify", "false", "let pods turn off verification of Vault's TLS certificate (annotation tls-skip-verify)",
+		func(w *Webhook, v string) error { return setBool(&w.AllowTLSSkipVerify, v) },
 	},
 	{
 		"allowed-vault-addrs", "", "comma-separated Vault URLs a pod's vault-addr annotation may name (the default is always allowed)",

@@ -246,3 +246,15 @@ func (s *Settings) validate(values map[string]string, known map[string]bool) []e
 	}
 	return errs
 }
+
+// CheckSetting validates one setting's value exactly as envexec will read it, so the
+// webhook can reject a bad pod annotation at admission instead of at container start.
+func CheckSetting(name, value string) error {
+	for _, row := range settingTable() {
+		if row.name == name {
+			var s Settings
+			return row.parse(&s, value)
+		}
+	}
+	return fmt.Errorf("%s is not an envexec setting", name)
+}

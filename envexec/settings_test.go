@@ -179,3 +179,25 @@ func TestParseSettingsReportsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckSetting(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, value string
+		ok          bool
+	}{
+		{EnvIgnoreMissing, "true", true},
+		{EnvIgnoreMissing, "yes", false},
+		{EnvDaemonSignal, "SIGHUP", true},
+		{EnvDaemonSignal, "SIGFOO", false},
+		{EnvFromPath, "secret/data/a,secret/data/b#2", true},
+		{EnvFromPath, "secret/data/a#x", false},
+		{EnvClientTimeout, "5s", true},
+		{EnvClientTimeout, "soon", false},
+		{"ENVEXEC_NOPE", "x", false},
+	} {
+		if err := CheckSetting(tc.name, tc.value); (err == nil) != tc.ok {
+			t.Errorf("CheckSetting(%s, %q) = %v, want ok=%v", tc.name, tc.value, err, tc.ok)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package injector
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -109,6 +110,9 @@ func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts) {
 		fieldEnv(EnvPrefix+"POD", "metadata.name"),
 		fieldEnv(EnvPrefix+"NAMESPACE", "metadata.namespace"),
 	)
+	for _, name := range slices.Sorted(maps.Keys(cfg.Envexec)) {
+		c.Env = append(c.Env, corev1.EnvVar{Name: name, Value: cfg.Envexec[name]})
+	}
 }
 
 // escapeExpansion doubles every "$" of an image's entrypoint or cmd before it is written
