@@ -170,11 +170,11 @@ func counter(t *testing.T, reg *prometheus.Registry, o webhook.Outcome) promethe
 func TestHandleWarnings(t *testing.T) {
 	t.Parallel()
 	h, _ := newHandler(t)
-	resp := h.Handle(t.Context(), request(admissionv1.Create, podJSON(`{"vault.security.banzaicloud.io/vault-env-daemon":"true"}`, `"command":["/app"],`)))
+	resp := h.Handle(t.Context(), request(admissionv1.Create, podJSON(`{"vault.security.banzaicloud.io/vault-agent":"true"}`, `"command":["/app"],`)))
 	if !resp.Allowed || len(resp.Patch) == 0 {
 		t.Fatalf("allowed=%v patch=%s", resp.Allowed, resp.Patch)
 	}
-	if len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "vault-env-daemon") {
+	if len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "vault-agent") {
 		t.Errorf("warnings = %q", resp.Warnings)
 	}
 }
