@@ -11,7 +11,7 @@ TOOLS := hack/tools/build.sh
 GO_BUILD := CGO_ENABLED=0 go build -trimpath \
   -ldflags="-s -w -buildid= -X main.version=$(VERSION) -X github.com/vault-injector/vault-injector/envexec.version=$(VERSION)"
 # The real test components (kube-apiserver, etcd, vault), built once into a cache outside the repo.
-TEST_ENV = KUBEBUILDER_ASSETS="$$($(TOOLS))" VAULT_BIN="$$($(TOOLS) vault)"
+TEST_ENV = KUBEBUILDER_ASSETS="$$($(TOOLS))" VAULT_BIN="$$($(TOOLS) vault)" HELM_BIN="$$($(TOOLS) helm)"
 
 .PHONY: help
 help: ## show this help
@@ -43,8 +43,8 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s); new findings lan
 	  go test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $${FUZZTIME:-30s} ./$$pkg || exit 1; done
 
 .PHONY: bench
-bench: ## Go benchmarks with allocations
-	go test -run '^$$' -bench . -benchmem ./...
+bench: tools ## benchmarks: Go + benchstat, HTTPS load vs a floor server, profile -> bench/RESULTS.md, bench/results.json (BENCH_ARGS to tune)
+	$(TEST_ENV) go run ./bench/cmd/bench -benchstat "$$($(TOOLS) benchstat)" $(BENCH_ARGS)
 
 .PHONY: build
 build: ## build both binaries, static and stripped, into bin/
@@ -56,8 +56,9 @@ size: build ## report the size of envexec (what every injected pod carries)
 	@ls -l $(BIN)/envexec | awk '{printf "envexec: %d bytes (%.2f MiB)\n", $$5, $$5/1048576}'
 
 .PHONY: tools
-tools: ## build the real test components into the cache (first run takes ~20 min)
+tools: ## build the real test components into the cache (first run takes ~25 min on 2 cores)
 	@$(TOOLS) >/dev/null
+	@$(TOOLS) helm >/dev/null
 
 .PHONY: lint
 lint: ## golangci-lint
@@ -75,12 +76,17 @@ verify: ## gofmt, go vet, go mod tidy, goldens and generated docs are clean; lin
 	go vet -tags e2e ./e2e/...
 	go mod tidy -diff
 	$(MAKE) update
-	@git diff --exit-code -- docs injector/testdata config/testdata || { echo "goldens or docs out of date: run make update and review"; exit 1; }
+	@git diff --exit-code -- docs injector/testdata config/testdata cmd/vault-injector/testdata charts || \
+	  { echo "goldens, docs or the chart README are out of date: run make update and review"; exit 1; }
 	$(MAKE) lint
 
 .PHONY: update
-update: ## rewrite goldens and generated docs
-	go test ./injector ./config -update >/dev/null
+update: tools ## rewrite goldens, generated docs and the chart README
+	$(TEST_ENV) go test -count=1 ./injector ./config ./cmd/vault-injector ./charts/vault-injector -update >/dev/null
+
+.PHONY: chart-lint
+chart-lint: tools ## helm lint the chart
+	"$$($(TOOLS) helm)" lint --strict charts/vault-injector
 
 .PHONY: clean
 clean: ## remove build output (the tool cache stays)
