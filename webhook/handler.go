@@ -4,11 +4,13 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -70,6 +72,10 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 		log.Error(errNotAPod, "unexpected admission request", "kind", req.Kind, "subResource", req.SubResource)
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("%w, got %s %q", errNotAPod, req.Kind.Kind, req.SubResource)), OutcomeError
 	}
+	if raw := bytes.TrimSpace(req.Object.Raw); len(raw) > 0 && raw[0] == '{' && json.Valid(raw) && !mayNeedWork(raw, h.Config.ReadEnvSources) {
+		log.V(1).Info("pod left unchanged", "reason", injector.SkipNoReferences)
+		return admission.Allowed(string(injector.SkipNoReferences)), OutcomeSkipped
+	}
 	var pod corev1.Pod
 	if err := json.Unmarshal(req.Object.Raw, &pod); err != nil {
 		log.Error(err, "cannot decode pod")
@@ -127,6 +133,21 @@ func (h *Handler) mutate(ctx context.Context, pod *corev1.Pod) (admission.Respon
 	}
 	log.Info("injected pod", "containers", len(report.Containers), "role", cfg.Role, "vaultAddr", cfg.VaultAddr)
 	return resp.WithWarnings(warnings...), OutcomeMutated
+}
+
+// workMarkers are the byte strings without which a pod needs nothing from us: no
+// reference (every form contains "vault:" or "bao:"), none of our annotations to check.
+// The apiserver serializes objects with Go's encoder, which never escapes these bytes.
+var workMarkers = [][]byte{[]byte("vault:"), []byte("bao:"), []byte(config.AnnotationPrefix), []byte(config.BankVaultsPrefix)}
+
+// envSourceMarkers are where references may hide in Secrets and ConfigMaps.
+var envSourceMarkers = [][]byte{[]byte(`"secretKeyRef"`), []byte(`"configMapKeyRef"`), []byte(`"envFrom"`)}
+
+// mayNeedWork is a cheap pre-check on the raw pod: most pods in a cluster hold no
+// reference, and answering them without decoding keeps the admission path near its floor.
+func mayNeedWork(raw []byte, envSources bool) bool {
+	has := func(m []byte) bool { return bytes.Contains(raw, m) }
+	return slices.ContainsFunc(workMarkers, has) || (envSources && slices.ContainsFunc(envSourceMarkers, has))
 }
 
 // podRef names a pod in messages; generated names are not known yet at admission.

@@ -107,7 +107,7 @@ func TestHandle(t *testing.T) {
 			code: 400, message: []string{"decode pod"}, outcome: webhook.OutcomeError,
 		},
 		"wrong type": {
-			req:  request(admissionv1.Create, []byte(`{"spec":{"containers":"yes"}}`)),
+			req:  request(admissionv1.Create, []byte(`{"spec":{"containers":"vault:yes"}}`)),
 			code: 400, message: []string{"decode pod"}, outcome: webhook.OutcomeError,
 		},
 		"not a pod": {req: func() admission.Request {
@@ -200,6 +200,12 @@ func TestPatchMatchesInjector(t *testing.T) {
 			req := request(admissionv1.Create, raw)
 			req.DryRun = &dryRun
 			resp := h.Handle(t.Context(), req)
+			report, _ := os.ReadFile(filepath.Join(dir, "want.report.yaml"))
+			mutates := strings.Contains(string(report), `Skipped: ""`)
+			if mutates != (resp.Allowed && len(resp.Patch) > 0) {
+				t.Errorf("%s: the injector mutates=%v, but the handler answered allowed=%v with a %d-byte patch (%v)",
+					dir, mutates, resp.Allowed, len(resp.Patch), resp.Result)
+			}
 			if !resp.Allowed || len(resp.Patch) == 0 {
 				continue
 			}

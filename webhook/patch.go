@@ -2,13 +2,16 @@ package webhook
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 
 	"github.com/vault-injector/vault-injector/injector"
 )
@@ -21,37 +24,38 @@ type patchOp struct {
 	Value any    `json:"value"`
 }
 
+// errUnexpectedChange means the injector changed a field buildPatch does not write: a
+// programming error, caught here instead of silently dropping the change.
+var errUnexpectedChange = errors.New("internal error: the injector changed a field the patch does not cover")
+
 // buildPatch writes the JSON patch that turns the request's pod into out, touching only
-// what the injector changed: the annotations, the volumes, the wrapped containers and the
-// inserted init container. Diffing whole documents instead would rewrite the user's
-// containers when ours is inserted before them, dropping fields our types do not know.
+// what the injector changes: annotations, volumes, the inserted init container, and the
+// command, args, env, volume mounts, termination message policy and exec probes of
+// wrapped containers. Diffing whole documents instead would rewrite the user's init
+// containers when ours is inserted before them, dropping fields our types do not know, and
+// costs a JSON round trip of the whole pod.
 func buildPatch(in, out *corev1.Pod) ([]byte, error) {
-	var ops []patchOp
-	var err error
-	add := func(path string, a, b any) {
-		if err == nil {
-			ops, err = additive(ops, path, a, b)
-		}
-	}
-	add("/metadata/annotations", in.Annotations, out.Annotations)
-	add("/spec/volumes", in.Spec.Volumes, out.Spec.Volumes)
+	ops := mapOps(nil, "/metadata/annotations", in.Annotations, out.Annotations)
+	ops = listOps(ops, "/spec/volumes", in.Spec.Volumes, out.Spec.Volumes)
 	inserted := len(out.Spec.InitContainers) > len(in.Spec.InitContainers)
 	shift := 0
 	if inserted {
 		shift = 1
 	}
+	var err error
 	for i := range in.Spec.InitContainers {
-		add("/spec/initContainers/"+strconv.Itoa(i), &in.Spec.InitContainers[i], &out.Spec.InitContainers[i+shift])
+		if ops, err = containerOps(ops, "/spec/initContainers/"+strconv.Itoa(i), &in.Spec.InitContainers[i], &out.Spec.InitContainers[i+shift]); err != nil {
+			return nil, err
+		}
 	}
 	for i := range in.Spec.Containers {
-		add("/spec/containers/"+strconv.Itoa(i), &in.Spec.Containers[i], &out.Spec.Containers[i])
-	}
-	if err != nil {
-		return nil, err
+		if ops, err = containerOps(ops, "/spec/containers/"+strconv.Itoa(i), &in.Spec.Containers[i], &out.Spec.Containers[i]); err != nil {
+			return nil, err
+		}
 	}
 	if inserted {
 		if out.Spec.InitContainers[0].Name != injector.InitContainerName {
-			return nil, fmt.Errorf("internal error: unexpected init container %q at index 0", out.Spec.InitContainers[0].Name)
+			return nil, fmt.Errorf("%w: init container %q at index 0", errUnexpectedChange, out.Spec.InitContainers[0].Name)
 		}
 		// Last, so the indexes above still name the user's init containers.
 		if len(in.Spec.InitContainers) == 0 {
@@ -66,57 +70,59 @@ func buildPatch(in, out *corev1.Pod) ([]byte, error) {
 	return json.Marshal(ops)
 }
 
-// additive appends the operations that turn a into b, both typed values, without removing
-// anything: maps are walked key by key, lists that only grew get appended to, and any other
-// change replaces the value at path.
-func additive(ops []patchOp, path string, a, b any) ([]patchOp, error) {
-	ga, err := generic(a)
-	if err != nil {
-		return nil, err
+// containerOps writes the changes the injector makes to one container, and refuses any
+// other change.
+func containerOps(ops []patchOp, path string, a, b *corev1.Container) ([]patchOp, error) {
+	if !slices.Equal(a.Command, b.Command) {
+		ops = append(ops, patchOp{Op: "add", Path: path + "/command", Value: b.Command})
 	}
-	gb, err := generic(b)
-	if err != nil {
-		return nil, err
+	if !slices.Equal(a.Args, b.Args) {
+		ops = append(ops, patchOp{Op: "add", Path: path + "/args", Value: b.Args})
 	}
-	return diff(ops, path, ga, gb), nil
+	ops = listOps(ops, path+"/env", a.Env, b.Env)
+	ops = listOps(ops, path+"/volumeMounts", a.VolumeMounts, b.VolumeMounts)
+	if a.TerminationMessagePolicy != b.TerminationMessagePolicy {
+		ops = append(ops, patchOp{Op: "add", Path: path + "/terminationMessagePolicy", Value: b.TerminationMessagePolicy})
+	}
+	for _, p := range []struct {
+		name string
+		a, b *corev1.Probe
+	}{{"livenessProbe", a.LivenessProbe, b.LivenessProbe}, {"readinessProbe", a.ReadinessProbe, b.ReadinessProbe}, {"startupProbe", a.StartupProbe, b.StartupProbe}} {
+		if p.a != nil && p.a.Exec != nil && p.b != nil && p.b.Exec != nil && !slices.Equal(p.a.Exec.Command, p.b.Exec.Command) {
+			ops = append(ops, patchOp{Op: "add", Path: path + "/" + p.name + "/exec/command", Value: p.b.Exec.Command})
+		}
+	}
+	if !equality.Semantic.DeepEqual(withoutCovered(a), withoutCovered(b)) {
+		return nil, fmt.Errorf("%w: container %q", errUnexpectedChange, a.Name)
+	}
+	return ops, nil
 }
 
-func generic(v any) (any, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("encode pod: %w", err)
-	}
-	var g any
-	if err := json.Unmarshal(b, &g); err != nil {
-		return nil, fmt.Errorf("decode pod: %w", err)
-	}
-	return g, nil
+// withoutCovered blanks what containerOps writes, leaving what must not have changed.
+func withoutCovered(c *corev1.Container) corev1.Container {
+	x := *c
+	x.Command, x.Args, x.Env, x.VolumeMounts, x.TerminationMessagePolicy = nil, nil, nil, nil, ""
+	x.LivenessProbe, x.ReadinessProbe, x.StartupProbe = probeWithoutExec(c.LivenessProbe), probeWithoutExec(c.ReadinessProbe), probeWithoutExec(c.StartupProbe)
+	return x
 }
 
-func diff(ops []patchOp, path string, a, b any) []patchOp {
-	if reflect.DeepEqual(a, b) || b == nil {
-		return ops
+func probeWithoutExec(p *corev1.Probe) *corev1.Probe {
+	if p == nil || p.Exec == nil {
+		return p
 	}
-	switch bv := b.(type) {
-	case map[string]any:
-		av, ok := a.(map[string]any)
-		if !ok {
-			break
-		}
-		for _, k := range sortedKeys(bv) {
-			if _, had := av[k]; !had {
-				ops = append(ops, patchOp{Op: "add", Path: path + "/" + escapePointer(k), Value: bv[k]})
-				continue
-			}
-			ops = diff(ops, path+"/"+escapePointer(k), av[k], bv[k])
-		}
+	x := *p
+	x.Exec = &corev1.ExecAction{}
+	return &x
+}
+
+// listOps appends to a list that only grew (each new item at "/-"), and writes it whole
+// when the request had none or when it changed otherwise.
+func listOps[T any](ops []patchOp, path string, a, b []T) []patchOp {
+	switch {
+	case len(b) == 0 || (len(a) == len(b) && reflect.DeepEqual(a, b)):
 		return ops
-	case []any:
-		av, ok := a.([]any)
-		if !ok || len(av) == 0 || len(av) >= len(bv) || !reflect.DeepEqual(av, bv[:len(av)]) {
-			break
-		}
-		for _, item := range bv[len(av):] {
+	case len(a) > 0 && len(a) < len(b) && reflect.DeepEqual(a, b[:len(a)]):
+		for _, item := range b[len(a):] {
 			ops = append(ops, patchOp{Op: "add", Path: path + "/-", Value: item})
 		}
 		return ops
@@ -124,16 +130,24 @@ func diff(ops []patchOp, path string, a, b any) []patchOp {
 	return append(ops, patchOp{Op: "add", Path: path, Value: b})
 }
 
+// mapOps sets the keys of b that a lacks or holds differently; the whole map when a is
+// empty, since the request may not have the map at all.
+func mapOps(ops []patchOp, path string, a, b map[string]string) []patchOp {
+	if len(a) == 0 {
+		if len(b) > 0 {
+			ops = append(ops, patchOp{Op: "add", Path: path, Value: b})
+		}
+		return ops
+	}
+	for _, k := range slices.Sorted(maps.Keys(b)) {
+		if v, ok := a[k]; !ok || v != b[k] {
+			ops = append(ops, patchOp{Op: "add", Path: path + "/" + escapePointer(k), Value: b[k]})
+		}
+	}
+	return ops
+}
+
 // escapePointer escapes a map key for a JSON pointer (RFC 6901): annotation keys hold "/".
 func escapePointer(k string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
