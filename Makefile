@@ -51,9 +51,14 @@ build: ## build both binaries, static and stripped, into bin/
 	$(GO_BUILD) -o $(BIN)/vault-injector ./cmd/vault-injector
 	$(GO_BUILD) -o $(BIN)/envexec ./cmd/envexec
 
+.PHONY: image
+image: ## build the container image (needs a Docker engine; IMAGE=name:tag)
+	docker build --build-arg VERSION=$(VERSION) -t $${IMAGE:-vault-injector:$(VERSION)} .
+	@docker image inspect $${IMAGE:-vault-injector:$(VERSION)} --format 'image size: {{.Size}} bytes'
+
 .PHONY: size
 size: build ## report the size of envexec (what every injected pod carries)
-	@ls -l $(BIN)/envexec | awk '{printf "envexec: %d bytes (%.2f MiB)\n", $$5, $$5/1048576}'
+	@ls -l $(BIN)/envexec $(BIN)/vault-injector | awk '{printf "%s: %d bytes (%.2f MiB)\n", $$9, $$5, $$5/1048576}'
 
 .PHONY: tools
 tools: ## build the real test components into the cache (first run takes ~25 min on 2 cores)
