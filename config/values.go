@@ -185,3 +185,22 @@ func setCertMode(dst *CertMode, v string) error {
 	}
 	return fmt.Errorf("%q is not a certificate mode (files, self-managed)", v)
 }
+
+func setMirrors(dst *map[string]string, v string) error {
+	var items []string
+	if err := setList(&items, v); err != nil {
+		return err
+	}
+	*dst = nil
+	for _, item := range items {
+		from, to, ok := strings.Cut(item, "=")
+		if !ok || from == "" || to == "" || strings.ContainsAny(from+to, "/ ") {
+			return fmt.Errorf("%q is not REGISTRY=MIRROR (hosts, no paths)", item)
+		}
+		if *dst == nil {
+			*dst = map[string]string{}
+		}
+		(*dst)[from] = to
+	}
+	return nil
+}

@@ -99,6 +99,8 @@ type Registry struct {
 	TagTTL time.Duration
 	// DefaultPullSecret (namespace/name) is tried after the pod's own pull secrets.
 	DefaultPullSecret string
+	// Mirrors maps a registry host to a mirror asked first.
+	Mirrors map[string]string
 }
 
 // PodDefaults are the webhook-wide defaults of the per-pod settings.
@@ -239,6 +241,10 @@ var webhookFlags = []flagSpec{
 	{
 		"insecure-registries", "", "comma-separated registries (host[:port]) reached over plain HTTP",
 		func(w *Webhook, v string) error { return setList(&w.Registry.Insecure, v) },
+	},
+	{
+		"registry-mirrors", "", "comma-separated REGISTRY=MIRROR pairs (e.g. docker.io=mirror.internal:5000); the mirror is asked first",
+		func(w *Webhook, v string) error { return setMirrors(&w.Registry.Mirrors, v) },
 	},
 	{
 		"registry-ca-file", "", "PEM bundle of extra CAs trusted for registries",

@@ -38,6 +38,9 @@ type Options struct {
 	NegativeTTL time.Duration
 	// InsecureRegistries are registry hosts (host[:port]) spoken to over plain HTTP.
 	InsecureRegistries []string
+	// Mirrors maps a registry host to a mirror that is asked first; the registry itself
+	// answers only if the mirror fails. Keys are normalised like docker config keys.
+	Mirrors map[string]string
 	// Transport carries the requests; default http.DefaultTransport.
 	Transport http.RoundTripper
 	// FetchTimeout bounds one shared fetch. It runs detached from any one caller, so a
@@ -55,7 +58,7 @@ type Resolver struct {
 	configs *lru[string, ImageConfig]
 	errs    *lru[string, error]
 	flight  singleflight.Group
-	stats   func(Outcome)
+	stats   func(Outcome, time.Duration)
 }
 
 // Outcome says how one Resolve call was answered; a closed set for metric labels.
@@ -69,8 +72,9 @@ const (
 	OutcomeError    Outcome = "error"
 )
 
-// New returns a Resolver; observe, if not nil, is told the outcome of every lookup.
-func New(o Options, observe func(Outcome)) *Resolver {
+// New returns a Resolver; observe, if not nil, is told the outcome and duration of every
+// lookup.
+func New(o Options, observe func(Outcome, time.Duration)) *Resolver {
 	if o.CacheSize <= 0 {
 		o.CacheSize = 1024
 	}
@@ -89,8 +93,13 @@ func New(o Options, observe func(Outcome)) *Resolver {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	mirrors := make(map[string]string, len(o.Mirrors))
+	for from, to := range o.Mirrors {
+		mirrors[registryHost(from)] = to
+	}
+	o.Mirrors = mirrors
 	if observe == nil {
-		observe = func(Outcome) {}
+		observe = func(Outcome, time.Duration) {}
 	}
 	return &Resolver{
 		opts:    o,
@@ -107,20 +116,24 @@ var ErrNoPlatform = errors.New("no manifest for the platform")
 // Resolve returns the config of image for platform, authenticating with keys (which may be
 // authn.DefaultKeychain-like or built from pull secrets; nil means anonymous).
 func (r *Resolver) Resolve(ctx context.Context, image string, platform v1.Platform, keys authn.Keychain) (ImageConfig, error) {
+	start := time.Now()
+	cfg, outcome, err := r.resolve(ctx, image, platform, keys)
+	r.stats(outcome, time.Since(start))
+	return cfg, err
+}
+
+func (r *Resolver) resolve(ctx context.Context, image string, platform v1.Platform, keys authn.Keychain) (ImageConfig, Outcome, error) {
 	ref, err := r.parse(image)
 	if err != nil {
-		r.stats(OutcomeError)
-		return ImageConfig{}, err
+		return ImageConfig{}, OutcomeError, err
 	}
 	key := ref.Name() + "@" + platform.String()
 	now := r.opts.Now()
 	if err, ok := r.errs.get(key, now); ok {
-		r.stats(OutcomeNegative)
-		return ImageConfig{}, err
+		return ImageConfig{}, OutcomeNegative, err
 	}
 	if cfg, ok := r.cached(ref, key, now); ok {
-		r.stats(OutcomeHit)
-		return cfg, nil
+		return cfg, OutcomeHit, nil
 	}
 	if keys == nil {
 		keys = authn.NewMultiKeychain()
@@ -134,15 +147,12 @@ func (r *Resolver) Resolve(ctx context.Context, image string, platform v1.Platfo
 	})
 	select {
 	case <-ctx.Done():
-		r.stats(OutcomeError)
-		return ImageConfig{}, fmt.Errorf("image %q: registry did not answer in time: %w", image, context.Cause(ctx))
+		return ImageConfig{}, OutcomeError, fmt.Errorf("image %q: registry did not answer in time: %w", image, context.Cause(ctx))
 	case res := <-ch:
 		if res.Err != nil {
-			r.stats(OutcomeError)
-			return ImageConfig{}, res.Err
+			return ImageConfig{}, OutcomeError, res.Err
 		}
-		r.stats(OutcomeFetched)
-		return res.Val.(ImageConfig), nil //nolint:forcetypeassert // fetch returns only ImageConfig
+		return res.Val.(ImageConfig), OutcomeFetched, nil //nolint:forcetypeassert // fetch returns only ImageConfig
 	}
 }
 
@@ -191,7 +201,7 @@ func (r *Resolver) fetchConfig(ctx context.Context, ref name.Reference, key stri
 		remote.WithContext(ctx), remote.WithAuthFromKeychain(keys), remote.WithPlatform(platform),
 		remote.WithTransport(r.opts.Transport), remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
 	}
-	desc, err := remote.Get(ref, opts...)
+	desc, err := r.get(ref, opts)
 	if err != nil {
 		return ImageConfig{}, fmt.Errorf("image %q: read manifest: %w", ref.Name(), err)
 	}
@@ -227,4 +237,37 @@ func platformOf(key string) string {
 		}
 	}
 	return ""
+}
+
+// get reads the manifest from the registry's mirror if one is configured, else (or if the
+// mirror fails) from the registry itself.
+func (r *Resolver) get(ref name.Reference, opts []remote.Option) (*remote.Descriptor, error) {
+	mirror, ok := r.opts.Mirrors[registryHost(ref.Context().RegistryStr())]
+	if !ok {
+		return remote.Get(ref, opts...)
+	}
+	var nameOpts []name.Option
+	if slices.Contains(r.opts.InsecureRegistries, mirror) {
+		nameOpts = append(nameOpts, name.Insecure)
+	}
+	mref, err := name.ParseReference(mirror+"/"+ref.Context().RepositoryStr()+refSuffix(ref), nameOpts...)
+	if err == nil {
+		desc, merr := remote.Get(mref, opts...)
+		if merr == nil {
+			return desc, nil
+		}
+		err = merr
+	}
+	desc, oerr := remote.Get(ref, opts...)
+	if oerr != nil {
+		return nil, fmt.Errorf("mirror %s: %w; registry: %w", mirror, err, oerr)
+	}
+	return desc, nil
+}
+
+func refSuffix(ref name.Reference) string {
+	if d, ok := ref.(name.Digest); ok {
+		return "@" + d.DigestStr()
+	}
+	return ":" + ref.Identifier()
 }

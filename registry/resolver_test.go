@@ -41,7 +41,11 @@ type outcomes struct {
 	seen []registry.Outcome
 }
 
-func (o *outcomes) add(x registry.Outcome) { o.mu.Lock(); o.seen = append(o.seen, x); o.mu.Unlock() }
+func (o *outcomes) add(x registry.Outcome, _ time.Duration) {
+	o.mu.Lock()
+	o.seen = append(o.seen, x)
+	o.mu.Unlock()
+}
 
 func TestResolveSingleArch(t *testing.T) {
 	t.Parallel()
@@ -239,5 +243,26 @@ func TestResolveInsecureRegistry(t *testing.T) {
 	lax := registry.New(registry.Options{InsecureRegistries: []string{host}, Transport: transport}, nil)
 	if _, err := lax.Resolve(t.Context(), host+"/plain:1", amd64, nil); err != nil {
 		t.Errorf("listed insecure registry: %v", err)
+	}
+}
+
+// TestResolveMirror asks the mirror first and falls back to the registry when the mirror
+// does not have the image.
+func TestResolveMirror(t *testing.T) {
+	t.Parallel()
+	origin := registrytest.Start(t, "", "")
+	mirror := registrytest.Start(t, "", "")
+	both := origin.Push(t, "app:1", variant{Platform: amd64, Entrypoint: []string{"/from-origin"}})
+	mirror.Push(t, "app:1", variant{Platform: amd64, Entrypoint: []string{"/from-mirror"}})
+	onlyOrigin := origin.Push(t, "rare:1", variant{Platform: amd64, Entrypoint: []string{"/rare"}})
+	// Both test servers trust the same httptest CA, so one transport reaches both.
+	res := registry.New(registry.Options{Transport: origin.Server.Client().Transport, Mirrors: map[string]string{origin.Host: mirror.Host}}, nil)
+	cfg, err := res.Resolve(t.Context(), both, amd64, nil)
+	if err != nil || cfg.Entrypoint[0] != "/from-mirror" {
+		t.Fatalf("mirrored image: %v %v, want the mirror's entrypoint", cfg, err)
+	}
+	cfg, err = res.Resolve(t.Context(), onlyOrigin, amd64, nil)
+	if err != nil || cfg.Entrypoint[0] != "/rare" {
+		t.Fatalf("image missing from the mirror: %v %v, want the registry's", cfg, err)
 	}
 }

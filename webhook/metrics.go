@@ -25,6 +25,7 @@ type Metrics struct {
 	requests     *prometheus.CounterVec
 	latency      *prometheus.HistogramVec
 	imageLookups *prometheus.CounterVec
+	lookupTime   *prometheus.HistogramVec
 }
 
 // NewMetrics registers the series on reg (controller-runtime's registry in production).
@@ -44,7 +45,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Image config lookups, by outcome (hit, fetched, negative-hit, error).",
 		}, []string{"outcome"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.imageLookups} {
+	m.lookupTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "vault_injector_image_lookup_duration_seconds",
+		Help:    "Time to answer one image config lookup, by outcome.",
+		Buckets: []float64{0.00001, 0.0001, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5},
+	}, []string{"outcome"})
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.imageLookups, m.lookupTime} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -64,10 +70,11 @@ func (m *Metrics) observe(o Outcome, d time.Duration) {
 	m.latency.WithLabelValues(string(o)).Observe(d.Seconds())
 }
 
-// ImageLookup counts one image config lookup; pass it to registry.New.
-func (m *Metrics) ImageLookup(o registry.Outcome) {
+// ImageLookup records one image config lookup; pass it to registry.New.
+func (m *Metrics) ImageLookup(o registry.Outcome, d time.Duration) {
 	if m == nil {
 		return
 	}
 	m.imageLookups.WithLabelValues(string(o)).Inc()
+	m.lookupTime.WithLabelValues(string(o)).Observe(d.Seconds())
 }

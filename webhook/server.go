@@ -163,6 +163,7 @@ func NewFactFinder(w config.Webhook, kube client.Reader, metrics *Metrics) (*Fac
 	f := &FactFinder{
 		Images: registry.New(registry.Options{
 			CacheSize: cfg.CacheSize, TagTTL: cfg.TagTTL, InsecureRegistries: cfg.Insecure, Transport: transport,
+			Mirrors: cfg.Mirrors,
 		}, metrics.ImageLookup),
 		Budget:          cfg.Timeout,
 		DefaultPlatform: platform,

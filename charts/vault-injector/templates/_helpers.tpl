@@ -119,6 +119,8 @@ whole configuration and an unknown flag stops the binary instead of being ignore
 - {{ printf "--registry-timeout=%s" $v.registry.timeout | quote }}
 - {{ printf "--default-platform=%s" $v.registry.defaultPlatform | quote }}
 - {{ printf "--insecure-registries=%s" (join "," $v.registry.insecure) | quote }}
+{{- $mirrors := list }}{{ range $from, $to := $v.registry.mirrors }}{{ $mirrors = append $mirrors (printf "%s=%s" $from $to) }}{{ end }}
+- {{ printf "--registry-mirrors=%s" (join "," $mirrors) | quote }}
 {{- if $v.registry.caBundle }}
 - {{ printf "--registry-ca-file=%s/ca.crt" (include "vault-injector.registryCADir" .) | quote }}
 {{- end }}
