@@ -1,13 +1,8 @@
 package webhook_test
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +16,7 @@ import (
 
 	"github.com/vault-injector/vault-injector/injector"
 	"github.com/vault-injector/vault-injector/internal/registrytest"
+	"github.com/vault-injector/vault-injector/internal/tools"
 	"github.com/vault-injector/vault-injector/registry"
 	"github.com/vault-injector/vault-injector/webhook"
 )
@@ -35,16 +31,9 @@ func startAPIServer(t *testing.T) client.Client {
 // startEnvtest starts envtest and returns an admin client and an admin kubeconfig.
 func startEnvtest(t *testing.T) (client.Client, []byte) {
 	t.Helper()
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		out, err := exec.CommandContext(t.Context(), filepath.Join("..", "hack", "tools", "build.sh")).Output()
-		if err != nil {
-			t.Fatalf("hack/tools/build.sh: %v", err)
-		}
-		s := bufio.NewScanner(bytes.NewReader(out))
-		for s.Scan() {
-			assets = s.Text()
-		}
+	assets, err := tools.KubebuilderAssets(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	env := &envtest.Environment{BinaryAssetsDirectory: assets}
 	cfg, err := env.Start()

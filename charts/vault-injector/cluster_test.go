@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/vault-injector/vault-injector/certs"
+	"github.com/vault-injector/vault-injector/internal/tools"
 )
 
 // The CRDs the chart's optional objects need, from the projects' own Go modules.
@@ -256,9 +257,9 @@ func moduleDir(t *testing.T, moduleAtVersion string) string {
 // startAPIServer starts a real kube-apiserver and etcd with the given CRDs installed.
 func startAPIServer(t *testing.T, crds []string) (*envtest.Environment, client.Client) {
 	t.Helper()
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		assets = toolScript(t)
+	assets, err := tools.KubebuilderAssets(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,

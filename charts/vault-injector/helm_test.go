@@ -4,7 +4,6 @@
 package chart_test
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"flag"
@@ -18,13 +17,11 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/vault-injector/vault-injector/internal/tools"
 )
 
 var update = flag.Bool("update", false, "rewrite README.md and testdata/render/*.yaml")
-
-// repoRoot is the repository root, relative to this package's folder (go test's working
-// directory).
-const repoRoot = "../.."
 
 // scenario is one set of values the chart is tested with: a file in testdata/values.
 type scenario struct {
@@ -59,31 +56,11 @@ func (s scenario) args() []string {
 // builds it on first use, in about three minutes).
 func helmBin(t *testing.T) string {
 	t.Helper()
-	if bin := os.Getenv("HELM_BIN"); bin != "" {
-		return bin
+	bin, err := tools.Helm(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return toolScript(t, "helm")
-}
-
-// toolScript runs hack/tools/build.sh and returns the last line it printed: the path asked for.
-func toolScript(t *testing.T, args ...string) string {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(t.Context(), filepath.Join(repoRoot, "hack", "tools", "build.sh"), args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("hack/tools/build.sh %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	last := ""
-	for s := bufio.NewScanner(&stdout); s.Scan(); {
-		if line := strings.TrimSpace(s.Text()); line != "" {
-			last = line
-		}
-	}
-	if last == "" {
-		t.Fatalf("hack/tools/build.sh %s printed no path", strings.Join(args, " "))
-	}
-	return last
+	return bin
 }
 
 // helmRunner runs helm with its own empty configuration, cache and data folders, so the

@@ -29,6 +29,12 @@ build() {
   echo "$dir/$name"
 }
 
+# One build at a time across processes: go test runs packages in parallel, and two of them
+# must never build the same binary at once.
+mkdir -p "$cache"
+exec 9>"$cache/.build.lock"
+flock 9
+
 kube_ver=$(version kube-apiserver k8s.io/kubernetes)
 kube_ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$kube_ver \
  -X k8s.io/component-base/version.gitMajor=$(echo "${kube_ver#v}" | cut -d. -f1) \

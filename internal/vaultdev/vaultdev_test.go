@@ -9,27 +9,6 @@ import (
 	"time"
 )
 
-func TestRepoRoot(t *testing.T) {
-	t.Parallel()
-	root := t.TempDir()
-	nested := filepath.Join(root, "hack", "tools", "vault")
-	if err := os.MkdirAll(nested, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"go.mod", "hack/tools/build.sh", "hack/tools/vault/go.mod"} {
-		if err := os.WriteFile(filepath.Join(root, f), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := repoRoot(nested)
-	if err != nil || got != root {
-		t.Errorf("repoRoot(%s) = %q, %v; want %q (skipping the tool module's go.mod)", nested, got, err, root)
-	}
-	if _, err := repoRoot(t.TempDir()); err == nil || !strings.Contains(err.Error(), "VAULT_BIN") {
-		t.Errorf("repoRoot outside a repository: %v, want an error mentioning VAULT_BIN", err)
-	}
-}
-
 func TestStartContextBadBinary(t *testing.T) {
 	t.Parallel()
 	if _, err := StartContext(t.Context(), filepath.Join(t.TempDir(), "vault"), nil); err == nil {

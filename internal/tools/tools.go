@@ -1,0 +1,108 @@
+// Package tools finds the real test components (kube-apiserver and etcd, Vault, helm): a
+// path from the environment when a developer or CI sets one, else the cached build of
+// hack/tools/build.sh, which builds what is missing. Tests, the e2e suite and the demo all
+// find them the same way.
+package tools
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// modulePath identifies this repository's go.mod.
+const modulePath = "github.com/vault-injector/vault-injector"
+
+// Environment variables that override the cached builds.
+const (
+	EnvAssets = "KUBEBUILDER_ASSETS"
+	EnvVault  = "VAULT_BIN"
+	EnvHelm   = "HELM_BIN"
+)
+
+// KubebuilderAssets is the folder holding kube-apiserver and etcd, for envtest.
+func KubebuilderAssets(ctx context.Context, progress io.Writer) (string, error) {
+	return Locate(ctx, EnvAssets, "", progress)
+}
+
+// Vault is the vault server binary.
+func Vault(ctx context.Context, progress io.Writer) (string, error) {
+	return Locate(ctx, EnvVault, "vault", progress)
+}
+
+// Helm is the helm binary.
+func Helm(ctx context.Context, progress io.Writer) (string, error) {
+	return Locate(ctx, EnvHelm, "helm", progress)
+}
+
+// Locate returns $envVar if set, else the path hack/tools/build.sh prints for component
+// ("" for the envtest assets folder). The script's progress goes to progress (may be nil);
+// a cold build takes minutes, and build.sh serialises concurrent builds itself.
+func Locate(ctx context.Context, envVar, component string, progress io.Writer) (string, error) {
+	if p := os.Getenv(envVar); p != "" {
+		return p, nil
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	var args []string
+	if component != "" {
+		args = append(args, component)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join(root, "hack", "tools", "build.sh")}, args...)...) //nolint:gosec // the repository's own script
+	cmd.Dir = root
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	if progress != nil {
+		cmd.Stderr = io.MultiWriter(&stderr, progress)
+	}
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("hack/tools/build.sh %s: %w: %s", component, err, lastBytes(stderr.Bytes(), 2048))
+	}
+	last := ""
+	for sc := bufio.NewScanner(&stdout); sc.Scan(); {
+		if line := strings.TrimSpace(sc.Text()); line != "" {
+			last = line
+		}
+	}
+	if last == "" {
+		return "", fmt.Errorf("hack/tools/build.sh %s printed no path", component)
+	}
+	return last, nil
+}
+
+// RepoRoot finds the folder holding this module's go.mod, walking up from the working
+// directory: go test runs in the package's folder, the demo in the repository's.
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("working directory: %w", err)
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.Contains(data, []byte("module "+modulePath+"\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod of module " + modulePath + " above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func lastBytes(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
