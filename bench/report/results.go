@@ -47,13 +47,16 @@ type Results struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
-// PodStart is the pod start overhead measured with the e2e pod runner: from the start of the
-// injected init container to the application's first instruction, against the same pod
-// without injection. The section that fills it is still to be written (a "podstart" entry
-// in bench/cmd/bench's section list).
+// PodStart is the pod start overhead measured with the e2e pod runner (bench/cmd/podstart):
+// from the start of the pod (the injected init container first) to the application's first
+// instruction, against the same pod without injection.
 type PodStart struct {
+	// Runs is the number of pods started of each kind.
+	Runs int `json:"runs"`
 	// References is the number of references the injected pod resolves.
 	References int `json:"references"`
+	// Paths is the number of secrets they are spread over.
+	Paths int `json:"paths"`
 	// Injected is the start-up latency of the injected pod over the runs.
 	Injected load.Latency `json:"injected"`
 	// Plain is the start-up latency of the same pod without injection.

@@ -29,7 +29,7 @@ type options struct {
 }
 
 // sections the command knows, in the order it runs them.
-var sections = []string{"load", "go", "profile"}
+var sections = []string{"load", "go", "profile", "podstart"}
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
@@ -37,7 +37,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.out, "out", "bench", "directory that receives RESULTS.md, results.json and gobench.txt")
 	fs.StringVar(&o.root, "root", ".", "root of the vault-injector module")
-	fs.StringVar(&o.only, "only", strings.Join(sections, ","), "comma-separated sections to run: load, go, profile")
+	fs.StringVar(&o.only, "only", strings.Join(sections, ","), "comma-separated sections to run: load, go, profile, podstart")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each load level, per server")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unrecorded warm-up before each load level, per server")
 	clients := fs.String("clients", "1,8,32", "comma-separated numbers of concurrent clients, one load level each")
@@ -113,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, s := range []struct {
 		name string
 		fn   func(context.Context, *options, *report.Results, io.Writer) error
-	}{{"load", admissionSection}, {"go", goSection}, {"profile", profileSection}} {
+	}{{"load", admissionSection}, {"go", goSection}, {"profile", profileSection}, {"podstart", podStartSection}} {
 		if !o.runs(s.name) {
 			continue
 		}
