@@ -22,9 +22,10 @@ const modulePath = "github.com/vault-injector/vault-injector"
 
 // Environment variables that override the cached builds.
 const (
-	EnvAssets = "KUBEBUILDER_ASSETS"
-	EnvVault  = "VAULT_BIN"
-	EnvHelm   = "HELM_BIN"
+	EnvAssets   = "KUBEBUILDER_ASSETS"
+	EnvVault    = "VAULT_BIN"
+	EnvHelm     = "HELM_BIN"
+	EnvRegistry = "REGISTRY_BIN"
 )
 
 // KubebuilderAssets is the folder holding kube-apiserver and etcd, for envtest.
@@ -42,10 +43,20 @@ func Helm(ctx context.Context, progress io.Writer) (string, error) {
 	return Locate(ctx, EnvHelm, "helm", progress)
 }
 
+// DistributionRegistry is Debian's docker-registry (the CNCF distribution server), which
+// hack/tools/registry.sh installs if missing.
+func DistributionRegistry(ctx context.Context, progress io.Writer) (string, error) {
+	return locateWith(ctx, EnvRegistry, "registry.sh", "", progress)
+}
+
 // Locate returns $envVar if set, else the path hack/tools/build.sh prints for component
 // ("" for the envtest assets folder). The script's progress goes to progress (may be nil);
 // a cold build takes minutes, and build.sh serialises concurrent builds itself.
 func Locate(ctx context.Context, envVar, component string, progress io.Writer) (string, error) {
+	return locateWith(ctx, envVar, "build.sh", component, progress)
+}
+
+func locateWith(ctx context.Context, envVar, script, component string, progress io.Writer) (string, error) {
 	if p := os.Getenv(envVar); p != "" {
 		return p, nil
 	}
@@ -58,7 +69,7 @@ func Locate(ctx context.Context, envVar, component string, progress io.Writer) (
 		args = append(args, component)
 	}
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join(root, "hack", "tools", "build.sh")}, args...)...) //nolint:gosec // the repository's own script
+	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join(root, "hack", "tools", script)}, args...)...) //nolint:gosec // the repository's own script
 	cmd.Dir = root
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
@@ -66,7 +77,7 @@ func Locate(ctx context.Context, envVar, component string, progress io.Writer) (
 		cmd.Stderr = io.MultiWriter(&stderr, progress)
 	}
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("hack/tools/build.sh %s: %w: %s", component, err, lastBytes(stderr.Bytes(), 2048))
+		return "", fmt.Errorf("hack/tools/%s %s: %w: %s", script, component, err, lastBytes(stderr.Bytes(), 2048))
 	}
 	last := ""
 	for sc := bufio.NewScanner(&stdout); sc.Scan(); {
@@ -75,7 +86,7 @@ func Locate(ctx context.Context, envVar, component string, progress io.Writer) (
 		}
 	}
 	if last == "" {
-		return "", fmt.Errorf("hack/tools/build.sh %s printed no path", component)
+		return "", fmt.Errorf("hack/tools/%s %s printed no path", script, component)
 	}
 	return last, nil
 }

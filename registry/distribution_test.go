@@ -1,0 +1,140 @@
+package registry_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/vault-injector/vault-injector/internal/registrytest"
+	"github.com/vault-injector/vault-injector/internal/tools"
+	"github.com/vault-injector/vault-injector/registry"
+)
+
+// startDistribution runs Debian's docker-registry (the CNCF distribution server) as its own
+// process on loopback, with htpasswd basic auth, and returns its host:port.
+func startDistribution(t *testing.T, user, pass string) string {
+	t.Helper()
+	bin, err := tools.DistributionRegistry(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "htpasswd"), []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	config := fmt.Sprintf(`version: 0.1
+log: {level: error}
+storage: {filesystem: {rootdirectory: %s}}
+http: {addr: %s}
+auth: {htpasswd: {realm: test, path: %s}}
+`, filepath.Join(dir, "data"), addr, filepath.Join(dir, "htpasswd"))
+	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
+	cmd := exec.CommandContext(ctx, bin, "serve", filepath.Join(dir, "config.yml"))
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		waitErr := cmd.Wait() // killed on purpose, so an error is expected
+		if t.Failed() {
+			t.Logf("docker-registry: %v", waitErr)
+			t.Logf("docker-registry output:\n%s", logs.String())
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/v2/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusUnauthorized {
+				return addr
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("docker-registry did not come up on %s: %v\n%s", addr, err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestDistributionRegistry resolves single- and multi-arch images from a separate-process
+// registry that demands basic auth, as private registries do.
+func TestDistributionRegistry(t *testing.T) {
+	t.Parallel()
+	host := startDistribution(t, "robot", "distribution-canary-pass")
+	auth := remote.WithAuth(&authn.Basic{Username: "robot", Password: "distribution-canary-pass"})
+	single, err := name.ParseReference(host + "/team/app:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(single, registrytest.Image(t, variant{Platform: amd64, Entrypoint: []string{"/app"}}), auth); err != nil {
+		t.Fatal(err)
+	}
+	multi, err := name.ParseReference(host + "/team/multi:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: registrytest.Image(t, variant{Platform: amd64, Entrypoint: []string{"/amd"}}), Descriptor: v1.Descriptor{Platform: &amd64}},
+		mutate.IndexAddendum{Add: registrytest.Image(t, variant{Platform: arm64, Entrypoint: []string{"/arm"}}), Descriptor: v1.Descriptor{Platform: &arm64}})
+	if err := remote.WriteIndex(multi, idx, auth); err != nil {
+		t.Fatal(err)
+	}
+
+	kc := &registry.Keychain{}
+	if err := kc.ParseDockerConfig([]byte(`{"auths":{"`+host+`":{"username":"robot","password":"distribution-canary-pass"}}}`), false); err != nil {
+		t.Fatal(err)
+	}
+	res := registry.New(registry.Options{}, nil)
+	for _, tc := range []struct {
+		image string
+		p     v1.Platform
+		want  string
+	}{{single.Name(), amd64, "/app"}, {multi.Name(), amd64, "/amd"}, {multi.Name(), arm64, "/arm"}} {
+		cfg, err := res.Resolve(t.Context(), tc.image, tc.p, kc)
+		if err != nil || len(cfg.Entrypoint) == 0 || cfg.Entrypoint[0] != tc.want {
+			t.Errorf("%s on %s: %v %v, want entrypoint %s", tc.image, tc.p.String(), cfg, err, tc.want)
+		}
+	}
+	_, err = registry.New(registry.Options{}, nil).Resolve(t.Context(), single.Name(), amd64, nil)
+	if err == nil || !strings.Contains(err.Error(), "UNAUTHORIZED") || strings.Contains(err.Error(), "canary") {
+		t.Errorf("anonymous: err = %v, want UNAUTHORIZED without the password", err)
+	}
+}
