@@ -67,11 +67,11 @@ func (o Options) plan(data map[string][]byte, now time.Time) (m *material, reaso
 	problem := ""
 	if servErr != nil {
 		problem = fmt.Sprintf("unusable certificate (%v)", servErr)
-	} else if problem = servingProblem(serving, m.ca, o.dnsNames(), now); problem == "" {
+	} else if problem = servingProblem(serving, m.ca, o.names(), now); problem == "" {
 		m.serving = serving
 	}
 	if m.serving == nil {
-		if m.serving, err = newServing(m.ca, now, o.CertValidity, o.dnsNames()); err != nil {
+		if m.serving, err = newServing(m.ca, now, o.CertValidity, o.names()); err != nil {
 			return nil, "", err
 		}
 		if reason == "" {

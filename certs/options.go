@@ -3,9 +3,11 @@ package certs
 import (
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -48,6 +50,11 @@ type Options struct {
 	CheckInterval time.Duration
 	// ClusterDomain is the cluster's DNS suffix (DefaultClusterDomain if empty).
 	ClusterDomain string
+	// ExtraSANs are more names the serving certificate covers besides the Service's: DNS
+	// names, and IP addresses for an apiserver that calls the webhook by URL
+	// (clientConfig.url) rather than through the Service, such as a webhook running
+	// outside the cluster. Changing them renews the certificate.
+	ExtraSANs []string
 	// Now tells the time; tests move it forward to force renewals (time.Now if nil).
 	Now func() time.Time
 	// Log receives renewals and repairs (discarded if zero).
@@ -74,6 +81,11 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Log.GetSink() == nil {
 		o.Log = logr.Discard()
 	}
+	return o, o.validate()
+}
+
+// validate checks options whose defaults are filled in.
+func (o Options) validate() error {
 	var errs []error
 	if o.Client == nil {
 		errs = append(errs, errors.New("a client is required"))
@@ -95,12 +107,33 @@ func (o Options) withDefaults() (Options, error) {
 	if o.CertValidity > o.CAValidity {
 		errs = append(errs, fmt.Errorf("certificate validity %s exceeds the CA validity %s", o.CertValidity, o.CAValidity))
 	}
-	return o, errors.Join(errs...)
+	for _, san := range o.ExtraSANs {
+		if net.ParseIP(san) == nil && len(validation.IsDNS1123Subdomain(san)) > 0 && len(validation.IsWildcardDNS1123Subdomain(san)) > 0 {
+			errs = append(errs, fmt.Errorf("extra SAN %q is neither an IP address nor a DNS name", san))
+		}
+	}
+	return errors.Join(errs...)
 }
 
-// dnsNames are the names the serving certificate covers; the apiserver verifies
-// <service>.<namespace>.svc.
-func (o Options) dnsNames() []string {
+// subjectNames are what the serving certificate covers.
+type subjectNames struct {
+	// commonName is <service>.<namespace>.svc, the name the apiserver verifies.
+	commonName string
+	dns        []string
+	ips        []net.IP
+}
+
+// names are the Service's DNS names followed by the extra SANs, split by kind and in
+// the order given, so the same options always ask for the same certificate.
+func (o Options) names() subjectNames {
 	svc := o.ServiceName + "." + o.Namespace + ".svc"
-	return []string{o.ServiceName, o.ServiceName + "." + o.Namespace, svc, svc + "." + o.ClusterDomain}
+	n := subjectNames{commonName: svc, dns: []string{o.ServiceName, o.ServiceName + "." + o.Namespace, svc, svc + "." + o.ClusterDomain}}
+	for _, san := range o.ExtraSANs {
+		if ip := net.ParseIP(san); ip != nil {
+			n.ips = append(n.ips, ip)
+		} else {
+			n.dns = append(n.dns, san)
+		}
+	}
+	return n
 }

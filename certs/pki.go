@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"slices"
 	"time"
 )
@@ -42,15 +43,16 @@ func newCA(now time.Time, validity time.Duration) (*keyPair, error) {
 	return sign(tmpl, nil)
 }
 
-// newServing makes a serving certificate for dnsNames, signed by ca; it never outlives ca.
-func newServing(ca *keyPair, now time.Time, validity time.Duration, dnsNames []string) (*keyPair, error) {
+// newServing makes a serving certificate for names, signed by ca; it never outlives ca.
+func newServing(ca *keyPair, now time.Time, validity time.Duration, names subjectNames) (*keyPair, error) {
 	notAfter := now.Add(validity)
 	if notAfter.After(ca.cert.NotAfter) {
 		notAfter = ca.cert.NotAfter
 	}
 	tmpl := &x509.Certificate{
-		Subject:     pkix.Name{CommonName: dnsNames[len(dnsNames)-2], Organization: []string{"vault-injector"}},
-		DNSNames:    dnsNames,
+		Subject:     pkix.Name{CommonName: names.commonName, Organization: []string{"vault-injector"}},
+		DNSNames:    names.dns,
+		IPAddresses: names.ips,
 		NotBefore:   now.Add(-backdate),
 		NotAfter:    notAfter,
 		KeyUsage:    x509.KeyUsageDigitalSignature,
@@ -136,19 +138,27 @@ func parseCerts(data []byte) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-// renewalDue tells whether two thirds of c's lifetime have passed at now.
+// renewalDue tells whether two thirds of c's lifetime have passed at now. The lifetime
+// counts from when c was made, not from NotBefore: counting the backdate hour too would
+// make any validity under 30 minutes due at once, renewing at every check. A certificate
+// that cannot be one of ours (shorter than the backdate) counts from NotBefore.
 func renewalDue(c *x509.Certificate, now time.Time) bool {
-	life := c.NotAfter.Sub(c.NotBefore)
-	return !now.Before(c.NotBefore.Add(life * 2 / 3))
+	made := c.NotBefore.Add(backdate)
+	if !made.Before(c.NotAfter) {
+		made = c.NotBefore
+	}
+	return !now.Before(made.Add(c.NotAfter.Sub(made) * 2 / 3))
 }
 
-// servingProblem says why s is not fit to serve under ca for dnsNames at now ("" if it is).
-func servingProblem(s, ca *keyPair, dnsNames []string, now time.Time) string {
+// servingProblem says why s is not fit to serve under ca for names at now ("" if it is).
+func servingProblem(s, ca *keyPair, names subjectNames, now time.Time) string {
 	switch {
 	case s.cert.CheckSignatureFrom(ca.cert) != nil:
 		return "certificate not signed by the current CA"
-	case !slices.Equal(s.cert.DNSNames, dnsNames):
-		return "certificate DNS names differ from the Service's"
+	case !slices.Equal(s.cert.DNSNames, names.dns):
+		return "certificate DNS names differ from the wanted ones"
+	case !slices.EqualFunc(s.cert.IPAddresses, names.ips, net.IP.Equal):
+		return "certificate IP addresses differ from the wanted ones"
 	case renewalDue(s.cert, now):
 		return "certificate due for renewal"
 	default:

@@ -169,13 +169,82 @@ func TestBundleDropsExpiredCA(t *testing.T) {
 
 func TestOptions(t *testing.T) {
 	t.Parallel()
-	_, err := Options{CertValidity: 2 * time.Hour, CAValidity: time.Hour}.withDefaults()
-	for _, want := range []string{"client", "namespace", "secret name", "service name", "webhook configuration name", "certificate folder", "exceeds the CA validity"} {
+	_, err := Options{CertValidity: 2 * time.Hour, CAValidity: time.Hour, ExtraSANs: []string{"127.0.0.1", "*.example.com", "not a name"}}.withDefaults()
+	for _, want := range []string{"client", "namespace", "secret name", "service name", "webhook configuration name", "certificate folder", "exceeds the CA validity", `extra SAN "not a name"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not mention %q", err, want)
 		}
 	}
-	if got := testOptions().dnsNames(); strings.Join(got, " ") != "vi vi.infra vi.infra.svc vi.infra.svc.cluster.local" {
-		t.Errorf("dnsNames = %q", got)
+	if strings.Count(err.Error(), "extra SAN") != 1 {
+		t.Errorf("error %v: want only the malformed SAN reported", err)
+	}
+	if got := testOptions().names(); strings.Join(got.dns, " ") != "vi vi.infra vi.infra.svc vi.infra.svc.cluster.local" || got.ips != nil {
+		t.Errorf("names = %q %v", got.dns, got.ips)
+	}
+}
+
+// TestPlanExtraSANs: the certificate also covers the extra DNS names and IP addresses,
+// so an apiserver calling https://127.0.0.1:PORT verifies it, and changing them renews it.
+func TestPlanExtraSANs(t *testing.T) {
+	t.Parallel()
+	o := testOptions()
+	o.ExtraSANs = []string{"127.0.0.1", "webhook.example.com", "::1"}
+	m, _, err := o.plan(nil, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"vi.infra.svc", "127.0.0.1", "webhook.example.com", "::1"} {
+		if err := verify(m.bundle, m.serving.certPEM, name, t0); err != nil {
+			t.Errorf("certificate for %s: %v", name, err)
+		}
+	}
+	if err := verify(m.bundle, m.serving.certPEM, "127.0.0.2", t0); err == nil {
+		t.Error("the certificate verifies for an address it was not made for")
+	}
+	if m.serving.cert.Subject.CommonName != "vi.infra.svc" {
+		t.Errorf("common name %q, want the Service's", m.serving.cert.Subject.CommonName)
+	}
+	otherIP, noExtras := o, o
+	otherIP.ExtraSANs = []string{"127.0.0.2", "webhook.example.com", "::1"}
+	noExtras.ExtraSANs = nil
+	for name, tc := range map[string]struct {
+		opts   Options
+		reason string
+	}{
+		"same":      {o, ""},
+		"other IP":  {otherIP, "IP addresses differ"},
+		"no extras": {noExtras, "DNS names differ"},
+	} {
+		_, reason, err := tc.opts.plan(m.data(), t0.Add(time.Hour))
+		if err != nil || (tc.reason == "") != (reason == "") || !strings.Contains(reason, tc.reason) {
+			t.Errorf("%s: reason %q, %v; want %q", name, reason, err, tc.reason)
+		}
+	}
+}
+
+// TestPlanShortValidity: a short-lived certificate is renewed after two thirds of its
+// validity, not at once (its NotBefore lies an hour back, which must not count).
+func TestPlanShortValidity(t *testing.T) {
+	t.Parallel()
+	o := testOptions()
+	o.CAValidity, o.CertValidity = time.Hour, 15*time.Second
+	m, _, err := o.plan(nil, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		after  time.Duration
+		reason string
+	}{
+		{0, ""},
+		{9 * time.Second, ""},
+		{10 * time.Second, "certificate due for renewal"},
+		{39 * time.Minute, "certificate due for renewal"},
+		{40 * time.Minute, "CA due for renewal"},
+	} {
+		_, reason, err := o.plan(m.data(), t0.Add(tc.after))
+		if err != nil || reason != tc.reason {
+			t.Errorf("after %s: reason %q, %v; want %q", tc.after, reason, err, tc.reason)
+		}
 	}
 }

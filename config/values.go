@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"path"
 	"regexp"
@@ -115,6 +116,23 @@ func setList(dst *[]string, v string) error {
 			*dst = append(*dst, item)
 		}
 	}
+	return nil
+}
+
+// setSANs reads a list of IP addresses and DNS names (a leading "*." allowed), as a
+// certificate's subject alternative names.
+func setSANs(dst *[]string, v string) error {
+	var items []string
+	if err := setList(&items, v); err != nil {
+		return err
+	}
+	for _, item := range items {
+		name := strings.TrimPrefix(item, "*.")
+		if net.ParseIP(item) == nil && (len(name) > 253 || !dnsLabelRE.MatchString(name) || strings.Contains(name, "..")) {
+			return fmt.Errorf("%q is neither an IP address nor a lower-case DNS name", item)
+		}
+	}
+	*dst = items
 	return nil
 }
 

@@ -80,6 +80,9 @@ type Certs struct {
 	CertValidity time.Duration
 	// CheckInterval is how often each replica checks the Secret and the caBundle.
 	CheckInterval time.Duration
+	// ExtraSANs are more DNS names and IP addresses the self-managed certificate covers,
+	// for an apiserver that calls the webhook by clientConfig.url instead of its Service.
+	ExtraSANs []string
 }
 
 // Registry configures how the webhook reads image configs for containers without a command.
@@ -205,6 +208,11 @@ var webhookFlags = []flagSpec{
 	{
 		"namespace", "", "the webhook's own namespace (set it from the downward API)",
 		func(w *Webhook, v string) error { w.Certs.Namespace = v; return nil },
+	},
+	{
+		"cert-extra-sans", "", "comma-separated DNS names and IP addresses the self-managed certificate covers besides the Service's " +
+			"(for an apiserver that calls the webhook by clientConfig.url)",
+		func(w *Webhook, v string) error { return setSANs(&w.Certs.ExtraSANs, v) },
 	},
 	{
 		"ca-validity", "43800h", "lifetime of a self-managed CA; replaced after 2/3 of it",

@@ -24,11 +24,12 @@ func (e *exitError) Error() string { return fmt.Sprintf("application exited with
 // daemon keeps the application as a child and its secrets alive: it renews the token
 // and leases, and acts (ENVEXEC_DAEMON_ON_EXPIRY) when a lease can no longer be renewed.
 type daemon struct {
-	inv   *invocation
-	s     Settings
-	vars  []variable
-	path  string
+	inv  *invocation
+	s    Settings
+	vars []variable
+	// argv is the command line as written, references included; app is what runs.
 	argv  []string
+	app   application
 	sess  *session
 	token *lease
 	// leases are the dynamic secrets the running application got.
@@ -49,7 +50,7 @@ type session struct {
 	leases []leased
 }
 
-func (inv *invocation) daemonize(ctx context.Context, s Settings, vars []variable, sess *session, path string, argv, env []string) error {
+func (inv *invocation) daemonize(ctx context.Context, s Settings, vars []variable, sess *session, argv []string, app application) error {
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
 	defer signal.Stop(sigs)
@@ -57,15 +58,15 @@ func (inv *invocation) daemonize(ctx context.Context, s Settings, vars []variabl
 		inv.log.Warn("cannot adopt orphaned processes", "error", err.Error())
 	}
 	d := &daemon{
-		inv: inv, s: s, vars: vars, path: path, argv: argv, sess: sess, signaled: map[*lease]bool{},
+		inv: inv, s: s, vars: vars, argv: argv, app: app, sess: sess, signaled: map[*lease]bool{},
 		child: &child{log: inv.log, sigs: sigs},
 	}
 	for _, v := range vars {
 		d.usesLogin = d.usesLogin || slices.ContainsFunc(v.tmpl.Refs, func(r vaultref.Ref) bool { return r.Kind == vaultref.Login })
 	}
 	d.track(sess, time.Now())
-	if err := d.child.start(path, argv, env); err != nil {
-		return fmt.Errorf("%w: %s: %w", errExec, path, err)
+	if err := d.child.start(app.path, app.argv, app.env); err != nil {
+		return app.failed(err)
 	}
 	// The start-up deadline and SIGTERM no longer apply: signals go to the application.
 	return d.loop(context.WithoutCancel(ctx), sigs)
@@ -228,7 +229,7 @@ func (d *daemon) expire(ctx context.Context) error {
 func (d *daemon) restart(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, d.s.Timeout)
 	defer cancel()
-	env, sess, err := d.inv.refetch(ctx, d.s, d.vars, d.sess.c)
+	app, sess, err := d.inv.refetch(ctx, d.s, d.vars, d.argv, d.sess.c)
 	if err != nil {
 		d.inv.log.Error("fetching fresh secrets failed, will retry", append(errorAttrs(err), "retryIn", retryRefetch.String())...)
 		d.retryAt = time.Now().Add(retryRefetch)
@@ -242,31 +243,32 @@ func (d *daemon) restart(ctx context.Context) error {
 	if d.usesLogin {
 		d.token = nil // the new application gets the token of this session: track it afresh
 	}
-	d.sess = sess
+	d.sess, d.app = sess, app
 	d.track(sess, time.Now())
-	if err := d.child.start(d.path, d.argv, env); err != nil {
-		return fmt.Errorf("%w: %s: %w", errExec, d.path, err)
+	if err := d.child.start(app.path, app.argv, app.env); err != nil {
+		return app.failed(err)
 	}
 	return nil
 }
 
 // refetch logs in again when the application holds the token (so it gets a fresh one),
-// resolves every reference and from-path secret, and builds the new environment.
-func (inv *invocation) refetch(ctx context.Context, s Settings, vars []variable, c *client) ([]string, *session, error) {
+// resolves every reference and from-path secret, and builds the new environment and
+// command line.
+func (inv *invocation) refetch(ctx context.Context, s Settings, vars []variable, argv []string, c *client) (application, *session, error) {
 	if slices.ContainsFunc(vars, func(v variable) bool {
 		return slices.ContainsFunc(v.tmpl.Refs, func(r vaultref.Ref) bool { return r.Kind == vaultref.Login })
 	}) {
 		if err := c.authenticate(ctx, s); err != nil {
-			return nil, nil, err
+			return application{}, nil, err
 		}
 	}
 	res, sess, err := inv.resolveWith(ctx, s, c, vars)
 	if err != nil {
-		return nil, nil, err
+		return application{}, nil, err
 	}
-	env, err := buildEnv(inv.Environ, res, s.Passthrough)
+	app, err := newApplication(inv.Environ, argv, res, s.Passthrough)
 	if err != nil {
-		return nil, nil, err
+		return application{}, nil, err
 	}
-	return env, sess, nil
+	return app, sess, nil
 }

@@ -43,7 +43,8 @@ echo "start $$ $SECRET" >> "$OUT"
 while :; do sleep 0.1; done
 `
 
-func startDaemon(t *testing.T, env []string, script string) *daemonRun {
+// startDaemon runs envexec -- /bin/sh SCRIPT ARGS... in daemon mode.
+func startDaemon(t *testing.T, env []string, script string, args ...string) *daemonRun {
 	t.Helper()
 	dir := t.TempDir()
 	r := &daemonRun{stderrPath: filepath.Join(dir, "stderr"), out: filepath.Join(dir, "out"), done: make(chan struct{})}
@@ -56,7 +57,7 @@ func startDaemon(t *testing.T, env []string, script string) *daemonRun {
 		t.Fatal(err)
 	}
 	defer stderr.Close()
-	r.cmd = exec.Command(envexecBinary(t), "--", "/bin/sh", scriptPath) //nolint:noctx // stopped in Cleanup
+	r.cmd = exec.Command(envexecBinary(t), append([]string{"--", "/bin/sh", scriptPath}, args...)...) //nolint:noctx // stopped in Cleanup
 	r.cmd.Env = append(slices.Clone(env), EnvDaemon+"=true", "OUT="+r.out)
 	r.cmd.Stderr = stderr
 	if err := r.cmd.Start(); err != nil {
@@ -243,6 +244,25 @@ func TestDaemonRestartOnExpiry(t *testing.T) {
 	}
 	if code := r.exitCode(t, 10*time.Second); code != 42 {
 		t.Errorf("exit code %d, want 42", code)
+	}
+}
+
+// A restart resolves the arguments again: the new application gets the new
+// certificate's serial in its argument too, from the same write as its variable.
+func TestDaemonRestartResolvesArguments(t *testing.T) {
+	t.Parallel()
+	f := vault(t)
+	withArg := strings.Replace(app, `echo "start $$ $SECRET"`, `echo "start $$ $SECRET $1"`, 1)
+	r := startDaemon(t, leaseEnv(t, f), withArg,
+		`>>vault:pki/issue/web#serial_number#{"common_name":"daemon.shop.svc","ttl":"6s"}`)
+	waitFor(t, 20*time.Second, "a restart with a new certificate", func() bool { return countEvents(r.events(), "start") >= 2 })
+	ev := r.events()
+	first, second := strings.Fields(ev[0]), strings.Fields(ev[nthEvent(ev, "start", 1)])
+	if len(first) != 4 || len(second) != 4 || first[2] != first[3] || second[2] != second[3] || first[3] == second[3] {
+		t.Errorf("events %q: want each application's argument to be its variable's serial, new after the restart", ev)
+	}
+	if n := strings.Count(r.stderr(), `"msg":"writing secret"`); n != 2 {
+		t.Errorf("%d writes, want one per start", n)
 	}
 }
 

@@ -22,19 +22,21 @@ func slotsOf(vars []variable) []slot {
 }
 
 // outcome of resolution for the environment: new values by environ index, and the
-// entries to drop (missing secrets a pod chose to ignore).
+// entries to drop (missing secrets a pod chose to ignore); new arguments by argv index.
 type resolved struct {
 	values map[int]string
 	unset  map[int]bool
+	args   map[int]string
 	// extra are the from-path variables, "NAME=VALUE", sorted by name.
 	extra []string
 }
 
-// finish renders each variable from its slots' results. With ignoreMissing, a variable
-// whose only failures are missing secrets or keys is left unset (and a warning logged);
-// every other failure is an error naming the variables and path, grouped per Vault call.
+// finish renders each variable and argument from its slots' results. With
+// ignoreMissing, a variable whose only failures are missing secrets or keys is left
+// unset (and a warning logged); an argument cannot be left out, so it fails. Every other
+// failure is an error naming the variables, arguments and path, grouped per Vault call.
 func finish(vars []variable, slots []slot, results []result, ignoreMissing bool, log *slog.Logger) (resolved, error) {
-	res := resolved{values: map[int]string{}, unset: map[int]bool{}}
+	res := resolved{values: map[int]string{}, unset: map[int]bool{}, args: map[int]string{}}
 	perVar := make([][]string, len(vars))
 	failed := make([][]int, len(vars))
 	for i, sl := range slots {
@@ -49,13 +51,14 @@ func finish(vars []variable, slots []slot, results []result, ignoreMissing bool,
 		case len(failed[v]) == 0:
 			value := vr.tmpl.Render(perVar[v])
 			if strings.IndexByte(value, 0) >= 0 {
-				return resolved{}, &refError{
-					variables: []string{vr.name},
-					err:       fmt.Errorf("%w: the value contains a NUL byte, which an environment variable cannot hold", errSecret),
-				}
+				return resolved{}, vr.fail(fmt.Errorf("%w: the value contains a NUL byte, which an environment variable or argument cannot hold", errSecret))
 			}
-			res.values[vr.index] = value
-		case ignoreMissing && allMissing(results, failed[v]):
+			if vr.arg {
+				res.args[vr.index] = value
+			} else {
+				res.values[vr.index] = value
+			}
+		case ignoreMissing && !vr.arg && allMissing(results, failed[v]):
 			res.unset[vr.index] = true
 			first := results[failed[v][0]]
 			log.Warn("secret missing, variable left unset", "variable", vr.name, "path", first.path, "error", first.err.Error())
@@ -85,18 +88,17 @@ func groupErrors(vars []variable, slots []slot, results []result, bad []int) err
 	var errs []error
 	byGroup := map[string]*refError{}
 	for _, i := range bad {
-		r, name := results[i], vars[slots[i].v].name
+		r, v := results[i], vars[slots[i].v]
 		key := r.group
 		if key == "" {
 			key = fmt.Sprintf("slot %d", i)
 		}
 		if e, ok := byGroup[key]; ok {
-			if !slices.Contains(e.variables, name) {
-				e.variables = append(e.variables, name)
-			}
+			e.add(v)
 			continue
 		}
-		e := &refError{variables: []string{name}, path: r.path, err: r.err}
+		e := &refError{path: r.path, err: r.err}
+		e.add(v)
 		byGroup[key] = e
 		errs = append(errs, e)
 	}
@@ -130,6 +132,23 @@ func buildEnv(environ []string, res resolved, passthrough []string) ([]string, e
 	for _, kv := range res.extra {
 		if name, _, _ := strings.Cut(kv, "="); !explicit[name] {
 			out = append(out, kv)
+		}
+	}
+	return out, nil
+}
+
+// buildArgv is the application's command line with its resolved arguments substituted.
+// Like buildEnv it checks, last before exec, that no argument still holds a reference.
+func buildArgv(argv []string, res resolved) ([]string, error) {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		switch v, ok := res.args[i]; {
+		case ok:
+			out[i] = v
+		case vaultref.HasRefs(a):
+			return nil, fmt.Errorf("%w: argument %s still holds a reference after resolution", errReference, argName(i))
+		default:
+			out[i] = a
 		}
 	}
 	return out, nil

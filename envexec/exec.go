@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"github.com/vault-injector/vault-injector/vaultref"
 )
 
 // defaultPath is used when the new environment has no PATH, as container runtimes do.
@@ -22,24 +24,78 @@ var _ ExecFunc = syscall.Exec
 // NUL, may not exceed 32 pages. Larger values resolve fine but cannot be exec'd.
 const maxEnvEntry = 32 * 4096
 
-// explainExecError adds to E2BIG which variables are too large, since the kernel's
-// "argument list too long" does not say. It names variables and sizes, never values.
-func explainExecError(err error, env []string) error {
+// explainExecError adds to E2BIG which variables or arguments are too large, since the
+// kernel's "argument list too long" does not say. It names them and their sizes, never
+// values.
+func explainExecError(err error, argv, env []string) error {
 	if !errors.Is(err, syscall.E2BIG) {
 		return err
 	}
 	var big []string
+	for i, a := range argv {
+		if len(a)+1 > maxEnvEntry {
+			big = append(big, fmt.Sprintf("argument %s (%d bytes)", argName(i), len(a)))
+		}
+	}
 	for _, kv := range env {
 		if len(kv)+1 > maxEnvEntry {
 			name, _, _ := strings.Cut(kv, "=")
-			big = append(big, fmt.Sprintf("%s (%d bytes)", name, len(kv)))
+			big = append(big, fmt.Sprintf("variable %s (%d bytes)", name, len(kv)))
 		}
 	}
 	if len(big) == 0 {
 		return fmt.Errorf("%w: the environment and arguments together exceed the kernel's limit", err)
 	}
-	return fmt.Errorf("%w: %s %s over the kernel's limit of %d bytes for one NAME=VALUE; deliver such secrets as files",
-		err, plural("variable", len(big)), strings.Join(big, ", "), maxEnvEntry)
+	return fmt.Errorf("%w: %s over the kernel's limit of %d bytes for one argument or NAME=VALUE; deliver such secrets as files",
+		err, strings.Join(big, ", "), maxEnvEntry)
+}
+
+// application is what envexec starts: the resolved command line and environment, and
+// the command as written, which names it in messages.
+type application struct {
+	path string
+	argv []string
+	env  []string
+	// command is argv[0] as written. When it holds a reference, the resolved command
+	// is a secret: messages name this instead, and drop Go's errors that quote paths.
+	command string
+}
+
+// newApplication builds the environment and command line from what was resolved and
+// finds the command through the PATH of the new environment.
+func newApplication(environ, argv []string, res resolved, passthrough []string) (application, error) {
+	env, err := buildEnv(environ, res, passthrough)
+	if err != nil {
+		return application{}, err
+	}
+	resolvedArgv, err := buildArgv(argv, res)
+	if err != nil {
+		return application{}, err
+	}
+	app := application{argv: resolvedArgv, env: env, command: argv[0]}
+	app.path, err = lookPath(resolvedArgv[0], pathOf(env))
+	switch {
+	case err == nil:
+		return app, nil
+	case app.secretCommand():
+		return application{}, fmt.Errorf("%w: the command %s (argv[0], from a reference) is not an executable file in PATH", errExec, app.command)
+	default:
+		return application{}, fmt.Errorf("%w: %w", errExec, err)
+	}
+}
+
+func (a application) secretCommand() bool { return vaultref.HasRefs(a.command) }
+
+// failed reports that starting the application failed.
+func (a application) failed(err error) error {
+	if !a.secretCommand() {
+		return fmt.Errorf("%w: %s: %w", errExec, a.path, err)
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // os.StartProcess quotes the path
+	}
+	return fmt.Errorf("%w: the command %s (argv[0], from a reference): %w", errExec, a.command, err)
 }
 
 // withoutSettings drops every ENVEXEC_* entry, so the application never sees them.

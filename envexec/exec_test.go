@@ -98,15 +98,17 @@ func write(t *testing.T, path string, mode os.FileMode) {
 func TestExplainExecError(t *testing.T) {
 	t.Parallel()
 	big := "BIG=" + strings.Repeat("s", maxEnvEntry)
-	err := explainExecError(syscall.E2BIG, []string{"A=1", big, "OK=" + strings.Repeat("s", maxEnvEntry-4)})
+	argv := []string{"/app", strings.Repeat("a", maxEnvEntry), strings.Repeat("o", maxEnvEntry-1)}
+	err := explainExecError(syscall.E2BIG, argv, []string{"A=1", big, "OK=" + strings.Repeat("s", maxEnvEntry-4)})
 	if !errors.Is(err, syscall.E2BIG) || !strings.Contains(err.Error(), "variable BIG (131076 bytes)") || strings.Contains(err.Error(), "sss") ||
-		strings.Contains(err.Error(), "OK") {
+		strings.Contains(err.Error(), "OK") || !strings.Contains(err.Error(), "argument argv[1] (131072 bytes)") ||
+		strings.Contains(err.Error(), "aaa") || strings.Contains(err.Error(), "argv[2]") {
 		t.Errorf("explainExecError = %v", err)
 	}
-	if err := explainExecError(syscall.E2BIG, []string{"A=1"}); !strings.Contains(err.Error(), "together exceed") {
+	if err := explainExecError(syscall.E2BIG, []string{"/app"}, []string{"A=1"}); !strings.Contains(err.Error(), "together exceed") {
 		t.Errorf("explainExecError without a large variable = %v", err)
 	}
-	if err := explainExecError(syscall.ENOENT, nil); !errors.Is(err, syscall.ENOENT) {
+	if err := explainExecError(syscall.ENOENT, nil, nil); !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("other errors changed: %v", err)
 	}
 	// The limit is real: the kernel refuses one byte more.

@@ -3,6 +3,7 @@ package envexec
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -98,16 +99,36 @@ func exitCode(err error) int {
 	return 1
 }
 
-// refError ties a failure to the variables and Vault path it concerns, so the final
-// log line names them as separate keys. It never holds a value.
+// refError ties a failure to the variables, arguments and Vault path it concerns, so
+// the final log line names them as separate keys. It never holds a value.
 type refError struct {
 	variables []string
+	// arguments name the application's arguments, "argv[N]".
+	arguments []string
 	path      string
 	err       error
 }
 
+// add names v (a variable or an argument) once.
+func (e *refError) add(v variable) {
+	list := &e.variables
+	if v.arg {
+		list = &e.arguments
+	}
+	if !slices.Contains(*list, v.name) {
+		*list = append(*list, v.name)
+	}
+}
+
 func (e *refError) Error() string {
-	s := plural("variable", len(e.variables)) + " " + strings.Join(e.variables, ", ")
+	var subjects []string
+	if len(e.variables) > 0 {
+		subjects = append(subjects, plural("variable", len(e.variables))+" "+strings.Join(e.variables, ", "))
+	}
+	if len(e.arguments) > 0 {
+		subjects = append(subjects, plural("argument", len(e.arguments))+" "+strings.Join(e.arguments, ", "))
+	}
+	s := strings.Join(subjects, " and ")
 	if e.path != "" {
 		s += fmt.Sprintf(": vault path %q", e.path)
 	}

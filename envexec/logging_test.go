@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// TestNoValuesInLogs runs every kind of reference at debug level, in both log formats,
-// successfully and failing, and checks that no value, credential or token reaches stderr.
+// TestNoValuesInLogs runs every kind of reference, in variables and arguments, at debug
+// level, in both log formats, successfully and failing, and checks that no value,
+// credential or token reaches stderr.
 func TestNoValuesInLogs(t *testing.T) {
 	t.Parallel()
 	f := vault(t)
@@ -33,7 +34,8 @@ func TestNoValuesInLogs(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			t.Parallel()
 			env, jwt := f.env(t, append(refs, EnvLogFormat+"="+format)...)
-			out := runEnvexec(t.Context(), t, []string{"--", "true"}, env)
+			args := []string{"--", "true", "--pw=${vault:secret/" + u + "#pw}", "vault:secret/" + u + "#conf | json inner", "${vault:login}"}
+			out := runEnvexec(t.Context(), t, args, env)
 			if out.code != ExitOK {
 				t.Fatalf("exit %d: %s", out.code, out.stderr)
 			}
@@ -56,7 +58,7 @@ func TestNoValuesInLogs(t *testing.T) {
 			// The same references failing: errors name variables and paths, not values.
 			env, _ = f.env(t, EnvLogFormat+"="+format, EnvAllowLogin+"=true", "PW=vault:secret/"+u+"#pw",
 				"BAD=vault:secret/"+u+"#conf | b64dec", "BAD2=vault:secret/"+u+"#pw | json x", "TOKEN=vault:login")
-			bad := runEnvexec(t.Context(), t, []string{"--", "true"}, env)
+			bad := runEnvexec(t.Context(), t, []string{"--", "true", "--pw=${vault:secret/" + u + "#pw}", "vault:secret/" + u + "#pw | json y"}, env)
 			if bad.code != ExitSecret {
 				t.Fatalf("exit %d: %s", bad.code, bad.stderr)
 			}

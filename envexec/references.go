@@ -3,17 +3,24 @@ package envexec
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/vault-injector/vault-injector/vaultref"
 )
 
-// variable is one environment entry whose value holds references.
+// variable is one environment entry, or one argument of the application, whose value
+// holds references.
 type variable struct {
-	// index is the entry's position in environ, so duplicates and order survive.
+	// index is the entry's position in environ (or in argv for an argument), so
+	// duplicates and order survive.
 	index int
-	name  string
-	tmpl  vaultref.Template
+	// name is the variable's name, or "argv[N]" for an argument.
+	name string
+	// arg is true for an argument of the application: it cannot be left out (that would
+	// shift the others), so a missing secret fails even with ENVEXEC_IGNORE_MISSING.
+	arg  bool
+	tmpl vaultref.Template
 }
 
 // findVariables scans every entry of environ with vaultref's scanner (the one the webhook
@@ -27,14 +34,54 @@ func findVariables(environ []string) ([]variable, error) {
 		if !ok || strings.HasPrefix(name, EnvPrefix) || !vaultref.HasRefs(value) {
 			continue
 		}
-		t, err := vaultref.Scan(value)
+		v, err := scanVariable(variable{index: i, name: name}, value)
 		if err != nil {
-			errs = append(errs, &refError{variables: []string{name}, err: fmt.Errorf("%w: %w", errReference, err)})
+			errs = append(errs, err)
 			continue
 		}
-		vars = append(vars, variable{index: i, name: name, tmpl: t})
+		vars = append(vars, v)
 	}
 	return vars, errors.Join(errs...)
+}
+
+// findArguments scans the application's command line (argv[0] is the command) the same
+// way: the webhook wraps a container whose command or args hold references, and the
+// kubelet hands them over as written (its $(VAR) expansion is another syntax).
+func findArguments(argv []string) ([]variable, error) {
+	var args []variable
+	var errs []error
+	for i, a := range argv {
+		if !vaultref.HasRefs(a) {
+			continue
+		}
+		v, err := scanVariable(variable{index: i, name: argName(i), arg: true}, a)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		args = append(args, v)
+	}
+	return args, errors.Join(errs...)
+}
+
+func argName(i int) string {
+	return "argv[" + strconv.Itoa(i) + "]"
+}
+
+func scanVariable(v variable, value string) (variable, error) {
+	t, err := vaultref.Scan(value)
+	if err != nil {
+		return variable{}, v.fail(fmt.Errorf("%w: %w", errReference, err))
+	}
+	v.tmpl = t
+	return v, nil
+}
+
+// fail ties err to this variable or argument.
+func (v variable) fail(err error) *refError {
+	e := &refError{err: err}
+	e.add(v)
+	return e
 }
 
 // checkPolicy refuses, before Vault is contacted, references the pod has not enabled:
@@ -52,7 +99,7 @@ func checkPolicy(vars []variable, s Settings) error {
 			default:
 				continue
 			}
-			errs = append(errs, &refError{variables: []string{v.name}, err: fmt.Errorf("%w: %s", errReference, reason)})
+			errs = append(errs, v.fail(fmt.Errorf("%w: %s", errReference, reason)))
 			break
 		}
 	}

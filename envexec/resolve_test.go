@@ -57,6 +57,63 @@ func TestFindVariablesMalformed(t *testing.T) {
 	}
 }
 
+func TestFindArguments(t *testing.T) {
+	t.Parallel()
+	argv := []string{
+		"/bin/sh", "-c", `exec app "$1"`, "vault:secret/app/db#password",
+		"--url=postgres://${vault:secret/app/db#user}:${bao:secret/app/db#password}@db/app",
+		"${HOME} $(VAR) vault:in-text", "vault",
+	}
+	args, err := findArguments(argv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range args {
+		got = append(got, fmt.Sprintf("%d %s %v %d", a.index, a.name, a.arg, len(a.tmpl.Refs)))
+	}
+	want := []string{"3 argv[3] true 1", "4 argv[4] true 2"}
+	if !slices.Equal(got, want) {
+		t.Errorf("arguments = %q, want %q", got, want)
+	}
+
+	_, err = findArguments([]string{"vault:x#y", "ok", "--pw=${vault:secret/x}", "${bao:a#b"})
+	if exitCode(err) != ExitSettings {
+		t.Fatalf("exit code %d, want %d (%v)", exitCode(err), ExitSettings, err)
+	}
+	for _, w := range []string{"argument argv[2]: ", "argument argv[3]: "} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not name %s", err, w)
+		}
+	}
+	if strings.Contains(err.Error(), "argv[0]") || strings.Contains(err.Error(), "argv[1]") || strings.Contains(err.Error(), "variable") {
+		t.Errorf("error %q names a good argument", err)
+	}
+}
+
+func TestBuildArgv(t *testing.T) {
+	t.Parallel()
+	argv := []string{"app", "vault:a#b", "plain"}
+	got, err := buildArgv(argv, resolved{args: map[int]string{1: "value"}})
+	if err != nil || !slices.Equal(got, []string{"app", "value", "plain"}) {
+		t.Errorf("buildArgv = %q, %v", got, err)
+	}
+	if _, err := buildArgv(argv, resolved{}); exitCode(err) != ExitSettings || !strings.Contains(err.Error(), "argv[1]") {
+		t.Errorf("an unresolved argument: %v", err)
+	}
+}
+
+func TestRefErrorNamesVariablesAndArguments(t *testing.T) {
+	t.Parallel()
+	e := &refError{path: "secret/x", err: errMissing}
+	for _, v := range []variable{{name: "A"}, {name: "argv[2]", arg: true}, {name: "A"}, {name: "B"}, {name: "argv[2]", arg: true}} {
+		e.add(v)
+	}
+	if got, want := e.Error(), `variables A, B and argument argv[2]: vault path "secret/x": secret not found`; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
 func TestCheckPolicy(t *testing.T) {
 	t.Parallel()
 	vars, err := findVariables([]string{"TOKEN=vault:login", "CT=x ${vault:v1:aGk=}", "OK=vault:a#b"})

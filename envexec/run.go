@@ -80,15 +80,15 @@ func (inv *invocation) dispatch(ctx context.Context, args []string) error {
 	}
 }
 
-// start resolves the references, then execs argv with the new environment, or in daemon
-// mode runs it as a child.
+// start resolves the references of the environment and of argv, then execs argv with
+// the new environment, or in daemon mode runs it as a child.
 func (inv *invocation) start(ctx context.Context, argv []string) error {
 	s, err := ParseSettings(inv.Environ)
 	if err != nil {
 		return err
 	}
 	inv.log = newLogger(inv.Stderr, s)
-	vars, err := findVariables(inv.Environ)
+	vars, err := findReferences(inv.Environ, argv)
 	if err != nil {
 		return err
 	}
@@ -105,27 +105,45 @@ func (inv *invocation) start(ctx context.Context, argv []string) error {
 			return err
 		}
 	}
-	env, err := buildEnv(inv.Environ, res, s.Passthrough)
+	app, err := newApplication(inv.Environ, argv, res, s.Passthrough)
 	if err != nil {
 		return err
 	}
-	path, err := lookPath(argv[0], pathOf(env))
-	if err != nil {
-		return fmt.Errorf("%w: %w", errExec, err)
-	}
-	inv.log.Info("starting application", "command", argv[0], "variables", len(vars), "daemon", s.Daemon,
-		"elapsed", time.Since(began).String())
+	nargs := countArgs(vars)
+	inv.log.Info("starting application", "command", argv[0], "variables", len(vars)-nargs, "arguments", nargs,
+		"daemon", s.Daemon, "elapsed", time.Since(began).String())
 	if s.Daemon {
-		return inv.daemonize(ctx, s, vars, sess, path, argv, env)
+		return inv.daemonize(ctx, s, vars, sess, argv, app)
 	}
 	exec := inv.Exec
 	if exec == nil {
 		exec = syscall.Exec
 	}
-	if err := exec(path, argv, env); err != nil {
-		return fmt.Errorf("%w: %s: %w", errExec, path, explainExecError(err, env))
+	if err := exec(app.path, app.argv, app.env); err != nil {
+		return app.failed(explainExecError(err, app.argv, app.env))
 	}
 	return nil
+}
+
+// findReferences lists the variables, then the arguments, that hold references, and
+// reports every malformed one at once.
+func findReferences(environ, argv []string) ([]variable, error) {
+	vars, errVars := findVariables(environ)
+	args, errArgs := findArguments(argv)
+	if err := errors.Join(errVars, errArgs); err != nil {
+		return nil, err
+	}
+	return append(vars, args...), nil
+}
+
+func countArgs(vars []variable) int {
+	n := 0
+	for _, v := range vars {
+		if v.arg {
+			n++
+		}
+	}
+	return n
 }
 
 // fetch logs in and resolves every reference and from-path secret within ctx's deadline.
@@ -169,13 +187,18 @@ func newLogger(w io.Writer, s Settings) *slog.Logger {
 	return slog.New(h).With("pod", s.Pod, "namespace", s.Namespace, "container", s.Container)
 }
 
-// errorAttrs names the variables and path of the first reference error, if any, as
-// their own keys, next to the full error text.
+// errorAttrs names the variables, arguments and path of the first reference error, if
+// any, as their own keys, next to the full error text.
 func errorAttrs(err error) []any {
 	attrs := []any{"error", err.Error()}
 	var re *refError
 	if errors.As(err, &re) {
-		attrs = append(attrs, "variables", re.variables)
+		if len(re.variables) > 0 || len(re.arguments) == 0 {
+			attrs = append(attrs, "variables", re.variables)
+		}
+		if len(re.arguments) > 0 {
+			attrs = append(attrs, "arguments", re.arguments)
+		}
 		if re.path != "" {
 			attrs = append(attrs, "path", re.path)
 		}

@@ -187,14 +187,16 @@ func TestNoReferencesExecsWithoutVault(t *testing.T) {
 	bin := t.TempDir()
 	write(t, filepath.Join(bin, "app"), 0o755)
 	env := append(settingsEnv(t, closedAddr(t)), "PATH="+bin, "GREETING=hello", "VAULT_ADDR=http://app-vault:8200")
-	out := runEnvexec(t.Context(), t, []string{"--", "app", "--flag", "vault:not#a-ref-in-args"}, env)
+	// Arguments are scanned too; these only look like references.
+	args := []string{"app", "--flag=vault:x#y", "${HOME} $(VAR) ${ vault:x#y}", "Vault:x#y"}
+	out := runEnvexec(t.Context(), t, append([]string{"--"}, args...), env)
 	if out.code != ExitOK || !out.execed {
 		t.Fatalf("exit %d, execed %v, stderr %s", out.code, out.execed, out.stderr)
 	}
 	if out.path != bin+"/app" {
 		t.Errorf("path %q, want it resolved through the new PATH", out.path)
 	}
-	if !slices.Equal(out.argv, []string{"app", "--flag", "vault:not#a-ref-in-args"}) {
+	if !slices.Equal(out.argv, args) {
 		t.Errorf("argv %q", out.argv)
 	}
 	want := []string{"PATH=" + bin, "GREETING=hello", "VAULT_ADDR=http://app-vault:8200"}
@@ -220,6 +222,20 @@ func TestFailuresBeforeVault(t *testing.T) {
 				return append(settingsEnv(t, closedAddr(t)), "DB_PASSWORD=vault:secret/app/db")
 			},
 			wantCode: ExitSettings, wantText: []string{"DB_PASSWORD", `missing \"#KEY\"`},
+		},
+		"malformed references in arguments": {
+			env:      func(t *testing.T) []string { return settingsEnv(t, closedAddr(t)) },
+			args:     []string{"--", "/bin/true", "ok", "--password=${vault:secret/app}", "vault:secret/app/db#k#latest"},
+			wantCode: ExitSettings,
+			wantText: []string{
+				`argument argv[2]: bad vault reference: invalid vault reference at byte 29`, `"arguments":["argv[2]"]`,
+				`argument argv[3]: bad vault reference`,
+			},
+		},
+		"login in an argument": {
+			env:      func(t *testing.T) []string { return settingsEnv(t, closedAddr(t)) },
+			args:     []string{"--", "/bin/app", "--token=${vault:login}"},
+			wantCode: ExitSettings, wantText: []string{"argument argv[1]: ", EnvAllowLogin},
 		},
 		"token file missing": {
 			env: func(t *testing.T) []string {

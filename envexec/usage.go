@@ -25,7 +25,8 @@ func versionString() string {
 func usage() string {
 	var b strings.Builder
 	b.WriteString(`usage:
-  envexec -- COMMAND [ARG...]  resolve vault: references in the environment, then exec COMMAND
+  envexec -- COMMAND [ARG...]  resolve vault: references in the environment and in
+                               COMMAND and ARGs, then exec COMMAND
   envexec copy DIR             install this binary as DIR/envexec (for an init container)
   envexec version              print the version
   envexec help                 print this help
@@ -33,8 +34,8 @@ func usage() string {
 A variable whose value is vault:PATH#KEY[#VERSION] gets the value of KEY in the Vault
 secret at PATH; references also work inside text as ${vault:PATH#KEY}, with transforms
 (" | b64dec"), writes (>>vault:), vault:login and transit ciphertexts (vault:v1:...).
-See docs/references.md. envexec is configured only by these variables, which it removes
-before starting COMMAND:
+COMMAND and ARGs may hold references in the same forms. See docs/references.md.
+envexec is configured only by these variables, which it removes before starting COMMAND:
 `)
 	for _, s := range settingTable() {
 		fmt.Fprintf(&b, "  %-26s %s", s.name, s.help)

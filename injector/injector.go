@@ -56,7 +56,8 @@ const (
 	SkipAlreadyInjected SkipReason = "already-injected"
 )
 
-// ContainerReport names one wrapped container and the variables envexec will resolve.
+// ContainerReport names one wrapped container and the variables and arguments envexec
+// will resolve.
 type ContainerReport struct {
 	// Name is the container's name.
 	Name string
@@ -64,6 +65,9 @@ type ContainerReport struct {
 	Init bool
 	// Variables are the env names holding references, in spec order.
 	Variables []string
+	// Arguments are the entries of command and args holding references, in spec order,
+	// as "command[N]" and "args[N]".
+	Arguments []string `json:",omitempty"`
 }
 
 // ImageConfig is how the container runtime starts an image when the pod does not say.
@@ -155,7 +159,7 @@ func Inject(pod *corev1.Pod, cfg config.Pod, facts Facts) (*corev1.Pod, Report, 
 	if !cfg.Inject {
 		return pod, Report{Skipped: SkipOptedOut}, nil
 	}
-	plan, scanErr := scan(pod, facts)
+	plan, scanErr := scan(pod, cfg, facts)
 	if scanErr == nil && len(plan.wrap) == 0 {
 		if plan.alreadyInjected {
 			return pod, Report{Skipped: SkipAlreadyInjected}, nil
@@ -171,7 +175,9 @@ func Inject(pod *corev1.Pod, cfg config.Pod, facts Facts) (*corev1.Pod, Report, 
 	for _, t := range plan.wrap {
 		c := t.in(out)
 		wrapContainer(c, cfg, facts)
-		report.Containers = append(report.Containers, ContainerReport{Name: c.Name, Init: t.init, Variables: t.variables})
+		report.Containers = append(report.Containers, ContainerReport{
+			Name: c.Name, Init: t.init, Variables: t.refs.variables, Arguments: t.refs.arguments,
+		})
 	}
 	if !plan.alreadyInjected {
 		out.Spec.Volumes = append(out.Spec.Volumes, binVolume(), tokenVolume(cfg))
@@ -186,9 +192,9 @@ func Inject(pod *corev1.Pod, cfg config.Pod, facts Facts) (*corev1.Pod, Report, 
 
 // target points at one container to wrap, by position, so the deep copy can be edited.
 type target struct {
-	init      bool
-	index     int
-	variables []string
+	init  bool
+	index int
+	refs  found
 }
 
 func (t target) in(p *corev1.Pod) *corev1.Container {
@@ -204,7 +210,7 @@ type plan struct {
 }
 
 // scan finds the containers to wrap and every problem with their references.
-func scan(pod *corev1.Pod, facts Facts) (plan, error) {
+func scan(pod *corev1.Pod, cfg config.Pod, facts Facts) (plan, error) {
 	var p plan
 	var errs []error
 	visit := func(init bool, cs []corev1.Container) {
@@ -214,13 +220,13 @@ func scan(pod *corev1.Pod, facts Facts) (plan, error) {
 				p.alreadyInjected = true
 				continue
 			}
-			vars, err := references(pod, c, facts)
+			refs, err := references(pod, c, facts, !init && hasFromPath(cfg))
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			if len(vars) > 0 {
-				p.wrap = append(p.wrap, target{init: init, index: i, variables: vars})
+			if !refs.empty() {
+				p.wrap = append(p.wrap, target{init: init, index: i, refs: refs})
 			}
 		}
 	}
@@ -248,20 +254,27 @@ func checkPod(pod *corev1.Pod, alreadyInjected bool) error {
 // ImagesToResolve lists, in pod order and without repeats, the images whose config Inject
 // will need: those of containers that hold references but do not set a command. Give it
 // the facts about env sources, so variables read from Secrets and ConfigMaps count.
-func ImagesToResolve(pod *corev1.Pod, facts Facts) []string {
+func ImagesToResolve(pod *corev1.Pod, cfg config.Pod, facts Facts) []string {
 	var images []string
-	visit := func(cs []corev1.Container) {
+	visit := func(cs []corev1.Container, all bool) {
 		for i := range cs {
 			c := &cs[i]
 			if len(c.Command) > 0 || c.Name == InitContainerName || slices.Contains(images, c.Image) {
 				continue
 			}
-			if len(containerRefs(c, facts)) > 0 {
+			if all || len(containerRefs(c, facts)) > 0 {
 				images = append(images, c.Image)
 			}
 		}
 	}
-	visit(pod.Spec.InitContainers)
-	visit(pod.Spec.Containers)
+	visit(pod.Spec.InitContainers, false)
+	visit(pod.Spec.Containers, hasFromPath(cfg))
 	return images
+}
+
+// hasFromPath tells whether the pod's from-path setting asks for every key of some
+// secrets: then every app container is wrapped, references or not. Init containers are
+// left alone; they rarely need an application's whole configuration.
+func hasFromPath(cfg config.Pod) bool {
+	return cfg.Envexec[EnvPrefix+"FROM_PATH"] != ""
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +22,8 @@ type FieldError struct {
 	Container string
 	// Variable is the env variable's name, empty for container-level problems.
 	Variable string
+	// Argument is "command[N]" or "args[N]" for a problem in the command line.
+	Argument string
 	// Reason says what is wrong and how to fix it.
 	Reason string
 }
@@ -35,21 +38,27 @@ func (e *FieldError) Error() string {
 	if e.Variable != "" {
 		fmt.Fprintf(&b, ": env %q", e.Variable)
 	}
+	if e.Argument != "" {
+		b.WriteString(": " + e.Argument)
+	}
 	b.WriteString(": ")
 	b.WriteString(e.Reason)
 	return b.String()
 }
 
-// envRef is one variable of a container whose value will be a reference: written in the
-// spec, or read from a Secret or ConfigMap key at start-up.
+// envRef is one variable of a container whose value will be a reference (written in the
+// spec, or read from a Secret or ConfigMap key at start-up), or one entry of its command
+// or args holding references, which envexec resolves in its argv.
 type envRef struct {
-	name   string // the variable
+	name   string // the variable; empty for an argument
+	arg    string // "command[N]" or "args[N]" for an argument
 	value  string // the reference text
 	source string // "" for env value, else e.g. `Secret "db" key "password"`
 }
 
 // containerRefs lists the variables of c that hold references, in spec order: env first
-// (values, then valueFrom keys), then envFrom sources in order, keys sorted.
+// (values, then valueFrom keys), then envFrom sources in order, keys sorted; then the
+// entries of command and args that hold references.
 func containerRefs(c *corev1.Container, facts Facts) []envRef {
 	var refs []envRef
 	for _, e := range c.Env {
@@ -77,6 +86,19 @@ func containerRefs(c *corev1.Container, facts Facts) []envRef {
 			refs = append(refs, envRef{name: from.Prefix + k, value: keys[k], source: src.describe(k)})
 		}
 	}
+	refs = argRefs(refs, "command", c.Command)
+	return argRefs(refs, "args", c.Args)
+}
+
+// argRefs adds the entries of a command line that hold references. The kubelet expands
+// $(VAR) in them and turns $$ into $, but ${vault:...} is not its syntax: envexec gets
+// them as written.
+func argRefs(refs []envRef, field string, argv []string) []envRef {
+	for i, a := range argv {
+		if vaultref.HasRefs(a) {
+			refs = append(refs, envRef{arg: field + "[" + strconv.Itoa(i) + "]", value: a})
+		}
+	}
 	return refs
 }
 
@@ -87,17 +109,28 @@ func appendKey(refs []envRef, facts Facts, variable string, src SourceKey, key s
 	return refs
 }
 
-// references lists the env variables of c that hold references, or says why c cannot be
-// wrapped. An already wrapped container has nothing left to do.
-func references(pod *corev1.Pod, c *corev1.Container, facts Facts) ([]string, error) {
+// found is where a container holds references: env variables and command-line entries.
+type found struct {
+	variables []string
+	arguments []string
+	// fromPath is set when the pod's from-path setting alone calls for envexec.
+	fromPath bool
+}
+
+func (f found) empty() bool { return len(f.variables) == 0 && len(f.arguments) == 0 && !f.fromPath }
+
+// references finds the env variables and command-line entries of c that hold
+// references, or says why c cannot be wrapped. An already wrapped container has nothing
+// left to do.
+func references(pod *corev1.Pod, c *corev1.Container, facts Facts, fromPath bool) (found, error) {
 	if len(c.Command) > 0 && c.Command[0] == EnvexecInPod {
-		return nil, nil
+		return found{}, nil
 	}
 	refs := containerRefs(c, facts)
-	if len(refs) == 0 {
-		return nil, nil
+	if len(refs) == 0 && !fromPath {
+		return found{}, nil
 	}
-	var vars []string
+	f := found{fromPath: fromPath}
 	var errs []error
 	fail := func(variable, reason string) {
 		errs = append(errs, &FieldError{Pod: podName(pod), Container: c.Name, Variable: variable, Reason: reason})
@@ -108,21 +141,25 @@ func references(pod *corev1.Pod, c *corev1.Container, facts Facts) ([]string, er
 			if r.source != "" {
 				reason = "value of " + r.source + ": " + reason
 			}
-			fail(r.name, reason)
+			errs = append(errs, &FieldError{Pod: podName(pod), Container: c.Name, Variable: r.name, Argument: r.arg, Reason: reason})
 			continue
 		}
-		vars = append(vars, r.name)
+		if r.arg != "" {
+			f.arguments = append(f.arguments, r.arg)
+		} else {
+			f.variables = append(f.variables, r.name)
+		}
 	}
-	if len(vars) > 0 && len(c.Command) == 0 {
+	if !f.empty() && len(c.Command) == 0 {
 		if reason := entrypointProblem(c, facts); reason != "" {
 			fail("", reason)
 		}
 	}
 	reservedNames(c, fail)
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return found{}, err
 	}
-	return vars, nil
+	return f, nil
 }
 
 func podName(pod *corev1.Pod) string {

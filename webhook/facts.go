@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/injector"
 	"github.com/vault-injector/vault-injector/registry"
 	"github.com/vault-injector/vault-injector/vaultref"
@@ -49,7 +50,7 @@ var errLookup = errors.New("cannot read the image's entrypoint from its registry
 
 // Find returns the facts Inject needs, plus warnings for the user (missing pull secrets
 // or env sources).
-func (f *FactFinder) Find(ctx context.Context, pod *corev1.Pod) (injector.Facts, []string, error) {
+func (f *FactFinder) Find(ctx context.Context, pod *corev1.Pod, cfg config.Pod) (injector.Facts, []string, error) {
 	if f == nil {
 		return injector.Facts{}, nil, nil
 	}
@@ -57,7 +58,7 @@ func (f *FactFinder) Find(ctx context.Context, pod *corev1.Pod) (injector.Facts,
 	if err != nil {
 		return facts, warnings, err
 	}
-	images := injector.ImagesToResolve(pod, facts)
+	images := injector.ImagesToResolve(pod, cfg, facts)
 	if len(images) == 0 {
 		return facts, warnings, nil
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vault-injector/vault-injector/config"
+
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -120,7 +122,7 @@ func TestFactFinder(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			facts, warnings, err := tc.finder.Find(ctx, tc.pod)
+			facts, warnings, err := tc.finder.Find(ctx, tc.pod, config.Pod{})
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), appImage) {
 					t.Fatalf("err = %v, want one naming the image and %q", err, tc.err)
@@ -157,7 +159,7 @@ func TestFactFinderBudget(t *testing.T) {
 		Budget: 300 * time.Millisecond, DefaultPlatform: registrytest.AMD64,
 	}
 	p := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: img, Env: []corev1.EnvVar{{Name: "P", Value: "vault:s/p#k"}}}}}}
-	_, _, err := f.Find(t.Context(), p)
+	_, _, err := f.Find(t.Context(), p, config.Pod{})
 	if err == nil || !strings.Contains(err.Error(), img) || !strings.Contains(err.Error(), "longer than 300ms") {
 		t.Fatalf("err = %v, want a budget error naming the image", err)
 	}
@@ -234,7 +236,7 @@ func TestFactFinderEnvSources(t *testing.T) {
 		EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "refs"}}}},
 	}}}}
 	f := &webhook.FactFinder{Kube: kube, ReadEnvSources: true, Budget: 5 * time.Second}
-	facts, warnings, err := f.Find(ctx, pod)
+	facts, warnings, err := f.Find(ctx, pod, config.Pod{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +251,7 @@ func TestFactFinderEnvSources(t *testing.T) {
 		t.Errorf("warnings = %q", warnings)
 	}
 	f.ReadEnvSources = false
-	if facts, _, _ := f.Find(ctx, pod); facts.EnvSources != nil {
+	if facts, _, _ := f.Find(ctx, pod, config.Pod{}); facts.EnvSources != nil {
 		t.Errorf("read env sources although switched off: %v", facts.EnvSources)
 	}
 }

@@ -102,7 +102,7 @@ func (h *Handler) mutate(ctx context.Context, pod *corev1.Pod) (admission.Respon
 		log.V(1).Info("pod left unchanged", "reason", injector.SkipOptedOut)
 		return admission.Allowed(string(injector.SkipOptedOut)), OutcomeSkipped
 	}
-	facts, warnings, err := h.Facts.Find(ctx, pod)
+	facts, warnings, err := h.Facts.Find(ctx, pod, cfg)
 	warnings = append(annotationWarnings, warnings...)
 	switch {
 	case errors.Is(err, errLookup):

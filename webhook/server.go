@@ -137,7 +137,7 @@ func selfManagedCerts(ctx context.Context, cfg config.Webhook, kube client.Clien
 		Client: kube, Namespace: cfg.Certs.Namespace, SecretName: cfg.Certs.Secret,
 		ServiceName: cfg.Certs.ServiceName, WebhookConfigName: cfg.Certs.WebhookConfigName, CertDir: cfg.CertDir,
 		CAValidity: cfg.Certs.CAValidity, CertValidity: cfg.Certs.CertValidity, CheckInterval: cfg.Certs.CheckInterval,
-		Log: log.WithName("certs"),
+		ExtraSANs: cfg.Certs.ExtraSANs, Log: log.WithName("certs"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("self-managed certificates: %w", err)

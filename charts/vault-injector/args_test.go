@@ -23,7 +23,7 @@ var pendingFlags = []string{}
 // selfManagedFlags are passed only in the self-managed certificate mode; namespace comes
 // from the downward API as VAULT_INJECTOR_NAMESPACE instead of a flag.
 var (
-	selfManagedFlags = []string{"cert-secret", "webhook-config-name", "service-name", "ca-validity", "cert-validity", "cert-check-interval"}
+	selfManagedFlags = []string{"cert-secret", "webhook-config-name", "service-name", "ca-validity", "cert-validity", "cert-check-interval", "cert-extra-sans"}
 	envOnlyFlags     = []string{"namespace", "registry-ca-file"}
 )
 
@@ -141,6 +141,7 @@ func checkCustomized(t *testing.T, got config.Webhook) {
 		Certs: config.Certs{
 			Mode: config.CertModeSelfManaged, Secret: "vi-secrets-certs", WebhookConfigName: "vi-secrets", ServiceName: "vi-secrets",
 			Namespace: "infra", CAValidity: 87600 * time.Hour, CertValidity: 720 * time.Hour, CheckInterval: 30 * time.Second,
+			ExtraSANs: []string{"vault-injector.example.com", "10.0.0.10"},
 		},
 	}
 	if d := cmp.Diff(want, got); d != "" {

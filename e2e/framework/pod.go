@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"syscall"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -231,6 +232,19 @@ func (p *Pod) Stop() error {
 	p.stopLife()
 	if err := os.RemoveAll(p.dir); err != nil {
 		return fmt.Errorf("pod %s/%s: remove volumes: %w", p.Pod.Namespace, p.Pod.Name, err)
+	}
+	return nil
+}
+
+// Signal sends sig to a running container's PID 1, as the kubelet does to stop it
+// (SIGTERM first). A namespace's init only gets the signals it handles.
+func (p *Pod) Signal(container string, sig syscall.Signal) error {
+	proc, err := p.proc(container)
+	if err != nil {
+		return err
+	}
+	if err := proc.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("signal container %s: %w", container, err)
 	}
 	return nil
 }

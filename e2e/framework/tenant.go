@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -14,13 +15,16 @@ import (
 
 // Tenant is one application's slice of the cluster and of Vault: a namespace, a
 // ServiceAccount allowed to log in, a Vault role of the same name (the webhook's default
-// role is the pod's ServiceAccount) and a policy reading secret/data/<namespace>/*.
-// One per spec keeps specs independent under --procs.
+// role is the pod's ServiceAccount) and a policy reading secret/data/<namespace>/*, to
+// which a PKI role and a transit key of its own can be added. One per spec keeps specs
+// independent under --procs.
 type Tenant struct {
 	Namespace      string
 	ServiceAccount string
 	cluster        *Cluster
 	vault          VaultClient
+	// grants are the policy's rules beyond reading the tenant's own secrets.
+	grants []PolicyRule
 }
 
 // NewTenant creates the namespace (if missing), the ServiceAccount with its
@@ -36,7 +40,7 @@ func NewTenant(ctx context.Context, c *Cluster, v VaultClient, namespace, servic
 	if err := t.AddServiceAccount(ctx, serviceAccount); err != nil {
 		return nil, err
 	}
-	if err := t.AllowRead(ctx); err != nil {
+	if err := t.writePolicy(ctx); err != nil {
 		return nil, err
 	}
 	err := v.PutRole(ctx, KubernetesAuthMount, Role{
@@ -54,10 +58,57 @@ func (t *Tenant) Policy() string {
 	return "read-" + t.Namespace
 }
 
-// AllowRead rewrites the tenant's policy to read secret/data/<namespace>/* and the given
-// extra API paths, for secrets that live outside the tenant's prefix.
+// AllowRead extends the tenant's policy to read the given API paths, for secrets that
+// live outside the tenant's prefix.
 func (t *Tenant) AllowRead(ctx context.Context, apiPaths ...string) error {
-	return t.vault.PutReadPolicy(ctx, t.Policy(), append([]string{t.SecretPath("*")}, apiPaths...)...)
+	return t.allow(ctx, Read(apiPaths...)...)
+}
+
+func (t *Tenant) allow(ctx context.Context, rules ...PolicyRule) error {
+	t.grants = append(t.grants, rules...)
+	return t.writePolicy(ctx)
+}
+
+func (t *Tenant) writePolicy(ctx context.Context) error {
+	return t.vault.PutPolicy(ctx, t.Policy(), append(Read(t.SecretPath("*")), t.grants...)...)
+}
+
+// AddPKIRole creates a PKI role named after the namespace that issues certificates for
+// <namespace>.svc and its subdomains (EC keys, without leases), lets the tenant issue
+// from it, and returns the role's name: pods write to pki/issue/<role>.
+func (t *Tenant) AddPKIRole(ctx context.Context) (string, error) {
+	role := t.Namespace
+	body := map[string]any{
+		"allowed_domains": t.Namespace + ".svc", "allow_subdomains": true, "allow_bare_domains": true,
+		"key_type": "ec", "max_ttl": "1h",
+	}
+	if err := t.vault.Do(ctx, http.MethodPost, PKIMount+"/roles/"+role, body, nil); err != nil {
+		return "", fmt.Errorf("create pki role %s: %w", role, err)
+	}
+	issue := PolicyRule{Path: PKIMount + "/issue/" + role, Capabilities: []string{"create", "update"}}
+	if err := t.allow(ctx, issue); err != nil {
+		return "", err
+	}
+	return role, nil
+}
+
+// AddTransitKey creates a transit key named after the namespace, lets the tenant decrypt
+// with it, and returns its name (the pod's vault-injector.io/transit-key).
+func (t *Tenant) AddTransitKey(ctx context.Context) (string, error) {
+	key := t.Namespace
+	if err := t.vault.Do(ctx, http.MethodPost, TransitMount+"/keys/"+key, nil, nil); err != nil {
+		return "", fmt.Errorf("create transit key %s: %w", key, err)
+	}
+	decrypt := PolicyRule{Path: TransitMount + "/decrypt/" + key, Capabilities: []string{"update"}}
+	if err := t.allow(ctx, decrypt); err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+// Encrypt returns the ciphertext of plaintext under transit key key (see AddTransitKey).
+func (t *Tenant) Encrypt(ctx context.Context, key, plaintext string) (string, error) {
+	return t.vault.Encrypt(ctx, key, plaintext)
 }
 
 // AddServiceAccount creates another ServiceAccount in the namespace that may call

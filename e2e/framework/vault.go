@@ -10,13 +10,15 @@ import (
 )
 
 // Vault is a real `vault server -dev` (in memory, loopback, random root token) with
-// Kubernetes auth pointed at the control plane.
+// Kubernetes auth pointed at the control plane, KV v2 at secret/, and the PKI and
+// transit engines at PKIMount and TransitMount.
 type Vault struct {
 	server *vaultdev.Server
 }
 
 // StartVault starts Vault from the cached binary (VAULT_BIN, else hack/tools/build.sh
-// vault) and enables Kubernetes auth against api. Its output goes to log (nil discards).
+// vault), enables Kubernetes auth against api and the PKI and transit engines. Its
+// output goes to log (nil discards).
 func StartVault(ctx context.Context, api APIEndpoint, log io.Writer) (*Vault, error) {
 	bin, err := vaultdev.FindBinary(ctx, log)
 	if err != nil {
@@ -28,6 +30,9 @@ func StartVault(ctx context.Context, api APIEndpoint, log io.Writer) (*Vault, er
 	}
 	v := &Vault{server: s}
 	if err := v.Client().EnableKubernetesAuth(ctx, KubernetesAuthMount, api); err != nil {
+		return nil, errors.Join(err, s.Stop())
+	}
+	if err := v.Client().EnableEngines(ctx); err != nil {
 		return nil, errors.Join(err, s.Stop())
 	}
 	return v, nil

@@ -32,14 +32,7 @@ func (v VaultClient) EnableKubernetesAuth(ctx context.Context, mount string, api
 
 // PutReadPolicy writes an ACL policy allowing reads of the given API paths (globs allowed).
 func (v VaultClient) PutReadPolicy(ctx context.Context, name string, paths ...string) error {
-	hcl := ""
-	for _, p := range paths {
-		hcl += fmt.Sprintf("path %q {\n  capabilities = [\"read\"]\n}\n", p)
-	}
-	if err := v.Do(ctx, http.MethodPut, "sys/policies/acl/"+name, map[string]any{"policy": hcl}, nil); err != nil {
-		return fmt.Errorf("write policy %s: %w", name, err)
-	}
-	return nil
+	return v.PutPolicy(ctx, name, Read(paths...)...)
 }
 
 // Role is a Kubernetes auth role: who may log in, and which policies they get.

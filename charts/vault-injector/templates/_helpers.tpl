@@ -137,6 +137,7 @@ whole configuration and an unknown flag stops the binary instead of being ignore
 - {{ printf "--ca-validity=%s" $v.certificates.selfManaged.caValidity | quote }}
 - {{ printf "--cert-validity=%s" $v.certificates.selfManaged.certValidity | quote }}
 - {{ printf "--cert-check-interval=%s" $v.certificates.selfManaged.checkInterval | quote }}
+- {{ printf "--cert-extra-sans=%s" (join "," $v.certificates.selfManaged.extraSANs) | quote }}
 {{- else }}
 - "--cert-mode=files"
 {{- end }}
