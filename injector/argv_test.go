@@ -3,11 +3,10 @@ package injector_test
 import (
 	"testing"
 
-	"github.com/vault-injector/vault-injector/config"
-
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/injector"
 )
 

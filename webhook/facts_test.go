@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vault-injector/vault-injector/config"
-
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/injector"
 	"github.com/vault-injector/vault-injector/internal/registrytest"
 	"github.com/vault-injector/vault-injector/internal/tools"
