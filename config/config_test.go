@@ -109,6 +109,7 @@ func TestWebhookErrors(t *testing.T) {
 		"registry timeout":   {[]string{"--registry-timeout=1m"}, nil, "duration between 0s and 30s"},
 		"cache size":         {[]string{"--image-cache-size=0"}, nil, "positive integer"},
 		"cert mode":          {[]string{"--cert-mode=auto"}, nil, "not a certificate mode"},
+		"malformed policy":   {[]string{"--malformed-references=ignore"}, nil, "not deny or warn"},
 		"self-managed alone": {[]string{"--cert-mode=self-managed"}, nil, "needs --cert-secret"},
 		"self-managed namespace": {
 			[]string{"--cert-mode=self-managed", "--cert-secret=s", "--webhook-config-name=w", "--service-name=svc"},

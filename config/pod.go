@@ -42,6 +42,9 @@ type Pod struct {
 	TokenExpiration time.Duration `json:"tokenExpiration"`
 	// MutateProbes runs exec probes through envexec, so probe commands see the secrets.
 	MutateProbes bool `json:"mutateProbes,omitempty"`
+	// MalformedWarn admits pods with malformed references, with a warning; the webhook-wide
+	// --malformed-references=warn. envexec then stops the container at start.
+	MalformedWarn bool `json:"malformedWarn,omitempty"`
 	// Envexec holds further envexec settings (ENVEXEC_* name to value), each validated
 	// by envexec's own parser at admission.
 	Envexec map[string]string `json:"envexec,omitempty"`
@@ -224,6 +227,7 @@ func ParsePod(annotations map[string]string, serviceAccount string, w Webhook) (
 		AuthPath:        w.Defaults.AuthPath,
 		Timeout:         w.Defaults.Timeout,
 		LogLevel:        w.Defaults.LogLevel,
+		MalformedWarn:   w.MalformedReferences == MalformedWarn,
 		TokenAudience:   w.Defaults.TokenAudience,
 		TokenExpiration: w.Defaults.TokenExpiration,
 	}

@@ -48,7 +48,20 @@ type Webhook struct {
 	Certs Certs
 	// AllowTLSSkipVerify lets pods turn off verification of Vault's certificate.
 	AllowTLSSkipVerify bool
+	// MalformedReferences says what a malformed reference does at admission.
+	MalformedReferences MalformedPolicy
 }
+
+// MalformedPolicy is what a malformed reference does to a pod at admission.
+type MalformedPolicy string
+
+// The malformed-reference policies.
+const (
+	// MalformedDeny rejects the pod, naming pod, container and variable (the default).
+	MalformedDeny MalformedPolicy = "deny"
+	// MalformedWarn admits it with an admission warning; envexec stops the container.
+	MalformedWarn MalformedPolicy = "warn"
+)
 
 // CertMode names where the webhook's serving certificate comes from.
 type CertMode string
@@ -229,6 +242,17 @@ var webhookFlags = []flagSpec{
 	{
 		"allow-tls-skip-verify", "false", "let pods turn off verification of Vault's TLS certificate (annotation tls-skip-verify)",
 		func(w *Webhook, v string) error { return setBool(&w.AllowTLSSkipVerify, v) },
+	},
+	{
+		"malformed-references", "deny", "what a malformed reference does at admission: deny the pod, or warn (kubectl shows it) and let envexec stop the container",
+		func(w *Webhook, v string) error {
+			switch p := MalformedPolicy(v); p {
+			case MalformedDeny, MalformedWarn:
+				w.MalformedReferences = p
+				return nil
+			}
+			return fmt.Errorf("%q is not deny or warn", v)
+		},
 	},
 	{
 		"allowed-vault-addrs", "", "comma-separated Vault URLs a pod's vault-addr annotation may name (the default is always allowed)",

@@ -43,6 +43,8 @@ type Report struct {
 	Skipped SkipReason
 	// Containers lists the wrapped containers, init containers first, in pod order.
 	Containers []ContainerReport
+	// Warnings are problems let through for the user to see (kubectl prints them).
+	Warnings []string `json:"Warnings,omitempty"`
 }
 
 // SkipReason names why a pod was not mutated; a small closed set usable as a metric label.
@@ -175,6 +177,7 @@ func Inject(pod *corev1.Pod, cfg config.Pod, facts Facts) (*corev1.Pod, Report, 
 	for _, t := range plan.wrap {
 		c := t.in(out)
 		wrapContainer(c, cfg, facts)
+		report.Warnings = append(report.Warnings, t.refs.warnings...)
 		report.Containers = append(report.Containers, ContainerReport{
 			Name: c.Name, Init: t.init, Variables: t.refs.variables, Arguments: t.refs.arguments,
 		})
@@ -220,7 +223,7 @@ func scan(pod *corev1.Pod, cfg config.Pod, facts Facts) (plan, error) {
 				p.alreadyInjected = true
 				continue
 			}
-			refs, err := references(pod, c, facts, !init && hasFromPath(cfg))
+			refs, err := references(pod, c, facts, !init && hasFromPath(cfg), cfg.MalformedWarn)
 			if err != nil {
 				errs = append(errs, err)
 				continue

@@ -115,6 +115,8 @@ type found struct {
 	arguments []string
 	// fromPath is set when the pod's from-path setting alone calls for envexec.
 	fromPath bool
+	// warnings are malformed references let through in the webhook's warn mode.
+	warnings []string
 }
 
 func (f found) empty() bool { return len(f.variables) == 0 && len(f.arguments) == 0 && !f.fromPath }
@@ -122,7 +124,7 @@ func (f found) empty() bool { return len(f.variables) == 0 && len(f.arguments) =
 // references finds the env variables and command-line entries of c that hold
 // references, or says why c cannot be wrapped. An already wrapped container has nothing
 // left to do.
-func references(pod *corev1.Pod, c *corev1.Container, facts Facts, fromPath bool) (found, error) {
+func references(pod *corev1.Pod, c *corev1.Container, facts Facts, fromPath, warnMalformed bool) (found, error) {
 	if len(c.Command) > 0 && c.Command[0] == EnvexecInPod {
 		return found{}, nil
 	}
@@ -141,8 +143,13 @@ func references(pod *corev1.Pod, c *corev1.Container, facts Facts, fromPath bool
 			if r.source != "" {
 				reason = "value of " + r.source + ": " + reason
 			}
-			errs = append(errs, &FieldError{Pod: podName(pod), Container: c.Name, Variable: r.name, Argument: r.arg, Reason: reason})
-			continue
+			ferr := &FieldError{Pod: podName(pod), Container: c.Name, Variable: r.name, Argument: r.arg, Reason: reason}
+			if !warnMalformed {
+				errs = append(errs, ferr)
+				continue
+			}
+			// Warn mode: admit, and let envexec stop the container at start (exit 3).
+			f.warnings = append(f.warnings, ferr.Error()+"; the container will fail to start")
 		}
 		if r.arg != "" {
 			f.arguments = append(f.arguments, r.arg)

@@ -132,7 +132,7 @@ func (h *Handler) mutate(ctx context.Context, pod *corev1.Pod) (admission.Respon
 		log.V(1).Info("wrapped container", "container", c.Name, "init", c.Init, "variables", c.Variables)
 	}
 	log.Info("injected pod", "containers", len(report.Containers), "role", cfg.Role, "vaultAddr", cfg.VaultAddr)
-	return resp.WithWarnings(warnings...), OutcomeMutated
+	return resp.WithWarnings(append(warnings, report.Warnings...)...), OutcomeMutated
 }
 
 // workMarkers are the byte strings without which a pod needs nothing from us: no

@@ -133,11 +133,14 @@ func checkCustomized(t *testing.T, got config.Webhook) {
 		},
 		Registry: config.Registry{
 			Timeout: 3 * time.Second, DefaultPlatform: "linux/arm64", Insecure: []string{"registry.local:5000"},
-			CAFile: "/etc/vault-injector/registry-ca/ca.crt", CacheSize: 256, TagTTL: time.Minute, DefaultPullSecret: "infra/registry-pull",
+			Mirrors: map[string]string{"docker.io": "mirror.internal:5000"},
+			CAFile:  "/etc/vault-injector/registry-ca/ca.crt", CacheSize: 256, TagTTL: time.Minute, DefaultPullSecret: "infra/registry-pull",
 		},
-		AllowedVaultAddrs: []string{"https://vault-eu.example:8200", "https://vault-us.example:8200"},
-		BankVaultsCompat:  false,
-		ReadEnvSources:    false,
+		AllowedVaultAddrs:   []string{"https://vault-eu.example:8200", "https://vault-us.example:8200"},
+		BankVaultsCompat:    false,
+		ReadEnvSources:      false,
+		AllowTLSSkipVerify:  true,
+		MalformedReferences: config.MalformedWarn,
 		Certs: config.Certs{
 			Mode: config.CertModeSelfManaged, Secret: "vi-secrets-certs", WebhookConfigName: "vi-secrets", ServiceName: "vi-secrets",
 			Namespace: "infra", CAValidity: 87600 * time.Hour, CertValidity: 720 * time.Hour, CheckInterval: 30 * time.Second,

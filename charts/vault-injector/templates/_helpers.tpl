@@ -116,6 +116,7 @@ whole configuration and an unknown flag stops the binary instead of being ignore
 - {{ printf "--read-env-sources=%t" $v.readEnvSources | quote }}
 - {{ printf "--bank-vaults-annotations=%t" $v.bankVaultsAnnotations | quote }}
 - {{ printf "--allow-tls-skip-verify=%t" $v.allowTLSSkipVerify | quote }}
+- {{ printf "--malformed-references=%s" $v.malformedReferences | quote }}
 - {{ printf "--registry-timeout=%s" $v.registry.timeout | quote }}
 - {{ printf "--default-platform=%s" $v.registry.defaultPlatform | quote }}
 - {{ printf "--insecure-registries=%s" (join "," $v.registry.insecure) | quote }}
