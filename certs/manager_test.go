@@ -1,14 +1,12 @@
 package certs_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -26,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/vault-injector/vault-injector/certs"
+	"github.com/vault-injector/vault-injector/internal/tools"
 )
 
 var t0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -372,15 +371,9 @@ func readFile(t *testing.T, path string) []byte {
 // or the cached build of hack/tools/build.sh.
 func startAPIServer(t *testing.T) client.Client {
 	t.Helper()
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		out, err := exec.CommandContext(t.Context(), filepath.Join("..", "hack", "tools", "build.sh")).Output()
-		if err != nil {
-			t.Fatalf("hack/tools/build.sh: %v", err)
-		}
-		for s := bufio.NewScanner(bytes.NewReader(out)); s.Scan(); {
-			assets = s.Text()
-		}
+	assets, err := tools.KubebuilderAssets(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	env := &envtest.Environment{BinaryAssetsDirectory: assets}
 	cfg, err := env.Start()
