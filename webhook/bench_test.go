@@ -79,9 +79,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 		b.Run(s.name, func(b *testing.B) {
 			h, _ := newHandler(b)
 			log := benchLogger()
-			hook := &admission.Webhook{Handler: h, LogConstructor: func(_ logr.Logger, req *admission.Request) logr.Logger {
-				return admission.DefaultLogConstructor(log, req)
-			}}
+			hook := &webhook.ReviewServer{Handler: h, Log: log}
 			body, err := podtest.Review(s.pod, "bench-uid")
 			if err != nil {
 				b.Fatal(err)

@@ -7,8 +7,10 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/vault-injector/vault-injector/webhook"
 )
 
 // FuzzHandle sends arbitrary bytes as the pod of a CREATE request and as a whole HTTP
@@ -20,7 +22,7 @@ func FuzzHandle(f *testing.F) {
 	}
 	f.Add([]byte(podWith(`{}`, refEnv("vault:secret/data/app#k"), true)))
 	h, _ := newHandler(f)
-	hook := &admission.Webhook{Handler: h, RecoverPanic: new(bool)}
+	hook := &webhook.ReviewServer{Handler: h, Log: logr.Discard()}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		resp := h.Handle(t.Context(), request(admissionv1.Create, data))
 		if err := resp.Complete(request(admissionv1.Create, data)); err != nil {

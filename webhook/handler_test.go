@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
+	"github.com/go-logr/logr"
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -310,7 +311,7 @@ func checkUnknownFields(t *testing.T, dir string, result []byte) {
 func TestServeHTTPEdges(t *testing.T) {
 	t.Parallel()
 	h, _ := newHandler(t)
-	hook := &admission.Webhook{Handler: h}
+	hook := &webhook.ReviewServer{Handler: h, Log: logr.Discard()}
 	review := func(apiVersion string) string {
 		return `{"apiVersion":"admission.k8s.io/` + apiVersion + `","kind":"AdmissionReview","request":{"uid":"u1",
 		"kind":{"version":"v1","kind":"Pod"},"resource":{"version":"v1","resource":"pods"},"namespace":"shop","operation":"CREATE",

@@ -23,7 +23,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/vault-injector/vault-injector/certs"
 	"github.com/vault-injector/vault-injector/config"
@@ -64,8 +63,7 @@ func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
 	if err := reg.Register(certs.NewExpiryCollector(filepath.Join(cfg.CertDir, "tls.crt"))); err != nil {
 		return fmt.Errorf("register certificate metric: %w", err)
 	}
-	hook := &admission.Webhook{Handler: &Handler{Config: cfg, Metrics: metrics, Facts: facts}}
-	srv.Register(MutatePath, hook)
+	srv.Register(MutatePath, &ReviewServer{Handler: &Handler{Config: cfg, Metrics: metrics, Facts: facts}, Log: log.WithName("admission")})
 
 	probes := http.NewServeMux()
 	probes.Handle("/healthz", http.StripPrefix("/healthz", &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}))

@@ -1,0 +1,110 @@
+package webhook
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/go-logr/logr"
+	admissionv1 "k8s.io/api/admission/v1"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+// maxReviewBytes caps a request body: two objects of at most 3 MiB (the old and the new)
+// and the rest of the review, as the apiserver may send.
+const maxReviewBytes = 7 << 20
+
+// reviewVersions are the AdmissionReview versions we answer; both share one shape.
+var reviewVersions = map[string]bool{"admission.k8s.io/v1": true, "admission.k8s.io/v1beta1": true}
+
+// ReviewServer is the HTTP side of the admission webhook. It decodes AdmissionReviews with
+// the standard library's JSON decoder: controller-runtime's universal deserializer cost
+// more per request than the whole mutation. It answers every request with an
+// AdmissionReview, errors included, and never lets a panic escape.
+type ReviewServer struct {
+	// Handler decides each request.
+	Handler admission.Handler
+	// Log is the base logger; requests add their uid, namespace, name and user to it.
+	Log logr.Logger
+}
+
+// review is an AdmissionReview of either version, as read and written.
+type review struct {
+	APIVersion string                         `json:"apiVersion"`
+	Kind       string                         `json:"kind"`
+	Request    *admissionv1.AdmissionRequest  `json:"request,omitempty"`
+	Response   *admissionv1.AdmissionResponse `json:"response,omitempty"`
+}
+
+// ServeHTTP implements http.Handler.
+func (s *ReviewServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxReviewBytes+1))
+	switch {
+	case err != nil:
+		s.fail(w, "", http.StatusBadRequest, fmt.Errorf("read request body: %w", err))
+		return
+	case len(body) > maxReviewBytes:
+		s.fail(w, "", http.StatusRequestEntityTooLarge, fmt.Errorf("request entity is too large; limit is %d bytes", maxReviewBytes))
+		return
+	case len(body) == 0:
+		s.fail(w, "", http.StatusBadRequest, errors.New("request body is empty"))
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		s.fail(w, "", http.StatusBadRequest, fmt.Errorf("contentType=%s, expected application/json", ct))
+		return
+	}
+	var in review
+	if err := json.Unmarshal(body, &in); err != nil {
+		s.fail(w, "", http.StatusBadRequest, fmt.Errorf("decode AdmissionReview: %w", err))
+		return
+	}
+	if !reviewVersions[in.APIVersion] || in.Kind != "AdmissionReview" {
+		s.fail(w, "", http.StatusBadRequest, fmt.Errorf("not an AdmissionReview of admission.k8s.io/v1 or v1beta1: %s %s", in.APIVersion, in.Kind))
+		return
+	}
+	if in.Request == nil {
+		s.fail(w, in.APIVersion, http.StatusBadRequest, errMalformed)
+		return
+	}
+	req := admission.Request{AdmissionRequest: *in.Request}
+	resp := s.handle(r, req)
+	if err := resp.Complete(req); err != nil {
+		s.fail(w, in.APIVersion, http.StatusInternalServerError, fmt.Errorf("encode response: %w", err))
+		return
+	}
+	s.write(w, review{APIVersion: in.APIVersion, Kind: "AdmissionReview", Response: &resp.AdmissionResponse})
+}
+
+// handle runs the handler with a request-scoped logger, turning a panic into a 500.
+func (s *ReviewServer) handle(r *http.Request, req admission.Request) (resp admission.Response) {
+	log := s.Log.WithValues("requestID", req.UID, "namespace", req.Namespace, "name", req.Name, "user", req.UserInfo.Username)
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error(fmt.Errorf("%v", p), "panic while handling an admission request")
+			resp = admission.Errored(http.StatusInternalServerError, errors.New("internal error"))
+		}
+	}()
+	return s.Handler.Handle(logf.IntoContext(r.Context(), log), req)
+}
+
+// fail answers with an AdmissionReview that carries the error: the apiserver reads the
+// review, not the HTTP status.
+func (s *ReviewServer) fail(w http.ResponseWriter, apiVersion string, code int32, err error) {
+	s.Log.Info("bad admission request", "code", code, "reason", err.Error())
+	resp := admission.Errored(code, err)
+	if apiVersion == "" {
+		apiVersion = "admission.k8s.io/v1"
+	}
+	s.write(w, review{APIVersion: apiVersion, Kind: "AdmissionReview", Response: &resp.AdmissionResponse})
+}
+
+func (s *ReviewServer) write(w http.ResponseWriter, out review) {
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(out); err != nil {
+		s.Log.Error(err, "cannot write the admission response")
+	}
+}
