@@ -46,6 +46,10 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s); new findings lan
 bench: tools ## benchmarks: Go + benchstat, HTTPS load vs a floor server, profile -> bench/RESULTS.md, bench/results.json (BENCH_ARGS to tune)
 	$(TEST_ENV) go run ./bench/cmd/bench -benchstat "$$($(TOOLS) benchstat)" $(BENCH_ARGS)
 
+.PHONY: soak
+soak: tools ## soak: 10 min of pod creations through the real apiserver, two replicas (one killed every minute), certificate rotated under load (SOAK_ARGS to tune)
+	$(TEST_ENV) go run ./hack/soak $(SOAK_ARGS)
+
 .PHONY: build
 build: ## build both binaries, static and stripped, into bin/
 	$(GO_BUILD) -o $(BIN)/vault-injector ./cmd/vault-injector

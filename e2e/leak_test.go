@@ -1,0 +1,90 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vault-injector/vault-injector/e2e/framework"
+)
+
+// The leak canary check of every spec that touches a secret (every spec that made a
+// fixture): after the spec, and before its pods stop, no canary of the spec (nor any
+// text shaped like a canary) may be anywhere but in the applications' own processes:
+//   - every object stored in the spec's namespace (pods, events, configmaps, secrets,
+//     serviceaccounts...), except those labelled framework.CanaryHolderLabel;
+//   - every component log: the webhooks' (at debug), the apiserver's (which logs failed
+//     webhook calls with their messages), Vault's and the registry's;
+//   - envexec's log (at the level each pod asked for; debug where specs set it) and
+//     every other container stream, including failure records and error messages;
+//   - every webhook's /metrics;
+//   - the environment of a second process started in each running container.
+//
+// The spec's canaries are the fixture's, plus every canary stored under the tenant's
+// folder in Vault; anything else shaped like a canary counts too.
+var _ = AfterEach(func(ctx SpecContext) {
+	f := current
+	if f == nil || CurrentSpecReport().Failed() {
+		return // no secret touched, or already failed (ReportAfterEach shows why)
+	}
+	By("checking no canary of the spec reached any object, log, metric or other process")
+	known, err := env.Vault.KVCanaries(ctx, f.Namespace)
+	Expect(err).NotTo(HaveOccurred())
+	known = append(known, f.canary)
+	Expect(framework.CheckNoCanaries(known, leakPlaces(ctx, f))).To(Succeed())
+}, NodeTimeout(2*time.Minute))
+
+// leakPlaces gathers every place the check covers, each named for the failure message.
+func leakPlaces(ctx SpecContext, f *fixture) map[string][]byte {
+	GinkgoHelper()
+	places, err := cluster.NamespaceObjects(ctx, f.Namespace)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(places).To(HaveKey("serviceaccounts "+f.ServiceAccount), "the object scan sees the namespace")
+
+	logs, err := filepath.Glob(filepath.Join(filepath.Dir(env.WebhookLog), "*.log"))
+	Expect(err).NotTo(HaveOccurred())
+	Expect(logs).To(ContainElement(env.WebhookLog))
+	for _, path := range logs {
+		data, err := os.ReadFile(path)
+		Expect(err).NotTo(HaveOccurred())
+		places["log "+filepath.Base(path)] = data
+	}
+
+	addrs, err := framework.WebhookMetricsAddrs(logs...)
+	Expect(err).NotTo(HaveOccurred())
+	scraped := 0
+	for _, addr := range slices.Compact(addrs) {
+		body, ok, err := framework.ScrapeMetrics(ctx, addr)
+		Expect(err).NotTo(HaveOccurred())
+		if ok {
+			places["metrics "+addr] = body
+			scraped++
+		}
+	}
+	Expect(scraped).To(BeNumerically(">", 0), "the suite's webhook serves /metrics")
+
+	for _, p := range f.pods {
+		for _, c := range append(append([]corev1.Container{}, p.Pod.Spec.InitContainers...), p.Pod.Spec.Containers...) {
+			stdout, stderr := p.Logs(c.Name)
+			places["pod "+p.Pod.Name+" container "+c.Name+" stdout"] = stdout
+			places["pod "+p.Pod.Name+" container "+c.Name+" stderr"] = stderr
+			if _, err := p.HostPID(c.Name); err != nil || p.Exited(c.Name) {
+				continue // never started, or no longer running
+			}
+			envOut, _, err := p.Exec(ctx, c.Name, "/usr/bin/env")
+			if p.Exited(c.Name) {
+				continue // it ended while we looked
+			}
+			Expect(err).NotTo(HaveOccurred())
+			places["pod "+p.Pod.Name+" container "+c.Name+" second process env"] = envOut
+		}
+	}
+	return places
+}
