@@ -263,7 +263,7 @@ var webhookFlags = []flagSpec{
 		func(w *Webhook, v string) error { return setBool(&w.BankVaultsCompat, v) },
 	},
 	{
-		"registry-timeout", "5s", "budget for all image lookups of one admission request (keep below the webhook timeout)",
+		"registry-timeout", "5s", "budget for all I/O of one admission request: apiserver reads and image lookups (keep below the webhook timeout)",
 		func(w *Webhook, v string) error { return setDuration(&w.Registry.Timeout, v, 30*time.Second) },
 	},
 	{

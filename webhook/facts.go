@@ -54,6 +54,11 @@ func (f *FactFinder) Find(ctx context.Context, pod *corev1.Pod, cfg config.Pod) 
 	if f == nil {
 		return injector.Facts{}, nil, nil
 	}
+	// One budget for all of this request's I/O, apiserver reads and registry lookups
+	// alike, so a hung dependency gives our message well before the webhook's timeout.
+	ctx, cancel := context.WithTimeoutCause(ctx, f.Budget,
+		fmt.Errorf("reading Secrets, ConfigMaps, pull secrets and image configs took longer than %s", f.Budget))
+	defer cancel()
 	facts, warnings, err := f.envSources(ctx, pod)
 	if err != nil {
 		return facts, warnings, err
@@ -62,8 +67,6 @@ func (f *FactFinder) Find(ctx context.Context, pod *corev1.Pod, cfg config.Pod) 
 	if len(images) == 0 {
 		return facts, warnings, nil
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, f.Budget, fmt.Errorf("image lookups took longer than %s", f.Budget))
-	defer cancel()
 	keys, keyWarnings, err := f.keychain(ctx, pod)
 	warnings = append(warnings, keyWarnings...)
 	if err != nil {
