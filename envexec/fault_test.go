@@ -303,7 +303,8 @@ func TestFaultVaultLifecycle(t *testing.T) {
 	})
 }
 
-// A token that expires between the login and the reads: envexec does not log in again.
+// A token that expires between the login and the reads: envexec does not log in again, and
+// says so as a login failure pointing at the role's token_ttl.
 func TestFaultExpiredToken(t *testing.T) {
 	t.Parallel()
 	f := vault(t)
@@ -318,7 +319,7 @@ func TestFaultExpiredToken(t *testing.T) {
 	awaitTokenExpired(t, f, role)
 	r.log.Release()
 	o := r.wait(t)
-	wantFailure(t, o, ExitSecret, []string{"DB_PASSWORD", "403", "permission denied"}, pw, jwt)
+	wantFailure(t, o, ExitLogin, []string{"DB_PASSWORD", "403", "token_ttl"}, pw, jwt)
 }
 
 // awaitTokenExpired waits until Vault no longer knows the token it issued for role:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/vault-injector/vault-injector/vaultref"
@@ -288,10 +289,16 @@ func compactBody(body string) string {
 // classify marks a permanent Vault failure: a 404 is a missing secret (which a pod may
 // ignore), anything else a secret error; errUnreachable stays as it is.
 func classify(err error) error {
+	var se *statusError
+	if errors.As(err, &se) && se.code == 403 && strings.Contains(strings.Join(se.msgs, " "), "invalid token") {
+		// Vault forgot the token between login and read: its TTL is shorter than the
+		// start-up. Saying "permission denied" would send the user to the wrong policy.
+		return fmt.Errorf("%w: the token from the login expired before the reads were done; "+
+			"give the role a token_ttl longer than the start-up: %w", errLogin, err)
+	}
 	if errors.Is(err, errUnreachable) || errors.Is(err, errSecret) || errors.Is(err, errMissing) || errors.Is(err, errReference) {
 		return err
 	}
-	var se *statusError
 	if errors.As(err, &se) && se.code == 404 {
 		return fmt.Errorf("%w: %w", errMissing, err)
 	}
