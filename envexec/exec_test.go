@@ -121,3 +121,10 @@ func TestExplainExecError(t *testing.T) {
 		t.Errorf("starting with a %d-byte variable: %v, want E2BIG", maxEnvEntry+1, err)
 	}
 }
+
+func TestPeakRSS(t *testing.T) {
+	t.Parallel()
+	if n := peakRSSKiB(); n <= 0 {
+		t.Fatalf("peakRSSKiB() = %d, want the test process's high-water mark", n)
+	}
+}

@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -115,6 +118,10 @@ func (inv *invocation) start(ctx context.Context, argv []string) error {
 	if s.Daemon {
 		return inv.daemonize(ctx, s, vars, sess, argv, app)
 	}
+	if inv.log.Enabled(ctx, slog.LevelDebug) {
+		// What envexec cost the container before handing over: the kernel's high-water mark.
+		inv.log.Debug("peak memory before exec", "peakRSSKiB", peakRSSKiB())
+	}
 	exec := inv.Exec
 	if exec == nil {
 		exec = syscall.Exec
@@ -204,4 +211,21 @@ func errorAttrs(err error) []any {
 		}
 	}
 	return attrs
+}
+
+// peakRSSKiB reads VmHWM from /proc/self/status; 0 where it is not available.
+func peakRSSKiB() int {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			if err == nil {
+				return n
+			}
+		}
+	}
+	return 0
 }

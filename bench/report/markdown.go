@@ -28,7 +28,8 @@ func (r *Results) Markdown() string {
 		fmt.Fprintf(&b, "| pod | runs | p50 | p90 | max |\n|---|---|---|---|---|\n")
 		fmt.Fprintf(&b, "| injected, %d references over %d paths | %d | %v | %v | %v |\n", p.References, p.Paths, p.Runs, p.Injected.P50.Round(time.Microsecond*100), p.Injected.P90.Round(time.Microsecond*100), p.Injected.Max.Round(time.Microsecond*100))
 		fmt.Fprintf(&b, "| the same without injection | %d | %v | %v | %v |\n\n", p.Runs, p.Plain.P50.Round(time.Microsecond*100), p.Plain.P90.Round(time.Microsecond*100), p.Plain.Max.Round(time.Microsecond*100))
-		fmt.Fprintf(&b, "Injection adds %v at the median.\n\n", (p.Injected.P50 - p.Plain.P50).Round(time.Microsecond*100))
+		fmt.Fprintf(&b, "Injection adds %v at the median. envexec's peak RSS before exec: %.1f MiB.\n\n",
+			(p.Injected.P50 - p.Plain.P50).Round(time.Microsecond*100), float64(p.EnvexecPeakRSSKiB)/1024)
 	}
 	if r.Profile != "" {
 		b.WriteString("## Handler profile (BenchmarkHandle/typical)\n\n<details><summary>pprof top tables</summary>\n\n```text\n")

@@ -61,6 +61,9 @@ type PodStart struct {
 	Injected load.Latency `json:"injected"`
 	// Plain is the start-up latency of the same pod without injection.
 	Plain load.Latency `json:"plain"`
+	// EnvexecPeakRSSKiB is envexec's memory high-water mark just before exec (the largest
+	// over the runs), from its debug log.
+	EnvexecPeakRSSKiB int `json:"envexecPeakRSSKiB"`
 }
 
 // Admission are the load figures of the webhook and the floor server, level by level.

@@ -63,12 +63,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		}
 	}
 	var injected, plain []time.Duration
+	peakKiB := 0
 	for i := range *runs {
 		for _, inject := range []bool{true, false} {
-			d, err := startOnce(ctx, stack, tenant, fmt.Sprintf("p%d-%t", i, inject), inject, refs, paths)
+			d, peak, err := startOnce(ctx, stack, tenant, fmt.Sprintf("p%d-%t", i, inject), inject, refs, paths)
 			if err != nil {
 				return err
 			}
+			peakKiB = max(peakKiB, peak)
 			if inject {
 				injected = append(injected, d)
 			} else {
@@ -76,7 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			}
 		}
 	}
-	res := report.PodStart{Runs: *runs, References: refs, Paths: paths, Injected: summarize(injected), Plain: summarize(plain)}
+	res := report.PodStart{Runs: *runs, References: refs, Paths: paths, Injected: summarize(injected), Plain: summarize(plain), EnvexecPeakRSSKiB: peakKiB}
 	if *jsonOut {
 		return json.NewEncoder(stdout).Encode(res)
 	}
@@ -84,47 +86,63 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	fmt.Fprintf(stdout, "  injected: p50 %v, p90 %v, max %v\n", res.Injected.P50, res.Injected.P90, res.Injected.Max)
 	fmt.Fprintf(stdout, "  plain:    p50 %v, p90 %v, max %v\n", res.Plain.P50, res.Plain.P90, res.Plain.Max)
 	fmt.Fprintf(stdout, "  injection adds %v at the median\n", res.Injected.P50-res.Plain.P50)
+	fmt.Fprintf(stdout, "  envexec's peak RSS before exec: %d KiB\n", res.EnvexecPeakRSSKiB)
 	return nil
 }
 
 // startOnce creates the pod through the apiserver (and so the webhook), then times the pod
 // runner from the start of the first container to the application's own clock reading.
-func startOnce(ctx context.Context, s *framework.Stack, t *framework.Tenant, name string, inject bool, refs, paths int) (d time.Duration, err error) {
+func startOnce(ctx context.Context, s *framework.Stack, t *framework.Tenant, name string, inject bool, refs, paths int) (d time.Duration, peakKiB int, err error) {
 	pod := appPod(t, name, refs, paths)
+	pod.Annotations = map[string]string{"vault-injector.io/log-level": "debug"} // envexec reports its peak memory
 	if !inject {
 		pod.Annotations = map[string]string{"vault-injector.io/inject": "false"}
 	}
 	if err := s.Cluster.Client.Create(ctx, pod); err != nil {
-		return 0, fmt.Errorf("create pod %s: %w", name, err)
+		return 0, 0, fmt.Errorf("create pod %s: %w", name, err)
 	}
 	stored := &corev1.Pod{}
 	if err := s.Cluster.Client.Get(ctx, client.ObjectKeyFromObject(pod), stored); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	p, err := s.Runner.Prepare(ctx, stored)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer func() { err = errors.Join(err, p.Stop()) }()
 	start := time.Now()
 	if err := p.Run(ctx); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	code, err := p.Wait(wctx, "app")
 	out, errOut := p.Logs("app")
 	if err != nil {
-		return 0, fmt.Errorf("pod %s: %w", name, err)
+		return 0, 0, fmt.Errorf("pod %s: %w", name, err)
 	}
 	if code != 0 {
-		return 0, fmt.Errorf("pod %s: the application exited %d: %s", name, code, errOut)
+		return 0, 0, fmt.Errorf("pod %s: the application exited %d: %s", name, code, errOut)
 	}
 	ns, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("pod %s printed %q, not a time", name, out)
+		return 0, 0, fmt.Errorf("pod %s printed %q, not a time", name, out)
 	}
-	return time.Unix(0, ns).Sub(start), nil
+	return time.Unix(0, ns).Sub(start), peakRSS(errOut), nil
+}
+
+// peakRSS finds envexec's "peak memory before exec" debug line in its log.
+func peakRSS(log []byte) int {
+	for _, line := range strings.Split(string(log), "\n") {
+		var entry struct {
+			Msg  string `json:"msg"`
+			Peak int    `json:"peakRSSKiB"`
+		}
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "peak memory before exec" {
+			return entry.Peak
+		}
+	}
+	return 0
 }
 
 // appPod reads its start time first thing; $$ is the kubelet's escape for a literal $.
