@@ -176,6 +176,12 @@ var Annotations = []Annotation{
 	},
 }
 
+// FromPath tells whether the pod asks for every key of some secrets (from-path): then every
+// app container needs envexec, references or not.
+func (p Pod) FromPath() bool {
+	return p.Envexec[envexec.EnvFromPath] != ""
+}
+
 // envexecAnnotation declares an annotation that becomes one envexec setting, validated by
 // envexec's own parser so the webhook and envexec cannot disagree on what is valid.
 func envexecAnnotation(name, bankVaults, setting, typ, def, doc string) Annotation {

@@ -12,7 +12,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/vault-injector/vault-injector/e2e/framework"
 )
@@ -27,25 +26,7 @@ const envFile = "env"
 
 // envPod is one container "app" running envScript with env, and /out for its file.
 func envPod(f *fixture, name string, vars []corev1.EnvVar, annotations map[string]string) *corev1.Pod {
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace, Name: name, Annotations: annotations},
-		Spec: corev1.PodSpec{
-			ServiceAccountName: f.ServiceAccount,
-			RestartPolicy:      corev1.RestartPolicyNever,
-			Volumes: []corev1.Volume{{
-				Name:         "out",
-				VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}},
-			}},
-			Containers: []corev1.Container{{
-				Name:         "app",
-				Image:        "example.com/app:1.0",
-				Command:      []string{"/bin/sh", "-c"},
-				Args:         []string{envScript},
-				Env:          vars,
-				VolumeMounts: []corev1.VolumeMount{{Name: "out", MountPath: "/out"}},
-			}},
-		},
-	}
+	return shellPod(f, name, envScript, vars, annotations)
 }
 
 // envVars turns NAME, VALUE pairs into env entries, in order.

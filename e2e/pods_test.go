@@ -17,6 +17,12 @@ const markerFile = "secret"
 // appPod is what a developer writes: one container with a command, env DB_PASSWORD set
 // to value (a reference or a literal), and an emptyDir at /out for the marker.
 func appPod(f *fixture, name, value string, annotations map[string]string) *corev1.Pod {
+	return shellPod(f, name, appScript, envVars("DB_PASSWORD", value, "GREETING", "hello"), annotations)
+}
+
+// shellPod is one container "app" running script with /bin/sh and env, with an emptyDir
+// at /out for what the script writes: the shape every e2e application pod shares.
+func shellPod(f *fixture, name, script string, env []corev1.EnvVar, annotations map[string]string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace, Name: name, Annotations: annotations},
 		Spec: corev1.PodSpec{
@@ -30,8 +36,8 @@ func appPod(f *fixture, name, value string, annotations map[string]string) *core
 				Name:         "app",
 				Image:        "example.com/app:1.0",
 				Command:      []string{"/bin/sh", "-c"},
-				Args:         []string{appScript},
-				Env:          []corev1.EnvVar{{Name: "DB_PASSWORD", Value: value}, {Name: "GREETING", Value: "hello"}},
+				Args:         []string{script},
+				Env:          env,
 				VolumeMounts: []corev1.VolumeMount{{Name: "out", MountPath: "/out"}},
 			}},
 		},

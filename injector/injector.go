@@ -223,7 +223,7 @@ func scan(pod *corev1.Pod, cfg config.Pod, facts Facts) (plan, error) {
 				p.alreadyInjected = true
 				continue
 			}
-			refs, err := references(pod, c, facts, !init && hasFromPath(cfg), cfg.MalformedWarn)
+			refs, err := references(pod, c, facts, !init && cfg.FromPath(), cfg.MalformedWarn)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -271,13 +271,6 @@ func ImagesToResolve(pod *corev1.Pod, cfg config.Pod, facts Facts) []string {
 		}
 	}
 	visit(pod.Spec.InitContainers, false)
-	visit(pod.Spec.Containers, hasFromPath(cfg))
+	visit(pod.Spec.Containers, cfg.FromPath())
 	return images
-}
-
-// hasFromPath tells whether the pod's from-path setting asks for every key of some
-// secrets: then every app container is wrapped, references or not. Init containers are
-// left alone; they rarely need an application's whole configuration.
-func hasFromPath(cfg config.Pod) bool {
-	return cfg.Envexec[EnvPrefix+"FROM_PATH"] != ""
 }

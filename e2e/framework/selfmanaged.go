@@ -7,10 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"strconv"
-	"syscall"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -127,36 +124,6 @@ func selfManagedArgs(o SelfManagedOptions, host string) []string {
 		}
 	}
 	return args
-}
-
-// startWebhookProcess starts the webhook binary with args, its output going to
-// o.LogPath and o.Kubeconfig (if any) passed as KUBECONFIG, as StartWebhook does.
-func startWebhookProcess(o WebhookOptions, args []string, metrics, probes string) (*Webhook, error) {
-	log, err := os.OpenFile(o.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("webhook log: %w", err)
-	}
-	w := &Webhook{LogPath: o.LogPath, MetricsAddr: metrics, ProbeAddr: probes, log: log, done: make(chan struct{})}
-	w.cmd = exec.Command(o.Binary, args...) //nolint:gosec,noctx // the binary just built; lives until Stop
-	// Only what the flags say: a VAULT_INJECTOR_* variable of the caller must not count.
-	w.cmd.Env = []string{defaultPath}
-	if len(o.Kubeconfig) > 0 {
-		path := o.LogPath + ".kubeconfig"
-		if err := os.WriteFile(path, o.Kubeconfig, 0o600); err != nil {
-			return nil, errors.Join(fmt.Errorf("webhook kubeconfig: %w", err), log.Close())
-		}
-		w.cmd.Env = append(w.cmd.Env, "KUBECONFIG="+path)
-	}
-	w.cmd.Stdout, w.cmd.Stderr = log, log
-	w.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := w.cmd.Start(); err != nil {
-		return nil, errors.Join(fmt.Errorf("start webhook: %w", err), log.Close())
-	}
-	go func() {
-		_ = w.cmd.Wait() // the exit status is reported through the log and done
-		close(w.done)
-	}()
-	return w, nil
 }
 
 // waitReady polls until /readyz answers and the TLS port serves a certificate the
