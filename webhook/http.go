@@ -58,7 +58,7 @@ func (s *ReviewServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in review
-	if err := json.Unmarshal(body, &in); err != nil {
+	if err := decodeJSON(body, &in); err != nil {
 		s.fail(w, "", http.StatusBadRequest, fmt.Errorf("decode AdmissionReview: %w", err))
 		return
 	}
