@@ -6,6 +6,7 @@ package injector
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -156,6 +157,8 @@ func EnvSourcesToRead(pod *corev1.Pod) []SourceKey {
 
 // Inject returns the pod with envexec in front of every container that holds a reference.
 // The input is never modified; when nothing needs doing the same pointer is returned.
+// The result shares the parts it does not change with the input (see copyForWrite), so
+// treat both as read-only.
 // Every problem in the pod is reported at once, as FieldErrors joined into one error.
 func Inject(pod *corev1.Pod, cfg config.Pod, facts Facts) (*corev1.Pod, Report, error) {
 	if !cfg.Inject {
@@ -172,7 +175,7 @@ func Inject(pod *corev1.Pod, cfg config.Pod, facts Facts) (*corev1.Pod, Report, 
 		return nil, Report{}, err
 	}
 
-	out := pod.DeepCopy()
+	out := copyForWrite(pod, plan.wrap)
 	report := Report{}
 	for _, t := range plan.wrap {
 		c := t.in(out)
@@ -191,6 +194,31 @@ func Inject(pod *corev1.Pod, cfg config.Pod, facts Facts) (*corev1.Pod, Report, 
 	}
 	out.Annotations[config.StatusAnnotation] = "injected"
 	return out, report, nil
+}
+
+// copyForWrite copies what Inject writes and shares the rest: the pod, its spec, its
+// annotations, volume and container lists, and of each wrapped container its env, volume
+// mounts and exec probes. A deep copy of the whole pod was a tenth of the admission
+// path's allocations, and most of a pod (resources, other containers) is never touched.
+func copyForWrite(pod *corev1.Pod, wrap []target) *corev1.Pod {
+	out := *pod
+	out.Annotations = maps.Clone(pod.Annotations)
+	out.Spec.Volumes = slices.Clip(pod.Spec.Volumes)
+	out.Spec.InitContainers = slices.Clone(pod.Spec.InitContainers)
+	out.Spec.Containers = slices.Clone(pod.Spec.Containers)
+	for _, t := range wrap {
+		c := t.in(&out)
+		// Clipped, so appending allocates instead of writing into the input's spare capacity.
+		c.Env, c.VolumeMounts = slices.Clip(c.Env), slices.Clip(c.VolumeMounts)
+		for _, p := range []**corev1.Probe{&c.LivenessProbe, &c.ReadinessProbe, &c.StartupProbe} {
+			if *p != nil && (*p).Exec != nil {
+				probe, exec := **p, *(*p).Exec
+				probe.Exec = &exec
+				*p = &probe
+			}
+		}
+	}
+	return &out
 }
 
 // target points at one container to wrap, by position, so the deep copy can be edited.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -68,6 +69,7 @@ func TestGolden(t *testing.T) {
 			goldenFile(t, filepath.Join(dir, "want.pod.yaml"), marshal(t, out))
 			goldenFile(t, filepath.Join(dir, "want.report.yaml"), marshal(t, report))
 			checkIdempotent(t, out, cfg, facts)
+			checkIndependent(t, pod, before, cfg, facts, report)
 			checkRestricted(t, out)
 			if report.Skipped != injector.SkipNone && out != pod {
 				t.Errorf("skipped (%s) but returned a new pod", report.Skipped)
@@ -146,6 +148,58 @@ func checkIdempotent(t *testing.T, out *corev1.Pod, cfg config.Pod, facts inject
 	}
 }
 
+// checkIndependent checks that what Inject writes belongs to its result alone, since the
+// result shares the rest with the input: scribbling over one result's annotations and its
+// wrapped containers' env, mounts, command and probes changes neither the input nor a
+// second result of the same input.
+func checkIndependent(t *testing.T, pod, before *corev1.Pod, cfg config.Pod, facts injector.Facts, report injector.Report) {
+	t.Helper()
+	if report.Skipped != injector.SkipNone {
+		return
+	}
+	one, _, err1 := injector.Inject(pod, cfg, facts)
+	two, _, err2 := injector.Inject(pod, cfg, facts)
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	want := two.DeepCopy()
+	one.Annotations["scribbled"] = "yes"
+	for _, wrapped := range report.Containers {
+		cs := one.Spec.Containers
+		if wrapped.Init {
+			cs = one.Spec.InitContainers
+		}
+		for i := range cs {
+			c := &cs[i]
+			if c.Name != wrapped.Name {
+				continue
+			}
+			for j := range c.Env {
+				c.Env[j].Value = "scribbled"
+			}
+			c.Env = append(c.Env, corev1.EnvVar{Name: "SCRIBBLED"})
+			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "scribbled"})
+			for j := range c.VolumeMounts {
+				c.VolumeMounts[j].Name = "scribbled"
+			}
+			for j := range c.Command {
+				c.Command[j] = "scribbled"
+			}
+			for _, p := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe, c.StartupProbe} {
+				if p != nil && p.Exec != nil {
+					p.Exec.Command, p.PeriodSeconds = []string{"scribbled"}, 99
+				}
+			}
+		}
+	}
+	if d := cmp.Diff(before, pod); d != "" {
+		t.Errorf("writing to Inject's result changed its input:\n%s", d)
+	}
+	if d := cmp.Diff(want, two); d != "" {
+		t.Errorf("writing to one result of Inject changed another:\n%s", d)
+	}
+}
+
 // checkRestricted evaluates the injected init container alone against the real Pod
 // Security "restricted" checks: our part must pass in any namespace.
 func checkRestricted(t *testing.T, out *corev1.Pod) {
@@ -187,4 +241,31 @@ func TestImagesToResolve(t *testing.T) {
 	if d := cmp.Diff([]string{"migrate:1", "app:1"}, injector.ImagesToResolve(pod, config.Pod{}, injector.Facts{})); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}
+}
+
+// TestResultsIndependentOfSpareCapacity gives Inject lists with room to grow in place, as
+// decoded lists often have, so a result appending there would write into its input's
+// array and into every other result's.
+func TestResultsIndependentOfSpareCapacity(t *testing.T) {
+	env := make([]corev1.EnvVar, 1, 64)
+	env[0] = corev1.EnvVar{Name: "DB", Value: "vault:secret/data/db#password"}
+	mounts := make([]corev1.VolumeMount, 1, 16)
+	mounts[0] = corev1.VolumeMount{Name: "data", MountPath: "/data"}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "ns"},
+		Spec: corev1.PodSpec{
+			Volumes:    make([]corev1.Volume, 0, 16),
+			Containers: []corev1.Container{{Name: "app", Image: "app", Command: []string{"/app"}, Env: env, VolumeMounts: mounts}},
+		},
+	}
+	cfg := config.Pod{
+		Inject: true, InjectorImage: "img", EnvexecPath: "/envexec", VaultAddr: "http://v:8200",
+		Role: "r", AuthPath: "kubernetes", LogLevel: config.LogInfo, TokenExpiration: 10 * time.Minute,
+	}
+	before := pod.DeepCopy()
+	_, report, err := injector.Inject(pod, cfg, injector.Facts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkIndependent(t, pod, before, cfg, injector.Facts{}, report)
 }

@@ -1,11 +1,13 @@
 package webhook
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -16,6 +18,30 @@ import (
 // maxReviewBytes caps a request body: two objects of at most 3 MiB (the old and the new)
 // and the rest of the review, as the apiserver may send.
 const maxReviewBytes = 7 << 20
+
+// bodies recycles request buffers: reading a review into a fresh slice was the largest
+// allocation of a request. Decoding copies what it keeps, so a buffer is free again once
+// the review is decoded.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBytes keeps the rare huge review from pinning its buffer in the pool.
+const maxPooledBytes = 256 << 10
+
+func getBuffer(contentLength int64) *bytes.Buffer {
+	buf := bodies.Get().(*bytes.Buffer)
+	if contentLength > 0 && contentLength <= maxReviewBytes {
+		buf.Grow(int(contentLength) + bytes.MinRead)
+	}
+	return buf
+}
+
+func putBuffer(buf *bytes.Buffer) {
+	if buf.Cap() > maxPooledBytes {
+		return
+	}
+	buf.Reset()
+	bodies.Put(buf)
+}
 
 // reviewVersions are the AdmissionReview versions we answer; both share one shape.
 var reviewVersions = map[string]bool{"admission.k8s.io/v1": true, "admission.k8s.io/v1beta1": true}
@@ -41,7 +67,10 @@ type review struct {
 
 // ServeHTTP implements http.Handler.
 func (s *ReviewServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxReviewBytes+1))
+	buf := getBuffer(r.ContentLength)
+	defer putBuffer(buf)
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, maxReviewBytes+1))
+	body := buf.Bytes()
 	switch {
 	case err != nil:
 		s.fail(w, "", http.StatusBadRequest, fmt.Errorf("read request body: %w", err))

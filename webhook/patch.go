@@ -34,7 +34,8 @@ var errUnexpectedChange = errors.New("internal error: the injector changed a fie
 // containers when ours is inserted before them, dropping fields our types do not know, and
 // costs a JSON round trip of the whole pod.
 func buildPatch(in, out *corev1.Pod) ([]byte, error) {
-	ops := mapOps(nil, "/metadata/annotations", in.Annotations, out.Annotations)
+	ops := make([]patchOp, 0, 64)
+	ops = mapOps(ops, "/metadata/annotations", in.Annotations, out.Annotations)
 	ops = listOps(ops, "/spec/volumes", in.Spec.Volumes, out.Spec.Volumes)
 	inserted := len(out.Spec.InitContainers) > len(in.Spec.InitContainers)
 	shift := 0
@@ -124,8 +125,9 @@ func listOps[T any](ops []patchOp, path string, a, b []T) []patchOp {
 	case len(b) == 0 || (len(a) == len(b) && reflect.DeepEqual(a, b)):
 		return ops
 	case len(a) > 0 && len(a) < len(b) && reflect.DeepEqual(a, b[:len(a)]):
-		for _, item := range b[len(a):] {
-			ops = append(ops, patchOp{Op: "add", Path: path + "/-", Value: item})
+		for i := len(a); i < len(b); i++ {
+			// A pointer: boxing the item itself would copy it to the heap.
+			ops = append(ops, patchOp{Op: "add", Path: path + "/-", Value: &b[i]})
 		}
 		return ops
 	}
