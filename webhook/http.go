@@ -22,13 +22,16 @@ const maxReviewBytes = 7 << 20
 // bodies recycles request buffers: reading a review into a fresh slice was the largest
 // allocation of a request. Decoding copies what it keeps, so a buffer is free again once
 // the review is decoded.
-var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var bodies sync.Pool
 
 // maxPooledBytes keeps the rare huge review from pinning its buffer in the pool.
 const maxPooledBytes = 256 << 10
 
 func getBuffer(contentLength int64) *bytes.Buffer {
-	buf := bodies.Get().(*bytes.Buffer)
+	buf, ok := bodies.Get().(*bytes.Buffer)
+	if !ok {
+		buf = new(bytes.Buffer)
+	}
 	if contentLength > 0 && contentLength <= maxReviewBytes {
 		buf.Grow(int(contentLength) + bytes.MinRead)
 	}
