@@ -41,6 +41,40 @@ func TestEvaluateAdmission(t *testing.T) {
 	}
 }
 
+func envexecBench(name string, ns float64) gobench.Benchmark {
+	return gobench.Benchmark{
+		Package: "github.com/vault-injector/vault-injector/envexec", Name: name,
+		Metrics: map[string]gobench.Stat{"ns/op": {Median: ns}},
+	}
+}
+
+func TestEvaluateEnvexec(t *testing.T) {
+	t.Parallel()
+	benches := []gobench.Benchmark{
+		envexecBench("BenchmarkStartup/refs=100/paths=20", 12e6),
+		envexecBench("BenchmarkVaultFloor/login+read", 2e6),
+		envexecBench("BenchmarkVaultFloor/login+20-reads", 10e6),
+		{Package: "github.com/vault-injector/vault-injector/webhook", Name: "BenchmarkStartup/refs=100/paths=20", Metrics: map[string]gobench.Stat{"ns/op": {Median: 1}}},
+	}
+	got := report.EvaluateEnvexec(benches, 9_000_000)
+	if len(got) != 2 || got[0].Met || got[1].Met {
+		t.Fatalf("want size and start-up both missed: %+v", got)
+	}
+	if got[1].Value != 6 || !strings.Contains(got[1].Gap, "Vault alone takes 5.0×") || !strings.Contains(got[1].Gap, "envexec adds 20%") {
+		t.Errorf("start-up: %+v", got[1])
+	}
+	if !strings.Contains(got[0].Gap, "1000000 bytes over") {
+		t.Errorf("size gap: %q", got[0].Gap)
+	}
+	got = report.EvaluateEnvexec(benches[:2], 6_000_000)
+	if len(got) != 2 || !got[0].Met || got[1].Met || strings.Contains(got[1].Gap, "Vault alone") {
+		t.Errorf("without the Vault floor: %+v", got)
+	}
+	if got := report.EvaluateEnvexec(nil, 0); len(got) != 0 {
+		t.Errorf("nothing measured, got targets: %+v", got)
+	}
+}
+
 // TestWrite checks both files are written and agree on the figures.
 func TestWrite(t *testing.T) {
 	t.Parallel()

@@ -33,6 +33,9 @@ type Results struct {
 	GoBenchmarks []gobench.Benchmark `json:"goBenchmarks,omitempty"`
 	// GoBenchmarkErrors say which benchmark packages failed, and why.
 	GoBenchmarkErrors []string `json:"goBenchmarkErrors,omitempty"`
+	// EnvexecBytes is the size of the stripped static envexec binary, built as `make build`
+	// builds it.
+	EnvexecBytes int64 `json:"envexecBytes,omitempty"`
 	// Benchstat is benchstat's summary of the Go benchmarks.
 	Benchstat string `json:"benchstat,omitempty"`
 	// Comparison is benchstat's comparison with a baseline run, when one was given.

@@ -1,6 +1,11 @@
 package report
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/vault-injector/vault-injector/bench/gobench"
+)
 
 // The targets for the admission path.
 const (
@@ -65,3 +70,56 @@ func EvaluateAdmission(a *Admission) []Target {
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// The targets for envexec.
+const (
+	// MaxEnvexecBytes is the largest stripped envexec binary accepted (8 MB).
+	MaxEnvexecBytes = 8_000_000
+	// MaxStartupRatio is the most envexec may take for 100 references over 20 paths, in
+	// units of one login plus one read.
+	MaxStartupRatio = 2
+)
+
+// Benchmark names the envexec targets compare; see envexec/bench_test.go.
+const (
+	startupBench    = "BenchmarkStartup/refs=100/paths=20"
+	yardstickBench  = "BenchmarkVaultFloor/login+read"
+	vaultFloorBench = "BenchmarkVaultFloor/login+20-reads"
+)
+
+// EvaluateEnvexec checks envexec's size (when measured, > 0) and its start-up with 100
+// references over 20 paths against one login plus one read by a bare client in the same
+// run. A miss also says what Vault alone needs for the same 20 reads, which bounds what
+// any client can reach on this machine.
+func EvaluateEnvexec(benchmarks []gobench.Benchmark, envexecBytes int64) []Target {
+	var out []Target
+	if envexecBytes > 0 {
+		t := Target{Name: "envexec stripped binary < 8 MB", Value: float64(envexecBytes) / 1e6, Limit: MaxEnvexecBytes / 1e6, Met: envexecBytes < MaxEnvexecBytes}
+		if !t.Met {
+			t.Gap = fmt.Sprintf("%d bytes over", envexecBytes-MaxEnvexecBytes)
+		}
+		out = append(out, t)
+	}
+	medians := map[string]float64{}
+	for _, b := range benchmarks {
+		if strings.HasSuffix(b.Package, "/envexec") {
+			medians[b.Name] = b.Metrics["ns/op"].Median
+		}
+	}
+	startup, yardstick, floor := medians[startupBench], medians[yardstickBench], medians[vaultFloorBench]
+	if startup == 0 || yardstick == 0 {
+		return out
+	}
+	t := Target{
+		Name:  fmt.Sprintf("envexec 100 refs / 20 paths ≤ %d× one login + one read", MaxStartupRatio),
+		Value: startup / yardstick, Limit: MaxStartupRatio, Met: startup/yardstick <= MaxStartupRatio,
+	}
+	if !t.Met {
+		t.Gap = fmt.Sprintf("%s, want ≤ %s", dur(startup), dur(MaxStartupRatio*yardstick))
+		if floor > 0 {
+			t.Gap += fmt.Sprintf("; Vault alone takes %.1f× (%s) to log in and serve the 20 reads to a bare client, "+
+				"so envexec adds %.0f%% to what this Vault allows", floor/yardstick, dur(floor), (startup/floor-1)*100)
+		}
+	}
+	return append(out, t)
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vault-injector/vault-injector/bench/gobench"
 	"github.com/vault-injector/vault-injector/bench/report"
+	"github.com/vault-injector/vault-injector/bench/server"
 )
 
 // goSection runs the Go benchmarks package by package (a failing package is reported and
@@ -38,9 +39,29 @@ func goSection(ctx context.Context, o *options, res *report.Results, stdout io.W
 		return err
 	}
 	summarizeBenchstat(ctx, o, res, rawPath, baseline)
+	if err := measureEnvexec(ctx, o, res); err != nil {
+		res.Notes = append(res.Notes, err.Error())
+	}
+	res.Targets = append(res.Targets, report.EvaluateEnvexec(res.GoBenchmarks, res.EnvexecBytes)...)
 	if len(res.GoBenchmarkErrors) > 0 {
 		return fmt.Errorf("%d benchmark package(s) failed; see RESULTS.md", len(res.GoBenchmarkErrors))
 	}
+	return nil
+}
+
+// measureEnvexec builds envexec as every injected pod carries it and records its size.
+func measureEnvexec(ctx context.Context, o *options, res *report.Results) error {
+	bin := filepath.Join(o.workDir, "envexec")
+	line, err := server.Build(ctx, o.root, "./cmd/envexec", bin)
+	res.Commands = append(res.Commands, line)
+	if err != nil {
+		return fmt.Errorf("envexec size: %w", err)
+	}
+	st, err := os.Stat(bin) //nolint:gosec // our own work directory
+	if err != nil {
+		return fmt.Errorf("envexec size: %w", err)
+	}
+	res.EnvexecBytes = st.Size()
 	return nil
 }
 
