@@ -126,7 +126,11 @@ func (rs *resolver) resolve(ctx context.Context, slots []slot) []result {
 	})
 	lookup := func(o *op[mountInfo]) (mountInfo, error) { return rs.c.mount(ctx, o.path) }
 	first, rest := splitByFirstSegment(mounts)
+	early := earlyReads(slots, reads)
 	phase1 := tasks(first, lookup)
+	phase1 = append(phase1, tasks(early, func(o *op[secret]) (secret, error) {
+		return rs.c.read(ctx, o.path, slots[o.users[0]].ref.Version)
+	})...)
 	phase1 = append(phase1, tasks(writeOps, func(o *op[secret]) (secret, error) {
 		return rs.write(ctx, o.path, slots[o.users[0]].ref.Body)
 	})...)
@@ -138,13 +142,36 @@ func (rs *resolver) resolve(ctx context.Context, slots []slot) []result {
 	for _, o := range writeOps {
 		fill(out, slots, o)
 	}
-	rs.reads(ctx, slots, reads, mounts, out)
+	rs.reads(ctx, slots, reads, mounts, early, out)
 	return out
 }
 
+// readKey names one read: an API path at a version.
+func readKey(api string, version int) string {
+	return "read " + api + "#" + strconv.Itoa(version)
+}
+
+// earlyReads are the reads that can start with the mount lookups instead of after them:
+// those of paths written "<mount>/data/<rest>", the form KV v2 users write. On a KV v2
+// mount at "<mount>/", and on any KV v1 or other engine, the API path is the path as
+// written, so the early read is the very request the lookup would lead to, one round
+// trip sooner. reads uses its answer only when the lookup confirms that; otherwise
+// (a mount at "<mount>/data/", say) it is ignored and costs one wasted GET.
+func earlyReads(slots []slot, reads []int) []*op[secret] {
+	var idx []int
+	for _, i := range reads {
+		if seg := strings.SplitN(slots[i].ref.Path, "/", 3); len(seg) == 3 && seg[0] != "" && seg[1] == "data" && seg[2] != "" {
+			idx = append(idx, i)
+		}
+	}
+	return group[secret](idx, func(i int) (string, string) {
+		return readKey(slots[i].ref.Path, slots[i].ref.Version), slots[i].ref.Path
+	})
+}
+
 // reads maps each read slot to its API path through its mount, then reads each distinct
-// secret once.
-func (rs *resolver) reads(ctx context.Context, slots []slot, reads []int, mounts []*op[mountInfo], out []result) {
+// secret once, reusing early reads of the same API path.
+func (rs *resolver) reads(ctx context.Context, slots []slot, reads []int, mounts []*op[mountInfo], early []*op[secret], out []result) {
 	mountOf := map[string]*op[mountInfo]{}
 	for _, m := range mounts {
 		mountOf[m.key] = m
@@ -171,19 +198,27 @@ func (rs *resolver) reads(ctx context.Context, slots []slot, reads []int, mounts
 		ready = append(ready, i)
 	}
 	ops := group[secret](ready, func(i int) (string, string) {
-		return "read " + targets[i].api + "#" + strconv.Itoa(slots[i].ref.Version), slots[i].ref.Path
+		return readKey(targets[i].api, slots[i].ref.Version), slots[i].ref.Path
 	})
+	done := map[string]*op[secret]{}
+	for _, e := range early {
+		done[e.key] = e
+	}
 	runAll(tasks(ops, func(o *op[secret]) (secret, error) {
 		i := o.users[0]
-		return rs.read(ctx, targets[i].api, slots[i].ref.Version, targets[i].kv2)
+		if e, ok := done[o.key]; ok {
+			return rs.opened(e.val, e.err, targets[i].api, targets[i].kv2)
+		}
+		sec, err := rs.c.read(ctx, targets[i].api, slots[i].ref.Version)
+		return rs.opened(sec, err, targets[i].api, targets[i].kv2)
 	}))
 	for _, o := range ops {
 		fill(out, slots, o)
 	}
 }
 
-func (rs *resolver) read(ctx context.Context, api string, version int, kv2 bool) (secret, error) {
-	sec, err := rs.c.read(ctx, api, version)
+// opened is what a read of api gave, out of its KV v2 envelope, its lease kept.
+func (rs *resolver) opened(sec secret, err error, api string, kv2 bool) (secret, error) {
 	if err != nil {
 		return secret{}, err
 	}
