@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	ctrl "sigs.k8s.io/controller-runtime"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/vault-injector/vault-injector/config"
@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return nil
 	}
 	log := zap.New(zap.UseFlagOptions(&zapOpts), zap.WriteTo(stderr))
-	ctrl.SetLogger(log)
+	logf.SetLogger(log)
 	log.Info("starting vault-injector", "version", version)
 	return webhook.Serve(ctx, cfg, log)
 }
