@@ -83,6 +83,41 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestMerge checks that runs merged are one run: counts add up, throughput is over the
+// summed time, and percentiles are over every request of every run.
+func TestMerge(t *testing.T) {
+	t.Parallel()
+	s := server(t, false)
+	var runs []load.Result
+	for range 3 {
+		r, err := load.Run(t.Context(), load.Options{
+			URL: s.URL, Client: s.Client(), Bodies: bodies(3), Clients: 2, Duration: 50 * time.Millisecond, Check: load.CheckMutated,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, r)
+	}
+	m := load.Merge(runs...)
+	var requests int
+	var elapsed time.Duration
+	slowest := time.Duration(0)
+	for _, r := range runs {
+		requests += r.Requests
+		elapsed += r.Elapsed
+		slowest = max(slowest, r.Latency.Max)
+	}
+	if m.Requests != requests || m.Elapsed != elapsed || m.Latency.Max != slowest || m.Clients != 2 || m.Protocol != "HTTP/2.0" {
+		t.Errorf("merged %+v from %d requests in %v, slowest %v", m, requests, elapsed, slowest)
+	}
+	if want := float64(requests) / elapsed.Seconds(); m.Throughput != want {
+		t.Errorf("throughput %v, want %v", m.Throughput, want)
+	}
+	if again := load.Merge(m); again.Latency != m.Latency || again.Requests != m.Requests {
+		t.Errorf("merging a merged result changed it: %+v vs %+v", again, m)
+	}
+}
+
 func TestRunRejectsBadOptions(t *testing.T) {
 	t.Parallel()
 	if _, err := load.Run(t.Context(), load.Options{Clients: 1}); err == nil {

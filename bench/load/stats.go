@@ -24,6 +24,37 @@ type Result struct {
 	Latency Latency `json:"latency"`
 	// Protocol is the HTTP version the server answered with, e.g. "HTTP/2.0".
 	Protocol string `json:"protocol"`
+	// samples are the checked responses' latencies, kept so runs can be merged.
+	samples []time.Duration
+}
+
+// Merge combines runs of one server at one level into one result, as if they had been one
+// run: requests and errors add up, throughput is over their summed time, and the
+// percentiles are exact over every request of every run.
+func Merge(runs ...Result) Result {
+	var r Result
+	var all []time.Duration
+	for _, x := range runs {
+		r.Clients = max(r.Clients, x.Clients)
+		r.Elapsed += x.Elapsed
+		r.Requests += x.Requests
+		r.Errors += x.Errors
+		if r.Protocol == "" {
+			r.Protocol = x.Protocol
+		}
+		for _, s := range x.ErrorSamples {
+			if len(r.ErrorSamples) < maxErrorSamples {
+				r.ErrorSamples = append(r.ErrorSamples, s)
+			}
+		}
+		all = append(all, x.samples...)
+	}
+	if r.Elapsed > 0 {
+		r.Throughput = float64(r.Requests) / r.Elapsed.Seconds()
+	}
+	r.Latency = Summarize(all)
+	r.samples = all
+	return r
 }
 
 // Latency holds exact percentiles (nearest rank) over every recorded request.
@@ -63,6 +94,7 @@ func summarize(workers []worker, clients int, elapsed time.Duration) Result {
 		r.Throughput = float64(r.Requests) / elapsed.Seconds()
 	}
 	r.Latency = Summarize(all)
+	r.samples = all
 	return r
 }
 

@@ -72,11 +72,11 @@ func (a *Admission) section(b *strings.Builder) {
 	b.WriteString("## Admission over HTTPS: vault-injector against the floor server\n\n")
 	fmt.Fprintf(b, "Closed loop over one HTTP/2 TLS connection per server on loopback; every response checked "+
 		"(status 200, uid, allowed, non-empty JSON patch). Pod: %s. Request body %d bytes; the webhook's patch "+
-		"is %d bytes in %d operations, and the floor answers with the same patch. Each level: %s warm-up, then %s "+
-		"measured, alternating servers. Latency percentiles are exact (nearest rank over every request). "+
+		"is %d bytes in %d operations, and the floor answers with the same patch. Each level: %s warm-up per server, then %s "+
+		"measured per server in %d rounds, the servers taking turns (which goes first alternates), each server's rounds merged. Latency percentiles are exact (nearest rank over every request). "+
 		"Peak RSS is the kernel's high-water mark (VmHWM, which counts the binary's pages read from disk); "+
 		"in brackets the highest anonymous RSS (heap, stacks) sampled every 50ms during the level.\n\n",
-		a.Pod, a.BodyBytes, a.PatchBytes, a.PatchOps, a.Warmup, a.Duration)
+		a.Pod, a.BodyBytes, a.PatchBytes, a.PatchOps, a.Warmup, a.Duration, a.Rounds)
 	b.WriteString("| clients | server | requests/s | p50 | p90 | p99 | p99.9 | max | requests | errors | peak RSS (anon) | protocol |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	var samples []string

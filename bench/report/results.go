@@ -83,6 +83,8 @@ type Admission struct {
 	Duration time.Duration `json:"durationNs"`
 	// Warmup is how long each level ran, unrecorded, before being measured.
 	Warmup time.Duration `json:"warmupNs"`
+	// Rounds is how many turns Duration was split into, the servers alternating.
+	Rounds int `json:"rounds"`
 	// Servers are the command lines and idle memory of the servers.
 	Servers []Server `json:"servers"`
 	// Levels are the runs, one per number of concurrent clients.

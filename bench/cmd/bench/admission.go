@@ -54,7 +54,7 @@ func admissionSection(ctx context.Context, o *options, res *report.Results, stdo
 	res.Commands = append(res.Commands, ours.commandLine())
 	a := &report.Admission{
 		Pod: "typical (1 init container + 2 containers, 40 env variables, 19 references, commands set)", BodyBytes: len(bodies[0].Data),
-		Duration: o.duration, Warmup: o.warmup,
+		Duration: o.duration, Warmup: o.warmup, Rounds: max(o.rounds, 1),
 	}
 	patchFile := filepath.Join(o.workDir, "patch.json")
 	if a.PatchBytes, a.PatchOps, err = capturePatch(ctx, ours, bodies[0], patchFile); err != nil {
@@ -123,15 +123,34 @@ func reviewBodies() ([]load.Body, error) {
 	return bodies, nil
 }
 
-// drive runs every level against both servers in turn and records the figures.
+// drive runs every level against both servers and records the figures. Each level is
+// warmed up on both, then measured in rounds in which the servers take turns (ours
+// first in odd rounds, the floor first in even ones), and each server's rounds are merged:
+// a slow spell of a shared machine then hits both servers instead of skewing the ratio.
 func drive(ctx context.Context, o *options, a *report.Admission, bodies []load.Body, ours, floor *target, stdout io.Writer) error {
 	for _, clients := range o.clients {
 		level := report.Level{Clients: clients}
+		runs := map[*target][]report.Run{}
 		for _, t := range []*target{ours, floor} {
-			r, err := measure(ctx, o, t, bodies, clients)
-			if err != nil {
+			if err := warmUp(ctx, o, t, bodies, clients); err != nil {
 				return err
 			}
+		}
+		for round := range max(o.rounds, 1) {
+			order := []*target{ours, floor}
+			if round%2 == 1 {
+				order = []*target{floor, ours}
+			}
+			for _, t := range order {
+				r, err := measure(ctx, t, bodies, clients, o.duration/time.Duration(max(o.rounds, 1)))
+				if err != nil {
+					return err
+				}
+				runs[t] = append(runs[t], r)
+			}
+		}
+		for _, t := range []*target{ours, floor} {
+			r := mergeRuns(runs[t])
 			fmt.Fprintf(stdout, "%-15s %3d clients: %8.0f req/s  p50 %s  p99 %s  p99.9 %s  errors %d  peak RSS %.1f MiB (anon %.1f)\n",
 				t.proc.Name, clients, r.Throughput, r.Latency.P50, r.Latency.P99, r.Latency.P999, r.Errors,
 				float64(r.PeakRSS)/(1<<20), float64(r.PeakAnon)/(1<<20))
@@ -152,15 +171,30 @@ func drive(ctx context.Context, o *options, a *report.Admission, bodies []load.B
 	return nil
 }
 
-// measure warms t up at the level, then runs it and reads its peak memory.
-func measure(ctx context.Context, o *options, t *target, bodies []load.Body, clients int) (report.Run, error) {
-	opts := load.Options{URL: t.url, Client: t.client, Bodies: bodies, Clients: clients, Duration: o.warmup, Check: load.CheckMutated}
-	if o.warmup > 0 {
-		if _, err := load.Run(ctx, opts); err != nil {
-			return report.Run{}, err
-		}
+// warmUp drives t at the level without recording anything.
+func warmUp(ctx context.Context, o *options, t *target, bodies []load.Body, clients int) error {
+	if o.warmup <= 0 {
+		return nil
 	}
-	opts.Duration = o.duration
+	_, err := load.Run(ctx, load.Options{URL: t.url, Client: t.client, Bodies: bodies, Clients: clients, Duration: o.warmup, Check: load.CheckMutated})
+	return err
+}
+
+// mergeRuns is one server's rounds at one level as one run; memory is the highest seen.
+func mergeRuns(runs []report.Run) report.Run {
+	results := make([]load.Result, len(runs))
+	var out report.Run
+	for i, r := range runs {
+		results[i] = r.Result
+		out.PeakRSS, out.PeakAnon = max(out.PeakRSS, r.PeakRSS), max(out.PeakAnon, r.PeakAnon)
+	}
+	out.Result = load.Merge(results...)
+	return out
+}
+
+// measure runs t at the level for d and reads its peak memory.
+func measure(ctx context.Context, t *target, bodies []load.Body, clients int, d time.Duration) (report.Run, error) {
+	opts := load.Options{URL: t.url, Client: t.client, Bodies: bodies, Clients: clients, Duration: d, Check: load.CheckMutated}
 	sampler := t.proc.SampleAnon(50 * time.Millisecond)
 	r, err := load.Run(ctx, opts)
 	anon := sampler.Stop()

@@ -20,7 +20,7 @@ type options struct {
 	out, root, only      string
 	duration, warmup     time.Duration
 	clients              []int
-	count                int
+	count, rounds        int
 	benchtime, packages  string
 	benchstat, baseline  string
 	injectorBin, workDir string
@@ -40,6 +40,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.only, "only", strings.Join(sections, ","), "comma-separated sections to run: load, go, profile, podstart")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each load level, per server")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unrecorded warm-up before each load level, per server")
+	fs.IntVar(&o.rounds, "rounds", 5, "rounds each level's measured time is split into, the servers taking turns, so a slow spell of the machine hits both")
 	clients := fs.String("clients", "1,8,32", "comma-separated numbers of concurrent clients, one load level each")
 	fs.IntVar(&o.count, "count", 6, "go test -count: samples of each Go benchmark (benchstat wants 6 or more)")
 	fs.StringVar(&o.benchtime, "benchtime", "1s", "go test -benchtime of each sample")
