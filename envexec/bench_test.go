@@ -32,9 +32,9 @@ func benchSecrets(b *testing.B, f *fixture) string {
 // BenchmarkStartup measures envexec from start to the exec of the application (recorded,
 // not performed) against the local real Vault: parse settings, scan the environment, log
 // in, look up mounts, read each secret once, build the environment. References are
-// spread evenly over the paths and written in the API form (secret/data/...), as the
-// docs and bank-vaults users write them; the cli-form cases write secret/... and so wait
-// for the mount lookup before reading.
+// spread evenly over the paths and written in the CLI form (secret/...), so every read
+// waits for its mount lookup; the api-form cases write secret/data/..., as bank-vaults
+// users do, and read alongside the lookup.
 //
 //	go test ./envexec -run '^$' -bench BenchmarkStartup -benchtime 50x
 func BenchmarkStartup(b *testing.B) {
@@ -54,11 +54,11 @@ func BenchmarkStartup(b *testing.B) {
 			if paths > refs {
 				continue // fewer references than paths cannot cover every path
 			}
-			run(fmt.Sprintf("refs=%d/paths=%d", refs, paths), refs, paths, "data/")
+			run(fmt.Sprintf("refs=%d/paths=%d", refs, paths), refs, paths, "")
 		}
 	}
-	run("refs=1/paths=1/cli-form", 1, 1, "")
-	run("refs=100/paths=20/cli-form", 100, 20, "")
+	run("refs=1/paths=1/api-form", 1, 1, "data/")
+	run("refs=100/paths=20/api-form", 100, 20, "data/")
 }
 
 func benchRun(b *testing.B, env []string, refs int) {
@@ -105,7 +105,7 @@ func BenchmarkVaultFloor(b *testing.B) {
 						ClientToken string `json:"client_token"`
 					} `json:"auth"`
 				}
-				if err := floorCall(c, http.MethodPost, f.srv.Addr+"/v1/auth/"+testAuthPath+"/login", "", login, &auth); err != nil {
+				if err := floorCall(b.Context(), c, http.MethodPost, f.srv.Addr+"/v1/auth/"+testAuthPath+"/login", "", login, &auth); err != nil {
 					b.Fatal(err)
 				}
 				sem := make(chan struct{}, maxParallel)
@@ -120,7 +120,7 @@ func BenchmarkVaultFloor(b *testing.B) {
 							} `json:"data"`
 						}
 						url := fmt.Sprintf("%s/v1/secret/data/%s/p%d", f.srv.Addr, u, p)
-						if err := floorCall(c, http.MethodGet, url, auth.Auth.ClientToken, nil, &out); err != nil || len(out.Data.Data) != benchKeys {
+						if err := floorCall(b.Context(), c, http.MethodGet, url, auth.Auth.ClientToken, nil, &out); err != nil || len(out.Data.Data) != benchKeys {
 							b.Errorf("read %s: %d keys, %v", url, len(out.Data.Data), err)
 						}
 					})
@@ -133,8 +133,8 @@ func BenchmarkVaultFloor(b *testing.B) {
 }
 
 // floorCall is one Vault request of BenchmarkVaultFloor, decoding the JSON answer into out.
-func floorCall(c *http.Client, method, url, token string, body []byte, out any) error {
-	req, err := http.NewRequestWithContext(context.Background(), method, url, bytes.NewReader(body))
+func floorCall(ctx context.Context, c *http.Client, method, url, token string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

@@ -123,4 +123,33 @@ func TestVaultEarlyReadIgnoredWhenMountDisagrees(t *testing.T) {
 	if n := len(proxy.find(mount + "/data/data/db")); n != 1 {
 		t.Errorf("%d reads of the API path, want 1", n)
 	}
+	if n := len(proxy.find(mount + "/data/db")); n != 1 {
+		t.Errorf("%d early reads of the path as written, want 1 (made, then dropped)", n)
+	}
+}
+
+// TestVaultEarlyReadOnKV1 reads an API-form path on a KV v1 mount, where the path as
+// written is the secret's own path: the early read is the read. A version pin there is
+// refused as before, whatever the early read found.
+func TestVaultEarlyReadOnKV1(t *testing.T) {
+	t.Parallel()
+	f := vault(t)
+	u := unique(t)
+	a := canary(t)
+	f.put(t, "kv1/data/"+u, map[string]any{"a": a})
+	proxy := newRecordingProxy(t, f.srv.Addr, 0)
+	env, jwt := f.env(t, "A=vault:kv1/data/"+u+"#a")
+	out := runOK(t, withSetting(env, EnvVaultAddr, proxy.URL), a, jwt)
+	if got, _ := envValue(out.env, "A"); got != a {
+		t.Errorf("A = %q, want %q", got, a)
+	}
+	if n := len(proxy.find("kv1/data/" + u)); n != 1 {
+		t.Errorf("%d reads, want 1", n)
+	}
+	env, _ = f.env(t, "PINNED=vault:kv1/data/"+u+"#a#1")
+	bad := runEnvexec(t.Context(), t, []string{"--", "true"}, env)
+	assertNoLeak(t, bad.stderr, a)
+	if bad.code != ExitSettings || !strings.Contains(bad.stderr, "needs a kv v2 mount") {
+		t.Errorf("pinned kv1: exit %d, stderr %s", bad.code, bad.stderr)
+	}
 }

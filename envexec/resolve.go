@@ -155,8 +155,11 @@ func readKey(api string, version int) string {
 // those of paths written "<mount>/data/<rest>", the form KV v2 users write. On a KV v2
 // mount at "<mount>/", and on any KV v1 or other engine, the API path is the path as
 // written, so the early read is the very request the lookup would lead to, one round
-// trip sooner. reads uses its answer only when the lookup confirms that; otherwise
-// (a mount at "<mount>/data/", say) it is ignored and costs one wasted GET.
+// trip sooner. reads uses its answer only when the lookup confirms that. Otherwise the
+// answer is dropped, never logged or returned: when the lookup fails or refuses a version
+// pin, envexec stops anyway (a dynamic secret read early then expires with its lease,
+// like any read that succeeded before a failure); when the mount is at "<mount>/data/"
+// (a KV mount: no lease), the right path is read next, one GET wasted.
 func earlyReads(slots []slot, reads []int) []*op[secret] {
 	var idx []int
 	for _, i := range reads {

@@ -221,7 +221,7 @@ func copyForWrite(pod *corev1.Pod, wrap []target) *corev1.Pod {
 	return &out
 }
 
-// target points at one container to wrap, by position, so the deep copy can be edited.
+// target points at one container to wrap, by position, so the copy can be edited.
 type target struct {
 	init  bool
 	index int

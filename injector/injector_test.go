@@ -164,6 +164,18 @@ func checkIndependent(t *testing.T, pod, before *corev1.Pod, cfg config.Pod, fac
 	}
 	want := two.DeepCopy()
 	one.Annotations["scribbled"] = "yes"
+	if len(one.Spec.Volumes) > len(pod.Spec.Volumes) { // Inject added its volumes
+		for j := range one.Spec.Volumes {
+			one.Spec.Volumes[j].Name = "scribbled"
+		}
+		one.Spec.Volumes = append(one.Spec.Volumes, corev1.Volume{Name: "scribbled"})
+	}
+	for _, cs := range [][]corev1.Container{one.Spec.InitContainers, one.Spec.Containers} {
+		for j := range cs {
+			cs[j].Image = "scribbled"
+		}
+	}
+	one.Spec.InitContainers = append(one.Spec.InitContainers, corev1.Container{Name: "scribbled"})
 	for _, wrapped := range report.Containers {
 		cs := one.Spec.Containers
 		if wrapped.Init {

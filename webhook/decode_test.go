@@ -1,17 +1,26 @@
 package webhook
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/go-logr/logr"
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	"sigs.k8s.io/randfill"
 	"sigs.k8s.io/yaml"
 
@@ -23,6 +32,7 @@ import (
 // benchmark shapes, and random pods with every field set, serialized as the apiserver
 // serializes them.
 func TestDecodeMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
 	docs := map[string][]byte{}
 	goldens, err := filepath.Glob("../injector/testdata/*/pod.yaml")
 	if err != nil || len(goldens) == 0 {
@@ -70,14 +80,15 @@ func TestDecodeMatchesEncodingJSON(t *testing.T) {
 		if err := decodeJSON(doc, &got); err != nil {
 			t.Fatalf("%s: decodeJSON: %v", name, err)
 		}
-		if !reflect.DeepEqual(want, got) {
-			t.Errorf("%s: decoders disagree:\nencoding/json: %s\ndecodeJSON:    %s", name, mustMarshal(t, &want), mustMarshal(t, &got))
+		if d := cmp.Diff(want, got); d != "" || !reflect.DeepEqual(want, got) {
+			t.Errorf("%s: decoders disagree (-encoding/json +decodeJSON):\n%s", name, d)
 		}
 	}
 }
 
 // TestDecodeLenient checks that the input encoding/json takes is taken, and read alike.
 func TestDecodeLenient(t *testing.T) {
+	t.Parallel()
 	for name, doc := range map[string]string{
 		"duplicate names, last wins": `{"metadata":{"name":"a","name":"b"}}`,
 		"lone surrogate":             `{"metadata":{"name":"\udcff"}}`,
@@ -102,6 +113,29 @@ func TestDecodeLenient(t *testing.T) {
 	}
 }
 
+// TestDecodeErrorsHoldNoValues checks that a decode error says where the input is wrong
+// but never quotes it: the text may be a value meant to stay secret.
+func TestDecodeErrorsHoldNoValues(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cr3t-value"
+	for name, tc := range map[string]struct{ doc, want string }{
+		"string for a number": {`{"spec":{"containers":[{"name":"a","ports":[{"containerPort":"` + secret + `"}]}]}}`, `cannot read a JSON string as int32 at "/spec/containers/0/ports/0/containerPort"`},
+		"bad quantity":        {`{"spec":{"containers":[{"name":"a","resources":{"limits":{"cpu":"` + secret + `"}}}]}}`, `at "/spec/containers/0/resources/limits/cpu"`},
+		"bad time":            {`{"metadata":{"creationTimestamp":"` + secret + `"}}`, `at "/metadata/creationTimestamp"`},
+		"truncated":           {`{"metadata":{"name":"` + secret, `truncated JSON`},
+		"junk after a value":  {`{"metadata":{"name":"` + secret + `"x}}`, `malformed JSON at "/metadata"`},
+	} {
+		var pod corev1.Pod
+		err := decodeJSON([]byte(tc.doc), &pod)
+		if err == nil || !errors.Is(err, errUndecodable) {
+			t.Fatalf("%s: error %v, want errUndecodable", name, err)
+		}
+		if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %q, want it to say %q and never quote the value", name, err, tc.want)
+		}
+	}
+}
+
 func mustMarshal(t *testing.T, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
@@ -109,4 +143,43 @@ func mustMarshal(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// keepingHandler keeps every request's object bytes, as a handler may, and allows all.
+type keepingHandler struct{ kept [][]byte }
+
+func (h *keepingHandler) Handle(_ context.Context, req admission.Request) admission.Response {
+	h.kept = append(h.kept, req.Object.Raw)
+	return admission.Allowed("")
+}
+
+// TestRequestBuffersAreNotShared checks that what a handler keeps of a request survives
+// later requests: the server reads bodies into pooled buffers, so any slice of one that
+// reached the handler would be overwritten by the next request.
+func TestRequestBuffersAreNotShared(t *testing.T) {
+	t.Parallel()
+	h := &keepingHandler{}
+	srv := &ReviewServer{Handler: h, Log: logr.Discard()}
+	var want [][]byte
+	for i := range 20 {
+		pod := podtest.Typical()
+		pod.Name = "pod-" + strconv.Itoa(i)
+		body, err := podtest.Review(pod, "uid-"+strconv.Itoa(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, MutatePath, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || len(h.kept) != i+1 {
+			t.Fatalf("request %d: status %d, %d objects kept", i, rec.Code, len(h.kept))
+		}
+		want = append(want, bytes.Clone(h.kept[i]))
+	}
+	for i := range want {
+		if !bytes.Equal(h.kept[i], want[i]) {
+			t.Errorf("request %d's object changed after later requests", i)
+		}
+	}
 }

@@ -32,8 +32,10 @@ func getBuffer(contentLength int64) *bytes.Buffer {
 	if !ok {
 		buf = new(bytes.Buffer)
 	}
-	if contentLength > 0 && contentLength <= maxReviewBytes {
-		buf.Grow(int(contentLength) + bytes.MinRead)
+	// Sized for the announced body, but never beyond what the pool keeps: a client that
+	// announces 7 MiB and sends nothing must not get 7 MiB of our memory for free.
+	if contentLength > 0 {
+		buf.Grow(int(min(contentLength, maxPooledBytes)) + bytes.MinRead)
 	}
 	return buf
 }
@@ -50,8 +52,8 @@ func putBuffer(buf *bytes.Buffer) {
 var reviewVersions = map[string]bool{"admission.k8s.io/v1": true, "admission.k8s.io/v1beta1": true}
 
 // ReviewServer is the HTTP side of the admission webhook. It decodes AdmissionReviews with
-// the standard library's JSON decoder: controller-runtime's universal deserializer cost
-// more per request than the whole mutation. It answers every request with an
+// decodeJSON (encoding/json/v2): controller-runtime's universal deserializer cost more
+// per request than the whole mutation. It answers every request with an
 // AdmissionReview, errors included, and never lets a panic escape.
 type ReviewServer struct {
 	// Handler decides each request.

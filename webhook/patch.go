@@ -92,9 +92,9 @@ func containerOps(ops []patchOp, path string, a, b *corev1.Container) ([]patchOp
 			ops = append(ops, patchOp{Op: "add", Path: path + "/" + p.name + "/exec/command", Value: p.b.Exec.Command})
 		}
 	}
-	// reflect.DeepEqual, not equality.Semantic: out is a deep copy of in, so an untouched
-	// field keeps its exact representation (a Quantity its cached string), and the
-	// semantic comparison's per-type function calls were a fifth of the admission time.
+	// reflect.DeepEqual, not equality.Semantic: an untouched field of out is in's own value
+	// or a copy of it, so it keeps its exact representation (a Quantity its cached
+	// string), and the semantic comparison's per-type calls were a fifth of admission time.
 	if wa, wb := withoutCovered(a), withoutCovered(b); !reflect.DeepEqual(&wa, &wb) {
 		return nil, fmt.Errorf("%w: container %q", errUnexpectedChange, a.Name)
 	}

@@ -33,7 +33,7 @@ type Results struct {
 	GoBenchmarks []gobench.Benchmark `json:"goBenchmarks,omitempty"`
 	// GoBenchmarkErrors say which benchmark packages failed, and why.
 	GoBenchmarkErrors []string `json:"goBenchmarkErrors,omitempty"`
-	// EnvexecBytes is the size of the stripped static envexec binary, built as `make build`
+	// EnvexecBytes is the size of the envexec binary, static and stripped as `make build`
 	// builds it.
 	EnvexecBytes int64 `json:"envexecBytes,omitempty"`
 	// Benchstat is benchstat's summary of the Go benchmarks.
