@@ -57,7 +57,10 @@ func (r *Results) targetsSection(b *strings.Builder) {
 	b.WriteString("## Targets\n\n| target | clients | measured | limit | met | gap |\n|---|---|---|---|---|---|\n")
 	for _, t := range r.Targets {
 		clients, met := "all", "**missed**"
-		if t.Clients > 0 {
+		switch {
+		case t.Part != "":
+			clients = "–"
+		case t.Clients > 0:
 			clients = fmt.Sprint(t.Clients)
 		}
 		if t.Met {

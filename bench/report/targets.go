@@ -23,6 +23,8 @@ type Target struct {
 	Name string `json:"name"`
 	// Clients is the load level it applies to; 0 for all levels.
 	Clients int `json:"clients,omitempty"`
+	// Part names what the target is about when it is not the admission load run.
+	Part string `json:"part,omitempty"`
 	// Value is the measured figure.
 	Value float64 `json:"value"`
 	// Limit is the target figure.
@@ -94,7 +96,7 @@ const (
 func EvaluateEnvexec(benchmarks []gobench.Benchmark, envexecBytes int64) []Target {
 	var out []Target
 	if envexecBytes > 0 {
-		t := Target{Name: "envexec stripped binary < 8 MB", Value: float64(envexecBytes) / 1e6, Limit: MaxEnvexecBytes / 1e6, Met: envexecBytes < MaxEnvexecBytes}
+		t := Target{Name: "envexec stripped binary < 8 MB", Part: "envexec", Value: float64(envexecBytes) / 1e6, Limit: MaxEnvexecBytes / 1e6, Met: envexecBytes < MaxEnvexecBytes}
 		if !t.Met {
 			t.Gap = fmt.Sprintf("%d bytes over", envexecBytes-MaxEnvexecBytes)
 		}
@@ -112,6 +114,7 @@ func EvaluateEnvexec(benchmarks []gobench.Benchmark, envexecBytes int64) []Targe
 	}
 	t := Target{
 		Name:  fmt.Sprintf("envexec 100 refs / 20 paths ≤ %d× one login + one read", MaxStartupRatio),
+		Part:  "envexec",
 		Value: startup / yardstick, Limit: MaxStartupRatio, Met: startup/yardstick <= MaxStartupRatio,
 	}
 	if !t.Met {
