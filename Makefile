@@ -38,7 +38,7 @@ race: tools ## unit tests with the race detector
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s); new findings land in testdata/fuzz/
-	@for t in vaultref:FuzzScan vaultref:FuzzParsePathList config:FuzzParsePod injector:FuzzInject injector:FuzzInjectPod webhook:FuzzHandle; do \
+	@for t in vaultref:FuzzScan vaultref:FuzzParsePathList config:FuzzParsePod injector:FuzzInject injector:FuzzInjectPod webhook:FuzzHandle webhook:FuzzDecodeMatchesKubernetes; do \
 	  pkg=$${t%%:*}; fn=$${t#*:}; echo "== $$pkg $$fn"; \
 	  go test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $${FUZZTIME:-30s} ./$$pkg || exit 1; done
 
