@@ -64,6 +64,9 @@ type PodStart struct {
 	Injected load.Latency `json:"injected"`
 	// Plain is the start-up latency of the same pod without injection.
 	Plain load.Latency `json:"plain"`
+	// Envexec is envexec's own part of the injected starts: from its start to the exec of
+	// the application, as its log reports it.
+	Envexec load.Latency `json:"envexec"`
 	// EnvexecPeakRSSKiB is envexec's memory high-water mark just before exec (the largest
 	// over the runs), from its debug log.
 	EnvexecPeakRSSKiB int `json:"envexecPeakRSSKiB"`

@@ -62,23 +62,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			return err
 		}
 	}
-	var injected, plain []time.Duration
+	var injected, plain, envexec []time.Duration
 	peakKiB := 0
 	for i := range *runs {
 		for _, inject := range []bool{true, false} {
-			d, peak, err := startOnce(ctx, stack, tenant, fmt.Sprintf("p%d-%t", i, inject), inject, refs, paths)
+			d, e, err := startOnce(ctx, stack, tenant, fmt.Sprintf("p%d-%t", i, inject), inject, refs, paths)
 			if err != nil {
 				return err
 			}
-			peakKiB = max(peakKiB, peak)
-			if inject {
-				injected = append(injected, d)
-			} else {
+			if !inject {
 				plain = append(plain, d)
+				continue
 			}
+			if e.elapsed <= 0 || e.peakKiB <= 0 {
+				return fmt.Errorf("pod p%d: envexec's log has no start-up time or peak memory", i)
+			}
+			injected, envexec = append(injected, d), append(envexec, e.elapsed)
+			peakKiB = max(peakKiB, e.peakKiB)
 		}
 	}
-	res := report.PodStart{Runs: *runs, References: refs, Paths: paths, Injected: summarize(injected), Plain: summarize(plain), EnvexecPeakRSSKiB: peakKiB}
+	res := report.PodStart{
+		Runs: *runs, References: refs, Paths: paths, Injected: summarize(injected), Plain: summarize(plain),
+		Envexec: summarize(envexec), EnvexecPeakRSSKiB: peakKiB,
+	}
 	if *jsonOut {
 		return json.NewEncoder(stdout).Encode(res)
 	}
@@ -86,63 +92,81 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	fmt.Fprintf(stdout, "  injected: p50 %v, p90 %v, max %v\n", res.Injected.P50, res.Injected.P90, res.Injected.Max)
 	fmt.Fprintf(stdout, "  plain:    p50 %v, p90 %v, max %v\n", res.Plain.P50, res.Plain.P90, res.Plain.Max)
 	fmt.Fprintf(stdout, "  injection adds %v at the median\n", res.Injected.P50-res.Plain.P50)
+	fmt.Fprintf(stdout, "  envexec itself (its start to the exec, from its log): p50 %v, p90 %v\n", res.Envexec.P50, res.Envexec.P90)
 	fmt.Fprintf(stdout, "  envexec's peak RSS before exec: %d KiB\n", res.EnvexecPeakRSSKiB)
 	return nil
 }
 
+// envexecRun is what envexec's own log says of one start.
+type envexecRun struct {
+	// elapsed is from envexec's start to the exec of the application.
+	elapsed time.Duration
+	// peakKiB is its memory high-water mark just before the exec.
+	peakKiB int
+}
+
 // startOnce creates the pod through the apiserver (and so the webhook), then times the pod
 // runner from the start of the first container to the application's own clock reading.
-func startOnce(ctx context.Context, s *framework.Stack, t *framework.Tenant, name string, inject bool, refs, paths int) (d time.Duration, peakKiB int, err error) {
+func startOnce(ctx context.Context, s *framework.Stack, t *framework.Tenant, name string, inject bool, refs, paths int) (d time.Duration, e envexecRun, err error) {
 	pod := appPod(t, name, refs, paths)
 	pod.Annotations = map[string]string{"vault-injector.io/log-level": "debug"} // envexec reports its peak memory
 	if !inject {
 		pod.Annotations = map[string]string{"vault-injector.io/inject": "false"}
 	}
 	if err := s.Cluster.Client.Create(ctx, pod); err != nil {
-		return 0, 0, fmt.Errorf("create pod %s: %w", name, err)
+		return 0, envexecRun{}, fmt.Errorf("create pod %s: %w", name, err)
 	}
 	stored := &corev1.Pod{}
 	if err := s.Cluster.Client.Get(ctx, client.ObjectKeyFromObject(pod), stored); err != nil {
-		return 0, 0, err
+		return 0, envexecRun{}, err
 	}
 	p, err := s.Runner.Prepare(ctx, stored)
 	if err != nil {
-		return 0, 0, err
+		return 0, envexecRun{}, err
 	}
 	defer func() { err = errors.Join(err, p.Stop()) }()
 	start := time.Now()
 	if err := p.Run(ctx); err != nil {
-		return 0, 0, err
+		return 0, envexecRun{}, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	code, err := p.Wait(wctx, "app")
 	out, errOut := p.Logs("app")
 	if err != nil {
-		return 0, 0, fmt.Errorf("pod %s: %w", name, err)
+		return 0, envexecRun{}, fmt.Errorf("pod %s: %w", name, err)
 	}
 	if code != 0 {
-		return 0, 0, fmt.Errorf("pod %s: the application exited %d: %s", name, code, errOut)
+		return 0, envexecRun{}, fmt.Errorf("pod %s: the application exited %d: %s", name, code, errOut)
 	}
 	ns, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
 	if err != nil {
-		return 0, 0, fmt.Errorf("pod %s printed %q, not a time", name, out)
+		return 0, envexecRun{}, fmt.Errorf("pod %s printed %q, not a time", name, out)
 	}
-	return time.Unix(0, ns).Sub(start), peakRSS(errOut), nil
+	return time.Unix(0, ns).Sub(start), readEnvexecLog(errOut), nil
 }
 
-// peakRSS finds envexec's "peak memory before exec" debug line in its log.
-func peakRSS(log []byte) int {
+// readEnvexecLog finds envexec's "starting application" line (its elapsed time) and its
+// "peak memory before exec" debug line.
+func readEnvexecLog(log []byte) envexecRun {
+	var e envexecRun
 	for _, line := range strings.Split(string(log), "\n") {
 		var entry struct {
-			Msg  string `json:"msg"`
-			Peak int    `json:"peakRSSKiB"`
+			Msg     string `json:"msg"`
+			Peak    int    `json:"peakRSSKiB"`
+			Elapsed string `json:"elapsed"`
 		}
-		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "peak memory before exec" {
-			return entry.Peak
+		if json.Unmarshal([]byte(line), &entry) != nil {
+			continue
+		}
+		switch entry.Msg {
+		case "peak memory before exec":
+			e.peakKiB = entry.Peak
+		case "starting application":
+			e.elapsed, _ = time.ParseDuration(entry.Elapsed)
 		}
 	}
-	return 0
+	return e
 }
 
 // appPod reads its start time first thing; $$ is the kubelet's escape for a literal $.
