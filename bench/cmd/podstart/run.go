@@ -52,6 +52,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err != nil {
 		return err
 	}
+	res, err := measure(ctx, stack, tenant, *runs)
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	fmt.Fprintf(stdout, "pod start to the application's first instruction, %d runs each, %d references over %d paths:\n", res.Runs, res.References, res.Paths)
+	fmt.Fprintf(stdout, "  injected: p50 %v, p90 %v, max %v\n", res.Injected.P50, res.Injected.P90, res.Injected.Max)
+	fmt.Fprintf(stdout, "  plain:    p50 %v, p90 %v, max %v\n", res.Plain.P50, res.Plain.P90, res.Plain.Max)
+	fmt.Fprintf(stdout, "  injection adds %v at the median\n", res.Injected.P50-res.Plain.P50)
+	fmt.Fprintf(stdout, "  envexec itself (its start to the exec, from its log): p50 %v, p90 %v\n", res.Envexec.P50, res.Envexec.P90)
+	fmt.Fprintf(stdout, "  envexec's peak RSS before exec: %d KiB\n", res.EnvexecPeakRSSKiB)
+	return nil
+}
+
+// measure starts runs pods with injection and runs without, alternating, each with 10
+// references over 2 secrets of the tenant's.
+func measure(ctx context.Context, stack *framework.Stack, tenant *framework.Tenant, runs int) (report.PodStart, error) {
 	const refs, paths = 10, 2
 	for p := range paths {
 		data := map[string]string{}
@@ -59,42 +78,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			data["k"+strconv.Itoa(k)] = "value-" + strconv.Itoa(p*100+k)
 		}
 		if err := tenant.PutSecret(ctx, "s"+strconv.Itoa(p), data); err != nil {
-			return err
+			return report.PodStart{}, err
 		}
 	}
 	var injected, plain, envexec []time.Duration
 	peakKiB := 0
-	for i := range *runs {
+	for i := range runs {
 		for _, inject := range []bool{true, false} {
 			d, e, err := startOnce(ctx, stack, tenant, fmt.Sprintf("p%d-%t", i, inject), inject, refs, paths)
 			if err != nil {
-				return err
+				return report.PodStart{}, err
 			}
 			if !inject {
 				plain = append(plain, d)
 				continue
 			}
 			if e.elapsed <= 0 || e.peakKiB <= 0 {
-				return fmt.Errorf("pod p%d: envexec's log has no start-up time or peak memory", i)
+				return report.PodStart{}, fmt.Errorf("pod p%d: envexec's log has no start-up time or peak memory", i)
 			}
 			injected, envexec = append(injected, d), append(envexec, e.elapsed)
 			peakKiB = max(peakKiB, e.peakKiB)
 		}
 	}
 	res := report.PodStart{
-		Runs: *runs, References: refs, Paths: paths, Injected: summarize(injected), Plain: summarize(plain),
+		Runs: runs, References: refs, Paths: paths, Injected: summarize(injected), Plain: summarize(plain),
 		Envexec: summarize(envexec), EnvexecPeakRSSKiB: peakKiB,
 	}
-	if *jsonOut {
-		return json.NewEncoder(stdout).Encode(res)
-	}
-	fmt.Fprintf(stdout, "pod start to the application's first instruction, %d runs each, %d references over %d paths:\n", res.Runs, refs, paths)
-	fmt.Fprintf(stdout, "  injected: p50 %v, p90 %v, max %v\n", res.Injected.P50, res.Injected.P90, res.Injected.Max)
-	fmt.Fprintf(stdout, "  plain:    p50 %v, p90 %v, max %v\n", res.Plain.P50, res.Plain.P90, res.Plain.Max)
-	fmt.Fprintf(stdout, "  injection adds %v at the median\n", res.Injected.P50-res.Plain.P50)
-	fmt.Fprintf(stdout, "  envexec itself (its start to the exec, from its log): p50 %v, p90 %v\n", res.Envexec.P50, res.Envexec.P90)
-	fmt.Fprintf(stdout, "  envexec's peak RSS before exec: %d KiB\n", res.EnvexecPeakRSSKiB)
-	return nil
+	return res, nil
 }
 
 // envexecRun is what envexec's own log says of one start.
