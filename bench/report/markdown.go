@@ -30,7 +30,8 @@ func (r *Results) Markdown() string {
 		fmt.Fprintf(&b, "| the same without injection | %d | %v | %v | %v |\n\n", p.Runs, p.Plain.P50.Round(time.Microsecond*100), p.Plain.P90.Round(time.Microsecond*100), p.Plain.Max.Round(time.Microsecond*100))
 		fmt.Fprintf(&b, "Injection adds %v at the median. Of that, envexec itself (from its start to the exec of the "+
 			"application: login, mount lookups, reads, as its log reports) takes %v at the median (p90 %v); the rest is "+
-			"mostly the injected init container, which copies envexec, and its process start. envexec's peak RSS before exec: %.1f MiB.\n\n",
+			"the pod's other additions: the init container that copies envexec, and the in-memory and projected-token volumes "+
+			"(the runner, like the kubelet, requests the token from the apiserver). envexec's peak RSS before exec: %.1f MiB.\n\n",
 			(p.Injected.P50 - p.Plain.P50).Round(time.Microsecond*100), p.Envexec.P50.Round(time.Microsecond*100),
 			p.Envexec.P90.Round(time.Microsecond*100), float64(p.EnvexecPeakRSSKiB)/1024)
 	}
