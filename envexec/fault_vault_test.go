@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vault-injector/vault-injector/internal/syncbuf"
 	"github.com/vault-injector/vault-injector/internal/vaultdev"
 )
 
@@ -38,7 +39,7 @@ type diskVault struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
-	output lockedBuffer
+	output syncbuf.Buffer
 }
 
 // startDiskVault starts, initialises, unseals and configures a Vault for this test.
@@ -254,21 +255,3 @@ func (v *diskVault) request(ctx context.Context, token, method, path string, bod
 }
 
 func (v *diskVault) log() string { return v.output.String() }
-
-// lockedBuffer collects a process's output while a test may read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
+
+	"github.com/vault-injector/vault-injector/internal/syncbuf"
 )
 
 // mount is a bind mount into a container's mount namespace.
@@ -53,7 +55,7 @@ type launch struct {
 // process is a running container (or exec session) and its captured output.
 type process struct {
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncbuf.Buffer
 	done           chan struct{}
 }
 
@@ -103,7 +105,7 @@ func startExec(ctx context.Context, nsenterBin string, target int, l launch, arg
 }
 
 func start(cmd *exec.Cmd) (*process, error) {
-	p := &process{cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{cmd: cmd, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	cmd.Stdin = nil
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	if err := cmd.Start(); err != nil {

@@ -1,11 +1,11 @@
 package vaultdev
 
 import (
-	"bytes"
 	"context"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/vault-injector/vault-injector/internal/syncbuf"
 )
 
 // startTimeout bounds Start when the binary already exists; a cold build takes longer,
@@ -22,7 +22,7 @@ func Start(t testing.TB) *Server {
 // StartWith is Start with options.
 func StartWith(t testing.TB, opts Options) *Server {
 	t.Helper()
-	var out syncBuffer
+	var out syncbuf.Buffer
 	bin, err := FindBinary(t.Context(), &out)
 	if err != nil {
 		t.Fatalf("finding vault: %v\n%s", err, out.String())
@@ -54,22 +54,4 @@ func (s *Server) Do(t testing.TB, method, path string, body any) map[string]any 
 		t.Fatalf("vault: %v", err)
 	}
 	return out
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's output goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
