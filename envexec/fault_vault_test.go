@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vault-injector/vault-injector/internal/loopback"
 	"github.com/vault-injector/vault-injector/internal/syncbuf"
 	"github.com/vault-injector/vault-injector/internal/vaultdev"
 )
@@ -51,12 +51,8 @@ func startDiskVault(t *testing.T, f *fixture) *diskVault {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	port, err := loopback.FreePort(ctx)
 	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
 	v := &diskVault{bin: bin, dir: t.TempDir(), addr: "http://127.0.0.1:" + strconv.Itoa(port), http: &http.Client{Timeout: 10 * time.Second}}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/vault-injector/vault-injector/internal/loopback"
 	"github.com/vault-injector/vault-injector/webhook"
 )
 
@@ -122,12 +123,11 @@ func servedSerial(t *testing.T, addr string) int64 {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
+	port, err := loopback.FreePort(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // writeCert writes a self-signed serving certificate with the given serial, atomically.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vault-injector/vault-injector/bench/server"
+	"github.com/vault-injector/vault-injector/internal/loopback"
 )
 
 // TestCertAndClient serves HTTP/2 with the written certificate and checks the client
@@ -45,17 +46,6 @@ func TestCertAndClient(t *testing.T) {
 	}
 }
 
-func TestFreeAddrs(t *testing.T) {
-	t.Parallel()
-	addrs, err := server.FreeAddrs(t.Context(), 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(addrs) != 3 || addrs[0] == addrs[1] || addrs[1] == addrs[2] || addrs[0] == addrs[2] {
-		t.Errorf("addresses %v, want 3 distinct", addrs)
-	}
-}
-
 // TestProcess runs the test binary itself as a server that never gets ready: Start,
 // memory figures, WaitReady's failure and Stop all work on a real process.
 func TestProcess(t *testing.T) {
@@ -75,7 +65,7 @@ func TestProcess(t *testing.T) {
 	if anon := p.SampleAnon(10 * time.Millisecond).Stop(); anon <= 0 {
 		t.Errorf("anon RSS %d", anon)
 	}
-	addrs, err := server.FreeAddrs(t.Context(), 1)
+	addrs, err := loopback.FreeAddrs(t.Context(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vault-injector/vault-injector/internal/loopback"
 )
 
 // SelfManagedOptions configures a webhook process in --cert-mode=self-managed: it makes
@@ -48,7 +50,7 @@ type SelfManagedWebhook struct {
 
 // FreeLoopbackAddr returns a loopback host:port nobody listens on right now.
 func FreeLoopbackAddr(ctx context.Context) (string, error) {
-	return freeAddr(ctx)
+	return loopback.FreeAddr(ctx)
 }
 
 // WebhookURL is the clientConfig.url of a webhook serving on addr.
@@ -89,11 +91,11 @@ func StartSelfManagedWebhook(ctx context.Context, c *Cluster, o SelfManagedOptio
 	}
 	wo := o.Webhook
 	wo.Serving = w.serving
-	metrics, err := freeAddr(ctx)
+	metrics, err := loopback.FreeAddr(ctx)
 	if err != nil {
 		return nil, err
 	}
-	probes, err := freeAddr(ctx)
+	probes, err := loopback.FreeAddr(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/vault-injector/vault-injector/internal/loopback"
 )
 
 // WebhookOptions configures the webhook process.
@@ -63,11 +65,11 @@ type Webhook struct {
 // StartWebhook starts the binary and returns once /readyz answers 200 and the TLS port
 // accepts connections.
 func StartWebhook(ctx context.Context, o WebhookOptions) (*Webhook, error) {
-	metrics, err := freeAddr(ctx)
+	metrics, err := loopback.FreeAddr(ctx)
 	if err != nil {
 		return nil, err
 	}
-	probes, err := freeAddr(ctx)
+	probes, err := loopback.FreeAddr(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vault-injector/vault-injector/bench/server"
 	"github.com/vault-injector/vault-injector/e2e/framework"
+	"github.com/vault-injector/vault-injector/internal/loopback"
 )
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
@@ -182,7 +183,7 @@ func (e *setup) startReplicas(ctx context.Context, dir, bin string) error {
 	if e.pki, err = newPKI(certDir); err != nil {
 		return err
 	}
-	addrs, err := server.FreeAddrs(ctx, 6)
+	addrs, err := loopback.FreeAddrs(ctx, 6)
 	if err != nil {
 		return err
 	}

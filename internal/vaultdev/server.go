@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,6 +25,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/vault-injector/vault-injector/internal/loopback"
 )
 
 // Server is a running dev-mode Vault. Its storage is in memory and dies with it.
@@ -93,7 +94,7 @@ func supportsNoStoreToken(ctx context.Context, binary string) (bool, error) {
 }
 
 func start(ctx context.Context, binary string, log io.Writer, noStore bool, opts Options) (*Server, error) {
-	port, err := freePort(ctx)
+	port, err := loopback.FreePort(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -253,18 +254,6 @@ func (s *Server) Request(ctx context.Context, method, path string, body any) (ma
 		return nil, fmt.Errorf("%s %s: decoding response: %w", method, path, err)
 	}
 	return out, nil
-}
-
-func freePort(ctx context.Context) (int, error) {
-	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	addr, ok := l.Addr().(*net.TCPAddr)
-	if !ok {
-		return 0, errors.Join(fmt.Errorf("unexpected listener address %v", l.Addr()), l.Close())
-	}
-	return addr.Port, l.Close()
 }
 
 // withoutVault drops VAULT_* so the caller's own Vault settings cannot leak in.

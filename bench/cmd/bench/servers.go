@@ -16,11 +16,12 @@ import (
 	"github.com/vault-injector/vault-injector/bench/load"
 	"github.com/vault-injector/vault-injector/bench/report"
 	"github.com/vault-injector/vault-injector/bench/server"
+	"github.com/vault-injector/vault-injector/internal/loopback"
 )
 
 // startOurs runs vault-injector as a Deployment would, on loopback ports, with metrics on.
 func startOurs(ctx context.Context, o *options, bin string, roots *x509.CertPool) (*target, error) {
-	addrs, err := server.FreeAddrs(ctx, 3)
+	addrs, err := loopback.FreeAddrs(ctx, 3)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +36,7 @@ func startOurs(ctx context.Context, o *options, bin string, roots *x509.CertPool
 
 // startFloor runs the floor server, answering with the webhook's own patch.
 func startFloor(ctx context.Context, o *options, bin string, roots *x509.CertPool, patchFile string) (*target, error) {
-	addrs, err := server.FreeAddrs(ctx, 2)
+	addrs, err := loopback.FreeAddrs(ctx, 2)
 	if err != nil {
 		return nil, err
 	}
