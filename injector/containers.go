@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/vault-injector/vault-injector/config"
+	"github.com/vault-injector/vault-injector/envexec"
 )
 
 // nonRootID is the distroless "nonroot" user; the init container only copies a file.
@@ -100,15 +101,15 @@ func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts) {
 		c.TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
 	}
 	c.Env = append(c.Env,
-		corev1.EnvVar{Name: EnvPrefix + "VAULT_ADDR", Value: cfg.VaultAddr},
-		corev1.EnvVar{Name: EnvPrefix + "AUTH_PATH", Value: cfg.AuthPath},
-		corev1.EnvVar{Name: EnvPrefix + "ROLE", Value: cfg.Role},
-		corev1.EnvVar{Name: EnvPrefix + "TOKEN_FILE", Value: TokenFile},
-		corev1.EnvVar{Name: EnvPrefix + "TIMEOUT", Value: cfg.Timeout.String()},
-		corev1.EnvVar{Name: EnvPrefix + "LOG_LEVEL", Value: string(cfg.LogLevel)},
-		corev1.EnvVar{Name: EnvPrefix + "CONTAINER", Value: c.Name},
-		fieldEnv(EnvPrefix+"POD", "metadata.name"),
-		fieldEnv(EnvPrefix+"NAMESPACE", "metadata.namespace"),
+		corev1.EnvVar{Name: envexec.EnvVaultAddr, Value: cfg.VaultAddr},
+		corev1.EnvVar{Name: envexec.EnvAuthPath, Value: cfg.AuthPath},
+		corev1.EnvVar{Name: envexec.EnvRole, Value: cfg.Role},
+		corev1.EnvVar{Name: envexec.EnvTokenFile, Value: TokenFile},
+		corev1.EnvVar{Name: envexec.EnvTimeout, Value: cfg.Timeout.String()},
+		corev1.EnvVar{Name: envexec.EnvLogLevel, Value: string(cfg.LogLevel)},
+		corev1.EnvVar{Name: envexec.EnvContainer, Value: c.Name},
+		fieldEnv(envexec.EnvPod, "metadata.name"),
+		fieldEnv(envexec.EnvNamespace, "metadata.namespace"),
 	)
 	for _, name := range slices.Sorted(maps.Keys(cfg.Envexec)) {
 		c.Env = append(c.Env, corev1.EnvVar{Name: name, Value: cfg.Envexec[name]})
