@@ -3,6 +3,8 @@ package vaultref_test
 import (
 	"errors"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/vault-injector/vault-injector/vaultref"
@@ -39,6 +41,10 @@ func FuzzScan(f *testing.F) {
 		}
 		if got := vaultref.HasRefs(in); got != (len(tmpl.Refs) > 0) {
 			t.Fatalf("HasRefs(%q) = %v, but Scan found %d references", in, got, len(tmpl.Refs))
+		}
+		hasScheme := slices.ContainsFunc(vaultref.Schemes(), func(s string) bool { return strings.Contains(in, s) })
+		if len(tmpl.Refs) > 0 && !hasScheme {
+			t.Fatalf("Scan(%q) found references, but the value holds none of %q", in, vaultref.Schemes())
 		}
 		if len(tmpl.Literals) != len(tmpl.Refs)+1 {
 			t.Fatalf("Scan(%q): %d literals for %d references", in, len(tmpl.Literals), len(tmpl.Refs))

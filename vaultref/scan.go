@@ -16,6 +16,12 @@ type Template struct {
 // refPrefixes start a reference: at the very beginning of a value, or right after "${".
 var refPrefixes = [...]string{"vault:", "bao:", ">>vault:", ">>bao:"}
 
+var schemes = [...]string{"vault:", "bao:"}
+
+// Schemes returns the spellings every reference contains, whole or inline: text with none
+// of them holds no reference, so a caller may skip a whole document without scanning it.
+func Schemes() []string { return append([]string(nil), schemes[:]...) }
+
 func wholePrefix(s string) bool {
 	for _, p := range refPrefixes {
 		if strings.HasPrefix(s, p) {

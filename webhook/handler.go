@@ -20,6 +20,7 @@ import (
 
 	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/injector"
+	"github.com/vault-injector/vault-injector/vaultref"
 )
 
 // jsonPatchType is the only patch type admission allows; a variable, as the API wants a pointer.
@@ -136,9 +137,16 @@ func (h *Handler) mutate(ctx context.Context, pod *corev1.Pod) (admission.Respon
 }
 
 // workMarkers are the byte strings without which a pod needs nothing from us: no
-// reference (every form contains "vault:" or "bao:"), none of our annotations to check.
-// The apiserver serializes objects with Go's encoder, which never escapes these bytes.
-var workMarkers = [][]byte{[]byte("vault:"), []byte("bao:"), []byte(config.AnnotationPrefix), []byte(config.BankVaultsPrefix)}
+// reference (every form contains one of vaultref.Schemes), none of our annotations to
+// check. The apiserver serializes objects with Go's encoder, which never escapes these
+// bytes.
+var workMarkers = func() [][]byte {
+	out := [][]byte{[]byte(config.AnnotationPrefix), []byte(config.BankVaultsPrefix)}
+	for _, s := range vaultref.Schemes() {
+		out = append(out, []byte(s))
+	}
+	return out
+}()
 
 // envSourceMarkers are where references may hide in Secrets and ConfigMaps.
 var envSourceMarkers = [][]byte{[]byte(`"secretKeyRef"`), []byte(`"configMapKeyRef"`), []byte(`"envFrom"`)}
