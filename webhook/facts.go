@@ -100,8 +100,11 @@ func (f *FactFinder) Find(ctx context.Context, pod *corev1.Pod, cfg config.Pod) 
 // webhook has no business holding them. A source that does not exist yet is a warning:
 // the kubelet will wait for it, but references in it will not be resolved.
 func (f *FactFinder) envSources(ctx context.Context, pod *corev1.Pod) (injector.Facts, []string, error) {
+	if !f.ReadEnvSources || f.Kube == nil {
+		return injector.Facts{}, nil, nil
+	}
 	sources := injector.EnvSourcesToRead(pod)
-	if !f.ReadEnvSources || f.Kube == nil || len(sources) == 0 {
+	if len(sources) == 0 {
 		return injector.Facts{}, nil, nil
 	}
 	facts := injector.Facts{EnvSources: make(map[injector.SourceKey]map[string]string, len(sources))}
@@ -115,35 +118,37 @@ func (f *FactFinder) envSources(ctx context.Context, pod *corev1.Pod) (injector.
 		if err != nil {
 			return facts, warnings, fmt.Errorf("read %s %s/%s for vault references: %w", src.Kind, pod.Namespace, src.Name, err)
 		}
-		refs := map[string]string{}
-		for k, v := range data {
-			if vaultref.HasRefs(v) {
-				refs[k] = v
-			}
-		}
-		facts.EnvSources[src] = refs
+		facts.EnvSources[src] = data
 	}
 	return facts, warnings, nil
 }
 
+// readSource reads one Secret or ConfigMap and keeps only the values that are references.
 func (f *FactFinder) readSource(ctx context.Context, namespace string, src injector.SourceKey) (map[string]string, error) {
 	key := types.NamespacedName{Namespace: namespace, Name: src.Name}
+	refs := map[string]string{}
 	if src.Kind == injector.KindConfigMap {
 		var cm corev1.ConfigMap
-		err := f.Kube.Get(ctx, key, &cm)
-		return cm.Data, err
+		if err := f.Kube.Get(ctx, key, &cm); err != nil {
+			return nil, err
+		}
+		for k, v := range cm.Data {
+			if vaultref.HasRefs(v) {
+				refs[k] = v
+			}
+		}
+		return refs, nil
 	}
 	var s corev1.Secret
 	if err := f.Kube.Get(ctx, key, &s); err != nil {
 		return nil, err
 	}
-	data := make(map[string]string, len(s.Data))
 	for k, v := range s.Data {
 		if vaultref.HasRefs(string(v)) {
-			data[k] = string(v)
+			refs[k] = string(v)
 		}
 	}
-	return data, nil
+	return refs, nil
 }
 
 // containersUsing names, for a message, the containers without a command that run image.
