@@ -268,16 +268,3 @@ func pinned(pod *corev1.Pod, label string) string {
 	}
 	return ""
 }
-
-// ParsePlatform turns "os/arch[/variant]" into a platform.
-func ParsePlatform(s string) (v1.Platform, error) {
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 {
-		return v1.Platform{}, fmt.Errorf("platform %q is not os/arch[/variant]", s)
-	}
-	p := v1.Platform{OS: parts[0], Architecture: parts[1]}
-	if len(parts) == 3 {
-		p.Variant = parts[2]
-	}
-	return p, nil
-}

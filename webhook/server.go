@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
@@ -150,9 +151,9 @@ func selfManagedCerts(ctx context.Context, cfg config.Webhook, kube client.Clien
 // sources.
 func NewFactFinder(w config.Webhook, kube client.Reader, metrics *Metrics) (*FactFinder, error) {
 	cfg := w.Registry
-	platform, err := ParsePlatform(cfg.DefaultPlatform)
+	platform, err := v1.ParsePlatform(cfg.DefaultPlatform)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("default platform: %w", err)
 	}
 	transport, err := registryTransport(cfg.CAFile)
 	if err != nil {
@@ -164,7 +165,7 @@ func NewFactFinder(w config.Webhook, kube client.Reader, metrics *Metrics) (*Fac
 			Mirrors: cfg.Mirrors,
 		}, metrics.ImageLookup),
 		Budget:          cfg.Timeout,
-		DefaultPlatform: platform,
+		DefaultPlatform: *platform,
 		ReadEnvSources:  w.ReadEnvSources,
 		Kube:            kube,
 	}
