@@ -274,7 +274,7 @@ func checkPod(pod *corev1.Pod, alreadyInjected bool) error {
 		for _, v := range pod.Spec.Volumes {
 			if v.Name == VolumeName || v.Name == TokenVolumeName {
 				errs = append(errs, &FieldError{
-					Pod:    podName(pod),
+					Pod:    PodName(pod),
 					Reason: "volume name " + v.Name + " is reserved for the injector; rename the volume",
 				})
 			}

@@ -135,7 +135,7 @@ func references(pod *corev1.Pod, c *corev1.Container, facts Facts, fromPath, war
 	f := found{fromPath: fromPath}
 	var errs []error
 	fail := func(variable, reason string) {
-		errs = append(errs, &FieldError{Pod: podName(pod), Container: c.Name, Variable: variable, Reason: reason})
+		errs = append(errs, &FieldError{Pod: PodName(pod), Container: c.Name, Variable: variable, Reason: reason})
 	}
 	for _, r := range refs {
 		if _, err := vaultref.Scan(r.value); err != nil {
@@ -143,7 +143,7 @@ func references(pod *corev1.Pod, c *corev1.Container, facts Facts, fromPath, war
 			if r.source != "" {
 				reason = "value of " + r.source + ": " + reason
 			}
-			ferr := &FieldError{Pod: podName(pod), Container: c.Name, Variable: r.name, Argument: r.arg, Reason: reason}
+			ferr := &FieldError{Pod: PodName(pod), Container: c.Name, Variable: r.name, Argument: r.arg, Reason: reason}
 			if !warnMalformed {
 				errs = append(errs, ferr)
 				continue
@@ -169,7 +169,9 @@ func references(pod *corev1.Pod, c *corev1.Container, facts Facts, fromPath, war
 	return f, nil
 }
 
-func podName(pod *corev1.Pod) string {
+// PodName names a pod in messages, with its namespace when known: at admission a
+// generated name is not known yet, so "web-*" stands for it.
+func PodName(pod *corev1.Pod) string {
 	name := pod.Name
 	if name == "" && pod.GenerateName != "" {
 		name = pod.GenerateName + "*"

@@ -85,7 +85,7 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 	if pod.Namespace == "" {
 		pod.Namespace = req.Namespace
 	}
-	log = log.WithValues("pod", podRef(&pod), "dryRun", req.DryRun != nil && *req.DryRun)
+	log = log.WithValues("pod", injector.PodName(&pod), "dryRun", req.DryRun != nil && *req.DryRun)
 	return h.mutate(logr.NewContext(ctx, log), &pod)
 }
 
@@ -97,7 +97,7 @@ func (h *Handler) mutate(ctx context.Context, pod *corev1.Pod) (admission.Respon
 	cfg, annotationWarnings, err := config.ParsePod(pod.Annotations, pod.Spec.ServiceAccountName, h.Config)
 	if err != nil {
 		log.Info("denied pod: bad annotations", "reason", err.Error())
-		return admission.Denied(fmt.Sprintf("pod %q: %v", podRef(pod), err)).WithWarnings(annotationWarnings...), OutcomeDenied
+		return admission.Denied(fmt.Sprintf("pod %q: %v", injector.PodName(pod), err)).WithWarnings(annotationWarnings...), OutcomeDenied
 	}
 	if !cfg.Inject {
 		log.V(1).Info("pod left unchanged", "reason", injector.SkipOptedOut)
@@ -108,10 +108,10 @@ func (h *Handler) mutate(ctx context.Context, pod *corev1.Pod) (admission.Respon
 	switch {
 	case errors.Is(err, errLookup):
 		log.Info("denied pod: image lookup failed", "reason", err.Error())
-		return admission.Denied(fmt.Sprintf("pod %q: %v", podRef(pod), err)).WithWarnings(warnings...), OutcomeDenied
+		return admission.Denied(fmt.Sprintf("pod %q: %v", injector.PodName(pod), err)).WithWarnings(warnings...), OutcomeDenied
 	case err != nil:
 		log.Error(err, "cannot gather facts")
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("pod %q: %w", podRef(pod), err)), OutcomeError
+		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("pod %q: %w", injector.PodName(pod), err)), OutcomeError
 	}
 	out, report, err := injector.Inject(pod, cfg, facts)
 	if err != nil {
@@ -156,13 +156,4 @@ var envSourceMarkers = [][]byte{[]byte(`"secretKeyRef"`), []byte(`"configMapKeyR
 func mayNeedWork(raw []byte, envSources bool) bool {
 	has := func(m []byte) bool { return bytes.Contains(raw, m) }
 	return slices.ContainsFunc(workMarkers, has) || (envSources && slices.ContainsFunc(envSourceMarkers, has))
-}
-
-// podRef names a pod in messages; generated names are not known yet at admission.
-func podRef(pod *corev1.Pod) string {
-	name := pod.Name
-	if name == "" {
-		name = pod.GenerateName + "*"
-	}
-	return pod.Namespace + "/" + name
 }
