@@ -59,10 +59,7 @@ func (inv *invocation) daemonize(ctx context.Context, s Settings, vars []variabl
 	}
 	d := &daemon{
 		inv: inv, s: s, vars: vars, argv: argv, app: app, sess: sess, signaled: map[*lease]bool{},
-		child: &child{log: inv.log, sigs: sigs},
-	}
-	for _, v := range vars {
-		d.usesLogin = d.usesLogin || slices.ContainsFunc(v.tmpl.Refs, func(r vaultref.Ref) bool { return r.Kind == vaultref.Login })
+		child: &child{log: inv.log, sigs: sigs}, usesLogin: usesLogin(vars),
 	}
 	d.track(sess, time.Now())
 	if err := d.child.start(app.path, app.argv, app.env); err != nil {
@@ -251,13 +248,18 @@ func (d *daemon) restart(ctx context.Context) error {
 	return nil
 }
 
+// usesLogin reports whether the application holds envexec's token (vault:login).
+func usesLogin(vars []variable) bool {
+	return slices.ContainsFunc(vars, func(v variable) bool {
+		return slices.ContainsFunc(v.tmpl.Refs, func(r vaultref.Ref) bool { return r.Kind == vaultref.Login })
+	})
+}
+
 // refetch logs in again when the application holds the token (so it gets a fresh one),
 // resolves every reference and from-path secret, and builds the new environment and
 // command line.
 func (inv *invocation) refetch(ctx context.Context, s Settings, vars []variable, argv []string, c *client) (application, *session, error) {
-	if slices.ContainsFunc(vars, func(v variable) bool {
-		return slices.ContainsFunc(v.tmpl.Refs, func(r vaultref.Ref) bool { return r.Kind == vaultref.Login })
-	}) {
+	if usesLogin(vars) {
 		if err := c.authenticate(ctx, s); err != nil {
 			return application{}, nil, err
 		}
