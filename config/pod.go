@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -248,7 +249,7 @@ func ParsePod(annotations map[string]string, serviceAccount string, w Webhook) (
 		}
 	}
 	var warnings []string
-	for _, key := range sortedKeys(annotations) {
+	for _, key := range slices.Sorted(maps.Keys(annotations)) {
 		if name, ok := strings.CutPrefix(key, AnnotationPrefix); ok && key != StatusAnnotation && find(name, false) == nil {
 			errs = append(errs, fmt.Errorf("annotation %q is not known (known: %s)", key, knownNames()))
 		}
@@ -287,15 +288,6 @@ func knownNames() string {
 		names[i] = a.Name
 	}
 	return strings.Join(names, ", ")
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // AnnotationsMarkdown renders docs/annotations.md from the Annotations table.

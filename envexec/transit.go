@@ -1,10 +1,8 @@
 package envexec
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -74,10 +72,4 @@ func (c *client) decryptBatch(ctx context.Context, mount, key string, batch []st
 		plain[i] = string(b)
 	}
 	return plain, errs, nil
-}
-
-func decodeInto(data []byte, out any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	return dec.Decode(out)
 }

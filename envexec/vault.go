@@ -222,9 +222,7 @@ func (c *client) once(ctx context.Context, r request, out any) error {
 	if out == nil || len(data) == 0 {
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(out); err != nil {
+	if err := decodeInto(data, out); err != nil {
 		return fmt.Errorf("%s: decoding response: %w", r, err)
 	}
 	return nil
@@ -286,4 +284,12 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// decodeInto decodes a Vault JSON body into out, keeping numbers as json.Number so values
+// reach the application exactly as Vault sent them.
+func decodeInto(data []byte, out any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	return dec.Decode(out)
 }
