@@ -127,12 +127,13 @@ func (r *Resolver) resolve(ctx context.Context, image string, platform v1.Platfo
 	if err != nil {
 		return ImageConfig{}, OutcomeError, err
 	}
-	key := ref.Name() + "@" + platform.String()
+	plat := platform.String()
+	key := ref.Name() + "@" + plat
 	now := r.opts.Now()
 	if err, ok := r.errs.get(key, now); ok {
 		return ImageConfig{}, OutcomeNegative, err
 	}
-	if cfg, ok := r.cached(ref, key, now); ok {
+	if cfg, ok := r.cached(ref, key, plat, now); ok {
 		return cfg, OutcomeHit, nil
 	}
 	if keys == nil {
@@ -172,7 +173,7 @@ func (r *Resolver) parse(image string) (name.Reference, error) {
 
 // cached answers from the caches alone: a digest reference needs only the config cache, a
 // tag needs a fresh tag→digest entry as well.
-func (r *Resolver) cached(ref name.Reference, key string, now time.Time) (ImageConfig, bool) {
+func (r *Resolver) cached(ref name.Reference, key, plat string, now time.Time) (ImageConfig, bool) {
 	digest, isDigest := ref.(name.Digest)
 	var d string
 	switch {
@@ -185,7 +186,7 @@ func (r *Resolver) cached(ref name.Reference, key string, now time.Time) (ImageC
 		}
 		d = h.String()
 	}
-	return r.configs.get(d+"@"+platformOf(key), now)
+	return r.configs.get(d+"@"+plat, now)
 }
 
 func (r *Resolver) fetch(ctx context.Context, ref name.Reference, key string, platform v1.Platform, keys authn.Keychain) (ImageConfig, error) {
@@ -228,15 +229,6 @@ func (r *Resolver) fetchConfig(ctx context.Context, ref name.Reference, key stri
 	cfg := ImageConfig{Entrypoint: cf.Config.Entrypoint, Cmd: cf.Config.Cmd}
 	r.configs.put(ckey, cfg, time.Time{})
 	return cfg, nil
-}
-
-func platformOf(key string) string {
-	for i := len(key) - 1; i >= 0; i-- {
-		if key[i] == '@' {
-			return key[i+1:]
-		}
-	}
-	return ""
 }
 
 // get reads the manifest from the registry's mirror if one is configured, else (or if the
