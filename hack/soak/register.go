@@ -28,7 +28,7 @@ func (e *setup) register(ctx context.Context) error {
 		ObjectMeta: metav1.ObjectMeta{Name: "vault-injector-soak"},
 		Webhooks: []admissionregistrationv1.MutatingWebhook{{
 			Name:              "pods.vault-injector.io",
-			ClientConfig:      admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: e.pki.caPEM},
+			ClientConfig:      admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: e.pki.ca.CertPEM()},
 			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"soak": "true"}},
 			Rules: []admissionregistrationv1.RuleWithOperations{{
 				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
