@@ -139,7 +139,7 @@ func TestCommandLine(t *testing.T) {
 func TestUsageListsSettingsAndExitCodes(t *testing.T) {
 	t.Parallel()
 	u := usage()
-	for _, s := range settingTable() {
+	for _, s := range settingTable {
 		if !strings.Contains(u, s.name) {
 			t.Errorf("usage lacks %s", s.name)
 		}
@@ -157,7 +157,7 @@ func TestDocsCoverSettingsAndExitCodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range settingTable() {
+	for _, s := range settingTable {
 		if !bytes.Contains(doc, []byte("`"+s.name+"`")) {
 			t.Errorf("docs/envexec.md lacks `%s`", s.name)
 		}

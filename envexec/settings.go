@@ -197,7 +197,7 @@ func ParseSettings(environ []string) (Settings, error) {
 	var s Settings
 	var errs []error
 	known := map[string]bool{}
-	for _, row := range settingTable() {
+	for _, row := range settingTable {
 		known[row.name] = true
 		v, set := values[row.name]
 		if !set {
@@ -250,7 +250,7 @@ func (s *Settings) validate(values map[string]string, known map[string]bool) []e
 // CheckSetting validates one setting's value exactly as envexec will read it, so the
 // webhook can reject a bad pod annotation at admission instead of at container start.
 func CheckSetting(name, value string) error {
-	for _, row := range settingTable() {
+	for _, row := range settingTable {
 		if row.name == name {
 			var s Settings
 			return row.parse(&s, value)

@@ -22,37 +22,37 @@ type setting struct {
 	parse func(s *Settings, v string) error
 }
 
-func settingTable() []setting {
-	return []setting{
-		{name: EnvVaultAddr, help: "Vault base URL (http or https); required", parse: parseAddr},
-		{name: EnvAuthMethod, def: "kubernetes", help: "kubernetes, jwt, approle or token", parse: parseAuthMethod},
-		{name: EnvAuthPath, help: `auth mount path, without "auth/" (default: the method's name)`, parse: parseAuthPath},
-		{name: EnvRole, help: "Vault role to log in as (kubernetes, jwt); required for them", parse: parseRole},
-		{name: EnvTokenFile, def: "/var/run/secrets/kubernetes.io/serviceaccount/token", help: "file holding the JWT (kubernetes, jwt)", parse: pathSetting(func(s *Settings) *string { return &s.TokenFile })},
-		{name: EnvRoleIDFile, help: "file holding the AppRole role ID (approle)", parse: optionalPath(func(s *Settings) *string { return &s.RoleIDFile })},
-		{name: EnvSecretIDFile, help: "file holding the AppRole secret ID (approle)", parse: optionalPath(func(s *Settings) *string { return &s.SecretIDFile })},
-		{name: EnvVaultTokenFile, help: "file holding a Vault token (token)", parse: optionalPath(func(s *Settings) *string { return &s.VaultTokenFile })},
-		{name: EnvVaultNamespace, help: "Vault namespace, sent as X-Vault-Namespace", parse: parseNamespace},
-		{name: EnvCAFile, help: "PEM file of CA certificates for Vault's TLS (replaces the system roots)", parse: optionalPath(func(s *Settings) *string { return &s.CAFile })},
-		{name: EnvTLSSkipVerify, def: "false", help: "true turns off TLS verification", parse: boolSetting(func(s *Settings) *bool { return &s.TLSSkipVerify })},
-		{name: EnvClientTimeout, def: "15s", help: "bound of one HTTP request to Vault (Go duration)", parse: durationSetting(func(s *Settings) *time.Duration { return &s.ClientTimeout })},
-		{name: EnvTimeout, def: "60s", help: "start-up deadline for login, reads and retries (Go duration)", parse: durationSetting(func(s *Settings) *time.Duration { return &s.Timeout })},
-		{name: EnvLogLevel, def: "info", help: "debug, info, warn or error", parse: parseLogLevel},
-		{name: EnvLogFormat, def: "json", help: "json or text", parse: parseLogFormat},
-		{name: EnvPod, help: "pod name, used in messages", parse: func(s *Settings, v string) error { s.Pod = v; return nil }},
-		{name: EnvNamespace, help: "pod namespace, used in messages", parse: func(s *Settings, v string) error { s.Namespace = v; return nil }},
-		{name: EnvContainer, help: "container name, used in messages", parse: func(s *Settings, v string) error { s.Container = v; return nil }},
-		{name: EnvAllowLogin, def: "false", help: "true lets vault:login give the application the Vault token", parse: boolSetting(func(s *Settings) *bool { return &s.AllowLogin })},
-		{name: EnvTransitKey, help: "transit key that decrypts vault:v1:... values", parse: parseTransitKey},
-		{name: EnvTransitPath, def: "transit", help: "mount path of the transit engine", parse: parseTransitPath},
-		{name: EnvIgnoreMissing, def: "false", help: "true leaves a variable unset (with a warning) when its secret or key is missing", parse: boolSetting(func(s *Settings) *bool { return &s.IgnoreMissing })},
-		{name: EnvFromPath, help: "comma-separated PATH[#VERSION]; every key becomes a variable", parse: parseFromPath},
-		{name: EnvPassthrough, help: "comma-separated ENVEXEC_* names kept in the application's environment", parse: parsePassthrough},
-		{name: EnvDaemon, def: "false", help: "true keeps envexec as the parent, renewing token and leases", parse: boolSetting(func(s *Settings) *bool { return &s.Daemon })},
-		{name: EnvDaemonOnExpiry, def: "restart", help: "restart, signal or stop: what daemon mode does when a lease cannot be renewed", parse: parseOnExpiry},
-		{name: EnvDaemonSignal, def: "SIGTERM", help: "signal sent to the application on expiry (e.g. SIGHUP)", parse: parseSignal},
-		{name: EnvDaemonGrace, def: "30s", help: "time a stopping application gets before SIGKILL (Go duration)", parse: durationSetting(func(s *Settings) *time.Duration { return &s.Grace })},
-	}
+// settingTable is built once: the webhook checks every envexec-bound annotation against
+// it on each admission (CheckSetting).
+var settingTable = []setting{
+	{name: EnvVaultAddr, help: "Vault base URL (http or https); required", parse: parseAddr},
+	{name: EnvAuthMethod, def: "kubernetes", help: "kubernetes, jwt, approle or token", parse: parseAuthMethod},
+	{name: EnvAuthPath, help: `auth mount path, without "auth/" (default: the method's name)`, parse: parseAuthPath},
+	{name: EnvRole, help: "Vault role to log in as (kubernetes, jwt); required for them", parse: parseRole},
+	{name: EnvTokenFile, def: "/var/run/secrets/kubernetes.io/serviceaccount/token", help: "file holding the JWT (kubernetes, jwt)", parse: pathSetting(func(s *Settings) *string { return &s.TokenFile })},
+	{name: EnvRoleIDFile, help: "file holding the AppRole role ID (approle)", parse: optionalPath(func(s *Settings) *string { return &s.RoleIDFile })},
+	{name: EnvSecretIDFile, help: "file holding the AppRole secret ID (approle)", parse: optionalPath(func(s *Settings) *string { return &s.SecretIDFile })},
+	{name: EnvVaultTokenFile, help: "file holding a Vault token (token)", parse: optionalPath(func(s *Settings) *string { return &s.VaultTokenFile })},
+	{name: EnvVaultNamespace, help: "Vault namespace, sent as X-Vault-Namespace", parse: parseNamespace},
+	{name: EnvCAFile, help: "PEM file of CA certificates for Vault's TLS (replaces the system roots)", parse: optionalPath(func(s *Settings) *string { return &s.CAFile })},
+	{name: EnvTLSSkipVerify, def: "false", help: "true turns off TLS verification", parse: boolSetting(func(s *Settings) *bool { return &s.TLSSkipVerify })},
+	{name: EnvClientTimeout, def: "15s", help: "bound of one HTTP request to Vault (Go duration)", parse: durationSetting(func(s *Settings) *time.Duration { return &s.ClientTimeout })},
+	{name: EnvTimeout, def: "60s", help: "start-up deadline for login, reads and retries (Go duration)", parse: durationSetting(func(s *Settings) *time.Duration { return &s.Timeout })},
+	{name: EnvLogLevel, def: "info", help: "debug, info, warn or error", parse: parseLogLevel},
+	{name: EnvLogFormat, def: "json", help: "json or text", parse: parseLogFormat},
+	{name: EnvPod, help: "pod name, used in messages", parse: func(s *Settings, v string) error { s.Pod = v; return nil }},
+	{name: EnvNamespace, help: "pod namespace, used in messages", parse: func(s *Settings, v string) error { s.Namespace = v; return nil }},
+	{name: EnvContainer, help: "container name, used in messages", parse: func(s *Settings, v string) error { s.Container = v; return nil }},
+	{name: EnvAllowLogin, def: "false", help: "true lets vault:login give the application the Vault token", parse: boolSetting(func(s *Settings) *bool { return &s.AllowLogin })},
+	{name: EnvTransitKey, help: "transit key that decrypts vault:v1:... values", parse: parseTransitKey},
+	{name: EnvTransitPath, def: "transit", help: "mount path of the transit engine", parse: parseTransitPath},
+	{name: EnvIgnoreMissing, def: "false", help: "true leaves a variable unset (with a warning) when its secret or key is missing", parse: boolSetting(func(s *Settings) *bool { return &s.IgnoreMissing })},
+	{name: EnvFromPath, help: "comma-separated PATH[#VERSION]; every key becomes a variable", parse: parseFromPath},
+	{name: EnvPassthrough, help: "comma-separated ENVEXEC_* names kept in the application's environment", parse: parsePassthrough},
+	{name: EnvDaemon, def: "false", help: "true keeps envexec as the parent, renewing token and leases", parse: boolSetting(func(s *Settings) *bool { return &s.Daemon })},
+	{name: EnvDaemonOnExpiry, def: "restart", help: "restart, signal or stop: what daemon mode does when a lease cannot be renewed", parse: parseOnExpiry},
+	{name: EnvDaemonSignal, def: "SIGTERM", help: "signal sent to the application on expiry (e.g. SIGHUP)", parse: parseSignal},
+	{name: EnvDaemonGrace, def: "30s", help: "time a stopping application gets before SIGKILL (Go duration)", parse: durationSetting(func(s *Settings) *time.Duration { return &s.Grace })},
 }
 
 func parseAddr(s *Settings, v string) error {

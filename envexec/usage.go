@@ -37,7 +37,7 @@ secret at PATH; references also work inside text as ${vault:PATH#KEY}, with tran
 COMMAND and ARGs may hold references in the same forms. See docs/references.md.
 envexec is configured only by these variables, which it removes before starting COMMAND:
 `)
-	for _, s := range settingTable() {
+	for _, s := range settingTable {
 		fmt.Fprintf(&b, "  %-26s %s", s.name, s.help)
 		if s.def != "" {
 			fmt.Fprintf(&b, " (default %s)", s.def)
