@@ -19,6 +19,7 @@ import (
 
 	"github.com/vault-injector/vault-injector/certs"
 	"github.com/vault-injector/vault-injector/e2e/framework"
+	"github.com/vault-injector/vault-injector/internal/loopback"
 )
 
 // The self-managed webhook's settings. Its injector image names no real image (the runner
@@ -64,7 +65,7 @@ var _ = Describe("a webhook with a self-managed certificate", Ordered, Label("ce
 		Expect(err).NotTo(HaveOccurred())
 
 		By("registering it by URL, with no caBundle, for that namespace only, failing closed")
-		addr, err := framework.FreeLoopbackAddr(ctx)
+		addr, err := loopback.FreeAddr(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		cfg := framework.URLWebhookConfiguration(configName, framework.WebhookURL(addr),
 			&metav1.LabelSelector{MatchLabels: map[string]string{selectorLabel: configName}})

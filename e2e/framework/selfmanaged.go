@@ -25,7 +25,7 @@ type SelfManagedOptions struct {
 	// image, Vault address, log path). Its Serving is ignored, and its Kubeconfig is
 	// required: the webhook keeps its certificate in the cluster.
 	Webhook WebhookOptions
-	// Addr is the loopback host:port to serve on (FreeLoopbackAddr). envtest has no
+	// Addr is the loopback host:port to serve on (loopback.FreeAddr). envtest has no
 	// Service network, so the webhook configuration calls WebhookURL(Addr), and the
 	// certificate covers the host through --cert-extra-sans.
 	Addr string
@@ -46,11 +46,6 @@ type SelfManagedWebhook struct {
 	serving    WebhookServing
 	configName string
 	cluster    *Cluster
-}
-
-// FreeLoopbackAddr returns a loopback host:port nobody listens on right now.
-func FreeLoopbackAddr(ctx context.Context) (string, error) {
-	return loopback.FreeAddr(ctx)
 }
 
 // WebhookURL is the clientConfig.url of a webhook serving on addr.
@@ -131,22 +126,10 @@ func selfManagedArgs(o SelfManagedOptions, host string) []string {
 // waitReady polls until /readyz answers and the TLS port serves a certificate the
 // published caBundle trusts.
 func (w *SelfManagedWebhook) waitReady(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if roots, err := w.trusted(ctx); err == nil && w.ready(ctx, w.serving, roots) {
-			return nil
-		}
-		select {
-		case <-w.done:
-			return fmt.Errorf("webhook exited during start-up (%s); its log is %s", w.cmd.ProcessState, w.LogPath)
-		case <-ctx.Done():
-			return fmt.Errorf("self-managed webhook not ready: %w; its log is %s", ctx.Err(), w.LogPath)
-		case <-tick.C:
-		}
-	}
+	return w.poll(ctx, "self-managed webhook", func(ctx context.Context) bool {
+		roots, err := w.trusted(ctx)
+		return err == nil && w.ready(ctx, w.serving, roots)
+	})
 }
 
 // CABundle is the caBundle the webhook configuration holds now.

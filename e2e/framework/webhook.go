@@ -142,26 +142,30 @@ func webhookArgs(o WebhookOptions, metrics, probes string) []string {
 }
 
 func (w *Webhook) waitReady(ctx context.Context, s WebhookServing) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
 	roots := x509.NewCertPool()
 	if !roots.AppendCertsFromPEM(s.CAData) {
 		return errors.New("webhook serving: no CA certificate to check the TLS port with")
 	}
-	for {
-		if w.ready(ctx, s, roots) {
-			return nil
-		}
+	return w.poll(ctx, "webhook", func(ctx context.Context) bool { return w.ready(ctx, s, roots) })
+}
+
+// poll asks ready every 100 ms for up to a minute, and gives up at once if the process
+// exits; what names the webhook in the error.
+func (w *Webhook) poll(ctx context.Context, what string, ready func(context.Context) bool) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for !ready(ctx) {
 		select {
 		case <-w.done:
 			return fmt.Errorf("webhook exited during start-up (%s); its log is %s", w.cmd.ProcessState, w.LogPath)
 		case <-ctx.Done():
-			return fmt.Errorf("webhook not ready: %w; its log is %s", ctx.Err(), w.LogPath)
+			return fmt.Errorf("%s not ready: %w; its log is %s", what, ctx.Err(), w.LogPath)
 		case <-tick.C:
 		}
 	}
+	return nil
 }
 
 // ready asks /readyz, then does what the apiserver will: a TLS handshake trusting only
