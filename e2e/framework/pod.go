@@ -203,6 +203,9 @@ func (p *Pod) Exec(ctx context.Context, container string, argv ...string) (stdou
 	if proc.exited() {
 		return nil, nil, fmt.Errorf("exec in container %s: it has exited", container)
 	}
+	if err := proc.awaitCommand(ctx); err != nil {
+		return nil, nil, fmt.Errorf("exec in container %s: %w", container, err)
+	}
 	x, err := startExec(ctx, p.runner.nsenter, proc.cmd.Process.Pid, p.launches[container], argv)
 	if err != nil {
 		return nil, nil, fmt.Errorf("exec in container %s: %w", container, err)

@@ -1,11 +1,15 @@
 package framework
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/vault-injector/vault-injector/internal/syncbuf"
 )
@@ -116,6 +120,33 @@ func start(cmd *exec.Cmd) (*process, error) {
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// wrapperMark is the wrapper's $0: while PID 1's command line holds it, the wrapper is
+// still setting up mounts and has not exec'd the container's command.
+const wrapperMark = "\x00pod-runner\x00"
+
+// awaitCommand waits until the container's PID 1 runs the container's own command, as a
+// runtime's container does once it is reported running; exec before that would see the
+// wrapper instead.
+func (p *process) awaitCommand(ctx context.Context) error {
+	cmdline := fmt.Sprintf("/proc/%d/cmdline", p.cmd.Process.Pid)
+	for {
+		b, err := os.ReadFile(cmdline)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", cmdline, err)
+		}
+		if !bytes.Contains(b, []byte(wrapperMark)) {
+			return nil
+		}
+		select {
+		case <-p.done:
+			return errors.New("it exited while starting")
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the container's command: %w", ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
 }
 
 // wait returns the exit code once the process ended (-1 if a signal killed it).
