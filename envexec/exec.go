@@ -98,27 +98,13 @@ func (a application) failed(err error) error {
 	return fmt.Errorf("%w: the command %s (argv[0], from a reference): %w", errExec, a.command, err)
 }
 
-// withoutSettings drops every ENVEXEC_* entry, so the application never sees them.
-func withoutSettings(environ []string) []string {
-	out := make([]string, 0, len(environ))
-	for _, kv := range environ {
-		if !strings.HasPrefix(kv, EnvPrefix) {
-			out = append(out, kv)
-		}
-	}
-	return out
-}
-
 // pathOf returns the PATH of environ (the last entry wins), or defaultPath if unset.
 func pathOf(environ []string) string {
-	path, found := defaultPath, false
+	path := defaultPath
 	for _, kv := range environ {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			path, found = v, true
+			path = v
 		}
-	}
-	if !found {
-		return defaultPath
 	}
 	return path
 }

@@ -76,12 +76,14 @@ func TestPathOf(t *testing.T) {
 	}
 }
 
-func TestWithoutSettings(t *testing.T) {
+// TestSettingsNeverReachTheApplication checks that buildEnv drops every ENVEXEC_* entry,
+// and only those.
+func TestSettingsNeverReachTheApplication(t *testing.T) {
 	t.Parallel()
-	got := withoutSettings([]string{"A=1", EnvRole + "=r", "ENVEXECUTOR=keep", EnvPrefix + "ANY=x", "VAULT_TOKEN=t"})
+	got, err := buildEnv([]string{"A=1", EnvRole + "=r", "ENVEXECUTOR=keep", EnvPrefix + "ANY=x", "VAULT_TOKEN=t"}, resolved{}, nil)
 	want := []string{"A=1", "ENVEXECUTOR=keep", "VAULT_TOKEN=t"}
-	if !slices.Equal(got, want) {
-		t.Errorf("withoutSettings = %q, want %q", got, want)
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("buildEnv = %q, %v, want %q", got, err, want)
 	}
 }
 
