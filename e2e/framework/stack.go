@@ -27,6 +27,27 @@ type Stack struct {
 	stops []func() error
 }
 
+// WithStack runs fn with a stack started in a fresh temporary folder whose name starts
+// with prefix, then stops the stack and removes the folder: the whole life of the stack
+// for programs outside the test suite (the demo, the pod start benchmark). The pod
+// runner makes namespaces, so it needs root.
+func WithStack(ctx context.Context, prefix string, progress io.Writer, fn func(*Stack) error) (err error) {
+	if os.Geteuid() != 0 {
+		return errors.New("run as root: the pod runner creates PID and mount namespaces")
+	}
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return fmt.Errorf("work folder: %w", err)
+	}
+	defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
+	stack, err := StartStack(ctx, dir, progress)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, stack.Stop()) }()
+	return fn(stack)
+}
+
 // StartStack builds the binaries and starts every component, logging into dir.
 // progress receives one line per step. On error, whatever started is stopped.
 func StartStack(ctx context.Context, dir string, progress io.Writer) (s *Stack, err error) {

@@ -5,16 +5,14 @@ import (
 	"crypto/rand"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
-	"os"
 
 	"github.com/vault-injector/vault-injector/e2e/framework"
 )
 
 // run starts the stack, injects a secret into the demo pod, runs it and shows what
 // happened; with --keep it then serves kubectl until ctx ends.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	keep := fs.Bool("keep", false, "keep everything running, print a KUBECONFIG for kubectl and wait for Ctrl-C")
@@ -24,20 +22,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		}
 		return err
 	}
-	if os.Geteuid() != 0 {
-		return errors.New("run as root: the pod runner creates PID and mount namespaces")
-	}
-	dir, err := os.MkdirTemp("", "vault-injector-demo-")
-	if err != nil {
-		return fmt.Errorf("work folder: %w", err)
-	}
-	defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
-	stack, err := framework.StartStack(ctx, dir, stderr)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, stack.Stop()) }()
+	return framework.WithStack(ctx, "vault-injector-demo-", stderr, func(stack *framework.Stack) error {
+		return demo(ctx, stack, *keep, stdout, stderr)
+	})
+}
 
+// demo puts a secret in Vault, runs the demo pod and shows what happened; with keep it
+// then serves kubectl until ctx ends.
+func demo(ctx context.Context, stack *framework.Stack, keep bool, stdout, stderr io.Writer) error {
 	secret := rand.Text() // random per run; only its length and hash are ever shown
 	if err := setupVault(ctx, stack, secret); err != nil {
 		return err
@@ -45,7 +37,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err := showPod(ctx, stack, secret, stdout, stderr); err != nil {
 		return err
 	}
-	if *keep {
+	if keep {
 		return serve(ctx, stack, stdout)
 	}
 	return nil

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,7 +23,7 @@ import (
 
 const namespace = "podstart"
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("podstart", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	runs := fs.Int("runs", 20, "pods started of each kind")
@@ -35,24 +34,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		}
 		return err
 	}
-	if os.Geteuid() != 0 {
-		return errors.New("run as root: the pod runner creates PID and mount namespaces")
-	}
-	dir, err := os.MkdirTemp("", "vault-injector-podstart-")
-	if err != nil {
+	var res report.PodStart
+	err := framework.WithStack(ctx, "vault-injector-podstart-", stderr, func(stack *framework.Stack) error {
+		tenant, err := framework.NewTenant(ctx, stack.Cluster, stack.Vault.Client(), namespace, "app")
+		if err != nil {
+			return err
+		}
+		res, err = measure(ctx, stack, tenant, *runs)
 		return err
-	}
-	defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
-	stack, err := framework.StartStack(ctx, dir, stderr)
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, stack.Stop()) }()
-	tenant, err := framework.NewTenant(ctx, stack.Cluster, stack.Vault.Client(), namespace, "app")
-	if err != nil {
-		return err
-	}
-	res, err := measure(ctx, stack, tenant, *runs)
+	})
 	if err != nil {
 		return err
 	}
