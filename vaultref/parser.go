@@ -181,6 +181,15 @@ func (p *parser) path() (string, error) {
 	case strings.HasPrefix(path, "/") || strings.HasSuffix(path, "/") || strings.Contains(path, "//"):
 		return "", p.fail(start, `path must not start or end with "/" or contain "//"`)
 	}
+	// A "." or ".." segment would make Vault (or a proxy before it) read another path
+	// than the one written, with envexec's token.
+	off := start
+	for seg := range strings.SplitSeq(path, "/") {
+		if seg == "." || seg == ".." {
+			return "", p.fail(off, `path must not contain "." or ".." segments`)
+		}
+		off += len(seg) + 1
+	}
 	return path, nil
 }
 

@@ -78,6 +78,9 @@ func TestParseErrors(t *testing.T) {
 		"leading slash":            {"vault:/secret/app#k", 6, "must not start"},
 		"trailing slash":           {"vault:secret/app/#k", 6, "must not start"},
 		"double slash":             {"vault:secret//app#k", 6, "must not start"},
+		"dot-dot segment":          {"vault:secret/data/../../other/x#k", 18, `"." or ".." segments`},
+		"dot segment":              {"vault:secret/./app#k", 13, `"." or ".." segments`},
+		"leading dot-dot":          {"vault:../sys/mounts#k", 6, `"." or ".." segments`},
 		"too long":                 {"vault:" + strings.Repeat("p", vaultref.MaxLen) + "#k", vaultref.MaxLen, "longer than"},
 	}
 	for name, tc := range invalid {

@@ -175,6 +175,8 @@ func TestScanErrors(t *testing.T) {
 		"unterminated inline":          {"pw=${vault:a#b", 14, `missing "}"`},
 		"inline missing key":           {"x ${vault:secret/app} y", 20, `missing "#KEY"`},
 		"inline empty path":            {"${bao:#k}", 6, "empty path"},
+		"inline dot-dot segment":       {"${vault:secret/a/..#k}", 17, `"." or ".." segments`},
+		"from a later dot segment":     {"x=${vault:a/./b#k}", 12, `"." or ".." segments`},
 		"inline space":                 {"${vault:a#b }", 11, "whitespace"},
 		"inline too many hashes":       {"${vault:a#b#1#2}", 13, "too many"},
 		"second inline is bad":         {"${vault:a#b}-" + secret + "-${vault:c}", 13 + len(secret) + 1 + 9, `missing "#KEY"`},
@@ -295,6 +297,7 @@ func TestParsePathList(t *testing.T) {
 		"a#1#2":     3,
 		"a,b#1 c":   5,
 		"ok,b\x01c": 4,
+		"a,b/../c":  4,
 	} {
 		_, err := vaultref.ParsePathList(in)
 		var pe *vaultref.ParseError
