@@ -105,7 +105,7 @@ var Annotations = []Annotation{
 				return fmt.Errorf("%q is not a Vault role name (1-128 of letters, digits, '_', '.', '@', '-')", v)
 			}
 			p.Role = v
-			return nil
+			return envexecAccepts(envexec.EnvRole, v)
 		},
 	},
 	{

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vault-injector/vault-injector/envexec"
 )
 
 // LogLevel is a level envexec understands; a typed string so a typo cannot slip through.
@@ -62,20 +64,42 @@ func setVaultAddr(dst *string, v string) error {
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("%q must not carry credentials, a query or a fragment", v)
 	}
+	if err := envexecAccepts(envexec.EnvVaultAddr, v); err != nil {
+		return err
+	}
 	*dst = v
 	return nil
+}
+
+// envexecAccepts is the settings contract: a value the webhook writes as an envexec
+// setting must also pass envexec's own parser, so envexec never refuses at start what
+// was admitted. The webhook's rules may only be stricter.
+func envexecAccepts(setting, v string) error {
+	return envexec.CheckSetting(setting, v)
 }
 
 func setAuthPath(dst *string, v string) error {
 	if !authPathRE.MatchString(v) || slices.Contains(strings.Split(v, "/"), "..") || slices.Contains(strings.Split(v, "/"), ".") {
 		return fmt.Errorf("%q is not a Vault mount path (letters, digits, '.', '_', '-', separated by '/'; no '.' or '..' segments)", v)
 	}
+	if err := envexecAccepts(envexec.EnvAuthPath, v); err != nil {
+		return err
+	}
 	*dst = v
 	return nil
 }
 
 func setTimeout(dst *time.Duration, v string) error {
-	return setDuration(dst, v, MaxTimeout)
+	var d time.Duration
+	if err := setDuration(&d, v, MaxTimeout); err != nil {
+		return err
+	}
+	// The injector writes the duration in Go's form, which is what envexec must read.
+	if err := envexecAccepts(envexec.EnvTimeout, d.String()); err != nil {
+		return err
+	}
+	*dst = d
+	return nil
 }
 
 func setDuration(dst *time.Duration, v string, maxDur time.Duration) error {
@@ -153,7 +177,7 @@ func setLogLevel(dst *LogLevel, v string) error {
 	switch l := LogLevel(v); l {
 	case LogDebug, LogInfo, LogWarn, LogError:
 		*dst = l
-		return nil
+		return envexecAccepts(envexec.EnvLogLevel, v)
 	}
 	return fmt.Errorf("%q is not a log level (debug, info, warn, error)", v)
 }

@@ -87,6 +87,11 @@ const (
 	EnvDaemonSignal = EnvPrefix + "DAEMON_SIGNAL"
 	// EnvDaemonGrace is how long a stopping application gets before SIGKILL.
 	EnvDaemonGrace = EnvPrefix + "DAEMON_GRACE"
+	// EnvSettings lists (comma-separated) the ENVEXEC_* variables the webhook wrote. The
+	// webhook writes it in the container's env, which wins over envFrom, so a pod cannot
+	// change it; any other ENVEXEC_* variable, say from a ConfigMap's keys through
+	// envFrom, makes envexec refuse to start instead of obeying it.
+	EnvSettings = EnvPrefix + "SETTINGS"
 )
 
 // AuthMethod is how envexec logs in to Vault.
@@ -195,7 +200,7 @@ func ParseSettings(environ []string) (Settings, error) {
 		}
 	}
 	var s Settings
-	var errs []error
+	errs := checkManifest(values)
 	known := map[string]bool{}
 	for _, row := range settingTable {
 		known[row.name] = true
@@ -217,6 +222,32 @@ func ParseSettings(environ []string) (Settings, error) {
 		return Settings{}, fmt.Errorf("%w: %w", errSettings, errors.Join(errs...))
 	}
 	return s, nil
+}
+
+// checkManifest refuses every ENVEXEC_* variable that EnvSettings does not list, when it
+// is set (the webhook always sets it; without it, whoever started envexec wrote the whole
+// environment). Names are reported, never values.
+func checkManifest(values map[string]string) []error {
+	list, ok := values[EnvSettings]
+	if !ok {
+		return nil
+	}
+	listed := map[string]bool{EnvSettings: true}
+	var errs []error
+	for _, name := range strings.Split(list, ",") {
+		if name = strings.TrimSpace(name); !strings.HasPrefix(name, EnvPrefix) {
+			errs = append(errs, &settingError{EnvSettings, fmt.Sprintf("%q is not an %s* name", name, EnvPrefix)})
+			continue
+		}
+		listed[name] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		if !listed[name] {
+			errs = append(errs, &settingError{name, "was not set by the webhook (it is not listed in " + EnvSettings +
+				"); a pod cannot set envexec's settings, for example through envFrom: rename the key or drop it"})
+		}
+	}
+	return errs
 }
 
 // validate checks the rules that involve several settings: what each auth method needs.

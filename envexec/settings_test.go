@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -199,5 +200,51 @@ func TestCheckSetting(t *testing.T) {
 		if err := CheckSetting(tc.name, tc.value); (err == nil) != tc.ok {
 			t.Errorf("CheckSetting(%s, %q) = %v, want ok=%v", tc.name, tc.value, err, tc.ok)
 		}
+	}
+}
+
+// TestParseSettingsManifest: with ENVEXEC_SETTINGS (which the webhook always writes, and a
+// pod cannot override), an ENVEXEC_* variable it does not list is refused, by name, and
+// its value never appears; a listed one is read as usual.
+func TestParseSettingsManifest(t *testing.T) {
+	t.Parallel()
+	base := []string{EnvVaultAddr + "=https://v", EnvRole + "=r", EnvSettings + "=" + EnvVaultAddr + "," + EnvRole + ", " + EnvLogLevel}
+	if _, err := ParseSettings(append(slices.Clone(base), EnvLogLevel+"=debug")); err != nil {
+		t.Fatalf("listed settings: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		env  []string
+		want string
+	}{
+		"envFrom key skips TLS": {
+			append(slices.Clone(base), EnvTLSSkipVerify+"=true"),
+			EnvTLSSkipVerify + ": was not set by the webhook (it is not listed in " + EnvSettings + ")",
+		},
+		"envFrom key swaps the CA": {
+			append(slices.Clone(base), EnvCAFile+"=/tenant-ca-canary.pem"),
+			EnvCAFile + ": was not set by the webhook",
+		},
+		"unknown name is also unlisted": {
+			append(slices.Clone(base), EnvPrefix+"X=1"),
+			EnvPrefix + "X: was not set by the webhook",
+		},
+		"a listed name must be ours": {
+			[]string{EnvVaultAddr + "=https://v", EnvRole + "=r", EnvSettings + "=" + EnvVaultAddr + "," + EnvRole + ",PATH"},
+			EnvSettings + `: "PATH" is not an ENVEXEC_* name`,
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := ParseSettings(tc.env)
+			if !errors.Is(err, errSettings) {
+				t.Fatalf("err = %v, want errSettings", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %q, want it to contain %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "canary") {
+				t.Errorf("err = %q quotes a value", err)
+			}
+		})
 	}
 }

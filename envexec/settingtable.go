@@ -34,7 +34,7 @@ var settingTable = []setting{
 	{name: EnvSecretIDFile, help: "file holding the AppRole secret ID (approle)", parse: optionalPath(func(s *Settings) *string { return &s.SecretIDFile })},
 	{name: EnvVaultTokenFile, help: "file holding a Vault token (token)", parse: optionalPath(func(s *Settings) *string { return &s.VaultTokenFile })},
 	{name: EnvVaultNamespace, help: "Vault namespace, sent as X-Vault-Namespace", parse: parseNamespace},
-	{name: EnvCAFile, help: "PEM file of CA certificates for Vault's TLS (replaces the system roots)", parse: optionalPath(func(s *Settings) *string { return &s.CAFile })},
+	{name: EnvCAFile, help: "PEM file of CA certificates trusted for Vault's TLS, besides the system roots", parse: optionalPath(func(s *Settings) *string { return &s.CAFile })},
 	{name: EnvTLSSkipVerify, def: "false", help: "true turns off TLS verification", parse: boolSetting(func(s *Settings) *bool { return &s.TLSSkipVerify })},
 	{name: EnvClientTimeout, def: "15s", help: "bound of one HTTP request to Vault (Go duration)", parse: durationSetting(func(s *Settings) *time.Duration { return &s.ClientTimeout })},
 	{name: EnvTimeout, def: "60s", help: "start-up deadline for login, reads and retries (Go duration)", parse: durationSetting(func(s *Settings) *time.Duration { return &s.Timeout })},
@@ -52,6 +52,7 @@ var settingTable = []setting{
 	{name: EnvDaemon, def: "false", help: "true keeps envexec as the parent, renewing token and leases", parse: boolSetting(func(s *Settings) *bool { return &s.Daemon })},
 	{name: EnvDaemonOnExpiry, def: "restart", help: "restart, signal or stop: what daemon mode does when a lease cannot be renewed", parse: parseOnExpiry},
 	{name: EnvDaemonSignal, def: "SIGTERM", help: "signal sent to the application on expiry (e.g. SIGHUP)", parse: parseSignal},
+	{name: EnvSettings, help: "comma-separated ENVEXEC_* names the webhook set; envexec refuses any other ENVEXEC_* variable", parse: func(*Settings, string) error { return nil }},
 	{name: EnvDaemonGrace, def: "30s", help: "time a stopping application gets before SIGKILL (Go duration)", parse: durationSetting(func(s *Settings) *time.Duration { return &s.Grace })},
 }
 

@@ -100,20 +100,32 @@ func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts) {
 		// envexec explains a failed start on stderr; let `kubectl describe` show it.
 		c.TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
 	}
-	c.Env = append(c.Env,
-		corev1.EnvVar{Name: envexec.EnvVaultAddr, Value: cfg.VaultAddr},
-		corev1.EnvVar{Name: envexec.EnvAuthPath, Value: cfg.AuthPath},
-		corev1.EnvVar{Name: envexec.EnvRole, Value: cfg.Role},
-		corev1.EnvVar{Name: envexec.EnvTokenFile, Value: TokenFile},
-		corev1.EnvVar{Name: envexec.EnvTimeout, Value: cfg.Timeout.String()},
-		corev1.EnvVar{Name: envexec.EnvLogLevel, Value: string(cfg.LogLevel)},
-		corev1.EnvVar{Name: envexec.EnvContainer, Value: c.Name},
+	c.Env = append(c.Env, settingsEnv(c.Name, cfg)...)
+}
+
+// settingsEnv is envexec's settings for one container, exactly as the webhook writes them:
+// the list ends with envexec.EnvSettings naming all of them, so envexec refuses any other
+// ENVEXEC_* variable (a pod's envFrom cannot add settings, and env wins over envFrom).
+func settingsEnv(container string, cfg config.Pod) []corev1.EnvVar {
+	env := []corev1.EnvVar{
+		{Name: envexec.EnvVaultAddr, Value: cfg.VaultAddr},
+		{Name: envexec.EnvAuthPath, Value: cfg.AuthPath},
+		{Name: envexec.EnvRole, Value: cfg.Role},
+		{Name: envexec.EnvTokenFile, Value: TokenFile},
+		{Name: envexec.EnvTimeout, Value: cfg.Timeout.String()},
+		{Name: envexec.EnvLogLevel, Value: string(cfg.LogLevel)},
+		{Name: envexec.EnvContainer, Value: container},
 		fieldEnv(envexec.EnvPod, "metadata.name"),
 		fieldEnv(envexec.EnvNamespace, "metadata.namespace"),
-	)
-	for _, name := range slices.Sorted(maps.Keys(cfg.Envexec)) {
-		c.Env = append(c.Env, corev1.EnvVar{Name: name, Value: cfg.Envexec[name]})
 	}
+	for _, name := range slices.Sorted(maps.Keys(cfg.Envexec)) {
+		env = append(env, corev1.EnvVar{Name: name, Value: cfg.Envexec[name]})
+	}
+	names := make([]string, len(env))
+	for i, e := range env {
+		names[i] = e.Name
+	}
+	return append(env, corev1.EnvVar{Name: envexec.EnvSettings, Value: strings.Join(names, ",")})
 }
 
 // escapeExpansion doubles every "$" of an image's entrypoint or cmd before it is written

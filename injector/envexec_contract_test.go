@@ -1,8 +1,12 @@
 package injector_test
 
 import (
-	"slices"
+	"flag"
+	"io"
+	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/envexec"
@@ -16,25 +20,124 @@ func TestEnvexecContract(t *testing.T) {
 	if injector.EnvPrefix != envexec.EnvPrefix {
 		t.Fatalf("prefix %q != envexec's %q", injector.EnvPrefix, envexec.EnvPrefix)
 	}
-	known := []string{
-		envexec.EnvVaultAddr, envexec.EnvAuthPath, envexec.EnvRole, envexec.EnvTokenFile, envexec.EnvTimeout,
-		envexec.EnvLogLevel, envexec.EnvPod, envexec.EnvNamespace, envexec.EnvContainer,
-	}
-	cfg := config.Pod{Inject: true, InjectorImage: "i", EnvexecPath: "/e", VaultAddr: "http://v", Role: "r", AuthPath: "a", LogLevel: config.LogInfo}
-	out, _, err := injector.Inject(typicalPod(), cfg, injector.Facts{})
+	out, _, err := injector.Inject(typicalPod(), contractPod(t, nil), injector.Facts{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var set []string
-	for _, e := range out.Spec.Containers[0].Env {
-		if len(e.Name) > len(injector.EnvPrefix) && e.Name[:len(injector.EnvPrefix)] == injector.EnvPrefix {
-			set = append(set, e.Name)
-			if !slices.Contains(known, e.Name) {
-				t.Errorf("injector sets %s, which envexec does not read", e.Name)
+	if _, err := envexec.ParseSettings(environOf(out.Spec.Containers[0])); err != nil {
+		t.Errorf("envexec refuses what the injector wrote: %v", err)
+	}
+}
+
+// contractCandidates are values tried for every annotation and envexec-bound flag: the
+// valid forms of each type and the near misses where the webhook and envexec once
+// disagreed (auth-path "auth/kubernetes", a URL with an empty query).
+var contractCandidates = []string{
+	"", " ", "true", "false", "yes", "1", "0", "skip",
+	"kubernetes", "jwt", "approle", "token", "auth/kubernetes", "k8s/cluster-1", "/kubernetes", "a//b", "a/./b", "a/../b", "a#b",
+	"https://vault.vault.svc:8200", "https://vault.vault.svc:8200/", "http://vault?", "http://vault#x", "http://u:p@vault", "vault:8200",
+	"https://vault.example:8200/prefix/",
+	"30s", "1m30s", "0s", "-1s", "10m", "11m", "5", "1h",
+	"debug", "info", "warn", "error", "trace", "json", "text",
+	"SIGHUP", "HUP", "SIGSTOP", "restart", "signal", "stop",
+	"secret/app", "secret/app, kv/x#2", "secret/../x", "secret/app#0",
+	"ENVEXEC_POD", "ENVEXEC_POD,ENVEXEC_NAMESPACE", "PATH",
+	"team-a/apps", "team a", "app", "my_role.v2@x", "transit", "crypto/x",
+}
+
+// TestEnvexecAcceptsWhatTheWebhookAdmits is the settings contract: for every annotation
+// (ours and bank-vaults' aliases) and every envexec-bound flag, each candidate value the
+// webhook admits must give a container whose environment envexec parses.
+func TestEnvexecAcceptsWhatTheWebhookAdmits(t *testing.T) {
+	t.Parallel()
+	check := func(t *testing.T, what, v string, cfg config.Pod) {
+		t.Helper()
+		out, _, err := injector.Inject(typicalPod(), cfg, injector.Facts{})
+		if err != nil {
+			t.Fatalf("%s=%q: admitted but Inject failed: %v", what, v, err)
+		}
+		if _, err := envexec.ParseSettings(environOf(out.Spec.Containers[0])); err != nil {
+			t.Errorf("%s=%q is admitted by the webhook, but envexec refuses it: %v", what, v, err)
+		}
+	}
+	admitted := 0
+	for _, a := range config.Annotations {
+		keys := []string{config.AnnotationPrefix + a.Name}
+		if a.BankVaults != "" {
+			keys = append(keys, config.BankVaultsPrefix+a.BankVaults)
+		}
+		for _, key := range keys {
+			for _, v := range contractCandidates {
+				cfg, _, err := config.ParsePod(map[string]string{key: v}, "app", contractWebhook(t, nil))
+				if err != nil || !cfg.Inject {
+					continue
+				}
+				admitted++
+				check(t, key, v, cfg)
 			}
 		}
 	}
-	if len(set) == 0 {
-		t.Fatal("injector set no envexec variables")
+	for _, f := range []string{"vault-addr", "vault-auth-path", "envexec-timeout", "envexec-log-level"} {
+		for _, v := range contractCandidates {
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			w, err := config.ParseWebhook(fs, []string{"--" + f + "=" + v}, noEnv)
+			if err != nil {
+				continue
+			}
+			admitted++
+			cfg, _, err := config.ParsePod(nil, "app", w)
+			if err != nil {
+				t.Fatalf("--%s=%q: %v", f, v, err)
+			}
+			check(t, "--"+f, v, cfg)
+		}
 	}
+	if admitted < 50 {
+		t.Fatalf("only %d candidate values were admitted: the corpus no longer exercises the contract", admitted)
+	}
+	// The disagreement this test was written for: admitted, then refused by envexec.
+	if _, _, err := config.ParsePod(map[string]string{config.AnnotationPrefix + "auth-path": "auth/kubernetes"}, "app", contractWebhook(t, nil)); err == nil {
+		t.Error(`auth-path "auth/kubernetes" is admitted, but envexec wants the mount path without "auth/"`)
+	}
+}
+
+func noEnv(string) (string, bool) { return "", false }
+
+// contractWebhook is the webhook's default configuration plus args, allowing the addresses
+// and the TLS switch the candidates name, so those annotations are exercised too.
+func contractWebhook(t *testing.T, args []string) config.Webhook {
+	t.Helper()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	args = append([]string{"--allow-tls-skip-verify=true",
+		"--allowed-vault-addrs=https://vault.example:8200/prefix/,https://vault.vault.svc:8200/"}, args...)
+	w, err := config.ParseWebhook(fs, args, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func contractPod(t *testing.T, annotations map[string]string) config.Pod {
+	t.Helper()
+	cfg, _, err := config.ParsePod(annotations, "app", contractWebhook(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// environOf is the environment the kubelet would give c: literal values as written, and
+// field references filled with sample values (envexec only labels messages with them).
+func environOf(c corev1.Container) []string {
+	var env []string
+	for _, e := range c.Env {
+		v := e.Value
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			v = "from-" + strings.ReplaceAll(e.ValueFrom.FieldRef.FieldPath, ".", "-")
+		}
+		env = append(env, e.Name+"="+v)
+	}
+	return env
 }
