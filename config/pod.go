@@ -46,6 +46,9 @@ type Pod struct {
 	// MalformedWarn admits pods with malformed references, with a warning; the webhook-wide
 	// --malformed-references=warn. envexec then stops the container at start.
 	MalformedWarn bool `json:"malformedWarn,omitempty"`
+	// EnvSources wraps every container that takes variables from a Secret or ConfigMap,
+	// so envexec resolves references kept there: the webhook does not read them.
+	EnvSources bool `json:"envSources,omitempty"`
 	// Envexec holds further envexec settings (ENVEXEC_* name to value), each validated
 	// by envexec's own parser at admission.
 	Envexec map[string]string `json:"envexec,omitempty"`
@@ -118,6 +121,13 @@ var Annotations = []Annotation{
 		Doc: "Run the exec probes of wrapped containers through envexec, so probe commands see the secrets. " +
 			"Each probe run then logs in to Vault and reads the secrets again: mind the load on Vault.",
 		set: func(p *Pod, v string, _ *Webhook) error { return setBool(&p.MutateProbes, v) },
+	},
+	{
+		Name: "env-sources", Type: "bool", Default: "false",
+		Doc: "\"true\" runs envexec in every container that takes variables from a Secret or ConfigMap (`valueFrom` or " +
+			"`envFrom`), so references kept only there are resolved at start. The webhook never reads Secrets or ConfigMaps: " +
+			"without this, only references written in the pod itself are found.",
+		set: func(p *Pod, v string, _ *Webhook) error { return setBool(&p.EnvSources, v) },
 	},
 	envexecAnnotation("ignore-missing", "vault-ignore-missing-secrets", envexec.EnvIgnoreMissing, "bool", "false",
 		"\"true\" leaves a variable unset, with a warning in envexec's log, when its secret or key does not exist, "+

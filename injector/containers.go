@@ -59,6 +59,8 @@ func initContainer(cfg config.Pod) corev1.Container {
 			},
 			Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
 		},
+		// Written in its defaulted form, as the apiserver hands it back on reinvocation.
+		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		SecurityContext: &corev1.SecurityContext{
 			RunAsNonRoot:             ptr.To(true),
@@ -93,14 +95,21 @@ func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts) {
 			}
 		}
 	}
-	c.VolumeMounts = append(c.VolumeMounts,
-		corev1.VolumeMount{Name: VolumeName, MountPath: MountPath, ReadOnly: true},
-		corev1.VolumeMount{Name: TokenVolumeName, MountPath: TokenDir, ReadOnly: true})
+	c.VolumeMounts = append(c.VolumeMounts, ourMounts()...)
 	if c.TerminationMessagePolicy == "" || c.TerminationMessagePolicy == corev1.TerminationMessageReadFile {
 		// envexec explains a failed start on stderr; let `kubectl describe` show it.
 		c.TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
 	}
 	c.Env = append(c.Env, settingsEnv(c.Name, cfg)...)
+}
+
+// ourMounts are envexec's binary and token, read-only, for a container that runs envexec:
+// the token is mounted nowhere else.
+func ourMounts() []corev1.VolumeMount {
+	return []corev1.VolumeMount{
+		{Name: VolumeName, MountPath: MountPath, ReadOnly: true},
+		{Name: TokenVolumeName, MountPath: TokenDir, ReadOnly: true},
+	}
 }
 
 // settingsEnv is envexec's settings for one container, exactly as the webhook writes them:
@@ -141,6 +150,8 @@ func escapeExpansion(argv []string) []string {
 	return out
 }
 
+// fieldEnv writes the field reference in its defaulted form (apiVersion v1), so the pod
+// the apiserver hands back on reinvocation still matches what we wrote.
 func fieldEnv(name, path string) corev1.EnvVar {
-	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: path}}}
 }

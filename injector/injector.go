@@ -172,7 +172,7 @@ func Inject(pod *corev1.Pod, cfg config.Pod, facts Facts) (*corev1.Pod, Report, 
 		}
 		return pod, Report{Skipped: SkipNoReferences}, nil
 	}
-	if err := errors.Join(scanErr, checkPod(pod, plan.alreadyInjected)); err != nil {
+	if err := errors.Join(scanErr, errors.Join(vaultHostProblems(pod, cfg)...)); err != nil {
 		return nil, Report{}, err
 	}
 
@@ -241,18 +241,18 @@ type plan struct {
 	alreadyInjected bool
 }
 
-// scan finds the containers to wrap and every problem with their references.
+// scan finds the containers to wrap and every problem with their references and with
+// the injector's own parts.
 func scan(pod *corev1.Pod, cfg config.Pod, facts Facts) (plan, error) {
-	var p plan
-	var errs []error
+	own, errs := ownParts(pod, cfg)
+	p := plan{alreadyInjected: own.injected}
 	visit := func(init bool, cs []corev1.Container) {
 		for i := range cs {
 			c := &cs[i]
-			if init && c.Name == InitContainerName {
-				p.alreadyInjected = true
+			if own.skips(init, i) {
 				continue
 			}
-			refs, err := references(pod, c, facts, !init && cfg.FromPath(), cfg.MalformedWarn)
+			refs, err := references(pod, c, facts, need{fromPath: !init && cfg.FromPath(), envSources: cfg.EnvSources}, cfg.MalformedWarn)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -267,22 +267,6 @@ func scan(pod *corev1.Pod, cfg config.Pod, facts Facts) (plan, error) {
 	return p, errors.Join(errs...)
 }
 
-// checkPod rejects pods the injection cannot work in, before anything is changed.
-func checkPod(pod *corev1.Pod, alreadyInjected bool) error {
-	var errs []error
-	if !alreadyInjected {
-		for _, v := range pod.Spec.Volumes {
-			if v.Name == VolumeName || v.Name == TokenVolumeName {
-				errs = append(errs, &FieldError{
-					Pod:    PodName(pod),
-					Reason: "volume name " + v.Name + " is reserved for the injector; rename the volume",
-				})
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // ImagesToResolve lists, in pod order and without repeats, the images whose config Inject
 // will need: those of containers that hold references but do not set a command. Give it
 // the facts about env sources, so variables read from Secrets and ConfigMaps count.
@@ -294,7 +278,7 @@ func ImagesToResolve(pod *corev1.Pod, cfg config.Pod, facts Facts) []string {
 			if len(c.Command) > 0 || c.Name == InitContainerName || slices.Contains(images, c.Image) {
 				continue
 			}
-			if all || len(containerRefs(c, facts)) > 0 {
+			if all || len(containerRefs(c, facts)) > 0 || (cfg.EnvSources && readsSources(c)) {
 				images = append(images, c.Image)
 			}
 		}

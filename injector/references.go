@@ -109,30 +109,55 @@ func appendKey(refs []envRef, facts Facts, variable string, src SourceKey, key s
 	return refs
 }
 
+// need is what calls for envexec in a container besides its own references.
+type need struct {
+	// fromPath: the pod's from-path setting (app containers only).
+	fromPath bool
+	// envSources: the pod's env-sources setting, for containers that read Secrets or
+	// ConfigMaps.
+	envSources bool
+}
+
 // found is where a container holds references: env variables and command-line entries.
 type found struct {
 	variables []string
 	arguments []string
 	// fromPath is set when the pod's from-path setting alone calls for envexec.
 	fromPath bool
+	// envSources is set when the container reads Secrets or ConfigMaps and the pod asked
+	// for references kept there (the env-sources annotation).
+	envSources bool
 	// warnings are malformed references let through in the webhook's warn mode.
 	warnings []string
 }
 
-func (f found) empty() bool { return len(f.variables) == 0 && len(f.arguments) == 0 && !f.fromPath }
+func (f found) empty() bool {
+	return len(f.variables) == 0 && len(f.arguments) == 0 && !f.fromPath && !f.envSources
+}
+
+// readsSources tells whether c takes any variable from a Secret or ConfigMap.
+func readsSources(c *corev1.Container) bool {
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && (e.ValueFrom.SecretKeyRef != nil || e.ValueFrom.ConfigMapKeyRef != nil) {
+			return true
+		}
+	}
+	for _, f := range c.EnvFrom {
+		if f.SecretRef != nil || f.ConfigMapRef != nil {
+			return true
+		}
+	}
+	return false
+}
 
 // references finds the env variables and command-line entries of c that hold
-// references, or says why c cannot be wrapped. An already wrapped container has nothing
-// left to do.
-func references(pod *corev1.Pod, c *corev1.Container, facts Facts, fromPath, warnMalformed bool) (found, error) {
-	if len(c.Command) > 0 && c.Command[0] == EnvexecInPod {
-		return found{}, nil
-	}
+// references, or says why c cannot be wrapped.
+func references(pod *corev1.Pod, c *corev1.Container, facts Facts, need need, warnMalformed bool) (found, error) {
 	refs := containerRefs(c, facts)
-	if len(refs) == 0 && !fromPath {
+	f := found{fromPath: need.fromPath, envSources: need.envSources && readsSources(c)}
+	if len(refs) == 0 && f.empty() {
 		return found{}, nil
 	}
-	f := found{fromPath: fromPath}
 	var errs []error
 	fail := func(variable, reason string) {
 		errs = append(errs, &FieldError{Pod: PodName(pod), Container: c.Name, Variable: variable, Reason: reason})
@@ -189,9 +214,9 @@ func reservedNames(c *corev1.Container, fail func(variable, reason string)) {
 			fail(e.Name, "the "+EnvPrefix+" prefix is reserved for the injector's own settings; rename the variable")
 		}
 	}
-	for _, m := range c.VolumeMounts {
-		if m.MountPath == MountPath || m.MountPath == TokenDir {
-			fail("", "mount path "+m.MountPath+" is reserved for the injector; mount the volume elsewhere")
+	for _, f := range c.EnvFrom {
+		if strings.HasPrefix(f.Prefix, EnvPrefix) {
+			fail("", "envFrom prefix "+f.Prefix+" is reserved: the "+EnvPrefix+" prefix names the injector's own settings; choose another prefix")
 		}
 	}
 }

@@ -33,7 +33,7 @@ func testConfig(t testing.TB) config.Webhook {
 	t.Helper()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	w, err := config.ParseWebhook(fs, []string{"--injector-image=img:1", "--vault-addr=http://vault:8200"}, func(string) (string, bool) { return "", false })
+	w, err := config.ParseWebhook(fs, []string{"--injector-image=registry.example/vault-injector:v0.1.0", "--envexec-path=/usr/local/bin/envexec", "--vault-addr=https://vault.example:8200"}, func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}

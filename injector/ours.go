@@ -1,0 +1,168 @@
+package injector
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+
+	"github.com/vault-injector/vault-injector/config"
+)
+
+// saTokenPath is where the ServiceAccount admission plugin mounts the pod's API token. When
+// the apiserver reinvokes admission, that plugin runs again and mounts it into our init
+// container too: the one addition to our parts that is not the tenant's doing.
+const saTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount" //nolint:gosec // a path, not a credential
+
+// ownership is what a pod holds of the injector's own parts.
+type ownership struct {
+	// injected: the pod carries our init container and volumes exactly as Inject writes
+	// them, so this is a second pass (reinvocation) over our own output.
+	injected bool
+	// wrapped are the containers that already run envexec exactly as wrapContainer wrote.
+	wrapped []target
+	// refused are the containers denied for using our parts; nothing else is said of them.
+	refused []target
+}
+
+// skips tells whether scan has nothing to do with the container at (init, i).
+func (o ownership) skips(init bool, i int) bool {
+	at := func(t target) bool { return t.init == init && t.index == i }
+	return (o.injected && init && i == 0) || slices.ContainsFunc(o.wrapped, at) || slices.ContainsFunc(o.refused, at)
+}
+
+// ownParts recognises the injector's own parts by an exact match of what Inject writes,
+// never by a name alone: a tenant's init container, volume or mount that uses one of our
+// names, or a container that runs envexec with settings we did not write, is denied.
+func ownParts(pod *corev1.Pod, cfg config.Pod) (ownership, []error) {
+	var o ownership
+	var errs []error
+	fail := func(container, reason string) {
+		errs = append(errs, &FieldError{Pod: PodName(pod), Container: container, Reason: reason})
+	}
+	ours := 0
+	for _, v := range pod.Spec.Volumes {
+		want, reserved := map[string]corev1.Volume{VolumeName: binVolume(), TokenVolumeName: tokenVolume(cfg)}[v.Name]
+		switch {
+		case !reserved:
+		case equality.Semantic.DeepEqual(v, want):
+			ours++
+		default:
+			fail("", "volume name "+v.Name+" is reserved for the injector; rename the volume")
+		}
+	}
+	for i, c := range pod.Spec.InitContainers {
+		if c.Name != InitContainerName {
+			continue
+		}
+		if i != 0 || !sameInitContainer(c, initContainer(cfg)) {
+			fail(c.Name, "the init container name "+InitContainerName+" is reserved for the injector; rename the container")
+			continue
+		}
+		ours++
+	}
+	switch {
+	case ours == 3 && len(errs) == 0:
+		o.injected = true
+	case ours > 0 && len(errs) == 0:
+		fail("", "the pod holds some of the injector's volumes and init container but not all; create it without them")
+	}
+	visit := func(init bool, cs []corev1.Container) {
+		for i := range cs {
+			c := &cs[i]
+			if init && c.Name == InitContainerName {
+				continue
+			}
+			switch uses := usesInjector(c); {
+			case uses == "":
+			case o.injected && isWrapped(c, cfg):
+				o.wrapped = append(o.wrapped, target{init: init, index: i})
+			case o.injected:
+				o.refused = append(o.refused, target{init: init, index: i})
+				fail(c.Name, uses+", but not as the webhook wrote it (command, settings and mounts must be exactly the webhook's)")
+			default:
+				o.refused = append(o.refused, target{init: init, index: i})
+				fail(c.Name, uses+"; only the webhook may add that")
+			}
+		}
+	}
+	visit(true, pod.Spec.InitContainers)
+	visit(false, pod.Spec.Containers)
+	return o, errs
+}
+
+// usesInjector says how c reaches the injector's parts, or "": mounting our volumes or
+// mount paths, or running envexec from them.
+func usesInjector(c *corev1.Container) string {
+	for _, m := range c.VolumeMounts {
+		switch {
+		case m.Name == VolumeName || m.Name == TokenVolumeName:
+			return "it mounts the injector's volume " + m.Name
+		case m.MountPath == MountPath || m.MountPath == TokenDir:
+			return "mount path " + m.MountPath + " is reserved for the injector"
+		}
+	}
+	if len(c.Command) > 0 && c.Command[0] == EnvexecInPod {
+		return "its command runs " + EnvexecInPod
+	}
+	return ""
+}
+
+// sameInitContainer compares an init container named like ours with the one Inject
+// writes, allowing only the service account token mount the apiserver adds on reinvocation.
+func sameInitContainer(got, want corev1.Container) bool {
+	got.VolumeMounts = slices.DeleteFunc(slices.Clone(got.VolumeMounts), func(m corev1.VolumeMount) bool {
+		return m.MountPath == saTokenPath && m.ReadOnly && m.SubPath == "" && strings.HasPrefix(m.Name, "kube-api-access-")
+	})
+	return equality.Semantic.DeepEqual(got, want)
+}
+
+// isWrapped tells whether c runs envexec exactly as wrapContainer writes it: envexec in
+// front of the command, our two mounts last, our settings last in env and no other
+// ENVEXEC_* variable before them.
+func isWrapped(c *corev1.Container, cfg config.Pod) bool {
+	wantEnv := settingsEnv(c.Name, cfg)
+	n, m := len(c.Env)-len(wantEnv), len(c.VolumeMounts)-2
+	if len(c.Command) < 2 || c.Command[0] != EnvexecInPod || c.Command[1] != "--" || n < 0 || m < 0 {
+		return false
+	}
+	if !equality.Semantic.DeepEqual(c.Env[n:], wantEnv) || !equality.Semantic.DeepEqual(c.VolumeMounts[m:], ourMounts()) {
+		return false
+	}
+	return !slices.ContainsFunc(c.Env[:n], func(e corev1.EnvVar) bool { return strings.HasPrefix(e.Name, EnvPrefix) })
+}
+
+// vaultHostProblems denies what would resolve the pod's Vault host to another server
+// inside the pod: a hostAliases entry for it, or DNS servers and search domains of the
+// pod's choosing (dnsConfig). TLS verification cannot help an http:// Vault, and the host
+// allowlist would mean nothing.
+func vaultHostProblems(pod *corev1.Pod, cfg config.Pod) []error {
+	u, err := url.Parse(cfg.VaultAddr)
+	if err != nil {
+		return nil // ParsePod validated it; an IP literal below needs no DNS
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "" || net.ParseIP(host) != nil {
+		return nil
+	}
+	var errs []error
+	fail := func(reason string) { errs = append(errs, &FieldError{Pod: PodName(pod), Reason: reason}) }
+	for _, a := range pod.Spec.HostAliases {
+		for _, h := range a.Hostnames {
+			if strings.TrimSuffix(strings.ToLower(h), ".") == host {
+				fail(fmt.Sprintf("hostAliases maps the Vault host %s to %s; envexec must reach the Vault the platform chose, so remove the entry", host, a.IP))
+			}
+		}
+	}
+	if pod.Spec.DNSPolicy == corev1.DNSNone {
+		fail(fmt.Sprintf("dnsPolicy None lets the pod choose how the Vault host %s resolves; use the cluster's DNS", host))
+	}
+	if d := pod.Spec.DNSConfig; d != nil && (len(d.Nameservers) > 0 || len(d.Searches) > 0) {
+		fail(fmt.Sprintf("dnsConfig nameservers and searches could resolve the Vault host %s elsewhere; remove them (dnsConfig options are allowed)", host))
+	}
+	return errs
+}
