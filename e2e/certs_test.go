@@ -35,7 +35,7 @@ const (
 	// renewed certificate.
 	podsAfterRenewal = 20
 	// selectorLabel marks the namespaces a test webhook configuration selects.
-	selectorLabel = "e2e.vault-injector.io/webhook"
+	selectorLabel = framework.OtherWebhookLabel
 )
 
 var _ = Describe("a webhook with a self-managed certificate", Ordered, Label("certs"), func() {
@@ -48,9 +48,8 @@ var _ = Describe("a webhook with a self-managed certificate", Ordered, Label("ce
 	BeforeAll(func(ctx SpecContext) {
 		id := strings.ToLower(rand.Text()[:10])
 		webhookNS, appNS = "injector-"+id, "certs-"+id
-		// The apiserver calls mutating webhooks in the order of their configurations'
-		// names: this one sorts before the suite's "vault-injector", so it mutates the pod
-		// and the suite's webhook, which matches every namespace, then finds it injected.
+		// The suite's webhook skips namespaces with selectorLabel: two injectors must not
+		// serve one namespace, as each refuses the other's parts as an imitation.
 		configName := "self-managed-" + id
 
 		By("creating the webhook's namespace and ServiceAccount with the chart's rights, and a namespace for it to serve")

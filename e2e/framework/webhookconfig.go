@@ -10,6 +10,11 @@ import (
 // binary must agree on it.
 const WebhookPath = "/mutate-pods"
 
+// OtherWebhookLabel marks a namespace that a spec's own webhook serves: the suite's
+// webhook leaves it alone, as two injectors must never serve one namespace (each would
+// refuse the other's parts as a tenant's imitation).
+const OtherWebhookLabel = "e2e.vault-injector.io/webhook"
+
 // MutatingWebhookConfiguration is the registration a cluster operator applies (the Helm
 // chart's equivalent): pods, CREATE only, fail closed. envtest replaces the service
 // reference with its local serving URL and fills in the CA bundle.
@@ -37,6 +42,9 @@ func MutatingWebhookConfiguration() *admissionregistrationv1.MutatingWebhookConf
 					Resources:   []string{"pods"},
 					Scope:       ptr.To(admissionregistrationv1.NamespacedScope),
 				},
+			}},
+			NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: OtherWebhookLabel, Operator: metav1.LabelSelectorOpDoesNotExist},
 			}},
 			SideEffects:             ptr.To(admissionregistrationv1.SideEffectClassNone),
 			FailurePolicy:           ptr.To(admissionregistrationv1.Fail),
