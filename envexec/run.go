@@ -29,12 +29,20 @@ type Runner struct {
 	Stderr io.Writer
 	// Exec starts the application; nil means syscall.Exec.
 	Exec ExecFunc
+	// Isolate makes "--" re-execute envexec (same binary, same PID) with an empty
+	// environment before anything else, handing Environ to that second stage through a
+	// sealed memfd, so that the container's GODEBUG, SSL_CERT_FILE, GOMAXPROCS and the
+	// like act on the application only, never on envexec. Main sets it; in-process tests
+	// do not, since the re-exec would replace the test binary.
+	Isolate bool
+	// self is the binary Isolate re-executes; empty means /proc/self/exe.
+	self string
 }
 
 // Main is the whole program for cmd/envexec: args exclude the program name, and the
 // result is the exit code, so only main calls os.Exit.
 func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
-	r := &Runner{Environ: environ, Stdout: stdout, Stderr: stderr}
+	r := &Runner{Environ: environ, Stdout: stdout, Stderr: stderr, Isolate: true}
 	return r.Run(ctx, args)
 }
 
@@ -74,8 +82,12 @@ func (inv *invocation) dispatch(ctx context.Context, args []string) error {
 		return err
 	case cmd == "copy" && len(args) == 2:
 		return copySelf(args[1])
+	case cmd == "--" && len(args) > 1 && inv.Isolate:
+		return inv.reexec(args)
 	case cmd == "--" && len(args) > 1:
 		return inv.start(ctx, args[1:])
+	case cmd == environFlag:
+		return inv.secondStage(ctx, args[1:])
 	case cmd == "--" || cmd == "copy" || cmd == "version":
 		return fmt.Errorf("%w: wrong number of arguments for %q", errUsage, cmd)
 	default:
