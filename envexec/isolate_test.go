@@ -19,10 +19,10 @@ import (
 func TestEnvironEncoding(t *testing.T) {
 	t.Parallel()
 	tests := map[string][]string{
-		"empty":         nil,
-		"usual":         {"PATH=/usr/bin:/bin", "HOME=/root"},
-		"odd entries":   {"", "NO_EQUALS", "A==b=c", "MULTI=line\none", "U=ünïcode", "EMPTY="},
-		"backslashes":   {`ESCAPED=\x00\0`},
+		"empty":       nil,
+		"usual":       {"PATH=/usr/bin:/bin", "HOME=/root"},
+		"odd entries": {"", "NO_EQUALS", "A==b=c", "MULTI=line\none", "U=ünïcode", "EMPTY="},
+		"backslashes": {`ESCAPED=\x00\0`},
 	}
 	for name, env := range tests {
 		t.Run(name, func(t *testing.T) {
