@@ -67,8 +67,10 @@ func newClient(s Settings, log *slog.Logger) (*client, error) {
 	}, nil
 }
 
-// tlsConfig verifies Vault's certificate against ENVEXEC_CA_FILE when set (replacing the
-// system roots), or the system roots. Only ENVEXEC_TLS_SKIP_VERIFY turns verification off.
+// tlsConfig verifies Vault's certificate against the system roots plus, when set, the
+// CA bundle of ENVEXEC_CA_FILE. The system roots come from the default files only:
+// envexec's own environment is empty (see isolate.go), so the container's SSL_CERT_FILE
+// and SSL_CERT_DIR cannot change them. Only ENVEXEC_TLS_SKIP_VERIFY turns verification off.
 func tlsConfig(s Settings) (*tls.Config, error) {
 	conf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.CAFile != "" {
@@ -76,7 +78,10 @@ func tlsConfig(s Settings) (*tls.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", EnvCAFile, err)
 		}
-		pool := x509.NewCertPool()
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool() // an image without CA files has no system roots
+		}
 		if !pool.AppendCertsFromPEM(data) {
 			return nil, fmt.Errorf("%s: %s holds no PEM certificate", EnvCAFile, s.CAFile)
 		}
