@@ -3,13 +3,11 @@
 package envexec
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -189,34 +187,6 @@ func TestReexecFailsClosed(t *testing.T) {
 	if n := vaultHits.n.Load(); n != 0 {
 		t.Errorf("envexec contacted Vault %d times before isolating itself", n)
 	}
-}
-
-// counting is a TCP listener that counts the connections it accepts.
-type counting struct {
-	addr string
-	n    atomic.Int64
-}
-
-// countingServer accepts and closes connections, counting them; addr is http://HOST:PORT.
-func countingServer(t *testing.T) *counting {
-	t.Helper()
-	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &counting{addr: "http://" + l.Addr().String()}
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.n.Add(1)
-			conn.Close()
-		}
-	}()
-	t.Cleanup(func() { l.Close() })
-	return c
 }
 
 // inode identifies the file open as fd.
