@@ -124,6 +124,7 @@ func (inv *invocation) start(ctx context.Context, argv []string) error {
 	if err != nil {
 		return err
 	}
+	inv.releaseToken(ctx, s, vars, sess)
 	nargs := countArgs(vars)
 	inv.log.Info("starting application", "command", argv[0], "variables", len(vars)-nargs, "arguments", nargs,
 		"daemon", s.Daemon, "elapsed", time.Since(began).String())
@@ -142,6 +143,41 @@ func (inv *invocation) start(ctx context.Context, argv []string) error {
 		return app.failed(explainExecError(err, app.argv, app.env))
 	}
 	return nil
+}
+
+// releaseToken revokes the token envexec logged in with, now that it has what it needs,
+// unless someone still needs it (see keepToken). A failure is only a warning: the
+// token's TTL bounds it, and the application should not fail for it.
+func (inv *invocation) releaseToken(ctx context.Context, s Settings, vars []variable, sess *session) {
+	if sess == nil {
+		return // no login: no reference and no from-path secret
+	}
+	if why := keepToken(s, vars, sess); why != "" {
+		inv.log.Debug("vault token not revoked", "reason", why)
+		return
+	}
+	if err := sess.c.revokeSelf(ctx); err != nil {
+		inv.log.Warn("vault token not revoked, its TTL bounds it", "error", err.Error())
+		return
+	}
+	inv.log.Debug("vault token revoked")
+}
+
+// keepToken says why the token must outlive the exec, or "" when it may be revoked.
+func keepToken(s Settings, vars []variable, sess *session) string {
+	switch {
+	case s.AuthMethod == AuthToken:
+		return "given by " + EnvVaultTokenFile + ", not obtained by envexec"
+	case s.Daemon:
+		return "daemon mode renews it"
+	case usesLogin(vars):
+		return "the application holds it (vault:login)"
+	case len(sess.leases) > 0:
+		// Vault revokes a token's leases with it: a certificate or database credential
+		// the application just got would die at once.
+		return fmt.Sprintf("the leases of %d dynamic %s would be revoked with it", len(sess.leases), plural("secret", len(sess.leases)))
+	}
+	return ""
 }
 
 // findReferences lists the variables, then the arguments, that hold references, and
