@@ -3,43 +3,19 @@
 package envexec
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 )
-
-// binaryRun is one run of the real envexec binary.
-type binaryRun struct {
-	code           int
-	stdout, stderr string
-}
-
-// runBinary runs the real binary with exactly env (nothing of the test's own).
-func runBinary(t *testing.T, env []string, args ...string) binaryRun {
-	t.Helper()
-	cmd := exec.CommandContext(t.Context(), envexecBinary(t), args...)
-	cmd.Env = append([]string{}, env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatalf("running envexec: %v", err)
-	}
-	return binaryRun{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
-}
 
 // GODEBUG=http2debug=2 makes Go's HTTP/2 client print every header and DATA frame: in
 // envexec that would be the login JWT, the X-Vault-Token and the secrets. The real
