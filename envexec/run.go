@@ -40,7 +40,8 @@ type Runner struct {
 }
 
 // Main is the whole program for cmd/envexec: args exclude the program name, and the
-// result is the exit code, so only main calls os.Exit.
+// result is the exit code, so only main calls os.Exit. It isolates "--" from the
+// container's environment (Runner.Isolate), which only the real process can do.
 func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	r := &Runner{Environ: environ, Stdout: stdout, Stderr: stderr, Isolate: true}
 	return r.Run(ctx, args)
