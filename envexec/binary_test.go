@@ -2,6 +2,7 @@ package envexec
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,4 +65,25 @@ func TestBinaryEndToEnd(t *testing.T) {
 	if last := string(lines[len(lines)-1]); last != "0" {
 		t.Errorf("the application sees %s ENVEXEC_ variables, want 0; stderr:\n%s", last, stderr.String())
 	}
+}
+
+// binaryRun is one run of the real envexec binary.
+type binaryRun struct {
+	code           int
+	stdout, stderr string
+}
+
+// runBinary runs the real binary with exactly env (nothing of the test's own).
+func runBinary(t *testing.T, env []string, args ...string) binaryRun {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), envexecBinary(t), args...)
+	cmd.Env = append([]string{}, env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("running envexec: %v", err)
+	}
+	return binaryRun{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String()}
 }

@@ -82,3 +82,31 @@ func TestRedactIgnoresEmpty(t *testing.T) {
 		t.Errorf("vaultErrors = %q with %d sensitive strings", got, len(c.sensitive))
 	}
 }
+
+// ENVEXEC_CA_FILE adds its CAs to the system roots instead of replacing them; without
+// it the system roots apply (nil RootCAs).
+func TestTLSConfigAddsCAFileToSystemRoots(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t, "platform CA")
+	system, err := x509.SystemCertPool()
+	if err != nil {
+		t.Skipf("no system roots to add to: %v", err)
+	}
+	want := system.Clone()
+	want.AddCert(ca.cert)
+	conf, err := tlsConfig(Settings{CAFile: writeFile(t, string(ca.pem))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !conf.RootCAs.Equal(want) {
+		t.Error("RootCAs is not the system roots plus the CA file")
+	}
+	onlyCA := x509.NewCertPool()
+	onlyCA.AddCert(ca.cert)
+	if conf.RootCAs.Equal(onlyCA) {
+		t.Error("RootCAs is the CA file alone: the system roots were replaced")
+	}
+	if conf, err := tlsConfig(Settings{}); err != nil || conf.RootCAs != nil || conf.InsecureSkipVerify {
+		t.Errorf("without a CA file: RootCAs %v, skip %v, %v; want the system roots, verified", conf.RootCAs, conf.InsecureSkipVerify, err)
+	}
+}

@@ -59,6 +59,9 @@ type application struct {
 	// command is argv[0] as written. When it holds a reference, the resolved command
 	// is a secret: messages name this instead, and drop Go's errors that quote paths.
 	command string
+	// entry is the 1-based PATH entry the command was found in; 0 when argv[0] holds
+	// a "/". PATH may be a secret, so messages give this number, never the directory.
+	entry int
 }
 
 // newApplication builds the environment and command line from what was resolved and
@@ -73,7 +76,7 @@ func newApplication(environ, argv []string, res resolved, passthrough []string) 
 		return application{}, err
 	}
 	app := application{argv: resolvedArgv, env: env, command: argv[0]}
-	app.path, err = lookPath(resolvedArgv[0], pathOf(env))
+	app.path, app.entry, err = lookPath(resolvedArgv[0], pathOf(env))
 	switch {
 	case err == nil:
 		return app, nil
@@ -86,16 +89,23 @@ func newApplication(environ, argv []string, res resolved, passthrough []string) 
 
 func (a application) secretCommand() bool { return vaultref.HasRefs(a.command) }
 
-// failed reports that starting the application failed.
+// failed reports that starting the application failed. When the path is a secret, or
+// holds a PATH entry, it names the command instead, and drops Go's errors that quote it.
 func (a application) failed(err error) error {
-	if !a.secretCommand() {
+	var what string
+	switch {
+	case a.secretCommand():
+		what = "the command " + a.command + " (argv[0], from a reference)"
+	case a.entry > 0:
+		what = fmt.Sprintf("command %q (found in PATH entry %d)", a.command, a.entry)
+	default:
 		return fmt.Errorf("%w: %s: %w", errExec, a.path, err)
 	}
 	var pe *os.PathError
 	if errors.As(err, &pe) {
 		err = pe.Err // os.StartProcess quotes the path
 	}
-	return fmt.Errorf("%w: the command %s (argv[0], from a reference): %w", errExec, a.command, err)
+	return fmt.Errorf("%w: %s: %w", errExec, what, err)
 }
 
 // pathOf returns the PATH of environ (the last entry wins), or defaultPath if unset.
@@ -111,27 +121,34 @@ func pathOf(environ []string) string {
 
 // lookPath resolves file like a shell does, but with the PATH of the environment the
 // application will get, not envexec's own (exec.LookPath only reads the process's).
-// An empty PATH element means the working directory, as in POSIX shells.
-func lookPath(file, path string) (string, error) {
+// An empty PATH element means the working directory, as in POSIX shells. It also
+// returns the 1-based PATH entry it found file in (0 when file holds a "/"). Its errors
+// never quote PATH, which may come from a secret.
+func lookPath(file, path string) (string, int, error) {
 	if file == "" {
-		return "", errors.New("empty command")
+		return "", 0, errors.New("empty command")
 	}
 	if strings.Contains(file, "/") {
 		if err := checkExecutable(file); err != nil {
-			return "", err
+			return "", 0, err
 		}
-		return file, nil
+		return file, 0, nil
 	}
-	for _, dir := range strings.Split(path, ":") {
+	dirs := strings.Split(path, ":")
+	for i, dir := range dirs {
 		if dir == "" {
 			dir = "."
 		}
 		p := dir + "/" + file
 		if checkExecutable(p) == nil {
-			return p, nil
+			return p, i + 1, nil
 		}
 	}
-	return "", fmt.Errorf("%q not found in PATH %q", file, path)
+	searched := "1 entry"
+	if len(dirs) != 1 {
+		searched = fmt.Sprintf("%d entries", len(dirs))
+	}
+	return "", 0, fmt.Errorf("command %q is not an executable file in PATH (%s searched)", file, searched)
 }
 
 func checkExecutable(p string) error {

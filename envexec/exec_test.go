@@ -23,29 +23,34 @@ func TestLookPath(t *testing.T) {
 	tests := map[string]struct {
 		file, path string
 		want       string
+		wantEntry  int
 		wantErr    string
 	}{
-		"first match wins":     {file: "app", path: dir1 + ":" + dir2, want: dir1 + "/app"},
-		"skips non-executable": {file: "noexec", path: dir1 + ":" + dir2, want: dir2 + "/noexec"},
-		"skips directories":    {file: "adir", path: dir1, wantErr: "not found in PATH"},
-		"not found":            {file: "missing", path: dir1 + ":" + dir2, wantErr: `"missing" not found`},
+		"first match wins":     {file: "app", path: dir1 + ":" + dir2, want: dir1 + "/app", wantEntry: 1},
+		"skips non-executable": {file: "noexec", path: dir1 + ":" + dir2, want: dir2 + "/noexec", wantEntry: 2},
+		"skips directories":    {file: "adir", path: dir1, wantErr: `command "adir" is not an executable file in PATH (1 entry searched)`},
+		"not found":            {file: "missing", path: dir1 + ":" + dir2, wantErr: `command "missing" is not an executable file in PATH (2 entries searched)`},
+		"empty entries count":  {file: "missing", path: ":" + dir1 + ":", wantErr: `command "missing" is not an executable file in PATH (3 entries searched)`},
 		"slash bypasses PATH":  {file: dir2 + "/app", path: "/nonexistent", want: dir2 + "/app"},
-		"slash not executable": {file: dir1 + "/noexec", path: dir2, wantErr: "not executable"},
+		"slash not executable": {file: dir1 + "/noexec", path: dir2, wantErr: dir1 + "/noexec is not executable"},
 		"slash missing":        {file: dir1 + "/nope", path: dir2, wantErr: "no such file"},
 		"empty command":        {file: "", path: dir1, wantErr: "empty command"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			got, err := lookPath(tt.file, tt.path)
+			got, entry, err := lookPath(tt.file, tt.path)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("lookPath = %q, %v; want error with %q", got, err, tt.wantErr)
 				}
+				if !strings.HasPrefix(tt.file, "/") && (strings.Contains(err.Error(), dir1) || strings.Contains(err.Error(), dir2)) {
+					t.Errorf("error %q quotes PATH", err)
+				}
 				return
 			}
-			if err != nil || got != tt.want {
-				t.Errorf("lookPath = %q, %v; want %q", got, err, tt.want)
+			if err != nil || got != tt.want || entry != tt.wantEntry {
+				t.Errorf("lookPath = %q, %d, %v; want %q, %d", got, entry, err, tt.want, tt.wantEntry)
 			}
 		})
 	}
@@ -57,8 +62,8 @@ func TestLookPathEmptyElementIsWorkingDir(t *testing.T) {
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "local"), 0o755)
 	t.Chdir(dir)
-	got, err := lookPath("local", "/nonexistent::/also-not")
-	if err != nil || got != "./local" {
+	got, entry, err := lookPath("local", "/nonexistent::/also-not")
+	if err != nil || got != "./local" || entry != 2 {
 		t.Errorf("lookPath = %q, %v; want ./local", got, err)
 	}
 }

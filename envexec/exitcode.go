@@ -24,7 +24,8 @@ const (
 	// ExitUnreachable means Vault did not answer usefully before the deadline (or a
 	// signal interrupted start-up).
 	ExitUnreachable = 6
-	// ExitExec means the application could not be started.
+	// ExitExec means the application could not be started, or envexec could not
+	// re-execute itself with an empty environment to start it safely.
 	ExitExec = 7
 	// ExitCopy means "envexec copy" could not install the binary.
 	ExitCopy = 8
@@ -48,7 +49,7 @@ func exitCodeTable() []struct {
 		{ExitLogin, "Vault login failed (denied, bad role or token, unreadable credential file)"},
 		{ExitSecret, "secret or key missing, read or write denied, or a transform failed"},
 		{ExitUnreachable, "Vault unreachable before the deadline, or interrupted"},
-		{ExitExec, "could not exec the application"},
+		{ExitExec, "could not exec the application, or re-execute envexec with an empty environment"},
 		{ExitCopy, "copy failed"},
 		{ExitLeaseExpired, "daemon mode stopped the application: a lease could not be renewed"},
 	}
@@ -82,6 +83,7 @@ func exitCode(err error) int {
 		{errMissing, ExitSecret},
 		{errUnreachable, ExitUnreachable},
 		{errExec, ExitExec},
+		{errIsolate, ExitExec},
 		{errCopy, ExitCopy},
 	}
 	if err == nil {

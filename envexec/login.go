@@ -116,6 +116,20 @@ func (c *client) lookupSelf(ctx context.Context) error {
 	return nil
 }
 
+// revokeTimeout bounds revoking the token before exec: the application waits for it.
+const revokeTimeout = 5 * time.Second
+
+// revokeSelf revokes envexec's token (POST auth/token/revoke-self), so a token nobody
+// needs any more does not outlive the start-up by its TTL.
+func (c *client) revokeSelf(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, revokeTimeout)
+	defer cancel()
+	if err := c.call(ctx, request{method: http.MethodPost, path: "auth/token/revoke-self"}, nil); err != nil {
+		return fmt.Errorf("revoking the vault token: %w", err)
+	}
+	return nil
+}
+
 // redact adds credentials to scrub from Vault's error messages (empty ones mean nothing).
 func (c *client) redact(values ...string) {
 	for _, v := range values {

@@ -29,12 +29,21 @@ type Runner struct {
 	Stderr io.Writer
 	// Exec starts the application; nil means syscall.Exec.
 	Exec ExecFunc
+	// Isolate makes "--" re-execute envexec (same binary, same PID) with an empty
+	// environment before anything else, handing Environ to that second stage through a
+	// sealed memfd, so that the container's GODEBUG, SSL_CERT_FILE, GOMAXPROCS and the
+	// like act on the application only, never on envexec. Main sets it; in-process tests
+	// do not, since the re-exec would replace the test binary.
+	Isolate bool
+	// self is the binary Isolate re-executes; empty means /proc/self/exe.
+	self string
 }
 
 // Main is the whole program for cmd/envexec: args exclude the program name, and the
-// result is the exit code, so only main calls os.Exit.
+// result is the exit code, so only main calls os.Exit. It isolates "--" from the
+// container's environment (Runner.Isolate), which only the real process can do.
 func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
-	r := &Runner{Environ: environ, Stdout: stdout, Stderr: stderr}
+	r := &Runner{Environ: environ, Stdout: stdout, Stderr: stderr, Isolate: true}
 	return r.Run(ctx, args)
 }
 
@@ -74,8 +83,12 @@ func (inv *invocation) dispatch(ctx context.Context, args []string) error {
 		return err
 	case cmd == "copy" && len(args) == 2:
 		return copySelf(args[1])
+	case cmd == "--" && len(args) > 1 && inv.Isolate:
+		return inv.reexec(args)
 	case cmd == "--" && len(args) > 1:
 		return inv.start(ctx, args[1:])
+	case cmd == environFlag:
+		return inv.secondStage(ctx, args[1:])
 	case cmd == "--" || cmd == "copy" || cmd == "version":
 		return fmt.Errorf("%w: wrong number of arguments for %q", errUsage, cmd)
 	default:
@@ -112,6 +125,7 @@ func (inv *invocation) start(ctx context.Context, argv []string) error {
 	if err != nil {
 		return err
 	}
+	inv.releaseToken(ctx, s, vars, sess)
 	nargs := countArgs(vars)
 	inv.log.Info("starting application", "command", argv[0], "variables", len(vars)-nargs, "arguments", nargs,
 		"daemon", s.Daemon, "elapsed", time.Since(began).String())
@@ -130,6 +144,41 @@ func (inv *invocation) start(ctx context.Context, argv []string) error {
 		return app.failed(explainExecError(err, app.argv, app.env))
 	}
 	return nil
+}
+
+// releaseToken revokes the token envexec logged in with, now that it has what it needs,
+// unless someone still needs it (see keepToken). A failure is only a warning: the
+// token's TTL bounds it, and the application should not fail for it.
+func (inv *invocation) releaseToken(ctx context.Context, s Settings, vars []variable, sess *session) {
+	if sess == nil {
+		return // no login: no reference and no from-path secret
+	}
+	if why := keepToken(s, vars, sess); why != "" {
+		inv.log.Debug("vault token not revoked", "reason", why)
+		return
+	}
+	if err := sess.c.revokeSelf(ctx); err != nil {
+		inv.log.Warn("vault token not revoked, its TTL bounds it", "error", err.Error())
+		return
+	}
+	inv.log.Debug("vault token revoked")
+}
+
+// keepToken says why the token must outlive the exec, or "" when it may be revoked.
+func keepToken(s Settings, vars []variable, sess *session) string {
+	switch {
+	case s.AuthMethod == AuthToken:
+		return "given by " + EnvVaultTokenFile + ", not obtained by envexec"
+	case s.Daemon:
+		return "daemon mode renews it"
+	case usesLogin(vars):
+		return "the application holds it (vault:login)"
+	case len(sess.leases) > 0:
+		// Vault revokes a token's leases with it: a certificate or database credential
+		// the application just got would die at once.
+		return fmt.Sprintf("the leases of %d dynamic %s would be revoked with it", len(sess.leases), plural("secret", len(sess.leases)))
+	}
+	return ""
 }
 
 // findReferences lists the variables, then the arguments, that hold references, and

@@ -25,6 +25,9 @@ const (
 	// backoffBase and backoffMax shape the jittered exponential backoff.
 	backoffBase = 100 * time.Millisecond
 	backoffMax  = 3 * time.Second
+	// maxRedirects caps the same-origin redirects one request follows (Go's default is
+	// 10); Vault itself redirects at most once (a standby to the active node).
+	maxRedirects = 5
 )
 
 // client talks plain HTTP+JSON to Vault for the three calls envexec needs. It reads no
@@ -61,14 +64,17 @@ func newClient(s Settings, log *slog.Logger) (*client, error) {
 		MaxIdleConnsPerHost: maxParallel,
 		IdleConnTimeout:     30 * time.Second,
 	}
+	hc := &http.Client{Transport: tr, CheckRedirect: sameOriginRedirects(s.VaultAddr)}
 	return &client{
-		base: s.VaultAddr, http: &http.Client{Transport: tr}, log: log,
+		base: s.VaultAddr, http: hc, log: log,
 		namespace: s.VaultNamespace, attemptTimeout: s.ClientTimeout,
 	}, nil
 }
 
-// tlsConfig verifies Vault's certificate against ENVEXEC_CA_FILE when set (replacing the
-// system roots), or the system roots. Only ENVEXEC_TLS_SKIP_VERIFY turns verification off.
+// tlsConfig verifies Vault's certificate against the system roots plus, when set, the
+// CA bundle of ENVEXEC_CA_FILE. The system roots come from the default files only:
+// envexec's own environment is empty (see isolate.go), so the container's SSL_CERT_FILE
+// and SSL_CERT_DIR cannot change them. Only ENVEXEC_TLS_SKIP_VERIFY turns verification off.
 func tlsConfig(s Settings) (*tls.Config, error) {
 	conf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.CAFile != "" {
@@ -76,7 +82,10 @@ func tlsConfig(s Settings) (*tls.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", EnvCAFile, err)
 		}
-		pool := x509.NewCertPool()
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool() // an image without CA files has no system roots
+		}
 		if !pool.AppendCertsFromPEM(data) {
 			return nil, fmt.Errorf("%s: %s holds no PEM certificate", EnvCAFile, s.CAFile)
 		}
@@ -86,6 +95,46 @@ func tlsConfig(s Settings) (*tls.Config, error) {
 		conf.InsecureSkipVerify = true // the pod opted in, and the webhook allowed it
 	}
 	return conf, nil
+}
+
+// sameOriginRedirects lets the client follow a redirect only to the scheme, host and port
+// of ENVEXEC_VAULT_ADDR, and at most maxRedirects of them. Go's client would otherwise
+// send the JWT (a 307 resends the body) and X-Vault-Token (custom headers are kept) to
+// whatever origin a Location names. It is called before each redirected request is sent,
+// so a refused one reaches nobody.
+func sameOriginRedirects(base *url.URL) func(*http.Request, []*http.Request) error {
+	want := origin(base)
+	return func(req *http.Request, via []*http.Request) error {
+		if origin(req.URL) != want {
+			return &redirectError{host: req.URL.Host}
+		}
+		if len(via) > maxRedirects {
+			return &redirectError{}
+		}
+		return nil
+	}
+}
+
+// origin is scheme://host:port with the scheme's default port made explicit, so
+// https://vault and https://vault:443 are one origin.
+func origin(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+	}
+	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// redirectError is a redirect envexec refused: to another origin (host), or one too many
+// (host empty). It names the other origin's host only, never the Location's path or query.
+type redirectError struct{ host string }
+
+func (e *redirectError) Error() string {
+	if e.host == "" {
+		return fmt.Sprintf("stopped after %d redirects", maxRedirects)
+	}
+	return fmt.Sprintf("refused a redirect to another origin, host %q: envexec follows redirects only within the origin of %s",
+		e.host, EnvVaultAddr)
 }
 
 // request is one Vault API call; path is relative to /v1/.
@@ -131,7 +180,7 @@ func (e *transportError) Unwrap() error { return e.err }
 
 // transient reports whether retrying may help: network trouble, 5xx (sealed, standby),
 // 429 and 412 (a performance standby not yet caught up). A certificate that does not
-// verify will not fix itself before the deadline.
+// verify, or a redirect envexec refuses, will not fix itself before the deadline.
 func transient(err error) bool {
 	var se *statusError
 	if errors.As(err, &se) {
@@ -146,8 +195,10 @@ func transient(err error) bool {
 		uaerr x509.UnknownAuthorityError
 		herr  x509.HostnameError
 		cierr x509.CertificateInvalidError
+		rerr  *redirectError
 	)
-	return !errors.As(err, &verr) && !errors.As(err, &uaerr) && !errors.As(err, &herr) && !errors.As(err, &cierr)
+	return !errors.As(err, &verr) && !errors.As(err, &uaerr) && !errors.As(err, &herr) && !errors.As(err, &cierr) &&
+		!errors.As(err, &rerr)
 }
 
 // call does r with retries until it succeeds, fails permanently, or ctx ends; the last
@@ -160,7 +211,8 @@ func (c *client) call(ctx context.Context, r request, out any) error {
 		case err == nil:
 			return nil
 		case !transient(err) && errors.As(err, &te):
-			// A certificate that does not verify: Vault is unusable, not the secret.
+			// A certificate that does not verify, or a refused redirect: Vault is unusable,
+			// not the secret.
 			return fmt.Errorf("%w: %w", errUnreachable, err)
 		case !transient(err):
 			return err
@@ -205,6 +257,11 @@ func (c *client) once(ctx context.Context, r request, out any) error {
 		req.Header.Set("X-Vault-Namespace", c.namespace)
 	}
 	resp, err := c.http.Do(req)
+	var rerr *redirectError
+	if errors.As(err, &rerr) {
+		// Not Go's error: it quotes the Location, query and all.
+		return &transportError{fmt.Errorf("%s /v1/%s: %w", r.method, r.path, rerr)}
+	}
 	if err != nil {
 		return &transportError{err}
 	}

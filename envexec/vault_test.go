@@ -34,12 +34,15 @@ const (
 	testAudience = "vault"
 )
 
-// shared holds the one Vault of this test binary; TestMain stops it.
-var shared struct {
+// sharedFixture is one Vault shared by the tests of this test binary; TestMain stops it.
+type sharedFixture struct {
 	once sync.Once
 	fx   *fixture
 	err  error
 }
+
+// shared serves plain HTTP; sharedTLS serves HTTPS (HTTP/2) with a CA of its own.
+var shared, sharedTLS sharedFixture
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -48,9 +51,11 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "removing the test binary:", err)
 		}
 	}
-	if shared.fx != nil {
-		if err := shared.fx.srv.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping vault:", err)
+	for _, sf := range []*sharedFixture{&shared, &sharedTLS} {
+		if sf.fx != nil {
+			if err := sf.fx.srv.Stop(); err != nil {
+				fmt.Fprintln(os.Stderr, "stopping vault:", err)
+			}
 		}
 	}
 	os.Exit(code)
@@ -67,23 +72,35 @@ type fixture struct {
 
 func vault(t testing.TB) *fixture {
 	t.Helper()
+	return shared.get(t, vaultdev.Options{})
+}
+
+// vaultTLS is the fixture over HTTPS: its srv.Addr is https://, and envexec trusts it
+// only with ENVEXEC_CA_FILE=srv.CAFile.
+func vaultTLS(t testing.TB) *fixture {
+	t.Helper()
+	return sharedTLS.get(t, vaultdev.Options{TLS: true})
+}
+
+func (sf *sharedFixture) get(t testing.TB, opts vaultdev.Options) *fixture {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("needs a vault binary (skipped with -short)")
 	}
 	// The server outlives this test: the context bounds only finding and starting it.
-	shared.once.Do(func() { shared.fx, shared.err = newFixture(t.Context()) })
-	if shared.err != nil {
-		t.Fatal(shared.err)
+	sf.once.Do(func() { sf.fx, sf.err = newFixture(t.Context(), opts) })
+	if sf.err != nil {
+		t.Fatal(sf.err)
 	}
-	return shared.fx
+	return sf.fx
 }
 
-func newFixture(ctx context.Context) (*fixture, error) {
+func newFixture(ctx context.Context, opts vaultdev.Options) (*fixture, error) {
 	bin, err := vaultdev.FindBinary(ctx, os.Stderr)
 	if err != nil {
 		return nil, err
 	}
-	srv, err := vaultdev.StartContext(ctx, bin, nil)
+	srv, err := vaultdev.StartContextWith(ctx, bin, nil, opts)
 	if err != nil {
 		return nil, err
 	}
