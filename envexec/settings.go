@@ -41,7 +41,7 @@ const (
 	EnvVaultTokenFile = EnvPrefix + "VAULT_TOKEN_FILE"
 	// EnvVaultNamespace is sent as X-Vault-Namespace on every request (Vault Enterprise).
 	EnvVaultNamespace = EnvPrefix + "VAULT_NAMESPACE"
-	// EnvCAFile is a PEM bundle that replaces the system roots for Vault's TLS.
+	// EnvCAFile is a PEM bundle trusted for Vault's TLS in addition to the system roots.
 	EnvCAFile = EnvPrefix + "CA_FILE"
 	// EnvTLSSkipVerify ("true" or "false") turns off TLS verification; the webhook decides
 	// whether a pod may set it.
@@ -143,7 +143,7 @@ type Settings struct {
 	VaultTokenFile string
 	// VaultNamespace is sent as X-Vault-Namespace when not empty.
 	VaultNamespace string
-	// CAFile replaces the system roots when not empty.
+	// CAFile names CAs trusted in addition to the system roots, when not empty.
 	CAFile string
 	// TLSSkipVerify turns off certificate verification.
 	TLSSkipVerify bool
