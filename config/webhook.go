@@ -129,8 +129,9 @@ type PodDefaults struct {
 	Timeout time.Duration
 	// LogLevel is envexec's log level.
 	LogLevel LogLevel
-	// TokenAudience is the audience of the projected token envexec logs in with; empty
-	// means the apiserver's default, which Vault's TokenReview accepts without setup.
+	// TokenAudience is the audience of the projected token envexec logs in with. A
+	// dedicated one (default "vault") keeps the token useless against the apiserver;
+	// empty means the apiserver's own audience.
 	TokenAudience string
 	// TokenExpiration is the lifetime of that token; envexec only needs it at start-up.
 	TokenExpiration time.Duration
@@ -190,7 +191,8 @@ var webhookFlags = []flagSpec{
 		func(w *Webhook, v string) error { return setLogLevel(&w.Defaults.LogLevel, v) },
 	},
 	{
-		"token-audience", "", "audience of the service account token projected for envexec (empty: the apiserver's default)",
+		"token-audience", "vault", "audience of the service account token projected for envexec; the Vault role must name it " +
+			"(its audience), and the apiserver does not accept such a token (empty: the apiserver's own audience, which can call the apiserver)",
 		func(w *Webhook, v string) error { w.Defaults.TokenAudience = v; return nil },
 	},
 	{

@@ -96,12 +96,18 @@ func TestRunnerAndKubernetesAuth(t *testing.T) {
 		}
 	})
 
-	t.Run("the mounted token logs in to Vault", func(t *testing.T) {
+	t.Run("a token for the Vault audience logs in to Vault, the mounted API token does not", func(t *testing.T) {
 		stdout, stderr, err := p.Exec(ctx, "sleeper", "/bin/cat", framework.ServiceAccountDir+"/token")
 		if err != nil {
 			t.Fatalf("read token: %v: %s", err, stderr)
 		}
-		token, err := vault.Client().Login(ctx, framework.KubernetesAuthMount, "app", string(stdout))
+		_, err = vault.Client().Login(ctx, framework.KubernetesAuthMount, "app", string(stdout))
+		if err == nil || !strings.Contains(err.Error(), "audience") {
+			t.Fatalf("login with the apiserver-audience token: %v, want it refused for its audience", err)
+		}
+		jwt, err := cluster.PodToken(ctx, pod, framework.TokenAudience, 600)
+		must(t, err)
+		token, err := vault.Client().Login(ctx, framework.KubernetesAuthMount, "app", jwt)
 		if err != nil {
 			t.Fatalf("%v\nvault log:\n%s", err, vaultLog.String())
 		}

@@ -27,8 +27,8 @@ type Tenant struct {
 	grants []PolicyRule
 }
 
-// NewTenant creates the namespace (if missing), the ServiceAccount with its
-// system:auth-delegator binding, and the Vault policy and role.
+// NewTenant creates the namespace (if missing), the ServiceAccount, and the Vault policy
+// and role.
 func NewTenant(ctx context.Context, c *Cluster, v VaultClient, namespace, serviceAccount string) (*Tenant, error) {
 	t := &Tenant{
 		Namespace: namespace, ServiceAccount: serviceAccount, cluster: c, vault: v,
@@ -111,20 +111,12 @@ func (t *Tenant) Encrypt(ctx context.Context, key, plaintext string) (string, er
 	return t.vault.Encrypt(ctx, key, plaintext)
 }
 
-// AddServiceAccount creates another ServiceAccount in the namespace that may call
-// TokenReview (so Vault can check its tokens) but has no Vault role of its own.
+// AddServiceAccount creates another ServiceAccount in the namespace, with no Vault role
+// of its own and no rights: Vault reviews tokens with its own reviewer token.
 func (t *Tenant) AddServiceAccount(ctx context.Context, name string) error {
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: t.Namespace, Name: name}}
 	if err := t.cluster.Client.Create(ctx, sa); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create serviceaccount %s/%s: %w", t.Namespace, name, err)
-	}
-	crb := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "vault-auth-" + t.Namespace + "-" + name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:auth-delegator"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: t.Namespace, Name: name}},
-	}
-	if err := t.cluster.Client.Create(ctx, crb); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("bind serviceaccount %s/%s to system:auth-delegator: %w", t.Namespace, name, err)
 	}
 	return nil
 }

@@ -11,15 +11,24 @@ import (
 const KubernetesAuthMount = "kubernetes"
 
 // EnableKubernetesAuth enables the Kubernetes auth method at mount and points it at the
-// apiserver. No token reviewer JWT is configured: Vault then sends each login's own JWT to
-// TokenReview, which is why pod ServiceAccounts are bound to system:auth-delegator.
+// apiserver, with Vault's own reviewer token (reviewerToken): pods' tokens, made for
+// TokenAudience, could not call TokenReview themselves.
 func (v VaultClient) EnableKubernetesAuth(ctx context.Context, mount string, api APIEndpoint) error {
+	c, err := NewCluster(api)
+	if err != nil {
+		return err
+	}
+	reviewer, err := reviewerToken(ctx, c)
+	if err != nil {
+		return err
+	}
 	if err := v.Do(ctx, http.MethodPost, "sys/auth/"+mount, map[string]any{"type": "kubernetes"}, nil); err != nil {
 		return fmt.Errorf("enable kubernetes auth: %w", err)
 	}
 	cfg := map[string]any{
 		"kubernetes_host":    api.Host,
 		"kubernetes_ca_cert": string(api.CAData),
+		"token_reviewer_jwt": reviewer,
 		// Vault must not pick up a reviewer token from its own filesystem: the pod runner
 		// creates /var/run/secrets/kubernetes.io/serviceaccount on this host.
 		"disable_local_ca_jwt": true,
@@ -43,6 +52,10 @@ type Role struct {
 	Policies        []string
 }
 
+// TokenAudience is the audience of envexec's projected token: the webhook's default, which
+// every role the suite writes requires, as docs/install.md tells platform teams to do.
+const TokenAudience = "vault"
+
 // PutRole creates or replaces a role of the Kubernetes auth method at mount.
 func (v VaultClient) PutRole(ctx context.Context, mount string, r Role) error {
 	body := map[string]any{
@@ -50,6 +63,8 @@ func (v VaultClient) PutRole(ctx context.Context, mount string, r Role) error {
 		"bound_service_account_namespaces": r.Namespaces,
 		"token_policies":                   r.Policies,
 		"token_ttl":                        "10m",
+		// The webhook projects envexec's token for this audience only (--token-audience).
+		"audience": TokenAudience,
 	}
 	if err := v.Do(ctx, http.MethodPost, "auth/"+mount+"/role/"+r.Name, body, nil); err != nil {
 		return fmt.Errorf("write role %s: %w", r.Name, err)
