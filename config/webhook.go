@@ -41,9 +41,6 @@ type Webhook struct {
 	AllowedVaultAddrs []string
 	// BankVaultsCompat reads bank-vaults' annotations as aliases of ours.
 	BankVaultsCompat bool
-	// ReadEnvSources reads Secrets and ConfigMaps named by env valueFrom and envFrom,
-	// so references stored in them are resolved.
-	ReadEnvSources bool
 	// Certs says where the serving certificate comes from.
 	Certs Certs
 	// AllowTLSSkipVerify lets pods turn off verification of Vault's certificate.
@@ -196,10 +193,6 @@ var webhookFlags = []flagSpec{
 	{
 		"token-expiration", "10m", "lifetime of the token projected for envexec (10m to 24h)",
 		func(w *Webhook, v string) error { return setTokenExpiration(&w.Defaults.TokenExpiration, v) },
-	},
-	{
-		"read-env-sources", "true", "read the Secrets and ConfigMaps of env valueFrom/envFrom so references kept there are resolved (needs RBAC: get secrets, configmaps)",
-		func(w *Webhook, v string) error { return setBool(&w.ReadEnvSources, v) },
 	},
 	{
 		"cert-mode", "files", "files: tls.crt/tls.key in --cert-dir come from elsewhere (cert-manager, a Secret, tests); " +

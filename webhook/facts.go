@@ -19,7 +19,6 @@ import (
 	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/injector"
 	"github.com/vault-injector/vault-injector/registry"
-	"github.com/vault-injector/vault-injector/vaultref"
 )
 
 // ImageResolver reads image configs; *registry.Resolver in production.
@@ -40,16 +39,15 @@ type FactFinder struct {
 	DefaultPlatform v1.Platform
 	// DefaultPullSecret, if set, is tried after the pod's own pull secrets.
 	DefaultPullSecret *types.NamespacedName
-	// ReadEnvSources reads the Secrets and ConfigMaps that containers take variables
-	// from, so references kept there are resolved too. Needs Kube.
-	ReadEnvSources bool
 }
 
 // errLookup marks a failed image lookup; the pod is denied with the image and the cause.
 var errLookup = errors.New("cannot read the image's entrypoint from its registry")
 
-// Find returns the facts Inject needs, plus warnings for the user (missing pull secrets
-// or env sources).
+// Find returns the facts Inject needs, plus warnings for the user (missing pull secrets).
+// It never reads Secrets or ConfigMaps that containers take variables from: envexec
+// resolves references in its environment at start, whatever their source, so the webhook
+// has no need of values it must not hold.
 func (f *FactFinder) Find(ctx context.Context, pod *corev1.Pod, cfg config.Pod) (injector.Facts, []string, error) {
 	if f == nil {
 		return injector.Facts{}, nil, nil
@@ -57,18 +55,14 @@ func (f *FactFinder) Find(ctx context.Context, pod *corev1.Pod, cfg config.Pod) 
 	// One budget for all of this request's I/O, apiserver reads and registry lookups
 	// alike, so a hung dependency gives our message well before the webhook's timeout.
 	ctx, cancel := context.WithTimeoutCause(ctx, f.Budget,
-		fmt.Errorf("reading Secrets, ConfigMaps, pull secrets and image configs took longer than %s", f.Budget))
+		fmt.Errorf("reading pull secrets and image configs took longer than %s", f.Budget))
 	defer cancel()
-	facts, warnings, err := f.envSources(ctx, pod)
-	if err != nil {
-		return facts, warnings, err
-	}
+	var facts injector.Facts
 	images := injector.ImagesToResolve(pod, cfg, facts)
 	if len(images) == 0 {
-		return facts, warnings, nil
+		return facts, nil, nil
 	}
-	keys, keyWarnings, err := f.keychain(ctx, pod)
-	warnings = append(warnings, keyWarnings...)
+	keys, warnings, err := f.keychain(ctx, pod)
 	if err != nil {
 		return facts, warnings, err
 	}
@@ -93,62 +87,6 @@ func (f *FactFinder) Find(ctx context.Context, pod *corev1.Pod, cfg config.Pod) 
 	}
 	wg.Wait()
 	return facts, warnings, errors.Join(errs...)
-}
-
-// envSources reads the Secrets and ConfigMaps the pod's variables come from, keeping only
-// the keys whose values are references: the other values may be real secrets, and the
-// webhook has no business holding them. A source that does not exist yet is a warning:
-// the kubelet will wait for it, but references in it will not be resolved.
-func (f *FactFinder) envSources(ctx context.Context, pod *corev1.Pod) (injector.Facts, []string, error) {
-	if !f.ReadEnvSources || f.Kube == nil {
-		return injector.Facts{}, nil, nil
-	}
-	sources := injector.EnvSourcesToRead(pod)
-	if len(sources) == 0 {
-		return injector.Facts{}, nil, nil
-	}
-	facts := injector.Facts{EnvSources: make(map[injector.SourceKey]map[string]string, len(sources))}
-	var warnings []string
-	for _, src := range sources {
-		data, err := f.readSource(ctx, pod.Namespace, src)
-		if apierrors.IsNotFound(err) {
-			warnings = append(warnings, fmt.Sprintf("%s %s/%s not found; vault references in it will not be resolved", src.Kind, pod.Namespace, src.Name))
-			continue
-		}
-		if err != nil {
-			return facts, warnings, fmt.Errorf("read %s %s/%s for vault references: %w", src.Kind, pod.Namespace, src.Name, err)
-		}
-		facts.EnvSources[src] = data
-	}
-	return facts, warnings, nil
-}
-
-// readSource reads one Secret or ConfigMap and keeps only the values that are references.
-func (f *FactFinder) readSource(ctx context.Context, namespace string, src injector.SourceKey) (map[string]string, error) {
-	key := types.NamespacedName{Namespace: namespace, Name: src.Name}
-	refs := map[string]string{}
-	if src.Kind == injector.KindConfigMap {
-		var cm corev1.ConfigMap
-		if err := f.Kube.Get(ctx, key, &cm); err != nil {
-			return nil, err
-		}
-		for k, v := range cm.Data {
-			if vaultref.HasRefs(v) {
-				refs[k] = v
-			}
-		}
-		return refs, nil
-	}
-	var s corev1.Secret
-	if err := f.Kube.Get(ctx, key, &s); err != nil {
-		return nil, err
-	}
-	for k, v := range s.Data {
-		if vaultref.HasRefs(string(v)) {
-			refs[k] = string(v)
-		}
-	}
-	return refs, nil
 }
 
 // containersUsing names, for a message, the containers without a command that run image.

@@ -73,7 +73,7 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("%w, got %s %q", errNotAPod, req.Kind.Kind, req.SubResource)), OutcomeError
 	}
 	// Cheapest test first: most pods hold no marker at all.
-	if raw := bytes.TrimSpace(req.Object.Raw); len(raw) > 0 && raw[0] == '{' && !mayNeedWork(raw, h.Config.ReadEnvSources) && validJSON(raw) {
+	if raw := bytes.TrimSpace(req.Object.Raw); len(raw) > 0 && raw[0] == '{' && !mayNeedWork(raw) && validJSON(raw) {
 		log.V(1).Info("pod left unchanged", "reason", injector.SkipNoReferences)
 		return admission.Allowed(string(injector.SkipNoReferences)), OutcomeSkipped
 	}
@@ -148,12 +148,8 @@ var workMarkers = func() [][]byte {
 	return out
 }()
 
-// envSourceMarkers are where references may hide in Secrets and ConfigMaps.
-var envSourceMarkers = [][]byte{[]byte(`"secretKeyRef"`), []byte(`"configMapKeyRef"`), []byte(`"envFrom"`)}
-
 // mayNeedWork is a cheap pre-check on the raw pod: most pods in a cluster hold no
 // reference, and answering them without decoding keeps the admission path near its floor.
-func mayNeedWork(raw []byte, envSources bool) bool {
-	has := func(m []byte) bool { return bytes.Contains(raw, m) }
-	return slices.ContainsFunc(workMarkers, has) || (envSources && slices.ContainsFunc(envSourceMarkers, has))
+func mayNeedWork(raw []byte) bool {
+	return slices.ContainsFunc(workMarkers, func(m []byte) bool { return bytes.Contains(raw, m) })
 }

@@ -116,7 +116,7 @@ func kubeClient(cfg config.Webhook, log logr.Logger) (client.Client, error) {
 		if cfg.Certs.Mode == config.CertModeSelfManaged {
 			return nil, fmt.Errorf("self-managed certificates need the cluster: %w", err)
 		}
-		log.Info("no cluster configuration; pull secrets and env sources will not be read", "reason", err.Error())
+		log.Info("no cluster configuration; pull secrets will not be read", "reason", err.Error())
 		return nil, nil
 	}
 	kube, err := client.New(restCfg, client.Options{})
@@ -147,8 +147,7 @@ func selfManagedCerts(ctx context.Context, cfg config.Webhook, kube client.Clien
 	return m, nil
 }
 
-// NewFactFinder builds the image resolver; kube, if not nil, reads pull secrets and env
-// sources.
+// NewFactFinder builds the image resolver; kube, if not nil, reads pull secrets.
 func NewFactFinder(w config.Webhook, kube client.Reader, metrics *Metrics) (*FactFinder, error) {
 	cfg := w.Registry
 	platform, err := v1.ParsePlatform(cfg.DefaultPlatform)
@@ -166,7 +165,6 @@ func NewFactFinder(w config.Webhook, kube client.Reader, metrics *Metrics) (*Fac
 		}, metrics.ImageLookup),
 		Budget:          cfg.Timeout,
 		DefaultPlatform: *platform,
-		ReadEnvSources:  w.ReadEnvSources,
 		Kube:            kube,
 	}
 	if cfg.DefaultPullSecret != "" {

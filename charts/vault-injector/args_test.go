@@ -138,7 +138,6 @@ func checkCustomized(t *testing.T, got config.Webhook) {
 		},
 		AllowedVaultAddrs:   []string{"https://vault-eu.example:8200", "https://vault-us.example:8200"},
 		BankVaultsCompat:    false,
-		ReadEnvSources:      false,
 		AllowTLSSkipVerify:  true,
 		MalformedReferences: config.MalformedWarn,
 		Certs: config.Certs{

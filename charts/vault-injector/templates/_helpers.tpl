@@ -113,7 +113,6 @@ whole configuration and an unknown flag stops the binary instead of being ignore
 - {{ printf "--envexec-log-level=%s" $v.envexec.logLevel | quote }}
 - {{ printf "--token-audience=%s" $v.envexec.tokenAudience | quote }}
 - {{ printf "--token-expiration=%s" $v.envexec.tokenExpiration | quote }}
-- {{ printf "--read-env-sources=%t" $v.readEnvSources | quote }}
 - {{ printf "--bank-vaults-annotations=%t" $v.bankVaultsAnnotations | quote }}
 - {{ printf "--allow-tls-skip-verify=%t" $v.allowTLSSkipVerify | quote }}
 - {{ printf "--malformed-references=%s" $v.malformedReferences | quote }}
