@@ -30,6 +30,7 @@ type LookupError struct {
 	cause  error
 }
 
+// Error names the host, the status and the reason: never the registry's own words.
 func (e *LookupError) Error() string {
 	if e.Status != 0 {
 		return fmt.Sprintf("registry %s answered HTTP %d: %s", e.Registry, e.Status, e.Reason)

@@ -164,6 +164,11 @@ func (r *Resolver) resolve(ctx context.Context, image string, platform v1.Platfo
 	if cfg, ok := r.cached(ref, k, now); ok {
 		return cfg, OutcomeHit, nil
 	}
+	if ctx.Err() != nil {
+		// No new detached fetch for a caller that cannot wait for it: a pod naming
+		// thousands of images must not start thousands of fetches after its budget.
+		return ImageConfig{}, OutcomeError, fmt.Errorf("image %q: registry not asked in time: %w", image, context.Cause(ctx))
+	}
 	// Callers with the same key (and so the same credentials) share one fetch; each still
 	// waits only as long as its own deadline allows.
 	ch := r.flight.DoChan(key, func() (any, error) {

@@ -274,3 +274,21 @@ func TestResolveMirror(t *testing.T) {
 		t.Fatalf("image missing from the mirror: %v %v, want the registry's", cfg, err)
 	}
 }
+
+// TestResolveAfterDeadline: a caller whose budget is spent gets an error at once and starts
+// no fetch, so a pod naming thousands of images cannot queue thousands of fetches.
+func TestResolveAfterDeadline(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.Start(t, "", "")
+	img := reg.Push(t, "app:1", variant{Platform: amd64, Entrypoint: []string{"/app"}})
+	res, _ := newResolver(reg, registry.Options{})
+	ctx, cancel := context.WithCancelCause(t.Context())
+	cancel(errors.New("budget spent"))
+	if _, err := res.Resolve(ctx, img, amd64, nil); err == nil || !strings.Contains(err.Error(), "registry not asked in time: budget spent") {
+		t.Fatalf("err = %v, want the caller's cause", err)
+	}
+	time.Sleep(200 * time.Millisecond) // a detached fetch would have asked by now
+	if got := reg.ManifestRequests.Load(); got != 0 {
+		t.Errorf("manifest requests = %d, want 0", got)
+	}
+}
