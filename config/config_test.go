@@ -122,7 +122,8 @@ func TestWebhookErrors(t *testing.T) {
 			"must not be longer",
 		},
 		"default pull secret without registries": {
-			[]string{"--default-pull-secret=infra/pull"}, nil,
+			[]string{"--default-pull-secret=infra/pull"},
+			nil,
 			"--default-pull-secret needs --default-pull-secret-registries: the registries its credentials may be sent to",
 		},
 		"private registry with scheme": {[]string{"--private-registries=https://registry.corp"}, nil, `"https://registry.corp" is not a registry host`},

@@ -57,9 +57,6 @@ func describe(host string, err error) *LookupError {
 func classify(err error) (int, string) {
 	var terr *transport.Error
 	var dnsErr *net.DNSError
-	var unknownCA x509.UnknownAuthorityError
-	var hostErr x509.HostnameError
-	var certErr x509.CertificateInvalidError
 	var netErr net.Error
 	switch {
 	case errors.Is(err, ErrNotPublic):
@@ -76,15 +73,8 @@ func classify(err error) (int, string) {
 		return 0, "connection refused"
 	case errors.Is(err, syscall.ECONNRESET):
 		return 0, "connection reset by peer"
-	case errors.As(err, &unknownCA):
-		return 0, "its TLS certificate is signed by an unknown authority"
-	case errors.As(err, &hostErr):
-		return 0, "its TLS certificate is not valid for this host name"
-	case errors.As(err, &certErr):
-		return 0, "its TLS certificate is not valid"
-	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
-		// net/http's own words, not the server's.
-		return 0, "it speaks plain HTTP, not HTTPS"
+	case tlsReason(err) != "":
+		return 0, tlsReason(err)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return 0, "the connection closed early (EOF)"
 	case errors.Is(err, ErrPlainHTTP):
@@ -93,6 +83,25 @@ func classify(err error) (int, string) {
 		return 0, "the connection failed"
 	}
 	return 0, "its answer could not be read"
+}
+
+// tlsReason describes a failed TLS handshake, or returns "".
+func tlsReason(err error) string {
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var certErr x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &unknownCA):
+		return "its TLS certificate is signed by an unknown authority"
+	case errors.As(err, &hostErr):
+		return "its TLS certificate is not valid for this host name"
+	case errors.As(err, &certErr):
+		return "its TLS certificate is not valid"
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		// net/http's own words, not the server's.
+		return "it speaks plain HTTP, not HTTPS"
+	}
+	return ""
 }
 
 // statusReason describes an HTTP status; the status line's text is the server's choice, so

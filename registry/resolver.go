@@ -310,7 +310,7 @@ func (r *Resolver) get(ref name.Reference, opts []remote.Option) (*remote.Descri
 	}
 	desc, err := remote.Get(ref, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%v, then %w", merr, describe(own, err))
+		return nil, fmt.Errorf("%s, then %w", merr.Error(), describe(own, err))
 	}
 	return desc, nil
 }

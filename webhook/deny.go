@@ -48,7 +48,7 @@ func problemMessage(err error) string {
 // a list, but its message is a sentence of its own, not its parts one per line: such an
 // error is one problem.
 func problems(err error, out []error) []error {
-	j, ok := err.(interface{ Unwrap() []error }) //nolint:errorlint // the list itself, not one in the chain
+	j, ok := err.(interface{ Unwrap() []error })
 	if !ok || !isJoin(err, j.Unwrap()) {
 		return append(out, err)
 	}

@@ -65,7 +65,7 @@ func (e *lookupError) Error() string {
 	return fmt.Sprintf("%s: %v (image %q, platform %s): %v", e.containers, errLookup, e.image, e.platform, e.err)
 }
 
-func (e *lookupError) Is(target error) bool { return target == errLookup } //nolint:errorlint // errLookup is a sentinel
+func (e *lookupError) Is(target error) bool { return target == errLookup }
 
 func (e *lookupError) Unwrap() error { return e.err }
 

@@ -60,21 +60,8 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 
 func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.Response, Outcome) {
 	log := logf.FromContext(ctx)
-	if req.UID == "" || req.Operation == "" {
-		// The apiserver always sets both: this is not an admission request.
-		log.Error(errMalformed, "malformed admission request")
-		return admission.Errored(http.StatusBadRequest, errMalformed), OutcomeError
-	}
-	if req.Operation != admissionv1.Create {
-		return admission.Allowed("only pod creation is mutated"), OutcomeSkipped
-	}
-	if req.Kind.Group != "" || req.Kind.Kind != "Pod" || req.SubResource != "" {
-		log.Error(errNotAPod, "unexpected admission request", "kind", req.Kind, "subResource", req.SubResource)
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("%w, got %s %q", errNotAPod, req.Kind.Kind, req.SubResource)), OutcomeError
-	}
-	if req.Namespace == "" {
-		log.Info("denied pod: no namespace in the request")
-		return admission.Denied(errNoNamespace.Error()), OutcomeDenied
+	if resp, outcome, done := screen(log, req); done {
+		return resp, outcome
 	}
 	// Cheapest test first: most pods hold no marker at all.
 	if raw := bytes.TrimSpace(req.Object.Raw); len(raw) > 0 && raw[0] == '{' && !mayNeedWork(raw) && validJSON(raw) {
@@ -94,6 +81,27 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 	pod.Namespace = req.Namespace
 	log = log.WithValues("pod", injector.PodName(&pod), "dryRun", req.DryRun != nil && *req.DryRun)
 	return h.mutate(logr.NewContext(ctx, log), &pod)
+}
+
+// screen answers the requests that are not a pod creation to mutate, from the request
+// alone; done says it did.
+func screen(log logr.Logger, req admission.Request) (resp admission.Response, outcome Outcome, done bool) {
+	switch {
+	case req.UID == "" || req.Operation == "":
+		// The apiserver always sets both: this is not an admission request.
+		log.Error(errMalformed, "malformed admission request")
+		return admission.Errored(http.StatusBadRequest, errMalformed), OutcomeError, true
+	case req.Operation != admissionv1.Create:
+		return admission.Allowed("only pod creation is mutated"), OutcomeSkipped, true
+	case req.Kind.Group != "" || req.Kind.Kind != "Pod" || req.SubResource != "":
+		log.Error(errNotAPod, "unexpected admission request", "kind", req.Kind, "subResource", truncate(req.SubResource, maxNameBytes))
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("%w, got %s %q", errNotAPod,
+			truncate(req.Kind.Kind, maxNameBytes), truncate(req.SubResource, maxNameBytes))), OutcomeError, true
+	case req.Namespace == "":
+		log.Info("denied pod: no namespace in the request")
+		return admission.Denied(errNoNamespace.Error()), OutcomeDenied, true
+	}
+	return admission.Response{}, "", false
 }
 
 // mutate applies the pod's settings, gathers the facts, runs the injector and writes the

@@ -236,7 +236,7 @@ func TestServeClientCA(t *testing.T) {
 	addr := net.JoinHostPort(cfg.WebhookHost, strconv.Itoa(cfg.WebhookPort))
 	post := func(certs ...tls.Certificate) (string, error) {
 		c := &http.Client{Transport: &http.Transport{
-			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true, Certificates: certs}, //nolint:gosec // the serving certificate is not under test
+			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true, Certificates: certs},
 			DisableKeepAlives: true,
 		}}
 		body := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1",

@@ -49,27 +49,11 @@ const (
 // answer builds the response to one query: the header and question echoed, then an A or
 // AAAA record when the name has an address of that family.
 func answer(q []byte, records map[string]netip.Addr) ([]byte, error) {
-	if len(q) < 12 || binary.BigEndian.Uint16(q[4:6]) != 1 {
-		return nil, errors.New("not a single-question query")
+	name, qtype, end, err := question(q)
+	if err != nil {
+		return nil, err
 	}
-	var labels []string
-	i := 12
-	for i < len(q) && q[i] != 0 {
-		l := int(q[i])
-		if l > 63 || i+1+l > len(q) {
-			return nil, errors.New("bad name")
-		}
-		labels = append(labels, string(q[i+1:i+1+l]))
-		i += 1 + l
-	}
-	if i+5 > len(q) {
-		return nil, errors.New("short question")
-	}
-	qtype := binary.BigEndian.Uint16(q[i+1 : i+3])
-	question := q[12 : i+5]
-	addr, known := records[strings.ToLower(strings.Join(labels, "."))]
-
-	resp := append([]byte{}, q[:2]...)
+	addr, known := records[name]
 	flags := uint16(0x8180) // a response, recursion desired and available, no error
 	if !known {
 		flags |= 3 // NXDOMAIN
@@ -83,23 +67,41 @@ func answer(q []byte, records map[string]netip.Addr) ([]byte, error) {
 		b := addr.As16()
 		rdata = b[:]
 	}
-	ancount := uint16(0)
-	if rdata != nil {
-		ancount = 1
-	}
+	resp := append([]byte{}, q[:2]...)
 	resp = binary.BigEndian.AppendUint16(resp, flags)
 	resp = binary.BigEndian.AppendUint16(resp, 1)
-	resp = binary.BigEndian.AppendUint16(resp, ancount)
-	resp = binary.BigEndian.AppendUint16(resp, 0)
-	resp = binary.BigEndian.AppendUint16(resp, 0)
-	resp = append(resp, question...)
+	resp = binary.BigEndian.AppendUint16(resp, uint16(min(len(rdata), 1))) // one answer or none
+	resp = binary.BigEndian.AppendUint32(resp, 0)                          // no authority, no additional records
+	resp = append(resp, q[12:end]...)
 	if rdata != nil {
 		resp = append(resp, 0xc0, 12) // the name, pointing at the question's
 		resp = binary.BigEndian.AppendUint16(resp, qtype)
 		resp = binary.BigEndian.AppendUint16(resp, 1) // class IN
 		resp = binary.BigEndian.AppendUint32(resp, 60)
-		resp = binary.BigEndian.AppendUint16(resp, uint16(len(rdata)))
+		resp = binary.BigEndian.AppendUint16(resp, uint16(len(rdata))) //nolint:gosec // 4 or 16 bytes
 		resp = append(resp, rdata...)
 	}
 	return resp, nil
+}
+
+// question reads the one question of query q: its name (lower case, no trailing dot), its
+// type, and where it ends.
+func question(q []byte) (string, uint16, int, error) {
+	if len(q) < 12 || binary.BigEndian.Uint16(q[4:6]) != 1 {
+		return "", 0, 0, errors.New("not a single-question query")
+	}
+	var labels []string
+	i := 12
+	for i < len(q) && q[i] != 0 {
+		l := int(q[i])
+		if l > 63 || i+1+l > len(q) {
+			return "", 0, 0, errors.New("bad name")
+		}
+		labels = append(labels, string(q[i+1:i+1+l]))
+		i += 1 + l
+	}
+	if i+5 > len(q) {
+		return "", 0, 0, errors.New("short question")
+	}
+	return strings.ToLower(strings.Join(labels, ".")), binary.BigEndian.Uint16(q[i+1 : i+3]), i + 5, nil
 }
