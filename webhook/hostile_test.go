@@ -11,11 +11,13 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
 
 	"github.com/vault-injector/vault-injector/internal/registrytest"
 	"github.com/vault-injector/vault-injector/registry"
@@ -269,10 +271,26 @@ func TestHostileRequests(t *testing.T) {
 		Images: registry.New(registry.Options{RootCAs: reg.roots, Resolver: reg.resolver, PrivateRegistries: []string{reg.canaryHost}}, nil),
 		Budget: 5 * time.Second, DefaultPlatform: registrytest.AMD64,
 	}
-	lookupHook := &webhook.ReviewServer{Handler: lh, Log: logr.Discard()}
+	// The lookups' logs, at the most verbose level, must not repeat a registry either.
+	var logMu sync.Mutex
+	var logs strings.Builder
+	logger := funcr.New(func(prefix, args string) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		logs.WriteString(prefix + args + "\n")
+	}, funcr.Options{Verbosity: 10})
+	lookupHook := &webhook.ReviewServer{Handler: lh, Log: logger}
 	t.Cleanup(func() {
 		if n := reg.loopbackHits.Load(); n != 0 {
 			t.Errorf("%d requests reached the loopback server", n)
+		}
+		logMu.Lock()
+		defer logMu.Unlock()
+		if !strings.Contains(logs.String(), "denied pod: image lookup failed") {
+			t.Error("no lookup was logged: the log check below checks nothing")
+		}
+		if strings.Contains(logs.String(), canaryBody) {
+			t.Errorf("the log repeats a registry's answer:\n%s", logs.String())
 		}
 	})
 	for _, tc := range cases {
