@@ -121,6 +121,16 @@ func TestWebhookErrors(t *testing.T) {
 			nil,
 			"must not be longer",
 		},
+		"default pull secret without registries": {
+			[]string{"--default-pull-secret=infra/pull"},
+			nil,
+			"--default-pull-secret needs --default-pull-secret-registries: the registries its credentials may be sent to",
+		},
+		"private registry with scheme": {[]string{"--private-registries=https://registry.corp"}, nil, `"https://registry.corp" is not a registry host`},
+		"private registry with path":   {[]string{"--private-registries=registry.corp/team"}, nil, "not a registry host"},
+		"pull secret registry port only": {
+			[]string{"--default-pull-secret=infra/pull", "--default-pull-secret-registries=:5000"}, nil, `":5000" is not a registry host`,
+		},
 		"positional":         {[]string{"extra"}, nil, "unexpected arguments"},
 		"two bad env values": {nil, map[string]string{"VAULT_INJECTOR_WEBHOOK_PORT": "x", "VAULT_INJECTOR_ENVEXEC_TIMEOUT": "y"}, "envexec-timeout"},
 	}
@@ -137,12 +147,24 @@ func TestWebhookErrors(t *testing.T) {
 
 func TestWebhookLists(t *testing.T) {
 	t.Parallel()
-	w, err := parse(t, []string{"--insecure-registries= a:5000, ,b ", "--default-pull-secret=infra/pull"}, nil)
+	w, err := parse(t, []string{
+		"--insecure-registries= a:5000, ,b ", "--default-pull-secret=infra/pull", "--default-pull-secret-registries=registry.corp, ghcr.io",
+		"--private-registries=registry.corp:5000,[fd00::1]:5000", "--client-ca-file=/etc/ca/ca.crt",
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d := cmp.Diff([]string{"a:5000", "b"}, w.Registry.Insecure); d != "" {
 		t.Error(d)
+	}
+	if d := cmp.Diff([]string{"registry.corp", "ghcr.io"}, w.Registry.DefaultPullSecretRegistries); d != "" {
+		t.Error(d)
+	}
+	if d := cmp.Diff([]string{"registry.corp:5000", "[fd00::1]:5000"}, w.Registry.Private); d != "" {
+		t.Error(d)
+	}
+	if w.ClientCAFile != "/etc/ca/ca.crt" {
+		t.Errorf("ClientCAFile = %q", w.ClientCAFile)
 	}
 	if w.Registry.DefaultPullSecret != "infra/pull" {
 		t.Errorf("DefaultPullSecret = %q", w.Registry.DefaultPullSecret)

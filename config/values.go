@@ -228,6 +228,21 @@ func setCertMode(dst *CertMode, v string) error {
 	return fmt.Errorf("%q is not a certificate mode (files, self-managed)", v)
 }
 
+// setHostList reads registry hosts, host[:port], each without scheme or path.
+func setHostList(dst *[]string, v string) error {
+	var items []string
+	if err := setList(&items, v); err != nil {
+		return err
+	}
+	for _, item := range items {
+		if strings.ContainsAny(item, "/ @") || strings.HasPrefix(item, ":") {
+			return fmt.Errorf("%q is not a registry host (host or host:port, no scheme or path)", item)
+		}
+	}
+	*dst = items
+	return nil
+}
+
 func setMirrors(dst *map[string]string, v string) error {
 	var items []string
 	if err := setList(&items, v); err != nil {

@@ -24,6 +24,10 @@ type Webhook struct {
 	WebhookPort int
 	// CertDir holds tls.crt and tls.key; they are reloaded when they change.
 	CertDir string
+	// ClientCAFile, if set, makes the admission server require a client certificate
+	// signed by one of its CAs: only the apiserver, given such a certificate, may then
+	// send reviews. Reloaded when it changes.
+	ClientCAFile string
 	// MetricsAddr serves Prometheus metrics; "0" turns them off.
 	MetricsAddr string
 	// ProbeAddr serves /healthz and /readyz.
@@ -41,9 +45,6 @@ type Webhook struct {
 	AllowedVaultAddrs []string
 	// BankVaultsCompat reads bank-vaults' annotations as aliases of ours.
 	BankVaultsCompat bool
-	// ReadEnvSources reads Secrets and ConfigMaps named by env valueFrom and envFrom,
-	// so references stored in them are resolved.
-	ReadEnvSources bool
 	// Certs says where the serving certificate comes from.
 	Certs Certs
 	// AllowTLSSkipVerify lets pods turn off verification of Vault's certificate.
@@ -105,8 +106,13 @@ type Registry struct {
 	Timeout time.Duration
 	// DefaultPlatform is used when a pod's node selector does not name os and arch.
 	DefaultPlatform string
-	// Insecure lists registries (host[:port]) spoken to over plain HTTP.
+	// Insecure lists registries (host[:port]) spoken to over plain HTTP; being the
+	// platform's choice, they may also be at non-public addresses.
 	Insecure []string
+	// Private lists registries (host[:port]; a host alone matches any port) that may be at
+	// loopback, private, link-local or other non-public addresses; other hosts are refused
+	// there, so a pod cannot aim the webhook at cluster-internal services.
+	Private []string
 	// CAFile is an extra CA bundle for registries; empty means the system roots only.
 	CAFile string
 	// CacheSize bounds the image config cache.
@@ -115,6 +121,9 @@ type Registry struct {
 	TagTTL time.Duration
 	// DefaultPullSecret (namespace/name) is tried after the pod's own pull secrets.
 	DefaultPullSecret string
+	// DefaultPullSecretRegistries are the only registries (host[:port]; a host alone
+	// matches any port) the default pull secret's credentials are sent to.
+	DefaultPullSecretRegistries []string
 	// Mirrors maps a registry host to a mirror asked first.
 	Mirrors map[string]string
 }
@@ -159,6 +168,11 @@ var webhookFlags = []flagSpec{
 		func(w *Webhook, v string) error { return setNonEmpty(&w.CertDir, v) },
 	},
 	{
+		"client-ca-file", "", "PEM CA bundle: when set, the admission server requires a client certificate signed by it " +
+			"(give the apiserver one with an AdmissionConfiguration kubeconfig); reloaded when it changes",
+		func(w *Webhook, v string) error { w.ClientCAFile = v; return nil },
+	},
+	{
 		"metrics-bind-address", ":8080", `address of the Prometheus /metrics endpoint ("0" disables it)`,
 		func(w *Webhook, v string) error { w.MetricsAddr = v; return nil },
 	},
@@ -198,10 +212,6 @@ var webhookFlags = []flagSpec{
 	{
 		"token-expiration", "10m", "lifetime of the token projected for envexec (10m to 24h)",
 		func(w *Webhook, v string) error { return setTokenExpiration(&w.Defaults.TokenExpiration, v) },
-	},
-	{
-		"read-env-sources", "true", "read the Secrets and ConfigMaps of env valueFrom/envFrom so references kept there are resolved (needs RBAC: get secrets, configmaps)",
-		func(w *Webhook, v string) error { return setBool(&w.ReadEnvSources, v) },
 	},
 	{
 		"cert-mode", "files", "files: tls.crt/tls.key in --cert-dir come from elsewhere (cert-manager, a Secret, tests); " +
@@ -273,8 +283,13 @@ var webhookFlags = []flagSpec{
 		func(w *Webhook, v string) error { return setPlatform(&w.Registry.DefaultPlatform, v) },
 	},
 	{
-		"insecure-registries", "", "comma-separated registries (host[:port]) reached over plain HTTP",
-		func(w *Webhook, v string) error { return setList(&w.Registry.Insecure, v) },
+		"insecure-registries", "", "comma-separated registries (host[:port]) reached over plain HTTP (they may also be at private addresses)",
+		func(w *Webhook, v string) error { return setHostList(&w.Registry.Insecure, v) },
+	},
+	{
+		"private-registries", "", "comma-separated registries (host[:port]; a host alone matches any port) that may resolve to " +
+			"loopback, private, link-local or CGNAT addresses; others are refused there (insecure registries and mirrors are allowed too)",
+		func(w *Webhook, v string) error { return setHostList(&w.Registry.Private, v) },
 	},
 	{
 		"registry-mirrors", "", "comma-separated REGISTRY=MIRROR pairs (e.g. docker.io=mirror.internal:5000); the mirror is asked first",
@@ -295,6 +310,11 @@ var webhookFlags = []flagSpec{
 	{
 		"default-pull-secret", "", "namespace/name of a pull secret tried after the pod's own",
 		func(w *Webhook, v string) error { return setNamespacedName(&w.Registry.DefaultPullSecret, v) },
+	},
+	{
+		"default-pull-secret-registries", "", "comma-separated registries (host[:port]; a host alone matches any port) the default " +
+			"pull secret's credentials may be sent to; required with --default-pull-secret",
+		func(w *Webhook, v string) error { return setHostList(&w.Registry.DefaultPullSecretRegistries, v) },
 	},
 }
 
@@ -368,6 +388,11 @@ func (w *Webhook) validate() error {
 		if w.Certs.CertValidity > w.Certs.CAValidity {
 			errs = append(errs, errors.New("--cert-validity must not be longer than --ca-validity"))
 		}
+	}
+	if w.Registry.DefaultPullSecret != "" && len(w.Registry.DefaultPullSecretRegistries) == 0 {
+		// Fail safe, and loudly: sent to every registry a pod names, the platform's
+		// credentials would reach registries run by tenants.
+		errs = append(errs, errors.New("--default-pull-secret needs --default-pull-secret-registries: the registries its credentials may be sent to"))
 	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)

@@ -41,6 +41,14 @@ var _ authn.Keychain = (*Keychain)(nil)
 // ParseDockerConfig reads one pull secret: data is `.dockerconfigjson` (legacy says the
 // data is the older `.dockercfg` map). Errors never quote the data: it holds passwords.
 func (k *Keychain) ParseDockerConfig(data []byte, legacy bool) error {
+	return k.ParseDockerConfigFor(data, legacy, nil)
+}
+
+// ParseDockerConfigFor reads one pull secret like ParseDockerConfig, keeping only its
+// entries for the registries in only (host[:port]; a host alone matches any port) unless
+// only is nil: a secret the platform shares with every pod must reach only the registries
+// the platform chose for it.
+func (k *Keychain) ParseDockerConfigFor(data []byte, legacy bool, only []string) error {
 	var auths map[string]dockerAuth
 	if legacy {
 		if err := json.Unmarshal(data, &auths); err != nil {
@@ -64,7 +72,11 @@ func (k *Keychain) ParseDockerConfig(data []byte, legacy bool) error {
 			}
 			ac.Username, ac.Password = user, pass
 		}
-		k.entries = append(k.entries, keyEntry{host: registryHost(server), auth: ac})
+		host := registryHost(server)
+		if only != nil && !hostListed(only, host) {
+			continue
+		}
+		k.entries = append(k.entries, keyEntry{host: host, auth: ac})
 	}
 	return nil
 }

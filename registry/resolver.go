@@ -1,12 +1,19 @@
 // Package registry reads an image's entrypoint and cmd from its registry, so pods that do
-// not spell out their command can still be wrapped. Lookups are cached by digest, bounded,
-// collapsed when concurrent, and always run under the caller's deadline.
+// not spell out their command can still be wrapped. Lookups are cached per credentials,
+// bounded, collapsed when concurrent, and always run under the caller's deadline.
+//
+// Image names are chosen by whoever creates a pod, so the registry is the attacker's
+// choice too: lookups reach only public addresses unless the platform named the host,
+// speak HTTPS unless it listed the host as insecure, and describe failures in fixed words
+// (host, HTTP status, what went wrong), never with the registry's own.
 package registry
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"time"
@@ -36,13 +43,22 @@ type Options struct {
 	// NegativeTTL is how long a failed lookup is remembered, so a broken registry is not
 	// hammered by every pod of a ReplicaSet. Default 10s.
 	NegativeTTL time.Duration
-	// InsecureRegistries are registry hosts (host[:port]) spoken to over plain HTTP.
+	// InsecureRegistries are registry hosts (host[:port]) spoken to over plain HTTP. The
+	// platform chose them, so they may be at non-public addresses.
 	InsecureRegistries []string
 	// Mirrors maps a registry host to a mirror that is asked first; the registry itself
-	// answers only if the mirror fails. Keys are normalised like docker config keys.
+	// answers only if the mirror fails. Keys are normalised like docker config keys. Both
+	// sides were chosen by the platform, so they may be at non-public addresses.
 	Mirrors map[string]string
-	// Transport carries the requests; default http.DefaultTransport.
-	Transport http.RoundTripper
+	// PrivateRegistries are registry hosts (host[:port]; a host alone matches any port)
+	// that may resolve to loopback, private, link-local or other non-public addresses.
+	// Any other host is refused there, checked on the address actually dialled.
+	PrivateRegistries []string
+	// RootCAs verify registries' TLS certificates; nil means the system's roots.
+	RootCAs *x509.CertPool
+	// Resolver looks up registry host names; nil means the system's. Tests set one to
+	// make names resolve to the addresses they need.
+	Resolver *net.Resolver
 	// FetchTimeout bounds one shared fetch. It runs detached from any one caller, so a
 	// caller with a short budget cannot fail the others waiting on the same image, and
 	// its answer still fills the cache. Default 30s.
@@ -52,13 +68,19 @@ type Options struct {
 }
 
 // Resolver looks up image configs. It is safe for concurrent use.
+//
+// Every cache entry is keyed by the credentials it was fetched with (see credentialsID):
+// an answer fetched with one tenant's pull secret is never given to a caller with other
+// credentials or none, and neither is a failure such as a 401.
 type Resolver struct {
-	opts    Options
-	tags    *lru[string, v1.Hash]
-	configs *lru[string, ImageConfig]
-	errs    *lru[string, error]
-	flight  singleflight.Group
-	stats   func(Outcome, time.Duration)
+	opts      Options
+	transport http.RoundTripper
+	salt      []byte
+	tags      *lru[string, v1.Hash]
+	configs   *lru[string, ImageConfig]
+	errs      *lru[string, error]
+	flight    singleflight.Group
+	stats     func(Outcome, time.Duration)
 }
 
 // Outcome says how one Resolve call was answered; a closed set for metric labels.
@@ -84,9 +106,6 @@ func New(o Options, observe func(Outcome, time.Duration)) *Resolver {
 	if o.NegativeTTL <= 0 {
 		o.NegativeTTL = 10 * time.Second
 	}
-	if o.Transport == nil {
-		o.Transport = http.DefaultTransport
-	}
 	if o.FetchTimeout <= 0 {
 		o.FetchTimeout = 30 * time.Second
 	}
@@ -102,11 +121,13 @@ func New(o Options, observe func(Outcome, time.Duration)) *Resolver {
 		observe = func(Outcome, time.Duration) {}
 	}
 	return &Resolver{
-		opts:    o,
-		tags:    newLRU[string, v1.Hash](o.CacheSize),
-		configs: newLRU[string, ImageConfig](o.CacheSize),
-		errs:    newLRU[string, error](o.CacheSize),
-		stats:   observe,
+		opts:      o,
+		transport: newTransport(o),
+		salt:      newSalt(),
+		tags:      newLRU[string, v1.Hash](o.CacheSize),
+		configs:   newLRU[string, ImageConfig](o.CacheSize),
+		errs:      newLRU[string, error](o.CacheSize),
+		stats:     observe,
 	}
 }
 
@@ -127,24 +148,33 @@ func (r *Resolver) resolve(ctx context.Context, image string, platform v1.Platfo
 	if err != nil {
 		return ImageConfig{}, OutcomeError, err
 	}
-	plat := platform.String()
-	key := ref.Name() + "@" + plat
+	if keys == nil {
+		keys = authn.NewMultiKeychain()
+	}
+	creds, err := r.credentialsID(keys, r.hosts(ref)...)
+	if err != nil {
+		return ImageConfig{}, OutcomeError, fmt.Errorf("image %q: %w", image, err)
+	}
+	k := cacheKey{creds: creds, repo: ref.Context().Name(), plat: platform.String()}
+	key := k.of(ref.Identifier())
 	now := r.opts.Now()
 	if err, ok := r.errs.get(key, now); ok {
 		return ImageConfig{}, OutcomeNegative, err
 	}
-	if cfg, ok := r.cached(ref, key, plat, now); ok {
+	if cfg, ok := r.cached(ref, k, now); ok {
 		return cfg, OutcomeHit, nil
 	}
-	if keys == nil {
-		keys = authn.NewMultiKeychain()
+	if ctx.Err() != nil {
+		// No new detached fetch for a caller that cannot wait for it: a pod naming
+		// thousands of images must not start thousands of fetches after its budget.
+		return ImageConfig{}, OutcomeError, fmt.Errorf("image %q: registry not asked in time: %w", image, context.Cause(ctx))
 	}
-	// Callers with the same key share one fetch; each still waits only as long as its own
-	// deadline allows.
+	// Callers with the same key (and so the same credentials) share one fetch; each still
+	// waits only as long as its own deadline allows.
 	ch := r.flight.DoChan(key, func() (any, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.FetchTimeout)
 		defer cancel()
-		return r.fetch(fctx, ref, key, platform, keys)
+		return r.fetch(fctx, ref, k, platform, keys)
 	})
 	select {
 	case <-ctx.Done():
@@ -155,6 +185,23 @@ func (r *Resolver) resolve(ctx context.Context, image string, platform v1.Platfo
 		}
 		return res.Val.(ImageConfig), OutcomeFetched, nil //nolint:forcetypeassert // fetch returns only ImageConfig
 	}
+}
+
+// cacheKey names a cache entry: the credentials, the repository and the platform, plus a
+// tag or digest.
+type cacheKey struct{ creds, repo, plat string }
+
+func (k cacheKey) of(identifier string) string {
+	return k.creds + "|" + k.repo + "|" + identifier + "|" + k.plat
+}
+
+// hosts are the registries a lookup of ref may ask: its mirror, if any, and its own.
+func (r *Resolver) hosts(ref name.Reference) []string {
+	own := ref.Context().RegistryStr()
+	if mirror, ok := r.opts.Mirrors[registryHost(own)]; ok {
+		return []string{mirror, own}
+	}
+	return []string{own}
 }
 
 func (r *Resolver) parse(image string) (name.Reference, error) {
@@ -173,58 +220,61 @@ func (r *Resolver) parse(image string) (name.Reference, error) {
 
 // cached answers from the caches alone: a digest reference needs only the config cache, a
 // tag needs a fresh tag→digest entry as well.
-func (r *Resolver) cached(ref name.Reference, key, plat string, now time.Time) (ImageConfig, bool) {
+func (r *Resolver) cached(ref name.Reference, k cacheKey, now time.Time) (ImageConfig, bool) {
 	digest, isDigest := ref.(name.Digest)
 	var d string
 	switch {
 	case isDigest:
 		d = digest.DigestStr()
 	default:
-		h, ok := r.tags.get(key, now)
+		h, ok := r.tags.get(k.of(ref.Identifier()), now)
 		if !ok {
 			return ImageConfig{}, false
 		}
 		d = h.String()
 	}
-	return r.configs.get(d+"@"+plat, now)
+	return r.configs.get(k.of(d), now)
 }
 
-func (r *Resolver) fetch(ctx context.Context, ref name.Reference, key string, platform v1.Platform, keys authn.Keychain) (ImageConfig, error) {
-	cfg, err := r.fetchConfig(ctx, ref, key, platform, keys)
+func (r *Resolver) fetch(ctx context.Context, ref name.Reference, k cacheKey, platform v1.Platform, keys authn.Keychain) (ImageConfig, error) {
+	cfg, err := r.fetchConfig(ctx, ref, k, platform, keys)
 	if err != nil && ctx.Err() == nil {
-		r.errs.put(key, err, r.opts.Now().Add(r.opts.NegativeTTL))
+		r.errs.put(k.of(ref.Identifier()), err, r.opts.Now().Add(r.opts.NegativeTTL))
 	}
 	return cfg, err
 }
 
-func (r *Resolver) fetchConfig(ctx context.Context, ref name.Reference, key string, platform v1.Platform, keys authn.Keychain) (ImageConfig, error) {
+func (r *Resolver) fetchConfig(ctx context.Context, ref name.Reference, k cacheKey, platform v1.Platform, keys authn.Keychain) (ImageConfig, error) {
 	opts := []remote.Option{
 		remote.WithContext(ctx), remote.WithAuthFromKeychain(keys), remote.WithPlatform(platform),
-		remote.WithTransport(r.opts.Transport), remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
+		remote.WithTransport(r.transport), remote.WithRetryBackoff(remote.Backoff{Steps: 1}),
 	}
 	desc, err := r.get(ref, opts)
 	if err != nil {
 		return ImageConfig{}, fmt.Errorf("image %q: read manifest: %w", ref.Name(), err)
 	}
 	now := r.opts.Now()
-	r.tags.put(key, desc.Digest, now.Add(r.opts.TagTTL))
-	ckey := desc.Digest.String() + "@" + platform.String()
+	r.tags.put(k.of(ref.Identifier()), desc.Digest, now.Add(r.opts.TagTTL))
+	ckey := k.of(desc.Digest.String())
 	if cfg, ok := r.configs.get(ckey, now); ok {
 		return cfg, nil
 	}
 	img, err := desc.Image()
-	if err != nil {
-		if errors.Is(err, remote.ErrSchema1) {
-			return ImageConfig{}, fmt.Errorf("image %q: schema 1 manifests are not supported: %w", ref.Name(), err)
-		}
-		return ImageConfig{}, fmt.Errorf("image %q: %w: %w", ref.Name(), ErrNoPlatform, err)
+	switch {
+	case errors.Is(err, remote.ErrSchema1):
+		return ImageConfig{}, fmt.Errorf("image %q: schema 1 manifests are not supported", ref.Name())
+	case err != nil && isTransportFailure(err):
+		return ImageConfig{}, fmt.Errorf("image %q: read the platform's manifest: %w", ref.Name(), describe(ref.Context().RegistryStr(), err))
+	case err != nil:
+		return ImageConfig{}, fmt.Errorf("image %q: %w %s", ref.Name(), ErrNoPlatform, platform.String())
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return ImageConfig{}, fmt.Errorf("image %q: read config: %w", ref.Name(), err)
+		return ImageConfig{}, fmt.Errorf("image %q: read config: %w", ref.Name(), describe(ref.Context().RegistryStr(), err))
 	}
 	if cf.OS != "" && (cf.OS != platform.OS || cf.Architecture != platform.Architecture) {
-		return ImageConfig{}, fmt.Errorf("image %q is %s/%s: %w %s", ref.Name(), cf.OS, cf.Architecture, ErrNoPlatform, platform.String())
+		// The config's own os/arch are the registry's words: not repeated.
+		return ImageConfig{}, fmt.Errorf("image %q is built for another platform: %w %s", ref.Name(), ErrNoPlatform, platform.String())
 	}
 	cfg := ImageConfig{Entrypoint: cf.Config.Entrypoint, Cmd: cf.Config.Cmd}
 	r.configs.put(ckey, cfg, time.Time{})
@@ -234,25 +284,33 @@ func (r *Resolver) fetchConfig(ctx context.Context, ref name.Reference, key stri
 // get reads the manifest from the registry's mirror if one is configured, else (or if the
 // mirror fails) from the registry itself.
 func (r *Resolver) get(ref name.Reference, opts []remote.Option) (*remote.Descriptor, error) {
-	mirror, ok := r.opts.Mirrors[registryHost(ref.Context().RegistryStr())]
+	own := ref.Context().RegistryStr()
+	mirror, ok := r.opts.Mirrors[registryHost(own)]
 	if !ok {
-		return remote.Get(ref, opts...)
+		desc, err := remote.Get(ref, opts...)
+		if err != nil {
+			return nil, describe(own, err)
+		}
+		return desc, nil
 	}
 	var nameOpts []name.Option
 	if slices.Contains(r.opts.InsecureRegistries, mirror) {
 		nameOpts = append(nameOpts, name.Insecure)
 	}
+	var merr error
 	mref, err := name.ParseReference(mirror+"/"+ref.Context().RepositoryStr()+refSuffix(ref), nameOpts...)
-	if err == nil {
-		desc, merr := remote.Get(mref, opts...)
-		if merr == nil {
+	if err != nil {
+		merr = fmt.Errorf("mirror %s: not a usable mirror for this image", mirror)
+	} else {
+		desc, err := remote.Get(mref, opts...)
+		if err == nil {
 			return desc, nil
 		}
-		err = merr
+		merr = describe(mirror, err)
 	}
-	desc, oerr := remote.Get(ref, opts...)
-	if oerr != nil {
-		return nil, fmt.Errorf("mirror %s: %w; registry: %w", mirror, err, oerr)
+	desc, err := remote.Get(ref, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s, then %w", merr.Error(), describe(own, err))
 	}
 	return desc, nil
 }

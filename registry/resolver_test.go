@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -30,8 +31,11 @@ var (
 
 type variant = registrytest.Variant
 
+// newResolver reaches the test registry r (and fault proxies in front of it): it trusts the
+// test CA and lets loopback through, as a platform lists its in-cluster registries.
 func newResolver(r *registrytest.Registry, o registry.Options) (*registry.Resolver, *outcomes) {
-	o.Transport = r.Server.Client().Transport
+	o.RootCAs = r.RootCAs()
+	o.PrivateRegistries = append(o.PrivateRegistries, "127.0.0.1")
 	out := &outcomes{}
 	return registry.New(o, out.add), out
 }
@@ -124,8 +128,8 @@ func TestResolveBasicAuth(t *testing.T) {
 	res, _ := newResolver(reg, registry.Options{})
 
 	_, err := res.Resolve(t.Context(), img, amd64, nil)
-	if err == nil || !strings.Contains(err.Error(), "UNAUTHORIZED") {
-		t.Fatalf("anonymous: err = %v, want UNAUTHORIZED", err)
+	if err == nil || !strings.Contains(err.Error(), "registry "+reg.Host+" answered HTTP 401: unauthorized") {
+		t.Fatalf("anonymous: err = %v, want the registry's 401", err)
 	}
 	kc := &registry.Keychain{}
 	cfg := `{"auths":{"https://` + reg.Host + `/v1/":{"auth":"cm9ib3Q6czNjcmV0LWNhbmFyeS1wYXNz"}}}`
@@ -156,8 +160,8 @@ func TestResolveNegativeCacheAndFailures(t *testing.T) {
 	res, out := newResolver(reg, registry.Options{NegativeTTL: 10 * time.Second, Now: clock})
 	missing := reg.Host + "/missing:1"
 	for range 2 {
-		if _, err := res.Resolve(t.Context(), missing, amd64, nil); err == nil || !strings.Contains(err.Error(), "NAME_UNKNOWN") {
-			t.Fatalf("err = %v, want NAME_UNKNOWN", err)
+		if _, err := res.Resolve(t.Context(), missing, amd64, nil); err == nil || !strings.Contains(err.Error(), "answered HTTP 404: no such image or tag") {
+			t.Fatalf("err = %v, want the registry's 404", err)
 		}
 	}
 	if got := reg.ManifestRequests.Load(); got != 1 {
@@ -177,8 +181,8 @@ func TestResolveNegativeCacheAndFailures(t *testing.T) {
 	if _, err := res.Resolve(t.Context(), "UPPER/Case:bad tag", amd64, nil); err == nil {
 		t.Error("malformed image name: no error")
 	}
-	down := registry.New(registry.Options{}, nil)
-	if _, err := down.Resolve(t.Context(), "127.0.0.1:1/app:1", amd64, nil); err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+	down := registry.New(registry.Options{PrivateRegistries: []string{"127.0.0.1:1"}}, nil)
+	if _, err := down.Resolve(t.Context(), "127.0.0.1:1/app:1", amd64, nil); err == nil || !strings.Contains(err.Error(), "registry 127.0.0.1:1: connection refused") {
 		t.Errorf("registry down: err = %v, want one naming the registry", err)
 	}
 }
@@ -218,31 +222,34 @@ func TestResolveDeadlineAndCollapse(t *testing.T) {
 	}
 }
 
+// TestResolveInsecureRegistry: plain HTTP only for registries listed as insecure, even for
+// a private registry the platform listed (go-containerregistry would fall back to HTTP on
+// its own for names that look local).
 func TestResolveInsecureRegistry(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
-	// A name go-containerregistry does not treat as local (it speaks plain HTTP to
-	// loopback names on its own), dialled to the loopback server.
+	// A name go-containerregistry does not treat as local, resolved to the loopback server.
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
 	host := "registry.test:" + port
-	transport := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, network, "127.0.0.1:"+port)
-	}}
+	dns := registrytest.StartDNS(t, map[string]netip.Addr{"registry.test": netip.MustParseAddr("127.0.0.1")})
 	ref, err := name.ParseReference(host+"/plain:1", name.Insecure)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(ref, registrytest.Image(t, variant{Platform: amd64, Entrypoint: []string{"/plain"}}), remote.WithTransport(transport)); err != nil {
+	push := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, "127.0.0.1:"+port)
+	}}
+	if err := remote.Write(ref, registrytest.Image(t, variant{Platform: amd64, Entrypoint: []string{"/plain"}}), remote.WithTransport(push)); err != nil {
 		t.Fatal(err)
 	}
-	strict := registry.New(registry.Options{Transport: transport}, nil)
-	if _, err := strict.Resolve(t.Context(), host+"/plain:1", amd64, nil); err == nil {
-		t.Error("plain HTTP registry used without being listed as insecure")
+	strict := registry.New(registry.Options{PrivateRegistries: []string{"registry.test"}, Resolver: dns}, nil)
+	if _, err := strict.Resolve(t.Context(), host+"/plain:1", amd64, nil); err == nil || !strings.Contains(err.Error(), "plain HTTP, not HTTPS") {
+		t.Errorf("plain HTTP registry not listed as insecure: err = %v, want a refusal", err)
 	}
-	lax := registry.New(registry.Options{InsecureRegistries: []string{host}, Transport: transport}, nil)
+	lax := registry.New(registry.Options{InsecureRegistries: []string{host}, Resolver: dns}, nil)
 	if _, err := lax.Resolve(t.Context(), host+"/plain:1", amd64, nil); err != nil {
-		t.Errorf("listed insecure registry: %v", err)
+		t.Errorf("listed insecure registry (so also allowed at a private address): %v", err)
 	}
 }
 
@@ -255,8 +262,9 @@ func TestResolveMirror(t *testing.T) {
 	both := origin.Push(t, "app:1", variant{Platform: amd64, Entrypoint: []string{"/from-origin"}})
 	mirror.Push(t, "app:1", variant{Platform: amd64, Entrypoint: []string{"/from-mirror"}})
 	onlyOrigin := origin.Push(t, "rare:1", variant{Platform: amd64, Entrypoint: []string{"/rare"}})
-	// Both test servers trust the same httptest CA, so one transport reaches both.
-	res := registry.New(registry.Options{Transport: origin.Server.Client().Transport, Mirrors: map[string]string{origin.Host: mirror.Host}}, nil)
+	// Both test servers share the httptest CA. Both sides of a mirror are the platform's
+	// choice, so they may be on loopback without being listed as private.
+	res := registry.New(registry.Options{RootCAs: origin.RootCAs(), Mirrors: map[string]string{origin.Host: mirror.Host}}, nil)
 	cfg, err := res.Resolve(t.Context(), both, amd64, nil)
 	if err != nil || cfg.Entrypoint[0] != "/from-mirror" {
 		t.Fatalf("mirrored image: %v %v, want the mirror's entrypoint", cfg, err)
@@ -264,5 +272,23 @@ func TestResolveMirror(t *testing.T) {
 	cfg, err = res.Resolve(t.Context(), onlyOrigin, amd64, nil)
 	if err != nil || cfg.Entrypoint[0] != "/rare" {
 		t.Fatalf("image missing from the mirror: %v %v, want the registry's", cfg, err)
+	}
+}
+
+// TestResolveAfterDeadline: a caller whose budget is spent gets an error at once and starts
+// no fetch, so a pod naming thousands of images cannot queue thousands of fetches.
+func TestResolveAfterDeadline(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.Start(t, "", "")
+	img := reg.Push(t, "app:1", variant{Platform: amd64, Entrypoint: []string{"/app"}})
+	res, _ := newResolver(reg, registry.Options{})
+	ctx, cancel := context.WithCancelCause(t.Context())
+	cancel(errors.New("budget spent"))
+	if _, err := res.Resolve(ctx, img, amd64, nil); err == nil || !strings.Contains(err.Error(), "registry not asked in time: budget spent") {
+		t.Fatalf("err = %v, want the caller's cause", err)
+	}
+	time.Sleep(200 * time.Millisecond) // a detached fetch would have asked by now
+	if got := reg.ManifestRequests.Load(); got != 0 {
+		t.Errorf("manifest requests = %d, want 0", got)
 	}
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/injector"
 	"github.com/vault-injector/vault-injector/registry"
-	"github.com/vault-injector/vault-injector/vaultref"
 )
 
 // ImageResolver reads image configs; *registry.Resolver in production.
@@ -38,37 +37,59 @@ type FactFinder struct {
 	Budget time.Duration
 	// DefaultPlatform applies when the pod's scheduling constraints name no platform.
 	DefaultPlatform v1.Platform
-	// DefaultPullSecret, if set, is tried after the pod's own pull secrets.
+	// DefaultPullSecret, if set, is tried after the pod's own pull secrets, for the
+	// registries in DefaultPullSecretRegistries only.
 	DefaultPullSecret *types.NamespacedName
-	// ReadEnvSources reads the Secrets and ConfigMaps that containers take variables
-	// from, so references kept there are resolved too. Needs Kube.
-	ReadEnvSources bool
+	// DefaultPullSecretRegistries are the registries (host[:port]; a host alone matches
+	// any port) the default pull secret's credentials may be sent to. Its entries for
+	// other registries are dropped, so a tenant cannot have the platform's credentials
+	// sent to a registry of the tenant's choosing; empty means none.
+	DefaultPullSecretRegistries []string
 }
+
+// maxParallelLookups bounds the registry requests one admission request makes at once: a
+// pod with thousands of containers must not turn the webhook into a load generator.
+const maxParallelLookups = 8
 
 // errLookup marks a failed image lookup; the pod is denied with the image and the cause.
 var errLookup = errors.New("cannot read the image's entrypoint from its registry")
 
-// Find returns the facts Inject needs, plus warnings for the user (missing pull secrets
-// or env sources).
-func (f *FactFinder) Find(ctx context.Context, pod *corev1.Pod, cfg config.Pod) (injector.Facts, []string, error) {
+// lookupError is one image whose config could not be read, for the containers running it.
+// Its cause comes from the registry package, which describes failures in its own words.
+type lookupError struct {
+	containers, image, platform string
+	err                         error
+}
+
+func (e *lookupError) Error() string {
+	return fmt.Sprintf("%s: %v (image %q, platform %s): %v", e.containers, errLookup, e.image, e.platform, e.err)
+}
+
+func (e *lookupError) Is(target error) bool { return target == errLookup }
+
+func (e *lookupError) Unwrap() error { return e.err }
+
+// Find returns the facts Inject needs, plus warnings for the user (missing pull secrets).
+// Pull secrets and the service account are read in namespace only, which the caller takes
+// from the admission request (the apiserver's word), never from the pod.
+// It never reads Secrets or ConfigMaps that containers take variables from: envexec
+// resolves references in its environment at start, whatever their source, so the webhook
+// has no need of values it must not hold.
+func (f *FactFinder) Find(ctx context.Context, namespace string, pod *corev1.Pod, cfg config.Pod) (injector.Facts, []string, error) {
 	if f == nil {
 		return injector.Facts{}, nil, nil
 	}
 	// One budget for all of this request's I/O, apiserver reads and registry lookups
 	// alike, so a hung dependency gives our message well before the webhook's timeout.
 	ctx, cancel := context.WithTimeoutCause(ctx, f.Budget,
-		fmt.Errorf("reading Secrets, ConfigMaps, pull secrets and image configs took longer than %s", f.Budget))
+		fmt.Errorf("reading pull secrets and image configs took longer than %s", f.Budget))
 	defer cancel()
-	facts, warnings, err := f.envSources(ctx, pod)
-	if err != nil {
-		return facts, warnings, err
-	}
+	var facts injector.Facts
 	images := injector.ImagesToResolve(pod, cfg, facts)
 	if len(images) == 0 {
-		return facts, warnings, nil
+		return facts, nil, nil
 	}
-	keys, keyWarnings, err := f.keychain(ctx, pod)
-	warnings = append(warnings, keyWarnings...)
+	keys, warnings, err := f.keychain(ctx, namespace, pod)
 	if err != nil {
 		return facts, warnings, err
 	}
@@ -78,12 +99,14 @@ func (f *FactFinder) Find(ctx context.Context, pod *corev1.Pod, cfg config.Pod) 
 	errs := make([]error, len(images))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, maxParallelLookups)
 	for i, image := range images {
+		slots <- struct{}{}
 		wg.Go(func() {
+			defer func() { <-slots }()
 			cfg, err := f.Images.Resolve(ctx, image, platform, keys)
 			if err != nil {
-				errs[i] = fmt.Errorf("%s: %w (image %q, platform %s): %w",
-					containersUsing(pod, image), errLookup, image, platform.String(), err)
+				errs[i] = &lookupError{containers: containersUsing(pod, image), image: image, platform: platform.String(), err: err}
 				return
 			}
 			mu.Lock()
@@ -93,62 +116,6 @@ func (f *FactFinder) Find(ctx context.Context, pod *corev1.Pod, cfg config.Pod) 
 	}
 	wg.Wait()
 	return facts, warnings, errors.Join(errs...)
-}
-
-// envSources reads the Secrets and ConfigMaps the pod's variables come from, keeping only
-// the keys whose values are references: the other values may be real secrets, and the
-// webhook has no business holding them. A source that does not exist yet is a warning:
-// the kubelet will wait for it, but references in it will not be resolved.
-func (f *FactFinder) envSources(ctx context.Context, pod *corev1.Pod) (injector.Facts, []string, error) {
-	if !f.ReadEnvSources || f.Kube == nil {
-		return injector.Facts{}, nil, nil
-	}
-	sources := injector.EnvSourcesToRead(pod)
-	if len(sources) == 0 {
-		return injector.Facts{}, nil, nil
-	}
-	facts := injector.Facts{EnvSources: make(map[injector.SourceKey]map[string]string, len(sources))}
-	var warnings []string
-	for _, src := range sources {
-		data, err := f.readSource(ctx, pod.Namespace, src)
-		if apierrors.IsNotFound(err) {
-			warnings = append(warnings, fmt.Sprintf("%s %s/%s not found; vault references in it will not be resolved", src.Kind, pod.Namespace, src.Name))
-			continue
-		}
-		if err != nil {
-			return facts, warnings, fmt.Errorf("read %s %s/%s for vault references: %w", src.Kind, pod.Namespace, src.Name, err)
-		}
-		facts.EnvSources[src] = data
-	}
-	return facts, warnings, nil
-}
-
-// readSource reads one Secret or ConfigMap and keeps only the values that are references.
-func (f *FactFinder) readSource(ctx context.Context, namespace string, src injector.SourceKey) (map[string]string, error) {
-	key := types.NamespacedName{Namespace: namespace, Name: src.Name}
-	refs := map[string]string{}
-	if src.Kind == injector.KindConfigMap {
-		var cm corev1.ConfigMap
-		if err := f.Kube.Get(ctx, key, &cm); err != nil {
-			return nil, err
-		}
-		for k, v := range cm.Data {
-			if vaultref.HasRefs(v) {
-				refs[k] = v
-			}
-		}
-		return refs, nil
-	}
-	var s corev1.Secret
-	if err := f.Kube.Get(ctx, key, &s); err != nil {
-		return nil, err
-	}
-	for k, v := range s.Data {
-		if vaultref.HasRefs(string(v)) {
-			refs[k] = string(v)
-		}
-	}
-	return refs, nil
 }
 
 // containersUsing names, for a message, the containers without a command that run image.
@@ -168,47 +135,55 @@ func containersUsing(pod *corev1.Pod, image string) string {
 }
 
 // keychain gathers pull secrets in the kubelet's order: the pod's, its service account's,
-// then the webhook-wide default. A missing secret is a warning, as it is for the kubelet.
-func (f *FactFinder) keychain(ctx context.Context, pod *corev1.Pod) (authn.Keychain, []string, error) {
+// then the webhook-wide default (for its registries only). All but the default are read
+// in namespace. A missing secret is a warning, as it is for the kubelet.
+func (f *FactFinder) keychain(ctx context.Context, namespace string, pod *corev1.Pod) (authn.Keychain, []string, error) {
 	kc := &registry.Keychain{}
 	if f.Kube == nil {
 		return kc, nil, nil
 	}
-	names := make([]types.NamespacedName, 0, len(pod.Spec.ImagePullSecrets)+2)
+	names := make([]types.NamespacedName, 0, len(pod.Spec.ImagePullSecrets)+1)
 	for _, s := range pod.Spec.ImagePullSecrets {
-		names = append(names, types.NamespacedName{Namespace: pod.Namespace, Name: s.Name})
+		names = append(names, types.NamespacedName{Namespace: namespace, Name: s.Name})
 	}
 	sa := pod.Spec.ServiceAccountName
 	if sa == "" {
 		sa = "default"
 	}
 	var account corev1.ServiceAccount
-	switch err := f.Kube.Get(ctx, types.NamespacedName{Namespace: pod.Namespace, Name: sa}, &account); {
+	switch err := f.Kube.Get(ctx, types.NamespacedName{Namespace: namespace, Name: sa}, &account); {
 	case apierrors.IsNotFound(err):
 	case err != nil:
-		return nil, nil, fmt.Errorf("read service account %s/%s for its pull secrets: %w", pod.Namespace, sa, err)
+		return nil, nil, fmt.Errorf("read service account %s/%s for its pull secrets: %w", namespace, sa, err)
 	default:
 		for _, s := range account.ImagePullSecrets {
-			names = append(names, types.NamespacedName{Namespace: pod.Namespace, Name: s.Name})
+			names = append(names, types.NamespacedName{Namespace: namespace, Name: s.Name})
 		}
-	}
-	if f.DefaultPullSecret != nil {
-		names = append(names, *f.DefaultPullSecret)
 	}
 	var warnings []string
-	for _, n := range names {
-		warning, err := f.addSecret(ctx, kc, n)
-		if err != nil {
-			return nil, warnings, err
-		}
+	add := func(n types.NamespacedName, only []string) error {
+		warning, err := f.addSecret(ctx, kc, n, only)
 		if warning != "" {
 			warnings = append(warnings, warning)
+		}
+		return err
+	}
+	for _, n := range names {
+		if err := add(n, nil); err != nil {
+			return nil, warnings, err
+		}
+	}
+	if f.DefaultPullSecret != nil && len(f.DefaultPullSecretRegistries) > 0 {
+		if err := add(*f.DefaultPullSecret, f.DefaultPullSecretRegistries); err != nil {
+			return nil, warnings, err
 		}
 	}
 	return kc, warnings, nil
 }
 
-func (f *FactFinder) addSecret(ctx context.Context, kc *registry.Keychain, n types.NamespacedName) (string, error) {
+// addSecret adds one pull secret's credentials to kc; only, if not nil, limits them to those
+// registries.
+func (f *FactFinder) addSecret(ctx context.Context, kc *registry.Keychain, n types.NamespacedName, only []string) (string, error) {
 	var s corev1.Secret
 	if err := f.Kube.Get(ctx, n, &s); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -219,9 +194,9 @@ func (f *FactFinder) addSecret(ctx context.Context, kc *registry.Keychain, n typ
 	var err error
 	switch s.Type {
 	case corev1.SecretTypeDockerConfigJson:
-		err = kc.ParseDockerConfig(s.Data[corev1.DockerConfigJsonKey], false)
+		err = kc.ParseDockerConfigFor(s.Data[corev1.DockerConfigJsonKey], false, only)
 	case corev1.SecretTypeDockercfg:
-		err = kc.ParseDockerConfig(s.Data[corev1.DockerConfigKey], true)
+		err = kc.ParseDockerConfigFor(s.Data[corev1.DockerConfigKey], true, only)
 	default:
 		return fmt.Sprintf("secret %s is of type %s, not a pull secret; ignored", n, s.Type), nil
 	}

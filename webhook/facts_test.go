@@ -1,9 +1,12 @@
 package webhook_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/injector"
@@ -47,6 +51,12 @@ func startEnvtest(t *testing.T) (client.Client, []byte) {
 		t.Fatal(err)
 	}
 	return c, env.KubeConfig
+}
+
+// testResolver reaches the test registry reg, and fault proxies in front of it: it trusts
+// the test CA and allows loopback, as a platform lists its in-cluster registries.
+func testResolver(reg *registrytest.Registry) *registry.Resolver {
+	return registry.New(registry.Options{RootCAs: reg.RootCAs(), PrivateRegistries: []string{"127.0.0.1"}}, nil)
 }
 
 // TestFactFinder looks up entrypoints in a real registry that demands basic auth, with pull
@@ -95,15 +105,18 @@ func TestFactFinder(t *testing.T) {
 		}
 		return p
 	}
-	finder := func(defaultSecret *types.NamespacedName) *webhook.FactFinder {
+	finder := func(defaultSecret *types.NamespacedName, defaultFor ...string) *webhook.FactFinder {
 		return &webhook.FactFinder{
-			Images:            registry.New(registry.Options{Transport: reg.Server.Client().Transport}, nil),
-			Kube:              kube,
-			Budget:            5 * time.Second,
-			DefaultPlatform:   registrytest.AMD64,
-			DefaultPullSecret: defaultSecret,
+			Images:                      testResolver(reg),
+			Kube:                        kube,
+			Budget:                      5 * time.Second,
+			DefaultPlatform:             registrytest.AMD64,
+			DefaultPullSecret:           defaultSecret,
+			DefaultPullSecretRegistries: defaultFor,
 		}
 	}
+	infraDefault := &types.NamespacedName{Namespace: "infra", Name: "default-pull"}
+	const unauthorized = "answered HTTP 401: unauthorized: no credentials for it, or it refused them"
 	cases := map[string]struct {
 		finder     *webhook.FactFinder
 		pod        *corev1.Pod
@@ -113,15 +126,20 @@ func TestFactFinder(t *testing.T) {
 	}{
 		"pod pull secret":           {finder(nil), pod("", []string{"pod-pull"}, nil), "/api", "", ""},
 		"service account secret":    {finder(nil), pod("with-pull", nil, nil), "/api", "", ""},
-		"webhook default secret":    {finder(&types.NamespacedName{Namespace: "infra", Name: "default-pull"}), pod("", nil, nil), "/api", "", ""},
-		"node selector platform":    {finder(nil), pod("", []string{"pod-pull"}, map[string]string{"kubernetes.io/arch": "arm64"}), "/api-arm", "", ""},
-		"missing secret warns":      {finder(nil), pod("", []string{"gone", "pod-pull"}, nil), "/api", "pull secret shop/gone not found", ""},
-		"no credentials":            {finder(nil), pod("", nil, nil), "", "", "UNAUTHORIZED"},
-		"platform not in the index": {finder(nil), pod("", []string{"pod-pull"}, map[string]string{"kubernetes.io/arch": "s390x"}), "", "", "no manifest for the platform"},
+		"webhook default secret":    {finder(infraDefault, reg.Host), pod("", nil, nil), "/api", "", ""},
+		"default secret, host only": {finder(infraDefault, "127.0.0.1"), pod("", nil, nil), "/api", "", ""},
+		// The platform's secret goes to the registries listed for it, not to any a pod names.
+		"default secret, registry not listed": {finder(infraDefault, "registry.corp"), pod("", nil, nil), "", "", unauthorized},
+		"default secret, no registries":       {finder(infraDefault), pod("", nil, nil), "", "", unauthorized},
+		"default secret, other port":          {finder(infraDefault, "127.0.0.1:1"), pod("", nil, nil), "", "", unauthorized},
+		"node selector platform":              {finder(nil), pod("", []string{"pod-pull"}, map[string]string{"kubernetes.io/arch": "arm64"}), "/api-arm", "", ""},
+		"missing secret warns":                {finder(nil), pod("", []string{"gone", "pod-pull"}, nil), "/api", "pull secret shop/gone not found", ""},
+		"no credentials":                      {finder(nil), pod("", nil, nil), "", "", unauthorized},
+		"platform not in the index":           {finder(nil), pod("", []string{"pod-pull"}, map[string]string{"kubernetes.io/arch": "s390x"}), "", "", "no manifest for the platform"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			facts, warnings, err := tc.finder.Find(ctx, tc.pod, config.Pod{})
+			facts, warnings, err := tc.finder.Find(ctx, "shop", tc.pod, config.Pod{})
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), appImage) {
 					t.Fatalf("err = %v, want one naming the image and %q", err, tc.err)
@@ -154,11 +172,11 @@ func TestFactFinderBudget(t *testing.T) {
 	reg.Gate = make(chan struct{})
 	defer close(reg.Gate)
 	f := &webhook.FactFinder{
-		Images: registry.New(registry.Options{Transport: reg.Server.Client().Transport}, nil),
+		Images: testResolver(reg),
 		Budget: 300 * time.Millisecond, DefaultPlatform: registrytest.AMD64,
 	}
 	p := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: img, Env: []corev1.EnvVar{{Name: "P", Value: "vault:s/p#k"}}}}}}
-	_, _, err := f.Find(t.Context(), p, config.Pod{})
+	_, _, err := f.Find(t.Context(), "shop", p, config.Pod{})
 	if err == nil || !strings.Contains(err.Error(), img) || !strings.Contains(err.Error(), "longer than 300ms") {
 		t.Fatalf("err = %v, want a budget error naming the image", err)
 	}
@@ -172,7 +190,7 @@ func TestHandleImageLookup(t *testing.T) {
 	img := reg.Push(t, "app:1", registrytest.Variant{Platform: registrytest.AMD64, Entrypoint: []string{"/app", "serve"}})
 	h, _ := newHandler(t)
 	h.Facts = &webhook.FactFinder{
-		Images: registry.New(registry.Options{Transport: reg.Server.Client().Transport}, nil),
+		Images: testResolver(reg),
 		Budget: 5 * time.Second, DefaultPlatform: registrytest.AMD64,
 	}
 	raw := func(image string) []byte {
@@ -208,49 +226,107 @@ func TestHandleImageLookup(t *testing.T) {
 	}
 }
 
-// TestFactFinderEnvSources reads the Secrets and ConfigMaps a pod takes variables from out of
-// a real apiserver, keeping only the references, never the other (secret) values.
-func TestFactFinderEnvSources(t *testing.T) {
+// recordingReader passes reads to the real apiserver and records what was read.
+type recordingReader struct {
+	client.Reader
+	mu    sync.Mutex
+	reads []string
+}
+
+func (r *recordingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	r.mu.Lock()
+	r.reads = append(r.reads, fmt.Sprintf("%T %s", obj, key))
+	r.mu.Unlock()
+	return r.Reader.Get(ctx, key, obj, opts...)
+}
+
+func (r *recordingReader) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.reads
+	r.reads = nil
+	return out
+}
+
+// TestHandleReadsOnlyRequestNamespace sends reviews as a pod could forge them, to a handler
+// reading a real apiserver: pull secrets and service accounts are read in the request's
+// namespace only, a pod claiming another namespace (or a request naming none) is denied
+// before anything is read, and Secrets and ConfigMaps that containers take variables from
+// are never read.
+func TestHandleReadsOnlyRequestNamespace(t *testing.T) {
 	kube := startAPIServer(t)
+	reg := registrytest.Start(t, "robot", "bank-pass-canary")
+	image := reg.Push(t, "bank/api:1", registrytest.Variant{Platform: registrytest.AMD64, Entrypoint: []string{"/bank-api"}})
 	ctx := t.Context()
+	dockerCfg := `{"auths":{"` + reg.Host + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("robot:bank-pass-canary")) + `"}}}`
 	for _, o := range []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "db"}, Data: map[string][]byte{
-			"password": []byte("vault:secret/data/shop/db#password"), "literal": []byte("real-secret-canary"),
-		}},
-		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "refs"}, Data: map[string]string{
-			"TOKEN": "vault:secret/data/shop/app#token", "MODE": "prod",
-		}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bank"}},
+		&corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "bank", Name: "bank-pull"}, Type: corev1.SecretTypeDockerConfigJson,
+			Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(dockerCfg)},
+		},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "db"}, Data: map[string][]byte{"P": []byte("vault:secret/data/db#p")}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "refs"}, Data: map[string]string{"T": "vault:secret/data/t#t"}},
 	} {
 		if err := kube.Create(ctx, o); err != nil {
 			t.Fatal(err)
 		}
 	}
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{
-		Name: "api", Image: "example/api:1", Command: []string{"/api"},
-		Env: []corev1.EnvVar{
-			{Name: "DB_PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}, Key: "password"}}},
-			{Name: "GONE", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "missing"}, Key: "x"}}},
+	reads := &recordingReader{Reader: kube}
+	h, _ := newHandler(t)
+	h.Facts = &webhook.FactFinder{Images: testResolver(reg), Kube: reads, Budget: 5 * time.Second, DefaultPlatform: registrytest.AMD64}
+	pod := func(namespace string) []byte {
+		meta := `"name":"api"`
+		if namespace != "" {
+			meta += `,"namespace":"` + namespace + `"`
+		}
+		return []byte(`{"metadata":{` + meta + `},"spec":{"imagePullSecrets":[{"name":"bank-pull"}],"containers":[{"name":"api","image":"` + image + `",` +
+			`"env":[{"name":"P","value":"vault:secret/data/p#k"},{"name":"T","valueFrom":{"configMapKeyRef":{"name":"refs","key":"T"}}}],` +
+			`"envFrom":[{"secretRef":{"name":"db"}}]}]}}`)
+	}
+	in := func(namespace string, raw []byte) admission.Request {
+		r := request("CREATE", raw)
+		r.Namespace = namespace
+		return r
+	}
+	cases := []struct {
+		name    string
+		req     admission.Request
+		allowed bool
+		message string
+		reads   []string
+	}{
+		{
+			name: "pod claims the namespace holding the pull secret", req: in("shop", pod("bank")),
+			message: `the pod's metadata.namespace differs from the admission request's namespace: the pod says "bank", the request "shop"`,
 		},
-		EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "refs"}}}},
-	}}}}
-	f := &webhook.FactFinder{Kube: kube, ReadEnvSources: true, Budget: 5 * time.Second}
-	facts, warnings, err := f.Find(ctx, pod, config.Pod{})
-	if err != nil {
-		t.Fatal(err)
+		{name: "request without a namespace", req: in("", pod("bank")), message: "the admission request names no namespace"},
+		{
+			name: "pull secret named from another namespace", req: in("shop", pod("")),
+			message: "registry " + reg.Host + " answered HTTP 401",
+			reads:   []string{"*v1.ServiceAccount shop/default", "*v1.Secret shop/bank-pull"},
+		},
+		{
+			name: "the namespace that holds it", req: in("bank", pod("bank")), allowed: true,
+			reads: []string{"*v1.ServiceAccount bank/default", "*v1.Secret bank/bank-pull"},
+		},
 	}
-	want := map[injector.SourceKey]map[string]string{
-		{Kind: "Secret", Name: "db"}:      {"password": "vault:secret/data/shop/db#password"},
-		{Kind: "ConfigMap", Name: "refs"}: {"TOKEN": "vault:secret/data/shop/app#token"},
-	}
-	if d := cmp.Diff(want, facts.EnvSources); d != "" {
-		t.Errorf("(-want +got):\n%s", d)
-	}
-	if len(warnings) != 1 || !strings.Contains(warnings[0], "ConfigMap shop/missing not found") {
-		t.Errorf("warnings = %q", warnings)
-	}
-	f.ReadEnvSources = false
-	if facts, _, _ := f.Find(ctx, pod, config.Pod{}); facts.EnvSources != nil {
-		t.Errorf("read env sources although switched off: %v", facts.EnvSources)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := h.Handle(ctx, tc.req)
+			if resp.Allowed != tc.allowed || !strings.Contains(resp.Result.Message, tc.message) {
+				t.Fatalf("allowed=%v %q, want allowed=%v and %q", resp.Allowed, resp.Result.Message, tc.allowed, tc.message)
+			}
+			if !tc.allowed && (strings.Contains(resp.Result.Message, "/bank-api") || strings.Contains(string(resp.Patch), "/bank-api")) {
+				t.Errorf("the private image's entrypoint reached another namespace: %s %s", resp.Result.Message, resp.Patch)
+			}
+			if tc.allowed && !strings.Contains(string(resp.Patch), "/bank-api") {
+				t.Errorf("patch %s lacks the image's entrypoint", resp.Patch)
+			}
+			if d := cmp.Diff(tc.reads, reads.take()); d != "" {
+				t.Errorf("apiserver reads (-want +got):\n%s", d)
+			}
+		})
 	}
 }

@@ -20,7 +20,7 @@ import (
 )
 
 // Faults on the admission path: the registry (entrypoint lookups) and the apiserver
-// (pull secrets, env sources) behind a fault proxy. A registry that fails denies the pod
+// (pull secrets) behind a fault proxy. A registry that fails denies the pod
 // naming the image (the user can fix the image or its command); an apiserver that fails
 // errors the request (500), which failurePolicy Fail turns into a rejected pod: either
 // way, no pod is admitted without its injection.
@@ -71,7 +71,7 @@ func TestFaultRegistryOnAdmission(t *testing.T) {
 			image := p.Addr() + "/app:1"
 			h, _ := newHandler(t)
 			h.Facts = &webhook.FactFinder{
-				Images: registry.New(registry.Options{Transport: reg.Server.Client().Transport}, nil),
+				Images: testResolver(reg),
 				Budget: budget, DefaultPlatform: registrytest.AMD64,
 			}
 			if err := tc.fault(p); err != nil {
@@ -114,34 +114,28 @@ func apiserverBehindProxy(t *testing.T) (client.Client, client.Client, *faultpro
 
 func TestFaultAPIServerOnAdmission(t *testing.T) {
 	admin, proxied, p := apiserverBehindProxy(t)
-	for _, o := range []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}},
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "db-refs"}, Data: map[string][]byte{
-			"DB_PASSWORD": []byte("vault:secret/data/shop/db#password"),
-		}},
-	} {
-		if err := admin.Create(t.Context(), o); err != nil {
-			t.Fatal(err)
-		}
+	if err := admin.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}); err != nil {
+		t.Fatal(err)
 	}
-	envSourcePod := []byte(`{"metadata":{"name":"api"},"spec":{"containers":[{"name":"api","image":"example/api:1",` +
-		`"command":["/api"],"envFrom":[{"secretRef":{"name":"db-refs"}}]}]}}`)
 	pullSecretPod := noCommandPod("registry.invalid/app:1", true)
 	const budget = time.Second
 	h, _ := newHandler(t)
 	h.Facts = &webhook.FactFinder{
-		Kube: proxied, ReadEnvSources: true, Budget: budget, DefaultPlatform: registrytest.AMD64,
+		Kube: proxied, Budget: budget, DefaultPlatform: registrytest.AMD64,
 		Images: registry.New(registry.Options{}, nil),
 	}
 
-	resp, _ := handleTimed(t.Context(), h, envSourcePod)
-	if !resp.Allowed || len(resp.Patch) == 0 {
-		t.Fatalf("healthy apiserver: allowed=%v %v", resp.Allowed, resp.Result)
+	// Healthy: the pull secrets are read (a missing one is a warning), then the image
+	// lookup fails on the name that does not resolve: a denial, not an error.
+	resp, _ := handleTimed(t.Context(), h, pullSecretPod)
+	if resp.Allowed || resp.Result.Code != 403 || !strings.Contains(resp.Result.Message, "registry.invalid") {
+		t.Fatalf("healthy apiserver: allowed=%v %v, want a denial naming the registry", resp.Allowed, resp.Result)
+	}
+	if len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "pull secret shop/pull not found") {
+		t.Errorf("healthy apiserver: warnings %q, want the missing pull secret", resp.Warnings)
 	}
 	// The apiserver calls the webhook with a timeout (10s by default); the request's
-	// context stands in for it. Env sources are read before the budget starts, so a
-	// hanging or resetting apiserver holds the request until that timeout (client-go
-	// retries resets); pull secrets are read within the budget.
+	// context stands in for it. Pull secrets are read within the budget.
 	const callTimeout = 3 * time.Second
 	cases := []struct {
 		name        string
@@ -151,22 +145,14 @@ func TestFaultAPIServerOnAdmission(t *testing.T) {
 		within      time.Duration
 	}{
 		{
-			name: "env source, apiserver down", fault: (*faultproxy.Proxy).Refuse, heal: (*faultproxy.Proxy).Listen,
-			// client-go retries until the request's budget runs out; the message names the
-			// object and the last cause it saw (refused, or a pooled connection reset).
-			pod: envSourcePod, want: []string{"read Secret shop/db-refs for vault references"}, within: budget + time.Second,
-		},
-		{
-			name: "env source, connections reset", fault: setReset, heal: clearFaults,
-			pod: envSourcePod, want: []string{"read Secret shop/db-refs for vault references", "connection reset by peer"}, within: callTimeout + time.Second,
-		},
-		{
-			name: "env source, apiserver hangs", fault: setBlackhole, heal: clearFaults,
-			pod: envSourcePod, want: []string{"read Secret shop/db-refs for vault references", "longer than 1s"}, within: budget + time.Second,
-		},
-		{
+			// client-go retries until the budget runs out; the message names the object and
+			// the last cause it saw (refused, or a pooled connection reset).
 			name: "pull secrets, apiserver down", fault: (*faultproxy.Proxy).Refuse, heal: (*faultproxy.Proxy).Listen,
-			pod: pullSecretPod, want: []string{"read service account shop/default for its pull secrets", "connection refused"}, within: budget + time.Second,
+			pod: pullSecretPod, want: []string{"read service account shop/default for its pull secrets"}, within: budget + time.Second,
+		},
+		{
+			name: "pull secrets, connections reset", fault: setReset, heal: clearFaults,
+			pod: pullSecretPod, want: []string{"read service account shop/default for its pull secrets"}, within: callTimeout + time.Second,
 		},
 		{
 			name: "pull secrets, apiserver hangs", fault: setBlackhole, heal: clearFaults,

@@ -60,20 +60,11 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 
 func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.Response, Outcome) {
 	log := logf.FromContext(ctx)
-	if req.UID == "" || req.Operation == "" {
-		// The apiserver always sets both: this is not an admission request.
-		log.Error(errMalformed, "malformed admission request")
-		return admission.Errored(http.StatusBadRequest, errMalformed), OutcomeError
-	}
-	if req.Operation != admissionv1.Create {
-		return admission.Allowed("only pod creation is mutated"), OutcomeSkipped
-	}
-	if req.Kind.Group != "" || req.Kind.Kind != "Pod" || req.SubResource != "" {
-		log.Error(errNotAPod, "unexpected admission request", "kind", req.Kind, "subResource", req.SubResource)
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("%w, got %s %q", errNotAPod, req.Kind.Kind, req.SubResource)), OutcomeError
+	if resp, outcome, done := screen(log, req); done {
+		return resp, outcome
 	}
 	// Cheapest test first: most pods hold no marker at all.
-	if raw := bytes.TrimSpace(req.Object.Raw); len(raw) > 0 && raw[0] == '{' && !mayNeedWork(raw, h.Config.ReadEnvSources) && validJSON(raw) {
+	if raw := bytes.TrimSpace(req.Object.Raw); len(raw) > 0 && raw[0] == '{' && !mayNeedWork(raw) && validJSON(raw) {
 		log.V(1).Info("pod left unchanged", "reason", injector.SkipNoReferences)
 		return admission.Allowed(string(injector.SkipNoReferences)), OutcomeSkipped
 	}
@@ -82,11 +73,35 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 		log.Error(err, "cannot decode pod")
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode pod: %w", err)), OutcomeError
 	}
-	if pod.Namespace == "" {
-		pod.Namespace = req.Namespace
+	if pod.Namespace != "" && pod.Namespace != req.Namespace {
+		log.Info("denied pod: namespace mismatch")
+		return admission.Denied(fmt.Sprintf("%v: the pod says %q, the request %q", errOtherNamespace,
+			truncate(pod.Namespace, maxNameBytes), truncate(req.Namespace, maxNameBytes))), OutcomeDenied
 	}
+	pod.Namespace = req.Namespace
 	log = log.WithValues("pod", injector.PodName(&pod), "dryRun", req.DryRun != nil && *req.DryRun)
 	return h.mutate(logr.NewContext(ctx, log), &pod)
+}
+
+// screen answers the requests that are not a pod creation to mutate, from the request
+// alone; done says it did.
+func screen(log logr.Logger, req admission.Request) (resp admission.Response, outcome Outcome, done bool) {
+	switch {
+	case req.UID == "" || req.Operation == "":
+		// The apiserver always sets both: this is not an admission request.
+		log.Error(errMalformed, "malformed admission request")
+		return admission.Errored(http.StatusBadRequest, errMalformed), OutcomeError, true
+	case req.Operation != admissionv1.Create:
+		return admission.Allowed("only pod creation is mutated"), OutcomeSkipped, true
+	case req.Kind.Group != "" || req.Kind.Kind != "Pod" || req.SubResource != "":
+		log.Error(errNotAPod, "unexpected admission request", "kind", req.Kind, "subResource", truncate(req.SubResource, maxNameBytes))
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("%w, got %s %q", errNotAPod,
+			truncate(req.Kind.Kind, maxNameBytes), truncate(req.SubResource, maxNameBytes))), OutcomeError, true
+	case req.Namespace == "":
+		log.Info("denied pod: no namespace in the request")
+		return admission.Denied(errNoNamespace.Error()), OutcomeDenied, true
+	}
+	return admission.Response{}, "", false
 }
 
 // mutate applies the pod's settings, gathers the facts, runs the injector and writes the
@@ -96,27 +111,27 @@ func (h *Handler) mutate(ctx context.Context, pod *corev1.Pod) (admission.Respon
 
 	cfg, annotationWarnings, err := config.ParsePod(pod.Annotations, pod.Spec.ServiceAccountName, h.Config)
 	if err != nil {
-		log.Info("denied pod: bad annotations", "reason", err.Error())
-		return admission.Denied(fmt.Sprintf("pod %q: %v", injector.PodName(pod), err)).WithWarnings(annotationWarnings...), OutcomeDenied
+		log.Info("denied pod: bad annotations", "reason", problemMessage(err))
+		return deny(pod, err, annotationWarnings), OutcomeDenied
 	}
 	if !cfg.Inject {
 		log.V(1).Info("pod left unchanged", "reason", injector.SkipOptedOut)
 		return admission.Allowed(string(injector.SkipOptedOut)), OutcomeSkipped
 	}
-	facts, warnings, err := h.Facts.Find(ctx, pod, cfg)
+	facts, warnings, err := h.Facts.Find(ctx, pod.Namespace, pod, cfg)
 	warnings = append(annotationWarnings, warnings...)
 	switch {
 	case errors.Is(err, errLookup):
-		log.Info("denied pod: image lookup failed", "reason", err.Error())
-		return admission.Denied(fmt.Sprintf("pod %q: %v", injector.PodName(pod), err)).WithWarnings(warnings...), OutcomeDenied
+		log.Info("denied pod: image lookup failed", "reason", problemMessage(err))
+		return deny(pod, err, warnings), OutcomeDenied
 	case err != nil:
 		log.Error(err, "cannot gather facts")
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("pod %q: %w", injector.PodName(pod), err)), OutcomeError
 	}
 	out, report, err := injector.Inject(pod, cfg, facts)
 	if err != nil {
-		log.Info("denied pod: cannot inject", "reason", err.Error())
-		return admission.Denied(err.Error()).WithWarnings(warnings...), OutcomeDenied
+		log.Info("denied pod: cannot inject", "reason", problemMessage(err))
+		return admission.Denied(problemMessage(err)).WithWarnings(boundWarnings(warnings)...), OutcomeDenied
 	}
 	if report.Skipped != injector.SkipNone {
 		log.V(1).Info("pod left unchanged", "reason", report.Skipped)
@@ -133,7 +148,13 @@ func (h *Handler) mutate(ctx context.Context, pod *corev1.Pod) (admission.Respon
 		log.V(1).Info("wrapped container", "container", c.Name, "init", c.Init, "variables", c.Variables)
 	}
 	log.Info("injected pod", "containers", len(report.Containers), "role", cfg.Role, "vaultAddr", cfg.VaultAddr)
-	return resp.WithWarnings(append(warnings, report.Warnings...)...), OutcomeMutated
+	return resp.WithWarnings(boundWarnings(append(warnings, report.Warnings...))...), OutcomeMutated
+}
+
+// deny answers a pod the user can fix: the pod's name, then its problems, bounded.
+func deny(pod *corev1.Pod, err error, warnings []string) admission.Response {
+	return admission.Denied(fmt.Sprintf("pod %q: %s", truncate(injector.PodName(pod), 2*maxNameBytes), problemMessage(err))).
+		WithWarnings(boundWarnings(warnings)...)
 }
 
 // workMarkers are the byte strings without which a pod needs nothing from us: no
@@ -148,12 +169,8 @@ var workMarkers = func() [][]byte {
 	return out
 }()
 
-// envSourceMarkers are where references may hide in Secrets and ConfigMaps.
-var envSourceMarkers = [][]byte{[]byte(`"secretKeyRef"`), []byte(`"configMapKeyRef"`), []byte(`"envFrom"`)}
-
 // mayNeedWork is a cheap pre-check on the raw pod: most pods in a cluster hold no
 // reference, and answering them without decoding keeps the admission path near its floor.
-func mayNeedWork(raw []byte, envSources bool) bool {
-	has := func(m []byte) bool { return bytes.Contains(raw, m) }
-	return slices.ContainsFunc(workMarkers, has) || (envSources && slices.ContainsFunc(envSourceMarkers, has))
+func mayNeedWork(raw []byte) bool {
+	return slices.ContainsFunc(workMarkers, func(m []byte) bool { return bytes.Contains(raw, m) })
 }

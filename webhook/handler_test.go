@@ -200,6 +200,9 @@ func TestPatchMatchesInjector(t *testing.T) {
 		for _, dryRun := range []bool{false, true} {
 			req := request(admissionv1.Create, raw)
 			req.DryRun = &dryRun
+			if ns := namespaceOf(t, raw); ns != "" {
+				req.Namespace = ns // as the apiserver sends it
+			}
 			resp := h.Handle(t.Context(), req)
 			report, _ := os.ReadFile(filepath.Join(dir, "want.report.yaml"))
 			mutates := strings.Contains(string(report), `Skipped: ""`)
@@ -243,6 +246,20 @@ func TestPatchMatchesInjector(t *testing.T) {
 	if patched == 0 {
 		t.Fatal("no golden pod was patched")
 	}
+}
+
+// namespaceOf reads metadata.namespace from a raw pod.
+func namespaceOf(t *testing.T, raw []byte) string {
+	t.Helper()
+	var pod struct {
+		Metadata struct {
+			Namespace string `json:"namespace"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(raw, &pod); err != nil {
+		t.Fatal(err)
+	}
+	return pod.Metadata.Namespace
 }
 
 func exists(path string) bool {

@@ -21,7 +21,7 @@ func BenchmarkHandleImageLookup(b *testing.B) {
 	image := reg.Push(b, "shop/api:1", registrytest.Variant{Platform: registrytest.AMD64, Entrypoint: []string{"/app/api"}})
 	pod := podtest.Typical(podtest.WithoutCommands(), podtest.WithImage(image))
 	newResolver := func() *registry.Resolver {
-		return registry.New(registry.Options{Transport: reg.Server.Client().Transport}, nil)
+		return testResolver(reg)
 	}
 	for _, cold := range []bool{false, true} {
 		name := "warm-cache"

@@ -43,11 +43,21 @@ func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
 	if err != nil {
 		return fmt.Errorf("register metrics: %w", err)
 	}
+	tlsOpts := []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }}
+	if cfg.ClientCAFile != "" {
+		// Probes and metrics are served on their own plain-HTTP ports below: only the
+		// admission port asks for a certificate.
+		ca, err := newClientCA(cfg.ClientCAFile, log.WithName("client-ca"))
+		if err != nil {
+			return err
+		}
+		tlsOpts = append(tlsOpts, ca.configure)
+	}
 	srv := ctrlwebhook.NewServer(ctrlwebhook.Options{
 		Host:    cfg.WebhookHost,
 		Port:    cfg.WebhookPort,
 		CertDir: cfg.CertDir,
-		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }},
+		TLSOpts: tlsOpts,
 	})
 	kube, err := kubeClient(cfg, log)
 	if err != nil {
@@ -82,7 +92,7 @@ func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
 		g.Go(func() error { return serveHTTP(ctx, "metrics", cfg.MetricsAddr, mux, log) })
 	}
 	log.Info("serving", "webhook", fmt.Sprintf("%s:%d%s", cfg.WebhookHost, cfg.WebhookPort, MutatePath),
-		"probes", cfg.ProbeAddr, "metrics", cfg.MetricsAddr, "certDir", cfg.CertDir)
+		"probes", cfg.ProbeAddr, "metrics", cfg.MetricsAddr, "certDir", cfg.CertDir, "clientCAFile", cfg.ClientCAFile)
 	return g.Wait()
 }
 
@@ -116,7 +126,7 @@ func kubeClient(cfg config.Webhook, log logr.Logger) (client.Client, error) {
 		if cfg.Certs.Mode == config.CertModeSelfManaged {
 			return nil, fmt.Errorf("self-managed certificates need the cluster: %w", err)
 		}
-		log.Info("no cluster configuration; pull secrets and env sources will not be read", "reason", err.Error())
+		log.Info("no cluster configuration; pull secrets will not be read", "reason", err.Error())
 		return nil, nil
 	}
 	kube, err := client.New(restCfg, client.Options{})
@@ -147,27 +157,26 @@ func selfManagedCerts(ctx context.Context, cfg config.Webhook, kube client.Clien
 	return m, nil
 }
 
-// NewFactFinder builds the image resolver; kube, if not nil, reads pull secrets and env
-// sources.
+// NewFactFinder builds the image resolver; kube, if not nil, reads pull secrets.
 func NewFactFinder(w config.Webhook, kube client.Reader, metrics *Metrics) (*FactFinder, error) {
 	cfg := w.Registry
 	platform, err := v1.ParsePlatform(cfg.DefaultPlatform)
 	if err != nil {
 		return nil, fmt.Errorf("default platform: %w", err)
 	}
-	transport, err := registryTransport(cfg.CAFile)
+	roots, err := registryRoots(cfg.CAFile)
 	if err != nil {
 		return nil, err
 	}
 	f := &FactFinder{
 		Images: registry.New(registry.Options{
-			CacheSize: cfg.CacheSize, TagTTL: cfg.TagTTL, InsecureRegistries: cfg.Insecure, Transport: transport,
-			Mirrors: cfg.Mirrors,
+			CacheSize: cfg.CacheSize, TagTTL: cfg.TagTTL, InsecureRegistries: cfg.Insecure, RootCAs: roots,
+			Mirrors: cfg.Mirrors, PrivateRegistries: cfg.Private,
 		}, metrics.ImageLookup),
-		Budget:          cfg.Timeout,
-		DefaultPlatform: *platform,
-		ReadEnvSources:  w.ReadEnvSources,
-		Kube:            kube,
+		Budget:                      cfg.Timeout,
+		DefaultPlatform:             *platform,
+		DefaultPullSecretRegistries: cfg.DefaultPullSecretRegistries,
+		Kube:                        kube,
 	}
 	if cfg.DefaultPullSecret != "" {
 		ns, name, _ := strings.Cut(cfg.DefaultPullSecret, "/")
@@ -176,22 +185,18 @@ func NewFactFinder(w config.Webhook, kube client.Reader, metrics *Metrics) (*Fac
 	return f, nil
 }
 
-func registryTransport(caFile string) (http.RoundTripper, error) {
-	t := http.DefaultTransport.(*http.Transport).Clone() //nolint:forcetypeassert // the standard library's type
+// registryRoots are the system's roots plus the bundle in caFile, if any.
+func registryRoots(caFile string) (*x509.CertPool, error) {
 	if caFile == "" {
-		return t, nil
+		return nil, nil
 	}
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
 		return nil, fmt.Errorf("registry CA file: %w", err)
 	}
-	pool, err := x509.SystemCertPool()
+	pool, err := registry.SystemRootsWith(pem)
 	if err != nil {
-		pool = x509.NewCertPool()
+		return nil, fmt.Errorf("registry CA file %s: %w", caFile, err)
 	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("registry CA file %s holds no PEM certificates", caFile)
-	}
-	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	return t, nil
+	return pool, nil
 }

@@ -162,3 +162,142 @@ func writeCert(t *testing.T, dir string, serial int64) int64 {
 	}
 	return serial
 }
+
+// testCA is a CA that issues client certificates for TestServeClientCA.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  []byte
+}
+
+func newTestCA(t *testing.T, name string) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+}
+
+// client issues a client certificate, as an apiserver's AdmissionConfiguration holds one.
+func (ca *testCA) client(t *testing.T, usage x509.ExtKeyUsage) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kube-apiserver"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// TestServeClientCA runs the real server over real TLS with --client-ca-file: a caller
+// without a certificate, or with one from another CA or not meant for clients, is refused
+// in the handshake; one from the CA is served; the probes and metrics need none; and a new
+// CA in the file takes over without a restart.
+func TestServeClientCA(t *testing.T) {
+	dir := t.TempDir()
+	writeCert(t, dir, 1)
+	apiserverCA, otherCA := newTestCA(t, "apiserver client CA"), newTestCA(t, "someone else")
+	caFile := filepath.Join(t.TempDir(), "client-ca.crt")
+	writeFileAtomic(t, caFile, apiserverCA.pem)
+	cfg := testConfig(t)
+	cfg.WebhookHost, cfg.WebhookPort = "127.0.0.1", freePort(t)
+	cfg.CertDir, cfg.ClientCAFile = dir, caFile
+	cfg.ProbeAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	cfg.MetricsAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	done := make(chan error, 1)
+	go func() { done <- webhook.Serve(t.Context(), cfg, logr.Discard()) }()
+	waitFor(t, done, "readyz without a client certificate", func() bool { return get(t, "http://"+cfg.ProbeAddr+"/readyz") == "ok" })
+	if !strings.Contains(get(t, "http://"+cfg.MetricsAddr+"/metrics"), "vault_injector_") {
+		t.Error("metrics need a client certificate")
+	}
+
+	addr := net.JoinHostPort(cfg.WebhookHost, strconv.Itoa(cfg.WebhookPort))
+	post := func(certs ...tls.Certificate) (string, error) {
+		c := &http.Client{Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true, Certificates: certs},
+			DisableKeepAlives: true,
+		}}
+		body := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1",
+		"kind":{"version":"v1","kind":"Pod"},"resource":{"version":"v1","resource":"pods"},"namespace":"shop",
+		"operation":"CREATE","object":` + string(podJSON(`{}`, `"command":["/app"],`)) + `}}`
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "https://"+addr+webhook.MutatePath, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		out, err := io.ReadAll(resp.Body)
+		return string(out), err
+	}
+	refused := map[string][]tls.Certificate{
+		"no certificate":                 nil,
+		"a certificate from another CA":  {otherCA.client(t, x509.ExtKeyUsageClientAuth)},
+		"a server certificate of the CA": {apiserverCA.client(t, x509.ExtKeyUsageServerAuth)},
+	}
+	wantAlert := map[string]string{"no certificate": "certificate required", "a certificate from another CA": "bad certificate", "a server certificate of the CA": "bad certificate"}
+	for name, certs := range refused {
+		out, err := post(certs...)
+		if err == nil || !strings.Contains(err.Error(), wantAlert[name]) {
+			t.Errorf("%s: served (%v) %.100s, want the handshake refused with %q", name, err, out, wantAlert[name])
+		}
+	}
+	out, err := post(apiserverCA.client(t, x509.ExtKeyUsageClientAuth))
+	if err != nil || !strings.Contains(out, `"uid":"u1","allowed":true`) {
+		t.Fatalf("certificate from the CA: %v %.300s, want the review answered", err, out)
+	}
+
+	// The platform rotates the client CA: the file changes, the server follows.
+	writeFileAtomic(t, caFile, otherCA.pem)
+	waitFor(t, done, "the new client CA", func() bool {
+		_, err := post(otherCA.client(t, x509.ExtKeyUsageClientAuth))
+		return err == nil
+	})
+	if _, err := post(apiserverCA.client(t, x509.ExtKeyUsageClientAuth)); err == nil {
+		t.Error("a certificate of the replaced CA is still served")
+	}
+
+	// Without its bundle the server does not start: serving unauthenticated instead would
+	// be worse than not serving.
+	cfg.ClientCAFile = filepath.Join(t.TempDir(), "missing.crt")
+	cfg.WebhookPort = freePort(t)
+	if err := webhook.Serve(t.Context(), cfg, logr.Discard()); err == nil || !strings.Contains(err.Error(), "client CA file") {
+		t.Errorf("missing client CA file: err = %v, want a start-up error", err)
+	}
+}
+
+func writeFileAtomic(t *testing.T, path string, data []byte) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}

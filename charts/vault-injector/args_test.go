@@ -21,10 +21,11 @@ import (
 var pendingFlags = []string{}
 
 // selfManagedFlags are passed only in the self-managed certificate mode; namespace comes
-// from the downward API as VAULT_INJECTOR_NAMESPACE instead of a flag.
+// from the downward API as VAULT_INJECTOR_NAMESPACE instead of a flag, and the CA file
+// flags only when their bundle is set.
 var (
 	selfManagedFlags = []string{"cert-secret", "webhook-config-name", "service-name", "ca-validity", "cert-validity", "cert-check-interval", "cert-extra-sans"}
-	envOnlyFlags     = []string{"namespace", "registry-ca-file"}
+	envOnlyFlags     = []string{"namespace", "registry-ca-file", "client-ca-file"}
 )
 
 // TestArgs parses the chart's container arguments with the webhook's own flag parser, for
@@ -126,6 +127,7 @@ func checkCustomized(t *testing.T, got config.Webhook) {
 	t.Helper()
 	want := config.Webhook{
 		WebhookHost: "0.0.0.0", WebhookPort: 10443, CertDir: "/etc/vault-injector/certs", MetricsAddr: "0", ProbeAddr: ":10081",
+		ClientCAFile:  "/etc/vault-injector/client-ca/ca.crt",
 		InjectorImage: "registry.example/envexec:1.2.3", EnvexecPath: "/bin/envexec",
 		Defaults: config.PodDefaults{
 			VaultAddr: "https://vault.example:8200", AuthPath: "kubernetes-prod", Timeout: 2 * time.Minute,
@@ -135,10 +137,10 @@ func checkCustomized(t *testing.T, got config.Webhook) {
 			Timeout: 3 * time.Second, DefaultPlatform: "linux/arm64", Insecure: []string{"registry.local:5000"},
 			Mirrors: map[string]string{"docker.io": "mirror.internal:5000"},
 			CAFile:  "/etc/vault-injector/registry-ca/ca.crt", CacheSize: 256, TagTTL: time.Minute, DefaultPullSecret: "infra/registry-pull",
+			DefaultPullSecretRegistries: []string{"registry.example"}, Private: []string{"registry.internal", "10.0.0.5:5000"},
 		},
 		AllowedVaultAddrs:   []string{"https://vault-eu.example:8200", "https://vault-us.example:8200"},
 		BankVaultsCompat:    false,
-		ReadEnvSources:      false,
 		AllowTLSSkipVerify:  true,
 		MalformedReferences: config.MalformedWarn,
 		Certs: config.Certs{

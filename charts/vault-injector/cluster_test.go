@@ -107,10 +107,10 @@ func testRBAC(t *testing.T, h *helmRunner, env *envtest.Environment, c client.Cl
 		verb, group, resource, namespace, name string
 		allowed                                bool
 	}{
-		{"get", "", "secrets", "shop", "pull-secret", true},   // pull secrets and env sources
-		{"get", "", "configmaps", "shop", "app-config", true}, // env sources
-		{"get", "", "serviceaccounts", "shop", "app", true},   // a pod's pull secrets
-		{"list", "", "secrets", "shop", "", false},            // never a listing
+		{"get", "", "secrets", "shop", "pull-secret", true},    // pull secrets
+		{"get", "", "configmaps", "shop", "app-config", false}, // never env sources
+		{"get", "", "serviceaccounts", "shop", "app", true},    // a pod's pull secrets
+		{"list", "", "secrets", "shop", "", false},             // never a listing
 		{"watch", "", "secrets", "", "", false},
 		{"update", "", "secrets", "shop", "pull-secret", false}, // writes only its own Secret
 		{"update", "", "secrets", ns, fullname + "-certs", true},

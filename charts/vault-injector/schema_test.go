@@ -58,6 +58,10 @@ func TestRenderRefuses(t *testing.T) {
 			[]string{"--set", "server.metricsPort=0", "--set", "metrics.serviceMonitor.enabled=true"},
 			"metrics.serviceMonitor.enabled needs server.metricsPort to be set",
 		},
+		"default pull secret without its registries": {
+			[]string{"--set", "registry.defaultPullSecret=infra/pull"},
+			"registry.defaultPullSecret needs registry.defaultPullSecretRegistries",
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

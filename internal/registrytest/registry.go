@@ -4,6 +4,7 @@
 package registrytest
 
 import (
+	"crypto/x509"
 	"io"
 	"log"
 	"net/http"
@@ -70,6 +71,12 @@ func Start(t testing.TB, user, pass string) *Registry {
 	t.Cleanup(r.Server.Close)
 	r.Host = strings.TrimPrefix(r.Server.URL, "https://")
 	return r
+}
+
+// RootCAs trusts the registry's TLS certificate (the httptest CA, shared by all test
+// servers of the process).
+func (r *Registry) RootCAs() *x509.CertPool {
+	return r.Server.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs //nolint:forcetypeassert // httptest's client
 }
 
 // Variant is one platform's image in a push.

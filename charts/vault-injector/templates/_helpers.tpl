@@ -83,6 +83,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 /etc/vault-injector/registry-ca
 {{- end }}
 
+{{/* Where the CA bundle of the apiserver's client certificate is mounted. */}}
+{{- define "vault-injector.clientCADir" -}}
+/etc/vault-injector/client-ca
+{{- end }}
+
 {{/* The Service's DNS name, which the serving certificate must cover. */}}
 {{- define "vault-injector.serviceDNS" -}}
 {{- printf "%s.%s.svc" (include "vault-injector.fullname" .) .Release.Namespace }}
@@ -102,6 +107,9 @@ whole configuration and an unknown flag stops the binary instead of being ignore
 - {{ printf "--webhook-host=%s" $v.server.host | quote }}
 - {{ printf "--webhook-port=%d" (int $v.server.port) | quote }}
 - {{ printf "--cert-dir=%s" (include "vault-injector.certDir" .) | quote }}
+{{- if $v.server.clientCABundle }}
+- {{ printf "--client-ca-file=%s/ca.crt" (include "vault-injector.clientCADir" .) | quote }}
+{{- end }}
 - {{ printf "--metrics-bind-address=%s" (include "vault-injector.metricsAddr" .) | quote }}
 - {{ printf "--health-probe-bind-address=:%d" (int $v.server.probePort) | quote }}
 - {{ printf "--injector-image=%s" (include "vault-injector.injectorImage" .) | quote }}
@@ -113,13 +121,13 @@ whole configuration and an unknown flag stops the binary instead of being ignore
 - {{ printf "--envexec-log-level=%s" $v.envexec.logLevel | quote }}
 - {{ printf "--token-audience=%s" $v.envexec.tokenAudience | quote }}
 - {{ printf "--token-expiration=%s" $v.envexec.tokenExpiration | quote }}
-- {{ printf "--read-env-sources=%t" $v.readEnvSources | quote }}
 - {{ printf "--bank-vaults-annotations=%t" $v.bankVaultsAnnotations | quote }}
 - {{ printf "--allow-tls-skip-verify=%t" $v.allowTLSSkipVerify | quote }}
 - {{ printf "--malformed-references=%s" $v.malformedReferences | quote }}
 - {{ printf "--registry-timeout=%s" $v.registry.timeout | quote }}
 - {{ printf "--default-platform=%s" $v.registry.defaultPlatform | quote }}
 - {{ printf "--insecure-registries=%s" (join "," $v.registry.insecure) | quote }}
+- {{ printf "--private-registries=%s" (join "," $v.registry.private) | quote }}
 {{- $mirrors := list }}{{ range $from, $to := $v.registry.mirrors }}{{ $mirrors = append $mirrors (printf "%s=%s" $from $to) }}{{ end }}
 - {{ printf "--registry-mirrors=%s" (join "," $mirrors) | quote }}
 {{- if $v.registry.caBundle }}
@@ -127,7 +135,11 @@ whole configuration and an unknown flag stops the binary instead of being ignore
 {{- end }}
 - {{ printf "--image-cache-size=%d" (int $v.registry.cacheSize) | quote }}
 - {{ printf "--image-cache-ttl=%s" $v.registry.cacheTTL | quote }}
+{{- if and $v.registry.defaultPullSecret (not $v.registry.defaultPullSecretRegistries) }}
+{{- fail "registry.defaultPullSecret needs registry.defaultPullSecretRegistries: the registries its credentials may be sent to" }}
+{{- end }}
 - {{ printf "--default-pull-secret=%s" $v.registry.defaultPullSecret | quote }}
+- {{ printf "--default-pull-secret-registries=%s" (join "," $v.registry.defaultPullSecretRegistries) | quote }}
 - {{ printf "--zap-log-level=%s" $v.logging.level | quote }}
 - {{ printf "--zap-encoder=%s" $v.logging.encoder | quote }}
 {{- if eq $v.certificates.mode "self-managed" }}
