@@ -72,13 +72,15 @@ var _ = Describe("a namespace enforcing the restricted Pod Security Standard", L
 			}}
 			return pod
 		}, "app"),
-		Entry("references in a Secret named by envFrom", SpecTimeout(time.Minute), func(ctx SpecContext, f *fixture) *corev1.Pod {
+		Entry("references in a Secret named by envFrom (env-sources)", SpecTimeout(time.Minute), func(ctx SpecContext, f *fixture) *corev1.Pod {
 			secret := &corev1.Secret{
 				ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace, Name: "app-env"},
 				StringData: map[string]string{"DB_PASSWORD": f.Ref("db", "password")},
 			}
 			Expect(cluster.Client.Create(ctx, secret)).To(Succeed())
-			pod := appPod(f, "with-env-from", "", nil)
+			// The webhook never reads the Secret: the annotation asks for envexec, which
+			// finds the reference at start.
+			pod := appPod(f, "with-env-from", "", map[string]string{"vault-injector.io/env-sources": "true"})
 			pod.Spec.Containers[0].Env = nil
 			pod.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{{
 				SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: secret.Name}},

@@ -19,7 +19,7 @@ func TestImagesToResolveArguments(t *testing.T) {
 		{Name: "command-set", Image: "cmd:1", Command: []string{"/x"}, Args: []string{"vault:s/p#k"}},
 		{Name: "not-a-ref", Image: "plain:1", Args: []string{"--addr=vault:8200", "$(VAR)", "${HOME}"}},
 	}}}
-	if d := cmp.Diff([]string{"args:1"}, injector.ImagesToResolve(pod, config.Pod{}, injector.Facts{})); d != "" {
+	if d := cmp.Diff([]string{"args:1"}, injector.ImagesToResolve(pod, config.Pod{})); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}
 }

@@ -5,10 +5,8 @@ package injector
 
 import (
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -87,73 +85,6 @@ type ImageConfig struct {
 type Facts struct {
 	// Images maps an image reference, exactly as written in the pod, to its config.
 	Images map[string]ImageConfig `json:"images,omitempty"`
-	// EnvSources holds, for each Secret and ConfigMap of the pod's namespace that its
-	// containers read variables from, the keys whose values are references, with those
-	// references. Other values, which may be real secrets, are never kept.
-	EnvSources map[SourceKey]map[string]string `json:"envSources,omitempty"`
-}
-
-// Kinds of env sources.
-const (
-	KindSecret    = "Secret"
-	KindConfigMap = "ConfigMap"
-)
-
-// SourceKey names a Secret or ConfigMap in the pod's namespace.
-type SourceKey struct {
-	// Kind is KindSecret or KindConfigMap.
-	Kind string `json:"kind"`
-	// Name is the object's name.
-	Name string `json:"name"`
-}
-
-// MarshalText writes a source as "Kind/name", so Facts can be a YAML map in golden files.
-func (k SourceKey) MarshalText() ([]byte, error) { return []byte(k.Kind + "/" + k.Name), nil }
-
-// UnmarshalText reads "Kind/name".
-func (k *SourceKey) UnmarshalText(b []byte) error {
-	kind, name, ok := strings.Cut(string(b), "/")
-	if !ok || (kind != KindSecret && kind != KindConfigMap) || name == "" {
-		return fmt.Errorf("env source %q is not Secret/NAME or ConfigMap/NAME", b)
-	}
-	k.Kind, k.Name = kind, name
-	return nil
-}
-
-func (k SourceKey) describe(key string) string {
-	return fmt.Sprintf("%s %q key %q", k.Kind, k.Name, key)
-}
-
-// EnvSourcesToRead lists the Secrets and ConfigMaps the pod's containers read variables
-// from (env valueFrom and envFrom), in pod order without repeats.
-func EnvSourcesToRead(pod *corev1.Pod) []SourceKey {
-	var out []SourceKey
-	add := func(kind, name string) {
-		if k := (SourceKey{Kind: kind, Name: name}); name != "" && !slices.Contains(out, k) {
-			out = append(out, k)
-		}
-	}
-	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for _, c := range cs {
-			for _, e := range c.Env {
-				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
-					add(KindSecret, e.ValueFrom.SecretKeyRef.Name)
-				}
-				if e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil {
-					add(KindConfigMap, e.ValueFrom.ConfigMapKeyRef.Name)
-				}
-			}
-			for _, f := range c.EnvFrom {
-				if f.SecretRef != nil {
-					add(KindSecret, f.SecretRef.Name)
-				}
-				if f.ConfigMapRef != nil {
-					add(KindConfigMap, f.ConfigMapRef.Name)
-				}
-			}
-		}
-	}
-	return out
 }
 
 // Inject returns the pod with envexec in front of every container that holds a reference.
@@ -268,9 +199,8 @@ func scan(pod *corev1.Pod, cfg config.Pod, facts Facts) (plan, error) {
 }
 
 // ImagesToResolve lists, in pod order and without repeats, the images whose config Inject
-// will need: those of containers that hold references but do not set a command. Give it
-// the facts about env sources, so variables read from Secrets and ConfigMaps count.
-func ImagesToResolve(pod *corev1.Pod, cfg config.Pod, facts Facts) []string {
+// will need: those of containers that envexec will wrap but that do not set a command.
+func ImagesToResolve(pod *corev1.Pod, cfg config.Pod) []string {
 	var images []string
 	visit := func(cs []corev1.Container, all bool) {
 		for i := range cs {
@@ -278,7 +208,7 @@ func ImagesToResolve(pod *corev1.Pod, cfg config.Pod, facts Facts) []string {
 			if len(c.Command) > 0 || c.Name == InitContainerName || slices.Contains(images, c.Image) {
 				continue
 			}
-			if all || len(containerRefs(c, facts)) > 0 || (cfg.EnvSources && readsSources(c)) {
+			if all || len(containerRefs(c)) > 0 || (cfg.EnvSources && readsSources(c)) {
 				images = append(images, c.Image)
 			}
 		}

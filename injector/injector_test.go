@@ -250,7 +250,7 @@ func TestImagesToResolve(t *testing.T) {
 			{Name: "literal", Image: "literal:1", Env: []corev1.EnvVar{{Name: "B", Value: "Vault:x"}}},
 		},
 	}}
-	if d := cmp.Diff([]string{"migrate:1", "app:1"}, injector.ImagesToResolve(pod, config.Pod{}, injector.Facts{})); d != "" {
+	if d := cmp.Diff([]string{"migrate:1", "app:1"}, injector.ImagesToResolve(pod, config.Pod{})); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}
 }

@@ -3,8 +3,6 @@ package injector
 import (
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -46,44 +44,23 @@ func (e *FieldError) Error() string {
 	return b.String()
 }
 
-// envRef is one variable of a container whose value will be a reference (written in the
-// spec, or read from a Secret or ConfigMap key at start-up), or one entry of its command
-// or args holding references, which envexec resolves in its argv.
+// envRef is one variable of a container whose value is a reference as written in the
+// spec, or one entry of its command or args holding references, which envexec resolves in
+// its argv. References kept in Secrets and ConfigMaps are envexec's to find at start: the
+// webhook never reads them (see the env-sources annotation).
 type envRef struct {
-	name   string // the variable; empty for an argument
-	arg    string // "command[N]" or "args[N]" for an argument
-	value  string // the reference text
-	source string // "" for env value, else e.g. `Secret "db" key "password"`
+	name  string // the variable; empty for an argument
+	arg   string // "command[N]" or "args[N]" for an argument
+	value string // the reference text
 }
 
-// containerRefs lists the variables of c that hold references, in spec order: env first
-// (values, then valueFrom keys), then envFrom sources in order, keys sorted; then the
+// containerRefs lists the variables of c that hold references, in spec order, then the
 // entries of command and args that hold references.
-func containerRefs(c *corev1.Container, facts Facts) []envRef {
+func containerRefs(c *corev1.Container) []envRef {
 	var refs []envRef
 	for _, e := range c.Env {
-		switch {
-		case vaultref.HasRefs(e.Value):
+		if vaultref.HasRefs(e.Value) {
 			refs = append(refs, envRef{name: e.Name, value: e.Value})
-		case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
-			refs = appendKey(refs, facts, e.Name, SourceKey{Kind: KindSecret, Name: e.ValueFrom.SecretKeyRef.Name}, e.ValueFrom.SecretKeyRef.Key)
-		case e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil:
-			refs = appendKey(refs, facts, e.Name, SourceKey{Kind: KindConfigMap, Name: e.ValueFrom.ConfigMapKeyRef.Name}, e.ValueFrom.ConfigMapKeyRef.Key)
-		}
-	}
-	for _, from := range c.EnvFrom {
-		var src SourceKey
-		switch {
-		case from.SecretRef != nil:
-			src = SourceKey{Kind: KindSecret, Name: from.SecretRef.Name}
-		case from.ConfigMapRef != nil:
-			src = SourceKey{Kind: KindConfigMap, Name: from.ConfigMapRef.Name}
-		default:
-			continue
-		}
-		keys := facts.EnvSources[src]
-		for _, k := range slices.Sorted(maps.Keys(keys)) {
-			refs = append(refs, envRef{name: from.Prefix + k, value: keys[k], source: src.describe(k)})
 		}
 	}
 	refs = argRefs(refs, "command", c.Command)
@@ -98,13 +75,6 @@ func argRefs(refs []envRef, field string, argv []string) []envRef {
 		if vaultref.HasRefs(a) {
 			refs = append(refs, envRef{arg: field + "[" + strconv.Itoa(i) + "]", value: a})
 		}
-	}
-	return refs
-}
-
-func appendKey(refs []envRef, facts Facts, variable string, src SourceKey, key string) []envRef {
-	if v, ok := facts.EnvSources[src][key]; ok {
-		refs = append(refs, envRef{name: variable, value: v, source: src.describe(key)})
 	}
 	return refs
 }
@@ -153,7 +123,7 @@ func readsSources(c *corev1.Container) bool {
 // references finds the env variables and command-line entries of c that hold
 // references, or says why c cannot be wrapped.
 func references(pod *corev1.Pod, c *corev1.Container, facts Facts, need need, warnMalformed bool) (found, error) {
-	refs := containerRefs(c, facts)
+	refs := containerRefs(c)
 	f := found{fromPath: need.fromPath, envSources: need.envSources && readsSources(c)}
 	if len(refs) == 0 && f.empty() {
 		return found{}, nil
@@ -165,9 +135,6 @@ func references(pod *corev1.Pod, c *corev1.Container, facts Facts, need need, wa
 	for _, r := range refs {
 		if _, err := vaultref.Scan(r.value); err != nil {
 			reason := err.Error() + ` (see docs/references.md)`
-			if r.source != "" {
-				reason = "value of " + r.source + ": " + reason
-			}
 			ferr := &FieldError{Pod: PodName(pod), Container: c.Name, Variable: r.name, Argument: r.arg, Reason: reason}
 			if !warnMalformed {
 				errs = append(errs, ferr)

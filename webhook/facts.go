@@ -85,7 +85,7 @@ func (f *FactFinder) Find(ctx context.Context, namespace string, pod *corev1.Pod
 		fmt.Errorf("reading pull secrets and image configs took longer than %s", f.Budget))
 	defer cancel()
 	var facts injector.Facts
-	images := injector.ImagesToResolve(pod, cfg, facts)
+	images := injector.ImagesToResolve(pod, cfg)
 	if len(images) == 0 {
 		return facts, nil, nil
 	}
