@@ -176,8 +176,10 @@ func TestReexecFailsClosed(t *testing.T) {
 	env := append(settingsEnv(t, vaultHits.addr), "PATH=/usr/bin:/bin", "DB=vault:secret/app#password")
 	var stdout, stderr strings.Builder
 	execed := false
-	r := &Runner{Environ: env, Stdout: &stdout, Stderr: &stderr, Isolate: true, self: "/nonexistent/envexec",
-		Exec: func(string, []string, []string) error { execed = true; return nil }}
+	r := &Runner{
+		Environ: env, Stdout: &stdout, Stderr: &stderr, Isolate: true, self: "/nonexistent/envexec",
+		Exec: func(string, []string, []string) error { execed = true; return nil },
+	}
 	code := r.Run(t.Context(), []string{"--", "true"})
 	msg, _ := lastLogLine(t, stderr.String())["error"].(string)
 	want := "cannot isolate envexec from the container's environment: re-executing /nonexistent/envexec with an empty environment: no such file or directory"

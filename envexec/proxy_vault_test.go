@@ -2,7 +2,6 @@ package envexec
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,7 +20,7 @@ func TestClientUsesNoProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := newClient(Settings{VaultAddr: u, ClientTimeout: time.Second}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c, err := newClient(Settings{VaultAddr: u, ClientTimeout: time.Second}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,10 +81,12 @@ func TestProxyVariablesAreNotUsed(t *testing.T) {
 			f.put(t, "secret/data/"+u, map[string]any{"data": map[string]any{"k": value}})
 			set, proxies := proxyEnv(t)
 			// The dev certificate names 127.0.0.1, not 0.0.0.0.
-			env, jwt := f.env(t, append([]string{EnvVaultAddr + "=" + unspecifiedAddr(t, f.srv.Addr), EnvTLSSkipVerify + "=true",
-				EnvTimeout + "=5s", "K=vault:secret/" + u + "#k"}, set...)...)
+			env, jwt := f.env(t, append([]string{
+				EnvVaultAddr + "=" + unspecifiedAddr(t, f.srv.Addr), EnvTLSSkipVerify + "=true",
+				EnvTimeout + "=5s", "K=vault:secret/" + u + "#k",
+			}, set...)...)
 			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestProxyHelper$", "-test.count=1")
-			cmd.Env = append(env, proxyHelper+"=1")
+			cmd.Env = append(slices.Clip(env), proxyHelper+"=1")
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("helper: %v\n%s", err, out)
@@ -107,7 +108,7 @@ func TestProxyHelper(t *testing.T) {
 	environ := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, proxyHelper+"=") })
 	out := runEnvexec(t.Context(), t, []string{"--", "true"}, environ)
 	k, _ := envValue(out.env, "K")
-	fmt.Printf("\nhelper: exit %d, K=%s\n%s", out.code, k, out.stderr)
+	fmt.Fprintf(os.Stdout, "\nhelper: exit %d, K=%s\n%s", out.code, k, out.stderr)
 }
 
 // The real binary, with the proxy variables in its environment.

@@ -78,17 +78,25 @@ func (inv *invocation) dispatch(ctx context.Context, args []string) error {
 	case cmd == "-h" || cmd == "--help" || cmd == "help":
 		fmt.Fprint(inv.Stderr, usage())
 		return nil
-	case cmd == "version" && len(args) == 1:
-		_, err := fmt.Fprintln(inv.Stdout, versionString())
-		return err
-	case cmd == "copy" && len(args) == 2:
-		return copySelf(args[1])
 	case cmd == "--" && len(args) > 1 && inv.Isolate:
 		return inv.reexec(args)
 	case cmd == "--" && len(args) > 1:
 		return inv.start(ctx, args[1:])
 	case cmd == environFlag:
 		return inv.secondStage(ctx, args[1:])
+	default:
+		return inv.tool(args)
+	}
+}
+
+// tool runs the commands besides starting an application: version and copy.
+func (inv *invocation) tool(args []string) error {
+	switch cmd := args[0]; {
+	case cmd == "version" && len(args) == 1:
+		_, err := fmt.Fprintln(inv.Stdout, versionString())
+		return err
+	case cmd == "copy" && len(args) == 2:
+		return copySelf(args[1])
 	case cmd == "--" || cmd == "copy" || cmd == "version":
 		return fmt.Errorf("%w: wrong number of arguments for %q", errUsage, cmd)
 	default:

@@ -110,8 +110,10 @@ func contractWebhook(t *testing.T, args []string) config.Webhook {
 	t.Helper()
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	args = append([]string{"--allow-tls-skip-verify=true",
-		"--allowed-vault-addrs=https://vault.example:8200/prefix/,https://vault.vault.svc:8200/"}, args...)
+	args = append([]string{
+		"--allow-tls-skip-verify=true",
+		"--allowed-vault-addrs=https://vault.example:8200/prefix/,https://vault.vault.svc:8200/",
+	}, args...)
 	w, err := config.ParseWebhook(fs, args, noEnv)
 	if err != nil {
 		t.Fatal(err)

@@ -44,17 +44,38 @@ func ownParts(pod *corev1.Pod, cfg config.Pod) (ownership, []error) {
 	fail := func(container, reason string) {
 		errs = append(errs, &FieldError{Pod: PodName(pod), Container: container, Reason: reason})
 	}
-	ours := 0
+	ours := ownVolumes(pod, cfg, fail) + ownInitContainer(pod, cfg, fail)
+	switch {
+	case ours == 3 && len(errs) == 0:
+		o.injected = true
+	case ours > 0 && len(errs) == 0:
+		fail("", "the pod holds some of the injector's volumes and init container but not all; create it without them")
+	}
+	o.visit(true, pod.Spec.InitContainers, cfg, fail)
+	o.visit(false, pod.Spec.Containers, cfg, fail)
+	return o, errs
+}
+
+// ownVolumes counts the volumes that are exactly ours and reports those only named so.
+func ownVolumes(pod *corev1.Pod, cfg config.Pod, fail func(container, reason string)) int {
+	n := 0
 	for _, v := range pod.Spec.Volumes {
 		want, reserved := map[string]corev1.Volume{VolumeName: binVolume(), TokenVolumeName: tokenVolume(cfg)}[v.Name]
 		switch {
 		case !reserved:
 		case equality.Semantic.DeepEqual(v, want):
-			ours++
+			n++
 		default:
 			fail("", "volume name "+v.Name+" is reserved for the injector; rename the volume")
 		}
 	}
+	return n
+}
+
+// ownInitContainer is 1 when the first init container is exactly ours; an init container
+// only named like ours is reported.
+func ownInitContainer(pod *corev1.Pod, cfg config.Pod, fail func(container, reason string)) int {
+	n := 0
 	for i, c := range pod.Spec.InitContainers {
 		if c.Name != InitContainerName {
 			continue
@@ -63,36 +84,33 @@ func ownParts(pod *corev1.Pod, cfg config.Pod) (ownership, []error) {
 			fail(c.Name, "the init container name "+InitContainerName+" is reserved for the injector; rename the container")
 			continue
 		}
-		ours++
+		n++
 	}
-	switch {
-	case ours == 3 && len(errs) == 0:
-		o.injected = true
-	case ours > 0 && len(errs) == 0:
-		fail("", "the pod holds some of the injector's volumes and init container but not all; create it without them")
-	}
-	visit := func(init bool, cs []corev1.Container) {
-		for i := range cs {
-			c := &cs[i]
-			if init && c.Name == InitContainerName {
-				continue
-			}
-			switch uses := usesInjector(c); {
-			case uses == "":
-			case o.injected && isWrapped(c, cfg):
-				o.wrapped = append(o.wrapped, target{init: init, index: i})
-			case o.injected:
-				o.refused = append(o.refused, target{init: init, index: i})
-				fail(c.Name, uses+", but not as the webhook wrote it (command, settings and mounts must be exactly the webhook's)")
-			default:
-				o.refused = append(o.refused, target{init: init, index: i})
-				fail(c.Name, uses+"; only the webhook may add that")
-			}
+	return n
+}
+
+// visit sorts the containers that use our parts into wrapped (exactly ours, in an
+// injected pod) and refused (anything else, reported).
+func (o *ownership) visit(init bool, cs []corev1.Container, cfg config.Pod, fail func(container, reason string)) {
+	for i := range cs {
+		c := &cs[i]
+		if init && c.Name == InitContainerName {
+			continue
 		}
+		uses := usesInjector(c)
+		switch {
+		case uses == "":
+			continue
+		case o.injected && isWrapped(c, cfg):
+			o.wrapped = append(o.wrapped, target{init: init, index: i})
+			continue
+		case o.injected:
+			fail(c.Name, uses+", but not as the webhook wrote it (command, settings and mounts must be exactly the webhook's)")
+		default:
+			fail(c.Name, uses+"; only the webhook may add that")
+		}
+		o.refused = append(o.refused, target{init: init, index: i})
 	}
-	visit(true, pod.Spec.InitContainers)
-	visit(false, pod.Spec.Containers)
-	return o, errs
 }
 
 // usesInjector says how c reaches the injector's parts, or "": mounting our volumes or
