@@ -127,7 +127,43 @@ func usesInjector(c *corev1.Container) string {
 	if len(c.Command) > 0 && c.Command[0] == EnvexecInPod {
 		return "its command runs " + EnvexecInPod
 	}
+	for _, h := range execHooks(c) {
+		if h.exec != nil && len(h.exec.Command) > 0 && h.exec.Command[0] == EnvexecInPod {
+			return "its " + h.name + " runs " + EnvexecInPod
+		}
+	}
 	return ""
+}
+
+// hook is one command the kubelet runs inside a container besides its own.
+type hook struct {
+	name string
+	exec *corev1.ExecAction
+}
+
+// execHooks are c's probes and lifecycle hooks, in a fixed order. The mutate-probes
+// annotation, not the pod, puts envexec in front of them.
+func execHooks(c *corev1.Container) []hook {
+	var hooks []hook
+	for _, p := range []struct {
+		name  string
+		probe *corev1.Probe
+	}{{"livenessProbe", c.LivenessProbe}, {"readinessProbe", c.ReadinessProbe}, {"startupProbe", c.StartupProbe}} {
+		if p.probe != nil {
+			hooks = append(hooks, hook{p.name, p.probe.Exec})
+		}
+	}
+	if l := c.Lifecycle; l != nil {
+		for _, h := range []struct {
+			name    string
+			handler *corev1.LifecycleHandler
+		}{{"postStart hook", l.PostStart}, {"preStop hook", l.PreStop}} {
+			if h.handler != nil {
+				hooks = append(hooks, hook{h.name, h.handler.Exec})
+			}
+		}
+	}
+	return hooks
 }
 
 // sameInitContainer compares an init container named like ours with the one Inject
