@@ -28,6 +28,7 @@ func TestE2E(t *testing.T) {
 type endpoints struct {
 	API             framework.APIEndpoint `json:"api"`
 	Vault           framework.VaultClient `json:"vault"`
+	VaultByName     string                `json:"vaultByName"` // Vault.Addr by the host name localhost
 	Binaries        framework.Binaries    `json:"binaries"`
 	Registry        string                `json:"registry"`
 	DownVaultAddr   string                `json:"downVaultAddr"`
@@ -83,6 +84,8 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(vault.Stop)
 	e.Vault = vault.Client()
+	e.VaultByName, err = framework.ByHostName(e.Vault.Addr)
+	Expect(err).NotTo(HaveOccurred())
 
 	By("starting an OCI registry for the entrypoint lookup")
 	reg := framework.StartRegistry(logFile(e.RegistryLog))
@@ -105,8 +108,9 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 		Serving:     cp.Serving(),
 		EnvexecPath: e.Binaries.Envexec,
 		VaultAddr:   e.Vault.Addr,
-		// Pods may name one other Vault: an address where nothing listens.
-		AllowedVaultAddrs: []string{e.Vault.Addr, e.DownVaultAddr},
+		// Pods may name the same Vault by host name, and one other Vault: an address
+		// where nothing listens.
+		AllowedVaultAddrs: []string{e.Vault.Addr, e.VaultByName, e.DownVaultAddr},
 		// The test registry speaks plain HTTP. Specs whose pods have no command use only
 		// images on it, so no lookup ever leaves loopback.
 		InsecureRegistries: []string{e.Registry},

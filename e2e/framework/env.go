@@ -15,28 +15,40 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 // instead of running something other than what the apiserver stored.
 var errUnsupported = errors.New("not supported by the pod runner")
 
-// containerEnv resolves a container's environment as the kubelet would (in spec order,
-// later duplicates win, $(VAR) expands against earlier entries) and adds PATH only if the
-// spec has none. It returns the list for exec and a lookup for expanding command and args.
-func containerEnv(pod *corev1.Pod, c *corev1.Container) ([]string, map[string]string, error) {
-	if len(c.EnvFrom) > 0 {
-		return nil, nil, fmt.Errorf("container %s: envFrom: %w", c.Name, errUnsupported)
-	}
+// containerEnv resolves a container's environment as the kubelet would: envFrom entries
+// first (in order, later ones winning), then env in spec order (later duplicates win,
+// $(VAR) expands against earlier entries, envFrom's included), and PATH only if neither
+// sets one. It returns the list for exec and a lookup for expanding command and args.
+func containerEnv(pod *corev1.Pod, c *corev1.Container, sources envSources) ([]string, map[string]string, error) {
 	values := map[string]string{}
 	var order []string
+	set := func(name, value string) {
+		if _, seen := values[name]; !seen {
+			order = append(order, name)
+		}
+		values[name] = value
+	}
+	for _, from := range c.EnvFrom {
+		vars, err := sources.fromEnvFrom(from)
+		if err != nil {
+			return nil, nil, fmt.Errorf("container %s: envFrom: %w", c.Name, err)
+		}
+		for _, kv := range vars {
+			set(kv[0], kv[1])
+		}
+	}
 	lookup := func(name string) (string, bool) { v, ok := values[name]; return v, ok }
 	for _, e := range c.Env {
-		v := expand(e.Value, lookup)
+		v, ok := expand(e.Value, lookup), true
 		if e.ValueFrom != nil {
 			var err error
-			if v, err = fieldValue(pod, e.ValueFrom); err != nil {
+			if v, ok, err = valueFrom(pod, e.ValueFrom, sources); err != nil {
 				return nil, nil, fmt.Errorf("container %s: env %s: %w", c.Name, e.Name, err)
 			}
 		}
-		if _, seen := values[e.Name]; !seen {
-			order = append(order, e.Name)
+		if ok {
+			set(e.Name, v)
 		}
-		values[e.Name] = v
 	}
 	env := make([]string, 0, len(order)+1)
 	for _, name := range order {
@@ -48,10 +60,20 @@ func containerEnv(pod *corev1.Pod, c *corev1.Container) ([]string, map[string]st
 	return env, values, nil
 }
 
+// valueFrom resolves an env valueFrom: a Secret or ConfigMap key (ok is false when an
+// optional one is missing), or a downward-API field.
+func valueFrom(pod *corev1.Pod, src *corev1.EnvVarSource, sources envSources) (value string, ok bool, err error) {
+	if src.SecretKeyRef != nil || src.ConfigMapKeyRef != nil {
+		return sources.keyValue(src)
+	}
+	value, err = fieldValue(pod, src)
+	return value, err == nil, err
+}
+
 // fieldValue resolves the downward-API fields a pod can know before it is scheduled.
 func fieldValue(pod *corev1.Pod, src *corev1.EnvVarSource) (string, error) {
 	if src.FieldRef == nil {
-		return "", fmt.Errorf("valueFrom other than fieldRef: %w", errUnsupported)
+		return "", fmt.Errorf("valueFrom other than fieldRef, secretKeyRef or configMapKeyRef: %w", errUnsupported)
 	}
 	switch src.FieldRef.FieldPath {
 	case "metadata.name":

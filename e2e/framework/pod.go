@@ -56,9 +56,13 @@ func (p *Pod) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sources, err := readEnvSources(ctx, p.runner.cluster, p.Pod)
+	if err != nil {
+		return err
+	}
 	p.launches = map[string]launch{}
 	for _, c := range append(append([]corev1.Container{}, p.Pod.Spec.InitContainers...), p.Pod.Spec.Containers...) {
-		l, err := containerLaunch(p.runner.setpriv, p.Pod, &c, p.volumes, tokenDir)
+		l, err := containerLaunch(p.runner.setpriv, p.Pod, &c, sources, p.volumes, tokenDir)
 		if err != nil {
 			return err
 		}
@@ -67,8 +71,8 @@ func (p *Pod) prepare(ctx context.Context) error {
 	return nil
 }
 
-func containerLaunch(setpriv string, pod *corev1.Pod, c *corev1.Container, volumes map[string]string, tokenDir string) (launch, error) {
-	env, values, err := containerEnv(pod, c)
+func containerLaunch(setpriv string, pod *corev1.Pod, c *corev1.Container, sources envSources, volumes map[string]string, tokenDir string) (launch, error) {
+	env, values, err := containerEnv(pod, c, sources)
 	if err != nil {
 		return launch{}, err
 	}

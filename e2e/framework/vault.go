@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 
 	"github.com/vault-injector/vault-injector/internal/vaultdev"
 )
@@ -49,4 +51,19 @@ func (v *Vault) Stop() error {
 		return fmt.Errorf("stop vault: %w", err)
 	}
 	return nil
+}
+
+// ByHostName returns addr (an http URL on 127.0.0.1) with the host name localhost in
+// place of the IP literal: the same server, but reached through name resolution, so the
+// webhook's rules about what may resolve the Vault host (hostAliases, dnsConfig) apply.
+func ByHostName(addr string) (string, error) {
+	u, err := url.Parse(addr)
+	if err != nil {
+		return "", fmt.Errorf("vault address %q: %w", addr, err)
+	}
+	if u.Hostname() != "127.0.0.1" {
+		return "", fmt.Errorf("vault address %q: not on 127.0.0.1", addr)
+	}
+	u.Host = net.JoinHostPort("localhost", u.Port())
+	return u.String(), nil
 }

@@ -1,0 +1,359 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"net"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vault-injector/vault-injector/e2e/framework"
+)
+
+// More of envexec's exit codes (docs/envexec.md): a malformed or foreign ENVEXEC_*
+// setting, and an application that cannot be executed.
+const (
+	exitSettings = 3
+	exitExec     = 7
+)
+
+// The injector's own parts, as a tenant would imitate them (injector/injector.go).
+const (
+	ourInit        = "vault-injector-init"
+	ourBinVolume   = "vault-injector-bin"
+	ourTokenVolume = "vault-injector-token"
+	ourEnvexec     = "/vault-injector/envexec"
+	ourTokenDir    = "/var/run/secrets/vault-injector"
+)
+
+// A tenant that controls its pod spec, its ConfigMaps and Secrets tries each way around
+// the hardening. Every spec asserts what the tenant sees: a denial at admission that
+// names the pod, container and variable, or envexec refusing to start with its exit code
+// and message; and, through the leak AfterEach, that its canary is nowhere.
+var _ = Describe("a hostile tenant", Label("hostile"), func() {
+	var f *fixture
+
+	BeforeEach(func(ctx SpecContext) {
+		f = newFixture(ctx)
+	})
+
+	// podRef is how the webhook names one of the spec's pods in its messages.
+	podRef := func(name string) string { return `pod "` + f.Namespace + "/" + name + `"` }
+
+	// refused runs a stored pod whose app container envexec must stop with code before
+	// the application ran, and returns envexec's failure record.
+	refused := func(ctx SpecContext, stored *corev1.Pod, code int) map[string]any {
+		GinkgoHelper()
+		p := f.start(ctx, stored)
+		Expect(p.Wait(ctx, "app")).To(Equal(code))
+		stdout, stderr := p.Logs("app")
+		Expect(stdout).To(BeEmpty(), "the application must not have started")
+		Expect(filepath.Join(p.VolumeDir("out"), markerFile)).NotTo(BeAnExistingFile())
+		expectNoLeak(f.canary, map[string][]byte{"envexec stderr": stderr})
+		return envexecFailure(stderr)
+	}
+
+	It("is denied a reference whose path has . or .. segments, in a value or inline", func(ctx SpecContext) {
+		pod := appPod(f, "dots", "vault:secret/data/"+f.Namespace+"/../../other#k", nil)
+		pod.Spec.Containers[0].Env = append(pod.Spec.Containers[0].Env,
+			corev1.EnvVar{Name: "DSN", Value: "db://u:${vault:secret/data/" + f.Namespace + "/../other#k}@db"})
+
+		msg := denied(ctx, pod)
+		for _, variable := range []string{"DB_PASSWORD", "DSN"} {
+			Expect(msg).To(MatchRegexp(`%s: container "app": env "%s": [^\n]*path must not contain "\." or "\.\." segments`,
+				regexp.QuoteMeta(podRef("dots")), variable))
+		}
+	}, SpecTimeout(2*time.Minute))
+
+	It("is denied an envFrom prefix under ENVEXEC_", func(ctx SpecContext) {
+		createConfigMap(ctx, f, "settings", map[string]string{"TLS_SKIP_VERIFY": "true"})
+		pod := appPod(f, "prefixed", f.Ref("db", "password"), nil)
+		pod.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{configMapEnv("settings", "ENVEXEC_")}
+
+		Expect(denied(ctx, pod)).To(ContainSubstring(podRef("prefixed") +
+			`: container "app": envFrom prefix ENVEXEC_ is reserved: the ENVEXEC_ prefix names the injector's own settings`))
+	}, SpecTimeout(2*time.Minute))
+
+	It("gets envexec settings from a ConfigMap through envFrom refused by envexec, before it contacts anyone", func(ctx SpecContext) {
+		addr, connections := countingListener(ctx)
+		createConfigMap(ctx, f, "skip-verify", map[string]string{"ENVEXEC_TLS_SKIP_VERIFY": "true"})
+		createConfigMap(ctx, f, "redirect", map[string]string{"ENVEXEC_VAULT_ADDR": "http://" + addr})
+		smuggling := func(name string, configMaps ...string) *corev1.Pod {
+			pod := appPod(f, name, f.Ref("db", "password"), map[string]string{"vault-injector.io/env-sources": "true"})
+			for _, cm := range configMaps {
+				pod.Spec.Containers[0].EnvFrom = append(pod.Spec.Containers[0].EnvFrom, configMapEnv(cm, ""))
+			}
+			return pod
+		}
+
+		failure := refused(ctx, f.create(ctx, smuggling("smuggled", "skip-verify", "redirect")), exitSettings)
+		Expect(failure).To(HaveKeyWithValue("error", ContainSubstring("ENVEXEC_TLS_SKIP_VERIFY: was not set by the webhook")))
+
+		By("ENVEXEC_VAULT_ADDR alone changes nothing: the webhook's, in env, wins over envFrom")
+		p := f.start(ctx, f.create(ctx, smuggling("redirect-only", "redirect")))
+		Eventually(ctx, marker(p, "app")).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
+		Expect(connections()).To(BeZero(), "nothing may connect to the address the ConfigMap named")
+	}, SpecTimeout(2*time.Minute))
+
+	It("gets references kept only in a Secret resolved by envexec with env-sources, and the pod left alone without it", func(ctx SpecContext) {
+		createSecret(ctx, f, "refs", map[string]string{"DB_PASSWORD": f.Ref("db", "password")})
+		fromSecret := func(name string, annotations map[string]string) *corev1.Pod {
+			pod := shellPod(f, name, appScript, envVars("GREETING", "hello"), annotations)
+			pod.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "refs"},
+			}}}
+			return pod
+		}
+		p := f.start(ctx, f.create(ctx, fromSecret("opted-in", map[string]string{"vault-injector.io/env-sources": "true"})))
+		Eventually(ctx, marker(p, "app")).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
+
+		By("without the annotation the pod is stored as sent: no envexec")
+		expectNotInjected(f.create(ctx, fromSecret("not-opted-in", nil)))
+
+		By("the webhook never read the Secret: it wrapped the container without naming a variable")
+		Expect(grepLog(env.WebhookLog, `"pod":"`+f.Namespace+`/opted-in"`)).To(
+			MatchRegexp(`"msg":"wrapped container".*"container":"app".*"variables":(null|\[\])`))
+	}, SpecTimeout(2*time.Minute))
+
+	It("is denied imitations of the injector's parts: envexec as a command, its token and binary volumes, its init container", func(ctx SpecContext) {
+		for _, spoof := range []struct {
+			name  string
+			edit  func(*corev1.Pod)
+			wants []string
+		}{
+			{"runs-envexec", func(p *corev1.Pod) {
+				p.Spec.Containers = append(p.Spec.Containers, sidecar("thief", ourEnvexec, "--", "/bin/cat", ourTokenDir+"/token"))
+			}, []string{`container "thief": its command runs /vault-injector/envexec; only the webhook may add that`}},
+			{"mounts-token", func(p *corev1.Pod) {
+				p.Spec.Volumes = append(p.Spec.Volumes, tokenVolume(ourTokenVolume))
+				thief := sidecar("thief", "/bin/sleep", "600")
+				thief.VolumeMounts = []corev1.VolumeMount{{Name: ourTokenVolume, MountPath: "/stolen"}}
+				p.Spec.Containers = append(p.Spec.Containers, thief)
+			}, []string{
+				`volume name vault-injector-token is reserved for the injector; rename the volume`,
+				`container "thief": it mounts the injector's volume vault-injector-token; only the webhook may add that`,
+			}},
+			{"own-init", func(p *corev1.Pod) {
+				p.Spec.InitContainers = []corev1.Container{sidecar(ourInit, "/bin/cp", "/tmp/evil", "/vault-injector/envexec")}
+			}, []string{`container "vault-injector-init": the init container name vault-injector-init is reserved for the injector; rename the container`}},
+			{"planted-bin", func(p *corev1.Pod) {
+				p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{
+					Name:         ourBinVolume,
+					VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp/evil"}},
+				})
+			}, []string{`volume name vault-injector-bin is reserved for the injector; rename the volume`}},
+		} {
+			By("submitting a pod that " + spoof.name)
+			pod := appPod(f, spoof.name, f.Ref("db", "password"), nil)
+			spoof.edit(pod)
+			msg := denied(ctx, pod)
+			for _, want := range spoof.wants {
+				Expect(msg).To(ContainSubstring(podRef(spoof.name)+": "+want), "pod %s", spoof.name)
+			}
+		}
+	}, SpecTimeout(2*time.Minute))
+
+	It("is denied hostAliases and DNS servers that could resolve a host-name Vault address elsewhere", func(ctx SpecContext) {
+		byName := map[string]string{"vault-injector.io/vault-addr": env.VaultByName}
+		aliased := appPod(f, "aliased", f.Ref("db", "password"), byName)
+		aliased.Spec.HostAliases = []corev1.HostAlias{{IP: "10.0.0.66", Hostnames: []string{"localhost"}}}
+		Expect(denied(ctx, aliased)).To(ContainSubstring(podRef("aliased") + ": hostAliases maps the Vault host localhost to 10.0.0.66"))
+		ownDNS := appPod(f, "own-dns", f.Ref("db", "password"), byName)
+		ownDNS.Spec.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"10.0.0.53"}}
+		Expect(denied(ctx, ownDNS)).To(ContainSubstring(podRef("own-dns") + ": dnsConfig nameservers and searches could resolve the Vault host localhost elsewhere"))
+
+		By("without them the host-name address reaches the same Vault; with an IP-literal Vault they are allowed")
+		p := f.start(ctx, f.create(ctx, appPod(f, "by-name", f.Ref("db", "password"), byName)))
+		Eventually(ctx, marker(p, "app")).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
+		aliased.Name, aliased.Annotations = "aliased-ip-vault", nil
+		f.create(ctx, aliased)
+	}, SpecTimeout(2*time.Minute))
+
+	It("cannot reach envexec's Vault identity: token for the vault audience, mounted only where envexec runs, revoked after start", func(ctx SpecContext) {
+		pod := appPod(f, "hygiene", f.Ref("db", "password"), map[string]string{"vault-injector.io/log-level": "debug"})
+		pod.Spec.Containers = append(pod.Spec.Containers, sidecar("plain", "/bin/sleep", "600"))
+		stored := f.create(ctx, pod)
+		Expect(projectedAudiences(stored)).To(HaveKeyWithValue(ourTokenVolume, []string{framework.TokenAudience}))
+		Expect(tokenMounters(stored)).To(Equal([]string{"app"}), "only the container running envexec mounts its token")
+		Expect(stored.Spec.Containers[0].Command[0]).To(Equal(ourEnvexec))
+
+		p := f.start(ctx, stored)
+		Eventually(ctx, marker(p, "app")).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
+		_, stderr := p.Logs("app")
+		Expect(string(stderr)).To(ContainSubstring(`"msg":"vault token revoked"`))
+		Expect(env.Vault.RoleTokens(ctx, framework.KubernetesAuthMount, f.ServiceAccount)).To(BeEmpty(), "no live token of the role")
+
+		By("checking Vault would show a live token of the role: one the spec logs in for itself")
+		jwt, err := cluster.PodToken(ctx, stored, framework.TokenAudience, 600)
+		Expect(err).NotTo(HaveOccurred())
+		token, err := env.Vault.Login(ctx, framework.KubernetesAuthMount, f.ServiceAccount, jwt)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(env.Vault.RoleTokens(ctx, framework.KubernetesAuthMount, f.ServiceAccount)).To(HaveLen(1))
+		Expect(env.Vault.Revoke(ctx, token)).To(Succeed())
+	}, SpecTimeout(2*time.Minute))
+
+	It("gets no message quoting a secret used as PATH when the command is not in it", func(ctx SpecContext) {
+		pod := shellPod(f, "secret-path", appScript, envVars("PATH", f.Ref("db", "password"), "DB_PASSWORD", f.Ref("db", "password")), nil)
+		pod.Spec.Containers[0].Command = []string{"sh", "-c"}
+
+		failure := refused(ctx, f.create(ctx, pod), exitExec)
+		Expect(failure).To(HaveKeyWithValue("error", ContainSubstring(`command "sh" is not an executable file in PATH (1 entry searched)`)))
+	}, SpecTimeout(2*time.Minute))
+
+	It("is denied auth-path written with its auth/ prefix at admission, no longer refused only by envexec", func(ctx SpecContext) {
+		msg := denied(ctx, appPod(f, "auth-prefix", f.Ref("db", "password"), map[string]string{"vault-injector.io/auth-path": "auth/kubernetes"}))
+		Expect(msg).To(ContainSubstring(podRef("auth-prefix")))
+		Expect(msg).To(ContainSubstring("vault-injector.io/auth-path"))
+		Expect(msg).To(ContainSubstring(`"auth/kubernetes": give the mount path without "auth/"`))
+	}, SpecTimeout(2*time.Minute))
+
+	It("cannot turn envexec's Go runtime or trust roots with GODEBUG and SSL_CERT_FILE, which reach the application", func(ctx SpecContext) {
+		const godebug = "http2debug=2,inittrace=1"
+		p, got := f.runEnvPod(ctx, envPod(f, "godebug", envVars(
+			"DB_PASSWORD", f.Ref("db", "password"), "GODEBUG", godebug, "SSL_CERT_FILE", "/nonexistent",
+		), map[string]string{"vault-injector.io/log-level": "debug"}))
+
+		Expect(got).To(HaveKeyWithValue("DB_PASSWORD", f.canary))
+		Expect(got).To(HaveKeyWithValue("GODEBUG", godebug))
+		Expect(got).To(HaveKeyWithValue("SSL_CERT_FILE", "/nonexistent"))
+		_, stderr := p.Logs("app")
+		Expect(string(stderr)).To(ContainSubstring(`"msg":"vault token revoked"`), "envexec talked to Vault")
+		Expect(string(stderr)).NotTo(ContainSubstring("http2:"))
+		// inittrace makes each Go process trace its package inits once: only envexec's first
+		// stage may, since it starts with the container's environment and reads none of it.
+		Expect(initTraces(stderr)).NotTo(BeEmpty(), "the container's GODEBUG reached the first stage")
+		Expect(initTraces(stderr)).To(HaveEach(1), "no second Go process of envexec saw GODEBUG")
+		f.expectNoLeakAnywhere(ctx, p, nil, f.canary)
+	}, SpecTimeout(2*time.Minute))
+})
+
+// denied submits the pod, expects the webhook to deny it (403, not an error) and the pod
+// not to be stored, and returns the message as the user sees it.
+func denied(ctx SpecContext, pod *corev1.Pod) string {
+	GinkgoHelper()
+	err := cluster.Client.Create(ctx, pod.DeepCopy())
+	Expect(err).To(HaveOccurred(), "pod %s must be denied", pod.Name)
+	Expect(apierrors.IsForbidden(err)).To(BeTrue(), "a denial, not a failure: %v", err)
+	Expect(err.Error()).To(ContainSubstring(`admission webhook "pods.vault-injector.io" denied the request: `))
+	getErr := cluster.Client.Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{})
+	Expect(apierrors.IsNotFound(getErr)).To(BeTrue(), "pod %s must not be stored: %v", pod.Name, getErr)
+	return err.Error()
+}
+
+// expectNotInjected checks the webhook left a stored pod as sent: no init container,
+// commands and mounts of its own, no envexec setting, no status annotation.
+func expectNotInjected(stored *corev1.Pod) {
+	GinkgoHelper()
+	Expect(stored.Annotations).NotTo(HaveKey("vault-injector.io/status"))
+	Expect(stored.Spec.InitContainers).To(BeEmpty())
+	for _, v := range stored.Spec.Volumes {
+		Expect(v.Name).NotTo(HavePrefix("vault-injector-"))
+	}
+	for _, c := range stored.Spec.Containers {
+		Expect(c.Command).NotTo(ContainElement(ourEnvexec))
+		Expect(c.Env).NotTo(ContainElement(HaveField("Name", HavePrefix("ENVEXEC_"))))
+	}
+}
+
+// sidecar is a container of the tenant's running argv, with no reference.
+func sidecar(name string, argv ...string) corev1.Container {
+	return corev1.Container{Name: name, Image: "example.com/sidecar:1.0", Command: argv}
+}
+
+// tokenVolume projects a ServiceAccount token for Vault's audience under name.
+func tokenVolume(name string) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{
+			Audience: framework.TokenAudience, Path: "token",
+		}}},
+	}}}
+}
+
+// projectedAudiences maps each volume projecting ServiceAccount tokens to their audiences.
+func projectedAudiences(pod *corev1.Pod) map[string][]string {
+	out := map[string][]string{}
+	for _, v := range pod.Spec.Volumes {
+		if v.Projected == nil {
+			continue
+		}
+		for _, s := range v.Projected.Sources {
+			if s.ServiceAccountToken != nil {
+				out[v.Name] = append(out[v.Name], s.ServiceAccountToken.Audience)
+			}
+		}
+	}
+	return out
+}
+
+// tokenMounters names the containers, init containers first, that mount envexec's token
+// volume or anything at its folder.
+func tokenMounters(pod *corev1.Pod) []string {
+	var names []string
+	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
+		for _, m := range c.VolumeMounts {
+			if m.Name == ourTokenVolume || strings.HasPrefix(m.MountPath, ourTokenDir) {
+				names = append(names, c.Name)
+				break
+			}
+		}
+	}
+	return names
+}
+
+func createConfigMap(ctx SpecContext, f *fixture, name string, data map[string]string) {
+	GinkgoHelper()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace, Name: name}, Data: data}
+	Expect(cluster.Client.Create(ctx, cm)).To(Succeed())
+}
+
+func createSecret(ctx SpecContext, f *fixture, name string, data map[string]string) {
+	GinkgoHelper()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace, Name: name}, StringData: data}
+	Expect(cluster.Client.Create(ctx, s)).To(Succeed())
+}
+
+func configMapEnv(name, prefix string) corev1.EnvFromSource {
+	return corev1.EnvFromSource{Prefix: prefix, ConfigMapRef: &corev1.ConfigMapEnvSource{
+		LocalObjectReference: corev1.LocalObjectReference{Name: name},
+	}}
+}
+
+// countingListener is a TCP server on loopback, owned by the spec, that only counts the
+// connections it accepts: an address a hostile setting could point envexec at.
+func countingListener(ctx SpecContext) (addr string, accepted func() int32) {
+	GinkgoHelper()
+	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(l.Close)
+	var n atomic.Int32
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return // closed at the end of the spec
+			}
+			n.Add(1)
+			_ = conn.Close() // nothing is read or answered
+		}
+	}()
+	return l.Addr().String(), n.Load
+}
+
+// initTraces counts, per package, the GODEBUG=inittrace=1 lines in a Go program's stderr.
+func initTraces(stderr []byte) map[string]int {
+	counts := map[string]int{}
+	for _, m := range regexp.MustCompile(`(?m)^init (\S+) @`).FindAllSubmatch(stderr, -1) {
+		counts[string(m[1])]++
+	}
+	return counts
+}
