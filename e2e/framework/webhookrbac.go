@@ -14,14 +14,13 @@ import (
 // rather than as cluster admin.
 const WebhookGroup = "vault-injector"
 
-// WebhookRBAC lets WebhookGroup read what the chart's ClusterRole lets it read with its
-// defaults: pods' ServiceAccounts and their pull secrets (image lookups), and the Secrets
-// and ConfigMaps that env valueFrom and envFrom name (--read-env-sources, on by default).
+// WebhookRBAC lets WebhookGroup read what image lookups need: pods' ServiceAccounts and
+// their pull secrets.
 func WebhookRBAC(ctx context.Context, c *Cluster) error {
 	role := &rbacv1.ClusterRole{
 		ObjectMeta: metav1.ObjectMeta{Name: "vault-injector"},
 		Rules: []rbacv1.PolicyRule{{
-			APIGroups: []string{""}, Resources: []string{"secrets", "serviceaccounts", "configmaps"}, Verbs: []string{"get"},
+			APIGroups: []string{""}, Resources: []string{"secrets", "serviceaccounts"}, Verbs: []string{"get"},
 		}},
 	}
 	binding := &rbacv1.ClusterRoleBinding{
