@@ -180,6 +180,8 @@ func testInstallUpgrade(t *testing.T, h *helmRunner, env *envtest.Environment, c
 		t.Fatal(err)
 	}
 	bundle := webhookConfig(t, c, release).Webhooks[0].ClientConfig.CABundle
+	// No kubelet runs here, so no replica ever answers: every webhook call fails.
+	t.Run("outage blocks only pods that may need the webhook", func(t *testing.T) { testOutage(t, c) })
 
 	h.must(t, slices.Concat([]string{"upgrade", release, ".", "--set", "replicaCount=3", "--set", "webhook.timeoutSeconds=5"}, kc)...)
 	var d appsv1.Deployment
@@ -208,6 +210,51 @@ func testInstallUpgrade(t *testing.T, h *helmRunner, env *envtest.Environment, c
 	err = c.Get(t.Context(), types.NamespacedName{Name: release}, &admissionregistrationv1.MutatingWebhookConfiguration{})
 	if !apierrors.IsNotFound(err) {
 		t.Errorf("webhook configuration after uninstall: %v", err)
+	}
+}
+
+// testOutage creates pods while the webhook is down: the apiserver evaluates the chart's
+// matchConditions itself, so a pod without references or our annotations never calls the
+// webhook and is created, while one with a reference (in env, command or args, of an app
+// or init container) or one of our annotations is refused (failurePolicy Fail).
+func testOutage(t *testing.T, c client.Client) {
+	const ns = "apps"
+	createNamespace(t, c, ns)
+	pod := func(name string, edit func(*corev1.Pod)) *corev1.Pod {
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{
+				Name: "app", Image: "example/app:1", Command: []string{"/app"},
+				Env: []corev1.EnvVar{{Name: "LOG", Value: "info"}, {Name: "DB", ValueFrom: &corev1.EnvVarSource{
+					SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}, Key: "k"},
+				}}},
+			}}},
+		}
+		if edit != nil {
+			edit(p)
+		}
+		return p
+	}
+	if err := c.Create(t.Context(), pod("plain", nil)); err != nil {
+		t.Errorf("a pod without references was refused while the webhook is down: %v", err)
+	}
+	for name, edit := range map[string]func(*corev1.Pod){
+		"env":     func(p *corev1.Pod) { p.Spec.Containers[0].Env[0].Value = "vault:secret/data/app#log" },
+		"inline":  func(p *corev1.Pod) { p.Spec.Containers[0].Env[0].Value = "x=${bao:secret/app#k}" },
+		"args":    func(p *corev1.Pod) { p.Spec.Containers[0].Args = []string{"--pw=${vault:secret/app#k}"} },
+		"command": func(p *corev1.Pod) { p.Spec.Containers[0].Command = []string{"/app", "vault:secret/app#k"} },
+		"init": func(p *corev1.Pod) {
+			p.Spec.InitContainers = []corev1.Container{{Name: "i", Image: "i:1", Env: []corev1.EnvVar{{Name: "X", Value: "vault:a#b"}}}}
+		},
+		"ours": func(p *corev1.Pod) { p.Annotations = map[string]string{"vault-injector.io/env-sources": "true"} },
+		"bankvaults": func(p *corev1.Pod) {
+			p.Annotations = map[string]string{"vault.security.banzaicloud.io/vault-role": "app"}
+		},
+	} {
+		err := c.Create(t.Context(), pod("with-"+name, edit))
+		if err == nil || !strings.Contains(err.Error(), "failed calling webhook") {
+			t.Errorf("pod with a marker in %s: %v, want it refused for the webhook being down", name, err)
+		}
 	}
 }
 
@@ -265,6 +312,9 @@ func startAPIServer(t *testing.T, crds []string) (*envtest.Environment, client.C
 		BinaryAssetsDirectory: assets,
 		CRDInstallOptions:     envtest.CRDInstallOptions{Paths: crds, ErrorIfPathMissing: true},
 	}
+	// Webhooks are called at their Service's endpoints, of which there are none here: a
+	// call fails on the spot instead of resolving <service>.<namespace>.svc off the machine.
+	env.ControlPlane.GetAPIServer().Configure().Set("enable-aggregator-routing", "true")
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatalf("start envtest: %v", err)

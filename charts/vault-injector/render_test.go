@@ -3,6 +3,7 @@ package chart_test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +19,9 @@ import (
 	psaapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 	"k8s.io/utils/ptr"
+
+	"github.com/vault-injector/vault-injector/config"
+	"github.com/vault-injector/vault-injector/vaultref"
 )
 
 // The release the golden renders are made with.
@@ -238,5 +242,43 @@ func convert(t *testing.T, o *unstructured.Unstructured, into any) {
 	t.Helper()
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(o.Object, into, true); err != nil {
 		t.Fatalf("%s %s: %v", o.GetKind(), o.GetName(), err)
+	}
+}
+
+// TestMatchConditionMarkers keeps the chart's CEL in agreement with the Go code it stands
+// in front of: it tests exactly vaultref's reference markers and config's annotation
+// prefixes, so a pod the webhook would work on is never kept from it (the real apiserver
+// evaluates it in TestCluster's outage test). Turned off, there is no condition.
+func TestMatchConditionMarkers(t *testing.T) {
+	h := newHelm(t)
+	var cfg admissionregistrationv1.MutatingWebhookConfiguration
+	convert(t, find(t, parseObjects(t, h.template(t, "x", goldenNamespace)), "MutatingWebhookConfiguration"), &cfg)
+	conds := cfg.Webhooks[0].MatchConditions
+	if len(conds) != 1 {
+		t.Fatalf("matchConditions %v, want one", conds)
+	}
+	expr := conds[0].Expression
+	var markers []string
+	for _, m := range regexp.MustCompile(`contains\('([^']*)'\)`).FindAllStringSubmatch(expr, -1) {
+		if !slices.Contains(markers, m[1]) {
+			markers = append(markers, m[1])
+		}
+	}
+	if want := vaultref.Schemes(); !slices.Equal(slices.Sorted(slices.Values(markers)), slices.Sorted(slices.Values(want))) {
+		t.Errorf("the condition tests markers %q, the grammar's are %q", markers, want)
+	}
+	for _, p := range []string{config.AnnotationPrefix, config.BankVaultsPrefix} {
+		if !strings.Contains(expr, "k.startsWith('"+p+"')") {
+			t.Errorf("the condition does not match annotations under %s:\n%s", p, expr)
+		}
+	}
+	for _, field := range []string{"c.env", "c.command", "c.args", "object.spec.initContainers", "object.spec.containers"} {
+		if !strings.Contains(expr, field) {
+			t.Errorf("the condition does not look at %s", field)
+		}
+	}
+	convert(t, find(t, parseObjects(t, h.template(t, "x", goldenNamespace, "--set", "webhook.onlyPodsWithReferences=false")), "MutatingWebhookConfiguration"), &cfg)
+	if len(cfg.Webhooks[0].MatchConditions) != 0 {
+		t.Errorf("onlyPodsWithReferences=false still renders %v", cfg.Webhooks[0].MatchConditions)
 	}
 }

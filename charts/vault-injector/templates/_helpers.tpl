@@ -158,3 +158,20 @@ whole configuration and an unknown flag stops the binary instead of being ignore
 - {{ . | quote }}
 {{- end }}
 {{- end }}
+
+{{/*
+The spellings every reference contains (vaultref.Schemes; TestMatchConditionMarkers keeps
+them in agreement), as a CEL test of the string a.
+*/}}
+{{- define "vault-injector.markerTest" -}}
+{{- $tests := list -}}
+{{- range (list "vault:" "bao:") -}}{{- $tests = append $tests (printf "%s.contains('%s')" $.var .) -}}{{- end -}}
+({{ join " || " $tests }})
+{{- end -}}
+
+{{/*
+A CEL test of container c: does an env value, a command or an args entry hold a marker?
+*/}}
+{{- define "vault-injector.containerHasMarker" -}}
+(has(c.env) && c.env.exists(e, has(e.value) && {{ include "vault-injector.markerTest" (dict "var" "e.value") }})) || (has(c.command) && c.command.exists(a, {{ include "vault-injector.markerTest" (dict "var" "a") }})) || (has(c.args) && c.args.exists(a, {{ include "vault-injector.markerTest" (dict "var" "a") }}))
+{{- end -}}
