@@ -1,5 +1,7 @@
 # One image carries both binaries: the webhook, and envexec for the injected init container.
 # Build: docker build --build-arg VERSION=$(git describe --tags --always) -t vault-injector .
+# This is the published build. `make image` builds the same image without a Docker engine
+# (hack/image); internal/image's tests fail when the two differ in layout or build flags.
 ARG GO_VERSION=1.26.8
 FROM golang:${GO_VERSION} AS build
 WORKDIR /src
@@ -8,8 +10,8 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 ENV CGO_ENABLED=0
-RUN go build -trimpath -ldflags="-s -w -buildid= -X main.version=${VERSION}" -o /out/vault-injector ./cmd/vault-injector \
- && go build -trimpath -ldflags="-s -w -buildid= -X main.version=${VERSION}" -o /out/envexec ./cmd/envexec
+RUN go build -trimpath -ldflags="-s -w -buildid= -X main.version=${VERSION} -X github.com/vault-injector/vault-injector/envexec.version=${VERSION}" -o /out/vault-injector ./cmd/vault-injector \
+ && go build -trimpath -ldflags="-s -w -buildid= -X main.version=${VERSION} -X github.com/vault-injector/vault-injector/envexec.version=${VERSION}" -o /out/envexec ./cmd/envexec
 
 FROM gcr.io/distroless/static-debian12:nonroot
 ARG VERSION=dev

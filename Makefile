@@ -7,6 +7,11 @@ MAKEFLAGS += --no-print-directory
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN := bin
+# `make image`: the image's platform is linux/$(GOARCH); every timestamp in it is
+# SOURCE_DATE_EPOCH, by default the commit's time, so a rebuild has the same digest.
+# (`docker build .` with the Dockerfile stays the published build.)
+GOARCH ?= amd64
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct)
 TOOLS := hack/tools/build.sh
 GO_BUILD := CGO_ENABLED=0 go build -trimpath \
   -ldflags="-s -w -buildid= -X main.version=$(VERSION) -X github.com/vault-injector/vault-injector/envexec.version=$(VERSION)"
@@ -56,9 +61,11 @@ build: ## build both binaries, static and stripped, into bin/
 	$(GO_BUILD) -o $(BIN)/envexec ./cmd/envexec
 
 .PHONY: image
-image: ## build the container image (needs a Docker engine; IMAGE=name:tag)
-	docker build --build-arg VERSION=$(VERSION) -t $${IMAGE:-vault-injector:$(VERSION)} .
-	@docker image inspect $${IMAGE:-vault-injector:$(VERSION)} --format 'image size: {{.Size}} bytes'
+image: ## build the image without Docker into bin/image (OCI layout), print its digest; IMAGE=host:port/name:tag pushes (INSECURE=1: plain HTTP), GOARCH=arm64
+	$(MAKE) build BIN=$(BIN)/linux_$(GOARCH) GOOS=linux GOARCH=$(GOARCH)
+	env -u GOOS -u GOARCH go run ./hack/image -bin-dir $(BIN)/linux_$(GOARCH) -arch $(GOARCH) \
+	  -version $(VERSION) -source-date-epoch $(SOURCE_DATE_EPOCH) -oci-layout $(BIN)/image \
+	  $(if $(IMAGE),-push $(IMAGE)) $(if $(filter 1 true yes,$(INSECURE)),-insecure)
 
 .PHONY: size
 size: build ## report the size of envexec (what every injected pod carries)
