@@ -133,6 +133,9 @@ func settingsEnv(container string, cfg config.Pod) []corev1.EnvVar {
 	names := make([]string, len(env))
 	for i, e := range env {
 		names[i] = e.Name
+		// The kubelet expands $(NAME) and turns $$ into $ in env values: escaped, envexec
+		// reads exactly the value the webhook validated.
+		env[i].Value = strings.ReplaceAll(e.Value, "$", "$$")
 	}
 	return append(env, corev1.EnvVar{Name: envexec.EnvSettings, Value: strings.Join(names, ",")})
 }

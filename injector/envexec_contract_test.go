@@ -68,7 +68,7 @@ func TestEnvexecAcceptsWhatTheWebhookAdmits(t *testing.T) {
 		}
 		for _, key := range keys {
 			for _, v := range contractCandidates {
-				cfg, _, err := config.ParsePod(map[string]string{key: v}, "app", contractWebhook(t, nil))
+				cfg, _, err := config.ParsePod(map[string]string{key: v}, "app", contractWebhook(t))
 				if err != nil || !cfg.Inject {
 					continue
 				}
@@ -97,23 +97,23 @@ func TestEnvexecAcceptsWhatTheWebhookAdmits(t *testing.T) {
 		t.Fatalf("only %d candidate values were admitted: the corpus no longer exercises the contract", admitted)
 	}
 	// The disagreement this test was written for: admitted, then refused by envexec.
-	if _, _, err := config.ParsePod(map[string]string{config.AnnotationPrefix + "auth-path": "auth/kubernetes"}, "app", contractWebhook(t, nil)); err == nil {
+	if _, _, err := config.ParsePod(map[string]string{config.AnnotationPrefix + "auth-path": "auth/kubernetes"}, "app", contractWebhook(t)); err == nil {
 		t.Error(`auth-path "auth/kubernetes" is admitted, but envexec wants the mount path without "auth/"`)
 	}
 }
 
 func noEnv(string) (string, bool) { return "", false }
 
-// contractWebhook is the webhook's default configuration plus args, allowing the addresses
+// contractWebhook is the webhook's default configuration, allowing the addresses
 // and the TLS switch the candidates name, so those annotations are exercised too.
-func contractWebhook(t *testing.T, args []string) config.Webhook {
+func contractWebhook(t *testing.T) config.Webhook {
 	t.Helper()
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	args = append([]string{
+	args := []string{
 		"--allow-tls-skip-verify=true",
 		"--allowed-vault-addrs=https://vault.example:8200/prefix/,https://vault.vault.svc:8200/",
-	}, args...)
+	}
 	w, err := config.ParseWebhook(fs, args, noEnv)
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ func contractWebhook(t *testing.T, args []string) config.Webhook {
 
 func contractPod(t *testing.T, annotations map[string]string) config.Pod {
 	t.Helper()
-	cfg, _, err := config.ParsePod(annotations, "app", contractWebhook(t, nil))
+	cfg, _, err := config.ParsePod(annotations, "app", contractWebhook(t))
 	if err != nil {
 		t.Fatal(err)
 	}

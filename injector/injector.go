@@ -97,14 +97,18 @@ func Inject(pod *corev1.Pod, cfg config.Pod, facts Facts) (*corev1.Pod, Report, 
 		return pod, Report{Skipped: SkipOptedOut}, nil
 	}
 	plan, scanErr := scan(pod, cfg, facts)
-	if scanErr == nil && len(plan.wrap) == 0 {
+	if len(plan.wrap) > 0 || plan.alreadyInjected {
+		// Checked on every pass: a pod submitted as our own output is no exception.
+		scanErr = errors.Join(scanErr, errors.Join(vaultHostProblems(pod, cfg)...))
+	}
+	if scanErr != nil {
+		return nil, Report{}, scanErr
+	}
+	if len(plan.wrap) == 0 {
 		if plan.alreadyInjected {
 			return pod, Report{Skipped: SkipAlreadyInjected}, nil
 		}
 		return pod, Report{Skipped: SkipNoReferences}, nil
-	}
-	if err := errors.Join(scanErr, errors.Join(vaultHostProblems(pod, cfg)...)); err != nil {
-		return nil, Report{}, err
 	}
 
 	out := copyForWrite(pod, plan.wrap)

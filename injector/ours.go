@@ -1,9 +1,11 @@
 package injector
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 
@@ -98,12 +100,14 @@ func (o *ownership) visit(init bool, cs []corev1.Container, cfg config.Pod, fail
 			continue
 		}
 		uses := usesInjector(c)
-		switch {
+		switch wrapped := uses != "" && o.injected && isWrapped(c, cfg); {
 		case uses == "":
 			continue
-		case o.injected && isWrapped(c, cfg):
-			o.wrapped = append(o.wrapped, target{init: init, index: i})
-			continue
+		case wrapped:
+			if o.checkWrapped(c, cfg, fail) {
+				o.wrapped = append(o.wrapped, target{init: init, index: i})
+				continue
+			}
 		case o.injected:
 			fail(c.Name, uses+", but not as the webhook wrote it (command, settings and mounts must be exactly the webhook's)")
 		default:
@@ -113,6 +117,19 @@ func (o *ownership) visit(init bool, cs []corev1.Container, cfg config.Pod, fail
 	}
 }
 
+// checkWrapped applies to a container we wrapped on an earlier pass the checks that its
+// own parts get on the first: no hook of the pod's runs envexec, no envFrom prefix makes an
+// ENVEXEC_ name. It reports what fails and tells whether all passed.
+func (o *ownership) checkWrapped(c *corev1.Container, cfg config.Pod, fail func(container, reason string)) bool {
+	ok := true
+	for _, h := range foreignHooks(c, cfg) {
+		fail(c.Name, "its "+h+" runs "+EnvexecInPod+", but not as the webhook wrote it (command, settings and mounts must be exactly the webhook's)")
+		ok = false
+	}
+	envFromPrefixes(c, func(_, reason string) { fail(c.Name, reason); ok = false })
+	return ok
+}
+
 // usesInjector says how c reaches the injector's parts, or "": mounting our volumes or
 // mount paths, or running envexec from them.
 func usesInjector(c *corev1.Container) string {
@@ -120,7 +137,8 @@ func usesInjector(c *corev1.Container) string {
 		switch {
 		case m.Name == VolumeName || m.Name == TokenVolumeName:
 			return "it mounts the injector's volume " + m.Name
-		case m.MountPath == MountPath || m.MountPath == TokenDir:
+		case under(m.MountPath, MountPath) || under(m.MountPath, TokenDir):
+			// A mount below ours is mounted after it and would replace envexec or its token.
 			return "mount path " + m.MountPath + " is reserved for the injector"
 		}
 	}
@@ -133,6 +151,26 @@ func usesInjector(c *corev1.Container) string {
 		}
 	}
 	return ""
+}
+
+// under tells whether p, cleaned, is dir or a path below it.
+func under(p, dir string) bool {
+	p = path.Clean("/" + p)
+	return p == dir || strings.HasPrefix(p, dir+"/")
+}
+
+// foreignHooks reports, for a container that runs envexec as we wrote it, the hooks
+// that run envexec without us having written them: lifecycle hooks always, probes unless
+// the mutate-probes setting put envexec there.
+func foreignHooks(c *corev1.Container, cfg config.Pod) []string {
+	var names []string
+	for _, h := range execHooks(c) {
+		isProbe := strings.HasSuffix(h.name, "Probe")
+		if h.exec != nil && len(h.exec.Command) > 0 && h.exec.Command[0] == EnvexecInPod && (!isProbe || !cfg.MutateProbes) {
+			names = append(names, h.name)
+		}
+	}
+	return names
 }
 
 // hook is one command the kubelet runs inside a container besides its own.
@@ -219,4 +257,18 @@ func vaultHostProblems(pod *corev1.Pod, cfg config.Pod) []error {
 		fail(fmt.Sprintf("dnsConfig nameservers and searches could resolve the Vault host %s elsewhere; remove them (dnsConfig options are allowed)", host))
 	}
 	return errs
+}
+
+// EphemeralProblems checks the ephemeral containers of a running pod (kubectl debug adds
+// them later, with an UPDATE of pods/ephemeralcontainers): like any container the webhook
+// did not wrap, none may mount our volumes or paths, or run envexec.
+func EphemeralProblems(pod *corev1.Pod) error {
+	var errs []error
+	for _, ec := range pod.Spec.EphemeralContainers {
+		c := corev1.Container(ec.EphemeralContainerCommon)
+		if uses := usesInjector(&c); uses != "" {
+			errs = append(errs, &FieldError{Pod: PodName(pod), Container: c.Name, Reason: "ephemeral container: " + uses + "; only the webhook may add that"})
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -181,8 +181,15 @@ func reservedNames(c *corev1.Container, fail func(variable, reason string)) {
 			fail(e.Name, "the "+EnvPrefix+" prefix is reserved for the injector's own settings; rename the variable")
 		}
 	}
+	envFromPrefixes(c, fail)
+}
+
+// envFromPrefixes reports envFrom prefixes that can make an ENVEXEC_ name: those under
+// it, and those it starts with ("ENV" and a key "EXEC_TLS_SKIP_VERIFY"). envexec refuses
+// such variables at start anyway; denying them here says why before the pod exists.
+func envFromPrefixes(c *corev1.Container, fail func(variable, reason string)) {
 	for _, f := range c.EnvFrom {
-		if strings.HasPrefix(f.Prefix, EnvPrefix) {
+		if strings.HasPrefix(f.Prefix, EnvPrefix) || (f.Prefix != "" && strings.HasPrefix(EnvPrefix, f.Prefix)) {
 			fail("", "envFrom prefix "+f.Prefix+" is reserved: the "+EnvPrefix+" prefix names the injector's own settings; choose another prefix")
 		}
 	}

@@ -26,34 +26,60 @@ var ErrNotPublic = errors.New("it (or a host it sent us to) resolves to a loopba
 // would otherwise fall back to it on its own for hosts that look local.
 var ErrPlainHTTP = errors.New("plain HTTP is not allowed for this registry")
 
-// nonPublic are the ranges that netip's predicates do not cover.
+// nonPublic are IPv4 ranges that netip's predicates do not cover: the special-purpose
+// registry's ranges that are not globally reachable, or that reach something else.
 var nonPublic = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),          // "this network": 0.x reaches the local host on Linux
-	netip.MustParsePrefix("100.64.0.0/10"),      // shared address space (CGNAT), often cluster-internal
-	netip.MustParsePrefix("255.255.255.255/32"), // limited broadcast
-	netip.MustParsePrefix("fec0::/10"),          // deprecated site-local
+	netip.MustParsePrefix("0.0.0.0/8"),       // "this network": 0.x reaches the local host on Linux
+	netip.MustParsePrefix("100.64.0.0/10"),   // shared address space (CGNAT), often cluster-internal
+	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
+	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
+	netip.MustParsePrefix("192.88.99.0/24"),  // 6to4 relay anycast
+	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
+	netip.MustParsePrefix("198.51.100.0/24"), // documentation
+	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
+	netip.MustParsePrefix("240.0.0.0/4"),     // reserved (some clusters use it for pods), and broadcast
 }
 
+// IPv6 is allowed only in global unicast (2000::/3), less the parts of it that are not
+// globally reachable or that tunnel to an IPv4 address the check would not see.
+var (
+	globalUnicast = netip.MustParsePrefix("2000::/3")
+	nonPublic6    = []netip.Prefix{
+		netip.MustParsePrefix("2001::/23"),     // IETF protocol assignments, Teredo (2001::/32) among them
+		netip.MustParsePrefix("2001:db8::/32"), // documentation
+		netip.MustParsePrefix("2002::/16"),     // 6to4: embeds any IPv4 address, loopback and metadata included
+		netip.MustParsePrefix("3fff::/20"),     // documentation
+	}
+)
+
 // nat64 embeds IPv4 addresses in IPv6 (RFC 6052); the embedded address is what is reached.
+// The local-use prefix 64:ff9b:1::/48 (RFC 8215) is outside 2000::/3, so it is refused.
 var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 
 // publicAddr tells whether a is an address a tenant may have the webhook connect to.
 func publicAddr(a netip.Addr) bool {
 	a = a.Unmap()
-	if nat64.Contains(a) {
+	switch {
+	case !a.IsValid():
+		return false
+	case nat64.Contains(a):
 		b := a.As16()
 		return publicAddr(netip.AddrFrom4([4]byte(b[12:])))
-	}
-	if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
-		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() || !a.IsValid() {
+	case a.Is6():
+		return globalUnicast.Contains(a) && !inAny(nonPublic6, a)
+	case a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsMulticast() || a.IsUnspecified():
 		return false
 	}
-	for _, p := range nonPublic {
+	return !inAny(nonPublic, a)
+}
+
+func inAny(prefixes []netip.Prefix, a netip.Addr) bool {
+	for _, p := range prefixes {
 		if p.Contains(a) {
-			return false
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // checkDialed runs after DNS, on the address about to be connected to: checking the name

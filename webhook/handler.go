@@ -60,6 +60,9 @@ func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 
 func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.Response, Outcome) {
 	log := logf.FromContext(ctx)
+	if req.Operation == admissionv1.Update && req.SubResource == "ephemeralcontainers" && req.Kind.Group == "" && req.Kind.Kind == "Pod" {
+		return h.ephemeral(ctx, req)
+	}
 	if resp, outcome, done := screen(log, req); done {
 		return resp, outcome
 	}
@@ -102,6 +105,23 @@ func screen(log logr.Logger, req admission.Request) (resp admission.Response, ou
 		return admission.Denied(errNoNamespace.Error()), OutcomeDenied, true
 	}
 	return admission.Response{}, "", false
+}
+
+// ephemeral checks the ephemeral containers a debug session adds to a running pod: none may
+// reach the injector's volumes or envexec. Nothing is mutated.
+func (h *Handler) ephemeral(ctx context.Context, req admission.Request) (admission.Response, Outcome) {
+	log := logf.FromContext(ctx)
+	var pod corev1.Pod
+	if err := decodeJSON(req.Object.Raw, &pod); err != nil {
+		log.Error(err, "cannot decode pod")
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode pod: %w", err)), OutcomeError
+	}
+	pod.Namespace = req.Namespace
+	if err := injector.EphemeralProblems(&pod); err != nil {
+		log.Info("denied ephemeral container", "pod", injector.PodName(&pod), "reason", problemMessage(err))
+		return admission.Denied(problemMessage(err)), OutcomeDenied
+	}
+	return admission.Allowed("ephemeral containers stay away from the injector's parts"), OutcomeSkipped
 }
 
 // mutate applies the pod's settings, gathers the facts, runs the injector and writes the

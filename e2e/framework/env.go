@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vault-injector/vault-injector/internal/podtest"
 )
 
 // defaultPath is what container runtimes set when the image and the spec set no PATH.
@@ -39,7 +41,7 @@ func containerEnv(pod *corev1.Pod, c *corev1.Container, sources envSources) ([]s
 	}
 	lookup := func(name string) (string, bool) { v, ok := values[name]; return v, ok }
 	for _, e := range c.Env {
-		v, ok := expand(e.Value, lookup), true
+		v, ok := podtest.Expand(e.Value, lookup), true
 		if e.ValueFrom != nil {
 			var err error
 			if v, ok, err = valueFrom(pod, e.ValueFrom, sources); err != nil {
@@ -98,7 +100,7 @@ func containerArgv(c *corev1.Container, env map[string]string) ([]string, error)
 	lookup := func(name string) (string, bool) { v, ok := env[name]; return v, ok }
 	argv := make([]string, 0, len(c.Command)+len(c.Args))
 	for _, a := range slices.Concat(c.Command, c.Args) {
-		argv = append(argv, expand(a, lookup))
+		argv = append(argv, podtest.Expand(a, lookup))
 	}
 	return argv, nil
 }

@@ -1,12 +1,12 @@
-package framework
+package podtest
 
 import "strings"
 
-// expand applies the kubelet's variable expansion to a command, argument or env value:
+// Expand applies the kubelet's variable expansion to a command, argument or env value:
 // $(NAME) becomes NAME's value when lookup knows it and stays as written otherwise, and
 // $$ is an escaped $. Without it a pod that works on a real node (say `echo $$$$`)
 // would behave differently here.
-func expand(s string, lookup func(string) (string, bool)) string {
+func Expand(s string, lookup func(string) (string, bool)) string {
 	if !strings.Contains(s, "$") {
 		return s
 	}

@@ -9,13 +9,13 @@ import (
 	"github.com/vault-injector/vault-injector/registry"
 )
 
-// TestAttackNonPublicRangesMissed names registries at addresses that are not public
-// either, but that publicAddr's deny list does not hold: reserved class E (GKE lets
+// TestRefuseSpecialPurposeRanges names registries at special-purpose addresses that
+// netip's predicates do not call private (found by attacking the first egress check): reserved class E (GKE lets
 // clusters use 240.0.0.0/4 for pods and services), benchmarking 198.18.0.0/15, IETF
 // protocol assignments 192.0.0.0/24, 6to4 addresses embedding the metadata service and
 // loopback, and the RFC 8215 local-use NAT64 prefix 64:ff9b:1::/48 embedding the metadata
 // service. Each must be refused before any connection, as the other non-public ranges are.
-func TestAttackNonPublicRangesMissed(t *testing.T) {
+func TestRefuseSpecialPurposeRanges(t *testing.T) {
 	t.Parallel()
 	res := registry.New(registry.Options{}, nil)
 	for _, host := range []string{

@@ -1,4 +1,4 @@
-package framework
+package podtest
 
 import "testing"
 
@@ -24,8 +24,8 @@ func TestExpand(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			if got := expand(c.in, lookup); got != c.want {
-				t.Errorf("expand(%q) = %q, want %q", c.in, got, c.want)
+			if got := Expand(c.in, lookup); got != c.want {
+				t.Errorf("Expand(%q) = %q, want %q", c.in, got, c.want)
 			}
 		})
 	}

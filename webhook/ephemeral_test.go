@@ -1,20 +1,22 @@
 package webhook_test
 
 import (
+	"bytes"
+	"strings"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// TestAttackEphemeralContainerMountsOurToken adds, to a running injected pod, an ephemeral
+// TestEphemeralContainerMayNotReachOurParts (found by attacking the first version) adds, to a running injected pod, an ephemeral
 // container (kubectl debug; the pods/ephemeralcontainers subresource, an UPDATE) that mounts
 // the injector's token volume and runs envexec with a Vault address of its own choosing.
 // docs/security.md says the token "is mounted only into wrapped containers" and a container
 // that "mounts our volumes ... or whose command is envexec, is denied": the webhook answers
 // every UPDATE "only pod creation is mutated", and the chart registers CREATE on pods only,
 // so this request is never even sent to it.
-func TestAttackEphemeralContainerMountsOurToken(t *testing.T) {
+func TestEphemeralContainerMayNotReachOurParts(t *testing.T) {
 	t.Parallel()
 	h, _ := newHandler(t)
 	raw := []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"api","namespace":"shop",
@@ -32,5 +34,15 @@ func TestAttackEphemeralContainerMountsOurToken(t *testing.T) {
 	resp := h.Handle(t.Context(), req)
 	if resp.Allowed {
 		t.Fatalf("an ephemeral container mounting the injector's token volume and running envexec was allowed (%q)", resp.Result.Message)
+	}
+	if want := `pod "shop/api": container "debug": ephemeral container: it mounts the injector's volume vault-injector-token`; !strings.Contains(resp.Result.Message, want) {
+		t.Errorf("message %q, want it to contain %q", resp.Result.Message, want)
+	}
+	// A debug container that leaves our parts alone is let through unchanged.
+	plain := bytes.Replace(raw, []byte(`"command":["/vault-injector/envexec","--","/bin/sh"]`), []byte(`"command":["/bin/sh"]`), 1)
+	plain = bytes.Replace(plain, []byte(`"volumeMounts":[{"name":"vault-injector-token","mountPath":"/peek"},{"name":"vault-injector-bin","mountPath":"/vault-injector"}]`), []byte(`"volumeMounts":[]`), 1)
+	req.Object.Raw = plain
+	if resp := h.Handle(t.Context(), req); !resp.Allowed || len(resp.Patch) != 0 {
+		t.Errorf("a plain debug container: allowed=%v patch=%s (%v)", resp.Allowed, resp.Patch, resp.Result)
 	}
 }
