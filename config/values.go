@@ -80,7 +80,7 @@ func setVaultCAFile(w *Webhook, v string) error {
 	if v == "" {
 		return nil
 	}
-	data, err := os.ReadFile(v) //nolint:gosec // the platform's own flag names the file
+	data, err := os.ReadFile(v)
 	if err != nil {
 		return err
 	}
