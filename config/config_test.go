@@ -2,9 +2,16 @@ package config_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -250,6 +257,14 @@ func TestParsePod(t *testing.T) {
 				}
 			}),
 		},
+		"tls secret": {
+			ann: map[string]string{"vault-injector.io/tls-secret": "vault-ca.v2"}, sa: "app",
+			want: with(func(p *config.Pod) { p.TLSSecret = "vault-ca.v2" }),
+		},
+		"tls secret, bank-vaults alias": {
+			ann: map[string]string{"vault.security.banzaicloud.io/vault-tls-secret": "vault-tls"}, sa: "app",
+			want: with(func(p *config.Pod) { p.TLSSecret = "vault-tls" }),
+		},
 		"unsupported bank-vaults annotation warns": {
 			ann: map[string]string{"vault.security.banzaicloud.io/vault-agent": "true"}, sa: "app", want: base,
 			warnings: []string{`annotation "vault.security.banzaicloud.io/vault-agent" is not supported by vault-injector and was ignored`},
@@ -298,6 +313,10 @@ func TestParsePodErrors(t *testing.T) {
 		"tls skip not allowed":         {map[string]string{"vault.security.banzaicloud.io/vault-skip-verify": "true"}, []string{"vault-skip-verify", "--allow-tls-skip-verify"}},
 		"ignore missing yes":           {map[string]string{"vault-injector.io/ignore-missing": "yes"}, []string{"ignore-missing"}},
 		"bank-vaults mutate other":     {map[string]string{"vault.security.banzaicloud.io/mutate": "yes"}, []string{`"vault.security.banzaicloud.io/mutate"`, `only "skip"`}},
+		"tls secret not a name":        {map[string]string{"vault-injector.io/tls-secret": "Vault_CA"}, []string{`annotation "vault-injector.io/tls-secret": "Vault_CA" is not a Secret name (a lower-case DNS subdomain of at most 253 characters)`}},
+		"tls secret empty":             {map[string]string{"vault-injector.io/tls-secret": ""}, []string{`"vault-injector.io/tls-secret": "" is not a Secret name`}},
+		"tls secret dots":              {map[string]string{"vault-injector.io/tls-secret": "a..b"}, []string{`"a..b" is not a Secret name`}},
+		"tls secret path":              {map[string]string{"vault.security.banzaicloud.io/vault-tls-secret": "../other"}, []string{`annotation "vault.security.banzaicloud.io/vault-tls-secret": "../other" is not a Secret name`}},
 		"all reported":                 {map[string]string{"vault-injector.io/inject": "no", "vault-injector.io/timeout": "-1s"}, []string{"inject", "timeout"}},
 	}
 	for name, tc := range cases {
@@ -319,4 +338,80 @@ func TestParsePodErrors(t *testing.T) {
 func TestAnnotationsDoc(t *testing.T) {
 	t.Parallel()
 	golden(t, filepath.Join("..", "docs", "annotations.md"), []byte(config.AnnotationsMarkdown()))
+}
+
+// testCAPEM is a self-signed CA certificate in PEM, made for the test.
+func testCAPEM(t *testing.T, name string) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+func writeTemp(t *testing.T, data []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// --vault-ca-file is read at start-up; only its certificates, re-encoded, reach pods, and
+// every pod gets them, whatever its annotations.
+func TestVaultCAFile(t *testing.T) {
+	t.Parallel()
+	ca := testCAPEM(t, "platform CA")
+	key := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte("key-canary")})
+	path := writeTemp(t, append(append([]byte("# comment-canary\n"), ca...), key...))
+	w, err := parse(t, []string{"--vault-ca-file=" + path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.VaultCAFile != path || w.Defaults.CACerts != string(ca) {
+		t.Errorf("VaultCAFile %q, CACerts\n%s\nwant the certificate alone:\n%s", w.VaultCAFile, w.Defaults.CACerts, ca)
+	}
+	p, _, err := config.ParsePod(map[string]string{"vault-injector.io/tls-secret": "vault-ca"}, "app", w)
+	if err != nil || p.CACerts != string(ca) || p.TLSSecret != "vault-ca" {
+		t.Errorf("pod CACerts %q, TLSSecret %q, %v: want the platform's CA and the pod's Secret", p.CACerts, p.TLSSecret, err)
+	}
+	env, err := parse(t, nil, map[string]string{"VAULT_INJECTOR_VAULT_CA_FILE": path})
+	if err != nil || env.Defaults.CACerts != string(ca) {
+		t.Errorf("from the environment: CACerts %q, %v", env.Defaults.CACerts, err)
+	}
+}
+
+func TestVaultCAFileErrors(t *testing.T) {
+	t.Parallel()
+	ca := testCAPEM(t, "platform CA")
+	missing := filepath.Join(t.TempDir(), "absent.pem")
+	for name, tc := range map[string]struct {
+		path, want string
+	}{
+		"missing":  {missing, "invalid value \"" + missing + "\" for flag -vault-ca-file: open " + missing + ": no such file or directory"},
+		"no certs": {writeTemp(t, []byte("not a certificate\n")), ": holds no PEM certificate"},
+		"too large": {
+			writeTemp(t, bytes.Repeat(ca, 65536/len(ca)+1)),
+			"more than the 65536 an envexec setting may carry (an environment variable); give only the CAs that sign Vault's certificate, not a system bundle",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := parse(t, []string{"--vault-ca-file=" + tc.path}, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
 }

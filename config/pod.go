@@ -46,6 +46,12 @@ type Pod struct {
 	// MalformedWarn admits pods with malformed references, with a warning; the webhook-wide
 	// --malformed-references=warn. envexec then stops the container at start.
 	MalformedWarn bool `json:"malformedWarn,omitempty"`
+	// CACerts are the platform's CAs for Vault (PEM, certificates only), trusted by every
+	// wrapped container besides the system roots; from the webhook's --vault-ca-file.
+	CACerts string `json:"caCerts,omitempty"`
+	// TLSSecret names a Secret of the pod's namespace whose ca.crt envexec trusts for
+	// Vault too. The kubelet mounts it into wrapped containers; the webhook never reads it.
+	TLSSecret string `json:"tlsSecret,omitempty"`
 	// EnvSources wraps every container that takes variables from a Secret or ConfigMap,
 	// so envexec resolves references kept there: the webhook does not read them.
 	EnvSources bool `json:"envSources,omitempty"`
@@ -167,6 +173,13 @@ var Annotations = []Annotation{
 			return setEnvexec(p, envexec.EnvTLSSkipVerify, v)
 		},
 	},
+	{
+		Name: "tls-secret", Type: "Secret name", Default: "none", BankVaults: "vault-tls-secret",
+		Doc: "Secret in the pod's namespace whose `ca.crt` envexec trusts for Vault's TLS, besides the system roots and the " +
+			"platform's --vault-ca-file. The kubelet mounts that key alone, read-only, into wrapped containers (the webhook " +
+			"never reads the Secret); the pod does not start until the Secret and its `ca.crt` exist.",
+		set: func(p *Pod, v string, _ *Webhook) error { return setSecretName(&p.TLSSecret, v) },
+	},
 	envexecAnnotation("daemon", "vault-env-daemon", envexec.EnvDaemon, "bool", "false",
 		"\"true\" keeps envexec as the parent of the application to renew its token and leases (see docs/envexec.md)."),
 	envexecAnnotation("daemon-on-expiry", "", envexec.EnvDaemonOnExpiry, "restart, signal or stop", "`restart`",
@@ -247,6 +260,7 @@ func ParsePod(annotations map[string]string, serviceAccount string, w Webhook) (
 		MalformedWarn:   w.MalformedReferences == MalformedWarn,
 		TokenAudience:   w.Defaults.TokenAudience,
 		TokenExpiration: w.Defaults.TokenExpiration,
+		CACerts:         w.Defaults.CACerts,
 	}
 	var errs []error
 	for _, a := range Annotations {

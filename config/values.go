@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path"
 	"regexp"
 	"slices"
@@ -66,6 +67,40 @@ func setVaultAddr(dst *string, v string) error {
 	}
 	if err := envexecAccepts(envexec.EnvVaultAddr, v); err != nil {
 		return err
+	}
+	*dst = v
+	return nil
+}
+
+// setVaultCAFile reads the platform's CA bundle for Vault at start-up. Only its
+// certificates, re-encoded, are kept (envexec.CACerts): they are written into every
+// wrapped container, where nothing else of the file belongs.
+func setVaultCAFile(w *Webhook, v string) error {
+	w.VaultCAFile, w.Defaults.CACerts = v, ""
+	if v == "" {
+		return nil
+	}
+	data, err := os.ReadFile(v)
+	if err != nil {
+		return err
+	}
+	certs, err := envexec.CACerts(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", v, err)
+	}
+	if err := envexecAccepts(envexec.EnvCACerts, certs); err != nil {
+		return fmt.Errorf("%s: %w", v, err)
+	}
+	w.Defaults.CACerts = certs
+	return nil
+}
+
+// dnsSubdomainRE is Kubernetes' RFC 1123 subdomain, the form of a Secret's name.
+var dnsSubdomainRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
+func setSecretName(dst *string, v string) error {
+	if len(v) > 253 || !dnsSubdomainRE.MatchString(v) {
+		return fmt.Errorf("%q is not a Secret name (a lower-case DNS subdomain of at most 253 characters)", v)
 	}
 	*dst = v
 	return nil

@@ -47,6 +47,9 @@ type Webhook struct {
 	BankVaultsCompat bool
 	// Certs says where the serving certificate comes from.
 	Certs Certs
+	// VaultCAFile is the PEM bundle of the platform's CAs for Vault (--vault-ca-file), read
+	// once at start-up into Defaults.CACerts.
+	VaultCAFile string
 	// AllowTLSSkipVerify lets pods turn off verification of Vault's certificate.
 	AllowTLSSkipVerify bool
 	// MalformedReferences says what a malformed reference does at admission.
@@ -144,6 +147,9 @@ type PodDefaults struct {
 	TokenAudience string
 	// TokenExpiration is the lifetime of that token; envexec only needs it at start-up.
 	TokenExpiration time.Duration
+	// CACerts are the certificates of VaultCAFile re-encoded as PEM (nothing else of the
+	// file), which every wrapped container trusts for Vault besides the system roots.
+	CACerts string
 }
 
 // flagSpec declares one webhook setting: its flag, its environment variable (derived), its
@@ -250,6 +256,11 @@ var webhookFlags = []flagSpec{
 	{
 		"cert-check-interval", "1m", "how often each replica checks the certificate Secret and the caBundle",
 		func(w *Webhook, v string) error { return setDuration(&w.Certs.CheckInterval, v, 24*time.Hour) },
+	},
+	{
+		"vault-ca-file", "", "PEM bundle of CAs that every wrapped container trusts for Vault's TLS, besides the system roots " +
+			"(written into pods as ENVEXEC_CA_CERTS: certificates only, at most 64 KiB); read at start-up",
+		setVaultCAFile,
 	},
 	{
 		"allow-tls-skip-verify", "false", "let pods turn off verification of Vault's TLS certificate (annotation tls-skip-verify)",

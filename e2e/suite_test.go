@@ -36,6 +36,11 @@ type endpoints struct {
 	VaultLog        string                `json:"vaultLog"`
 	ControlPlaneLog string                `json:"controlPlaneLog"`
 	RegistryLog     string                `json:"registryLog"`
+	// TLSVault serves HTTPS with a private CA that the webhook's --vault-ca-file names,
+	// so every pod trusts it; PrivateVault's private CA is trusted by nobody, unless a
+	// pod names it (tls-secret). Both have Kubernetes auth like Vault.
+	TLSVault     framework.VaultClient `json:"tlsVault"`
+	PrivateVault framework.VaultClient `json:"privateVault"`
 }
 
 // Shared by the specs of this process; set once in SynchronizedBeforeSuite.
@@ -87,6 +92,16 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	e.VaultByName, err = framework.ByHostName(e.Vault.Addr)
 	Expect(err).NotTo(HaveOccurred())
 
+	By("starting two Vaults that serve TLS with private CAs, one of them the platform's")
+	tlsVault, err := framework.StartTLSVault(ctx, e.API, logFile(filepath.Join(dir, "vault-tls.log")))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(tlsVault.Stop)
+	e.TLSVault = tlsVault.Client()
+	privateVault, err := framework.StartTLSVault(ctx, e.API, logFile(filepath.Join(dir, "vault-private.log")))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(privateVault.Stop)
+	e.PrivateVault = privateVault.Client()
+
 	By("starting an OCI registry for the entrypoint lookup")
 	reg := framework.StartRegistry(logFile(e.RegistryLog))
 	DeferCleanup(reg.Stop)
@@ -108,9 +123,11 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 		Serving:     cp.Serving(),
 		EnvexecPath: e.Binaries.Envexec,
 		VaultAddr:   e.Vault.Addr,
-		// Pods may name the same Vault by host name, and one other Vault: an address
-		// where nothing listens.
-		AllowedVaultAddrs: []string{e.Vault.Addr, e.VaultByName, e.DownVaultAddr},
+		// Pods may name the same Vault by host name, an address where nothing listens,
+		// and the two Vaults with private CAs.
+		AllowedVaultAddrs: []string{e.Vault.Addr, e.VaultByName, e.DownVaultAddr, e.TLSVault.Addr, e.PrivateVault.Addr},
+		// The platform's CA for Vault: every wrapped container trusts TLSVault.
+		VaultCAFile: e.TLSVault.CAFile,
 		// The test registry speaks plain HTTP. Specs whose pods have no command use only
 		// images on it, so no lookup ever leaves loopback.
 		InsecureRegistries: []string{e.Registry},

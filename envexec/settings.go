@@ -1,6 +1,7 @@
 package envexec
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,11 @@ const (
 	EnvVaultNamespace = EnvPrefix + "VAULT_NAMESPACE"
 	// EnvCAFile is a PEM bundle trusted for Vault's TLS in addition to the system roots.
 	EnvCAFile = EnvPrefix + "CA_FILE"
+	// EnvCACerts is PEM text of CA certificates trusted for Vault's TLS in addition to
+	// the system roots and EnvCAFile: the platform's CA (the webhook's --vault-ca-file),
+	// written into the pod so that it works in every namespace. CA certificates are not
+	// secrets.
+	EnvCACerts = EnvPrefix + "CA_CERTS"
 	// EnvTLSSkipVerify ("true" or "false") turns off TLS verification; the webhook decides
 	// whether a pod may set it.
 	EnvTLSSkipVerify = EnvPrefix + "TLS_SKIP_VERIFY"
@@ -145,6 +151,8 @@ type Settings struct {
 	VaultNamespace string
 	// CAFile names CAs trusted in addition to the system roots, when not empty.
 	CAFile string
+	// CACerts are more CAs trusted in addition to the system roots (ENVEXEC_CA_CERTS).
+	CACerts []*x509.Certificate
 	// TLSSkipVerify turns off certificate verification.
 	TLSSkipVerify bool
 	// ClientTimeout bounds one HTTP attempt.

@@ -110,19 +110,33 @@ func TestVaultTLS(t *testing.T) {
 		// The application's own TLS settings are not envexec's.
 		"VAULT_CACERT=" + srv.CAFile, "VAULT_SKIP_VERIFY=true",
 	}
+	caPEM, err := os.ReadFile(srv.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCerts, err := CACerts(caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongCA := otherCA(t)
 	tests := map[string]struct {
 		extra    []string
 		wantCode int
 		wantText string
 	}{
-		"ca file":            {extra: []string{EnvCAFile + "=" + srv.CAFile}},
-		"system roots":       {wantCode: ExitUnreachable, wantText: "certificate"},
-		"skip verify":        {extra: []string{EnvTLSSkipVerify + "=true"}},
-		"missing ca file":    {extra: []string{EnvCAFile + "=/nonexistent/ca.pem"}, wantCode: ExitSettings, wantText: EnvCAFile},
-		"not a pem":          {extra: []string{EnvCAFile + "=" + writeFile(t, "not pem")}, wantCode: ExitSettings, wantText: "no PEM certificate"},
-		"wrong ca":           {extra: []string{EnvCAFile + "=" + writeFile(t, otherCA(t))}, wantCode: ExitUnreachable, wantText: "certificate"},
-		"skip verify false":  {extra: []string{EnvTLSSkipVerify + "=false"}, wantCode: ExitUnreachable, wantText: "certificate"},
-		"ca and skip verify": {extra: []string{EnvCAFile + "=" + srv.CAFile, EnvTLSSkipVerify + "=true"}},
+		"ca certs":                {extra: []string{EnvCACerts + "=" + caCerts}},
+		"ca certs of another ca":  {extra: []string{EnvCACerts + "=" + wrongCA}, wantCode: ExitUnreachable, wantText: "x509: certificate signed by unknown authority"},
+		"wrong ca file, ca certs": {extra: []string{EnvCAFile + "=" + writeFile(t, wrongCA), EnvCACerts + "=" + caCerts}},
+		"ca file, wrong ca certs": {extra: []string{EnvCAFile + "=" + srv.CAFile, EnvCACerts + "=" + wrongCA}},
+		"ca certs not a pem":      {extra: []string{EnvCACerts + "=not pem"}, wantCode: ExitSettings, wantText: EnvCACerts + ": text after certificate 0 is not a PEM block"},
+		"ca file":                 {extra: []string{EnvCAFile + "=" + srv.CAFile}},
+		"system roots":            {wantCode: ExitUnreachable, wantText: "certificate"},
+		"skip verify":             {extra: []string{EnvTLSSkipVerify + "=true"}},
+		"missing ca file":         {extra: []string{EnvCAFile + "=/nonexistent/ca.pem"}, wantCode: ExitSettings, wantText: EnvCAFile},
+		"not a pem":               {extra: []string{EnvCAFile + "=" + writeFile(t, "not pem")}, wantCode: ExitSettings, wantText: "no PEM certificate"},
+		"wrong ca":                {extra: []string{EnvCAFile + "=" + writeFile(t, wrongCA)}, wantCode: ExitUnreachable, wantText: "certificate"},
+		"skip verify false":       {extra: []string{EnvTLSSkipVerify + "=false"}, wantCode: ExitUnreachable, wantText: "certificate"},
+		"ca and skip verify":      {extra: []string{EnvCAFile + "=" + srv.CAFile, EnvTLSSkipVerify + "=true"}},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

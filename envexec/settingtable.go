@@ -35,6 +35,7 @@ var settingTable = []setting{
 	{name: EnvVaultTokenFile, help: "file holding a Vault token (token)", parse: optionalPath(func(s *Settings) *string { return &s.VaultTokenFile })},
 	{name: EnvVaultNamespace, help: "Vault namespace, sent as X-Vault-Namespace", parse: parseNamespace},
 	{name: EnvCAFile, help: "PEM file of CA certificates trusted for Vault's TLS, besides the system roots", parse: optionalPath(func(s *Settings) *string { return &s.CAFile })},
+	{name: EnvCACerts, help: "PEM text of CA certificates trusted for Vault's TLS, besides the system roots and " + EnvCAFile, parse: parseCACerts},
 	{name: EnvTLSSkipVerify, def: "false", help: "true turns off TLS verification", parse: boolSetting(func(s *Settings) *bool { return &s.TLSSkipVerify })},
 	{name: EnvClientTimeout, def: "15s", help: "bound of one HTTP request to Vault (Go duration)", parse: durationSetting(func(s *Settings) *time.Duration { return &s.ClientTimeout })},
 	{name: EnvTimeout, def: "60s", help: "start-up deadline for login, reads and retries (Go duration)", parse: durationSetting(func(s *Settings) *time.Duration { return &s.Timeout })},

@@ -72,22 +72,28 @@ func newClient(s Settings, log *slog.Logger) (*client, error) {
 }
 
 // tlsConfig verifies Vault's certificate against the system roots plus, when set, the
-// CA bundle of ENVEXEC_CA_FILE. The system roots come from the default files only:
+// CA bundle of ENVEXEC_CA_FILE (a pod's own CA) and the CAs of ENVEXEC_CA_CERTS (the
+// platform's). The system roots come from the default files only:
 // envexec's own environment is empty (see isolate.go), so the container's SSL_CERT_FILE
 // and SSL_CERT_DIR cannot change them. Only ENVEXEC_TLS_SKIP_VERIFY turns verification off.
 func tlsConfig(s Settings) (*tls.Config, error) {
 	conf := &tls.Config{MinVersion: tls.VersionTLS12}
-	if s.CAFile != "" {
-		data, err := os.ReadFile(s.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", EnvCAFile, err)
-		}
+	if s.CAFile != "" || len(s.CACerts) > 0 {
 		pool, err := x509.SystemCertPool()
 		if err != nil {
 			pool = x509.NewCertPool() // an image without CA files has no system roots
 		}
-		if !pool.AppendCertsFromPEM(data) {
-			return nil, fmt.Errorf("%s: %s holds no PEM certificate", EnvCAFile, s.CAFile)
+		if s.CAFile != "" {
+			data, err := os.ReadFile(s.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", EnvCAFile, err)
+			}
+			if !pool.AppendCertsFromPEM(data) {
+				return nil, fmt.Errorf("%s: %s holds no PEM certificate", EnvCAFile, s.CAFile)
+			}
+		}
+		for _, cert := range s.CACerts {
+			pool.AddCert(cert)
 		}
 		conf.RootCAs = pool
 	}

@@ -43,6 +43,30 @@ func tokenVolume(cfg config.Pod) corev1.Volume {
 	}
 }
 
+// caVolume is the pod's own CA for Vault: the one key ca.crt of the Secret it names,
+// read-only for everyone (a CA certificate is not a secret). The kubelet reads the Secret
+// with the pod's rights; the webhook never does.
+func caVolume(cfg config.Pod) corev1.Volume {
+	return corev1.Volume{
+		Name: CAVolumeName,
+		VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName:  cfg.TLSSecret,
+			Items:       []corev1.KeyToPath{{Key: CAKey, Path: CAKey}},
+			DefaultMode: ptr.To[int32](0o444),
+		}},
+	}
+}
+
+// ourVolumes are the volumes Inject adds, in order: the binary, the token and, when the
+// pod names a tls-secret, its CA.
+func ourVolumes(cfg config.Pod) []corev1.Volume {
+	vs := []corev1.Volume{binVolume(), tokenVolume(cfg)}
+	if cfg.TLSSecret != "" {
+		vs = append(vs, caVolume(cfg))
+	}
+	return vs
+}
+
 // initContainer copies envexec into the shared volume. It needs no shell and meets the
 // Pod Security "restricted" profile, so it can run in any namespace.
 func initContainer(cfg config.Pod) corev1.Container {
@@ -95,7 +119,7 @@ func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts) {
 			}
 		}
 	}
-	c.VolumeMounts = append(c.VolumeMounts, ourMounts()...)
+	c.VolumeMounts = append(c.VolumeMounts, ourMounts(cfg)...)
 	if c.TerminationMessagePolicy == "" || c.TerminationMessagePolicy == corev1.TerminationMessageReadFile {
 		// envexec explains a failed start on stderr; let `kubectl describe` show it.
 		c.TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
@@ -103,13 +127,17 @@ func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts) {
 	c.Env = append(c.Env, settingsEnv(c.Name, cfg)...)
 }
 
-// ourMounts are envexec's binary and token, read-only, for a container that runs envexec:
-// the token is mounted nowhere else.
-func ourMounts() []corev1.VolumeMount {
-	return []corev1.VolumeMount{
+// ourMounts are envexec's binary and token, and the pod's CA when it names one,
+// read-only, for a container that runs envexec: the token is mounted nowhere else.
+func ourMounts(cfg config.Pod) []corev1.VolumeMount {
+	ms := []corev1.VolumeMount{
 		{Name: VolumeName, MountPath: MountPath, ReadOnly: true},
 		{Name: TokenVolumeName, MountPath: TokenDir, ReadOnly: true},
 	}
+	if cfg.TLSSecret != "" {
+		ms = append(ms, corev1.VolumeMount{Name: CAVolumeName, MountPath: CADir, ReadOnly: true})
+	}
+	return ms
 }
 
 // settingsEnv is envexec's settings for one container, exactly as the webhook writes them:
@@ -126,6 +154,12 @@ func settingsEnv(container string, cfg config.Pod) []corev1.EnvVar {
 		{Name: envexec.EnvContainer, Value: container},
 		fieldEnv(envexec.EnvPod, "metadata.name"),
 		fieldEnv(envexec.EnvNamespace, "metadata.namespace"),
+	}
+	if cfg.CACerts != "" {
+		env = append(env, corev1.EnvVar{Name: envexec.EnvCACerts, Value: cfg.CACerts})
+	}
+	if cfg.TLSSecret != "" {
+		env = append(env, corev1.EnvVar{Name: envexec.EnvCAFile, Value: CAFile})
 	}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Envexec)) {
 		env = append(env, corev1.EnvVar{Name: name, Value: cfg.Envexec[name]})

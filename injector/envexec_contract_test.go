@@ -3,6 +3,8 @@ package injector_test
 import (
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -93,6 +95,7 @@ func TestEnvexecAcceptsWhatTheWebhookAdmits(t *testing.T) {
 			check(t, "--"+f, v, cfg)
 		}
 	}
+	admitted += checkVaultCAFile(t, check)
 	if admitted < 50 {
 		t.Fatalf("only %d candidate values were admitted: the corpus no longer exercises the contract", admitted)
 	}
@@ -100,6 +103,57 @@ func TestEnvexecAcceptsWhatTheWebhookAdmits(t *testing.T) {
 	if _, _, err := config.ParsePod(map[string]string{config.AnnotationPrefix + "auth-path": "auth/kubernetes"}, "app", contractWebhook(t)); err == nil {
 		t.Error(`auth-path "auth/kubernetes" is admitted, but envexec wants the mount path without "auth/"`)
 	}
+}
+
+// checkVaultCAFile runs the contract over --vault-ca-file: a bundle the webhook admits
+// (whatever else the file holds) is one envexec reads, with every certificate in it.
+// It returns how many candidates were admitted.
+func checkVaultCAFile(t *testing.T, check func(t *testing.T, what, v string, cfg config.Pod)) int {
+	t.Helper()
+	bundle, err := os.ReadFile(filepath.Join("testdata", "platform-ca", "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := map[string]string{
+		"bundle":      string(bundle),
+		"with a key":  string(bundle) + "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\ntrailing text\n",
+		"crlf":        strings.ReplaceAll(string(bundle), "\n", "\r\n"),
+		"empty":       "",
+		"not pem":     "vault:secret/data/x#y",
+		"system-size": strings.Repeat(string(bundle), 2*envexec.MaxCACerts/len(bundle)),
+	}
+	admitted := 0
+	for name, content := range files {
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".pem")
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		w, err := config.ParseWebhook(fs, []string{"--vault-ca-file=" + path}, noEnv)
+		if err != nil {
+			continue
+		}
+		admitted++
+		cfg, _, err := config.ParsePod(nil, "app", w)
+		if err != nil {
+			t.Fatalf("--vault-ca-file (%s): %v", name, err)
+		}
+		check(t, "--vault-ca-file", name, cfg)
+		out, _, err := injector.Inject(typicalPod(), cfg, injector.Facts{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := envexec.ParseSettings(environOf(out.Spec.Containers[0]))
+		if err != nil || len(s.CACerts) != 2 {
+			t.Errorf("--vault-ca-file (%s): envexec reads %d certificates (%v), want the bundle's 2", name, len(s.CACerts), err)
+		}
+	}
+	if admitted != 3 {
+		t.Errorf("%d of the --vault-ca-file candidates were admitted, want the 3 that hold the bundle", admitted)
+	}
+	return admitted
 }
 
 func noEnv(string) (string, bool) { return "", false }

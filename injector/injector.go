@@ -34,6 +34,15 @@ const (
 	TokenDir = "/var/run/secrets/vault-injector" //nolint:gosec // a path, not a credential
 	// TokenFile is the token envexec sends to Vault.
 	TokenFile = TokenDir + "/token"
+	// CAVolumeName is the ca.crt of the Secret a pod names with tls-secret: its own CA for
+	// Vault, mounted by the kubelet (the webhook never reads it).
+	CAVolumeName = "vault-injector-ca"
+	// CADir is where CAVolumeName is mounted in wrapped containers.
+	CADir = "/var/run/secrets/vault-injector-ca"
+	// CAFile is the pod's CA, envexec's ENVEXEC_CA_FILE.
+	CAFile = CADir + "/" + CAKey
+	// CAKey is the key of the pod's Secret that holds its CA (as cert-manager writes it).
+	CAKey = "ca.crt"
 )
 
 // Report says what Inject did, for logs, metrics and admission warnings. It holds names
@@ -122,7 +131,7 @@ func Inject(pod *corev1.Pod, cfg config.Pod, facts Facts) (*corev1.Pod, Report, 
 		})
 	}
 	if !plan.alreadyInjected {
-		out.Spec.Volumes = append(out.Spec.Volumes, binVolume(), tokenVolume(cfg))
+		out.Spec.Volumes = append(out.Spec.Volumes, ourVolumes(cfg)...)
 		out.Spec.InitContainers = slices.Insert(out.Spec.InitContainers, 0, initContainer(cfg))
 	}
 	if out.Annotations == nil {

@@ -48,7 +48,7 @@ func ownParts(pod *corev1.Pod, cfg config.Pod) (ownership, []error) {
 	}
 	ours := ownVolumes(pod, cfg, fail) + ownInitContainer(pod, cfg, fail)
 	switch {
-	case ours == 3 && len(errs) == 0:
+	case ours == len(ourVolumes(cfg))+1 && len(errs) == 0:
 		o.injected = true
 	case ours > 0 && len(errs) == 0:
 		fail("", "the pod holds some of the injector's volumes and init container but not all; create it without them")
@@ -59,13 +59,18 @@ func ownParts(pod *corev1.Pod, cfg config.Pod) (ownership, []error) {
 }
 
 // ownVolumes counts the volumes that are exactly ours and reports those only named so.
+// The CA volume's name is reserved whether or not this pod names a tls-secret.
 func ownVolumes(pod *corev1.Pod, cfg config.Pod, fail func(container, reason string)) int {
+	wants := map[string]*corev1.Volume{VolumeName: nil, TokenVolumeName: nil, CAVolumeName: nil}
+	for _, v := range ourVolumes(cfg) {
+		wants[v.Name] = &v
+	}
 	n := 0
 	for _, v := range pod.Spec.Volumes {
-		want, reserved := map[string]corev1.Volume{VolumeName: binVolume(), TokenVolumeName: tokenVolume(cfg)}[v.Name]
+		want, reserved := wants[v.Name]
 		switch {
 		case !reserved:
-		case equality.Semantic.DeepEqual(v, want):
+		case want != nil && equality.Semantic.DeepEqual(v, *want):
 			n++
 		default:
 			fail("", "volume name "+v.Name+" is reserved for the injector; rename the volume")
@@ -135,10 +140,10 @@ func (o *ownership) checkWrapped(c *corev1.Container, cfg config.Pod, fail func(
 func usesInjector(c *corev1.Container) string {
 	for _, m := range c.VolumeMounts {
 		switch {
-		case m.Name == VolumeName || m.Name == TokenVolumeName:
+		case m.Name == VolumeName || m.Name == TokenVolumeName || m.Name == CAVolumeName:
 			return "it mounts the injector's volume " + m.Name
-		case under(m.MountPath, MountPath) || under(m.MountPath, TokenDir):
-			// A mount below ours is mounted after it and would replace envexec or its token.
+		case under(m.MountPath, MountPath) || under(m.MountPath, TokenDir) || under(m.MountPath, CADir):
+			// A mount below ours is mounted after it and would replace envexec, its token or its CA.
 			return "mount path " + m.MountPath + " is reserved for the injector"
 		}
 	}
@@ -214,15 +219,15 @@ func sameInitContainer(got, want corev1.Container) bool {
 }
 
 // isWrapped tells whether c runs envexec exactly as wrapContainer writes it: envexec in
-// front of the command, our two mounts last, our settings last in env and no other
+// front of the command, our mounts last, our settings last in env and no other
 // ENVEXEC_* variable before them.
 func isWrapped(c *corev1.Container, cfg config.Pod) bool {
-	wantEnv := settingsEnv(c.Name, cfg)
-	n, m := len(c.Env)-len(wantEnv), len(c.VolumeMounts)-2
+	wantEnv, wantMounts := settingsEnv(c.Name, cfg), ourMounts(cfg)
+	n, m := len(c.Env)-len(wantEnv), len(c.VolumeMounts)-len(wantMounts)
 	if len(c.Command) < 2 || c.Command[0] != EnvexecInPod || c.Command[1] != "--" || n < 0 || m < 0 {
 		return false
 	}
-	if !equality.Semantic.DeepEqual(c.Env[n:], wantEnv) || !equality.Semantic.DeepEqual(c.VolumeMounts[m:], ourMounts()) {
+	if !equality.Semantic.DeepEqual(c.Env[n:], wantEnv) || !equality.Semantic.DeepEqual(c.VolumeMounts[m:], wantMounts) {
 		return false
 	}
 	return !slices.ContainsFunc(c.Env[:n], func(e corev1.EnvVar) bool { return strings.HasPrefix(e.Name, EnvPrefix) })

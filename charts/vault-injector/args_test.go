@@ -3,6 +3,8 @@ package chart_test
 import (
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/yaml"
 
 	"github.com/vault-injector/vault-injector/config"
 )
@@ -25,7 +28,7 @@ var pendingFlags = []string{}
 // flags only when their bundle is set.
 var (
 	selfManagedFlags = []string{"cert-secret", "webhook-config-name", "service-name", "ca-validity", "cert-validity", "cert-check-interval", "cert-extra-sans"}
-	envOnlyFlags     = []string{"namespace", "registry-ca-file", "client-ca-file"}
+	envOnlyFlags     = []string{"namespace", "registry-ca-file", "client-ca-file", "vault-ca-file"}
 )
 
 // TestArgs parses the chart's container arguments with the webhook's own flag parser, for
@@ -59,7 +62,7 @@ func TestArgs(t *testing.T) {
 					t.Errorf("chart defaults differ from the binary's (-binary +chart):\n%s", d)
 				}
 			case "customized":
-				checkCustomized(t, got.cfg)
+				checkCustomized(t, got)
 			}
 			selfManaged := got.cfg.Certs.Mode == config.CertModeSelfManaged
 			for _, name := range defaults.webhookFlags {
@@ -79,6 +82,7 @@ type parsed struct {
 	cfg          config.Webhook
 	webhookFlags []string // the flags config.ParseWebhook defines
 	passed       []string // the flags on the command line
+	vaultCAFile  string   // --vault-ca-file as the chart passes it
 }
 
 // parseFlags runs the webhook's parser (its flags plus the logger's, as cmd/vault-injector
@@ -109,6 +113,12 @@ func parseFlags(t *testing.T, args []string, env map[string]string) parsed {
 			unchecked = append(unchecked, "--"+name)
 			continue
 		}
+		if path, ok := strings.CutPrefix(a, "--vault-ca-file="); ok {
+			// The webhook reads the bundle at start-up: give it the one the scenario's
+			// values hold, where the chart mounts it.
+			out.vaultCAFile = path
+			a = "--vault-ca-file=" + vaultCAFile(t)
+		}
 		kept = append(kept, a)
 	}
 	if len(unchecked) > 0 {
@@ -122,9 +132,34 @@ func parseFlags(t *testing.T, args []string, env map[string]string) parsed {
 	return out
 }
 
-// checkCustomized: each changed value reaches the webhook's configuration.
-func checkCustomized(t *testing.T, got config.Webhook) {
+// vaultCAFile writes customized.yaml's vault.caBundle where the webhook can read it.
+func vaultCAFile(t *testing.T) string {
 	t.Helper()
+	var values struct {
+		Vault struct {
+			CABundle string `json:"caBundle"`
+		} `json:"vault"`
+	}
+	data, err := os.ReadFile(filepath.Join("testdata", "values", "customized.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, &values); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(path, []byte(values.Vault.CABundle), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// checkCustomized: each changed value reaches the webhook's configuration.
+func checkCustomized(t *testing.T, got parsed) {
+	t.Helper()
+	if got.vaultCAFile != "/etc/vault-injector/vault-ca/ca.crt" || !strings.HasPrefix(got.cfg.Defaults.CACerts, "-----BEGIN CERTIFICATE-----\nMIIBqDCCAU2gAwIBAgIUEn8KXfF4LnS11zZGOnOfiun") {
+		t.Errorf("--vault-ca-file=%q gives pods %q, want the mounted vault.caBundle", got.vaultCAFile, got.cfg.Defaults.CACerts)
+	}
 	want := config.Webhook{
 		WebhookHost: "0.0.0.0", WebhookPort: 10443, CertDir: "/etc/vault-injector/certs", MetricsAddr: "0", ProbeAddr: ":10081",
 		ClientCAFile:  "/etc/vault-injector/client-ca/ca.crt",
@@ -149,7 +184,7 @@ func checkCustomized(t *testing.T, got config.Webhook) {
 			ExtraSANs: []string{"vault-injector.example.com", "10.0.0.10"},
 		},
 	}
-	if d := cmp.Diff(want, got); d != "" {
+	if d := cmp.Diff(want, got.cfg, cmpopts.IgnoreFields(config.Webhook{}, "VaultCAFile"), cmpopts.IgnoreFields(config.PodDefaults{}, "CACerts")); d != "" {
 		t.Errorf("customized values as the webhook sees them (-want +got):\n%s", d)
 	}
 }

@@ -56,7 +56,7 @@ func TestRender(t *testing.T) {
 		"opt-in":              kindsOf(selfManagedKinds),
 		"monitoring":          kindsOf(selfManagedKinds, "ServiceMonitor", "PrometheusRule", "ConfigMap"),
 		"network-policy":      kindsOf(selfManagedKinds, "NetworkPolicy"),
-		"customized":          kindsOf(selfManagedKinds, "ConfigMap", "ConfigMap"), // registry CA, client CA
+		"customized":          kindsOf(selfManagedKinds, "ConfigMap", "ConfigMap", "ConfigMap"), // registry CA, client CA, Vault CA
 	}
 	for _, s := range scenarios() {
 		t.Run(s.name, func(t *testing.T) {

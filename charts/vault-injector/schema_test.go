@@ -27,6 +27,7 @@ func TestSchemaRejects(t *testing.T) {
 		"provided without CA":    {`certificates={"mode":"provided","provided":{"secretName":"tls"}}`, "/certificates/provided/caBundle'"},
 		"issuerRef without name": {`certificates={"mode":"cert-manager","certManager":{"issuerRef":{"kind":"ClusterIssuer"}}}`, "missing property 'name'"},
 		"unknown env field":      {`extraEnv=[{"name":"A","vaule":"b"}]`, "additional properties 'vaule' not allowed"},
+		"vault CA not PEM":       {`vault={"caBundle":"/etc/ssl/ca.pem"}`, "/vault/caBundle'"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -22,11 +22,29 @@ type Vault struct {
 // vault), enables Kubernetes auth against api and the PKI and transit engines. Its
 // output goes to log (nil discards).
 func StartVault(ctx context.Context, api APIEndpoint, log io.Writer) (*Vault, error) {
+	v, err := startVault(ctx, api, log, vaultdev.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := v.Client().EnableEngines(ctx); err != nil {
+		return nil, errors.Join(err, v.Stop())
+	}
+	return v, nil
+}
+
+// StartTLSVault starts a Vault that serves HTTPS on 127.0.0.1 with a certificate from a
+// CA of its own (Client().CAFile), a private CA no system trusts, with Kubernetes auth
+// against api like StartVault's (KV v2 at secret/, no other engines).
+func StartTLSVault(ctx context.Context, api APIEndpoint, log io.Writer) (*Vault, error) {
+	return startVault(ctx, api, log, vaultdev.Options{TLS: true})
+}
+
+func startVault(ctx context.Context, api APIEndpoint, log io.Writer, opts vaultdev.Options) (*Vault, error) {
 	bin, err := vaultdev.FindBinary(ctx, log)
 	if err != nil {
 		return nil, fmt.Errorf("find vault: %w", err)
 	}
-	s, err := vaultdev.StartContext(ctx, bin, log)
+	s, err := vaultdev.StartContextWith(ctx, bin, log, opts)
 	if err != nil {
 		return nil, fmt.Errorf("start vault: %w", err)
 	}
@@ -34,15 +52,12 @@ func StartVault(ctx context.Context, api APIEndpoint, log io.Writer) (*Vault, er
 	if err := v.Client().EnableKubernetesAuth(ctx, KubernetesAuthMount, api); err != nil {
 		return nil, errors.Join(err, s.Stop())
 	}
-	if err := v.Client().EnableEngines(ctx); err != nil {
-		return nil, errors.Join(err, s.Stop())
-	}
 	return v, nil
 }
 
 // Client is a root client of this server, for setup from any process.
 func (v *Vault) Client() VaultClient {
-	return VaultClient{Addr: v.server.Addr, Token: v.server.RootToken}
+	return VaultClient{Addr: v.server.Addr, Token: v.server.RootToken, CAFile: v.server.CAFile}
 }
 
 // Stop stops the server; everything it stored is gone.

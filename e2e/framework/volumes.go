@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -15,7 +16,8 @@ import (
 const ServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 // makeVolumes creates one host directory per volume: emptyDir (mode 0777, as the kubelet
-// does) or projected ServiceAccount tokens. Every other volume type is refused.
+// does), projected ServiceAccount tokens, or a Secret of the pod's namespace (read with
+// the runner's rights, as the kubelet reads it). Every other volume type is refused.
 func makeVolumes(ctx context.Context, c *Cluster, pod *corev1.Pod, podDir string) (map[string]string, error) {
 	dirs := map[string]string{}
 	for _, v := range pod.Spec.Volumes {
@@ -27,6 +29,10 @@ func makeVolumes(ctx context.Context, c *Cluster, pod *corev1.Pod, podDir string
 			}
 		case v.Projected != nil:
 			if err := projectTokens(ctx, c, pod, v.Projected, dir); err != nil {
+				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
+			}
+		case v.Secret != nil:
+			if err := writeSecretVolume(ctx, c, pod.Namespace, v.Secret, dir); err != nil {
 				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 			}
 		default:
@@ -68,6 +74,42 @@ func projectTokens(ctx context.Context, c *Cluster, pod *corev1.Pod, p *corev1.P
 			return err
 		}
 		if err := os.WriteFile(filepath.Join(dir, t.Path), []byte(token), mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeSecretVolume writes the keys of a Secret volume (only its items when it lists
+// them) with its default mode. A missing Secret or key fails, where the kubelet would
+// keep the pod waiting.
+func writeSecretVolume(ctx context.Context, c *Cluster, namespace string, src *corev1.SecretVolumeSource, dir string) error {
+	var secret corev1.Secret
+	if err := c.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: src.SecretName}, &secret); err != nil {
+		return fmt.Errorf("get secret %s/%s: %w", namespace, src.SecretName, err)
+	}
+	items := src.Items
+	if len(items) == 0 {
+		for key := range secret.Data {
+			items = append(items, corev1.KeyToPath{Key: key, Path: key})
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // readable by non-root containers, as the kubelet's
+		return err
+	}
+	mode := os.FileMode(0o644)
+	if src.DefaultMode != nil {
+		mode = os.FileMode(*src.DefaultMode & 0o777)
+	}
+	for _, item := range items {
+		data, ok := secret.Data[item.Key]
+		if !ok {
+			return fmt.Errorf("secret %s/%s has no key %s", namespace, src.SecretName, item.Key)
+		}
+		if item.Mode != nil || strings.Contains(item.Path, "/") {
+			return fmt.Errorf("secret %s/%s: item modes and nested paths: %w", namespace, src.SecretName, errUnsupported)
+		}
+		if err := os.WriteFile(filepath.Join(dir, item.Path), data, mode); err != nil {
 			return err
 		}
 	}

@@ -35,6 +35,8 @@ type WebhookOptions struct {
 	EnvexecTimeout time.Duration
 	// AllowedVaultAddrs are the Vault addresses pods may pick with an annotation.
 	AllowedVaultAddrs []string
+	// VaultCAFile is the platform's CA bundle for Vault (--vault-ca-file), if any.
+	VaultCAFile string
 	// InsecureRegistries are registries (host:port) the entrypoint lookup reaches over
 	// plain HTTP, such as a Registry on loopback.
 	InsecureRegistries []string
@@ -134,6 +136,9 @@ func webhookArgs(o WebhookOptions, metrics, probes string) []string {
 	}
 	if len(o.InsecureRegistries) > 0 {
 		args = append(args, "--insecure-registries="+strings.Join(o.InsecureRegistries, ","))
+	}
+	if o.VaultCAFile != "" {
+		args = append(args, "--vault-ca-file="+o.VaultCAFile)
 	}
 	if o.EnvexecTimeout > 0 {
 		args = append(args, "--envexec-timeout="+o.EnvexecTimeout.String())

@@ -83,6 +83,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 /etc/vault-injector/registry-ca
 {{- end }}
 
+{{/* Where the CA bundle for Vault is mounted. */}}
+{{- define "vault-injector.vaultCADir" -}}
+/etc/vault-injector/vault-ca
+{{- end }}
+
 {{/* Where the CA bundle of the apiserver's client certificate is mounted. */}}
 {{- define "vault-injector.clientCADir" -}}
 /etc/vault-injector/client-ca
@@ -117,6 +122,9 @@ whole configuration and an unknown flag stops the binary instead of being ignore
 - {{ printf "--vault-addr=%s" $v.vault.addr | quote }}
 - {{ printf "--vault-auth-path=%s" $v.vault.authPath | quote }}
 - {{ printf "--allowed-vault-addrs=%s" (join "," $v.vault.allowedAddrs) | quote }}
+{{- if $v.vault.caBundle }}
+- {{ printf "--vault-ca-file=%s/ca.crt" (include "vault-injector.vaultCADir" .) | quote }}
+{{- end }}
 - {{ printf "--envexec-timeout=%s" $v.envexec.timeout | quote }}
 - {{ printf "--envexec-log-level=%s" $v.envexec.logLevel | quote }}
 - {{ printf "--token-audience=%s" $v.envexec.tokenAudience | quote }}
