@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vault-injector/vault-injector/envexec"
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 // AnnotationPrefix scopes the annotations users write on pods.
@@ -114,7 +114,7 @@ var Annotations = []Annotation{
 				return fmt.Errorf("%q is not a Vault role name (1-128 of letters, digits, '_', '.', '@', '-')", v)
 			}
 			p.Role = v
-			return envexecAccepts(envexec.EnvRole, v)
+			return envexecAccepts(settings.EnvRole, v)
 		},
 	},
 	{
@@ -135,22 +135,22 @@ var Annotations = []Annotation{
 			"without this, only references written in the pod itself are found.",
 		set: func(p *Pod, v string, _ *Webhook) error { return setBool(&p.EnvSources, v) },
 	},
-	envexecAnnotation("ignore-missing", "vault-ignore-missing-secrets", envexec.EnvIgnoreMissing, "bool", "false",
+	envexecAnnotation("ignore-missing", "vault-ignore-missing-secrets", settings.EnvIgnoreMissing, "bool", "false",
 		"\"true\" leaves a variable unset, with a warning in envexec's log, when its secret or key does not exist, "+
 			"instead of stopping the container."),
-	envexecAnnotation("from-path", "vault-env-from-path", envexec.EnvFromPath, "comma-separated PATH[#VERSION]", "none",
+	envexecAnnotation("from-path", "vault-env-from-path", settings.EnvFromPath, "comma-separated PATH[#VERSION]", "none",
 		"Every key of these secrets becomes a variable of the same name; variables the container sets win."),
-	envexecAnnotation("vault-namespace", "vault-namespace", envexec.EnvVaultNamespace, "string", "none",
+	envexecAnnotation("vault-namespace", "vault-namespace", settings.EnvVaultNamespace, "string", "none",
 		"Vault Enterprise namespace, sent as X-Vault-Namespace."),
-	envexecAnnotation("transit-key", "vault-transit-key-id", envexec.EnvTransitKey, "string", "none",
+	envexecAnnotation("transit-key", "vault-transit-key-id", settings.EnvTransitKey, "string", "none",
 		"Transit key that decrypts `vault:v1:...` values, in one batch."),
-	envexecAnnotation("transit-path", "vault-transit-path", envexec.EnvTransitPath, "string", "`transit`",
+	envexecAnnotation("transit-path", "vault-transit-path", settings.EnvTransitPath, "string", "`transit`",
 		"Mount path of the transit engine."),
-	envexecAnnotation("allow-login", "", envexec.EnvAllowLogin, "bool", "false",
+	envexecAnnotation("allow-login", "", settings.EnvAllowLogin, "bool", "false",
 		"\"true\" lets `vault:login` give the application envexec's Vault token."),
-	envexecAnnotation("passthrough", "", envexec.EnvPassthrough, "comma-separated ENVEXEC_* names", "none",
+	envexecAnnotation("passthrough", "", settings.EnvPassthrough, "comma-separated ENVEXEC_* names", "none",
 		"envexec settings left in the application's environment (all are removed by default)."),
-	envexecAnnotation("client-timeout", "vault-client-timeout", envexec.EnvClientTimeout, "duration", "`15s`",
+	envexecAnnotation("client-timeout", "vault-client-timeout", settings.EnvClientTimeout, "duration", "`15s`",
 		"Bound of one HTTP request to Vault; retries continue until `timeout`."),
 	{
 		Name: "auth-method", Type: "kubernetes or jwt", Default: "`kubernetes`", BankVaults: "vault-auth-method",
@@ -159,7 +159,7 @@ var Annotations = []Annotation{
 			if v != "kubernetes" && v != "jwt" {
 				return fmt.Errorf("%q is not an auth method a pod can use (kubernetes, jwt)", v)
 			}
-			return setEnvexec(p, envexec.EnvAuthMethod, v)
+			return setEnvexec(p, settings.EnvAuthMethod, v)
 		},
 	},
 	{
@@ -170,7 +170,7 @@ var Annotations = []Annotation{
 			if v == "true" && !w.AllowTLSSkipVerify {
 				return errors.New(`"true" is not allowed: the webhook runs without --allow-tls-skip-verify`)
 			}
-			return setEnvexec(p, envexec.EnvTLSSkipVerify, v)
+			return setEnvexec(p, settings.EnvTLSSkipVerify, v)
 		},
 	},
 	{
@@ -180,13 +180,13 @@ var Annotations = []Annotation{
 			"never reads the Secret); the pod does not start until the Secret and its `ca.crt` exist.",
 		set: func(p *Pod, v string, _ *Webhook) error { return setSecretName(&p.TLSSecret, v) },
 	},
-	envexecAnnotation("daemon", "vault-env-daemon", envexec.EnvDaemon, "bool", "false",
+	envexecAnnotation("daemon", "vault-env-daemon", settings.EnvDaemon, "bool", "false",
 		"\"true\" keeps envexec as the parent of the application to renew its token and leases (see docs/envexec.md)."),
-	envexecAnnotation("daemon-on-expiry", "", envexec.EnvDaemonOnExpiry, "restart, signal or stop", "`restart`",
+	envexecAnnotation("daemon-on-expiry", "", settings.EnvDaemonOnExpiry, "restart, signal or stop", "`restart`",
 		"What daemon mode does when a lease can no longer be renewed."),
-	envexecAnnotation("daemon-signal", "", envexec.EnvDaemonSignal, "signal name", "`SIGTERM`",
+	envexecAnnotation("daemon-signal", "", settings.EnvDaemonSignal, "signal name", "`SIGTERM`",
 		"Signal sent to the application when daemon-on-expiry is signal."),
-	envexecAnnotation("daemon-grace", "", envexec.EnvDaemonGrace, "duration", "`30s`",
+	envexecAnnotation("daemon-grace", "", settings.EnvDaemonGrace, "duration", "`30s`",
 		"Time a stopping application gets before SIGKILL."),
 	{
 		Name: "timeout", Type: "duration", Default: "the webhook's --envexec-timeout (`60s`)",
@@ -203,7 +203,7 @@ var Annotations = []Annotation{
 // FromPath tells whether the pod asks for every key of some secrets (from-path): then every
 // app container needs envexec, references or not.
 func (p Pod) FromPath() bool {
-	return p.Envexec[envexec.EnvFromPath] != ""
+	return p.Envexec[settings.EnvFromPath] != ""
 }
 
 // envexecAnnotation declares an annotation that becomes one envexec setting, validated by
@@ -216,7 +216,7 @@ func envexecAnnotation(name, bankVaults, setting, typ, def, doc string) Annotati
 }
 
 func setEnvexec(p *Pod, setting, v string) error {
-	if err := envexec.CheckSetting(setting, v); err != nil {
+	if err := settings.CheckSetting(setting, v); err != nil {
 		return err
 	}
 	if p.Envexec == nil {

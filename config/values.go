@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vault-injector/vault-injector/envexec"
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 // LogLevel is a level envexec understands; a typed string so a typo cannot slip through.
@@ -65,7 +65,7 @@ func setVaultAddr(dst *string, v string) error {
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("%q must not carry credentials, a query or a fragment", v)
 	}
-	if err := envexecAccepts(envexec.EnvVaultAddr, v); err != nil {
+	if err := envexecAccepts(settings.EnvVaultAddr, v); err != nil {
 		return err
 	}
 	*dst = v
@@ -73,7 +73,7 @@ func setVaultAddr(dst *string, v string) error {
 }
 
 // setVaultCAFile reads the platform's CA bundle for Vault at start-up. Only its
-// certificates, re-encoded, are kept (envexec.CACerts): they are written into every
+// certificates, re-encoded, are kept (settings.CACerts): they are written into every
 // wrapped container, where nothing else of the file belongs.
 func setVaultCAFile(w *Webhook, v string) error {
 	w.VaultCAFile, w.Defaults.CACerts = v, ""
@@ -84,11 +84,11 @@ func setVaultCAFile(w *Webhook, v string) error {
 	if err != nil {
 		return err
 	}
-	certs, err := envexec.CACerts(data)
+	certs, err := settings.CACerts(data)
 	if err != nil {
 		return fmt.Errorf("%s: %w", v, err)
 	}
-	if err := envexecAccepts(envexec.EnvCACerts, certs); err != nil {
+	if err := envexecAccepts(settings.EnvCACerts, certs); err != nil {
 		return fmt.Errorf("%s: %w", v, err)
 	}
 	w.Defaults.CACerts = certs
@@ -110,14 +110,14 @@ func setSecretName(dst *string, v string) error {
 // setting must also pass envexec's own parser, so envexec never refuses at start what
 // was admitted. The webhook's rules may only be stricter.
 func envexecAccepts(setting, v string) error {
-	return envexec.CheckSetting(setting, v)
+	return settings.CheckSetting(setting, v)
 }
 
 func setAuthPath(dst *string, v string) error {
 	if !authPathRE.MatchString(v) || slices.Contains(strings.Split(v, "/"), "..") || slices.Contains(strings.Split(v, "/"), ".") {
 		return fmt.Errorf("%q is not a Vault mount path (letters, digits, '.', '_', '-', separated by '/'; no '.' or '..' segments)", v)
 	}
-	if err := envexecAccepts(envexec.EnvAuthPath, v); err != nil {
+	if err := envexecAccepts(settings.EnvAuthPath, v); err != nil {
 		return err
 	}
 	*dst = v
@@ -130,7 +130,7 @@ func setTimeout(dst *time.Duration, v string) error {
 		return err
 	}
 	// The injector writes the duration in Go's form, which is what envexec must read.
-	if err := envexecAccepts(envexec.EnvTimeout, d.String()); err != nil {
+	if err := envexecAccepts(settings.EnvTimeout, d.String()); err != nil {
 		return err
 	}
 	*dst = d
@@ -212,7 +212,7 @@ func setLogLevel(dst *LogLevel, v string) error {
 	switch l := LogLevel(v); l {
 	case LogDebug, LogInfo, LogWarn, LogError:
 		*dst = l
-		return envexecAccepts(envexec.EnvLogLevel, v)
+		return envexecAccepts(settings.EnvLogLevel, v)
 	}
 	return fmt.Errorf("%q is not a log level (debug, info, warn, error)", v)
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 // References in the application's command line (after "--"), against the real Vault of
@@ -22,7 +24,7 @@ func TestVaultArguments(t *testing.T) {
 	f.put(t, "secret/data/"+u+"/db", map[string]any{"data": map[string]any{"user": user, "password": pass}})
 	plain := canary(t)
 	ct := f.encrypt(t, plain)
-	env, jwt := f.env(t, EnvTransitKey+"=app", "DB_PASSWORD=vault:secret/"+u+"/db#password")
+	env, jwt := f.env(t, settings.EnvTransitKey+"=app", "DB_PASSWORD=vault:secret/"+u+"/db#password")
 	argv := []string{
 		"sh", "-c", `exec app "$@"`, "app",
 		"vault:secret/data/" + u + "/db#password",
@@ -109,7 +111,7 @@ func TestVaultArgumentsMissing(t *testing.T) {
 	u := unique(t)
 	v := canary(t)
 	f.put(t, "secret/data/"+u, map[string]any{"data": map[string]any{"k": v}})
-	env, jwt := f.env(t, EnvIgnoreMissing+"=true", "GONE=vault:secret/"+u+"#nope", "OK=vault:secret/"+u+"#k")
+	env, jwt := f.env(t, settings.EnvIgnoreMissing+"=true", "GONE=vault:secret/"+u+"#nope", "OK=vault:secret/"+u+"#k")
 	out := runEnvexec(t.Context(), t, []string{"--", "/bin/true", "--a=vault:secret/" + u + "#k", "${vault:secret/" + u + "#nope}"}, env)
 	assertNoLeak(t, out.stderr, v, jwt)
 	if out.code != ExitSecret || out.execed {

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 // benchKeys is the number of keys in each benchmark secret.
@@ -42,7 +44,7 @@ func BenchmarkStartup(b *testing.B) {
 	u := benchSecrets(b, f)
 	run := func(name string, refs, paths int, form string) {
 		b.Run(name, func(b *testing.B) {
-			env, _ := f.env(b, EnvLogLevel+"=info")
+			env, _ := f.env(b, settings.EnvLogLevel+"=info")
 			for i := range refs {
 				env = append(env, fmt.Sprintf("V%d=vault:secret/%s%s/p%d#k%d", i, form, u, i%paths, i%benchKeys))
 			}

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 func TestTransient(t *testing.T) {
@@ -94,7 +96,7 @@ func TestTLSConfigAddsCAFileToSystemRoots(t *testing.T) {
 	}
 	want := system.Clone()
 	want.AddCert(ca.cert)
-	conf, err := tlsConfig(Settings{CAFile: writeFile(t, string(ca.pem))})
+	conf, err := tlsConfig(settings.Settings{CAFile: writeFile(t, string(ca.pem))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +108,7 @@ func TestTLSConfigAddsCAFileToSystemRoots(t *testing.T) {
 	if conf.RootCAs.Equal(onlyCA) {
 		t.Error("RootCAs is the CA file alone: the system roots were replaced")
 	}
-	if conf, err := tlsConfig(Settings{}); err != nil || conf.RootCAs != nil || conf.InsecureSkipVerify {
+	if conf, err := tlsConfig(settings.Settings{}); err != nil || conf.RootCAs != nil || conf.InsecureSkipVerify {
 		t.Errorf("without a CA file: RootCAs %v, skip %v, %v; want the system roots, verified", conf.RootCAs, conf.InsecureSkipVerify, err)
 	}
 }

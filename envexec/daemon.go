@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vault-injector/vault-injector/envexec/settings"
 	"github.com/vault-injector/vault-injector/vaultref"
 )
 
@@ -25,7 +26,7 @@ func (e *exitError) Error() string { return fmt.Sprintf("application exited with
 // and leases, and acts (ENVEXEC_DAEMON_ON_EXPIRY) when a lease can no longer be renewed.
 type daemon struct {
 	inv  *invocation
-	s    Settings
+	s    settings.Settings
 	vars []variable
 	// argv is the command line as written, references included; app is what runs.
 	argv  []string
@@ -50,7 +51,7 @@ type session struct {
 	leases []leased
 }
 
-func (inv *invocation) daemonize(ctx context.Context, s Settings, vars []variable, sess *session, argv []string, app application) error {
+func (inv *invocation) daemonize(ctx context.Context, s settings.Settings, vars []variable, sess *session, argv []string, app application) error {
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
 	defer signal.Stop(sigs)
@@ -186,7 +187,7 @@ func (d *daemon) renewToken(ctx context.Context) error {
 		d.inv.log.Info("token cannot be renewed", "action", string(d.s.OnExpiry))
 		return d.expire(ctx)
 	}
-	if d.s.AuthMethod == AuthToken {
+	if d.s.AuthMethod == settings.AuthToken {
 		d.inv.log.Warn("the Vault token cannot be renewed and, given as a file, cannot be replaced")
 		d.token = nil
 		return nil
@@ -204,7 +205,7 @@ func (d *daemon) renewToken(ctx context.Context) error {
 // expire applies ENVEXEC_DAEMON_ON_EXPIRY.
 func (d *daemon) expire(ctx context.Context) error {
 	switch d.s.OnExpiry {
-	case ExpirySignal:
+	case settings.ExpirySignal:
 		for _, l := range d.leases {
 			d.signaled[l] = d.signaled[l] || !time.Now().Before(l.due())
 		}
@@ -213,7 +214,7 @@ func (d *daemon) expire(ctx context.Context) error {
 		}
 		d.child.forward(d.s.Signal)
 		return nil
-	case ExpiryStop:
+	case settings.ExpiryStop:
 		d.child.stop(d.s.Signal, d.s.Grace)
 		return &exitError{code: ExitLeaseExpired}
 	default:
@@ -258,7 +259,7 @@ func usesLogin(vars []variable) bool {
 // refetch logs in again when the application holds the token (so it gets a fresh one),
 // resolves every reference and from-path secret, and builds the new environment and
 // command line.
-func (inv *invocation) refetch(ctx context.Context, s Settings, vars []variable, argv []string, c *client) (application, *session, error) {
+func (inv *invocation) refetch(ctx context.Context, s settings.Settings, vars []variable, argv []string, c *client) (application, *session, error) {
 	if usesLogin(vars) {
 		if err := c.authenticate(ctx, s); err != nil {
 			return application{}, nil, err

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 // Daemon mode runs the real binary as a subprocess: it signals, reaps and waits for
@@ -58,7 +60,7 @@ func startDaemon(t *testing.T, env []string, script string, args ...string) *dae
 	}
 	defer stderr.Close()
 	r.cmd = exec.Command(envexecBinary(t), append([]string{"--", "/bin/sh", scriptPath}, args...)...) //nolint:noctx // stopped in Cleanup
-	r.cmd.Env = append(slices.Clone(env), EnvDaemon+"=true", "OUT="+r.out)
+	r.cmd.Env = append(slices.Clone(env), settings.EnvDaemon+"=true", "OUT="+r.out)
 	r.cmd.Stderr = stderr
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -282,7 +284,7 @@ func nthEvent(events []string, prefix string, n int) int {
 func TestDaemonSignalOnExpiry(t *testing.T) {
 	t.Parallel()
 	f := vault(t)
-	r := startDaemon(t, leaseEnv(t, f, EnvDaemonOnExpiry+"=signal", EnvDaemonSignal+"=SIGHUP"), app)
+	r := startDaemon(t, leaseEnv(t, f, settings.EnvDaemonOnExpiry+"=signal", settings.EnvDaemonSignal+"=SIGHUP"), app)
 	waitFor(t, 20*time.Second, "SIGHUP on expiry", func() bool { return countEvents(r.events(), "HUP") == 1 })
 	time.Sleep(3 * time.Second)
 	if ev := r.events(); countEvents(ev, "HUP") != 1 || countEvents(ev, "start") != 1 {
@@ -293,7 +295,7 @@ func TestDaemonSignalOnExpiry(t *testing.T) {
 func TestDaemonStopOnExpiry(t *testing.T) {
 	t.Parallel()
 	f := vault(t)
-	r := startDaemon(t, leaseEnv(t, f, EnvDaemonOnExpiry+"=stop", EnvDaemonGrace+"=2s"), app)
+	r := startDaemon(t, leaseEnv(t, f, settings.EnvDaemonOnExpiry+"=stop", settings.EnvDaemonGrace+"=2s"), app)
 	if code := r.exitCode(t, 20*time.Second); code != ExitLeaseExpired {
 		t.Errorf("exit code %d, want %d", code, ExitLeaseExpired)
 	}
@@ -309,7 +311,7 @@ func TestDaemonTokenRenewal(t *testing.T) {
 	f := vault(t)
 	u := unique(t)
 	f.put(t, "secret/data/"+u, map[string]any{"data": map[string]any{"s": "x"}})
-	env, _ := f.env(t, EnvRole+"=short", "SECRET=vault:secret/"+u+"#s")
+	env, _ := f.env(t, settings.EnvRole+"=short", "SECRET=vault:secret/"+u+"#s")
 	r := startDaemon(t, env, app)
 	waitFor(t, 20*time.Second, "a renewal and a new login", func() bool {
 		s := r.stderr()

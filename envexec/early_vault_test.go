@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 // vaultCall is one request a recordingProxy passed to Vault.
@@ -82,7 +84,7 @@ func TestVaultEarlyRead(t *testing.T) {
 	f.put(t, "secret/data/"+u+"/db", map[string]any{"data": map[string]any{"a": a, "b": b}})
 	proxy := newRecordingProxy(t, f.srv.Addr, 300*time.Millisecond)
 	env, jwt := f.env(t, "A=vault:secret/data/"+u+"/db#a", "B=vault:secret/"+u+"/db#b")
-	out := runOK(t, withSetting(env, EnvVaultAddr, proxy.URL), a, b, jwt)
+	out := runOK(t, withSetting(env, settings.EnvVaultAddr, proxy.URL), a, b, jwt)
 	for name, want := range map[string]string{"A": a, "B": b} {
 		if got, _ := envValue(out.env, name); got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)
@@ -115,7 +117,7 @@ func TestVaultEarlyReadIgnoredWhenMountDisagrees(t *testing.T) {
 	})
 	proxy := newRecordingProxy(t, f.srv.Addr, 0)
 	env, jwt := f.env(t, "A=vault:"+mount+"/data/db#a")
-	env = withSetting(withSetting(env, EnvVaultAddr, proxy.URL), EnvRole, "odd-"+mount)
+	env = withSetting(withSetting(env, settings.EnvVaultAddr, proxy.URL), settings.EnvRole, "odd-"+mount)
 	out := runOK(t, env, a, jwt)
 	if got, _ := envValue(out.env, "A"); got != a {
 		t.Errorf("A = %q, want %q", got, a)
@@ -139,7 +141,7 @@ func TestVaultEarlyReadOnKV1(t *testing.T) {
 	f.put(t, "kv1/data/"+u, map[string]any{"a": a})
 	proxy := newRecordingProxy(t, f.srv.Addr, 0)
 	env, jwt := f.env(t, "A=vault:kv1/data/"+u+"#a")
-	out := runOK(t, withSetting(env, EnvVaultAddr, proxy.URL), a, jwt)
+	out := runOK(t, withSetting(env, settings.EnvVaultAddr, proxy.URL), a, jwt)
 	if got, _ := envValue(out.env, "A"); got != a {
 		t.Errorf("A = %q, want %q", got, a)
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vault-injector/vault-injector/envexec/settings"
 	"github.com/vault-injector/vault-injector/vaultref"
 )
 
@@ -119,7 +120,7 @@ func buildEnv(environ []string, res resolved, passthrough []string) ([]string, e
 		case res.unset[i]:
 		case ok:
 			out = append(out, name+"="+v)
-		case strings.HasPrefix(name, EnvPrefix):
+		case strings.HasPrefix(name, settings.EnvPrefix):
 			if slices.Contains(passthrough, name) {
 				out = append(out, kv)
 			}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 func TestLookPath(t *testing.T) {
@@ -85,7 +87,7 @@ func TestPathOf(t *testing.T) {
 // and only those.
 func TestSettingsNeverReachTheApplication(t *testing.T) {
 	t.Parallel()
-	got, err := buildEnv([]string{"A=1", EnvRole + "=r", "ENVEXECUTOR=keep", EnvPrefix + "ANY=x", "VAULT_TOKEN=t"}, resolved{}, nil)
+	got, err := buildEnv([]string{"A=1", settings.EnvRole + "=r", "ENVEXECUTOR=keep", settings.EnvPrefix + "ANY=x", "VAULT_TOKEN=t"}, resolved{}, nil)
 	want := []string{"A=1", "ENVEXECUTOR=keep", "VAULT_TOKEN=t"}
 	if err != nil || !slices.Equal(got, want) {
 		t.Errorf("buildEnv = %q, %v, want %q", got, err, want)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 // Exit codes are part of envexec's interface: a pod's last state shows them, so each
@@ -58,7 +60,7 @@ func exitCodeTable() []struct {
 // Sentinels classify failures; exitCode is the one place that maps them to codes.
 var (
 	errUsage       = errors.New("usage")
-	errSettings    = errors.New("bad settings")
+	errSettings    = settings.ErrInvalid
 	errReference   = errors.New("bad vault reference")
 	errLogin       = errors.New("vault login failed")
 	errSecret      = errors.New("secret unavailable")

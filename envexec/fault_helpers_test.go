@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vault-injector/vault-injector/envexec/settings"
 	"github.com/vault-injector/vault-injector/vaultref"
 )
 
@@ -215,7 +216,7 @@ func faultSecretValue(t *testing.T, f *fixture, vaultAddr, password string, set 
 	u := unique(t)
 	f.put(t, "secret/data/"+u+"/db", map[string]any{"data": map[string]any{"password": password}})
 	env, jwt = f.env(t, "DB_PASSWORD=vault:secret/"+u+"/db#password")
-	return withEnv(env, append([]string{EnvVaultAddr + "=" + vaultAddr}, set...)...), password, jwt
+	return withEnv(env, append([]string{settings.EnvVaultAddr + "=" + vaultAddr}, set...)...), password, jwt
 }
 
 // wantSecret asserts a successful start with the secret in the application's env.

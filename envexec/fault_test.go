@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vault-injector/vault-injector/envexec/settings"
 	"github.com/vault-injector/vault-injector/internal/faultproxy"
 )
 
@@ -23,7 +24,7 @@ import (
 // failDeadline is ENVEXEC_TIMEOUT for runs expected to give up.
 const failDeadline = 3 * time.Second
 
-var failSettings = []string{EnvTimeout + "=" + failDeadline.String()}
+var failSettings = []string{settings.EnvTimeout + "=" + failDeadline.String()}
 
 // proxyTo starts a fault proxy in front of the shared Vault.
 func proxyTo(t *testing.T, f *fixture) *faultproxy.Proxy {
@@ -42,7 +43,7 @@ func TestFaultLatency(t *testing.T) {
 		t.Parallel()
 		p := proxyTo(t, f)
 		p.SetLatency(200*time.Millisecond, 200*time.Millisecond)
-		env, pw, jwt := faultSecret(t, f, p.URL("http"), EnvClientTimeout+"=5s")
+		env, pw, jwt := faultSecret(t, f, p.URL("http"), settings.EnvClientTimeout+"=5s")
 		o, _ := runFault(t, env)
 		wantSecret(t, o, pw, jwt)
 		if n := countLogs(t, o.stderr, msgRetry); n != 0 {
@@ -53,7 +54,7 @@ func TestFaultLatency(t *testing.T) {
 		t.Parallel()
 		p := proxyTo(t, f)
 		p.SetLatency(2*time.Second, 0)
-		env, pw, jwt := faultSecret(t, f, p.URL("http"), EnvClientTimeout+"=500ms")
+		env, pw, jwt := faultSecret(t, f, p.URL("http"), settings.EnvClientTimeout+"=500ms")
 		r := startRun(t, env, "")
 		r.log.awaitRetries(t, 2)
 		p.Clear()
@@ -86,7 +87,7 @@ func TestFaultBandwidth(t *testing.T) {
 		p := proxyTo(t, f)
 		p.SetBandwidth(2 << 10)
 		big := canary(t) + strings.Repeat("x", 256<<10)
-		env, pw, jwt := faultSecretValue(t, f, p.URL("http"), big, append(failSettings, EnvClientTimeout+"=1s")...)
+		env, pw, jwt := faultSecretValue(t, f, p.URL("http"), big, append(failSettings, settings.EnvClientTimeout+"=1s")...)
 		o, took := runFault(t, env)
 		wantFailure(t, o, ExitUnreachable, []string{"start-up deadline exceeded"}, pw, jwt)
 		withinDeadline(t, took)
@@ -151,8 +152,8 @@ func TestFaultBlackhole(t *testing.T) {
 	t.Parallel()
 	f := vault(t)
 	cases := map[string][]string{
-		"attempt timeout shorter than the deadline": {EnvClientTimeout + "=1s"},
-		"attempt timeout longer than the deadline":  {EnvClientTimeout + "=15s"},
+		"attempt timeout shorter than the deadline": {settings.EnvClientTimeout + "=1s"},
+		"attempt timeout longer than the deadline":  {settings.EnvClientTimeout + "=15s"},
 	}
 	for name, set := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -168,7 +169,7 @@ func TestFaultBlackhole(t *testing.T) {
 	t.Run("Vault stops answering after the login", func(t *testing.T) {
 		t.Parallel()
 		p := proxyTo(t, f)
-		env, pw, jwt := faultSecret(t, f, p.URL("http"), append(failSettings, EnvClientTimeout+"=1s")...)
+		env, pw, jwt := faultSecret(t, f, p.URL("http"), append(failSettings, settings.EnvClientTimeout+"=1s")...)
 		r := startRun(t, env, msgLoggedIn)
 		r.log.awaitHeld(t)
 		p.SetBlackhole(true)
@@ -247,7 +248,7 @@ func TestFaultDenied(t *testing.T) {
 	})
 	t.Run("login refused (unknown role)", func(t *testing.T) {
 		t.Parallel()
-		env, pw, jwt := faultSecret(t, f, f.srv.Addr, EnvRole+"=no-such-role")
+		env, pw, jwt := faultSecret(t, f, f.srv.Addr, settings.EnvRole+"=no-such-role")
 		o, took := runFault(t, env)
 		wantFailure(t, o, ExitLogin, []string{"no-such-role"}, pw, jwt)
 		if n := countLogs(t, o.stderr, msgRetry); n != 0 || took > 10*time.Second {
@@ -266,7 +267,7 @@ func TestFaultVaultLifecycle(t *testing.T) {
 		u, pw := unique(t), canary(t)
 		v.do(t, v.rootToken, http.MethodPost, "secret/data/"+u, map[string]any{"data": map[string]any{"password": pw}}, nil)
 		env, jwt := f.env(t, "DB_PASSWORD=vault:secret/"+u+"#password")
-		return withEnv(env, append([]string{EnvVaultAddr + "=" + v.addr}, set...)...), pw, jwt
+		return withEnv(env, append([]string{settings.EnvVaultAddr + "=" + v.addr}, set...)...), pw, jwt
 	}
 	t.Run("sealed after the login, until the deadline", func(t *testing.T) {
 		env, pw, jwt := secretEnv(t, failSettings...)
@@ -313,7 +314,7 @@ func TestFaultExpiredToken(t *testing.T) {
 		"role_type": "jwt", "bound_audiences": []string{testAudience}, "user_claim": "sub",
 		"policies": []string{"envexec-test"}, "token_ttl": "1s", "token_max_ttl": "1s",
 	})
-	env, pw, jwt := faultSecret(t, f, f.srv.Addr, EnvRole+"="+role)
+	env, pw, jwt := faultSecret(t, f, f.srv.Addr, settings.EnvRole+"="+role)
 	r := startRun(t, env, msgLoggedIn)
 	r.log.awaitHeld(t)
 	awaitTokenExpired(t, f, role)

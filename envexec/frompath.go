@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vault-injector/vault-injector/envexec/settings"
 	"github.com/vault-injector/vault-injector/vaultref"
 )
 
@@ -24,7 +25,7 @@ func fromPathVariables(paths []vaultref.PathRef, results []result, ignoreMissing
 				log.Warn("secret missing, from-path entry skipped", "path", p.String(), "error", r.err.Error())
 				continue
 			}
-			errs = append(errs, &refError{variables: []string{EnvFromPath}, path: p.String(), err: r.err})
+			errs = append(errs, &refError{variables: []string{settings.EnvFromPath}, path: p.String(), err: r.err})
 			continue
 		}
 		for _, key := range slices.Sorted(maps.Keys(r.data)) {
@@ -33,7 +34,7 @@ func fromPathVariables(paths []vaultref.PathRef, results []result, ignoreMissing
 				err = checkFromPathEntry(key, v)
 			}
 			if err != nil {
-				errs = append(errs, &refError{variables: []string{EnvFromPath}, path: p.String(), err: err})
+				errs = append(errs, &refError{variables: []string{settings.EnvFromPath}, path: p.String(), err: err})
 				continue
 			}
 			values[key] = v
@@ -55,8 +56,8 @@ func checkFromPathEntry(key, value string) error {
 	switch {
 	case key == "" || strings.ContainsAny(key, "=\x00"):
 		return fmt.Errorf("%w: key %q cannot be an environment variable name", errSecret, key)
-	case strings.HasPrefix(key, EnvPrefix):
-		return fmt.Errorf("%w: key %q uses the reserved prefix %s", errSecret, key, EnvPrefix)
+	case strings.HasPrefix(key, settings.EnvPrefix):
+		return fmt.Errorf("%w: key %q uses the reserved prefix %s", errSecret, key, settings.EnvPrefix)
 	case strings.IndexByte(value, 0) >= 0:
 		return fmt.Errorf("%w: the value of key %q contains a NUL byte, which an environment variable cannot hold", errSecret, key)
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 // runtimeKnobs are variables Go's runtime and standard library read for the process
@@ -23,7 +25,7 @@ var runtimeKnobs = []string{
 // daemon mode keeps envexec alive, so the application can look at its parent.
 func TestBinaryRunsWithAnEmptyEnvironment(t *testing.T) {
 	t.Parallel()
-	env := append(settingsEnv(t, closedAddr(t)), "PATH=/usr/bin:/bin", EnvDaemon+"=true")
+	env := append(settingsEnv(t, closedAddr(t)), "PATH=/usr/bin:/bin", settings.EnvDaemon+"=true")
 	env = append(env, runtimeKnobs...)
 	script := `echo "ppid $PPID"
 echo "envexec-environ-bytes $(wc -c < /proc/$PPID/environ)"

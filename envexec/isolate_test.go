@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 func TestEnvironEncoding(t *testing.T) {
@@ -57,8 +59,8 @@ func TestSecondStageReadsTheSealedMemfd(t *testing.T) {
 			t.Errorf("the application's %s = %q, want %q", name, got, want)
 		}
 	}
-	if _, ok := envValue(out.env, EnvRole); ok {
-		t.Errorf("the application got %s: settings from the memfd must be stripped as usual", EnvRole)
+	if _, ok := envValue(out.env, settings.EnvRole); ok {
+		t.Errorf("the application got %s: settings from the memfd must be stripped as usual", settings.EnvRole)
 	}
 	if fds := openFDsOf(t, ino); len(fds) > 0 {
 		t.Errorf("the memfd is still open as descriptor %v after the second stage read it", fds)

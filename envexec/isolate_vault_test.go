@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 // GODEBUG=http2debug=2 makes Go's HTTP/2 client print every header and DATA frame: in
@@ -30,7 +32,7 @@ func TestBinaryGODEBUGDoesNotReachEnvexec(t *testing.T) {
 	u := unique(t)
 	password := canary(t)
 	f.put(t, "secret/data/"+u+"/db", map[string]any{"data": map[string]any{"password": password}})
-	env, jwt := f.env(t, EnvCAFile+"="+f.srv.CAFile, EnvAllowLogin+"=true", "GODEBUG=http2debug=2",
+	env, jwt := f.env(t, settings.EnvCAFile+"="+f.srv.CAFile, settings.EnvAllowLogin+"=true", "GODEBUG=http2debug=2",
 		"DB_PASSWORD=vault:secret/"+u+"/db#password", "VAULT_TOKEN=vault:login")
 	run := runBinary(t, env, "--", "/bin/sh", "-c", `printf '%s\n%s\n%s' "$GODEBUG" "$DB_PASSWORD" "$VAULT_TOKEN"`)
 	got := strings.Split(run.stdout, "\n")
@@ -101,13 +103,13 @@ func TestBinaryTenantCAIsNotTrusted(t *testing.T) {
 	t.Run("control: tenant CA as ENVEXEC_CA_FILE", func(t *testing.T) {
 		t.Parallel()
 		fake := newFakeTLSVault(t, ca)
-		env := append(fakeEnv(t, fake.URL), EnvCAFile+"="+caFile)
+		env := append(fakeEnv(t, fake.URL), settings.EnvCAFile+"="+caFile)
 		run := runBinary(t, env, "--", "/bin/true")
 		if run.code != ExitLogin {
 			t.Errorf("exit %d, want %d (the fake Vault refuses the login); stderr %s", run.code, ExitLogin, run.stderr)
 		}
 		if reqs := fake.requests(); !slices.Contains(reqs, "POST /v1/auth/"+testAuthPath+"/login") {
-			t.Errorf("the server trusted through %s received %q, want the login", EnvCAFile, reqs)
+			t.Errorf("the server trusted through %s received %q, want the login", settings.EnvCAFile, reqs)
 		}
 	})
 	t.Run("platform CA", func(t *testing.T) {
@@ -116,7 +118,7 @@ func TestBinaryTenantCAIsNotTrusted(t *testing.T) {
 		u := unique(t)
 		password := canary(t)
 		f.put(t, "secret/data/"+u, map[string]any{"data": map[string]any{"k": password}})
-		env, jwt := f.env(t, append([]string{EnvCAFile + "=" + f.srv.CAFile, "K=vault:secret/" + u + "#k"}, tenant...)...)
+		env, jwt := f.env(t, append([]string{settings.EnvCAFile + "=" + f.srv.CAFile, "K=vault:secret/" + u + "#k"}, tenant...)...)
 		run := runBinary(t, env, "--", "/bin/sh", "-c", `printf '%s %s' "$K" "$SSL_CERT_FILE"`)
 		if run.code != ExitOK || run.stdout != password+" "+caFile {
 			t.Errorf("exit %d, stdout %q; want the secret and the tenant's SSL_CERT_FILE; stderr %s", run.code, run.stdout, run.stderr)

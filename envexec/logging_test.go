@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 // TestNoValuesInLogs runs every kind of reference, in variables and arguments, at debug
@@ -20,7 +22,7 @@ func TestNoValuesInLogs(t *testing.T) {
 	f.put(t, "kv1/"+u, map[string]any{"FROM_PATH_VAR": fromPath})
 	ct := f.encrypt(t, transit)
 	refs := []string{
-		EnvAllowLogin + "=true", EnvTransitKey + "=app", EnvFromPath + "=kv1/" + u, EnvIgnoreMissing + "=true",
+		settings.EnvAllowLogin + "=true", settings.EnvTransitKey + "=app", settings.EnvFromPath + "=kv1/" + u, settings.EnvIgnoreMissing + "=true",
 		"PW=vault:secret/" + u + "#pw",
 		"URL=x://u:${vault:secret/" + u + "#pw}@h",
 		"B64=vault:secret/" + u + "#b64 | b64dec",
@@ -33,7 +35,7 @@ func TestNoValuesInLogs(t *testing.T) {
 	for _, format := range []string{"json", "text"} {
 		t.Run(format, func(t *testing.T) {
 			t.Parallel()
-			env, jwt := f.env(t, append(refs, EnvLogFormat+"="+format)...)
+			env, jwt := f.env(t, append(refs, settings.EnvLogFormat+"="+format)...)
 			args := []string{"--", "true", "--pw=${vault:secret/" + u + "#pw}", "vault:secret/" + u + "#conf | json inner", "${vault:login}"}
 			out := runEnvexec(t.Context(), t, args, env)
 			if out.code != ExitOK {
@@ -56,7 +58,7 @@ func TestNoValuesInLogs(t *testing.T) {
 			}
 
 			// The same references failing: errors name variables and paths, not values.
-			env, _ = f.env(t, EnvLogFormat+"="+format, EnvAllowLogin+"=true", "PW=vault:secret/"+u+"#pw",
+			env, _ = f.env(t, settings.EnvLogFormat+"="+format, settings.EnvAllowLogin+"=true", "PW=vault:secret/"+u+"#pw",
 				"BAD=vault:secret/"+u+"#conf | b64dec", "BAD2=vault:secret/"+u+"#pw | json x", "TOKEN=vault:login")
 			bad := runEnvexec(t.Context(), t, []string{"--", "true", "--pw=${vault:secret/" + u + "#pw}", "vault:secret/" + u + "#pw | json y"}, env)
 			if bad.code != ExitSecret {

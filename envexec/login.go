@@ -9,13 +9,15 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 // authenticate obtains envexec's Vault token with the configured method. Every failure
 // wraps errLogin (exit 4), or errUnreachable when Vault did not answer in time.
-func (c *client) authenticate(ctx context.Context, s Settings) error {
+func (c *client) authenticate(ctx context.Context, s settings.Settings) error {
 	switch s.AuthMethod {
-	case AuthToken:
+	case settings.AuthToken:
 		token, err := readCredential(s.VaultTokenFile, "Vault token file")
 		if err != nil {
 			return err
@@ -23,7 +25,7 @@ func (c *client) authenticate(ctx context.Context, s Settings) error {
 		c.token = token
 		c.redact(token)
 		return c.lookupSelf(ctx)
-	case AuthAppRole:
+	case settings.AuthAppRole:
 		roleID, err := readCredential(s.RoleIDFile, "role ID file")
 		if err != nil {
 			return err
@@ -109,7 +111,7 @@ func (c *client) lookupSelf(ctx context.Context) error {
 	case errors.Is(err, errUnreachable):
 		return fmt.Errorf("checking the Vault token: %w", err)
 	case err != nil:
-		return fmt.Errorf("%w: checking the Vault token from %s: %w", errLogin, EnvVaultTokenFile, err)
+		return fmt.Errorf("%w: checking the Vault token from %s: %w", errLogin, settings.EnvVaultTokenFile, err)
 	}
 	c.tokenTTL = time.Duration(out.Data.TTL) * time.Second
 	c.tokenRenewable = out.Data.Renewable

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 // testCA is a CA that can sign a serving certificate for 127.0.0.1.
@@ -98,7 +100,7 @@ const fakeJWT = "eyJ.fake-jwt-canary.sig"
 func fakeEnv(t *testing.T, addr string) []string {
 	t.Helper()
 	return []string{
-		"PATH=/usr/bin:/bin", EnvVaultAddr + "=" + addr, EnvRole + "=" + testRole, EnvAuthPath + "=" + testAuthPath,
-		EnvTokenFile + "=" + writeFile(t, fakeJWT), EnvTimeout + "=10s", "K=vault:secret/app#k",
+		"PATH=/usr/bin:/bin", settings.EnvVaultAddr + "=" + addr, settings.EnvRole + "=" + testRole, settings.EnvAuthPath + "=" + testAuthPath,
+		settings.EnvTokenFile + "=" + writeFile(t, fakeJWT), settings.EnvTimeout + "=10s", "K=vault:secret/app#k",
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 func TestClientUsesNoProxy(t *testing.T) {
@@ -20,7 +22,7 @@ func TestClientUsesNoProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := newClient(Settings{VaultAddr: u, ClientTimeout: time.Second}, slog.New(slog.DiscardHandler))
+	c, err := newClient(settings.Settings{VaultAddr: u, ClientTimeout: time.Second}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,8 +84,8 @@ func TestProxyVariablesAreNotUsed(t *testing.T) {
 			set, proxies := proxyEnv(t)
 			// The dev certificate names 127.0.0.1, not 0.0.0.0.
 			env, jwt := f.env(t, append([]string{
-				EnvVaultAddr + "=" + unspecifiedAddr(t, f.srv.Addr), EnvTLSSkipVerify + "=true",
-				EnvTimeout + "=5s", "K=vault:secret/" + u + "#k",
+				settings.EnvVaultAddr + "=" + unspecifiedAddr(t, f.srv.Addr), settings.EnvTLSSkipVerify + "=true",
+				settings.EnvTimeout + "=5s", "K=vault:secret/" + u + "#k",
 			}, set...)...)
 			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestProxyHelper$", "-test.count=1")
 			cmd.Env = append(slices.Clip(env), proxyHelper+"=1")
@@ -119,7 +121,7 @@ func TestBinaryProxyVariablesAreNotUsed(t *testing.T) {
 	value := canary(t)
 	f.put(t, "secret/data/"+u, map[string]any{"data": map[string]any{"k": value}})
 	set, proxies := proxyEnv(t)
-	env, jwt := f.env(t, append([]string{EnvVaultAddr + "=" + unspecifiedAddr(t, f.srv.Addr), "K=vault:secret/" + u + "#k"}, set...)...)
+	env, jwt := f.env(t, append([]string{settings.EnvVaultAddr + "=" + unspecifiedAddr(t, f.srv.Addr), "K=vault:secret/" + u + "#k"}, set...)...)
 	run := runBinary(t, env, "--", "/bin/sh", "-c", `printf '%s %s' "$K" "$HTTP_PROXY"`)
 	if run.code != ExitOK || run.stdout != value+" "+proxies[0].addr {
 		t.Errorf("exit %d, stdout %q; want the secret and the application's HTTP_PROXY; stderr %s", run.code, run.stdout, run.stderr)

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 func TestOrigin(t *testing.T) {
@@ -80,7 +82,7 @@ func TestRedirectToAnotherOriginSendsNothing(t *testing.T) {
 			out := runEnvexec(t.Context(), t, []string{"--", "true"}, fakeEnv(t, vault.URL))
 			msg, _ := lastLogLine(t, out.stderr)["error"].(string)
 			want := tt.wantRequest + `: refused a redirect to another origin, host "` + otherURL.Host +
-				`": envexec follows redirects only within the origin of ` + EnvVaultAddr
+				`": envexec follows redirects only within the origin of ` + settings.EnvVaultAddr
 			if out.code != ExitUnreachable || out.execed || !strings.Contains(msg, want) {
 				t.Errorf("exit %d, execed %v, error %q; want exit %d with %q", out.code, out.execed, msg, ExitUnreachable, want)
 			}
@@ -125,7 +127,7 @@ func TestRedirectWithinTheOriginIsFollowed(t *testing.T) {
 		http.Redirect(w, r, "/moved"+r.URL.RequestURI(), http.StatusTemporaryRedirect)
 	}))
 	t.Cleanup(srv.Close)
-	env, jwt := f.env(t, EnvVaultAddr+"="+srv.URL, "K=vault:secret/"+u+"#k")
+	env, jwt := f.env(t, settings.EnvVaultAddr+"="+srv.URL, "K=vault:secret/"+u+"#k")
 	out := runOK(t, env, value, jwt)
 	if got, _ := envValue(out.env, "K"); got != value {
 		t.Errorf("K = %q, want the secret", got)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vault-injector/vault-injector/envexec/settings"
 	"github.com/vault-injector/vault-injector/vaultref"
 )
 
@@ -31,7 +32,7 @@ func findVariables(environ []string) ([]variable, error) {
 	var errs []error
 	for i, kv := range environ {
 		name, value, ok := strings.Cut(kv, "=")
-		if !ok || strings.HasPrefix(name, EnvPrefix) || !vaultref.HasRefs(value) {
+		if !ok || strings.HasPrefix(name, settings.EnvPrefix) || !vaultref.HasRefs(value) {
 			continue
 		}
 		v, err := scanVariable(variable{index: i, name: name}, value)
@@ -86,16 +87,16 @@ func (v variable) fail(err error) *refError {
 
 // checkPolicy refuses, before Vault is contacted, references the pod has not enabled:
 // vault:login without ENVEXEC_ALLOW_LOGIN, transit ciphertexts without a transit key.
-func checkPolicy(vars []variable, s Settings) error {
+func checkPolicy(vars []variable, s settings.Settings) error {
 	var errs []error
 	for _, v := range vars {
 		for _, r := range v.tmpl.Refs {
 			var reason string
 			switch {
 			case r.Kind == vaultref.Login && !s.AllowLogin:
-				reason = "vault:login gives the application the Vault token, which this pod does not allow (" + EnvAllowLogin + " is not true)"
+				reason = "vault:login gives the application the Vault token, which this pod does not allow (" + settings.EnvAllowLogin + " is not true)"
 			case r.Kind == vaultref.Transit && s.TransitKey == "":
-				reason = "a transit ciphertext needs a transit key, and " + EnvTransitKey + " is not set"
+				reason = "a transit ciphertext needs a transit key, and " + settings.EnvTransitKey + " is not set"
 			default:
 				continue
 			}

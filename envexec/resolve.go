@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/vault-injector/vault-injector/envexec/settings"
 	"github.com/vault-injector/vault-injector/vaultref"
 )
 
@@ -93,7 +94,7 @@ func runAll(fns []func()) {
 // certificate and its key come from the same pki issue.
 type resolver struct {
 	c *client
-	s Settings
+	s settings.Settings
 	// leases records every leased secret envexec obtained, for daemon mode.
 	mu     sync.Mutex
 	leases []leased

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 func TestFindVariables(t *testing.T) {
@@ -14,7 +16,7 @@ func TestFindVariables(t *testing.T) {
 		"PATH=/bin",
 		"DB=vault:secret/app/db#password",
 		"PLAIN=vault",
-		EnvPrefix + "ROLE=vault:not/a#ref",
+		settings.EnvPrefix + "ROLE=vault:not/a#ref",
 		"NOEQUALS",
 		"URL=postgres://${vault:secret/app/db#user}:${bao:secret/app/db#password}@db/${HOME}",
 		"DB=vault:kv1/x#y",
@@ -120,12 +122,12 @@ func TestCheckPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = checkPolicy(vars, Settings{})
-	if exitCode(err) != ExitSettings || !strings.Contains(err.Error(), "variable TOKEN: ") || !strings.Contains(err.Error(), EnvAllowLogin) ||
-		!strings.Contains(err.Error(), "variable CT: ") || !strings.Contains(err.Error(), EnvTransitKey) || strings.Contains(err.Error(), "variable OK") {
+	err = checkPolicy(vars, settings.Settings{})
+	if exitCode(err) != ExitSettings || !strings.Contains(err.Error(), "variable TOKEN: ") || !strings.Contains(err.Error(), settings.EnvAllowLogin) ||
+		!strings.Contains(err.Error(), "variable CT: ") || !strings.Contains(err.Error(), settings.EnvTransitKey) || strings.Contains(err.Error(), "variable OK") {
 		t.Errorf("checkPolicy = %v", err)
 	}
-	if err := checkPolicy(vars, Settings{AllowLogin: true, TransitKey: "k"}); err != nil {
+	if err := checkPolicy(vars, settings.Settings{AllowLogin: true, TransitKey: "k"}); err != nil {
 		t.Errorf("checkPolicy with both allowed = %v", err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 // Resolution of every reference form against the real Vault of vault_test.go.
@@ -151,7 +153,7 @@ func TestVaultWriteOnce(t *testing.T) {
 func TestVaultLogin(t *testing.T) {
 	t.Parallel()
 	f := vault(t)
-	env, jwt := f.env(t, EnvAllowLogin+"=true", "VAULT_TOKEN=vault:login", "AUTH=Bearer ${vault:login}")
+	env, jwt := f.env(t, settings.EnvAllowLogin+"=true", "VAULT_TOKEN=vault:login", "AUTH=Bearer ${vault:login}")
 	out := runOK(t, env, jwt)
 	token, _ := envValue(out.env, "VAULT_TOKEN")
 	assertNoLeak(t, out.stderr, token)
@@ -175,7 +177,7 @@ func TestVaultLogin(t *testing.T) {
 	env, jwt = f.env(t, "VAULT_TOKEN=vault:login")
 	bad := runEnvexec(t.Context(), t, []string{"--", "true"}, env)
 	assertNoLeak(t, bad.stderr, jwt)
-	if bad.code != ExitSettings || !strings.Contains(bad.stderr, "variable VAULT_TOKEN") || !strings.Contains(bad.stderr, EnvAllowLogin) {
+	if bad.code != ExitSettings || !strings.Contains(bad.stderr, "variable VAULT_TOKEN") || !strings.Contains(bad.stderr, settings.EnvAllowLogin) {
 		t.Errorf("login not allowed: exit %d, stderr %s", bad.code, bad.stderr)
 	}
 }
@@ -191,7 +193,7 @@ func TestVaultTransit(t *testing.T) {
 	f := vault(t)
 	a, b := canary(t)+"\nline 2 $HOME #x", canary(t)
 	ctA, ctB := f.encrypt(t, a), f.encrypt(t, b)
-	env, jwt := f.env(t, EnvTransitKey+"=app",
+	env, jwt := f.env(t, settings.EnvTransitKey+"=app",
 		"A="+ctA, "A_AGAIN="+ctA, "B=pw=${"+ctB+"}", "B64=${"+ctB+" | b64enc}")
 	out := runOK(t, env, a, b, jwt)
 	wantEnv(t, out.env, map[string]string{"A": a, "A_AGAIN": a, "B": "pw=" + b, "B64": base64.StdEncoding.EncodeToString([]byte(b))})
@@ -199,7 +201,7 @@ func TestVaultTransit(t *testing.T) {
 		t.Errorf("%d transit requests, want one batch", n)
 	}
 
-	env, jwt = f.env(t, EnvTransitKey+"=app", "A="+ctA, "BROKEN=vault:v1:AAAA")
+	env, jwt = f.env(t, settings.EnvTransitKey+"=app", "A="+ctA, "BROKEN=vault:v1:AAAA")
 	bad := runEnvexec(t.Context(), t, []string{"--", "true"}, env)
 	assertNoLeak(t, bad.stderr, a, jwt)
 	if bad.code != ExitSecret || !strings.Contains(bad.stderr, "variable BROKEN") || strings.Contains(bad.stderr, "variable A:") {
@@ -261,7 +263,7 @@ func TestVaultIgnoreMissing(t *testing.T) {
 		"NO_SECRET=x ${vault:secret/" + u + "-nope#k}",
 		"NO_VERSION=vault:secret/" + u + "#k#9",
 	}
-	env, jwt := f.env(t, append(refs, EnvIgnoreMissing+"=true")...)
+	env, jwt := f.env(t, append(refs, settings.EnvIgnoreMissing+"=true")...)
 	out := runOK(t, env, v, jwt)
 	wantEnv(t, out.env, map[string]string{"OK": v})
 	for _, name := range []string{"NO_KEY", "NO_SECRET", "NO_VERSION"} {
@@ -292,7 +294,7 @@ func TestVaultIgnoreMissing(t *testing.T) {
 	}
 	// A denied read is not "missing": it fails even with ignore-missing.
 	f.put(t, "secret/data/forbidden/"+u, map[string]any{"data": map[string]any{"k": v}})
-	env, _ = f.env(t, EnvIgnoreMissing+"=true", "DENIED=vault:secret/forbidden/"+u+"#k")
+	env, _ = f.env(t, settings.EnvIgnoreMissing+"=true", "DENIED=vault:secret/forbidden/"+u+"#k")
 	if bad := runEnvexec(t.Context(), t, []string{"--", "true"}, env); bad.code != ExitSecret {
 		t.Errorf("denied read with ignore-missing: exit %d, want %d", bad.code, ExitSecret)
 	}

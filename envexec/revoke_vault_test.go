@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 // tokenProxy is a reverse proxy in front of the real Vault that remembers the last
@@ -101,7 +103,7 @@ func TestTokenRevokedBeforeExec(t *testing.T) {
 	value := canary(t)
 	f.put(t, "secret/data/"+u, map[string]any{"data": map[string]any{"k": value}})
 	proxy := newTokenProxy(t, f, nil)
-	env, jwt := f.env(t, EnvVaultAddr+"="+proxy.addr, "K=vault:secret/"+u+"#k")
+	env, jwt := f.env(t, settings.EnvVaultAddr+"="+proxy.addr, "K=vault:secret/"+u+"#k")
 	var atExec int
 	var stdout, stderr strings.Builder
 	r := &Runner{Environ: env, Stdout: &stdout, Stderr: &stderr, Exec: func(string, []string, []string) error {
@@ -137,7 +139,7 @@ func TestTokenKept(t *testing.T) {
 		wantReason string
 	}{
 		"vault:login": {
-			extra:      []string{EnvAllowLogin + "=true", "VAULT_TOKEN=vault:login"},
+			extra:      []string{settings.EnvAllowLogin + "=true", "VAULT_TOKEN=vault:login"},
 			wantReason: "the application holds it (vault:login)",
 		},
 		"dynamic secret": {
@@ -145,15 +147,15 @@ func TestTokenKept(t *testing.T) {
 			wantReason: "the leases of 1 dynamic secret would be revoked with it",
 		},
 		"token method": {
-			extra:      []string{EnvAuthMethod + "=token", EnvVaultTokenFile + "=" + writeFile(t, given)},
-			wantReason: "given by " + EnvVaultTokenFile + ", not obtained by envexec",
+			extra:      []string{settings.EnvAuthMethod + "=token", settings.EnvVaultTokenFile + "=" + writeFile(t, given)},
+			wantReason: "given by " + settings.EnvVaultTokenFile + ", not obtained by envexec",
 		},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			proxy := newTokenProxy(t, f, nil)
-			env, jwt := f.env(t, append([]string{EnvVaultAddr + "=" + proxy.addr, "K=vault:secret/" + u + "#k"}, tt.extra...)...)
+			env, jwt := f.env(t, append([]string{settings.EnvVaultAddr + "=" + proxy.addr, "K=vault:secret/" + u + "#k"}, tt.extra...)...)
 			out := runOK(t, env, value, jwt)
 			token := proxy.lastToken(t)
 			assertNoLeak(t, out.stderr, token)
@@ -185,7 +187,7 @@ func TestTokenRevocationFailureOnlyWarns(t *testing.T) {
 		_, _ = io.WriteString(w, `{"errors":["permission denied"]}`)
 		return true
 	})
-	env, jwt := f.env(t, EnvVaultAddr+"="+proxy.addr, "K=vault:secret/"+u+"#k")
+	env, jwt := f.env(t, settings.EnvVaultAddr+"="+proxy.addr, "K=vault:secret/"+u+"#k")
 	began := time.Now()
 	out := runOK(t, env, value, jwt)
 	token := proxy.lastToken(t)
@@ -211,7 +213,7 @@ func TestTokenKeptInDaemonMode(t *testing.T) {
 	value := canary(t)
 	f.put(t, "secret/data/"+u, map[string]any{"data": map[string]any{"k": value}})
 	proxy := newTokenProxy(t, f, nil)
-	env, _ := f.env(t, EnvVaultAddr+"="+proxy.addr, "SECRET=vault:secret/"+u+"#k")
+	env, _ := f.env(t, settings.EnvVaultAddr+"="+proxy.addr, "SECRET=vault:secret/"+u+"#k")
 	r := startDaemon(t, env, app)
 	waitFor(t, 10*time.Second, "the application to start", func() bool { return countEvents(r.events(), "start") == 1 })
 	if status := lookupSelf(t, f, proxy.lastToken(t)); status != http.StatusOK {

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vault-injector/vault-injector/envexec/settings"
 	"github.com/vault-injector/vault-injector/vaultref"
 )
 
@@ -57,7 +58,7 @@ type invocation struct {
 // Run executes one command line (without the program name) and returns its exit code.
 // A failure is reported as exactly one JSON line on Stderr.
 func (r *Runner) Run(ctx context.Context, args []string) int {
-	inv := &invocation{Runner: r, log: newLogger(r.Stderr, Settings{LogLevel: slog.LevelInfo})}
+	inv := &invocation{Runner: r, log: newLogger(r.Stderr, settings.Settings{LogLevel: slog.LevelInfo})}
 	err := inv.dispatch(ctx, args)
 	code := exitCode(err)
 	var done *exitError
@@ -107,7 +108,7 @@ func (inv *invocation) tool(args []string) error {
 // start resolves the references of the environment and of argv, then execs argv with
 // the new environment, or in daemon mode runs it as a child.
 func (inv *invocation) start(ctx context.Context, argv []string) error {
-	s, err := ParseSettings(inv.Environ)
+	s, err := settings.ParseSettings(inv.Environ)
 	if err != nil {
 		return err
 	}
@@ -157,7 +158,7 @@ func (inv *invocation) start(ctx context.Context, argv []string) error {
 // releaseToken revokes the token envexec logged in with, now that it has what it needs,
 // unless someone still needs it (see keepToken). A failure is only a warning: the
 // token's TTL bounds it, and the application should not fail for it.
-func (inv *invocation) releaseToken(ctx context.Context, s Settings, vars []variable, sess *session) {
+func (inv *invocation) releaseToken(ctx context.Context, s settings.Settings, vars []variable, sess *session) {
 	if sess == nil {
 		return // no login: no reference and no from-path secret
 	}
@@ -173,10 +174,10 @@ func (inv *invocation) releaseToken(ctx context.Context, s Settings, vars []vari
 }
 
 // keepToken says why the token must outlive the exec, or "" when it may be revoked.
-func keepToken(s Settings, vars []variable, sess *session) string {
+func keepToken(s settings.Settings, vars []variable, sess *session) string {
 	switch {
-	case s.AuthMethod == AuthToken:
-		return "given by " + EnvVaultTokenFile + ", not obtained by envexec"
+	case s.AuthMethod == settings.AuthToken:
+		return "given by " + settings.EnvVaultTokenFile + ", not obtained by envexec"
 	case s.Daemon:
 		return "daemon mode renews it"
 	case usesLogin(vars):
@@ -211,7 +212,7 @@ func countArgs(vars []variable) int {
 }
 
 // fetch logs in and resolves every reference and from-path secret within ctx's deadline.
-func (inv *invocation) fetch(ctx context.Context, s Settings, vars []variable) (resolved, *session, error) {
+func (inv *invocation) fetch(ctx context.Context, s settings.Settings, vars []variable) (resolved, *session, error) {
 	c, err := newClient(s, inv.log)
 	if err != nil {
 		return resolved{}, nil, fmt.Errorf("%w: %w", errSettings, err)
@@ -225,7 +226,7 @@ func (inv *invocation) fetch(ctx context.Context, s Settings, vars []variable) (
 
 // resolveWith resolves with a logged-in client; daemon mode calls it again for fresh
 // secrets.
-func (inv *invocation) resolveWith(ctx context.Context, s Settings, c *client, vars []variable) (resolved, *session, error) {
+func (inv *invocation) resolveWith(ctx context.Context, s settings.Settings, c *client, vars []variable) (resolved, *session, error) {
 	slots := slotsOf(vars)
 	for _, p := range s.FromPath {
 		slots = append(slots, slot{v: -1, whole: true, ref: vaultref.Ref{Path: p.Path, Version: p.Version}})
@@ -243,7 +244,7 @@ func (inv *invocation) resolveWith(ctx context.Context, s Settings, c *client, v
 	return res, &session{c: c, leases: rs.leases}, nil
 }
 
-func newLogger(w io.Writer, s Settings) *slog.Logger {
+func newLogger(w io.Writer, s settings.Settings) *slog.Logger {
 	var h slog.Handler = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: s.LogLevel})
 	if s.LogText {
 		h = slog.NewTextHandler(w, &slog.HandlerOptions{Level: s.LogLevel})

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 // outcome is what one envexec run did, with the exec observed instead of performed.
@@ -139,9 +141,9 @@ func TestCommandLine(t *testing.T) {
 func TestUsageListsSettingsAndExitCodes(t *testing.T) {
 	t.Parallel()
 	u := usage()
-	for _, s := range settingTable {
-		if !strings.Contains(u, s.name) {
-			t.Errorf("usage lacks %s", s.name)
+	for _, s := range settings.Docs() {
+		if !strings.Contains(u, s.Name) {
+			t.Errorf("usage lacks %s", s.Name)
 		}
 	}
 	for _, e := range exitCodeTable() {
@@ -157,9 +159,9 @@ func TestDocsCoverSettingsAndExitCodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range settingTable {
-		if !bytes.Contains(doc, []byte("`"+s.name+"`")) {
-			t.Errorf("docs/envexec.md lacks `%s`", s.name)
+	for _, s := range settings.Docs() {
+		if !bytes.Contains(doc, []byte("`"+s.Name+"`")) {
+			t.Errorf("docs/envexec.md lacks `%s`", s.Name)
 		}
 	}
 	for _, e := range exitCodeTable() {
@@ -177,8 +179,8 @@ func settingsEnv(t *testing.T, addr string) []string {
 		t.Fatal(err)
 	}
 	return []string{
-		EnvVaultAddr + "=" + addr, EnvRole + "=app", EnvTokenFile + "=" + token,
-		EnvPod + "=web-7d9f", EnvNamespace + "=shop", EnvContainer + "=app",
+		settings.EnvVaultAddr + "=" + addr, settings.EnvRole + "=app", settings.EnvTokenFile + "=" + token,
+		settings.EnvPod + "=web-7d9f", settings.EnvNamespace + "=shop", settings.EnvContainer + "=app",
 	}
 }
 
@@ -215,7 +217,7 @@ func TestFailuresBeforeVault(t *testing.T) {
 	}{
 		"bad setting": {
 			env:      func(t *testing.T) []string { return append(settingsEnv(t, "ftp://x"), "DB=vault:s/x#k") },
-			wantCode: ExitSettings, wantText: []string{EnvVaultAddr},
+			wantCode: ExitSettings, wantText: []string{settings.EnvVaultAddr},
 		},
 		"malformed reference": {
 			env: func(t *testing.T) []string {
@@ -235,11 +237,11 @@ func TestFailuresBeforeVault(t *testing.T) {
 		"login in an argument": {
 			env:      func(t *testing.T) []string { return settingsEnv(t, closedAddr(t)) },
 			args:     []string{"--", "/bin/app", "--token=${vault:login}"},
-			wantCode: ExitSettings, wantText: []string{"argument argv[1]: ", EnvAllowLogin},
+			wantCode: ExitSettings, wantText: []string{"argument argv[1]: ", settings.EnvAllowLogin},
 		},
 		"token file missing": {
 			env: func(t *testing.T) []string {
-				return append(settingsEnv(t, closedAddr(t)), EnvTokenFile+"=/nonexistent/token", "DB=vault:s/x#k")
+				return append(settingsEnv(t, closedAddr(t)), settings.EnvTokenFile+"=/nonexistent/token", "DB=vault:s/x#k")
 			},
 			wantCode: ExitLogin, wantText: []string{"token file", "/nonexistent/token"},
 		},
@@ -275,7 +277,7 @@ func TestFailuresBeforeVault(t *testing.T) {
 
 func TestVaultDownFailsWithinDeadline(t *testing.T) {
 	t.Parallel()
-	env := append(settingsEnv(t, closedAddr(t)), EnvTimeout+"=1500ms", "DB_PASSWORD=vault:secret/app/db#password")
+	env := append(settingsEnv(t, closedAddr(t)), settings.EnvTimeout+"=1500ms", "DB_PASSWORD=vault:secret/app/db#password")
 	began := time.Now()
 	out := runEnvexec(t.Context(), t, []string{"--", "/bin/true"}, env)
 	elapsed := time.Since(began)
@@ -297,7 +299,7 @@ func TestVaultDownFailsWithinDeadline(t *testing.T) {
 
 func TestSignalInterruptsStartup(t *testing.T) {
 	t.Parallel()
-	env := append(settingsEnv(t, closedAddr(t)), EnvTimeout+"=1m", "DB=vault:secret/app/db#password")
+	env := append(settingsEnv(t, closedAddr(t)), settings.EnvTimeout+"=1m", "DB=vault:secret/app/db#password")
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	// A parent deadline is not "our" deadline, but either way start-up ends promptly.

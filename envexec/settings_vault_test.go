@@ -13,10 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vault-injector/vault-injector/envexec/settings"
 	"github.com/vault-injector/vault-injector/internal/vaultdev"
 )
 
-// Settings that change how envexec reaches and logs in to Vault, against the real Vault.
+// settings.Settings that change how envexec reaches and logs in to Vault, against the real Vault.
 
 func writeFile(t *testing.T, content string) string {
 	t.Helper()
@@ -51,31 +52,31 @@ func TestVaultAuthMethods(t *testing.T) {
 	secretID := func() string {
 		return f.srv.Do(t, "POST", "auth/approle/role/app/secret-id", nil)["data"].(map[string]any)["secret_id"].(string)
 	}
-	login := []string{EnvRole, EnvAuthPath, EnvTokenFile}
+	login := []string{settings.EnvRole, settings.EnvAuthPath, settings.EnvTokenFile}
 	tests := map[string]struct {
 		env      func(t *testing.T, base []string) []string
 		wantCode int
 		secrets  []string
 	}{
 		"jwt": {env: func(_ *testing.T, base []string) []string {
-			return append(base, EnvAuthMethod+"=jwt")
+			return append(base, settings.EnvAuthMethod+"=jwt")
 		}},
 		"approle": {env: func(t *testing.T, base []string) []string {
 			sid := secretID()
-			return append(without(base, login...), EnvAuthMethod+"=approle", EnvRoleIDFile+"="+writeFile(t, roleID), EnvSecretIDFile+"="+writeFile(t, sid))
+			return append(without(base, login...), settings.EnvAuthMethod+"=approle", settings.EnvRoleIDFile+"="+writeFile(t, roleID), settings.EnvSecretIDFile+"="+writeFile(t, sid))
 		}},
 		"approle bad secret id": {wantCode: ExitLogin, secrets: []string{"not-the-secret-id"}, env: func(t *testing.T, base []string) []string {
-			return append(without(base, login...), EnvAuthMethod+"=approle", EnvRoleIDFile+"="+writeFile(t, roleID),
-				EnvSecretIDFile+"="+writeFile(t, "not-the-secret-id"))
+			return append(without(base, login...), settings.EnvAuthMethod+"=approle", settings.EnvRoleIDFile+"="+writeFile(t, roleID),
+				settings.EnvSecretIDFile+"="+writeFile(t, "not-the-secret-id"))
 		}},
 		"token": {env: func(t *testing.T, base []string) []string {
-			return append(without(base, login...), EnvAuthMethod+"=token", EnvVaultTokenFile+"="+writeFile(t, f.token(t)))
+			return append(without(base, login...), settings.EnvAuthMethod+"=token", settings.EnvVaultTokenFile+"="+writeFile(t, f.token(t)))
 		}},
 		"bad token": {wantCode: ExitLogin, secrets: []string{"hvs.not-a-token"}, env: func(t *testing.T, base []string) []string {
-			return append(without(base, login...), EnvAuthMethod+"=token", EnvVaultTokenFile+"="+writeFile(t, "hvs.not-a-token"))
+			return append(without(base, login...), settings.EnvAuthMethod+"=token", settings.EnvVaultTokenFile+"="+writeFile(t, "hvs.not-a-token"))
 		}},
 		"missing token file": {wantCode: ExitLogin, env: func(_ *testing.T, base []string) []string {
-			return append(without(base, login...), EnvAuthMethod+"=token", EnvVaultTokenFile+"=/nonexistent/vault-token")
+			return append(without(base, login...), settings.EnvAuthMethod+"=token", settings.EnvVaultTokenFile+"=/nonexistent/vault-token")
 		}},
 	}
 	for name, tt := range tests {
@@ -105,8 +106,8 @@ func TestVaultTLS(t *testing.T) {
 	srv.Do(t, "POST", "secret/data/app", map[string]any{"data": map[string]any{"k": value}})
 	token := srv.Do(t, "POST", "auth/token/create", map[string]any{"ttl": "10m"})["auth"].(map[string]any)["client_token"].(string)
 	base := []string{
-		"PATH=/usr/bin:/bin", EnvVaultAddr + "=" + srv.Addr, EnvAuthMethod + "=token", EnvVaultTokenFile + "=" + writeFile(t, token),
-		EnvTimeout + "=10s", "K=vault:secret/app#k",
+		"PATH=/usr/bin:/bin", settings.EnvVaultAddr + "=" + srv.Addr, settings.EnvAuthMethod + "=token", settings.EnvVaultTokenFile + "=" + writeFile(t, token),
+		settings.EnvTimeout + "=10s", "K=vault:secret/app#k",
 		// The application's own TLS settings are not envexec's.
 		"VAULT_CACERT=" + srv.CAFile, "VAULT_SKIP_VERIFY=true",
 	}
@@ -114,7 +115,7 @@ func TestVaultTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	caCerts, err := CACerts(caPEM)
+	caCerts, err := settings.CACerts(caPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,19 +125,19 @@ func TestVaultTLS(t *testing.T) {
 		wantCode int
 		wantText string
 	}{
-		"ca certs":                {extra: []string{EnvCACerts + "=" + caCerts}},
-		"ca certs of another ca":  {extra: []string{EnvCACerts + "=" + wrongCA}, wantCode: ExitUnreachable, wantText: "x509: certificate signed by unknown authority"},
-		"wrong ca file, ca certs": {extra: []string{EnvCAFile + "=" + writeFile(t, wrongCA), EnvCACerts + "=" + caCerts}},
-		"ca file, wrong ca certs": {extra: []string{EnvCAFile + "=" + srv.CAFile, EnvCACerts + "=" + wrongCA}},
-		"ca certs not a pem":      {extra: []string{EnvCACerts + "=not pem"}, wantCode: ExitSettings, wantText: EnvCACerts + ": text after certificate 0 is not a PEM block"},
-		"ca file":                 {extra: []string{EnvCAFile + "=" + srv.CAFile}},
+		"ca certs":                {extra: []string{settings.EnvCACerts + "=" + caCerts}},
+		"ca certs of another ca":  {extra: []string{settings.EnvCACerts + "=" + wrongCA}, wantCode: ExitUnreachable, wantText: "x509: certificate signed by unknown authority"},
+		"wrong ca file, ca certs": {extra: []string{settings.EnvCAFile + "=" + writeFile(t, wrongCA), settings.EnvCACerts + "=" + caCerts}},
+		"ca file, wrong ca certs": {extra: []string{settings.EnvCAFile + "=" + srv.CAFile, settings.EnvCACerts + "=" + wrongCA}},
+		"ca certs not a pem":      {extra: []string{settings.EnvCACerts + "=not pem"}, wantCode: ExitSettings, wantText: settings.EnvCACerts + ": text after certificate 0 is not a PEM block"},
+		"ca file":                 {extra: []string{settings.EnvCAFile + "=" + srv.CAFile}},
 		"system roots":            {wantCode: ExitUnreachable, wantText: "certificate"},
-		"skip verify":             {extra: []string{EnvTLSSkipVerify + "=true"}},
-		"missing ca file":         {extra: []string{EnvCAFile + "=/nonexistent/ca.pem"}, wantCode: ExitSettings, wantText: EnvCAFile},
-		"not a pem":               {extra: []string{EnvCAFile + "=" + writeFile(t, "not pem")}, wantCode: ExitSettings, wantText: "no PEM certificate"},
-		"wrong ca":                {extra: []string{EnvCAFile + "=" + writeFile(t, wrongCA)}, wantCode: ExitUnreachable, wantText: "certificate"},
-		"skip verify false":       {extra: []string{EnvTLSSkipVerify + "=false"}, wantCode: ExitUnreachable, wantText: "certificate"},
-		"ca and skip verify":      {extra: []string{EnvCAFile + "=" + srv.CAFile, EnvTLSSkipVerify + "=true"}},
+		"skip verify":             {extra: []string{settings.EnvTLSSkipVerify + "=true"}},
+		"missing ca file":         {extra: []string{settings.EnvCAFile + "=/nonexistent/ca.pem"}, wantCode: ExitSettings, wantText: settings.EnvCAFile},
+		"not a pem":               {extra: []string{settings.EnvCAFile + "=" + writeFile(t, "not pem")}, wantCode: ExitSettings, wantText: "no PEM certificate"},
+		"wrong ca":                {extra: []string{settings.EnvCAFile + "=" + writeFile(t, wrongCA)}, wantCode: ExitUnreachable, wantText: "certificate"},
+		"skip verify false":       {extra: []string{settings.EnvTLSSkipVerify + "=false"}, wantCode: ExitUnreachable, wantText: "certificate"},
+		"ca and skip verify":      {extra: []string{settings.EnvCAFile + "=" + srv.CAFile, settings.EnvTLSSkipVerify + "=true"}},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -210,7 +211,7 @@ func TestVaultNamespaceAndAppVariables(t *testing.T) {
 		"VAULT_ADDR=http://127.0.0.1:1", "VAULT_TOKEN=app-token", "VAULT_NAMESPACE=app-ns",
 		"VAULT_HEADERS=X-App: 1", "VAULT_AGENT_ADDR=http://127.0.0.1:1", "HTTP_PROXY=http://127.0.0.1:1", "HTTPS_PROXY=http://127.0.0.1:1",
 	}
-	env, jwt := f.env(t, append([]string{EnvVaultAddr + "=" + addr, EnvVaultNamespace + "=team-a/apps", "K=vault:secret/" + u + "#k"}, appVars...)...)
+	env, jwt := f.env(t, append([]string{settings.EnvVaultAddr + "=" + addr, settings.EnvVaultNamespace + "=team-a/apps", "K=vault:secret/" + u + "#k"}, appVars...)...)
 	out := runOK(t, env, value, jwt)
 	wantEnv(t, out.env, map[string]string{"K": value, "VAULT_TOKEN": "app-token", "VAULT_NAMESPACE": "app-ns"})
 	rec.mu.Lock()
@@ -244,7 +245,7 @@ func TestClientTimeout(t *testing.T) {
 			t.Cleanup(func() { _ = c.Close() })
 		}
 	}()
-	env := append(settingsEnv(t, "http://"+l.Addr().String()), EnvClientTimeout+"=300ms", EnvTimeout+"=2s", EnvLogLevel+"=debug", "DB=vault:s/x#k")
+	env := append(settingsEnv(t, "http://"+l.Addr().String()), settings.EnvClientTimeout+"=300ms", settings.EnvTimeout+"=2s", settings.EnvLogLevel+"=debug", "DB=vault:s/x#k")
 	began := time.Now()
 	out := runEnvexec(t.Context(), t, []string{"--", "/bin/true"}, env)
 	elapsed := time.Since(began)
@@ -264,7 +265,7 @@ func TestVaultFromPath(t *testing.T) {
 	f.put(t, "secret/data/"+u+"/one", map[string]any{"data": map[string]any{"A": a, "B": "from one", "tls.crt": "x\ny", "PORT": 5432}})
 	f.put(t, "secret/data/"+u+"/one", map[string]any{"data": map[string]any{"A": "version 2"}})
 	f.put(t, "kv1/"+u+"/two", map[string]any{"B": b, "C": c, "REF": "${vault:secret/x#y}"})
-	env, jwt := f.env(t, EnvFromPath+"=secret/"+u+"/one#1, kv1/"+u+"/two", "C=explicit", "D=vault:kv1/"+u+"/two#C")
+	env, jwt := f.env(t, settings.EnvFromPath+"=secret/"+u+"/one#1, kv1/"+u+"/two", "C=explicit", "D=vault:kv1/"+u+"/two#C")
 	out := runOK(t, env, a, b, c, jwt)
 	wantEnv(t, out.env, map[string]string{
 		"A": a, "B": b, "C": "explicit", "D": c, "tls.crt": "x\ny", "PORT": "5432", "REF": "${vault:secret/x#y}",
@@ -273,15 +274,15 @@ func TestVaultFromPath(t *testing.T) {
 		t.Errorf("%d reads, want 2 (kv1/two is read once for D and the from-path)", n)
 	}
 
-	f.put(t, "kv1/"+u+"/bad", map[string]any{"A=B": "x", EnvPrefix + "ROLE": "admin"})
-	env, _ = f.env(t, EnvFromPath+"=kv1/"+u+"/bad,kv1/"+u+"/missing")
+	f.put(t, "kv1/"+u+"/bad", map[string]any{"A=B": "x", settings.EnvPrefix + "ROLE": "admin"})
+	env, _ = f.env(t, settings.EnvFromPath+"=kv1/"+u+"/bad,kv1/"+u+"/missing")
 	bad := runEnvexec(t.Context(), t, []string{"--", "true"}, env)
 	if bad.code != ExitSecret || !strings.Contains(bad.stderr, `key \"A=B\" cannot be`) || !strings.Contains(bad.stderr, "reserved prefix") ||
-		!strings.Contains(bad.stderr, "variable "+EnvFromPath) || !strings.Contains(bad.stderr, "kv1/"+u+"/missing") {
+		!strings.Contains(bad.stderr, "variable "+settings.EnvFromPath) || !strings.Contains(bad.stderr, "kv1/"+u+"/missing") {
 		t.Errorf("bad from-path: exit %d, stderr %s", bad.code, bad.stderr)
 	}
 
-	env, _ = f.env(t, EnvFromPath+"=kv1/"+u+"/missing,kv1/"+u+"/two", EnvIgnoreMissing+"=true")
+	env, _ = f.env(t, settings.EnvFromPath+"=kv1/"+u+"/missing,kv1/"+u+"/two", settings.EnvIgnoreMissing+"=true")
 	ok := runOK(t, env, b, c)
 	wantEnv(t, ok.env, map[string]string{"B": b})
 	if countLogs(t, ok.stderr, "secret missing, from-path entry skipped") != 1 {
@@ -293,18 +294,18 @@ func TestPassthrough(t *testing.T) {
 	t.Parallel()
 	bin := t.TempDir()
 	write(t, filepath.Join(bin, "app"), 0o755)
-	env := append(settingsEnv(t, closedAddr(t)), "PATH="+bin, EnvPassthrough+"="+EnvPod+","+EnvNamespace)
+	env := append(settingsEnv(t, closedAddr(t)), "PATH="+bin, settings.EnvPassthrough+"="+settings.EnvPod+","+settings.EnvNamespace)
 	out := runEnvexec(t.Context(), t, []string{"--", "app"}, env)
 	if out.code != ExitOK {
 		t.Fatalf("exit %d: %s", out.code, out.stderr)
 	}
 	var kept []string
 	for _, kv := range out.env {
-		if strings.HasPrefix(kv, EnvPrefix) {
+		if strings.HasPrefix(kv, settings.EnvPrefix) {
 			kept = append(kept, kv)
 		}
 	}
-	if want := []string{EnvPod + "=web-7d9f", EnvNamespace + "=shop"}; !slices.Equal(kept, want) {
+	if want := []string{settings.EnvPod + "=web-7d9f", settings.EnvNamespace + "=shop"}; !slices.Equal(kept, want) {
 		t.Errorf("ENVEXEC_ variables in the application's environment = %q, want %q", kept, want)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 // version is set at build time with
@@ -37,10 +39,10 @@ secret at PATH; references also work inside text as ${vault:PATH#KEY}, with tran
 COMMAND and ARGs may hold references in the same forms. See docs/references.md.
 envexec is configured only by these variables, which it removes before starting COMMAND:
 `)
-	for _, s := range settingTable {
-		fmt.Fprintf(&b, "  %-26s %s", s.name, s.help)
-		if s.def != "" {
-			fmt.Fprintf(&b, " (default %s)", s.def)
+	for _, s := range settings.Docs() {
+		fmt.Fprintf(&b, "  %-26s %s", s.Name, s.Help)
+		if s.Default != "" {
+			fmt.Fprintf(&b, " (default %s)", s.Default)
 		}
 		b.WriteByte('\n')
 	}

@@ -17,6 +17,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 const (
@@ -49,7 +51,7 @@ type client struct {
 	sensitive []string
 }
 
-func newClient(s Settings, log *slog.Logger) (*client, error) {
+func newClient(s settings.Settings, log *slog.Logger) (*client, error) {
 	tlsConf, err := tlsConfig(s)
 	if err != nil {
 		return nil, err
@@ -76,7 +78,7 @@ func newClient(s Settings, log *slog.Logger) (*client, error) {
 // platform's). The system roots come from the default files only:
 // envexec's own environment is empty (see isolate.go), so the container's SSL_CERT_FILE
 // and SSL_CERT_DIR cannot change them. Only ENVEXEC_TLS_SKIP_VERIFY turns verification off.
-func tlsConfig(s Settings) (*tls.Config, error) {
+func tlsConfig(s settings.Settings) (*tls.Config, error) {
 	conf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.CAFile != "" || len(s.CACerts) > 0 {
 		pool, err := x509.SystemCertPool()
@@ -86,10 +88,10 @@ func tlsConfig(s Settings) (*tls.Config, error) {
 		if s.CAFile != "" {
 			data, err := os.ReadFile(s.CAFile)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", EnvCAFile, err)
+				return nil, fmt.Errorf("%s: %w", settings.EnvCAFile, err)
 			}
 			if !pool.AppendCertsFromPEM(data) {
-				return nil, fmt.Errorf("%s: %s holds no PEM certificate", EnvCAFile, s.CAFile)
+				return nil, fmt.Errorf("%s: %s holds no PEM certificate", settings.EnvCAFile, s.CAFile)
 			}
 		}
 		for _, cert := range s.CACerts {
@@ -140,7 +142,7 @@ func (e *redirectError) Error() string {
 		return fmt.Sprintf("stopped after %d redirects", maxRedirects)
 	}
 	return fmt.Sprintf("refused a redirect to another origin, host %q: envexec follows redirects only within the origin of %s",
-		e.host, EnvVaultAddr)
+		e.host, settings.EnvVaultAddr)
 }
 
 // request is one Vault API call; path is relative to /v1/.

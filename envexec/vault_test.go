@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vault-injector/vault-injector/envexec/settings"
 	"github.com/vault-injector/vault-injector/internal/vaultdev"
 )
 
@@ -203,9 +204,9 @@ func (f *fixture) env(t testing.TB, extra ...string) ([]string, string) {
 	}
 	env := []string{
 		"PATH=/usr/bin:/bin",
-		EnvVaultAddr + "=" + f.srv.Addr, EnvRole + "=" + testRole, EnvAuthPath + "=" + testAuthPath,
-		EnvTokenFile + "=" + token, EnvTimeout + "=30s", EnvLogLevel + "=debug",
-		EnvPod + "=web-7d9f", EnvNamespace + "=shop", EnvContainer + "=app",
+		settings.EnvVaultAddr + "=" + f.srv.Addr, settings.EnvRole + "=" + testRole, settings.EnvAuthPath + "=" + testAuthPath,
+		settings.EnvTokenFile + "=" + token, settings.EnvTimeout + "=30s", settings.EnvLogLevel + "=debug",
+		settings.EnvPod + "=web-7d9f", settings.EnvNamespace + "=shop", settings.EnvContainer + "=app",
 	}
 	return append(env, extra...), jwt
 }
@@ -266,7 +267,7 @@ func TestVaultKV2(t *testing.T) {
 		}
 	}
 	for _, kv := range out.env {
-		if strings.HasPrefix(kv, EnvPrefix) {
+		if strings.HasPrefix(kv, settings.EnvPrefix) {
 			t.Errorf("exec'd env keeps %s", strings.SplitN(kv, "=", 2)[0])
 		}
 	}
@@ -380,7 +381,7 @@ func TestVaultLoginFailures(t *testing.T) {
 			if err := os.WriteFile(token, []byte(tt.jwt+"\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			env, _ := f.env(t, EnvRole+"="+tt.role, EnvTokenFile+"="+token, "DB=vault:secret/x#y")
+			env, _ := f.env(t, settings.EnvRole+"="+tt.role, settings.EnvTokenFile+"="+token, "DB=vault:secret/x#y")
 			out := runEnvexec(t.Context(), t, []string{"--", "true"}, env)
 			assertNoLeak(t, out.stderr, tt.jwt, strings.Split(tt.jwt, ".")[2])
 			if out.code != ExitLogin || out.execed {
@@ -488,7 +489,7 @@ func TestVaultSealedRetriesUntilDeadline(t *testing.T) {
 	f := vault(t)
 	sealed := vaultdev.Start(t)
 	sealed.Do(t, "PUT", "sys/seal", nil)
-	env, jwt := f.env(t, EnvVaultAddr+"="+sealed.Addr, EnvTimeout+"=2s", "DB=vault:secret/x#y")
+	env, jwt := f.env(t, settings.EnvVaultAddr+"="+sealed.Addr, settings.EnvTimeout+"=2s", "DB=vault:secret/x#y")
 	began := time.Now()
 	out := runEnvexec(t.Context(), t, []string{"--", "true"}, env)
 	elapsed := time.Since(began)

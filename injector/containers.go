@@ -10,7 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/vault-injector/vault-injector/config"
-	"github.com/vault-injector/vault-injector/envexec"
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 // nonRootID is the distroless "nonroot" user; the init container only copies a file.
@@ -141,25 +141,25 @@ func ourMounts(cfg config.Pod) []corev1.VolumeMount {
 }
 
 // settingsEnv is envexec's settings for one container, exactly as the webhook writes them:
-// the list ends with envexec.EnvSettings naming all of them, so envexec refuses any other
+// the list ends with settings.EnvSettings naming all of them, so envexec refuses any other
 // ENVEXEC_* variable (a pod's envFrom cannot add settings, and env wins over envFrom).
 func settingsEnv(container string, cfg config.Pod) []corev1.EnvVar {
 	env := []corev1.EnvVar{
-		{Name: envexec.EnvVaultAddr, Value: cfg.VaultAddr},
-		{Name: envexec.EnvAuthPath, Value: cfg.AuthPath},
-		{Name: envexec.EnvRole, Value: cfg.Role},
-		{Name: envexec.EnvTokenFile, Value: TokenFile},
-		{Name: envexec.EnvTimeout, Value: cfg.Timeout.String()},
-		{Name: envexec.EnvLogLevel, Value: string(cfg.LogLevel)},
-		{Name: envexec.EnvContainer, Value: container},
-		fieldEnv(envexec.EnvPod, "metadata.name"),
-		fieldEnv(envexec.EnvNamespace, "metadata.namespace"),
+		{Name: settings.EnvVaultAddr, Value: cfg.VaultAddr},
+		{Name: settings.EnvAuthPath, Value: cfg.AuthPath},
+		{Name: settings.EnvRole, Value: cfg.Role},
+		{Name: settings.EnvTokenFile, Value: TokenFile},
+		{Name: settings.EnvTimeout, Value: cfg.Timeout.String()},
+		{Name: settings.EnvLogLevel, Value: string(cfg.LogLevel)},
+		{Name: settings.EnvContainer, Value: container},
+		fieldEnv(settings.EnvPod, "metadata.name"),
+		fieldEnv(settings.EnvNamespace, "metadata.namespace"),
 	}
 	if cfg.CACerts != "" {
-		env = append(env, corev1.EnvVar{Name: envexec.EnvCACerts, Value: cfg.CACerts})
+		env = append(env, corev1.EnvVar{Name: settings.EnvCACerts, Value: cfg.CACerts})
 	}
 	if cfg.TLSSecret != "" {
-		env = append(env, corev1.EnvVar{Name: envexec.EnvCAFile, Value: CAFile})
+		env = append(env, corev1.EnvVar{Name: settings.EnvCAFile, Value: CAFile})
 	}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Envexec)) {
 		env = append(env, corev1.EnvVar{Name: name, Value: cfg.Envexec[name]})
@@ -171,7 +171,7 @@ func settingsEnv(container string, cfg config.Pod) []corev1.EnvVar {
 		// reads exactly the value the webhook validated.
 		env[i].Value = strings.ReplaceAll(e.Value, "$", "$$")
 	}
-	return append(env, corev1.EnvVar{Name: envexec.EnvSettings, Value: strings.Join(names, ",")})
+	return append(env, corev1.EnvVar{Name: settings.EnvSettings, Value: strings.Join(names, ",")})
 }
 
 // escapeExpansion doubles every "$" of an image's entrypoint or cmd before it is written

@@ -11,7 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vault-injector/vault-injector/config"
-	"github.com/vault-injector/vault-injector/envexec"
+	"github.com/vault-injector/vault-injector/envexec/settings"
 	"github.com/vault-injector/vault-injector/injector"
 )
 
@@ -19,14 +19,14 @@ import (
 // so the two binaries cannot drift apart (envexec rejects unknown ENVEXEC_ variables).
 func TestEnvexecContract(t *testing.T) {
 	t.Parallel()
-	if injector.EnvPrefix != envexec.EnvPrefix {
-		t.Fatalf("prefix %q != envexec's %q", injector.EnvPrefix, envexec.EnvPrefix)
+	if injector.EnvPrefix != settings.EnvPrefix {
+		t.Fatalf("prefix %q != envexec's %q", injector.EnvPrefix, settings.EnvPrefix)
 	}
 	out, _, err := injector.Inject(typicalPod(), contractPod(t, nil), injector.Facts{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := envexec.ParseSettings(environOf(out.Spec.Containers[0])); err != nil {
+	if _, err := settings.ParseSettings(environOf(out.Spec.Containers[0])); err != nil {
 		t.Errorf("envexec refuses what the injector wrote: %v", err)
 	}
 }
@@ -58,7 +58,7 @@ func TestEnvexecAcceptsWhatTheWebhookAdmits(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s=%q: admitted but Inject failed: %v", what, v, err)
 		}
-		if _, err := envexec.ParseSettings(environOf(out.Spec.Containers[0])); err != nil {
+		if _, err := settings.ParseSettings(environOf(out.Spec.Containers[0])); err != nil {
 			t.Errorf("%s=%q is admitted by the webhook, but envexec refuses it: %v", what, v, err)
 		}
 	}
@@ -121,7 +121,7 @@ func checkVaultCAFile(t *testing.T, check func(t *testing.T, what, v string, cfg
 		"crlf":        strings.ReplaceAll(string(bundle), "\n", "\r\n"),
 		"empty":       "",
 		"not pem":     "vault:secret/data/x#y",
-		"system-size": strings.Repeat(string(bundle), 2*envexec.MaxCACerts/len(bundle)),
+		"system-size": strings.Repeat(string(bundle), 2*settings.MaxCACerts/len(bundle)),
 	}
 	admitted := 0
 	for name, content := range files {
@@ -145,7 +145,7 @@ func checkVaultCAFile(t *testing.T, check func(t *testing.T, what, v string, cfg
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := envexec.ParseSettings(environOf(out.Spec.Containers[0]))
+		s, err := settings.ParseSettings(environOf(out.Spec.Containers[0]))
 		if err != nil || len(s.CACerts) != 2 {
 			t.Errorf("--vault-ca-file (%s): envexec reads %d certificates (%v), want the bundle's 2", name, len(s.CACerts), err)
 		}

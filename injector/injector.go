@@ -11,7 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vault-injector/vault-injector/config"
-	"github.com/vault-injector/vault-injector/envexec"
+	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
 // Names the injector owns inside a pod. They are fixed so the output is deterministic and
@@ -26,7 +26,7 @@ const (
 	// EnvexecInPod is envexec's path inside wrapped containers.
 	EnvexecInPod = MountPath + "/envexec"
 	// EnvPrefix reserves envexec's settings; the application's own VAULT_* stay its own.
-	EnvPrefix = envexec.EnvPrefix
+	EnvPrefix = settings.EnvPrefix
 	// TokenVolumeName is envexec's own projected service account token. It does not
 	// depend on automountServiceAccountToken, and it is short-lived.
 	TokenVolumeName = "vault-injector-token"

@@ -1,4 +1,4 @@
-package envexec
+package settings
 
 import (
 	"errors"
@@ -12,6 +12,25 @@ import (
 
 	"github.com/vault-injector/vault-injector/vaultref"
 )
+
+// Doc describes one setting for envexec's help and docs/envexec.md.
+type Doc struct {
+	// Name is the variable, e.g. ENVEXEC_VAULT_ADDR.
+	Name string
+	// Default is the value used when it is unset; empty for none.
+	Default string
+	// Help says what it does.
+	Help string
+}
+
+// Docs lists every setting in table order, so the help text derives from the table.
+func Docs() []Doc {
+	out := make([]Doc, len(settingTable))
+	for i, s := range settingTable {
+		out[i] = Doc{Name: s.name, Default: s.def, Help: s.help}
+	}
+	return out
+}
 
 // setting is one row of the declarative settings table: parsing, usage and docs all
 // derive from it, so they cannot drift apart.

@@ -1,4 +1,7 @@
-package envexec
+// Package settings is the one contract between the webhook and envexec: it names, parses
+// and validates every ENVEXEC_* setting. The webhook checks a value with the same parser
+// envexec will read it with, so what is admitted is what runs. Standard library only.
+package settings
 
 import (
 	"crypto/x509"
@@ -14,6 +17,9 @@ import (
 
 	"github.com/vault-injector/vault-injector/vaultref"
 )
+
+// ErrInvalid marks every settings problem, so envexec maps it to one exit code.
+var ErrInvalid = errors.New("bad settings")
 
 // EnvPrefix reserves a namespace for envexec's own settings, so they can never be
 // confused with the application's variables (VAULT_* belongs to the application).
@@ -227,7 +233,7 @@ func ParseSettings(environ []string) (Settings, error) {
 	}
 	errs = append(errs, s.validate(values, known)...)
 	if len(errs) > 0 {
-		return Settings{}, fmt.Errorf("%w: %w", errSettings, errors.Join(errs...))
+		return Settings{}, fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))
 	}
 	return s, nil
 }

@@ -1,4 +1,4 @@
-package envexec
+package settings
 
 import (
 	"errors"
@@ -158,7 +158,7 @@ func TestParseSettingsErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if !errors.Is(err, errSettings) || exitCode(err) != ExitSettings {
+			if !errors.Is(err, ErrInvalid) {
 				t.Errorf("error %v is not a settings error", err)
 			}
 			if !strings.Contains(err.Error(), tt.wantVar+": ") || !strings.Contains(err.Error(), tt.wantMsg) {
@@ -236,8 +236,8 @@ func TestParseSettingsManifest(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			_, err := ParseSettings(tc.env)
-			if !errors.Is(err, errSettings) {
-				t.Fatalf("err = %v, want errSettings", err)
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("err = %v, want ErrInvalid", err)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %q, want it to contain %q", err, tc.want)

@@ -1,4 +1,4 @@
-package envexec
+package settings
 
 import (
 	"bytes"
