@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
 
 	"github.com/vault-injector/vault-injector/config"
 )
@@ -138,6 +140,21 @@ func TestWebhookErrors(t *testing.T) {
 		"pull secret registry port only": {
 			[]string{"--default-pull-secret=infra/pull", "--default-pull-secret-registries=:5000"}, nil, `":5000" is not a registry host`,
 		},
+		"init cpu not a quantity":  {[]string{"--init-cpu-request=ten"}, nil, `"ten" is not a resource quantity`},
+		"init memory empty":        {[]string{"--init-memory-limit="}, nil, `"" is not a resource quantity`},
+		"init negative":            {[]string{"--init-memory-request=-1Mi"}, nil, `"-1Mi" is not above zero`},
+		"init max not a quantity":  {[]string{"--init-max-cpu=big"}, nil, `"big" is not a resource quantity`},
+		"init user root":           {[]string{"--init-run-as-user=0"}, nil, `"0" is not "unset" or an ID between 1 and 2147483647`},
+		"init user word":           {[]string{"--init-run-as-user=nobody"}, nil, `"nobody" is not "unset" or an ID`},
+		"init group too big":       {[]string{"--init-run-as-group=4294967296"}, nil, `between 0 and 2147483647`},
+		"init request above limit": {[]string{"--init-memory-request=128Mi"}, nil, "--init-memory-request (128Mi) must not be above --init-memory-limit (64Mi)"},
+		"init cpu request above limit": {
+			[]string{"--init-cpu-request=100m", "--init-cpu-limit=50m"}, nil, "--init-cpu-request (100m) must not be above --init-cpu-limit (50m)",
+		},
+		"init default above max": {[]string{"--init-memory-limit=1Gi"}, nil, "--init-memory-limit (1Gi) must not be above --init-max-memory (256Mi)"},
+		"init cpu limit above max": {
+			[]string{"--init-cpu-limit=1", "--init-max-cpu=500m"}, nil, "--init-cpu-limit (1) must not be above --init-max-cpu (500m)",
+		},
 		"positional":         {[]string{"extra"}, nil, "unexpected arguments"},
 		"two bad env values": {nil, map[string]string{"VAULT_INJECTOR_WEBHOOK_PORT": "x", "VAULT_INJECTOR_ENVEXEC_TIMEOUT": "y"}, "envexec-timeout"},
 	}
@@ -194,6 +211,33 @@ func TestWebhookHelp(t *testing.T) {
 	}
 }
 
+// TestInitUser: "unset" and empty leave the init container's user and group to the
+// platform; numbers are kept as IDs.
+func TestInitUser(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		args        []string
+		user, group *int64
+	}{
+		"default": {nil, ptr.To[int64](65532), ptr.To[int64](65532)},
+		"unset":   {[]string{"--init-run-as-user=unset", "--init-run-as-group=unset"}, nil, nil},
+		"empty":   {[]string{"--init-run-as-user=", "--init-run-as-group="}, nil, nil},
+		"ids":     {[]string{"--init-run-as-user=1000", "--init-run-as-group=0"}, ptr.To[int64](1000), ptr.To[int64](0)},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			w, err := parse(t, tc.args, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff([]*int64{tc.user, tc.group}, []*int64{w.Defaults.Init.RunAsUser, w.Defaults.Init.RunAsGroup}); d != "" {
+				t.Errorf("user, group (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
 func TestParsePod(t *testing.T) {
 	t.Parallel()
 	w, err := parse(t, []string{"--allowed-vault-addrs=http://v:8200,https://vault.team-b:8200"}, nil)
@@ -204,6 +248,7 @@ func TestParsePod(t *testing.T) {
 		Inject: true, InjectorImage: w.InjectorImage, EnvexecPath: w.EnvexecPath,
 		VaultAddr: w.Defaults.VaultAddr, Role: "app", AuthPath: "kubernetes",
 		Timeout: time.Minute, LogLevel: config.LogInfo, TokenAudience: "vault", TokenExpiration: 10 * time.Minute,
+		Init: w.Defaults.Init,
 	}
 	with := func(f func(p *config.Pod)) config.Pod { p := base; f(&p); return p }
 	cases := map[string]struct {
@@ -265,6 +310,16 @@ func TestParsePod(t *testing.T) {
 			ann: map[string]string{"vault.security.banzaicloud.io/vault-tls-secret": "vault-tls"}, sa: "app",
 			want: with(func(p *config.Pod) { p.TLSSecret = "vault-tls" }),
 		},
+		"init resources within the maxima": {
+			ann: map[string]string{
+				"vault-injector.io/init-cpu-request": "100m", "vault-injector.io/init-cpu-limit": "0.5",
+				"vault-injector.io/init-memory-request": "128Mi", "vault-injector.io/init-memory-limit": "256Mi",
+			}, sa: "app",
+			want: with(func(p *config.Pod) {
+				p.Init.CPURequest, p.Init.CPULimit = resource.MustParse("100m"), resource.MustParse("500m")
+				p.Init.MemoryRequest, p.Init.MemoryLimit = resource.MustParse("128Mi"), resource.MustParse("256Mi")
+			}),
+		},
 		"unsupported bank-vaults annotation warns": {
 			ann: map[string]string{"vault.security.banzaicloud.io/vault-agent": "true"}, sa: "app", want: base,
 			warnings: []string{`annotation "vault.security.banzaicloud.io/vault-agent" is not supported by vault-injector and was ignored`},
@@ -317,7 +372,30 @@ func TestParsePodErrors(t *testing.T) {
 		"tls secret empty":             {map[string]string{"vault-injector.io/tls-secret": ""}, []string{`"vault-injector.io/tls-secret": "" is not a Secret name`}},
 		"tls secret dots":              {map[string]string{"vault-injector.io/tls-secret": "a..b"}, []string{`"a..b" is not a Secret name`}},
 		"tls secret path":              {map[string]string{"vault.security.banzaicloud.io/vault-tls-secret": "../other"}, []string{`annotation "vault.security.banzaicloud.io/vault-tls-secret": "../other" is not a Secret name`}},
-		"all reported":                 {map[string]string{"vault-injector.io/inject": "no", "vault-injector.io/timeout": "-1s"}, []string{"inject", "timeout"}},
+		"init cpu above max": {
+			map[string]string{"vault-injector.io/init-cpu-request": "2"},
+			[]string{`annotation "vault-injector.io/init-cpu-request": "2" is above the platform's maximum 500m for the CPU request (--init-max-cpu)`},
+		},
+		"init memory limit above max": {
+			map[string]string{"vault-injector.io/init-memory-limit": "1Gi"},
+			[]string{`annotation "vault-injector.io/init-memory-limit": "1Gi" is above the platform's maximum 256Mi for the memory limit (--init-max-memory)`},
+		},
+		"init request above default limit": {
+			map[string]string{"vault-injector.io/init-memory-request": "128Mi"},
+			[]string{`annotation "vault-injector.io/init-memory-request": the memory request 128Mi would be above the limit 64Mi; set vault-injector.io/init-memory-request and vault-injector.io/init-memory-limit together`},
+		},
+		"init limit below default request": {
+			map[string]string{"vault-injector.io/init-memory-limit": "8Mi"},
+			[]string{`annotation "vault-injector.io/init-memory-limit": the memory request 16Mi would be above the limit 8Mi`},
+		},
+		"init cpu request above its limit": {
+			map[string]string{"vault-injector.io/init-cpu-request": "200m", "vault-injector.io/init-cpu-limit": "100m"},
+			[]string{`annotation "vault-injector.io/init-cpu-request": the CPU request 200m would be above the limit 100m`},
+		},
+		"init not a quantity": {map[string]string{"vault-injector.io/init-cpu-limit": "lots"}, []string{`annotation "vault-injector.io/init-cpu-limit": "lots" is not a resource quantity`}},
+		"init zero":           {map[string]string{"vault-injector.io/init-memory-request": "0"}, []string{`annotation "vault-injector.io/init-memory-request": "0" is not above zero`}},
+		"init empty":          {map[string]string{"vault-injector.io/init-cpu-limit": ""}, []string{`annotation "vault-injector.io/init-cpu-limit": "" is not a resource quantity`}},
+		"all reported":        {map[string]string{"vault-injector.io/inject": "no", "vault-injector.io/timeout": "-1s"}, []string{"inject", "timeout"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

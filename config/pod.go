@@ -55,6 +55,8 @@ type Pod struct {
 	// EnvSources wraps every container that takes variables from a Secret or ConfigMap,
 	// so envexec resolves references kept there: the webhook does not read them.
 	EnvSources bool `json:"envSources,omitempty"`
+	// Init is the injected init container's resources and user.
+	Init InitContainer `json:"init"`
 	// Envexec holds further envexec settings (ENVEXEC_* name to value), each validated
 	// by envexec's own parser at admission.
 	Envexec map[string]string `json:"envexec,omitempty"`
@@ -198,6 +200,10 @@ var Annotations = []Annotation{
 		Doc: "Log level of envexec. Secret values are never logged, at any level.",
 		set: func(p *Pod, v string, _ *Webhook) error { return setLogLevel(&p.LogLevel, v) },
 	},
+	initAnnotation("init-cpu-request"),
+	initAnnotation("init-memory-request"),
+	initAnnotation("init-cpu-limit"),
+	initAnnotation("init-memory-limit"),
 }
 
 // FromPath tells whether the pod asks for every key of some secrets (from-path): then every
@@ -261,6 +267,7 @@ func ParsePod(annotations map[string]string, serviceAccount string, w Webhook) (
 		TokenAudience:   w.Defaults.TokenAudience,
 		TokenExpiration: w.Defaults.TokenExpiration,
 		CACerts:         w.Defaults.CACerts,
+		Init:            w.Defaults.Init,
 	}
 	var errs []error
 	for _, a := range Annotations {
@@ -272,6 +279,7 @@ func ParsePod(annotations map[string]string, serviceAccount string, w Webhook) (
 			errs = append(errs, fmt.Errorf("annotation %q: %w", key, err))
 		}
 	}
+	errs = append(errs, initRelationErrors(&p, annotations)...)
 	var warnings []string
 	for _, key := range slices.Sorted(maps.Keys(annotations)) {
 		if name, ok := strings.CutPrefix(key, AnnotationPrefix); ok && key != StatusAnnotation && find(name, false) == nil {

@@ -36,6 +36,8 @@ type Webhook struct {
 	InjectorImage string
 	// EnvexecPath is where envexec lives inside InjectorImage.
 	EnvexecPath string
+	// InitMax bounds the init container's resources a pod's annotations may ask for.
+	InitMax InitMaxima
 	// Defaults are the per-pod settings used where a pod's annotations say nothing.
 	Defaults PodDefaults
 	// Registry configures image entrypoint lookups.
@@ -150,6 +152,8 @@ type PodDefaults struct {
 	// CACerts are the certificates of VaultCAFile re-encoded as PEM (nothing else of the
 	// file), which every wrapped container trusts for Vault besides the system roots.
 	CACerts string
+	// Init is the injected init container's resources and user.
+	Init InitContainer
 }
 
 // flagSpec declares one webhook setting: its flag, its environment variable (derived), its
@@ -193,6 +197,39 @@ var webhookFlags = []flagSpec{
 	{
 		"envexec-path", "/usr/local/bin/envexec", "absolute path of envexec inside the injector image",
 		func(w *Webhook, v string) error { return setAbsPath(&w.EnvexecPath, v) },
+	},
+	{
+		"init-cpu-request", "10m", "CPU request of the injected init container",
+		func(w *Webhook, v string) error { return setQuantity(&w.Defaults.Init.CPURequest, v, false) },
+	},
+	{
+		"init-memory-request", "16Mi", "memory request of the injected init container",
+		func(w *Webhook, v string) error { return setQuantity(&w.Defaults.Init.MemoryRequest, v, false) },
+	},
+	{
+		"init-cpu-limit", "", "CPU limit of the injected init container (empty: none)",
+		func(w *Webhook, v string) error { return setQuantity(&w.Defaults.Init.CPULimit, v, true) },
+	},
+	{
+		"init-memory-limit", "64Mi", "memory limit of the injected init container",
+		func(w *Webhook, v string) error { return setQuantity(&w.Defaults.Init.MemoryLimit, v, false) },
+	},
+	{
+		"init-run-as-user", "65532", `user of the injected init container; "unset" (or empty) leaves runAsUser to the platform ` +
+			"(OpenShift assigns one), runAsNonRoot stays true",
+		func(w *Webhook, v string) error { return setID(&w.Defaults.Init.RunAsUser, v, 1) },
+	},
+	{
+		"init-run-as-group", "65532", `primary group of the injected init container; "unset" (or empty) leaves runAsGroup to the platform`,
+		func(w *Webhook, v string) error { return setID(&w.Defaults.Init.RunAsGroup, v, 0) },
+	},
+	{
+		"init-max-cpu", "500m", "largest CPU request or limit a pod's annotations may give the injected init container",
+		func(w *Webhook, v string) error { return setQuantity(&w.InitMax.CPU, v, false) },
+	},
+	{
+		"init-max-memory", "256Mi", "largest memory request or limit a pod's annotations may give the injected init container",
+		func(w *Webhook, v string) error { return setQuantity(&w.InitMax.Memory, v, false) },
 	},
 	{
 		"vault-addr", "https://vault.vault.svc:8200", "default Vault address (pods may override it with an annotation)",
@@ -405,6 +442,7 @@ func (w *Webhook) validate() error {
 		// credentials would reach registries run by tenants.
 		errs = append(errs, errors.New("--default-pull-secret needs --default-pull-secret-registries: the registries its credentials may be sent to"))
 	}
+	errs = append(errs, w.validateInit()...)
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
 }

@@ -13,9 +13,6 @@ import (
 	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
-// nonRootID is the distroless "nonroot" user; the init container only copies a file.
-const nonRootID = 65532
-
 // binVolume is in memory: envexec never touches a node's disk, and it is gone with the pod.
 func binVolume() corev1.Volume {
 	return corev1.Volume{
@@ -77,25 +74,45 @@ func initContainer(cfg config.Pod) corev1.Container {
 		Command:         []string{cfg.EnvexecPath, "copy", MountPath},
 		VolumeMounts:    []corev1.VolumeMount{{Name: VolumeName, MountPath: MountPath}},
 		Resources: corev1.ResourceRequirements{
-			Requests: corev1.ResourceList{
-				corev1.ResourceCPU:    resource.MustParse("10m"),
-				corev1.ResourceMemory: resource.MustParse("16Mi"),
-			},
-			Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
+			Requests: resourceList(cfg.Init.CPURequest, cfg.Init.MemoryRequest),
+			Limits:   resourceList(cfg.Init.CPULimit, cfg.Init.MemoryLimit),
 		},
 		// Written in its defaulted form, as the apiserver hands it back on reinvocation.
 		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		SecurityContext: &corev1.SecurityContext{
 			RunAsNonRoot:             ptr.To(true),
-			RunAsUser:                ptr.To[int64](nonRootID),
-			RunAsGroup:               ptr.To[int64](nonRootID),
+			RunAsUser:                copyID(cfg.Init.RunAsUser),
+			RunAsGroup:               copyID(cfg.Init.RunAsGroup),
 			AllowPrivilegeEscalation: ptr.To(false),
 			ReadOnlyRootFilesystem:   ptr.To(true),
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
 	}
+}
+
+// resourceList holds the quantities that are set (zero means none), each a copy of the
+// settings' own; nil when none is, as the apiserver hands an empty list back.
+func resourceList(cpu, memory resource.Quantity) corev1.ResourceList {
+	l := corev1.ResourceList{}
+	for name, q := range map[corev1.ResourceName]resource.Quantity{corev1.ResourceCPU: cpu, corev1.ResourceMemory: memory} {
+		if !q.IsZero() {
+			l[name] = q.DeepCopy()
+		}
+	}
+	if len(l) == 0 {
+		return nil
+	}
+	return l
+}
+
+// copyID copies a user or group ID, so no two pods share it; nil leaves it unset.
+func copyID(id *int64) *int64 {
+	if id == nil {
+		return nil
+	}
+	return ptr.To(*id)
 }
 
 // wrapContainer puts envexec in front of c's command and hands it its settings. args are
