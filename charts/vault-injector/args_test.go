@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/yaml"
 
@@ -167,7 +169,13 @@ func checkCustomized(t *testing.T, got parsed) {
 		Defaults: config.PodDefaults{
 			VaultAddr: "https://vault.example:8200", AuthPath: "kubernetes-prod", Timeout: 2 * time.Minute,
 			LogLevel: config.LogDebug, TokenAudience: "vault", TokenExpiration: time.Hour,
+			// runAsUser: null in the values leaves the user to the platform.
+			Init: config.InitContainer{
+				CPURequest: resource.MustParse("50m"), MemoryRequest: resource.MustParse("32Mi"),
+				CPULimit: resource.MustParse("200m"), MemoryLimit: resource.MustParse("128Mi"), RunAsGroup: ptr.To[int64](1000),
+			},
 		},
+		InitMax: config.InitMaxima{CPU: resource.MustParse("1"), Memory: resource.MustParse("512Mi")},
 		Registry: config.Registry{
 			Timeout: 3 * time.Second, DefaultPlatform: "linux/arm64", Insecure: []string{"registry.local:5000"},
 			Mirrors: map[string]string{"docker.io": "mirror.internal:5000"},

@@ -28,6 +28,8 @@ func TestSchemaRejects(t *testing.T) {
 		"issuerRef without name": {`certificates={"mode":"cert-manager","certManager":{"issuerRef":{"kind":"ClusterIssuer"}}}`, "missing property 'name'"},
 		"unknown env field":      {`extraEnv=[{"name":"A","vaule":"b"}]`, "additional properties 'vaule' not allowed"},
 		"vault CA not PEM":       {`vault={"caBundle":"/etc/ssl/ca.pem"}`, "/vault/caBundle'"},
+		"init user root":         {`injector={"runAsUser":0}`, "/injector/runAsUser'"},
+		"init not a quantity":    {`injector={"resources":{"requests":{"cpu":"lots"}}}`, "/injector/resources/requests/cpu'"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -64,6 +64,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- .Values.injector.image | default (include "vault-injector.image" .) }}
 {{- end }}
 
+{{/*
+A user or group ID of the injected init container: null (Helm drops the key) means "unset",
+which leaves it to the platform (OpenShift assigns one).
+*/}}
+{{- define "vault-injector.initID" -}}
+{{- if kindIs "invalid" . }}unset{{ else }}{{ int64 . }}{{ end }}
+{{- end }}
+
 {{/* Secret holding the serving certificate (self-managed: written by the webhook). */}}
 {{- define "vault-injector.certSecret" -}}
 {{- if eq .Values.certificates.mode "provided" }}
@@ -119,6 +127,14 @@ whole configuration and an unknown flag stops the binary instead of being ignore
 - {{ printf "--health-probe-bind-address=:%d" (int $v.server.probePort) | quote }}
 - {{ printf "--injector-image=%s" (include "vault-injector.injectorImage" .) | quote }}
 - {{ printf "--envexec-path=%s" $v.injector.envexecPath | quote }}
+- {{ printf "--init-cpu-request=%s" (toString $v.injector.resources.requests.cpu) | quote }}
+- {{ printf "--init-memory-request=%s" (toString $v.injector.resources.requests.memory) | quote }}
+- {{ printf "--init-cpu-limit=%s" (toString ($v.injector.resources.limits.cpu | default "")) | quote }}
+- {{ printf "--init-memory-limit=%s" (toString $v.injector.resources.limits.memory) | quote }}
+- {{ printf "--init-run-as-user=%s" (include "vault-injector.initID" $v.injector.runAsUser) | quote }}
+- {{ printf "--init-run-as-group=%s" (include "vault-injector.initID" $v.injector.runAsGroup) | quote }}
+- {{ printf "--init-max-cpu=%s" (toString $v.injector.maxResources.cpu) | quote }}
+- {{ printf "--init-max-memory=%s" (toString $v.injector.maxResources.memory) | quote }}
 - {{ printf "--vault-addr=%s" $v.vault.addr | quote }}
 - {{ printf "--vault-auth-path=%s" $v.vault.authPath | quote }}
 - {{ printf "--allowed-vault-addrs=%s" (join "," $v.vault.allowedAddrs) | quote }}
