@@ -215,7 +215,28 @@ func sameInitContainer(got, want corev1.Container) bool {
 	got.VolumeMounts = slices.DeleteFunc(slices.Clone(got.VolumeMounts), func(m corev1.VolumeMount) bool {
 		return m.MountPath == saTokenPath && m.ReadOnly && m.SubPath == "" && strings.HasPrefix(m.Name, "kube-api-access-")
 	})
+	// The LimitRanger plugin runs again on reinvocation too, and fills in a namespace's
+	// default requests and limits for the resources we left unset; those it may add.
+	got.Resources.Requests = onlyKeysOf(got.Resources.Requests, want.Resources.Requests)
+	got.Resources.Limits = onlyKeysOf(got.Resources.Limits, want.Resources.Limits)
 	return equality.Semantic.DeepEqual(got, want)
+}
+
+// onlyKeysOf drops from got the resources want does not name.
+func onlyKeysOf(got, want corev1.ResourceList) corev1.ResourceList {
+	if len(got) == 0 {
+		return got
+	}
+	out := corev1.ResourceList{}
+	for name, q := range got {
+		if _, ok := want[name]; ok {
+			out[name] = q
+		}
+	}
+	if len(out) == 0 && want == nil {
+		return nil
+	}
+	return out
 }
 
 // isWrapped tells whether c runs envexec exactly as wrapContainer writes it: envexec in
