@@ -71,8 +71,11 @@ func describe(host string, err error) *LookupError {
 	}
 	var terr *transport.Error
 	if errors.As(err, &terr) && !errors.Is(err, ErrNotPublic) {
-		return &LookupError{Registry: host, Status: terr.StatusCode, Reason: statusReason(terr.StatusCode),
-			Unavailable: terr.StatusCode >= 500 || terr.StatusCode == http.StatusTooManyRequests, cause: err}
+		unavailable := terr.StatusCode >= 500 || terr.StatusCode == http.StatusTooManyRequests
+		return &LookupError{
+			Registry: host, Status: terr.StatusCode, Reason: statusReason(terr.StatusCode),
+			Unavailable: unavailable, cause: err,
+		}
 	}
 	reason, unavailable := classify(err)
 	return &LookupError{Registry: host, Reason: reason, Unavailable: unavailable, cause: err}
