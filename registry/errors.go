@@ -27,8 +27,19 @@ type LookupError struct {
 	Status int
 	// Reason is a fixed description of what went wrong.
 	Reason string
-	cause  error
+	// Unavailable says the registry could not give an answer (unreachable, too slow, failed
+	// with a 5xx, rate limiting), rather than answering no: asking again later may work,
+	// and the pod is not at fault. errors.Is(err, ErrUnavailable) reports it.
+	Unavailable bool
+	cause       error
 }
+
+// ErrUnavailable matches (with errors.Is) a lookup that failed for want of the registry, not
+// because of the image: it could not be reached, did not answer in time, failed (HTTP 5xx)
+// or asked us to slow down (HTTP 429). A registry that answered "no" (no such image,
+// credentials refused), or that the pod may not use (a non-public address, plain HTTP, a
+// certificate that does not verify), is the pod's problem and does not match.
+var ErrUnavailable = errors.New("the registry is unavailable")
 
 // Error names the host, the status and the reason: never the registry's own words.
 func (e *LookupError) Error() string {
@@ -41,48 +52,78 @@ func (e *LookupError) Error() string {
 // Unwrap gives code the cause; its text may be the registry's and must not be shown.
 func (e *LookupError) Unwrap() error { return e.cause }
 
+// Is makes errors.Is(err, ErrUnavailable) true when the registry was unavailable.
+func (e *LookupError) Is(target error) bool { return target == ErrUnavailable && e.Unavailable }
+
+// unavailableError marks err, whose text it keeps, as ErrUnavailable: the caller's deadline
+// passed before the registry answered.
+type unavailableError struct{ err error }
+
+func (e unavailableError) Error() string        { return e.err.Error() }
+func (e unavailableError) Unwrap() error        { return e.err }
+func (e unavailableError) Is(target error) bool { return target == ErrUnavailable }
+
 // describe turns a failure talking to host into a LookupError.
 func describe(host string, err error) *LookupError {
 	var le *LookupError
 	if errors.As(err, &le) {
 		return le
 	}
-	status, reason := classify(err)
-	return &LookupError{Registry: host, Status: status, Reason: reason, cause: err}
+	var terr *transport.Error
+	if errors.As(err, &terr) && !errors.Is(err, ErrNotPublic) {
+		unavailable := terr.StatusCode >= 500 || terr.StatusCode == http.StatusTooManyRequests
+		return &LookupError{
+			Registry: host, Status: terr.StatusCode, Reason: statusReason(terr.StatusCode),
+			Unavailable: unavailable, cause: err,
+		}
+	}
+	reason, unavailable := classify(err)
+	return &LookupError{Registry: host, Reason: reason, Unavailable: unavailable, cause: err}
 }
 
-// classify names a failure. go-containerregistry may try HTTPS and HTTP and report both:
-// the address refusal comes first, the plain-HTTP refusal (of the fallback) last, so the
-// HTTPS attempt's failure is the one described.
-func classify(err error) (int, string) {
-	var terr *transport.Error
+// classify names a failure that came without an HTTP status, and tells whether it left the
+// registry unavailable (no answer: worth asking again) rather than refused (the pod's
+// choice of registry, or a name that does not exist).
+func classify(err error) (reason string, unavailable bool) {
 	var dnsErr *net.DNSError
 	var netErr net.Error
 	switch {
 	case errors.Is(err, ErrNotPublic):
-		return 0, ErrNotPublic.Error()
-	case errors.As(err, &terr):
-		return terr.StatusCode, statusReason(terr.StatusCode)
+		return ErrNotPublic.Error(), false
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return 0, "timed out"
+		return "timed out", true
 	case errors.Is(err, context.Canceled):
-		return 0, "cancelled"
+		return "cancelled", true
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		// NXDOMAIN: the image names a host that does not exist.
+		return "the host name does not resolve", false
 	case errors.As(err, &dnsErr):
-		return 0, "the host name does not resolve"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return 0, "connection refused"
-	case errors.Is(err, syscall.ECONNRESET):
-		return 0, "connection reset by peer"
-	case tlsReason(err) != "":
-		return 0, tlsReason(err)
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return 0, "the connection closed early (EOF)"
-	case errors.Is(err, ErrPlainHTTP):
-		return 0, ErrPlainHTTP.Error()
-	case isTransportFailure(err):
-		return 0, "the connection failed"
+		return "the host name could not be looked up", true
 	}
-	return 0, "its answer could not be read"
+	return connectionReason(err)
+}
+
+// connectionReason names a failure of the connection or what came over it. One that cut
+// the answer short leaves the registry unavailable; a certificate that does not verify, a
+// plain-HTTP registry or an answer that cannot be read stays so however often we ask.
+// go-containerregistry may try HTTPS and HTTP and report both: the plain-HTTP refusal (of
+// the fallback) is last, so the HTTPS attempt's failure is the one described.
+func connectionReason(err error) (string, bool) {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused", true
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset by peer", true
+	case tlsReason(err) != "":
+		return tlsReason(err), false
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the connection closed early (EOF)", true
+	case errors.Is(err, ErrPlainHTTP):
+		return ErrPlainHTTP.Error(), false
+	case isTransportFailure(err):
+		return "the connection failed", true
+	}
+	return "its answer could not be read", false
 }
 
 // tlsReason describes a failed TLS handshake, or returns "".

@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -52,6 +53,9 @@ func TestFaultSlowRegistry(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), img) || !strings.Contains(err.Error(), "did not answer in time") {
 		t.Fatalf("err = %v, want one naming the image and the budget", err)
+	}
+	if !errors.Is(err, registry.ErrUnavailable) {
+		t.Errorf("err = %v is not ErrUnavailable", err)
 	}
 	// The fetch goes on detached from the impatient caller and fills the cache, so the
 	// next pod of the same ReplicaSet is answered at once.
@@ -129,6 +133,9 @@ func TestFaultBrokenConnections(t *testing.T) {
 			_, err := res.Resolve(t.Context(), img, amd64, nil)
 			if err == nil || !strings.Contains(err.Error(), img) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one naming the image and %q", err, tc.want)
+			}
+			if !errors.Is(err, registry.ErrUnavailable) {
+				t.Errorf("err = %v is not ErrUnavailable: the pod would be blamed for a broken connection", err)
 			}
 			if took := time.Since(start); took > 5*time.Second {
 				t.Errorf("failing took %s: a broken registry should fail fast", took)

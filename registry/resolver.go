@@ -167,7 +167,7 @@ func (r *Resolver) resolve(ctx context.Context, image string, platform v1.Platfo
 	if ctx.Err() != nil {
 		// No new detached fetch for a caller that cannot wait for it: a pod naming
 		// thousands of images must not start thousands of fetches after its budget.
-		return ImageConfig{}, OutcomeError, fmt.Errorf("image %q: registry not asked in time: %w", image, context.Cause(ctx))
+		return ImageConfig{}, OutcomeError, fmt.Errorf("image %q: registry not asked in time: %w", image, unavailableError{context.Cause(ctx)})
 	}
 	// Callers with the same key (and so the same credentials) share one fetch; each still
 	// waits only as long as its own deadline allows.
@@ -178,7 +178,7 @@ func (r *Resolver) resolve(ctx context.Context, image string, platform v1.Platfo
 	})
 	select {
 	case <-ctx.Done():
-		return ImageConfig{}, OutcomeError, fmt.Errorf("image %q: registry did not answer in time: %w", image, context.Cause(ctx))
+		return ImageConfig{}, OutcomeError, fmt.Errorf("image %q: registry did not answer in time: %w", image, unavailableError{context.Cause(ctx)})
 	case res := <-ch:
 		if res.Err != nil {
 			return ImageConfig{}, OutcomeError, res.Err

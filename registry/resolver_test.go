@@ -162,6 +162,8 @@ func TestResolveNegativeCacheAndFailures(t *testing.T) {
 	for range 2 {
 		if _, err := res.Resolve(t.Context(), missing, amd64, nil); err == nil || !strings.Contains(err.Error(), "answered HTTP 404: no such image or tag") {
 			t.Fatalf("err = %v, want the registry's 404", err)
+		} else if errors.Is(err, registry.ErrUnavailable) {
+			t.Errorf("err = %v is ErrUnavailable: a missing image is the pod's fault", err)
 		}
 	}
 	if got := reg.ManifestRequests.Load(); got != 1 {
@@ -184,6 +186,8 @@ func TestResolveNegativeCacheAndFailures(t *testing.T) {
 	down := registry.New(registry.Options{PrivateRegistries: []string{"127.0.0.1:1"}}, nil)
 	if _, err := down.Resolve(t.Context(), "127.0.0.1:1/app:1", amd64, nil); err == nil || !strings.Contains(err.Error(), "registry 127.0.0.1:1: connection refused") {
 		t.Errorf("registry down: err = %v, want one naming the registry", err)
+	} else if !errors.Is(err, registry.ErrUnavailable) {
+		t.Errorf("registry down: err = %v is not ErrUnavailable", err)
 	}
 }
 

@@ -51,8 +51,23 @@ type FactFinder struct {
 // pod with thousands of containers must not turn the webhook into a load generator.
 const maxParallelLookups = 8
 
-// errLookup marks a failed image lookup; the pod is denied with the image and the cause.
+// errLookup marks a failed image lookup, answered with the image and the cause: denied if
+// the image is at fault, errored if its registry was unavailable (see registryUnavailable).
 var errLookup = errors.New("cannot read the image's entrypoint from its registry")
+
+// registryUnavailable tells whether every failed lookup in err failed for want of its
+// registry (unreachable, too slow, failing): then the request is an error, not the pod's
+// fault. One image that is the pod's fault (no such image, refused credentials, a
+// non-public address) makes it a denial: asking again cannot admit the pod, and the
+// user must fix it.
+func registryUnavailable(err error) bool {
+	for _, p := range problems(err, nil) {
+		if !errors.Is(p, registry.ErrUnavailable) {
+			return false
+		}
+	}
+	return true
+}
 
 // lookupError is one image whose config could not be read, for the containers running it.
 // Its cause comes from the registry package, which describes failures in its own words.

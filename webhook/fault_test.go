@@ -2,11 +2,15 @@ package webhook_test
 
 import (
 	"context"
+	"crypto/x509"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
@@ -20,10 +24,12 @@ import (
 )
 
 // Faults on the admission path: the registry (entrypoint lookups) and the apiserver
-// (pull secrets) behind a fault proxy. A registry that fails denies the pod
-// naming the image (the user can fix the image or its command); an apiserver that fails
-// errors the request (500), which failurePolicy Fail turns into a rejected pod: either
-// way, no pod is admitted without its injection.
+// (pull secrets) behind a fault proxy. A registry that is down, slow or failing, and an
+// apiserver that is, error the request (500, outcome "error"): the pod is fine and the
+// outage is ours to see. A registry that answers "no such image", or that the pod may not
+// use (a non-public address), denies the pod (403, outcome "denied") naming the image: the
+// user can fix the image or its command. Either way the apiserver refuses the pod, so no
+// pod is admitted without its injection.
 
 // handleTimed runs one admission request and returns the response and how long it took.
 func handleTimed(ctx context.Context, h *webhook.Handler, raw []byte) (admission.Response, time.Duration) {
@@ -42,50 +48,105 @@ func noCommandPod(image string, pullSecret bool) []byte {
 		`","env":[{"name":"P","value":"vault:secret/data/p#k"}]}]}}`)
 }
 
+// failingRegistry answers every request with status and a body that must never be repeated.
+func failingRegistry(t *testing.T, status int) (*registry.Resolver, string) {
+	t.Helper()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, registryBodyCanary, status)
+	}))
+	t.Cleanup(srv.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	host := strings.TrimPrefix(srv.URL, "https://")
+	return registry.New(registry.Options{RootCAs: roots, PrivateRegistries: []string{"127.0.0.1"}}, nil), host + "/app:1"
+}
+
+const registryBodyCanary = "registry-body-canary-93f0"
+
 func TestFaultRegistryOnAdmission(t *testing.T) {
 	t.Parallel()
 	const budget = 500 * time.Millisecond
+	// proxied puts a fault between the resolver and a registry holding app:1.
+	proxied := func(fault func(*faultproxy.Proxy) error) func(*testing.T) (webhook.ImageResolver, string) {
+		return func(t *testing.T) (webhook.ImageResolver, string) {
+			reg := registrytest.Start(t, "", "")
+			reg.Push(t, "app:1", registrytest.Variant{Platform: registrytest.AMD64, Entrypoint: []string{"/app"}})
+			p := faultproxy.Start(t, reg.Host)
+			if err := fault(p); err != nil {
+				t.Fatal(err)
+			}
+			return testResolver(reg), p.Addr() + "/app:1"
+		}
+	}
 	cases := map[string]struct {
-		fault func(*faultproxy.Proxy) error
-		want  string
+		setup   func(*testing.T) (webhook.ImageResolver, string)
+		code    int32
+		outcome webhook.Outcome
+		want    string
 	}{
 		"slow beyond the budget": {
-			fault: func(p *faultproxy.Proxy) error { p.SetLatency(0, 2*time.Second); return nil },
-			want:  "longer than 500ms",
+			setup: proxied(func(p *faultproxy.Proxy) error { p.SetLatency(0, 2*time.Second); return nil }),
+			code:  500, outcome: webhook.OutcomeError,
+			want: "registry did not answer in time: reading pull secrets and image configs took longer than 500ms",
 		},
 		"resets": {
-			fault: func(p *faultproxy.Proxy) error { p.SetReset(true); return nil },
-			want:  "connection reset by peer",
+			setup: proxied(func(p *faultproxy.Proxy) error { p.SetReset(true); return nil }),
+			code:  500, outcome: webhook.OutcomeError, want: ": connection reset by peer",
 		},
 		"down": {
-			fault: (*faultproxy.Proxy).Refuse,
-			want:  "connection refused",
+			setup: proxied((*faultproxy.Proxy).Refuse),
+			code:  500, outcome: webhook.OutcomeError, want: ": connection refused",
+		},
+		"fails (503)": {
+			setup: func(t *testing.T) (webhook.ImageResolver, string) {
+				return failingRegistry(t, http.StatusServiceUnavailable)
+			},
+			code: 500, outcome: webhook.OutcomeError, want: "answered HTTP 503: the registry failed",
+		},
+		"rate limits (429)": {
+			setup: func(t *testing.T) (webhook.ImageResolver, string) {
+				return failingRegistry(t, http.StatusTooManyRequests)
+			},
+			code: 500, outcome: webhook.OutcomeError, want: "answered HTTP 429: rate limited",
+		},
+		"no such image (404)": {
+			setup: func(t *testing.T) (webhook.ImageResolver, string) {
+				reg := registrytest.Start(t, "", "")
+				return testResolver(reg), reg.Host + "/nope:1"
+			},
+			code: 403, outcome: webhook.OutcomeDenied, want: "answered HTTP 404: no such image or tag",
+		},
+		"non-public address": {
+			setup: func(t *testing.T) (webhook.ImageResolver, string) {
+				reg := registrytest.Start(t, "", "")
+				reg.Push(t, "app:1", registrytest.Variant{Platform: registrytest.AMD64, Entrypoint: []string{"/app"}})
+				return registry.New(registry.Options{RootCAs: reg.RootCAs()}, nil), reg.Host + "/app:1"
+			},
+			code: 403, outcome: webhook.OutcomeDenied, want: ": it (or a host it sent us to) resolves to a loopback, private",
 		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			reg := registrytest.Start(t, "", "")
-			reg.Push(t, "app:1", registrytest.Variant{Platform: registrytest.AMD64, Entrypoint: []string{"/app"}})
-			p := faultproxy.Start(t, reg.Host)
-			image := p.Addr() + "/app:1"
-			h, _ := newHandler(t)
-			h.Facts = &webhook.FactFinder{
-				Images: testResolver(reg),
-				Budget: budget, DefaultPlatform: registrytest.AMD64,
-			}
-			if err := tc.fault(p); err != nil {
-				t.Fatal(err)
-			}
+			images, image := tc.setup(t)
+			h, metrics := newHandler(t)
+			h.Facts = &webhook.FactFinder{Images: images, Budget: budget, DefaultPlatform: registrytest.AMD64}
 			resp, took := handleTimed(t.Context(), h, noCommandPod(image, false))
-			if resp.Allowed || resp.Result.Code != 403 || !strings.Contains(resp.Result.Message, image) ||
-				!strings.Contains(resp.Result.Message, `container "api"`) || !strings.Contains(resp.Result.Message, tc.want) {
-				t.Fatalf("allowed=%v %v; want denied naming the image, the container and %q", resp.Allowed, resp.Result, tc.want)
+			wantPrefix := `pod "shop/api": container "api": cannot read the image's entrypoint from its registry (image "` + image + `", platform linux/amd64): `
+			msg := resp.Result.Message
+			if resp.Allowed || resp.Result.Code != tc.code || !strings.HasPrefix(msg, wantPrefix) || !strings.Contains(msg, tc.want) {
+				t.Fatalf("allowed=%v %d %q;\nwant %d, %q … %q", resp.Allowed, resp.Result.Code, msg, tc.code, wantPrefix, tc.want)
+			}
+			if strings.Contains(msg, registryBodyCanary) {
+				t.Errorf("message repeats the registry's answer: %q", msg)
+			}
+			if got := testutil.ToFloat64(counter(t, metrics, tc.outcome)); got != 1 {
+				t.Errorf("requests{outcome=%s} = %v, want 1", tc.outcome, got)
 			}
 			if took > budget+time.Second {
 				t.Errorf("answered after %s, want within the %s budget and a margin", took, budget)
 			}
-			t.Logf("403 after %s: %s", took.Round(time.Millisecond), resp.Result.Message)
+			t.Logf("%d after %s: %s", tc.code, took.Round(time.Millisecond), msg)
 		})
 	}
 }
@@ -126,7 +187,7 @@ func TestFaultAPIServerOnAdmission(t *testing.T) {
 	}
 
 	// Healthy: the pull secrets are read (a missing one is a warning), then the image
-	// lookup fails on the name that does not resolve: a denial, not an error.
+	// lookup fails on the name that does not exist (NXDOMAIN): a denial, not an error.
 	resp, _ := handleTimed(t.Context(), h, pullSecretPod)
 	if resp.Allowed || resp.Result.Code != 403 || !strings.Contains(resp.Result.Message, "registry.invalid") {
 		t.Fatalf("healthy apiserver: allowed=%v %v, want a denial naming the registry", resp.Allowed, resp.Result)
@@ -191,3 +252,30 @@ func TestFaultAPIServerOnAdmission(t *testing.T) {
 func setReset(p *faultproxy.Proxy) error     { p.SetReset(true); return nil }
 func setBlackhole(p *faultproxy.Proxy) error { p.SetBlackhole(true); return nil }
 func clearFaults(p *faultproxy.Proxy) error  { p.Clear(); return nil }
+
+// TestFaultRegistryMixed: one image that does not exist and one whose registry is down.
+// Asking again cannot admit the pod, so it is denied, naming both images.
+func TestFaultRegistryMixed(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.Start(t, "", "")
+	reg.Push(t, "app:1", registrytest.Variant{Platform: registrytest.AMD64, Entrypoint: []string{"/app"}})
+	p := faultproxy.Start(t, reg.Host)
+	if err := p.Refuse(); err != nil {
+		t.Fatal(err)
+	}
+	down, missing := p.Addr()+"/app:1", reg.Host+"/nope:1"
+	h, metrics := newHandler(t)
+	h.Facts = &webhook.FactFinder{Images: testResolver(reg), Budget: time.Second, DefaultPlatform: registrytest.AMD64}
+	raw := []byte(`{"metadata":{"name":"api"},"spec":{"containers":[` +
+		`{"name":"a","image":"` + down + `","env":[{"name":"P","value":"vault:secret/data/p#k"}]},` +
+		`{"name":"b","image":"` + missing + `","env":[{"name":"P","value":"vault:secret/data/p#k"}]}]}}`)
+	resp, _ := handleTimed(t.Context(), h, raw)
+	msg := resp.Result.Message
+	if resp.Allowed || resp.Result.Code != 403 || !strings.Contains(msg, `container "a"`) || !strings.Contains(msg, ": connection refused") ||
+		!strings.Contains(msg, `container "b"`) || !strings.Contains(msg, "answered HTTP 404: no such image or tag") {
+		t.Fatalf("allowed=%v %d %q; want denied naming both images and causes", resp.Allowed, resp.Result.Code, msg)
+	}
+	if got := testutil.ToFloat64(counter(t, metrics, webhook.OutcomeDenied)); got != 1 {
+		t.Errorf("requests{outcome=denied} = %v, want 1", got)
+	}
+}

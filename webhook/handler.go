@@ -141,12 +141,17 @@ func (h *Handler) mutate(ctx context.Context, pod *corev1.Pod) (admission.Respon
 	facts, warnings, err := h.Facts.Find(ctx, pod.Namespace, pod, cfg)
 	warnings = append(annotationWarnings, warnings...)
 	switch {
+	case errors.Is(err, errLookup) && registryUnavailable(err):
+		// Not the pod's fault: answering "denied" would hide an outage from the error
+		// alerts and tell the user to fix a pod that is fine.
+		log.Error(errors.New(problemMessage(err)), "cannot read image configs: registry unavailable")
+		return errored(pod, err, warnings), OutcomeError
 	case errors.Is(err, errLookup):
 		log.Info("denied pod: image lookup failed", "reason", problemMessage(err))
 		return deny(pod, err, warnings), OutcomeDenied
 	case err != nil:
 		log.Error(err, "cannot gather facts")
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("pod %q: %w", injector.PodName(pod), err)), OutcomeError
+		return errored(pod, err, warnings), OutcomeError
 	}
 	out, report, err := injector.Inject(pod, cfg, facts)
 	if err != nil {
@@ -175,6 +180,14 @@ func (h *Handler) mutate(ctx context.Context, pod *corev1.Pod) (admission.Respon
 func deny(pod *corev1.Pod, err error, warnings []string) admission.Response {
 	return admission.Denied(fmt.Sprintf("pod %q: %s", truncate(injector.PodName(pod), 2*maxNameBytes), problemMessage(err))).
 		WithWarnings(boundWarnings(warnings)...)
+}
+
+// errored answers a pod the webhook could not handle for want of a dependency (a registry,
+// the apiserver): HTTP 500, the pod's name, then the problems, bounded. The apiserver
+// refuses the pod whatever the failure policy, which covers only a webhook it cannot call.
+func errored(pod *corev1.Pod, err error, warnings []string) admission.Response {
+	msg := fmt.Sprintf("pod %q: %s", truncate(injector.PodName(pod), 2*maxNameBytes), problemMessage(err))
+	return admission.Errored(http.StatusInternalServerError, errors.New(msg)).WithWarnings(boundWarnings(warnings)...)
 }
 
 // workMarkers are the byte strings without which a pod needs nothing from us: no

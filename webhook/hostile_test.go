@@ -249,8 +249,9 @@ func hostileCases(reg *hostileRegistry) []hostile {
 		{name: "image on a name resolving to a private address", contentType: j, lookups: true, body: podRequest("CREATE", imagePod("internal.test/app:1")), status: 200, code: 403, message: "registry internal.test: it (or a host it sent us to) " + notPublic},
 		{name: "image on an IPv6 unique local address", contentType: j, lookups: true, body: podRequest("CREATE", imagePod("[fd00::1]:5000/app:1")), status: 200, code: 403, message: notPublic},
 		{name: "image on a CGNAT address", contentType: j, lookups: true, body: podRequest("CREATE", imagePod("100.64.0.10/app:1")), status: 200, code: 403, message: notPublic},
-		// A registry's answers are never repeated, only its host, its status and our words.
-		{name: "registry error body", contentType: j, lookups: true, body: podRequest("CREATE", imagePod(reg.canaryHost+"/app:1")), status: 200, code: 403, message: "registry " + reg.canaryHost + " answered HTTP 500: the registry failed", absent: canaryBody},
+		// A registry's answers are never repeated, only its host, its status and our words;
+		// one that fails (5xx) is unavailable, not the pod's fault: an error, not a denial.
+		{name: "registry error body", contentType: j, lookups: true, body: podRequest("CREATE", imagePod(reg.canaryHost+"/app:1")), status: 200, code: 500, message: "registry " + reg.canaryHost + " answered HTTP 500: the registry failed", absent: canaryBody},
 	}
 }
 
@@ -264,7 +265,7 @@ func TestHostileRequests(t *testing.T) {
 		t.Fatalf("only %d hostile cases", len(cases))
 	}
 	h, _ := newHandler(t)
-	// A panic would answer 500, which no case expects.
+	// A panic would answer 500 with its own message, which no case expects.
 	hook := &webhook.ReviewServer{Handler: h, Log: logr.Discard()}
 	lh, _ := newHandler(t)
 	lh.Facts = &webhook.FactFinder{

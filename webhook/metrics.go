@@ -33,12 +33,15 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vault_injector_admission_requests_total",
-			Help: "Pod admission requests handled, by outcome (mutated, skipped, denied, error).",
+			Help: "Pod admission requests handled, by outcome: mutated, skipped, denied (the pod's fault), error (a dependency or the request failed).",
 		}, []string{"outcome"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "vault_injector_admission_duration_seconds",
-			Help:    "Time to handle one pod admission request, by outcome.",
-			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1},
+			Name: "vault_injector_admission_duration_seconds",
+			Help: "Time to handle one pod admission request, by outcome.",
+			// From the cheap skip (~0.1 ms) to past the longest webhook timeout the apiserver
+			// allows (30 s): a request that overstays it must land in a bucket of its own, not
+			// in +Inf beside one that took 2 s.
+			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60},
 		}, []string{"outcome"}),
 		imageLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vault_injector_image_lookups_total",
@@ -46,9 +49,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"outcome"}),
 	}
 	m.lookupTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "vault_injector_image_lookup_duration_seconds",
-		Help:    "Time to answer one image config lookup, by outcome.",
-		Buckets: []float64{0.00001, 0.0001, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5},
+		Name: "vault_injector_image_lookup_duration_seconds",
+		Help: "Time to answer one image config lookup, by outcome.",
+		// Up to the resolver's fetch timeout (30 s) and past it.
+		Buckets: []float64{0.00001, 0.0001, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
 	}, []string{"outcome"})
 	for _, c := range []prometheus.Collector{m.requests, m.latency, m.imageLookups, m.lookupTime} {
 		if err := reg.Register(c); err != nil {
