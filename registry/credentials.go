@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -19,19 +20,22 @@ func newSalt() []byte {
 	return salt
 }
 
-// credentialsID names the credentials keys hold for hosts: "" when it holds none for any of
-// them (anonymous lookups share one cache, as everyone may see what they see), else a salted
-// hash of what would be sent. Two pull secrets with the same credentials share entries; a
-// tenant without them never gets an answer fetched with them.
-func (r *Resolver) credentialsID(keys authn.Keychain, hosts ...string) (string, error) {
+// credentialsID names the credentials keys hold for repos (host/path, the image's and its
+// mirror's): "" when it holds none for any of them (anonymous lookups share one cache, as
+// everyone may see what they see), else a salted hash of what would be sent to each host.
+// Two pull secrets with the same credentials share entries; a tenant without them never
+// gets an answer fetched with them.
+func (r *Resolver) credentialsID(keys authn.Keychain, repos ...string) (string, error) {
 	mac := hmac.New(sha256.New, r.salt)
 	anonymous := true
-	for _, host := range hosts {
-		reg, err := name.NewRegistry(host, name.WeakValidation)
+	for _, repo := range repos {
+		target, err := name.NewRepository(repo, name.WeakValidation)
 		if err != nil {
+			host, _, _ := strings.Cut(repo, "/")
 			return "", fmt.Errorf("registry %s: not a registry host", host)
 		}
-		auth, err := keys.Resolve(reg)
+		host := target.RegistryStr()
+		auth, err := keys.Resolve(target)
 		if err != nil {
 			return "", fmt.Errorf("credentials for registry %s: %w", host, err)
 		}

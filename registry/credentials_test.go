@@ -78,32 +78,3 @@ func TestCacheKeyedByCredentials(t *testing.T) {
 		t.Errorf("outcomes (-want +got):\n%s", d)
 	}
 }
-
-// TestKeychainLimitedToRegistries: a pull secret read for some registries answers only
-// for them; a host alone matches any port.
-func TestKeychainLimitedToRegistries(t *testing.T) {
-	t.Parallel()
-	data := []byte(`{"auths":{"registry.corp:5000":{"username":"u","password":"p"},"other.example":{"username":"u","password":"p"},` +
-		`"https://index.docker.io/v1/":{"username":"u","password":"p"}}}`)
-	kc := &registry.Keychain{}
-	if err := kc.ParseDockerConfigFor(data, false, []string{"registry.corp", "docker.io"}); err != nil {
-		t.Fatal(err)
-	}
-	for host, want := range map[string]bool{"registry.corp:5000": true, "index.docker.io": true, "other.example": false} {
-		reg, err := name.NewRegistry(host)
-		if err != nil {
-			t.Fatal(err)
-		}
-		auth, err := kc.Resolve(reg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := auth.Authorization()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := cfg.Username != ""; got != want {
-			t.Errorf("%s: credentials given = %v, want %v", host, got, want)
-		}
-	}
-}

@@ -25,14 +25,17 @@ type dockerAuth struct {
 	IdentityToken string `json:"identitytoken,omitempty"`
 }
 
-// Keychain answers credentials for registries from pull secrets, in the order given: the
-// first secret that names a registry wins, as with the kubelet.
+// Keychain answers credentials for repositories from pull secrets the way the kubelet
+// matches them (see Lookup): secrets in the order given, and within one secret the most
+// specific entry first.
 type Keychain struct {
 	entries []keyEntry
 }
 
+// keyEntry is one docker config entry: the pattern its key names and what it sends.
 type keyEntry struct {
-	host string
+	key  pattern
+	only []string // if not nil, the registries (host[:port]) the entry may be offered to
 	auth authn.AuthConfig
 }
 
@@ -44,10 +47,10 @@ func (k *Keychain) ParseDockerConfig(data []byte, legacy bool) error {
 	return k.ParseDockerConfigFor(data, legacy, nil)
 }
 
-// ParseDockerConfigFor reads one pull secret like ParseDockerConfig, keeping only its
-// entries for the registries in only (host[:port]; a host alone matches any port) unless
-// only is nil: a secret the platform shares with every pod must reach only the registries
-// the platform chose for it.
+// ParseDockerConfigFor reads one pull secret like ParseDockerConfig, offering its entries
+// only to the registries in only (host[:port]; a host alone matches any port) unless only
+// is nil: a secret the platform shares with every pod must reach only the registries the
+// platform chose for it, whatever wildcards its keys hold.
 func (k *Keychain) ParseDockerConfigFor(data []byte, legacy bool, only []string) error {
 	var auths map[string]dockerAuth
 	if legacy {
@@ -61,6 +64,7 @@ func (k *Keychain) ParseDockerConfigFor(data []byte, legacy bool, only []string)
 		}
 		auths = cfg.Auths
 	}
+	added := make([]keyEntry, 0, len(auths))
 	for _, server := range slices.Sorted(maps.Keys(auths)) {
 		a := auths[server]
 		ac := authn.AuthConfig{Username: a.Username, Password: a.Password, IdentityToken: a.IdentityToken}
@@ -72,22 +76,47 @@ func (k *Keychain) ParseDockerConfigFor(data []byte, legacy bool, only []string)
 			}
 			ac.Username, ac.Password = user, pass
 		}
-		host := registryHost(server)
-		if only != nil && !hostListed(only, host) {
-			continue
+		key, ok := parseKey(server)
+		if !ok {
+			continue // the kubelet skips keys it cannot parse, too
 		}
-		k.entries = append(k.entries, keyEntry{host: host, auth: ac})
+		added = append(added, keyEntry{key: key, only: only, auth: ac})
 	}
+	// Reverse order of the normalised keys, as the kubelet's keyring: a longer path before
+	// its prefix, a literal label before a wildcard.
+	slices.SortStableFunc(added, func(a, b keyEntry) int { return strings.Compare(b.key.String(), a.key.String()) })
+	k.entries = append(k.entries, added...)
 	return nil
 }
 
-// Resolve implements authn.Keychain.
-func (k *Keychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
-	want := res.RegistryStr()
+// Lookup returns the credentials for repository (host[:port]/path, as
+// name.Repository.Name spells it) in the order the kubelet tries them: every matching entry
+// of the first secret, most specific first, then the next secret's. An entry matches when
+// its host has as many labels and each matches (`*` and other path.Match globs within one
+// label), its port equals the image's (no port matches only an image without one), and its
+// path, if any, is the repository's path or a parent of it (whole segments).
+func (k *Keychain) Lookup(repository string) []authn.AuthConfig {
+	target, ok := parseRepository(repository)
+	if !ok {
+		return nil
+	}
+	var out []authn.AuthConfig
 	for _, e := range k.entries {
-		if e.host == want {
-			return authn.FromConfig(e.auth), nil
+		if !e.key.matches(target) || (e.only != nil && !hostListed(e.only, target.hostPort())) {
+			continue
 		}
+		if !slices.Contains(out, e.auth) {
+			out = append(out, e.auth)
+		}
+	}
+	return out
+}
+
+// Resolve implements authn.Keychain: the first credentials Lookup gives for res (a
+// repository, or a registry alone, which only entries without a path match).
+func (k *Keychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
+	if found := k.Lookup(res.String()); len(found) > 0 {
+		return authn.FromConfig(found[0]), nil
 	}
 	return authn.Anonymous, nil
 }
@@ -95,10 +124,19 @@ func (k *Keychain) Resolve(res authn.Resource) (authn.Authenticator, error) {
 // registryHost normalises the keys people write in docker configs ("https://host/v1/",
 // "host:5000", "docker.io") to the registry host that go-containerregistry reports.
 func registryHost(server string) string {
-	s := strings.TrimPrefix(strings.TrimPrefix(server, "https://"), "http://")
+	s := stripScheme(server)
 	s, _, _ = strings.Cut(s, "/")
 	if s == "docker.io" || s == "index.docker.io" || s == "registry-1.docker.io" {
 		return name.DefaultRegistry
+	}
+	return s
+}
+
+func stripScheme(s string) string {
+	for _, scheme := range []string{"https://", "http://"} {
+		if len(s) >= len(scheme) && strings.EqualFold(s[:len(scheme)], scheme) {
+			return s[len(scheme):]
+		}
 	}
 	return s
 }

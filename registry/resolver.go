@@ -135,7 +135,8 @@ func New(o Options, observe func(Outcome, time.Duration)) *Resolver {
 var ErrNoPlatform = errors.New("no manifest for the platform")
 
 // Resolve returns the config of image for platform, authenticating with keys (which may be
-// authn.DefaultKeychain-like or built from pull secrets; nil means anonymous).
+// authn.DefaultKeychain-like or built from pull secrets; nil means anonymous). With a
+// *Keychain, every credential it holds for the image is tried in turn, as the kubelet does.
 func (r *Resolver) Resolve(ctx context.Context, image string, platform v1.Platform, keys authn.Keychain) (ImageConfig, error) {
 	start := time.Now()
 	cfg, outcome, err := r.resolve(ctx, image, platform, keys)
@@ -151,7 +152,66 @@ func (r *Resolver) resolve(ctx context.Context, image string, platform v1.Platfo
 	if keys == nil {
 		keys = authn.NewMultiKeychain()
 	}
-	creds, err := r.credentialsID(keys, r.hosts(ref)...)
+	// Like the kubelet, try each matching credential in turn until one works; each attempt
+	// has its own cache entries, keyed by what it sent.
+	attempts := r.attempts(keys, ref)
+	var cfg ImageConfig
+	var outcome Outcome
+	for i, keys := range attempts {
+		cfg, outcome, err = r.resolveWith(ctx, image, ref, platform, keys)
+		switch {
+		case err == nil:
+			return cfg, outcome, nil
+		case ctx.Err() != nil || errors.Is(err, ErrNoPlatform) || i == len(attempts)-1:
+			// Out of time, or an answer about the image itself that no other
+			// credential changes.
+			if i > 0 {
+				err = fmt.Errorf("%w (%d matching credentials tried)", err, i+1)
+			}
+			return cfg, outcome, err
+		}
+	}
+	return cfg, outcome, err
+}
+
+// attempts are the keychains a lookup of ref tries in turn: one per credential that keys
+// (pull secrets) hold for the image's repository, or keys alone when it holds at most one
+// or is another kind of keychain. A mirror always gets its first matching credential.
+func (r *Resolver) attempts(keys authn.Keychain, ref name.Reference) []authn.Keychain {
+	kc, ok := keys.(*Keychain)
+	if !ok {
+		return []authn.Keychain{keys}
+	}
+	found := kc.Lookup(ref.Context().Name())
+	if len(found) < 2 {
+		return []authn.Keychain{keys}
+	}
+	out := make([]authn.Keychain, len(found))
+	for i, auth := range found {
+		out[i] = pinned{registry: ref.Context().RegistryStr(), auth: auth, others: keys}
+	}
+	return out
+}
+
+// pinned answers one credential for one registry and defers to others for the rest.
+type pinned struct {
+	registry string
+	auth     authn.AuthConfig
+	others   authn.Keychain
+}
+
+// Resolve implements authn.Keychain.
+func (p pinned) Resolve(res authn.Resource) (authn.Authenticator, error) {
+	if res.RegistryStr() == p.registry {
+		return authn.FromConfig(p.auth), nil
+	}
+	return p.others.Resolve(res)
+}
+
+// resolveWith answers a lookup of ref with one set of credentials: from the caches keyed
+// by them, else with a fetch shared by callers holding the same.
+func (r *Resolver) resolveWith(ctx context.Context, image string, ref name.Reference, platform v1.Platform, keys authn.Keychain) (ImageConfig, Outcome, error) {
+	creds, err := r.credentialsID(keys, r.repos(ref)...)
 	if err != nil {
 		return ImageConfig{}, OutcomeError, fmt.Errorf("image %q: %w", image, err)
 	}
@@ -195,13 +255,13 @@ func (k cacheKey) of(identifier string) string {
 	return k.creds + "|" + k.repo + "|" + identifier + "|" + k.plat
 }
 
-// hosts are the registries a lookup of ref may ask: its mirror, if any, and its own.
-func (r *Resolver) hosts(ref name.Reference) []string {
-	own := ref.Context().RegistryStr()
-	if mirror, ok := r.opts.Mirrors[registryHost(own)]; ok {
-		return []string{mirror, own}
+// repos are the repositories a lookup of ref may ask: at its mirror, if any, and its own.
+func (r *Resolver) repos(ref name.Reference) []string {
+	own := ref.Context()
+	if mirror, ok := r.opts.Mirrors[registryHost(own.RegistryStr())]; ok {
+		return []string{mirror + "/" + own.RepositoryStr(), own.Name()}
 	}
-	return []string{own}
+	return []string{own.Name()}
 }
 
 func (r *Resolver) parse(image string) (name.Reference, error) {
