@@ -48,9 +48,10 @@ func ownParts(pod *corev1.Pod, cfg config.Pod) (ownership, []error) {
 	}
 	ours := ownVolumes(pod, cfg, fail) + ownInitContainer(pod, cfg, fail)
 	switch {
-	case ours == len(ourVolumes(cfg))+1 && len(errs) == 0:
+	case ours == 0 || len(errs) > 0: // most pods: none of our parts, and nothing to count
+	case ours == len(ourVolumes(cfg))+1:
 		o.injected = true
-	case ours > 0 && len(errs) == 0:
+	default:
 		fail("", "the pod holds some of the injector's volumes and init container but not all; create it without them")
 	}
 	o.visit(true, pod.Spec.InitContainers, cfg, fail)
@@ -61,16 +62,18 @@ func ownParts(pod *corev1.Pod, cfg config.Pod) (ownership, []error) {
 // ownVolumes counts the volumes that are exactly ours and reports those only named so.
 // The CA volume's name is reserved whether or not this pod names a tls-secret.
 func ownVolumes(pod *corev1.Pod, cfg config.Pod, fail func(container, reason string)) int {
-	wants := map[string]*corev1.Volume{VolumeName: nil, TokenVolumeName: nil, CAVolumeName: nil}
-	for _, v := range ourVolumes(cfg) {
-		wants[v.Name] = &v
-	}
+	var wants []corev1.Volume // built only for a pod that holds a volume with one of our names
 	n := 0
 	for _, v := range pod.Spec.Volumes {
-		want, reserved := wants[v.Name]
+		if v.Name != VolumeName && v.Name != TokenVolumeName && v.Name != CAVolumeName {
+			continue
+		}
+		if wants == nil {
+			wants = ourVolumes(cfg)
+		}
+		i := slices.IndexFunc(wants, func(w corev1.Volume) bool { return w.Name == v.Name })
 		switch {
-		case !reserved:
-		case want != nil && equality.Semantic.DeepEqual(v, *want):
+		case i >= 0 && equality.Semantic.DeepEqual(v, wants[i]):
 			n++
 		default:
 			fail("", "volume name "+v.Name+" is reserved for the injector; rename the volume")
@@ -160,6 +163,9 @@ func usesInjector(c *corev1.Container) string {
 
 // under tells whether p, cleaned, is dir or a path below it.
 func under(p, dir string) bool {
+	if !strings.Contains(p, "vault-injector") {
+		return false // cleaning removes, never adds: no allocation for the usual mount
+	}
 	p = path.Clean("/" + p)
 	return p == dir || strings.HasPrefix(p, dir+"/")
 }
@@ -186,23 +192,19 @@ type hook struct {
 
 // execHooks are c's probes and lifecycle hooks, in a fixed order. The mutate-probes
 // annotation, not the pod, puts envexec in front of them.
-func execHooks(c *corev1.Container) []hook {
-	var hooks []hook
-	for _, p := range []struct {
-		name  string
-		probe *corev1.Probe
-	}{{"livenessProbe", c.LivenessProbe}, {"readinessProbe", c.ReadinessProbe}, {"startupProbe", c.StartupProbe}} {
-		if p.probe != nil {
-			hooks = append(hooks, hook{p.name, p.probe.Exec})
+// It returns an array, not a slice, so the admission path allocates nothing per container;
+// an absent hook has a nil exec.
+func execHooks(c *corev1.Container) [5]hook {
+	hooks := [5]hook{{name: "livenessProbe"}, {name: "readinessProbe"}, {name: "startupProbe"}, {name: "postStart hook"}, {name: "preStop hook"}}
+	for i, p := range [3]*corev1.Probe{c.LivenessProbe, c.ReadinessProbe, c.StartupProbe} {
+		if p != nil {
+			hooks[i].exec = p.Exec
 		}
 	}
 	if l := c.Lifecycle; l != nil {
-		for _, h := range []struct {
-			name    string
-			handler *corev1.LifecycleHandler
-		}{{"postStart hook", l.PostStart}, {"preStop hook", l.PreStop}} {
-			if h.handler != nil {
-				hooks = append(hooks, hook{h.name, h.handler.Exec})
+		for i, h := range [2]*corev1.LifecycleHandler{l.PostStart, l.PreStop} {
+			if h != nil {
+				hooks[3+i].exec = h.Exec
 			}
 		}
 	}
