@@ -59,9 +59,13 @@ func ownParts(pod *corev1.Pod, cfg config.Pod) (ownership, []error) {
 }
 
 // ownVolumes counts the volumes that are exactly ours and reports those only named so.
-// The CA volume's name is reserved whether or not this pod names a tls-secret.
+// Every reserved name is reserved whether or not this pod's settings use it (a tls-secret,
+// an approle-secret, the service account token of kubernetes and jwt logins).
 func ownVolumes(pod *corev1.Pod, cfg config.Pod, fail func(container, reason string)) int {
-	wants := map[string]*corev1.Volume{VolumeName: nil, TokenVolumeName: nil, CAVolumeName: nil}
+	wants := map[string]*corev1.Volume{}
+	for _, name := range reservedVolumes {
+		wants[name] = nil
+	}
 	for _, v := range ourVolumes(cfg) {
 		wants[v.Name] = &v
 	}
@@ -140,10 +144,11 @@ func (o *ownership) checkWrapped(c *corev1.Container, cfg config.Pod, fail func(
 func usesInjector(c *corev1.Container) string {
 	for _, m := range c.VolumeMounts {
 		switch {
-		case m.Name == VolumeName || m.Name == TokenVolumeName || m.Name == CAVolumeName:
+		case slices.Contains(reservedVolumes[:], m.Name):
 			return "it mounts the injector's volume " + m.Name
-		case under(m.MountPath, MountPath) || under(m.MountPath, TokenDir) || under(m.MountPath, CADir):
-			// A mount below ours is mounted after it and would replace envexec, its token or its CA.
+		case slices.ContainsFunc(reservedDirs[:], func(dir string) bool { return under(m.MountPath, dir) }):
+			// A mount below ours is mounted after it and would replace envexec, its
+			// credentials or its CA.
 			return "mount path " + m.MountPath + " is reserved for the injector"
 		}
 	}
