@@ -118,6 +118,7 @@ func TestWebhookErrors(t *testing.T) {
 		"registry timeout":   {[]string{"--registry-timeout=1m"}, nil, "duration between 0s and 30s"},
 		"cache size":         {[]string{"--image-cache-size=0"}, nil, "positive integer"},
 		"cert mode":          {[]string{"--cert-mode=auto"}, nil, "not a certificate mode"},
+		"token audience":     {[]string{"--allowed-token-audiences=vault,my audience"}, nil, `"my audience" is not a token audience (1-253 characters, no spaces or commas)`},
 		"malformed policy":   {[]string{"--malformed-references=ignore"}, nil, "not deny or warn"},
 		"self-managed alone": {[]string{"--cert-mode=self-managed"}, nil, "needs --cert-secret"},
 		"self-managed namespace": {
@@ -174,9 +175,13 @@ func TestWebhookLists(t *testing.T) {
 	w, err := parse(t, []string{
 		"--insecure-registries= a:5000, ,b ", "--default-pull-secret=infra/pull", "--default-pull-secret-registries=registry.corp, ghcr.io",
 		"--private-registries=registry.corp:5000,[fd00::1]:5000", "--client-ca-file=/etc/ca/ca.crt",
+		"--allowed-token-audiences=jwt-vault, https://vault.example/",
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"jwt-vault", "https://vault.example/"}, w.AllowedTokenAudiences); d != "" {
+		t.Error(d)
 	}
 	if d := cmp.Diff([]string{"a:5000", "b"}, w.Registry.Insecure); d != "" {
 		t.Error(d)
@@ -240,7 +245,7 @@ func TestInitUser(t *testing.T) {
 
 func TestParsePod(t *testing.T) {
 	t.Parallel()
-	w, err := parse(t, []string{"--allowed-vault-addrs=http://v:8200,https://vault.team-b:8200"}, nil)
+	w, err := parse(t, []string{"--allowed-vault-addrs=http://v:8200,https://vault.team-b:8200", "--allowed-token-audiences=jwt-vault, https://vault.example"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,6 +311,33 @@ func TestParsePod(t *testing.T) {
 			ann: map[string]string{"vault-injector.io/tls-secret": "vault-ca.v2"}, sa: "app",
 			want: with(func(p *config.Pod) { p.TLSSecret = "vault-ca.v2" }),
 		},
+		"approle": {
+			ann: map[string]string{"vault-injector.io/auth-method": "approle", "vault-injector.io/approle-secret": "app-approle"}, sa: "app",
+			want: with(func(p *config.Pod) {
+				p.AppRoleSecret, p.AuthPath, p.Envexec = "app-approle", "approle", map[string]string{"ENVEXEC_AUTH_METHOD": "approle"}
+			}),
+		},
+		"approle, bank-vaults auth method, own auth path": {
+			ann: map[string]string{"vault.security.banzaicloud.io/vault-auth-method": "approle", "vault-injector.io/approle-secret": "app-approle", "vault-injector.io/auth-path": "approle-prod"}, sa: "app",
+			want: with(func(p *config.Pod) {
+				p.AppRoleSecret, p.AuthPath, p.Envexec = "app-approle", "approle-prod", map[string]string{"ENVEXEC_AUTH_METHOD": "approle"}
+			}),
+		},
+		"vault token": {
+			ann: map[string]string{"vault-injector.io/auth-method": "token", "vault-injector.io/token-secret": "app-token"}, sa: "app",
+			want: with(func(p *config.Pod) {
+				p.TokenSecret, p.Envexec = "app-token", map[string]string{"ENVEXEC_AUTH_METHOD": "token"}
+			}),
+		},
+		"jwt with an allowed audience": {
+			ann: map[string]string{"vault-injector.io/auth-method": "jwt", "vault-injector.io/token-audience": "https://vault.example"}, sa: "app",
+			want: with(func(p *config.Pod) {
+				p.TokenAudience, p.Envexec = "https://vault.example", map[string]string{"ENVEXEC_AUTH_METHOD": "jwt"}
+			}),
+		},
+		"kubernetes with the default audience named": {
+			ann: map[string]string{"vault-injector.io/token-audience": "vault"}, sa: "app", want: base,
+		},
 		"tls secret, bank-vaults alias": {
 			ann: map[string]string{"vault.security.banzaicloud.io/vault-tls-secret": "vault-tls"}, sa: "app",
 			want: with(func(p *config.Pod) { p.TLSSecret = "vault-tls" }),
@@ -364,14 +396,62 @@ func TestParsePodErrors(t *testing.T) {
 		"bank-vaults addr not allowed": {map[string]string{"vault.security.banzaicloud.io/vault-addr": "https://evil:8200"}, []string{`"vault.security.banzaicloud.io/vault-addr"`, "allowed-vault-addrs"}},
 		"from-path malformed":          {map[string]string{"vault-injector.io/from-path": "secret/data/a#latest"}, []string{"from-path"}},
 		"daemon signal unknown":        {map[string]string{"vault-injector.io/daemon-signal": "SIGFOO"}, []string{"daemon-signal"}},
-		"auth method approle":          {map[string]string{"vault-injector.io/auth-method": "approle"}, []string{"auth-method", "not an auth method a pod can use"}},
-		"tls skip not allowed":         {map[string]string{"vault.security.banzaicloud.io/vault-skip-verify": "true"}, []string{"vault-skip-verify", "--allow-tls-skip-verify"}},
-		"ignore missing yes":           {map[string]string{"vault-injector.io/ignore-missing": "yes"}, []string{"ignore-missing"}},
-		"bank-vaults mutate other":     {map[string]string{"vault.security.banzaicloud.io/mutate": "yes"}, []string{`"vault.security.banzaicloud.io/mutate"`, `only "skip"`}},
-		"tls secret not a name":        {map[string]string{"vault-injector.io/tls-secret": "Vault_CA"}, []string{`annotation "vault-injector.io/tls-secret": "Vault_CA" is not a Secret name (a lower-case DNS subdomain of at most 253 characters)`}},
-		"tls secret empty":             {map[string]string{"vault-injector.io/tls-secret": ""}, []string{`"vault-injector.io/tls-secret": "" is not a Secret name`}},
-		"tls secret dots":              {map[string]string{"vault-injector.io/tls-secret": "a..b"}, []string{`"a..b" is not a Secret name`}},
-		"tls secret path":              {map[string]string{"vault.security.banzaicloud.io/vault-tls-secret": "../other"}, []string{`annotation "vault.security.banzaicloud.io/vault-tls-secret": "../other" is not a Secret name`}},
+		"auth method unknown":          {map[string]string{"vault-injector.io/auth-method": "aws-ec2"}, []string{`annotation "vault-injector.io/auth-method": "aws-ec2" is not an auth method a pod can use (kubernetes, jwt, approle, token)`}},
+		"approle without its secret": {
+			map[string]string{"vault-injector.io/auth-method": "approle"},
+			[]string{`annotation "vault-injector.io/auth-method": "approle" needs vault-injector.io/approle-secret, naming a Secret of the pod's namespace with role_id (and secret_id)`},
+		},
+		"bank-vaults approle without its secret": {
+			map[string]string{"vault.security.banzaicloud.io/vault-auth-method": "approle"},
+			[]string{`annotation "vault.security.banzaicloud.io/vault-auth-method": "approle" needs vault-injector.io/approle-secret`},
+		},
+		"token without its secret": {
+			map[string]string{"vault-injector.io/auth-method": "token"},
+			[]string{`annotation "vault-injector.io/auth-method": "token" needs vault-injector.io/token-secret, naming a Secret of the pod's namespace with token`},
+		},
+		"approle secret without approle": {
+			map[string]string{"vault-injector.io/approle-secret": "app-approle"},
+			[]string{`annotation "vault-injector.io/approle-secret" applies only with vault-injector.io/auth-method "approle" (the pod logs in with "kubernetes")`},
+		},
+		"token secret with approle": {
+			map[string]string{"vault-injector.io/auth-method": "approle", "vault-injector.io/approle-secret": "a", "vault-injector.io/token-secret": "t"},
+			[]string{`annotation "vault-injector.io/token-secret" applies only with vault-injector.io/auth-method "token" (the pod logs in with "approle")`},
+		},
+		"role with approle": {
+			map[string]string{"vault-injector.io/auth-method": "approle", "vault-injector.io/approle-secret": "a", "vault.security.banzaicloud.io/vault-role": "r"},
+			[]string{`annotation "vault.security.banzaicloud.io/vault-role" applies only to the kubernetes and jwt auth methods (the pod logs in with "approle")`},
+		},
+		"audience with token": {
+			map[string]string{"vault-injector.io/auth-method": "token", "vault-injector.io/token-secret": "t", "vault-injector.io/token-audience": "vault"},
+			[]string{`annotation "vault-injector.io/token-audience" applies only to the kubernetes and jwt auth methods (the pod logs in with "token")`},
+		},
+		"auth path with token": {
+			map[string]string{"vault-injector.io/auth-method": "token", "vault-injector.io/token-secret": "t", "vault-injector.io/auth-path": "token"},
+			[]string{`annotation "vault-injector.io/auth-path": a Vault token needs no login, so no auth path`},
+		},
+		"approle secret not a name": {
+			map[string]string{"vault-injector.io/auth-method": "approle", "vault-injector.io/approle-secret": "../other"},
+			[]string{`annotation "vault-injector.io/approle-secret": "../other" is not a Secret name`},
+		},
+		"token secret not a name": {
+			map[string]string{"vault-injector.io/auth-method": "token", "vault-injector.io/token-secret": "other/ns"},
+			[]string{`annotation "vault-injector.io/token-secret": "other/ns" is not a Secret name`},
+		},
+		"audience not allowed": {
+			map[string]string{"vault-injector.io/auth-method": "jwt", "vault-injector.io/token-audience": "https://kubernetes.default.svc"},
+			[]string{`annotation "vault-injector.io/token-audience": "https://kubernetes.default.svc" is not the webhook's --token-audience nor in its --allowed-token-audiences`},
+		},
+		"audience empty": {
+			map[string]string{"vault-injector.io/token-audience": ""},
+			[]string{`annotation "vault-injector.io/token-audience": "" is not the webhook's --token-audience`},
+		},
+		"tls skip not allowed":     {map[string]string{"vault.security.banzaicloud.io/vault-skip-verify": "true"}, []string{"vault-skip-verify", "--allow-tls-skip-verify"}},
+		"ignore missing yes":       {map[string]string{"vault-injector.io/ignore-missing": "yes"}, []string{"ignore-missing"}},
+		"bank-vaults mutate other": {map[string]string{"vault.security.banzaicloud.io/mutate": "yes"}, []string{`"vault.security.banzaicloud.io/mutate"`, `only "skip"`}},
+		"tls secret not a name":    {map[string]string{"vault-injector.io/tls-secret": "Vault_CA"}, []string{`annotation "vault-injector.io/tls-secret": "Vault_CA" is not a Secret name (a lower-case DNS subdomain of at most 253 characters)`}},
+		"tls secret empty":         {map[string]string{"vault-injector.io/tls-secret": ""}, []string{`"vault-injector.io/tls-secret": "" is not a Secret name`}},
+		"tls secret dots":          {map[string]string{"vault-injector.io/tls-secret": "a..b"}, []string{`"a..b" is not a Secret name`}},
+		"tls secret path":          {map[string]string{"vault.security.banzaicloud.io/vault-tls-secret": "../other"}, []string{`annotation "vault.security.banzaicloud.io/vault-tls-secret": "../other" is not a Secret name`}},
 		"init cpu above max": {
 			map[string]string{"vault-injector.io/init-cpu-request": "2"},
 			[]string{`annotation "vault-injector.io/init-cpu-request": "2" is above the platform's maximum 500m for the CPU request (--init-max-cpu)`},

@@ -52,6 +52,13 @@ type Pod struct {
 	// TLSSecret names a Secret of the pod's namespace whose ca.crt envexec trusts for
 	// Vault too. The kubelet mounts it into wrapped containers; the webhook never reads it.
 	TLSSecret string `json:"tlsSecret,omitempty"`
+	// AppRoleSecret names a Secret of the pod's namespace holding role_id and, optionally,
+	// secret_id, for the approle auth method. The kubelet mounts those two keys into wrapped
+	// containers; the webhook never reads the Secret.
+	AppRoleSecret string `json:"appRoleSecret,omitempty"`
+	// TokenSecret names a Secret of the pod's namespace whose key token is a Vault token, for
+	// the token auth method; mounted like AppRoleSecret.
+	TokenSecret string `json:"tokenSecret,omitempty"`
 	// EnvSources wraps every container that takes variables from a Secret or ConfigMap,
 	// so envexec resolves references kept there: the webhook does not read them.
 	EnvSources bool `json:"envSources,omitempty"`
@@ -155,14 +162,37 @@ var Annotations = []Annotation{
 	envexecAnnotation("client-timeout", "vault-client-timeout", settings.EnvClientTimeout, "duration", "`15s`",
 		"Bound of one HTTP request to Vault; retries continue until `timeout`."),
 	{
-		Name: "auth-method", Type: "kubernetes or jwt", Default: "`kubernetes`", BankVaults: "vault-auth-method",
-		Doc: "Vault auth method envexec logs in with, using the pod's projected service account token.",
+		Name: "auth-method", Type: "kubernetes, jwt, approle or token", Default: "`kubernetes`", BankVaults: "vault-auth-method",
+		Doc: "Vault auth method envexec logs in with. `kubernetes` and `jwt` send the pod's projected service account " +
+			"token (see `token-audience`); `approle` needs `approle-secret`, `token` needs `token-secret`, and neither " +
+			"mounts the pod's token.",
 		set: func(p *Pod, v string, _ *Webhook) error {
-			if v != "kubernetes" && v != "jwt" {
-				return fmt.Errorf("%q is not an auth method a pod can use (kubernetes, jwt)", v)
+			if !slices.Contains(podAuthMethods, settings.AuthMethod(v)) {
+				return fmt.Errorf("%q is not an auth method a pod can use (kubernetes, jwt, approle, token)", v)
 			}
 			return setEnvexec(p, settings.EnvAuthMethod, v)
 		},
+	},
+	{
+		Name: "approle-secret", Type: "Secret name", Default: "none",
+		Doc: "With `auth-method: approle`: Secret in the pod's namespace whose `role_id` and, if present, `secret_id` " +
+			"envexec logs in with. The kubelet mounts those two keys alone, read-only, into wrapped containers (the webhook " +
+			"never reads the Secret); the pod does not start until the Secret and its `role_id` exist, and a missing " +
+			"`secret_id` means the role binds none. The auth path defaults to `approle`.",
+		set: func(p *Pod, v string, _ *Webhook) error { return setSecretName(&p.AppRoleSecret, v) },
+	},
+	{
+		Name: "token-secret", Type: "Secret name", Default: "none",
+		Doc: "With `auth-method: token`: Secret in the pod's namespace whose `token` is the Vault token envexec uses as is " +
+			"(no login; envexec does not revoke it). Mounted like `approle-secret`; the pod does not start until it exists.",
+		set: func(p *Pod, v string, _ *Webhook) error { return setSecretName(&p.TokenSecret, v) },
+	},
+	{
+		Name: "token-audience", Type: "string", Default: "the webhook's --token-audience (`vault`)",
+		Doc: "Audience of the service account token projected for envexec (`kubernetes` and `jwt`), for a Vault role or " +
+			"jwt auth method that expects another one. Allowed only if it is the default or listed in the webhook's " +
+			"--allowed-token-audiences: a pod must not obtain a token the apiserver or another service accepts.",
+		set: setPodTokenAudience,
 	},
 	{
 		Name: "tls-skip-verify", Type: "bool", Default: "false", BankVaults: "vault-skip-verify",
@@ -210,6 +240,21 @@ var Annotations = []Annotation{
 // app container needs envexec, references or not.
 func (p Pod) FromPath() bool {
 	return p.Envexec[settings.EnvFromPath] != ""
+}
+
+// AuthMethod is how envexec logs in: the auth-method annotation, or kubernetes.
+func (p Pod) AuthMethod() settings.AuthMethod {
+	if m := p.Envexec[settings.EnvAuthMethod]; m != "" {
+		return settings.AuthMethod(m)
+	}
+	return settings.AuthKubernetes
+}
+
+// UsesServiceAccountToken tells whether envexec logs in with the pod's projected service
+// account token (kubernetes, jwt); approle and token need none, so none is mounted.
+func (p Pod) UsesServiceAccountToken() bool {
+	m := p.AuthMethod()
+	return m == settings.AuthKubernetes || m == settings.AuthJWT
 }
 
 // envexecAnnotation declares an annotation that becomes one envexec setting, validated by
@@ -280,6 +325,7 @@ func ParsePod(annotations map[string]string, serviceAccount string, w Webhook) (
 		}
 	}
 	errs = append(errs, initRelationErrors(&p, annotations)...)
+	errs = append(errs, authRelationErrors(&p, annotations, w.BankVaultsCompat)...)
 	var warnings []string
 	for _, key := range slices.Sorted(maps.Keys(annotations)) {
 		if name, ok := strings.CutPrefix(key, AnnotationPrefix); ok && key != StatusAnnotation && find(name, false) == nil {

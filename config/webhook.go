@@ -45,6 +45,9 @@ type Webhook struct {
 	// AllowedVaultAddrs are the Vault addresses a pod's annotation may choose, besides
 	// the default; tenants must not redirect their token to a server of their choosing.
 	AllowedVaultAddrs []string
+	// AllowedTokenAudiences are the audiences a pod's token-audience annotation may choose,
+	// besides the default: a pod must not obtain a token another service accepts.
+	AllowedTokenAudiences []string
 	// BankVaultsCompat reads bank-vaults' annotations as aliases of ours.
 	BankVaultsCompat bool
 	// Certs says where the serving certificate comes from.
@@ -317,6 +320,11 @@ var webhookFlags = []flagSpec{
 	{
 		"allowed-vault-addrs", "", "comma-separated Vault URLs a pod's vault-addr annotation may name (the default is always allowed)",
 		func(w *Webhook, v string) error { return setURLList(&w.AllowedVaultAddrs, v) },
+	},
+	{
+		"allowed-token-audiences", "", "comma-separated audiences a pod's token-audience annotation may name for envexec's " +
+			"projected token (--token-audience is always allowed); never one the apiserver or another service accepts",
+		func(w *Webhook, v string) error { return setAudienceList(&w.AllowedTokenAudiences, v) },
 	},
 	{
 		"bank-vaults-annotations", "true", "read bank-vaults' vault.security.banzaicloud.io/ annotations as aliases of ours",

@@ -84,11 +84,13 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	DeferCleanup(cp.Stop)
 	e.API = cp.Endpoint()
 
-	By("starting Vault with Kubernetes auth against that apiserver")
+	By("starting Vault with Kubernetes and jwt auth against that apiserver, and AppRole auth")
 	vault, err := framework.StartVault(ctx, e.API, logFile(e.VaultLog))
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(vault.Stop)
 	e.Vault = vault.Client()
+	Expect(e.Vault.EnableAppRoleAuth(ctx)).To(Succeed())
+	Expect(e.Vault.EnableJWTAuth(ctx, e.API)).To(Succeed())
 	e.VaultByName, err = framework.ByHostName(e.Vault.Addr)
 	Expect(err).NotTo(HaveOccurred())
 
@@ -126,6 +128,8 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 		// Pods may name the same Vault by host name, an address where nothing listens,
 		// and the two Vaults with private CAs.
 		AllowedVaultAddrs: []string{e.Vault.Addr, e.VaultByName, e.DownVaultAddr, e.TLSVault.Addr, e.PrivateVault.Addr},
+		// The audience of the suite Vault's jwt auth roles, for pods that name it.
+		AllowedTokenAudiences: []string{framework.JWTAudience},
 		// The platform's CA for Vault: every wrapped container trusts TLSVault.
 		VaultCAFile: e.TLSVault.CAFile,
 		// The test registry speaks plain HTTP. Specs whose pods have no command use only

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"slices"
@@ -31,14 +32,14 @@ func (c *client) authenticate(ctx context.Context, s settings.Settings) error {
 			return err
 		}
 		body := map[string]string{"role_id": roleID}
-		if s.SecretIDFile != "" {
-			secretID, err := readCredential(s.SecretIDFile, "secret ID file")
-			if err != nil {
-				return err
-			}
+		secretID, err := readSecretID(s.SecretIDFile)
+		if err != nil {
+			return err
+		}
+		if secretID != "" {
 			body["secret_id"] = secretID
 		}
-		c.redact(roleID, body["secret_id"])
+		c.redact(roleID, secretID)
 		return c.login(ctx, s.AuthPath, body, "with approle at auth/"+s.AuthPath)
 	default:
 		jwt, err := readCredential(s.TokenFile, "token file")
@@ -63,6 +64,20 @@ func readCredential(file, what string) (string, error) {
 		return "", fmt.Errorf("%w: %s %s is empty", errLogin, what, file)
 	}
 	return v, nil
+}
+
+// readSecretID reads the AppRole secret ID, or "" when there is none: no file is named,
+// or the named file does not exist. The webhook mounts a Secret's secret_id as an optional
+// item, since roles with bind_secret_id=false have none; a role that needs one then
+// refuses the login with Vault's own "missing secret_id".
+func readSecretID(file string) (string, error) {
+	if file == "" {
+		return "", nil
+	}
+	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	return readCredential(file, "secret ID file")
 }
 
 // authResponse is the auth block of a login answer.

@@ -49,6 +49,7 @@ func TestVaultAuthMethods(t *testing.T) {
 	value := canary(t)
 	f.put(t, "secret/data/"+u, map[string]any{"data": map[string]any{"k": value}})
 	roleID := f.srv.Do(t, "GET", "auth/approle/role/app/role-id", nil)["data"].(map[string]any)["role_id"].(string)
+	noSecretRoleID := f.srv.Do(t, "GET", "auth/approle/role/app-no-secret-id/role-id", nil)["data"].(map[string]any)["role_id"].(string)
 	secretID := func() string {
 		return f.srv.Do(t, "POST", "auth/approle/role/app/secret-id", nil)["data"].(map[string]any)["secret_id"].(string)
 	}
@@ -68,6 +69,18 @@ func TestVaultAuthMethods(t *testing.T) {
 		"approle bad secret id": {wantCode: ExitLogin, secrets: []string{"not-the-secret-id"}, env: func(t *testing.T, base []string) []string {
 			return append(without(base, login...), settings.EnvAuthMethod+"=approle", settings.EnvRoleIDFile+"="+writeFile(t, roleID),
 				settings.EnvSecretIDFile+"="+writeFile(t, "not-the-secret-id"))
+		}},
+		"approle without a secret id file": {env: func(t *testing.T, base []string) []string {
+			return append(without(base, login...), settings.EnvAuthMethod+"=approle", settings.EnvRoleIDFile+"="+writeFile(t, noSecretRoleID),
+				settings.EnvSecretIDFile+"="+filepath.Join(t.TempDir(), "secret_id"))
+		}},
+		"approle secret id file missing for a role that binds one": {wantCode: ExitLogin, env: func(t *testing.T, base []string) []string {
+			return append(without(base, login...), settings.EnvAuthMethod+"=approle", settings.EnvRoleIDFile+"="+writeFile(t, roleID),
+				settings.EnvSecretIDFile+"="+filepath.Join(t.TempDir(), "secret_id"))
+		}},
+		"approle empty secret id file": {wantCode: ExitLogin, env: func(t *testing.T, base []string) []string {
+			return append(without(base, login...), settings.EnvAuthMethod+"=approle", settings.EnvRoleIDFile+"="+writeFile(t, roleID),
+				settings.EnvSecretIDFile+"="+writeFile(t, ""))
 		}},
 		"token": {env: func(t *testing.T, base []string) []string {
 			return append(without(base, login...), settings.EnvAuthMethod+"=token", settings.EnvVaultTokenFile+"="+writeFile(t, f.token(t)))

@@ -136,6 +136,7 @@ path "transit/decrypt/app" { capabilities = ["create", "update"] }
 		{"POST", "transit/keys/app", nil},
 		{"POST", "sys/auth/approle", map[string]string{"type": "approle"}},
 		{"POST", "auth/approle/role/app", map[string]any{"token_policies": []string{"envexec-test"}, "token_ttl": "10m"}},
+		{"POST", "auth/approle/role/app-no-secret-id", map[string]any{"token_policies": []string{"envexec-test"}, "token_ttl": "10m", "bind_secret_id": false, "token_bound_cidrs": []string{"127.0.0.1/32"}}},
 		{"POST", "sys/auth/" + testAuthPath, map[string]string{"type": "jwt"}},
 		{"POST", "auth/" + testAuthPath + "/config", map[string]any{
 			"jwt_validation_pubkeys": []string{string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))},

@@ -54,12 +54,58 @@ func caVolume(cfg config.Pod) corev1.Volume {
 	}
 }
 
-// ourVolumes are the volumes Inject adds, in order: the binary, the token and, when the
-// pod names a tls-secret, its CA.
+// appRoleVolume is the role_id and, if the Secret has one, the secret_id of the Secret a
+// pod names with approle-secret; nothing else of it. Two sources of one projected volume:
+// the first requires the Secret and its role_id (the pod waits for them, as for any
+// Secret volume), the second is optional, so a role without a secret ID needs no key the
+// webhook cannot know about. The kubelet reads the Secret with the pod's rights.
+func appRoleVolume(cfg config.Pod) corev1.Volume {
+	item := func(key string, optional *bool) corev1.VolumeProjection {
+		return corev1.VolumeProjection{Secret: &corev1.SecretProjection{
+			LocalObjectReference: corev1.LocalObjectReference{Name: cfg.AppRoleSecret},
+			Items:                []corev1.KeyToPath{{Key: key, Path: key}},
+			Optional:             optional,
+		}}
+	}
+	return corev1.Volume{
+		Name: AppRoleVolumeName,
+		VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+			// Readable whatever user the container runs as, like the projected token.
+			DefaultMode: ptr.To[int32](0o444),
+			Sources:     []corev1.VolumeProjection{item(RoleIDKey, nil), item(SecretIDKey, ptr.To(true))},
+		}},
+	}
+}
+
+// vaultTokenVolume is the key token of the Secret a pod names with token-secret.
+func vaultTokenVolume(cfg config.Pod) corev1.Volume {
+	return corev1.Volume{
+		Name: VaultTokenVolumeName,
+		VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName:  cfg.TokenSecret,
+			Items:       []corev1.KeyToPath{{Key: VaultTokenKey, Path: VaultTokenKey}},
+			DefaultMode: ptr.To[int32](0o444),
+		}},
+	}
+}
+
+// ourVolumes are the volumes Inject adds, in order: the binary; the service account
+// token for kubernetes and jwt logins; the pod's CA when it names a tls-secret; the
+// AppRole or Vault token Secret for those methods.
 func ourVolumes(cfg config.Pod) []corev1.Volume {
-	vs := []corev1.Volume{binVolume(), tokenVolume(cfg)}
+	vs := []corev1.Volume{binVolume()}
+	if cfg.UsesServiceAccountToken() {
+		vs = append(vs, tokenVolume(cfg))
+	}
 	if cfg.TLSSecret != "" {
 		vs = append(vs, caVolume(cfg))
+	}
+	switch cfg.AuthMethod() {
+	case settings.AuthAppRole:
+		vs = append(vs, appRoleVolume(cfg))
+	case settings.AuthToken:
+		vs = append(vs, vaultTokenVolume(cfg))
+	case settings.AuthKubernetes, settings.AuthJWT:
 	}
 	return vs
 }
@@ -144,34 +190,53 @@ func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts) {
 	c.Env = append(c.Env, settingsEnv(c.Name, cfg)...)
 }
 
-// ourMounts are envexec's binary and token, and the pod's CA when it names one,
-// read-only, for a container that runs envexec: the token is mounted nowhere else.
+// ourMounts mount each of ourVolumes read-only at its reserved path, for a container that
+// runs envexec: the credentials are mounted nowhere else.
 func ourMounts(cfg config.Pod) []corev1.VolumeMount {
-	ms := []corev1.VolumeMount{
-		{Name: VolumeName, MountPath: MountPath, ReadOnly: true},
-		{Name: TokenVolumeName, MountPath: TokenDir, ReadOnly: true},
+	dirs := map[string]string{
+		VolumeName: MountPath, TokenVolumeName: TokenDir, CAVolumeName: CADir,
+		AppRoleVolumeName: AppRoleDir, VaultTokenVolumeName: VaultTokenDir,
 	}
-	if cfg.TLSSecret != "" {
-		ms = append(ms, corev1.VolumeMount{Name: CAVolumeName, MountPath: CADir, ReadOnly: true})
+	vs := ourVolumes(cfg)
+	ms := make([]corev1.VolumeMount, len(vs))
+	for i, v := range vs {
+		ms[i] = corev1.VolumeMount{Name: v.Name, MountPath: dirs[v.Name], ReadOnly: true}
 	}
 	return ms
+}
+
+// authEnv are the settings of envexec's login: the service account token for kubernetes
+// and jwt, the mounted Secret's files for approle and token.
+func authEnv(cfg config.Pod) []corev1.EnvVar {
+	switch cfg.AuthMethod() {
+	case settings.AuthAppRole:
+		return []corev1.EnvVar{
+			{Name: settings.EnvAuthPath, Value: cfg.AuthPath},
+			{Name: settings.EnvRoleIDFile, Value: AppRoleDir + "/" + RoleIDKey},
+			{Name: settings.EnvSecretIDFile, Value: AppRoleDir + "/" + SecretIDKey},
+		}
+	case settings.AuthToken:
+		return []corev1.EnvVar{{Name: settings.EnvVaultTokenFile, Value: VaultTokenDir + "/" + VaultTokenKey}}
+	case settings.AuthKubernetes, settings.AuthJWT:
+	}
+	return []corev1.EnvVar{
+		{Name: settings.EnvAuthPath, Value: cfg.AuthPath},
+		{Name: settings.EnvRole, Value: cfg.Role},
+		{Name: settings.EnvTokenFile, Value: TokenFile},
+	}
 }
 
 // settingsEnv is envexec's settings for one container, exactly as the webhook writes them:
 // the list ends with settings.EnvSettings naming all of them, so envexec refuses any other
 // ENVEXEC_* variable (a pod's envFrom cannot add settings, and env wins over envFrom).
 func settingsEnv(container string, cfg config.Pod) []corev1.EnvVar {
-	env := []corev1.EnvVar{
-		{Name: settings.EnvVaultAddr, Value: cfg.VaultAddr},
-		{Name: settings.EnvAuthPath, Value: cfg.AuthPath},
-		{Name: settings.EnvRole, Value: cfg.Role},
-		{Name: settings.EnvTokenFile, Value: TokenFile},
+	env := slices.Concat([]corev1.EnvVar{{Name: settings.EnvVaultAddr, Value: cfg.VaultAddr}}, authEnv(cfg), []corev1.EnvVar{
 		{Name: settings.EnvTimeout, Value: cfg.Timeout.String()},
 		{Name: settings.EnvLogLevel, Value: string(cfg.LogLevel)},
 		{Name: settings.EnvContainer, Value: container},
 		fieldEnv(settings.EnvPod, "metadata.name"),
 		fieldEnv(settings.EnvNamespace, "metadata.namespace"),
-	}
+	})
 	if cfg.CACerts != "" {
 		env = append(env, corev1.EnvVar{Name: settings.EnvCACerts, Value: cfg.CACerts})
 	}

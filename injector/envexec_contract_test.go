@@ -3,8 +3,11 @@ package injector_test
 import (
 	"flag"
 	"io"
+	"maps"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -45,6 +48,18 @@ var contractCandidates = []string{
 	"secret/app", "secret/app, kv/x#2", "secret/../x", "secret/app#0",
 	"ENVEXEC_POD", "ENVEXEC_POD,ENVEXEC_NAMESPACE", "PATH",
 	"team-a/apps", "team a", "app", "my_role.v2@x", "transit", "crypto/x",
+	"vault", "https://vault.shop.example", "https://kubernetes.default.svc", "app-approle", "Vault_Token", "../other",
+}
+
+// authBases are the annotation sets that only make sense together (each auth method with
+// what it needs); every candidate of every annotation is also tried on top of each, so the
+// contract covers the settings of every login the webhook can write.
+var authBases = map[string]map[string]string{
+	"kubernetes":   nil,
+	"approle":      {"vault-injector.io/auth-method": "approle", "vault-injector.io/approle-secret": "app-approle"},
+	"approle path": {"vault.security.banzaicloud.io/vault-auth-method": "approle", "vault-injector.io/approle-secret": "a", "vault-injector.io/auth-path": "approle-prod"},
+	"token":        {"vault-injector.io/auth-method": "token", "vault-injector.io/token-secret": "app-token"},
+	"jwt audience": {"vault-injector.io/auth-method": "jwt", "vault-injector.io/token-audience": "https://vault.shop.example"},
 }
 
 // TestEnvexecAcceptsWhatTheWebhookAdmits is the settings contract: for every annotation
@@ -61,21 +76,33 @@ func TestEnvexecAcceptsWhatTheWebhookAdmits(t *testing.T) {
 		if _, err := settings.ParseSettings(environOf(out.Spec.Containers[0])); err != nil {
 			t.Errorf("%s=%q is admitted by the webhook, but envexec refuses it: %v", what, v, err)
 		}
+		checkFilesMounted(t, what, v, out.Spec.Containers[0])
 	}
 	admitted := 0
-	for _, a := range config.Annotations {
-		keys := []string{config.AnnotationPrefix + a.Name}
-		if a.BankVaults != "" {
-			keys = append(keys, config.BankVaultsPrefix+a.BankVaults)
+	w := contractWebhook(t)
+	for name, base := range authBases {
+		if _, _, err := config.ParsePod(base, "app", w); err != nil {
+			t.Fatalf("auth base %s is refused: %v", name, err)
 		}
-		for _, key := range keys {
-			for _, v := range contractCandidates {
-				cfg, _, err := config.ParsePod(map[string]string{key: v}, "app", contractWebhook(t))
-				if err != nil || !cfg.Inject {
-					continue
+		for _, a := range config.Annotations {
+			keys := []string{config.AnnotationPrefix + a.Name}
+			if a.BankVaults != "" {
+				keys = append(keys, config.BankVaultsPrefix+a.BankVaults)
+			}
+			for _, key := range keys {
+				for _, v := range contractCandidates {
+					annotations := maps.Clone(base)
+					if annotations == nil {
+						annotations = map[string]string{}
+					}
+					annotations[key] = v
+					cfg, _, err := config.ParsePod(annotations, "app", w)
+					if err != nil || !cfg.Inject {
+						continue
+					}
+					admitted++
+					check(t, name+": "+key, v, cfg)
 				}
-				admitted++
-				check(t, key, v, cfg)
 			}
 		}
 	}
@@ -156,6 +183,20 @@ func checkVaultCAFile(t *testing.T, check func(t *testing.T, what, v string, cfg
 	return admitted
 }
 
+// checkFilesMounted asserts that every file setting the webhook wrote (token, role ID,
+// secret ID, Vault token, CA) lies in a directory mounted into the container.
+func checkFilesMounted(t *testing.T, what, v string, c corev1.Container) {
+	t.Helper()
+	for _, e := range c.Env {
+		if !strings.HasPrefix(e.Name, settings.EnvPrefix) || !strings.HasSuffix(e.Name, "_FILE") {
+			continue
+		}
+		if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return path.Dir(e.Value) == m.MountPath }) {
+			t.Errorf("%s=%q: %s names %s, which no volume of the container holds", what, v, e.Name, e.Value)
+		}
+	}
+}
+
 func noEnv(string) (string, bool) { return "", false }
 
 // contractWebhook is the webhook's default configuration, allowing the addresses
@@ -167,6 +208,7 @@ func contractWebhook(t *testing.T) config.Webhook {
 	args := []string{
 		"--allow-tls-skip-verify=true",
 		"--allowed-vault-addrs=https://vault.example:8200/prefix/,https://vault.vault.svc:8200/",
+		"--allowed-token-audiences=https://vault.shop.example",
 	}
 	w, err := config.ParseWebhook(fs, args, noEnv)
 	if err != nil {

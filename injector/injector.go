@@ -43,6 +43,29 @@ const (
 	CAFile = CADir + "/" + CAKey
 	// CAKey is the key of the pod's Secret that holds its CA (as cert-manager writes it).
 	CAKey = "ca.crt"
+	// AppRoleVolumeName is the role_id and secret_id of the Secret a pod names with
+	// approle-secret, mounted by the kubelet (the webhook never reads it).
+	AppRoleVolumeName = "vault-injector-approle"
+	// AppRoleDir is where AppRoleVolumeName is mounted in wrapped containers.
+	AppRoleDir = "/var/run/secrets/vault-injector-approle"
+	// RoleIDKey is the Secret key, and the file in AppRoleDir, of the AppRole role ID.
+	RoleIDKey = "role_id"
+	// SecretIDKey is the Secret key, and the file in AppRoleDir, of the AppRole secret
+	// ID; optional, for roles that bind none.
+	SecretIDKey = "secret_id"
+	// VaultTokenVolumeName is the Vault token of the Secret a pod names with token-secret.
+	VaultTokenVolumeName = "vault-injector-vault-token"
+	// VaultTokenDir is where VaultTokenVolumeName is mounted in wrapped containers.
+	VaultTokenDir = "/var/run/secrets/vault-injector-vault-token" //nolint:gosec // a path, not a credential
+	// VaultTokenKey is the Secret key, and the file in VaultTokenDir, of the Vault token.
+	VaultTokenKey = "token"
+)
+
+// reservedVolumes are the volume names the injector owns, whether or not a pod's settings
+// use them; reservedDirs are their mount paths, reserved with everything below them.
+var (
+	reservedVolumes = [...]string{VolumeName, TokenVolumeName, CAVolumeName, AppRoleVolumeName, VaultTokenVolumeName}
+	reservedDirs    = [...]string{MountPath, TokenDir, CADir, AppRoleDir, VaultTokenDir}
 )
 
 // Report says what Inject did, for logs, metrics and admission warnings. It holds names

@@ -60,12 +60,13 @@ func ownParts(pod *corev1.Pod, cfg config.Pod) (ownership, []error) {
 }
 
 // ownVolumes counts the volumes that are exactly ours and reports those only named so.
-// The CA volume's name is reserved whether or not this pod names a tls-secret.
+// Every reserved name is reserved whether or not this pod's settings use it (a tls-secret,
+// an approle-secret, the service account token of kubernetes and jwt logins).
 func ownVolumes(pod *corev1.Pod, cfg config.Pod, fail func(container, reason string)) int {
 	var wants []corev1.Volume // built only for a pod that holds a volume with one of our names
 	n := 0
 	for _, v := range pod.Spec.Volumes {
-		if v.Name != VolumeName && v.Name != TokenVolumeName && v.Name != CAVolumeName {
+		if !slices.Contains(reservedVolumes[:], v.Name) {
 			continue
 		}
 		if wants == nil {
@@ -143,10 +144,11 @@ func (o *ownership) checkWrapped(c *corev1.Container, cfg config.Pod, fail func(
 func usesInjector(c *corev1.Container) string {
 	for _, m := range c.VolumeMounts {
 		switch {
-		case m.Name == VolumeName || m.Name == TokenVolumeName || m.Name == CAVolumeName:
+		case slices.Contains(reservedVolumes[:], m.Name):
 			return "it mounts the injector's volume " + m.Name
-		case under(m.MountPath, MountPath) || under(m.MountPath, TokenDir) || under(m.MountPath, CADir):
-			// A mount below ours is mounted after it and would replace envexec, its token or its CA.
+		case slices.ContainsFunc(reservedDirs[:], func(dir string) bool { return under(m.MountPath, dir) }):
+			// A mount below ours is mounted after it and would replace envexec, its
+			// credentials or its CA.
 			return "mount path " + m.MountPath + " is reserved for the injector"
 		}
 	}
@@ -163,8 +165,8 @@ func usesInjector(c *corev1.Container) string {
 
 // under tells whether p, cleaned, is dir or a path below it.
 func under(p, dir string) bool {
-	if !strings.Contains(p, "vault-injector") {
-		return false // cleaning removes, never adds: no allocation for the usual mount
+	if !strings.Contains(p, path.Base(dir)) {
+		return false // every segment of the cleaned path is one of p's: no allocation for the usual mount
 	}
 	p = path.Clean("/" + p)
 	return p == dir || strings.HasPrefix(p, dir+"/")

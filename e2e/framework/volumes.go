@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -28,7 +29,7 @@ func makeVolumes(ctx context.Context, c *Cluster, pod *corev1.Pod, podDir string
 				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 			}
 		case v.Projected != nil:
-			if err := projectTokens(ctx, c, pod, v.Projected, dir); err != nil {
+			if err := project(ctx, c, pod, v.Projected, dir); err != nil {
 				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 			}
 		case v.Secret != nil:
@@ -50,9 +51,11 @@ func makeEmptyDir(dir string) error {
 	return os.Chmod(dir, 0o777) //nolint:gosec // emptyDir semantics
 }
 
-// projectTokens writes each serviceAccountToken source of a projected volume, requested
-// as the kubelet does (bound to the pod, audience and lifetime from the source).
-func projectTokens(ctx context.Context, c *Cluster, pod *corev1.Pod, p *corev1.ProjectedVolumeSource, dir string) error {
+// project writes the sources of a projected volume: serviceAccountToken sources requested
+// as the kubelet does (bound to the pod, audience and lifetime from the source), secret
+// sources as Secret volumes, where an optional source skips a missing Secret or key as
+// the kubelet does.
+func project(ctx context.Context, c *Cluster, pod *corev1.Pod, p *corev1.ProjectedVolumeSource, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // readable by non-root containers
 		return err
 	}
@@ -61,9 +64,16 @@ func projectTokens(ctx context.Context, c *Cluster, pod *corev1.Pod, p *corev1.P
 		mode = os.FileMode(*p.DefaultMode & 0o777) // the apiserver allows 0..0777 only
 	}
 	for _, src := range p.Sources {
+		if s := src.Secret; s != nil {
+			sv := &corev1.SecretVolumeSource{SecretName: s.Name, Items: s.Items, DefaultMode: p.DefaultMode, Optional: s.Optional}
+			if err := writeSecretVolume(ctx, c, pod.Namespace, sv, dir); err != nil {
+				return err
+			}
+			continue
+		}
 		t := src.ServiceAccountToken
 		if t == nil {
-			return fmt.Errorf("projected source other than serviceAccountToken: %w", errUnsupported)
+			return fmt.Errorf("projected source other than serviceAccountToken and secret: %w", errUnsupported)
 		}
 		expiration := int64(3600)
 		if t.ExpirationSeconds != nil {
@@ -82,11 +92,12 @@ func projectTokens(ctx context.Context, c *Cluster, pod *corev1.Pod, p *corev1.P
 
 // writeSecretVolume writes the keys of a Secret volume (only its items when it lists
 // them) with its default mode. A missing Secret or key fails, where the kubelet would
-// keep the pod waiting.
+// keep the pod waiting, unless the volume is optional: then they are skipped.
 func writeSecretVolume(ctx context.Context, c *Cluster, namespace string, src *corev1.SecretVolumeSource, dir string) error {
-	var secret corev1.Secret
-	if err := c.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: src.SecretName}, &secret); err != nil {
-		return fmt.Errorf("get secret %s/%s: %w", namespace, src.SecretName, err)
+	optional := src.Optional != nil && *src.Optional
+	secret, err := readSecret(ctx, c, namespace, src.SecretName, optional)
+	if err != nil {
+		return err
 	}
 	items := src.Items
 	if len(items) == 0 {
@@ -103,6 +114,9 @@ func writeSecretVolume(ctx context.Context, c *Cluster, namespace string, src *c
 	}
 	for _, item := range items {
 		data, ok := secret.Data[item.Key]
+		if !ok && optional {
+			continue
+		}
 		if !ok {
 			return fmt.Errorf("secret %s/%s has no key %s", namespace, src.SecretName, item.Key)
 		}
@@ -114,6 +128,16 @@ func writeSecretVolume(ctx context.Context, c *Cluster, namespace string, src *c
 		}
 	}
 	return nil
+}
+
+// readSecret reads a Secret of a volume; an optional volume's missing Secret is empty.
+func readSecret(ctx context.Context, c *Cluster, namespace, name string, optional bool) (*corev1.Secret, error) {
+	var secret corev1.Secret
+	err := c.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &secret)
+	if err != nil && (!optional || !apierrors.IsNotFound(err)) {
+		return nil, fmt.Errorf("get secret %s/%s: %w", namespace, name, err)
+	}
+	return &secret, nil
 }
 
 // containerMounts turns a container's volumeMounts into bind mounts, adds the token

@@ -35,6 +35,9 @@ type WebhookOptions struct {
 	EnvexecTimeout time.Duration
 	// AllowedVaultAddrs are the Vault addresses pods may pick with an annotation.
 	AllowedVaultAddrs []string
+	// AllowedTokenAudiences are the audiences pods may pick for envexec's token with an
+	// annotation (--allowed-token-audiences).
+	AllowedTokenAudiences []string
 	// VaultCAFile is the platform's CA bundle for Vault (--vault-ca-file), if any.
 	VaultCAFile string
 	// InsecureRegistries are registries (host:port) the entrypoint lookup reaches over
@@ -133,6 +136,9 @@ func webhookArgs(o WebhookOptions, metrics, probes string) []string {
 	}
 	if len(o.AllowedVaultAddrs) > 0 {
 		args = append(args, "--allowed-vault-addrs="+strings.Join(o.AllowedVaultAddrs, ","))
+	}
+	if len(o.AllowedTokenAudiences) > 0 {
+		args = append(args, "--allowed-token-audiences="+strings.Join(o.AllowedTokenAudiences, ","))
 	}
 	if len(o.InsecureRegistries) > 0 {
 		args = append(args, "--insecure-registries="+strings.Join(o.InsecureRegistries, ","))

@@ -42,7 +42,8 @@ const (
 	// EnvRoleIDFile is the file holding the AppRole role ID (approle).
 	EnvRoleIDFile = EnvPrefix + "ROLE_ID_FILE"
 	// EnvSecretIDFile is the file holding the AppRole secret ID (approle; optional for
-	// roles that do not bind a secret ID).
+	// roles that do not bind a secret ID). A file that does not exist means none: the
+	// webhook mounts a Secret's secret_id as an optional item.
 	EnvSecretIDFile = EnvPrefix + "SECRET_ID_FILE"
 	// EnvVaultTokenFile is the file holding a Vault token used as is (token).
 	EnvVaultTokenFile = EnvPrefix + "VAULT_TOKEN_FILE"

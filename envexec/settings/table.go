@@ -50,7 +50,7 @@ var settingTable = []setting{
 	{name: EnvRole, help: "Vault role to log in as (kubernetes, jwt); required for them", parse: parseRole},
 	{name: EnvTokenFile, def: "/var/run/secrets/kubernetes.io/serviceaccount/token", help: "file holding the JWT (kubernetes, jwt)", parse: pathSetting(func(s *Settings) *string { return &s.TokenFile })},
 	{name: EnvRoleIDFile, help: "file holding the AppRole role ID (approle)", parse: optionalPath(func(s *Settings) *string { return &s.RoleIDFile })},
-	{name: EnvSecretIDFile, help: "file holding the AppRole secret ID (approle)", parse: optionalPath(func(s *Settings) *string { return &s.SecretIDFile })},
+	{name: EnvSecretIDFile, help: "file holding the AppRole secret ID (approle); a file that does not exist means none (bind_secret_id=false)", parse: optionalPath(func(s *Settings) *string { return &s.SecretIDFile })},
 	{name: EnvVaultTokenFile, help: "file holding a Vault token (token)", parse: optionalPath(func(s *Settings) *string { return &s.VaultTokenFile })},
 	{name: EnvVaultNamespace, help: "Vault namespace, sent as X-Vault-Namespace", parse: parseNamespace},
 	{name: EnvCAFile, help: "PEM file of CA certificates trusted for Vault's TLS, besides the system roots", parse: optionalPath(func(s *Settings) *string { return &s.CAFile })},

@@ -144,6 +144,7 @@ whole configuration and an unknown flag stops the binary instead of being ignore
 - {{ printf "--envexec-timeout=%s" $v.envexec.timeout | quote }}
 - {{ printf "--envexec-log-level=%s" $v.envexec.logLevel | quote }}
 - {{ printf "--token-audience=%s" $v.envexec.tokenAudience | quote }}
+- {{ printf "--allowed-token-audiences=%s" (join "," $v.envexec.allowedTokenAudiences) | quote }}
 - {{ printf "--token-expiration=%s" $v.envexec.tokenExpiration | quote }}
 - {{ printf "--bank-vaults-annotations=%t" $v.bankVaultsAnnotations | quote }}
 - {{ printf "--allow-tls-skip-verify=%t" $v.allowTLSSkipVerify | quote }}

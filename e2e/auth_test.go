@@ -1,0 +1,136 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vault-injector/vault-injector/e2e/framework"
+)
+
+// Logging in without the Kubernetes auth method, chosen by annotation: AppRole and a Vault
+// token from a Secret of the pod's namespace (mounted by the kubelet, never read by the
+// webhook), and jwt with an audience of the pod's choosing within the platform's list.
+var _ = Describe("auth from annotations", Label("vault", "auth"), func() {
+	var f *fixture
+
+	BeforeEach(func(ctx SpecContext) {
+		f = newFixture(ctx)
+	})
+
+	// credentials stores data in a Secret of the spec's namespace, beside a key that must
+	// stay out of the container.
+	credentials := func(ctx SpecContext, name string, data map[string]string) {
+		GinkgoHelper()
+		s := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace, Name: name},
+			Data:       map[string][]byte{"other": []byte("stays out of the container")},
+		}
+		for k, v := range data {
+			s.Data[k] = []byte(v)
+		}
+		Expect(cluster.Client.Create(ctx, s)).To(Succeed())
+	}
+
+	// running creates the pod, runs it and waits for the app's canary; it checks that the
+	// stored pod and the webhook's log hold none of the credentials.
+	running := func(ctx SpecContext, pod *corev1.Pod, credentials ...string) (*framework.Pod, *corev1.Pod) {
+		GinkgoHelper()
+		stored := f.create(ctx, pod)
+		p := f.start(ctx, stored)
+		Eventually(ctx, marker(p, "app")).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
+		podJSON, err := json.Marshal(stored)
+		Expect(err).NotTo(HaveOccurred())
+		webhookLog, err := os.ReadFile(env.WebhookLog)
+		Expect(err).NotTo(HaveOccurred())
+		_, stderr := p.Logs("app")
+		for _, c := range credentials {
+			expectNoLeak(c, map[string][]byte{"stored pod": podJSON, "webhook log": webhookLog, "envexec stderr": stderr})
+		}
+		return p, stored
+	}
+
+	ls := func(ctx SpecContext, p *framework.Pod, dir string) string {
+		GinkgoHelper()
+		stdout, _, err := p.Exec(ctx, "app", "/bin/ls", dir)
+		Expect(err).NotTo(HaveOccurred())
+		return string(stdout)
+	}
+
+	It("logs in with AppRole from the Secret a pod names, mounting role_id and secret_id alone", func(ctx SpecContext) {
+		roleID, secretID, err := env.Vault.PutAppRole(ctx, f.Namespace, f.Policy())
+		Expect(err).NotTo(HaveOccurred())
+		credentials(ctx, "app-approle", map[string]string{"role_id": roleID, "secret_id": secretID})
+		p, stored := running(ctx, appPod(f, "app", f.Ref("db", "password"), map[string]string{
+			"vault-injector.io/auth-method":    "approle",
+			"vault-injector.io/approle-secret": "app-approle",
+		}), roleID, secretID)
+
+		By("checking that no service account token was projected for envexec")
+		Expect(stored.Spec.Volumes).NotTo(ContainElement(HaveField("Name", "vault-injector-token")))
+		Expect(ls(ctx, p, "/var/run/secrets/vault-injector-approle")).To(Equal("role_id\nsecret_id\n"))
+	}, SpecTimeout(2*time.Minute))
+
+	It("logs in with a Vault token from the Secret a pod names", func(ctx SpecContext) {
+		token, err := env.Vault.CreateToken(ctx, f.Policy())
+		Expect(err).NotTo(HaveOccurred())
+		credentials(ctx, "app-vault-token", map[string]string{"token": token})
+		p, stored := running(ctx, appPod(f, "app", f.Ref("db", "password"), map[string]string{
+			"vault-injector.io/auth-method":  "token",
+			"vault-injector.io/token-secret": "app-vault-token",
+		}), token)
+
+		Expect(stored.Spec.Volumes).NotTo(ContainElement(HaveField("Name", "vault-injector-token")))
+		Expect(ls(ctx, p, "/var/run/secrets/vault-injector-vault-token")).To(Equal("token\n"))
+	}, SpecTimeout(2*time.Minute))
+
+	It("logs in with jwt auth, the token projected for the audience the pod names", func(ctx SpecContext) {
+		Expect(env.Vault.PutJWTRole(ctx, f.ServiceAccount, f.Namespace, f.ServiceAccount, f.Policy())).To(Succeed())
+		_, stored := running(ctx, appPod(f, "app", f.Ref("db", "password"), map[string]string{
+			"vault-injector.io/auth-method":    "jwt",
+			"vault-injector.io/auth-path":      framework.JWTAuthMount,
+			"vault-injector.io/token-audience": framework.JWTAudience,
+		}))
+		Expect(stored.Spec.Volumes).To(ContainElement(HaveField("Projected.Sources", ContainElement(
+			HaveField("ServiceAccountToken.Audience", framework.JWTAudience)))))
+	}, SpecTimeout(2*time.Minute))
+
+	It("stops the container when the jwt role expects another audience than the token's", func(ctx SpecContext) {
+		Expect(env.Vault.PutJWTRole(ctx, f.ServiceAccount, f.Namespace, f.ServiceAccount, f.Policy())).To(Succeed())
+		p := f.start(ctx, f.create(ctx, appPod(f, "app", f.Ref("db", "password"), map[string]string{
+			"vault-injector.io/auth-method": "jwt",
+			"vault-injector.io/auth-path":   framework.JWTAuthMount,
+		})))
+		Expect(p.Wait(ctx, "app")).To(Equal(exitLogin))
+		stdout, _ := p.Logs("app")
+		Expect(stdout).To(BeEmpty(), "the application must not have started")
+	}, SpecTimeout(2*time.Minute))
+
+	It("denies approle without its Secret, and an audience the platform did not allow", func(ctx SpecContext) {
+		for _, tc := range []struct {
+			annotations map[string]string
+			want        string
+		}{
+			{
+				map[string]string{"vault-injector.io/auth-method": "approle"},
+				`annotation "vault-injector.io/auth-method": "approle" needs vault-injector.io/approle-secret`,
+			},
+			{
+				map[string]string{"vault-injector.io/token-audience": "https://kubernetes.default.svc"},
+				`annotation "vault-injector.io/token-audience": "https://kubernetes.default.svc" is not the webhook's --token-audience nor in its --allowed-token-audiences`,
+			},
+		} {
+			err := cluster.Client.Create(ctx, appPod(f, "app", f.Ref("db", "password"), tc.annotations))
+			Expect(apierrors.IsForbidden(err)).To(BeTrue(), "a denial: %v", err)
+			Expect(err.Error()).To(ContainSubstring(tc.want))
+		}
+	}, SpecTimeout(time.Minute))
+})
