@@ -21,7 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/randfill"
 	"sigs.k8s.io/yaml"
@@ -153,12 +152,23 @@ func mustMarshal(t *testing.T, v any) []byte {
 	return b
 }
 
-// keepingHandler keeps every request's object bytes, as a handler may, and allows all.
-type keepingHandler struct{ kept [][]byte }
+// keepingHandler keeps every request's pod, as JSON, as a handler may, and allows all.
+type keepingHandler struct {
+	pods []*corev1.Pod
+	kept [][]byte
+}
 
-func (h *keepingHandler) Handle(_ context.Context, req admission.Request) admission.Response {
-	h.kept = append(h.kept, req.Object.Raw)
-	return admission.Allowed("")
+func (h *keepingHandler) Handle(_ context.Context, req Request) Response {
+	pod, err := req.Pod()
+	if err != nil {
+		return Errored(http.StatusBadRequest, err)
+	}
+	b, err := json.Marshal(pod)
+	if err != nil {
+		return Errored(http.StatusInternalServerError, err)
+	}
+	h.pods, h.kept = append(h.pods, pod), append(h.kept, b)
+	return Allowed("")
 }
 
 // TestRequestBuffersAreNotShared checks that what a handler keeps of a request survives
@@ -186,7 +196,11 @@ func TestRequestBuffersAreNotShared(t *testing.T) {
 		want = append(want, bytes.Clone(h.kept[i]))
 	}
 	for i := range want {
-		if !bytes.Equal(h.kept[i], want[i]) {
+		now, err := json.Marshal(h.pods[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(now, want[i]) || h.pods[i].Name != "pod-"+strconv.Itoa(i) {
 			t.Errorf("request %d's object changed after later requests", i)
 		}
 	}

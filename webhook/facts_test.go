@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/injector"
@@ -295,14 +294,14 @@ func TestHandleReadsOnlyRequestNamespace(t *testing.T) {
 			`"env":[{"name":"P","value":"vault:secret/data/p#k"},{"name":"T","valueFrom":{"configMapKeyRef":{"name":"refs","key":"T"}}}],` +
 			`"envFrom":[{"secretRef":{"name":"db"}}]}]}}`)
 	}
-	in := func(namespace string, raw []byte) admission.Request {
+	in := func(namespace string, raw []byte) webhook.Request {
 		r := request("CREATE", raw)
 		r.Namespace = namespace
 		return r
 	}
 	cases := []struct {
 		name    string
-		req     admission.Request
+		req     webhook.Request
 		allowed bool
 		message string
 		reads   []string

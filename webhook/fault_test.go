@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/vault-injector/vault-injector/internal/faultproxy"
 	"github.com/vault-injector/vault-injector/internal/registrytest"
@@ -32,7 +31,7 @@ import (
 // pod is admitted without its injection.
 
 // handleTimed runs one admission request and returns the response and how long it took.
-func handleTimed(ctx context.Context, h *webhook.Handler, raw []byte) (admission.Response, time.Duration) {
+func handleTimed(ctx context.Context, h *webhook.Handler, raw []byte) (webhook.Response, time.Duration) {
 	start := time.Now()
 	resp := h.Handle(ctx, request("CREATE", raw))
 	return resp, time.Since(start)

@@ -26,8 +26,8 @@ func FuzzHandle(f *testing.F) {
 	hook := &webhook.ReviewServer{Handler: h, Log: logr.Discard()}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		resp := h.Handle(t.Context(), request(admissionv1.Create, data))
-		if err := resp.Complete(request(admissionv1.Create, data)); err != nil {
-			t.Fatalf("complete: %v", err)
+		if resp.Result == nil {
+			t.Fatalf("no result for pod %q", data)
 		}
 		if c := resp.Result.Code; c != 200 && c != 400 && c != 403 {
 			t.Fatalf("code %d for pod %q", c, data)

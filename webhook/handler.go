@@ -13,8 +13,6 @@ import (
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/injector"
@@ -26,7 +24,7 @@ var jsonPatchType = admissionv1.PatchTypeJSONPatch
 // MutatePath is where the apiserver sends pod admission reviews.
 const MutatePath = "/mutate-pods"
 
-// Handler is the pod mutation as an admission.Handler. It does no I/O of its own, so it
+// Handler is the pod mutation as a RequestHandler. It does no I/O of its own, so it
 // is safe for dry-run requests and cheap on the admission path.
 type Handler struct {
 	// Config is the webhook-wide configuration every pod's settings start from.
@@ -37,7 +35,7 @@ type Handler struct {
 	Facts *FactFinder
 }
 
-var _ admission.Handler = (*Handler)(nil)
+var _ RequestHandler = (*Handler)(nil)
 
 // errMalformed rejects reviews without a request uid or operation (an empty body decodes
 // into one): answering "allowed" to those would hide a broken caller.
@@ -47,93 +45,93 @@ var errMalformed = errors.New("malformed admission review: the request has no ui
 // so anything else means a misconfigured MutatingWebhookConfiguration.
 var errNotAPod = errors.New("this webhook only handles pods")
 
-// Handle implements admission.Handler.
-func (h *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
+// Handle implements RequestHandler.
+func (h *Handler) Handle(ctx context.Context, req Request) Response {
 	start := time.Now()
 	resp, outcome := h.handle(ctx, req)
 	h.Metrics.observe(outcome, time.Since(start))
 	return resp
 }
 
-func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.Response, Outcome) {
-	log := logf.FromContext(ctx)
+func (h *Handler) handle(ctx context.Context, req Request) (Response, Outcome) {
+	log := logr.FromContextOrDiscard(ctx)
 	if req.Operation == admissionv1.Update && req.SubResource == "ephemeralcontainers" && req.Kind.Group == "" && req.Kind.Kind == "Pod" {
 		return h.ephemeral(ctx, req)
 	}
 	if resp, outcome, done := screen(log, req); done {
 		return resp, outcome
 	}
-	var pod corev1.Pod
-	if err := decodeJSON(req.Object.Raw, &pod); err != nil {
+	pod, err := req.Pod()
+	if err != nil {
 		log.Error(err, "cannot decode pod")
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode pod: %w", err)), OutcomeError
+		return Errored(http.StatusBadRequest, fmt.Errorf("decode pod: %w", err)), OutcomeError
 	}
 	if pod.Namespace != "" && pod.Namespace != req.Namespace {
 		log.Info("denied pod: namespace mismatch")
-		return admission.Denied(fmt.Sprintf("%v: the pod says %q, the request %q", errOtherNamespace,
+		return Denied(fmt.Sprintf("%v: the pod says %q, the request %q", errOtherNamespace,
 			truncate(pod.Namespace, maxNameBytes), truncate(req.Namespace, maxNameBytes))), OutcomeDenied
 	}
 	pod.Namespace = req.Namespace
-	log = log.WithValues("pod", injector.PodName(&pod), "dryRun", req.DryRun != nil && *req.DryRun)
-	return h.mutate(logr.NewContext(ctx, log), &pod)
+	log = log.WithValues("pod", injector.PodName(pod), "dryRun", req.DryRun != nil && *req.DryRun)
+	return h.mutate(logr.NewContext(ctx, log), pod)
 }
 
 // screen answers the requests that are not a pod creation to mutate, from the request
 // alone; done says it did.
-func screen(log logr.Logger, req admission.Request) (resp admission.Response, outcome Outcome, done bool) {
+func screen(log logr.Logger, req Request) (resp Response, outcome Outcome, done bool) {
 	switch {
 	case req.UID == "" || req.Operation == "":
 		// The apiserver always sets both: this is not an admission request.
 		log.Error(errMalformed, "malformed admission request")
-		return admission.Errored(http.StatusBadRequest, errMalformed), OutcomeError, true
+		return Errored(http.StatusBadRequest, errMalformed), OutcomeError, true
 	case req.Operation != admissionv1.Create:
-		return admission.Allowed("only pod creation is mutated"), OutcomeSkipped, true
+		return Allowed("only pod creation is mutated"), OutcomeSkipped, true
 	case req.Kind.Group != "" || req.Kind.Kind != "Pod" || req.SubResource != "":
 		log.Error(errNotAPod, "unexpected admission request", "kind", req.Kind, "subResource", truncate(req.SubResource, maxNameBytes))
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("%w, got %s %q", errNotAPod,
+		return Errored(http.StatusBadRequest, fmt.Errorf("%w, got %s %q", errNotAPod,
 			truncate(req.Kind.Kind, maxNameBytes), truncate(req.SubResource, maxNameBytes))), OutcomeError, true
 	case req.Namespace == "":
 		log.Info("denied pod: no namespace in the request")
-		return admission.Denied(errNoNamespace.Error()), OutcomeDenied, true
+		return Denied(errNoNamespace.Error()), OutcomeDenied, true
 	}
-	return admission.Response{}, "", false
+	return Response{}, "", false
 }
 
 // ephemeral checks the ephemeral containers a debug session adds to a running pod: none may
 // reach the injector's volumes or envexec. Nothing is mutated.
-func (h *Handler) ephemeral(ctx context.Context, req admission.Request) (admission.Response, Outcome) {
-	log := logf.FromContext(ctx)
-	var pod corev1.Pod
-	if err := decodeJSON(req.Object.Raw, &pod); err != nil {
+func (h *Handler) ephemeral(ctx context.Context, req Request) (Response, Outcome) {
+	log := logr.FromContextOrDiscard(ctx)
+	pod, err := req.Pod()
+	if err != nil {
 		log.Error(err, "cannot decode pod")
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decode pod: %w", err)), OutcomeError
+		return Errored(http.StatusBadRequest, fmt.Errorf("decode pod: %w", err)), OutcomeError
 	}
 	pod.Namespace = req.Namespace
-	if err := injector.EphemeralProblems(&pod); err != nil {
-		log.Info("denied ephemeral container", "pod", injector.PodName(&pod), "reason", problemMessage(err))
-		return admission.Denied(problemMessage(err)), OutcomeDenied
+	if err := injector.EphemeralProblems(pod); err != nil {
+		log.Info("denied ephemeral container", "pod", injector.PodName(pod), "reason", problemMessage(err))
+		return Denied(problemMessage(err)), OutcomeDenied
 	}
-	return admission.Allowed("ephemeral containers stay away from the injector's parts"), OutcomeSkipped
+	return Allowed("ephemeral containers stay away from the injector's parts"), OutcomeSkipped
 }
 
 // mutate runs the one composition (Admit) and answers with its decision.
-func (h *Handler) mutate(ctx context.Context, pod *corev1.Pod) (admission.Response, Outcome) {
+func (h *Handler) mutate(ctx context.Context, pod *corev1.Pod) (Response, Outcome) {
 	log := logr.FromContextOrDiscard(ctx)
 	d := Admit(ctx, pod, h.Config, h.Facts)
 	warnings := boundWarnings(d.Warnings)
 	switch d.Outcome {
 	case OutcomeSkipped:
 		log.V(1).Info("pod left unchanged", "reason", d.Skipped)
-		return admission.Allowed(string(d.Skipped)).WithWarnings(warnings...), OutcomeSkipped
+		return Allowed(string(d.Skipped)).WithWarnings(warnings...), OutcomeSkipped
 	case OutcomeDenied:
 		log.Info("denied pod", "reason", d.Message())
-		return admission.Denied(d.Message()).WithWarnings(warnings...), OutcomeDenied
+		return Denied(d.Message()).WithWarnings(warnings...), OutcomeDenied
 	case OutcomeError:
 		log.Error(errors.New(d.Message()), "cannot decide on the pod")
-		return admission.Errored(http.StatusInternalServerError, errors.New(d.Message())).WithWarnings(warnings...), OutcomeError
+		return Errored(http.StatusInternalServerError, errors.New(d.Message())).WithWarnings(warnings...), OutcomeError
 	case OutcomeMutated:
 	}
-	resp := admission.Allowed("")
+	resp := Allowed("")
 	resp.Patch, resp.PatchType = d.Patch, &jsonPatchType
 	for _, c := range d.Report.Containers {
 		log.V(1).Info("wrapped container", "container", c.Name, "init", c.Init, "variables", c.Variables)

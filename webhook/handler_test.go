@@ -25,7 +25,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	"sigs.k8s.io/yaml"
 
 	"github.com/vault-injector/vault-injector/config"
@@ -63,8 +62,8 @@ func podJSON(annotations, command string) []byte {
 	return []byte(fmt.Sprintf(podWithRef, annotations, command))
 }
 
-func request(op admissionv1.Operation, raw []byte) admission.Request {
-	return admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+func request(op admissionv1.Operation, raw []byte) webhook.Request {
+	return webhook.Request{AdmissionRequest: admissionv1.AdmissionRequest{
 		UID:       "uid-1",
 		Kind:      metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
 		Resource:  metav1.GroupVersionResource{Version: "v1", Resource: "pods"},
@@ -77,7 +76,7 @@ func request(op admissionv1.Operation, raw []byte) admission.Request {
 func TestHandle(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {
-		req     admission.Request
+		req     webhook.Request
 		allowed bool
 		code    int32
 		patched bool
@@ -116,7 +115,7 @@ func TestHandle(t *testing.T) {
 			req:  request(admissionv1.Create, []byte(`{"spec":{"containers":"vault:yes"}}`)),
 			code: 400, message: []string{"decode pod"}, outcome: webhook.OutcomeError,
 		},
-		"not a pod": {req: func() admission.Request {
+		"not a pod": {req: func() webhook.Request {
 			r := request(admissionv1.Create, []byte(`{}`))
 			r.Kind.Kind = "ConfigMap"
 			return r
@@ -127,8 +126,8 @@ func TestHandle(t *testing.T) {
 			t.Parallel()
 			h, reg := newHandler(t)
 			resp := h.Handle(t.Context(), tc.req)
-			if err := resp.Complete(tc.req); err != nil {
-				t.Fatal(err)
+			if resp.Result == nil {
+				t.Fatal("no result")
 			}
 			if resp.Allowed != tc.allowed || resp.Result.Code != tc.code {
 				t.Fatalf("allowed=%v code=%d, want %v %d (%s)", resp.Allowed, resp.Result.Code, tc.allowed, tc.code, resp.Result.Message)

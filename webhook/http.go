@@ -2,17 +2,17 @@ package webhook
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"sync"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // maxReviewBytes caps a request body: two objects of at most 3 MiB (the old and the new)
@@ -57,7 +57,7 @@ var reviewVersions = map[string]bool{"admission.k8s.io/v1": true, "admission.k8s
 // AdmissionReview, errors included, and never lets a panic escape.
 type ReviewServer struct {
 	// Handler decides each request.
-	Handler admission.Handler
+	Handler RequestHandler
 	// Log is the base logger; requests add their uid, namespace, name and user to it.
 	Log logr.Logger
 }
@@ -91,45 +91,60 @@ func (s *ReviewServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "", http.StatusBadRequest, fmt.Errorf("contentType=%s, expected application/json", ct))
 		return
 	}
+	req, apiVersion, err := readReview(body)
+	if err != nil {
+		s.fail(w, apiVersion, http.StatusBadRequest, err)
+		return
+	}
+	resp := s.handle(r, req)
+	resp.UID = req.UID
+	if resp.Result == nil {
+		resp.Result = &metav1.Status{}
+	}
+	if resp.Result.Code == 0 {
+		resp.Result.Code = http.StatusOK
+	}
+	s.write(w, review{APIVersion: apiVersion, Kind: "AdmissionReview", Response: &resp.AdmissionResponse})
+}
+
+// readReview decodes an AdmissionReview of either version. The fast path decodes the pod
+// with the rest in one pass; a body it cannot read goes through the slow path, which keeps
+// the object's bytes for the handler to decode, so every error names what went wrong where.
+func readReview(body []byte) (Request, string, error) {
+	var fast wireReview
+	if err := decodeJSON(body, &fast); err == nil && reviewVersions[fast.APIVersion] && fast.Kind == "AdmissionReview" && fast.Request != nil {
+		return Request{AdmissionRequest: fast.Request.AdmissionRequest, pod: fast.Request.Object.pod}, fast.APIVersion, nil
+	}
 	var in review
 	if err := decodeJSON(body, &in); err != nil {
-		s.fail(w, "", http.StatusBadRequest, fmt.Errorf("decode AdmissionReview: %w", err))
-		return
+		return Request{}, "", fmt.Errorf("decode AdmissionReview: %w", err)
 	}
 	if !reviewVersions[in.APIVersion] || in.Kind != "AdmissionReview" {
-		s.fail(w, "", http.StatusBadRequest, fmt.Errorf("not an AdmissionReview of admission.k8s.io/v1 or v1beta1: %s %s", in.APIVersion, in.Kind))
-		return
+		return Request{}, "", fmt.Errorf("not an AdmissionReview of admission.k8s.io/v1 or v1beta1: %s %s", in.APIVersion, in.Kind)
 	}
 	if in.Request == nil {
-		s.fail(w, in.APIVersion, http.StatusBadRequest, errMalformed)
-		return
+		return Request{}, in.APIVersion, errMalformed
 	}
-	req := admission.Request{AdmissionRequest: *in.Request}
-	resp := s.handle(r, req)
-	if err := resp.Complete(req); err != nil {
-		s.fail(w, in.APIVersion, http.StatusInternalServerError, fmt.Errorf("encode response: %w", err))
-		return
-	}
-	s.write(w, review{APIVersion: in.APIVersion, Kind: "AdmissionReview", Response: &resp.AdmissionResponse})
+	return Request{AdmissionRequest: *in.Request}, in.APIVersion, nil
 }
 
 // handle runs the handler with a request-scoped logger, turning a panic into a 500.
-func (s *ReviewServer) handle(r *http.Request, req admission.Request) (resp admission.Response) {
+func (s *ReviewServer) handle(r *http.Request, req Request) (resp Response) {
 	log := s.Log.WithValues("requestID", req.UID, "namespace", req.Namespace, "name", req.Name, "user", req.UserInfo.Username)
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error(fmt.Errorf("%v", p), "panic while handling an admission request")
-			resp = admission.Errored(http.StatusInternalServerError, errors.New("internal error"))
+			resp = Errored(http.StatusInternalServerError, errors.New("internal error"))
 		}
 	}()
-	return s.Handler.Handle(logf.IntoContext(r.Context(), log), req)
+	return s.Handler.Handle(logr.NewContext(r.Context(), log), req)
 }
 
 // fail answers with an AdmissionReview that carries the error: the apiserver reads the
 // review, not the HTTP status.
 func (s *ReviewServer) fail(w http.ResponseWriter, apiVersion string, code int32, err error) {
 	s.Log.Info("bad admission request", "code", code, "reason", err.Error())
-	resp := admission.Errored(code, err)
+	resp := Errored(code, err)
 	if apiVersion == "" {
 		apiVersion = "admission.k8s.io/v1"
 	}
@@ -138,7 +153,7 @@ func (s *ReviewServer) fail(w http.ResponseWriter, apiVersion string, code int32
 
 func (s *ReviewServer) write(w http.ResponseWriter, out review) {
 	w.Header().Set("Content-Type", "application/json")
-	if err := json.NewEncoder(w).Encode(out); err != nil {
+	if err := jsonv2.MarshalWrite(w, out, jsonv1.DefaultOptionsV1()); err != nil {
 		s.Log.Error(err, "cannot write the admission response")
 	}
 }

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/vault-injector/vault-injector/internal/podtest"
 	"github.com/vault-injector/vault-injector/internal/registrytest"
@@ -35,7 +35,7 @@ func BenchmarkHandleImageLookup(b *testing.B) {
 			h, _ := newHandler(b)
 			h.Facts = &webhook.FactFinder{Images: testResolver(reg), Budget: 10 * time.Second, DefaultPlatform: registrytest.AMD64}
 			req := benchRequest(b, push(name))
-			ctx := logf.IntoContext(b.Context(), benchLogger())
+			ctx := logr.NewContext(b.Context(), benchLogger())
 			checkResponse(b, h.Handle(ctx, req), req, true) // primes the warm cache and the connection
 			b.ReportAllocs()
 			n := 0

@@ -10,6 +10,7 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	admissionv1 "k8s.io/api/admission/v1"
 )
 
@@ -45,7 +46,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	review.Request = nil
 	w.Header().Set("Content-Type", "application/json")
-	if err := jsonv2.MarshalWrite(w, &review); err != nil {
+	if err := jsonv2.MarshalWrite(w, &review, jsonv1.DefaultOptionsV1()); err != nil {
 		// The client is gone; there is no one left to tell.
 		return
 	}
