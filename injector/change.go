@@ -17,6 +17,9 @@ type changes struct{ list []Change }
 
 func (c *changes) add(path string, value any) {
 	if c != nil {
+		if c.list == nil {
+			c.list = make([]Change, 0, 64) // a typical pod's changes, in one allocation
+		}
 		c.list = append(c.list, Change{Path: path, Value: value})
 	}
 }
@@ -29,8 +32,9 @@ func appended[T any](c *changes, path string, had int, list []T) {
 		c.add(path, list)
 		return
 	}
+	end := path + "/-"
 	for i := had; i < len(list); i++ {
-		c.add(path+"/-", &list[i])
+		c.add(end, &list[i])
 	}
 }
 

@@ -22,6 +22,7 @@ type Plan struct {
 	own        ownership
 	ownErrs    []error
 	candidates []candidate
+	err        error
 	// Lookups are the images whose config Inject needs, in pod order without repeats:
 	// those of containers envexec wraps that set no command. Empty when Err is not nil.
 	Lookups []ImageLookup
@@ -93,7 +94,7 @@ func NewPlan(pod *corev1.Pod, cfg config.Pod) *Plan {
 	}
 	visit(true, pod.Spec.InitContainers)
 	visit(false, pod.Spec.Containers)
-	if p.Err() == nil {
+	if p.err = p.problems(); p.err == nil {
 		p.Lookups = p.lookups()
 	}
 	return p
@@ -133,7 +134,9 @@ func (p *Plan) Skipped() SkipReason {
 
 // Err reports every problem known without facts: the pod will be denied whatever its
 // images say, so no lookup is worth making.
-func (p *Plan) Err() error {
+func (p *Plan) Err() error { return p.err }
+
+func (p *Plan) problems() error {
 	errs := slices.Clone(p.ownErrs)
 	wraps := p.own.injected
 	for _, c := range p.candidates {
