@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/vault-injector/vault-injector/certs"
+	"github.com/vault-injector/vault-injector/internal/kube"
 	"github.com/vault-injector/vault-injector/internal/tools"
 )
 
@@ -44,14 +45,14 @@ func TestManager(t *testing.T) {
 
 // fixture is one webhook's namespace and configuration in the shared apiserver.
 type fixture struct {
-	c    client.Client
+	c    testClient
 	ns   string
 	name string
 }
 
 // newFixture makes a namespace and a MutatingWebhookConfiguration named after the test;
 // withConfig false leaves the configuration out.
-func newFixture(t *testing.T, c client.Client, name string, withConfig bool) fixture {
+func newFixture(t *testing.T, c testClient, name string, withConfig bool) fixture {
 	t.Helper()
 	f := fixture{c: c, ns: name, name: name}
 	if err := c.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
@@ -88,7 +89,7 @@ func (f fixture) manager(t *testing.T, now func() time.Time) (*certs.Manager, st
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "certs")
 	m, err := certs.New(certs.Options{
-		Client: f.c, Namespace: f.ns, SecretName: "vi-certs", ServiceName: "vi", WebhookConfigName: f.name,
+		Client: f.c.kube, Namespace: f.ns, SecretName: "vi-certs", ServiceName: "vi", WebhookConfigName: f.name,
 		CertDir: dir, Now: now,
 	})
 	if err != nil {
@@ -130,7 +131,7 @@ func (f fixture) assertServes(t *testing.T, dir string, at time.Time) []byte {
 	return crt
 }
 
-func testRace(t *testing.T, c client.Client) {
+func testRace(t *testing.T, c testClient) {
 	for round := range 3 {
 		f := newFixture(t, c, "race-"+string(rune('a'+round)), true)
 		const replicas = 4
@@ -164,7 +165,7 @@ func testRace(t *testing.T, c client.Client) {
 	}
 }
 
-func testRotation(t *testing.T, c client.Client) {
+func testRotation(t *testing.T, c testClient) {
 	f := newFixture(t, c, "rotation", true)
 	var now atomic.Pointer[time.Time]
 	setNow := func(d time.Duration) { at := t0.Add(d); now.Store(&at) }
@@ -224,7 +225,7 @@ func testRotation(t *testing.T, c client.Client) {
 	}
 }
 
-func testBrokenSecret(t *testing.T, c client.Client) {
+func testBrokenSecret(t *testing.T, c testClient) {
 	f := newFixture(t, c, "broken", true)
 	garbage := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "vi-certs"},
@@ -242,7 +243,7 @@ func testBrokenSecret(t *testing.T, c client.Client) {
 	f.assertServes(t, dir, t0)
 }
 
-func testWrongType(t *testing.T, c client.Client) {
+func testWrongType(t *testing.T, c testClient) {
 	f := newFixture(t, c, "wrong-type", true)
 	opaque := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: "vi-certs"}, StringData: map[string]string{"a": "b"}}
 	if err := c.Create(t.Context(), opaque); err != nil {
@@ -255,7 +256,7 @@ func testWrongType(t *testing.T, c client.Client) {
 	}
 }
 
-func testRepairCABundle(t *testing.T, c client.Client) {
+func testRepairCABundle(t *testing.T, c testClient) {
 	f := newFixture(t, c, "repair", true)
 	m, dir := f.manager(t, func() time.Time { return t0 })
 	ensure(t, m)
@@ -271,7 +272,7 @@ func testRepairCABundle(t *testing.T, c client.Client) {
 	f.assertServes(t, dir, t0)
 }
 
-func testRunLateConfig(t *testing.T, c client.Client) {
+func testRunLateConfig(t *testing.T, c testClient) {
 	f := newFixture(t, c, "late-config", false)
 	m, dir := f.manager(t, func() time.Time { return t0 })
 	ensure(t, m) // no configuration yet: not an error, and the files are there to start the server
@@ -369,7 +370,7 @@ func readFile(t *testing.T, path string) []byte {
 
 // startAPIServer starts a real kube-apiserver and etcd (envtest), from KUBEBUILDER_ASSETS
 // or the cached build of hack/tools/build.sh.
-func startAPIServer(t *testing.T) client.Client {
+func startAPIServer(t *testing.T) testClient {
 	t.Helper()
 	assets, err := tools.KubebuilderAssets(t.Context(), nil)
 	if err != nil {
@@ -389,5 +390,16 @@ func startAPIServer(t *testing.T) client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	k, err := kube.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testClient{Client: c, kube: k}
+}
+
+// testClient sets up fixtures with controller-runtime's client; the manager under test
+// gets the webhook's own client.
+type testClient struct {
+	client.Client
+	kube *kube.Client
 }

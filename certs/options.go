@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -8,7 +9,8 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vault-injector/vault-injector/internal/kube"
 )
 
 // Defaults of the Options fields, used where a field is zero.
@@ -26,12 +28,22 @@ const (
 	DefaultClusterDomain = "cluster.local"
 )
 
+// Client is what a Manager needs of the apiserver: single objects, read and written.
+type Client interface {
+	kube.Reader
+	// Create creates obj; apierrors.IsAlreadyExists tells a lost race.
+	Create(ctx context.Context, obj kube.Object) error
+	// Update replaces obj conditionally on its resourceVersion; apierrors.IsConflict
+	// tells a lost race.
+	Update(ctx context.Context, obj kube.Object) error
+}
+
 // Options configures a Manager. Client, Namespace, SecretName, ServiceName,
 // WebhookConfigName and CertDir are required.
 type Options struct {
-	// Client reaches the apiserver. Use an uncached client (client.New): the webhook may
-	// get and update its Secret and its webhook configuration, but not list or watch.
-	Client client.Client
+	// Client reaches the apiserver (*kube.Client): the webhook may get, create and update
+	// its Secret and get and update its webhook configuration, but not list or watch.
+	Client Client
 	// Namespace holds the Secret and the Service (the webhook's own namespace).
 	Namespace string
 	// SecretName is the Secret (type kubernetes.io/tls) that holds the CA and certificate.

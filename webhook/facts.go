@@ -14,9 +14,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vault-injector/vault-injector/injector"
+	"github.com/vault-injector/vault-injector/internal/kube"
 	"github.com/vault-injector/vault-injector/registry"
 )
 
@@ -31,7 +31,7 @@ type FactFinder struct {
 	// Images reads image configs.
 	Images ImageResolver
 	// Kube reads pull secrets and service accounts; nil means anonymous registry access.
-	Kube client.Reader
+	Kube kube.Reader
 	// Budget bounds all lookups of one request.
 	Budget time.Duration
 	// DefaultPlatform applies when the pod's scheduling constraints name no platform.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/injector"
+	"github.com/vault-injector/vault-injector/internal/kube"
 	"github.com/vault-injector/vault-injector/internal/registrytest"
 	"github.com/vault-injector/vault-injector/internal/tools"
 	"github.com/vault-injector/vault-injector/registry"
@@ -26,14 +27,21 @@ import (
 )
 
 // startAPIServer starts a real kube-apiserver and etcd (envtest) for the test.
-func startAPIServer(t *testing.T) client.Client {
+func startAPIServer(t *testing.T) testAPI {
 	t.Helper()
 	c, _ := startEnvtest(t)
 	return c
 }
 
+// testAPI sets up fixtures with controller-runtime's client; the webhook under test gets
+// its own client (webhookClient) to the same apiserver.
+type testAPI struct {
+	client.Client
+	webhookClient *kube.Client
+}
+
 // startEnvtest starts envtest and returns an admin client and an admin kubeconfig.
-func startEnvtest(t *testing.T) (client.Client, []byte) {
+func startEnvtest(t *testing.T) (testAPI, []byte) {
 	t.Helper()
 	assets, err := tools.KubebuilderAssets(t.Context(), nil)
 	if err != nil {
@@ -49,7 +57,11 @@ func startEnvtest(t *testing.T) (client.Client, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, env.KubeConfig
+	k, err := kube.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testAPI{Client: c, webhookClient: k}, env.KubeConfig
 }
 
 // testResolver reaches the test registry reg, and fault proxies in front of it: it trusts
@@ -107,7 +119,7 @@ func TestFactFinder(t *testing.T) {
 	finder := func(defaultSecret *types.NamespacedName, defaultFor ...string) *webhook.FactFinder {
 		return &webhook.FactFinder{
 			Images:                      testResolver(reg),
-			Kube:                        kube,
+			Kube:                        kube.webhookClient,
 			Budget:                      5 * time.Second,
 			DefaultPlatform:             registrytest.AMD64,
 			DefaultPullSecret:           defaultSecret,
@@ -237,16 +249,16 @@ func TestHandleImageLookup(t *testing.T) {
 
 // recordingReader passes reads to the real apiserver and records what was read.
 type recordingReader struct {
-	client.Reader
+	kube.Reader
 	mu    sync.Mutex
 	reads []string
 }
 
-func (r *recordingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+func (r *recordingReader) Get(ctx context.Context, key types.NamespacedName, obj kube.Object) error {
 	r.mu.Lock()
 	r.reads = append(r.reads, fmt.Sprintf("%T %s", obj, key))
 	r.mu.Unlock()
-	return r.Reader.Get(ctx, key, obj, opts...)
+	return r.Reader.Get(ctx, key, obj)
 }
 
 func (r *recordingReader) take() []string {
@@ -282,7 +294,7 @@ func TestHandleReadsOnlyRequestNamespace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	reads := &recordingReader{Reader: kube}
+	reads := &recordingReader{Reader: kube.webhookClient}
 	h, _ := newHandler(t)
 	h.Facts = &webhook.FactFinder{Images: testResolver(reg), Kube: reads, Budget: 5 * time.Second, DefaultPlatform: registrytest.AMD64}
 	pod := func(namespace string) []byte {

@@ -14,9 +14,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vault-injector/vault-injector/internal/faultproxy"
+	"github.com/vault-injector/vault-injector/internal/kube"
 	"github.com/vault-injector/vault-injector/internal/registrytest"
 	"github.com/vault-injector/vault-injector/registry"
 	"github.com/vault-injector/vault-injector/webhook"
@@ -152,7 +152,7 @@ func TestFaultRegistryOnAdmission(t *testing.T) {
 
 // apiserverBehindProxy starts envtest and returns an admin client for setup, and one
 // that reaches the apiserver through a fault proxy, as the webhook's client.
-func apiserverBehindProxy(t *testing.T) (client.Client, client.Client, *faultproxy.Proxy) {
+func apiserverBehindProxy(t *testing.T) (testAPI, *kube.Client, *faultproxy.Proxy) {
 	t.Helper()
 	admin, kubeconfig := startEnvtest(t)
 	cfg, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
@@ -165,7 +165,7 @@ func apiserverBehindProxy(t *testing.T) (client.Client, client.Client, *faultpro
 	}
 	p := faultproxy.Start(t, u.Host)
 	cfg.Host = "https://" + p.Addr() // the apiserver's certificate is for 127.0.0.1
-	proxied, err := client.New(cfg, client.Options{})
+	proxied, err := kube.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

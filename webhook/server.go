@@ -10,23 +10,21 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
-	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/vault-injector/vault-injector/certs"
 	"github.com/vault-injector/vault-injector/config"
+	"github.com/vault-injector/vault-injector/internal/kube"
 	"github.com/vault-injector/vault-injector/registry"
 )
 
@@ -36,8 +34,8 @@ const shutdownGrace = 10 * time.Second
 // Serve runs the admission server (TLS, certificates reloaded on change), the probe
 // endpoints and the metrics endpoint until ctx ends or one of them fails.
 func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
-	// Our series live in a registry of this server's own, served next to
-	// controller-runtime's global one, so nothing here is process-global.
+	// Our series live in a registry of this server's own, so nothing here is
+	// process-global.
 	reg := prometheus.NewRegistry()
 	metrics, err := NewMetrics(reg)
 	if err != nil {
@@ -53,42 +51,54 @@ func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
 		}
 		tlsOpts = append(tlsOpts, ca.configure)
 	}
-	srv := ctrlwebhook.NewServer(ctrlwebhook.Options{
-		Host:    cfg.WebhookHost,
-		Port:    cfg.WebhookPort,
-		CertDir: cfg.CertDir,
-		TLSOpts: tlsOpts,
-	})
-	kube, err := kubeClient(cfg, log)
+	kc, err := kubeClient(cfg, log)
 	if err != nil {
 		return err
 	}
-	facts, err := NewFactFinder(cfg, kube, metrics)
+	var reader kube.Reader // a nil *kube.Client would be a non-nil Reader
+	if kc != nil {
+		reader = kc
+	}
+	facts, err := NewFactFinder(cfg, reader, metrics)
 	if err != nil {
 		return err
 	}
-	certManager, err := selfManagedCerts(ctx, cfg, kube, log)
+	certManager, err := selfManagedCerts(ctx, cfg, kc, log)
 	if err != nil {
 		return err
 	}
 	if err := reg.Register(certs.NewExpiryCollector(filepath.Join(cfg.CertDir, "tls.crt"))); err != nil {
 		return fmt.Errorf("register certificate metric: %w", err)
 	}
-	srv.Register(MutatePath, &ReviewServer{Handler: &Handler{Config: cfg, Metrics: metrics, Facts: facts}, Log: log.WithName("admission")})
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return fmt.Errorf("register Go metrics: %w", err)
+	}
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return fmt.Errorf("register process metrics: %w", err)
+	}
+	reloader, err := newCertReloader(cfg.CertDir, reg, log.WithName("certs"))
+	if err != nil {
+		return err
+	}
+	srv := &tlsServer{
+		addr: net.JoinHostPort(cfg.WebhookHost, strconv.Itoa(cfg.WebhookPort)), certs: reloader, tlsOpts: tlsOpts,
+		mux: http.NewServeMux(), log: log,
+	}
+	srv.mux.Handle(MutatePath, &ReviewServer{Handler: &Handler{Config: cfg, Metrics: metrics, Facts: facts}, Log: log.WithName("admission")})
 
 	probes := http.NewServeMux()
-	probes.Handle("/healthz", http.StripPrefix("/healthz", &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}))
-	probes.Handle("/readyz", http.StripPrefix("/readyz", &healthz.Handler{Checks: map[string]healthz.Checker{"webhook": srv.StartedChecker()}}))
+	probes.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	probes.HandleFunc("/readyz", srv.ready)
 
 	g, ctx := errgroup.WithContext(ctx)
 	if certManager != nil {
 		g.Go(func() error { return certManager.Run(ctx) })
 	}
-	g.Go(func() error { return srv.Start(logr.NewContext(ctx, log)) })
+	g.Go(func() error { return srv.start(ctx) })
 	g.Go(func() error { return serveHTTP(ctx, "probes", cfg.ProbeAddr, probes, log) })
 	if cfg.MetricsAddr != "0" {
 		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(prometheus.Gatherers{crmetrics.Registry, reg}, promhttp.HandlerOpts{}))
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		g.Go(func() error { return serveHTTP(ctx, "metrics", cfg.MetricsAddr, mux, log) })
 	}
 	log.Info("serving", "webhook", fmt.Sprintf("%s:%d%s", cfg.WebhookHost, cfg.WebhookPort, MutatePath),
@@ -117,11 +127,11 @@ func serveHTTP(ctx context.Context, name, addr string, h http.Handler, log logr.
 	return nil
 }
 
-// kubeClient connects to the cluster (in-cluster, or KUBECONFIG) with an uncached client:
-// the webhook only gets single objects. Without a cluster it returns nil, unless
+// kubeClient connects to the cluster (KUBECONFIG, or in-cluster) with the webhook's small
+// client: it only gets single objects. Without a cluster it returns nil, unless
 // self-managed certificates need one.
-func kubeClient(cfg config.Webhook, log logr.Logger) (client.Client, error) {
-	restCfg, err := ctrlconfig.GetConfig()
+func kubeClient(cfg config.Webhook, log logr.Logger) (*kube.Client, error) {
+	restCfg, err := kube.Config()
 	if err != nil {
 		if cfg.Certs.Mode == config.CertModeSelfManaged {
 			return nil, fmt.Errorf("self-managed certificates need the cluster: %w", err)
@@ -129,21 +139,17 @@ func kubeClient(cfg config.Webhook, log logr.Logger) (client.Client, error) {
 		log.Info("no cluster configuration; pull secrets will not be read", "reason", err.Error())
 		return nil, nil
 	}
-	kube, err := client.New(restCfg, client.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
-	}
-	return kube, nil
+	return kube.New(restCfg)
 }
 
 // selfManagedCerts makes sure a certificate is in the cert dir before the server starts
 // (the server loads it at start), and returns the manager that keeps it current.
-func selfManagedCerts(ctx context.Context, cfg config.Webhook, kube client.Client, log logr.Logger) (*certs.Manager, error) {
+func selfManagedCerts(ctx context.Context, cfg config.Webhook, kc *kube.Client, log logr.Logger) (*certs.Manager, error) {
 	if cfg.Certs.Mode != config.CertModeSelfManaged {
 		return nil, nil
 	}
 	m, err := certs.New(certs.Options{
-		Client: kube, Namespace: cfg.Certs.Namespace, SecretName: cfg.Certs.Secret,
+		Client: kc, Namespace: cfg.Certs.Namespace, SecretName: cfg.Certs.Secret,
 		ServiceName: cfg.Certs.ServiceName, WebhookConfigName: cfg.Certs.WebhookConfigName, CertDir: cfg.CertDir,
 		CAValidity: cfg.Certs.CAValidity, CertValidity: cfg.Certs.CertValidity, CheckInterval: cfg.Certs.CheckInterval,
 		ExtraSANs: cfg.Certs.ExtraSANs, Log: log.WithName("certs"),
@@ -158,7 +164,7 @@ func selfManagedCerts(ctx context.Context, cfg config.Webhook, kube client.Clien
 }
 
 // NewFactFinder builds the image resolver; kube, if not nil, reads pull secrets.
-func NewFactFinder(w config.Webhook, kube client.Reader, metrics *Metrics) (*FactFinder, error) {
+func NewFactFinder(w config.Webhook, reader kube.Reader, metrics *Metrics) (*FactFinder, error) {
 	cfg := w.Registry
 	platform, err := v1.ParsePlatform(cfg.DefaultPlatform)
 	if err != nil {
@@ -176,7 +182,7 @@ func NewFactFinder(w config.Webhook, kube client.Reader, metrics *Metrics) (*Fac
 		Budget:                      cfg.Timeout,
 		DefaultPlatform:             *platform,
 		DefaultPullSecretRegistries: cfg.DefaultPullSecretRegistries,
-		Kube:                        kube,
+		Kube:                        reader,
 	}
 	if cfg.DefaultPullSecret != "" {
 		ns, name, _ := strings.Cut(cfg.DefaultPullSecret, "/")

@@ -70,7 +70,7 @@ func TestServe(t *testing.T) {
 		t.Errorf("admission response = %s", out)
 	}
 	metrics := get(t, "http://"+cfg.MetricsAddr+"/metrics")
-	for _, want := range []string{`vault_injector_admission_requests_total{outcome="mutated"} 1`, "vault_injector_admission_duration_seconds_bucket", "controller_runtime_webhook_requests_total"} {
+	for _, want := range []string{`vault_injector_admission_requests_total{outcome="mutated"} 1`, "vault_injector_admission_duration_seconds_bucket", "certwatcher_read_certificate_total 1", "go_goroutines", "process_resident_memory_bytes"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q", want)
 		}

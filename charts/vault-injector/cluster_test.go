@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/vault-injector/vault-injector/certs"
+	"github.com/vault-injector/vault-injector/internal/kube"
 	"github.com/vault-injector/vault-injector/internal/tools"
 )
 
@@ -85,7 +86,7 @@ func testRBAC(t *testing.T, h *helmRunner, env *envtest.Environment, c client.Cl
 	user := "system:serviceaccount:" + ns + ":" + fullname
 	asWebhook := rest.CopyConfig(env.Config)
 	asWebhook.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"}}
-	webhookClient, err := client.New(asWebhook, client.Options{})
+	webhookClient, err := kube.New(asWebhook)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,8 +171,12 @@ func testInstallUpgrade(t *testing.T, h *helmRunner, env *envtest.Environment, c
 		t.Fatalf("deployment after install: %v", err)
 	}
 
+	adminClient, err := kube.New(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
 	m, err := certs.New(certs.Options{
-		Client: c, Namespace: ns, SecretName: release + "-certs", ServiceName: release, WebhookConfigName: release, CertDir: t.TempDir(),
+		Client: adminClient, Namespace: ns, SecretName: release + "-certs", ServiceName: release, WebhookConfigName: release, CertDir: t.TempDir(),
 	})
 	if err != nil {
 		t.Fatal(err)

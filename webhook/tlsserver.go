@@ -1,0 +1,141 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// certCheckInterval is how often a handshake may look at the certificate files again: a
+// renewed Secret reaches the pod's volume within a minute, and stat is cheap.
+const certCheckInterval = time.Second
+
+// certReloader serves the certificate in a directory and reads it again when its files
+// change (a Secret volume, cert-manager or the self-managed Manager replace them).
+type certReloader struct {
+	certFile, keyFile string
+	log               logr.Logger
+	reads, failures   prometheus.Counter
+
+	mu      sync.Mutex
+	cert    *tls.Certificate
+	stamp   []byte // the files' sizes and modification times when cert was read
+	checked time.Time
+}
+
+// newCertReloader reads the certificate once, so a server never starts without one. Its
+// counters keep the names the dashboard knows from controller-runtime's certwatcher.
+func newCertReloader(dir string, reg prometheus.Registerer, log logr.Logger) (*certReloader, error) {
+	r := &certReloader{
+		certFile: filepath.Join(dir, "tls.crt"), keyFile: filepath.Join(dir, "tls.key"), log: log,
+		reads:    prometheus.NewCounter(prometheus.CounterOpts{Name: "certwatcher_read_certificate_total", Help: "Total number of certificate reads."}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "certwatcher_read_certificate_errors_total", Help: "Total number of certificate read errors."}),
+	}
+	for _, c := range []prometheus.Collector{r.reads, r.failures} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register certificate metrics: %w", err)
+		}
+	}
+	if err := r.reload(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// stampOf describes the files as they are now; a change means a new certificate.
+func (r *certReloader) stampOf() []byte {
+	var b bytes.Buffer
+	for _, f := range []string{r.certFile, r.keyFile} {
+		if fi, err := os.Stat(f); err == nil {
+			fmt.Fprintf(&b, "%d/%d;", fi.Size(), fi.ModTime().UnixNano())
+		}
+	}
+	return b.Bytes()
+}
+
+func (r *certReloader) reload() error {
+	stamp := r.stampOf()
+	r.reads.Inc()
+	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
+	if err != nil {
+		r.failures.Inc()
+		return fmt.Errorf("load serving certificate: %w", err)
+	}
+	r.cert, r.stamp = &cert, stamp
+	return nil
+}
+
+// GetCertificate is tls.Config's: the current certificate, read again if its files
+// changed. A failed reload keeps serving the previous one (the files may be mid-write).
+func (r *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now := time.Now(); now.Sub(r.checked) >= certCheckInterval {
+		r.checked = now
+		if !bytes.Equal(r.stampOf(), r.stamp) {
+			if err := r.reload(); err != nil {
+				r.log.Error(err, "keeping the previous serving certificate")
+			} else {
+				r.log.Info("serving a new certificate", "file", r.certFile)
+			}
+		}
+	}
+	return r.cert, nil
+}
+
+// tlsServer serves the admission handler over TLS (HTTP/2 and HTTP/1.1).
+type tlsServer struct {
+	addr    string
+	certs   *certReloader
+	tlsOpts []func(*tls.Config)
+	mux     *http.ServeMux
+	started atomic.Bool
+	log     logr.Logger
+}
+
+// ready is the readiness probe: the server listens.
+func (s *tlsServer) ready(w http.ResponseWriter, _ *http.Request) {
+	if !s.started.Load() {
+		http.Error(w, "webhook server not started", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok"))
+}
+
+// start serves until ctx ends, then shuts down gracefully.
+func (s *tlsServer) start(ctx context.Context) error {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: s.certs.GetCertificate, NextProtos: []string{"h2", "http/1.1"}}
+	for _, o := range s.tlsOpts {
+		o(cfg)
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("listen webhook on %s: %w", s.addr, err)
+	}
+	srv := &http.Server{Handler: s.mux, TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 1 << 20}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			s.log.Error(err, "shutdown", "server", "webhook")
+		}
+	}()
+	s.started.Store(true)
+	if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve webhook: %w", err)
+	}
+	return nil
+}
