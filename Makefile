@@ -75,6 +75,7 @@ size: build ## report the size of envexec (what every injected pod carries)
 tools: ## build the real test components into the cache (first run takes ~25 min on 2 cores)
 	@$(TOOLS) >/dev/null
 	@$(TOOLS) helm >/dev/null
+	@$(TOOLS) kubectl >/dev/null
 
 .PHONY: lint
 lint: ## golangci-lint

@@ -5,7 +5,7 @@
 #
 #   hack/tools/build.sh            build what is missing, print the envtest assets folder
 #   hack/tools/build.sh vault      build one component, print its binary path
-#                                  (kube-apiserver, etcd, vault, golangci-lint, helm, benchstat)
+#                                  (kube-apiserver, etcd, vault, golangci-lint, helm, benchstat, kubectl)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -53,13 +53,14 @@ helm_ldflags() {
 one() {
   case $1 in
     kube-apiserver) build kube-apiserver k8s.io/kubernetes k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags" ;;
+    kubectl) build kubectl k8s.io/kubernetes k8s.io/kubernetes/cmd/kubectl "$kube_ldflags" ;;
     etcd) build etcd go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3 "-s -w" ;;
     vault) build vault github.com/hashicorp/vault github.com/hashicorp/vault "-s -w" ;;
     golangci-lint) build golangci-lint github.com/golangci/golangci-lint/v2 \
       github.com/golangci/golangci-lint/v2/cmd/golangci-lint "-s -w" ;;
     helm) build helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$(helm_ldflags)" ;;
     benchstat) build benchstat golang.org/x/perf golang.org/x/perf/cmd/benchstat "-s -w" ;;
-    *) echo "unknown component $1 (want kube-apiserver, etcd, vault, golangci-lint, helm or benchstat)" >&2; return 2 ;;
+    *) echo "unknown component $1 (want kube-apiserver, etcd, vault, golangci-lint, helm, benchstat or kubectl)" >&2; return 2 ;;
   esac
 }
 

@@ -26,6 +26,7 @@ const (
 	EnvVault    = "VAULT_BIN"
 	EnvHelm     = "HELM_BIN"
 	EnvRegistry = "REGISTRY_BIN"
+	EnvKubectl  = "KUBECTL_BIN"
 )
 
 // KubebuilderAssets is the folder holding kube-apiserver and etcd, for envtest.
@@ -41,6 +42,11 @@ func Vault(ctx context.Context, progress io.Writer) (string, error) {
 // Helm is the helm binary.
 func Helm(ctx context.Context, progress io.Writer) (string, error) {
 	return Locate(ctx, EnvHelm, "helm", progress)
+}
+
+// Kubectl is kubectl at the apiserver's version, for tests that run what a runbook says.
+func Kubectl(ctx context.Context, progress io.Writer) (string, error) {
+	return Locate(ctx, EnvKubectl, "kubectl", progress)
 }
 
 // DistributionRegistry is Debian's docker-registry (the CNCF distribution server), which
