@@ -26,6 +26,7 @@ const (
 	EnvVault    = "VAULT_BIN"
 	EnvHelm     = "HELM_BIN"
 	EnvRegistry = "REGISTRY_BIN"
+	EnvNode     = "NODE_BIN_DIR"
 )
 
 // KubebuilderAssets is the folder holding kube-apiserver and etcd, for envtest.
@@ -41,6 +42,13 @@ func Vault(ctx context.Context, progress io.Writer) (string, error) {
 // Helm is the helm binary.
 func Helm(ctx context.Context, progress io.Writer) (string, error) {
 	return Locate(ctx, EnvHelm, "helm", progress)
+}
+
+// NodeBinaries is the folder holding the e2e node's kubelet, kube-controller-manager,
+// kube-scheduler, kube-proxy, containerd and containerd-shim-runc-v2 (one Kubernetes
+// version with kube-apiserver); the node puts it first on containerd's PATH for the shim.
+func NodeBinaries(ctx context.Context, progress io.Writer) (string, error) {
+	return Locate(ctx, EnvNode, "node", progress)
 }
 
 // DistributionRegistry is Debian's docker-registry (the CNCF distribution server), which
