@@ -15,8 +15,8 @@ SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct)
 TOOLS := hack/tools/build.sh
 GO_BUILD := CGO_ENABLED=0 go build -trimpath \
   -ldflags="-s -w -buildid= -X main.version=$(VERSION) -X github.com/vault-injector/vault-injector/envexec.version=$(VERSION)"
-# The real test components (kube-apiserver, etcd, vault), built once into a cache outside the repo.
-TEST_ENV = KUBEBUILDER_ASSETS="$$($(TOOLS))" VAULT_BIN="$$($(TOOLS) vault)" HELM_BIN="$$($(TOOLS) helm)"
+# The real test components (kube-apiserver, etcd, vault, helm, the node's binaries), built once into a cache outside the repo.
+TEST_ENV = KUBEBUILDER_ASSETS="$$($(TOOLS))" VAULT_BIN="$$($(TOOLS) vault)" HELM_BIN="$$($(TOOLS) helm)" NODE_BIN_DIR="$$($(TOOLS) node)"
 
 .PHONY: help
 help: ## show this help
@@ -72,10 +72,12 @@ size: build ## report the size of envexec (what every injected pod carries)
 	@ls -l $(BIN)/envexec $(BIN)/vault-injector | awk '{printf "%s: %d bytes (%.2f MiB)\n", $$9, $$5, $$5/1048576}'
 
 .PHONY: tools
-tools: ## build the real test components into the cache (first run takes ~25 min on 2 cores)
+tools: ## build the real test components into the cache and install the node's Debian packages (first run takes ~35 min on 2 cores)
 	@$(TOOLS) >/dev/null
 	@$(TOOLS) helm >/dev/null
 	@$(TOOLS) kubectl >/dev/null
+	@$(TOOLS) node >/dev/null
+	@hack/tools/node-packages.sh
 
 .PHONY: lint
 lint: ## golangci-lint

@@ -27,6 +27,7 @@ const (
 	EnvHelm     = "HELM_BIN"
 	EnvRegistry = "REGISTRY_BIN"
 	EnvKubectl  = "KUBECTL_BIN"
+	EnvNode     = "NODE_BIN_DIR"
 )
 
 // KubebuilderAssets is the folder holding kube-apiserver and etcd, for envtest.
@@ -47,6 +48,13 @@ func Helm(ctx context.Context, progress io.Writer) (string, error) {
 // Kubectl is kubectl at the apiserver's version, for tests that run what a runbook says.
 func Kubectl(ctx context.Context, progress io.Writer) (string, error) {
 	return Locate(ctx, EnvKubectl, "kubectl", progress)
+}
+
+// NodeBinaries is the folder holding the e2e node's kubelet, kube-controller-manager,
+// kube-scheduler, kube-proxy, containerd and containerd-shim-runc-v2 (one Kubernetes
+// version with kube-apiserver); the node puts it first on containerd's PATH for the shim.
+func NodeBinaries(ctx context.Context, progress io.Writer) (string, error) {
+	return Locate(ctx, EnvNode, "node", progress)
 }
 
 // DistributionRegistry is Debian's docker-registry (the CNCF distribution server), which
