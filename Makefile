@@ -76,6 +76,7 @@ tools: ## build the real test components into the cache and install the node's D
 	@$(TOOLS) >/dev/null
 	@$(TOOLS) helm >/dev/null
 	@$(TOOLS) kubectl >/dev/null
+	@$(TOOLS) promtool >/dev/null
 	@$(TOOLS) node >/dev/null
 	@hack/tools/node-packages.sh
 

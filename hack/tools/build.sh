@@ -8,7 +8,7 @@
 #
 #   hack/tools/build.sh            build what is missing, print the envtest assets folder
 #   hack/tools/build.sh vault      build one component, print its binary path
-#                                  (kube-apiserver, etcd, vault, golangci-lint, helm, benchstat,
+#                                  (kube-apiserver, etcd, vault, golangci-lint, helm, benchstat, promtool,
 #                                  kubectl, kubelet, kube-controller-manager, kube-scheduler, kube-proxy,
 #                                  containerd, containerd-shim-runc-v2)
 #   hack/tools/build.sh node       build the node's binaries, print the folder that holds
@@ -96,10 +96,11 @@ one() {
       github.com/golangci/golangci-lint/v2/cmd/golangci-lint "-s -w" ;;
     helm) build helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$(helm_ldflags)" ;;
     benchstat) build benchstat golang.org/x/perf golang.org/x/perf/cmd/benchstat "-s -w" ;;
+    promtool) build promtool github.com/prometheus/prometheus github.com/prometheus/prometheus/cmd/promtool "-s -w" ;;
     kubectl | kubelet | kube-controller-manager | kube-scheduler | kube-proxy) kube "$1" ;;
     containerd | containerd-shim-runc-v2) ctrd "$1" ;;
     node) node ;;
-    *) echo "unknown component $1 (want kube-apiserver, etcd, vault, golangci-lint, helm, benchstat," \
+    *) echo "unknown component $1 (want kube-apiserver, etcd, vault, golangci-lint, helm, benchstat, promtool," \
       "kubectl, kubelet, kube-controller-manager, kube-scheduler, kube-proxy, containerd, containerd-shim-runc-v2 or node)" >&2
       return 2 ;;
   esac

@@ -27,6 +27,7 @@ const (
 	EnvHelm     = "HELM_BIN"
 	EnvRegistry = "REGISTRY_BIN"
 	EnvKubectl  = "KUBECTL_BIN"
+	EnvPromtool = "PROMTOOL_BIN"
 	EnvNode     = "NODE_BIN_DIR"
 )
 
@@ -43,6 +44,11 @@ func Vault(ctx context.Context, progress io.Writer) (string, error) {
 // Helm is the helm binary.
 func Helm(ctx context.Context, progress io.Writer) (string, error) {
 	return Locate(ctx, EnvHelm, "helm", progress)
+}
+
+// Promtool is Prometheus' promtool, which checks and unit-tests the chart's alerting rules.
+func Promtool(ctx context.Context, progress io.Writer) (string, error) {
+	return Locate(ctx, EnvPromtool, "promtool", progress)
 }
 
 // Kubectl is kubectl at the apiserver's version, for tests that run what a runbook says.
