@@ -21,6 +21,9 @@ type Block struct {
 	Script string
 	// Skip is why the test does not run the block; empty for a block it runs.
 	Skip string
+	// Section is the title of the nearest heading above the block ("" before the first),
+	// so a test can run one part of a page against the situation it describes.
+	Section string
 }
 
 // Parse returns the ```sh blocks of a Markdown document in order. Blocks of other languages
@@ -32,6 +35,7 @@ func Parse(md []byte) ([]Block, error) {
 		body    strings.Builder
 		pending string
 		fence   string
+		section string
 	)
 	sc := bufio.NewScanner(bytes.NewReader(md))
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
@@ -58,7 +62,7 @@ func Parse(md []byte) ([]Block, error) {
 			ticks := len(trimmed) - len(strings.TrimLeft(trimmed, "`"))
 			fence = trimmed[:ticks]
 			if lang := strings.TrimSpace(trimmed[ticks:]); lang == "sh" || lang == "bash" {
-				cur = &Block{Line: n, Skip: pending}
+				cur = &Block{Line: n, Skip: pending, Section: section}
 				body.Reset()
 			}
 			pending = ""
@@ -72,6 +76,9 @@ func Parse(md []byte) ([]Block, error) {
 			pending = reason
 			continue
 		}
+		if title, ok := strings.CutPrefix(trimmed, "#"); ok {
+			section = strings.TrimSpace(strings.TrimLeft(title, "#"))
+		}
 		if trimmed != "" {
 			pending = ""
 		}
@@ -83,6 +90,19 @@ func Parse(md []byte) ([]Block, error) {
 		return nil, fmt.Errorf("a code fence is not closed")
 	}
 	return blocks, nil
+}
+
+// In returns the blocks under the headings named.
+func In(blocks []Block, sections ...string) []Block {
+	var out []Block
+	for _, b := range blocks {
+		for _, s := range sections {
+			if b.Section == s {
+				out = append(out, b)
+			}
+		}
+	}
+	return out
 }
 
 // Script joins the blocks that are run into one bash script that stops at the first failing
