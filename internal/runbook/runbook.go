@@ -29,67 +29,77 @@ type Block struct {
 // Parse returns the ```sh blocks of a Markdown document in order. Blocks of other languages
 // are ignored; an unclosed fence or a skip marker with no reason is an error.
 func Parse(md []byte) ([]Block, error) {
-	var (
-		blocks  []Block
-		cur     *Block
-		body    strings.Builder
-		pending string
-		fence   string
-		section string
-	)
+	var p parser
 	sc := bufio.NewScanner(bytes.NewReader(md))
 	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
 	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		trimmed := strings.TrimSpace(line)
-		if cur != nil || fence != "" {
-			if trimmed == fence {
-				if cur != nil {
-					cur.Script = body.String()
-					blocks = append(blocks, *cur)
-					cur = nil
-				}
-				fence = ""
-				continue
-			}
-			if cur != nil {
-				body.WriteString(line)
-				body.WriteByte('\n')
-			}
-			continue
-		}
-		if strings.HasPrefix(trimmed, "```") {
-			ticks := len(trimmed) - len(strings.TrimLeft(trimmed, "`"))
-			fence = trimmed[:ticks]
-			if lang := strings.TrimSpace(trimmed[ticks:]); lang == "sh" || lang == "bash" {
-				cur = &Block{Line: n, Skip: pending, Section: section}
-				body.Reset()
-			}
-			pending = ""
-			continue
-		}
-		if strings.HasPrefix(trimmed, skipMarker) {
-			reason := strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(trimmed, skipMarker), "-->"))
-			if reason == "" {
-				return nil, fmt.Errorf("line %d: a runbook marker must say why the block is not run", n)
-			}
-			pending = reason
-			continue
-		}
-		if title, ok := strings.CutPrefix(trimmed, "#"); ok {
-			section = strings.TrimSpace(strings.TrimLeft(title, "#"))
-		}
-		if trimmed != "" {
-			pending = ""
+		if err := p.line(n, sc.Text()); err != nil {
+			return nil, err
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read runbook: %w", err)
 	}
-	if fence != "" {
+	if p.fence != "" {
 		return nil, fmt.Errorf("a code fence is not closed")
 	}
-	return blocks, nil
+	return p.blocks, nil
+}
+
+// parser is Parse's state between lines.
+type parser struct {
+	blocks  []Block
+	cur     *Block // the sh block being read, if any
+	body    strings.Builder
+	fence   string // the open fence's backticks, inside any code block
+	pending string // the skip reason for the next block
+	section string
+}
+
+// line takes one line of the document.
+func (p *parser) line(n int, line string) error {
+	trimmed := strings.TrimSpace(line)
+	switch {
+	case p.fence != "":
+		p.inFence(trimmed, line)
+	case strings.HasPrefix(trimmed, "```"):
+		ticks := len(trimmed) - len(strings.TrimLeft(trimmed, "`"))
+		p.fence = trimmed[:ticks]
+		if lang := strings.TrimSpace(trimmed[ticks:]); lang == "sh" || lang == "bash" {
+			p.cur = &Block{Line: n, Skip: p.pending, Section: p.section}
+			p.body.Reset()
+		}
+		p.pending = ""
+	case strings.HasPrefix(trimmed, skipMarker):
+		reason := strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(trimmed, skipMarker), "-->"))
+		if reason == "" {
+			return fmt.Errorf("line %d: a runbook marker must say why the block is not run", n)
+		}
+		p.pending = reason
+	case strings.HasPrefix(trimmed, "#"):
+		p.section = strings.TrimSpace(strings.TrimLeft(trimmed, "#"))
+		p.pending = ""
+	case trimmed != "":
+		p.pending = ""
+	}
+	return nil
+}
+
+// inFence takes a line inside a code block: the closing fence ends it.
+func (p *parser) inFence(trimmed, line string) {
+	if trimmed != p.fence {
+		if p.cur != nil {
+			p.body.WriteString(line)
+			p.body.WriteByte('\n')
+		}
+		return
+	}
+	if p.cur != nil {
+		p.cur.Script = p.body.String()
+		p.blocks = append(p.blocks, *p.cur)
+		p.cur = nil
+	}
+	p.fence = ""
 }
 
 // In returns the blocks under the headings named.
