@@ -5,7 +5,10 @@ package runbook
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"strings"
 )
 
@@ -129,4 +132,44 @@ func Script(file string, blocks []Block) string {
 		b.WriteString(bl.Script)
 	}
 	return b.String()
+}
+
+// Shell runs runbook scripts with bash in a folder of its own, with the tools' folders
+// first on PATH and that folder as HOME, so a tool's own state (the vault token helper,
+// kubectl's cache) stays out of the user's.
+type Shell struct {
+	dir string
+	env []string
+}
+
+// NewShell makes a shell in dir; tools are binaries whose folders go first on PATH, vars
+// are the variables a runbook asks its reader to set.
+func NewShell(dir string, tools []string, vars map[string]string) *Shell {
+	path := make([]string, 0, len(tools)+1)
+	for _, t := range tools {
+		path = append(path, filepath.Dir(t))
+	}
+	path = append(path, "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+	env := []string{"PATH=" + strings.Join(path, ":"), "HOME=" + dir}
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	return &Shell{dir: dir, env: env}
+}
+
+// Run runs a script and returns its standard output and error, interleaved.
+func (s *Shell) Run(ctx context.Context, script string) (string, error) {
+	cmd := exec.CommandContext(ctx, "bash", "-c", script)
+	cmd.Dir = s.dir
+	cmd.Env = s.env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// LastLine is the last non-empty line of out, trimmed: what a runbook's final command printed.
+func LastLine(out string) string {
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }
