@@ -12,8 +12,16 @@ BIN := bin
 # (`docker build .` with the Dockerfile stays the published build.)
 GOARCH ?= amd64
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct)
+# The image's CA bundle: the build host's (Debian's ca-certificates). To rebuild a published
+# image, pass the bundle extracted from it (README: Check a published image).
+CA_CERTS ?= /etc/ssl/certs/ca-certificates.crt
 TOOLS := hack/tools/build.sh
-GO_BUILD := CGO_ENABLED=0 go build -trimpath \
+# `make build` is reproducible: the same commit gives the same bytes in any folder, at any time,
+# for any user (hack/image/reproducible_test.go). No paths (-trimpath), no VCS stamp (the commit
+# is set with -X), an empty build ID, fixed CPU levels, and none of the caller's GOFLAGS,
+# GOEXPERIMENT or `go env -w` settings (GOENV=off).
+GO_ENV := env GOENV=off GOFLAGS= GOEXPERIMENT= GOAMD64=v1 GOARM64=v8.0 CGO_ENABLED=0
+GO_BUILD := $(GO_ENV) go build -trimpath -buildvcs=false \
   -ldflags="-s -w -buildid= -X main.version=$(VERSION) -X github.com/vault-injector/vault-injector/envexec.version=$(VERSION)"
 # The real test components (kube-apiserver, etcd, vault), built once into a cache outside the repo.
 TEST_ENV = KUBEBUILDER_ASSETS="$$($(TOOLS))" VAULT_BIN="$$($(TOOLS) vault)" HELM_BIN="$$($(TOOLS) helm)"
@@ -63,8 +71,8 @@ build: ## build both binaries, static and stripped, into bin/
 .PHONY: image
 image: ## build the image without Docker into bin/image (OCI layout), print its digest; IMAGE=host:port/name:tag pushes (INSECURE=1: plain HTTP), GOARCH=arm64
 	$(MAKE) build BIN=$(BIN)/linux_$(GOARCH) GOOS=linux GOARCH=$(GOARCH)
-	env -u GOOS -u GOARCH go run ./hack/image -bin-dir $(BIN)/linux_$(GOARCH) -arch $(GOARCH) \
-	  -version $(VERSION) -source-date-epoch $(SOURCE_DATE_EPOCH) -oci-layout $(BIN)/image \
+	$(GO_ENV) GOOS= GOARCH= go run ./hack/image -bin-dir $(BIN)/linux_$(GOARCH) -arch $(GOARCH) \
+	  -version $(VERSION) -source-date-epoch $(SOURCE_DATE_EPOCH) -ca-certs $(CA_CERTS) -oci-layout $(BIN)/image \
 	  $(if $(IMAGE),-push $(IMAGE)) $(if $(filter 1 true yes,$(INSECURE)),-insecure)
 
 .PHONY: size
