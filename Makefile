@@ -6,6 +6,9 @@ SHELL := bash
 MAKEFLAGS += --no-print-directory
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The commit `version` prints and the provenance names (-buildvcs=false: a copy without .git
+# builds the same bytes when given the same COMMIT).
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 BIN := bin
 # `make image`: the image's platform is linux/$(GOARCH); every timestamp in it is
 # SOURCE_DATE_EPOCH, by default the commit's time, so a rebuild has the same digest.
@@ -22,7 +25,7 @@ TOOLS := hack/tools/build.sh
 # GOEXPERIMENT or `go env -w` settings (GOENV=off).
 GO_ENV := env GOENV=off GOFLAGS= GOEXPERIMENT= GOAMD64=v1 GOARM64=v8.0 CGO_ENABLED=0
 GO_BUILD := $(GO_ENV) go build -trimpath -buildvcs=false \
-  -ldflags="-s -w -buildid= -X main.version=$(VERSION) -X github.com/vault-injector/vault-injector/envexec.version=$(VERSION)"
+  -ldflags="-s -w -buildid= -X github.com/vault-injector/vault-injector/internal/buildinfo.version=$(VERSION) -X github.com/vault-injector/vault-injector/internal/buildinfo.commit=$(COMMIT)"
 # The real test components (kube-apiserver, etcd, vault), built once into a cache outside the repo.
 TEST_ENV = KUBEBUILDER_ASSETS="$$($(TOOLS))" VAULT_BIN="$$($(TOOLS) vault)" HELM_BIN="$$($(TOOLS) helm)"
 

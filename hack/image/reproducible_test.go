@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"io/fs"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
+	"github.com/vault-injector/vault-injector/internal/buildinfo"
 	"github.com/vault-injector/vault-injector/internal/image"
 )
 
@@ -21,6 +23,7 @@ import (
 const (
 	reproEpoch   = "1767225600"
 	reproVersion = "v0.0.0-repro"
+	reproCommit  = "0123456789abcdef0123456789abcdef01234567"
 )
 
 // TestReproducible builds both binaries and the image twice with `make image`, as a
@@ -56,7 +59,7 @@ func TestReproducible(t *testing.T) {
 	makeImage(t, copyDir, outB, []string{
 		"HOME=" + home, "GOCACHE=" + gocache, "GOMODCACHE=" + gomodcache, "GOENV=" + goenv,
 		"TZ=Pacific/Chatham", "LC_ALL=C.UTF-8", "GOAMD64=v2", "GOEXPERIMENT=",
-		"GOFLAGS=-ldflags=-X=main.version=evil -tags=repro_probe",
+		"GOFLAGS=-ldflags=-X=github.com/vault-injector/vault-injector/internal/buildinfo.version=evil -tags=repro_probe",
 	}, "umask 077; ")
 
 	for _, bin := range image.Binaries {
@@ -68,9 +71,7 @@ func TestReproducible(t *testing.T) {
 		if bytes.Contains(a, []byte(root)) || bytes.Contains(a, []byte("evil")) {
 			t.Errorf("%s holds the source folder or the hostile GOFLAGS' version", bin)
 		}
-		if !bytes.Contains(a, []byte(reproVersion)) {
-			t.Errorf("%s does not hold the version %s make stamps", bin, reproVersion)
-		}
+		checkVersion(t, filepath.Join(outA, "linux_amd64", bin))
 	}
 	layoutA, layoutB := treeFiles(t, filepath.Join(outA, "image")), treeFiles(t, filepath.Join(outB, "image"))
 	if len(layoutA) < 5 || !equalTrees(t, layoutA, layoutB) {
@@ -87,11 +88,45 @@ func TestReproducible(t *testing.T) {
 func makeImage(t *testing.T, dir, out string, extra []string, prefix string) {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), "bash", "-c", prefix+`exec make image BIN="$1" VERSION=`+reproVersion+
-		` SOURCE_DATE_EPOCH=`+reproEpoch, "make", out)
+		` COMMIT=`+reproCommit+` SOURCE_DATE_EPOCH=`+reproEpoch, "make", out)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), extra...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make image in %s: %v\n%s", dir, err, b)
+	}
+}
+
+// checkVersion runs `BIN version --json` and checks it names what make stamped and what
+// Go recorded: the version, the commit, the toolchain and the same modules as `go version -m`.
+func checkVersion(t *testing.T, bin string) {
+	t.Helper()
+	out, err := exec.CommandContext(t.Context(), bin, "version", "--json").Output()
+	if err != nil {
+		t.Fatalf("%s version --json: %v", bin, err)
+	}
+	var info buildinfo.Info
+	if err := json.Unmarshal(out, &info); err != nil {
+		t.Fatalf("%s version --json printed %q: %v", bin, out, err)
+	}
+	if info.Version != reproVersion || info.Commit != reproCommit || info.GoVersion != goEnv(t, "GOVERSION") || info.Platform != "linux/amd64" {
+		t.Errorf("%s version: %+v, want %s, %s, this Go", bin, info, reproVersion, reproCommit)
+	}
+	gov, err := exec.CommandContext(t.Context(), "go", "version", "-m", bin).Output()
+	if err != nil {
+		t.Fatalf("go version -m %s: %v", bin, err)
+	}
+	var deps []string
+	for line := range strings.Lines(string(gov)) {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "dep" {
+			deps = append(deps, f[1]+"@"+f[2])
+		}
+	}
+	var got []string
+	for _, m := range info.Modules {
+		got = append(got, m.Path+"@"+m.Version)
+	}
+	if len(deps) == 0 || strings.Join(got, " ") != strings.Join(deps, " ") {
+		t.Errorf("%s version lists modules %v, go version -m %v", bin, got, deps)
 	}
 }
 
