@@ -5,7 +5,8 @@
 #
 #   hack/tools/build.sh            build what is missing, print the envtest assets folder
 #   hack/tools/build.sh vault      build one component, print its binary path
-#                                  (kube-apiserver, etcd, vault, golangci-lint, helm, benchstat)
+#                                  (kube-apiserver, etcd, vault, golangci-lint, helm, benchstat,
+#                                  cosign, cyclonedx-gomod)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -59,7 +60,12 @@ one() {
       github.com/golangci/golangci-lint/v2/cmd/golangci-lint "-s -w" ;;
     helm) build helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$(helm_ldflags)" ;;
     benchstat) build benchstat golang.org/x/perf golang.org/x/perf/cmd/benchstat "-s -w" ;;
-    *) echo "unknown component $1 (want kube-apiserver, etcd, vault, golangci-lint, helm or benchstat)" >&2; return 2 ;;
+    # The release tools (make release): SBOMs of the binaries, signatures and attestations.
+    cosign) build cosign github.com/sigstore/cosign/v3 github.com/sigstore/cosign/v3/cmd/cosign \
+      "-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$(version cosign github.com/sigstore/cosign/v3)" ;;
+    cyclonedx-gomod) build cyclonedx-gomod github.com/CycloneDX/cyclonedx-gomod \
+      github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod "-s -w" ;;
+    *) echo "unknown component $1 (want kube-apiserver, etcd, vault, golangci-lint, helm, benchstat, cosign or cyclonedx-gomod)" >&2; return 2 ;;
   esac
 }
 

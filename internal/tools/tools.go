@@ -26,6 +26,7 @@ const (
 	EnvVault    = "VAULT_BIN"
 	EnvHelm     = "HELM_BIN"
 	EnvRegistry = "REGISTRY_BIN"
+	EnvCosign   = "COSIGN_BIN"
 )
 
 // KubebuilderAssets is the folder holding kube-apiserver and etcd, for envtest.
@@ -41,6 +42,11 @@ func Vault(ctx context.Context, progress io.Writer) (string, error) {
 // Helm is the helm binary.
 func Helm(ctx context.Context, progress io.Writer) (string, error) {
 	return Locate(ctx, EnvHelm, "helm", progress)
+}
+
+// Cosign is the cosign binary, which signs and verifies releases.
+func Cosign(ctx context.Context, progress io.Writer) (string, error) {
+	return Locate(ctx, EnvCosign, "cosign", progress)
 }
 
 // DistributionRegistry is Debian's docker-registry (the CNCF distribution server), which
