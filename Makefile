@@ -78,6 +78,18 @@ image: ## build the image without Docker into bin/image (OCI layout), print its 
 	  -version $(VERSION) -source-date-epoch $(SOURCE_DATE_EPOCH) -ca-certs $(CA_CERTS) -oci-layout $(BIN)/image \
 	  $(if $(IMAGE),-push $(IMAGE)) $(if $(filter 1 true yes,$(INSECURE)),-insecure)
 
+DIST ?= dist
+.PHONY: release
+release: ## publish a release into $(DIST)/ and REGISTRY=host[:port]/path: VERSION=vX.Y.Z COSIGN_KEY=cosign.key (password in COSIGN_PASSWORD), INSECURE=1 for plain HTTP (docs/release.md)
+	@test -n "$(REGISTRY)" -a -n "$(COSIGN_KEY)" || { echo "make release needs REGISTRY=host[:port]/path and COSIGN_KEY=FILE (docs/release.md)"; exit 2; }
+	rm -rf $(DIST)/bin
+	$(MAKE) build BIN=$(DIST)/bin/linux_$(GOARCH) GOOS=linux GOARCH=$(GOARCH)
+	$(GO_ENV) GOOS= GOARCH= go run ./hack/release -version $(VERSION) -commit $(COMMIT) -source-date-epoch $(SOURCE_DATE_EPOCH) \
+	  -registry $(REGISTRY) -arch $(GOARCH) -dist $(DIST) -ca-certs $(CA_CERTS) -key $(COSIGN_KEY) \
+	  -command "make release VERSION=$(VERSION) REGISTRY=$(REGISTRY)" \
+	  -cosign "$$($(TOOLS) cosign)" -cyclonedx-gomod "$$($(TOOLS) cyclonedx-gomod)" -helm "$$($(TOOLS) helm)" \
+	  $(if $(filter 1 true yes,$(INSECURE)),-insecure)
+
 .PHONY: size
 size: build ## report the size of envexec (what every injected pod carries)
 	@ls -l $(BIN)/envexec $(BIN)/vault-injector | awk '{printf "%s: %d bytes (%.2f MiB)\n", $$9, $$5, $$5/1048576}'
