@@ -29,6 +29,7 @@ const (
 	EnvKubectl  = "KUBECTL_BIN"
 	EnvPromtool = "PROMTOOL_BIN"
 	EnvNode     = "NODE_BIN_DIR"
+	EnvCosign   = "COSIGN_BIN"
 )
 
 // KubebuilderAssets is the folder holding kube-apiserver and etcd, for envtest.
@@ -61,6 +62,11 @@ func Kubectl(ctx context.Context, progress io.Writer) (string, error) {
 // version with kube-apiserver); the node puts it first on containerd's PATH for the shim.
 func NodeBinaries(ctx context.Context, progress io.Writer) (string, error) {
 	return Locate(ctx, EnvNode, "node", progress)
+}
+
+// Cosign is the cosign binary, which signs and verifies releases.
+func Cosign(ctx context.Context, progress io.Writer) (string, error) {
+	return Locate(ctx, EnvCosign, "cosign", progress)
 }
 
 // DistributionRegistry is Debian's docker-registry (the CNCF distribution server), which
