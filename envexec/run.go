@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/vault-injector/vault-injector/envexec/settings"
-	"github.com/vault-injector/vault-injector/vaultref"
 )
 
 // Runner runs envexec with its side effects as fields, so tests drive the real flow and
@@ -227,18 +226,14 @@ func (inv *invocation) fetch(ctx context.Context, s settings.Settings, vars []va
 // resolveWith resolves with a logged-in client; daemon mode calls it again for fresh
 // secrets.
 func (inv *invocation) resolveWith(ctx context.Context, s settings.Settings, c *client, vars []variable) (resolved, *session, error) {
-	slots := slotsOf(vars)
-	for _, p := range s.FromPath {
-		slots = append(slots, slot{v: -1, whole: true, ref: vaultref.Ref{Path: p.Path, Version: p.Version}})
-	}
+	needs := needsOf(vars, s.FromPath)
 	rs := &resolver{c: c, s: s}
-	results := rs.resolve(ctx, slots)
-	n := len(slots) - len(s.FromPath)
-	res, err := finish(vars, slots[:n], results[:n], s.IgnoreMissing, inv.log)
+	rs.resolve(ctx, needs)
+	res, err := finish(vars, needs, s.IgnoreMissing, inv.log)
 	if err != nil {
 		return resolved{}, nil, err
 	}
-	if res.extra, err = fromPathVariables(s.FromPath, results[n:], s.IgnoreMissing, inv.log); err != nil {
+	if res.extra, err = fromPathVariables(needs, s.IgnoreMissing, inv.log); err != nil {
 		return resolved{}, nil, err
 	}
 	return res, &session{c: c, leases: rs.leases}, nil
