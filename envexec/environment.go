@@ -17,6 +17,8 @@ type resolved struct {
 	values map[int]string
 	unset  map[int]bool
 	args   map[int]string
+	// files are the contents of the files, by index in ENVEXEC_FILES.
+	files map[int]string
 	// extra are the from-path variables, "NAME=VALUE", sorted by name.
 	extra []string
 }
@@ -26,7 +28,7 @@ type resolved struct {
 // unset (and a warning logged); an argument cannot be left out, so it fails. Every other
 // failure is an error naming the variables, arguments and path, grouped per Vault call.
 func finish(vars []variable, needs []*need, ignoreMissing bool, log *slog.Logger) (resolved, error) {
-	res := resolved{values: map[int]string{}, unset: map[int]bool{}, args: map[int]string{}}
+	res := resolved{values: map[int]string{}, unset: map[int]bool{}, args: map[int]string{}, files: map[int]string{}}
 	byUser := map[*variable][]*need{}
 	for _, n := range needs {
 		if n.user != nil {
@@ -39,6 +41,8 @@ func finish(vars []variable, needs []*need, ignoreMissing bool, log *slog.Logger
 		own := byUser[vr]
 		failed := failures(own)
 		switch {
+		case len(failed) == 0 && vr.file:
+			res.files[vr.index] = vr.tmpl.Render(values(own))
 		case len(failed) == 0:
 			value := vr.tmpl.Render(values(own))
 			if strings.IndexByte(value, 0) >= 0 {
@@ -49,7 +53,7 @@ func finish(vars []variable, needs []*need, ignoreMissing bool, log *slog.Logger
 			} else {
 				res.values[vr.index] = value
 			}
-		case ignoreMissing && !vr.arg && allMissing(failed):
+		case ignoreMissing && !vr.arg && !vr.file && allMissing(failed):
 			res.unset[vr.index] = true
 			log.Warn("secret missing, variable left unset", "variable", vr.name, "path", failed[0].path, "error", failed[0].err.Error())
 		default:

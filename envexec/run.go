@@ -116,6 +116,7 @@ func (inv *invocation) start(ctx context.Context, argv []string) error {
 	if err != nil {
 		return err
 	}
+	vars = append(vars, findFiles(s.Files)...)
 	if err := checkPolicy(vars, s); err != nil {
 		return err
 	}
@@ -133,9 +134,12 @@ func (inv *invocation) start(ctx context.Context, argv []string) error {
 	if err != nil {
 		return err
 	}
+	if err := writeFiles(s.FilesDir, s.Files, res.files); err != nil {
+		return err
+	}
 	inv.releaseToken(ctx, s, vars, sess)
-	nargs := countArgs(vars)
-	inv.log.Info("starting application", "command", argv[0], "variables", len(vars)-nargs, "arguments", nargs,
+	nargs, nfiles := countUsers(vars)
+	inv.log.Info("starting application", "command", argv[0], "variables", len(vars)-nargs-nfiles, "arguments", nargs, "files", nfiles,
 		"daemon", s.Daemon, "elapsed", time.Since(began).String())
 	if s.Daemon {
 		return inv.daemonize(ctx, s, vars, sess, argv, app)
@@ -200,14 +204,17 @@ func findReferences(environ, argv []string) ([]variable, error) {
 	return append(vars, args...), nil
 }
 
-func countArgs(vars []variable) int {
-	n := 0
+// countUsers counts the arguments and the files among vars; the rest are variables.
+func countUsers(vars []variable) (args, files int) {
 	for _, v := range vars {
-		if v.arg {
-			n++
+		switch {
+		case v.arg:
+			args++
+		case v.file:
+			files++
 		}
 	}
-	return n
+	return args, files
 }
 
 // fetch logs in and resolves every reference and from-path secret within ctx's deadline.
@@ -255,6 +262,9 @@ func errorAttrs(err error) []any {
 	if errors.As(err, &re) {
 		if len(re.variables) > 0 || len(re.arguments) == 0 {
 			attrs = append(attrs, "variables", re.variables)
+		}
+		if len(re.files) > 0 {
+			attrs = append(attrs, "files", re.files)
 		}
 		if len(re.arguments) > 0 {
 			attrs = append(attrs, "arguments", re.arguments)
