@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -41,6 +42,9 @@ type Pod struct {
 	TokenAudience string `json:"tokenAudience,omitempty"`
 	// TokenExpiration is the lifetime of envexec's projected token.
 	TokenExpiration time.Duration `json:"tokenExpiration"`
+	// ImageVolume delivers envexec from an image volume of the injector image instead of
+	// the copying init container.
+	ImageVolume bool `json:"imageVolume,omitempty"`
 	// MutateProbes runs exec probes through envexec, so probe commands see the secrets.
 	MutateProbes bool `json:"mutateProbes,omitempty"`
 	// MalformedWarn admits pods with malformed references, with a warning; the webhook-wide
@@ -141,6 +145,13 @@ var Annotations = []Annotation{
 		Doc: "Run the exec probes of wrapped containers through envexec, so probe commands see the secrets. " +
 			"Each probe run then logs in to Vault and reads the secrets again: mind the load on Vault.",
 		set: func(p *Pod, v string, _ *Webhook) error { return setBool(&p.MutateProbes, v) },
+	},
+	{
+		Name: "envexec-delivery", Type: "string", Default: "the webhook's --envexec-delivery (`init-copy`)",
+		Doc: "How envexec reaches the pod: `init-copy` (an init container copies it into an in-memory volume) or " +
+			"`image-volume` (the injector image mounted read-only, no init container). Only the webhook's default and " +
+			"the deliveries in its --allowed-envexec-deliveries are accepted: the nodes must support image volumes.",
+		set: setPodDelivery,
 	},
 	{
 		Name: "env-sources", Type: "bool", Default: "false",
@@ -297,6 +308,28 @@ func setPodVaultAddr(p *Pod, v string, w *Webhook) error {
 	return nil
 }
 
+// setPodDelivery takes a delivery the platform allows: its default or one it listed.
+func setPodDelivery(p *Pod, v string, w *Webhook) error {
+	d, err := parseDelivery(v)
+	if err != nil {
+		return err
+	}
+	if d != w.EnvexecDelivery && !slices.Contains(w.AllowedDeliveries, d) {
+		return fmt.Errorf("%s is not allowed by the platform (allowed: %s, the default, and --allowed-envexec-deliveries)", d, w.EnvexecDelivery)
+	}
+	p.ImageVolume = d == DeliveryImageVolume
+	return nil
+}
+
+// deliveryErrors reports a delivery the injector image cannot serve: the image volume
+// mounts envexec's directory at the injector's mount path, so the file must be "envexec".
+func deliveryErrors(p *Pod) []error {
+	if p.ImageVolume && path.Base(p.EnvexecPath) != "envexec" {
+		return []error{fmt.Errorf("image-volume delivery needs --envexec-path to name a file called envexec, not %q", p.EnvexecPath)}
+	}
+	return nil
+}
+
 // ParsePod applies a pod's annotations over the webhook defaults. Every malformed or
 // unknown annotation under AnnotationPrefix is reported (joined), never defaulted. Our
 // annotation wins over its bank-vaults alias; bank-vaults annotations we do not support
@@ -319,6 +352,7 @@ func ParsePod(annotations map[string]string, serviceAccount string, w Webhook) (
 		TokenExpiration: w.Defaults.TokenExpiration,
 		CACerts:         w.VaultCA.Certs(),
 		Init:            w.Defaults.Init,
+		ImageVolume:     w.EnvexecDelivery == DeliveryImageVolume,
 	}
 	var errs []error
 	for _, a := range Annotations {
@@ -330,6 +364,7 @@ func ParsePod(annotations map[string]string, serviceAccount string, w Webhook) (
 			errs = append(errs, fmt.Errorf("annotation %q: %w", key, err))
 		}
 	}
+	errs = append(errs, deliveryErrors(&p)...)
 	errs = append(errs, parseFiles(&p, annotations)...)
 	errs = append(errs, initRelationErrors(&p, annotations)...)
 	errs = append(errs, authRelationErrors(&p, annotations, w.BankVaultsCompat)...)

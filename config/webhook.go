@@ -59,6 +59,34 @@ type Webhook struct {
 	AllowTLSSkipVerify bool
 	// MalformedReferences says what a malformed reference does at admission.
 	MalformedReferences MalformedPolicy
+	// EnvexecDelivery is how envexec reaches pods unless one chooses otherwise.
+	EnvexecDelivery Delivery
+	// AllowedDeliveries are the deliveries a pod's envexec-delivery annotation may choose
+	// besides EnvexecDelivery: only those the cluster's nodes support.
+	AllowedDeliveries []Delivery
+}
+
+// Delivery is how envexec reaches a pod's containers.
+type Delivery string
+
+// The envexec deliveries.
+const (
+	// DeliveryInitCopy copies envexec into an in-memory volume with an init container
+	// (the default; works on every cluster).
+	DeliveryInitCopy Delivery = "init-copy"
+	// DeliveryImageVolume mounts the injector image read-only as an image volume
+	// (volumes[].image, KEP-4639; Kubernetes 1.35+ and containerd 2.x): no init
+	// container, no copy.
+	DeliveryImageVolume Delivery = "image-volume"
+)
+
+// parseDelivery reads one delivery name.
+func parseDelivery(v string) (Delivery, error) {
+	switch d := Delivery(v); d {
+	case DeliveryInitCopy, DeliveryImageVolume:
+		return d, nil
+	}
+	return "", fmt.Errorf("%q is not %s or %s", v, DeliveryInitCopy, DeliveryImageVolume)
 }
 
 // MalformedPolicy is what a malformed reference does to a pod at admission.
@@ -312,6 +340,32 @@ var webhookFlags = []flagSpec{
 				return nil
 			}
 			return fmt.Errorf("%q is not deny or warn", v)
+		},
+	},
+	{
+		"envexec-delivery", string(DeliveryInitCopy), "how envexec reaches pods: init-copy (an init container copies it into an in-memory volume) " +
+			"or image-volume (the injector image mounted read-only as an image volume; needs Kubernetes 1.35+ and containerd 2.x on every node)",
+		func(w *Webhook, v string) error {
+			d, err := parseDelivery(v)
+			w.EnvexecDelivery = d
+			return err
+		},
+	},
+	{
+		"allowed-envexec-deliveries", "", "comma-separated deliveries a pod's envexec-delivery annotation may choose besides --envexec-delivery",
+		func(w *Webhook, v string) error {
+			w.AllowedDeliveries = nil
+			for _, s := range strings.Split(v, ",") {
+				if s = strings.TrimSpace(s); s == "" {
+					continue
+				}
+				d, err := parseDelivery(s)
+				if err != nil {
+					return err
+				}
+				w.AllowedDeliveries = append(w.AllowedDeliveries, d)
+			}
+			return nil
 		},
 	},
 	{

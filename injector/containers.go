@@ -2,6 +2,7 @@ package injector
 
 import (
 	"maps"
+	"path"
 	"slices"
 	"strings"
 
@@ -14,7 +15,14 @@ import (
 )
 
 // binVolume is in memory: envexec never touches a node's disk, and it is gone with the pod.
-func binVolume() corev1.Volume {
+// With image-volume delivery it is the injector image itself, mounted read-only by the
+// kubelet: the platform's image reference, never anything the pod names.
+func binVolume(cfg config.Pod) corev1.Volume {
+	if cfg.ImageVolume {
+		return corev1.Volume{Name: VolumeName, VolumeSource: corev1.VolumeSource{Image: &corev1.ImageVolumeSource{
+			Reference: cfg.InjectorImage, PullPolicy: corev1.PullIfNotPresent,
+		}}}
+	}
 	return corev1.Volume{
 		Name: VolumeName,
 		VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
@@ -93,7 +101,7 @@ func vaultTokenVolume(cfg config.Pod) corev1.Volume {
 // token for kubernetes and jwt logins; the pod's CA when it names a tls-secret; the
 // AppRole or Vault token Secret for those methods.
 func ourVolumes(cfg config.Pod) []corev1.Volume {
-	vs := []corev1.Volume{binVolume()}
+	vs := []corev1.Volume{binVolume(cfg)}
 	if cfg.UsesServiceAccountToken() {
 		vs = append(vs, tokenVolume(cfg))
 	}
@@ -220,6 +228,10 @@ func ourMounts(cfg config.Pod) []corev1.VolumeMount {
 	ms := make([]corev1.VolumeMount, len(vs))
 	for i, v := range vs {
 		ms[i] = corev1.VolumeMount{Name: v.Name, MountPath: dirs[v.Name], ReadOnly: true}
+	}
+	if cfg.ImageVolume {
+		// envexec's directory of the image, so it is MountPath/envexec as with init-copy.
+		ms[0].SubPath = strings.TrimPrefix(path.Dir(cfg.EnvexecPath), "/")
 	}
 	return ms
 }

@@ -25,6 +25,8 @@ type ownership struct {
 	// injected: the pod carries our init container and volumes exactly as Inject writes
 	// them, so this is a second pass (reinvocation) over our own output.
 	injected bool
+	// initCopy: our init container is the pod's first (init-copy delivery).
+	initCopy bool
 	// wrapped are the containers that already run envexec exactly as wrapContainer wrote.
 	wrapped []target
 	// refused are the containers denied for using our parts; nothing else is said of them.
@@ -34,7 +36,7 @@ type ownership struct {
 // skips tells whether scan has nothing to do with the container at (init, i).
 func (o ownership) skips(init bool, i int) bool {
 	at := func(t target) bool { return t.init == init && t.index == i }
-	return (o.injected && init && i == 0) || slices.ContainsFunc(o.wrapped, at) || slices.ContainsFunc(o.refused, at)
+	return (o.injected && o.initCopy && init && i == 0) || slices.ContainsFunc(o.wrapped, at) || slices.ContainsFunc(o.refused, at)
 }
 
 // ownParts recognises the injector's own parts by an exact match of what Inject writes,
@@ -49,14 +51,22 @@ func ownParts(pod *corev1.Pod, cfg config.Pod) (ownership, []error) {
 	ours := ownVolumes(pod, cfg, fail) + ownInitContainer(pod, cfg, fail)
 	switch {
 	case ours == 0 || len(errs) > 0: // most pods: none of our parts, and nothing to count
-	case ours == len(ourVolumes(cfg))+1:
-		o.injected = true
+	case ours == len(ourVolumes(cfg))+initContainers(cfg):
+		o.injected, o.initCopy = true, !cfg.ImageVolume
 	default:
 		fail("", "the pod holds some of the injector's volumes and init container but not all; create it without them")
 	}
 	o.visit(true, pod.Spec.InitContainers, cfg, fail)
 	o.visit(false, pod.Spec.Containers, cfg, fail)
 	return o, errs
+}
+
+// initContainers is how many init containers Inject adds: none for an image volume.
+func initContainers(cfg config.Pod) int {
+	if cfg.ImageVolume {
+		return 0
+	}
+	return 1
 }
 
 // ownVolumes counts the volumes that are exactly ours and reports those only named so.
@@ -91,7 +101,7 @@ func ownInitContainer(pod *corev1.Pod, cfg config.Pod, fail func(container, reas
 		if c.Name != InitContainerName {
 			continue
 		}
-		if i != 0 || !sameInitContainer(c, initContainer(cfg)) {
+		if i != 0 || cfg.ImageVolume || !sameInitContainer(c, initContainer(cfg)) {
 			fail(c.Name, "the init container name "+InitContainerName+" is reserved for the injector; rename the container")
 			continue
 		}

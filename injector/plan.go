@@ -212,11 +212,13 @@ func (p *Plan) apply(wrap []target, facts Facts) (*corev1.Pod, Report, error) {
 		had := len(out.Spec.Volumes)
 		out.Spec.Volumes = append(out.Spec.Volumes, ourVolumes(p.cfg)...)
 		appended(&ch, "/spec/volumes", had, out.Spec.Volumes)
-		out.Spec.InitContainers = slices.Insert(out.Spec.InitContainers, 0, initContainer(p.cfg))
-		if len(out.Spec.InitContainers) == 1 {
-			ch.add("/spec/initContainers", out.Spec.InitContainers)
-		} else {
-			ch.add("/spec/initContainers/0", &out.Spec.InitContainers[0])
+		if !p.cfg.ImageVolume { // an image volume needs no copy
+			out.Spec.InitContainers = slices.Insert(out.Spec.InitContainers, 0, initContainer(p.cfg))
+			if len(out.Spec.InitContainers) == 1 {
+				ch.add("/spec/initContainers", out.Spec.InitContainers)
+			} else {
+				ch.add("/spec/initContainers/0", &out.Spec.InitContainers[0])
+			}
 		}
 	}
 	switch {

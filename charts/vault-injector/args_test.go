@@ -210,6 +210,8 @@ func checkCustomized(t *testing.T, got parsed) {
 		BankVaultsCompat:    false,
 		AllowTLSSkipVerify:  true,
 		MalformedReferences: config.MalformedWarn,
+		EnvexecDelivery:     config.DeliveryImageVolume,
+		AllowedDeliveries:   []config.Delivery{config.DeliveryInitCopy},
 		Certs: config.Certs{
 			Mode: config.CertModeSelfManaged, Secret: "vi-secrets-certs", WebhookConfigName: "vi-secrets", ServiceName: "vi-secrets",
 			Namespace: "infra", CAValidity: 87600 * time.Hour, CertValidity: 720 * time.Hour, CheckInterval: 30 * time.Second,

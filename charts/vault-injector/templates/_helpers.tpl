@@ -160,6 +160,8 @@ whole configuration and an unknown flag stops the binary instead of being ignore
 - {{ printf "--token-audience=%s" $v.envexec.tokenAudience | quote }}
 - {{ printf "--allowed-token-audiences=%s" (join "," $v.envexec.allowedTokenAudiences) | quote }}
 - {{ printf "--token-expiration=%s" $v.envexec.tokenExpiration | quote }}
+- {{ printf "--envexec-delivery=%s" $v.envexec.delivery | quote }}
+- {{ printf "--allowed-envexec-deliveries=%s" (join "," $v.envexec.allowedDeliveries) | quote }}
 - {{ printf "--bank-vaults-annotations=%t" $v.bankVaultsAnnotations | quote }}
 - {{ printf "--allow-tls-skip-verify=%t" $v.allowTLSSkipVerify | quote }}
 - {{ printf "--malformed-references=%s" $v.malformedReferences | quote }}
