@@ -372,7 +372,7 @@ func knownNames() string {
 	for i, a := range Annotations {
 		names[i] = a.Name
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(append(names, FileAnnotationPrefix+"NAME"), ", ")
 }
 
 // AnnotationsMarkdown renders docs/annotations.md from the Annotations table.

@@ -107,7 +107,7 @@ func ourVolumes(cfg config.Pod) []corev1.Volume {
 		vs = append(vs, vaultTokenVolume(cfg))
 	case settings.AuthKubernetes, settings.AuthJWT:
 	}
-	return vs
+	return append(vs, filesVolumes(cfg)...)
 }
 
 // initContainer copies envexec into the shared volume. It needs no shell and meets the
@@ -182,7 +182,7 @@ func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts) {
 			}
 		}
 	}
-	c.VolumeMounts = append(c.VolumeMounts, ourMounts(cfg)...)
+	c.VolumeMounts = append(c.VolumeMounts, ourMounts(cfg, c.Name)...)
 	if c.TerminationMessagePolicy == "" || c.TerminationMessagePolicy == corev1.TerminationMessageReadFile {
 		// envexec explains a failed start on stderr; let `kubectl describe` show it.
 		c.TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
@@ -191,18 +191,21 @@ func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts) {
 }
 
 // ourMounts mount each of ourVolumes read-only at its reserved path, for a container that
-// runs envexec: the credentials are mounted nowhere else.
-func ourMounts(cfg config.Pod) []corev1.VolumeMount {
+// runs envexec: the credentials are mounted nowhere else. Of the files volumes, only the
+// container's own is mounted, writable, at the files directory.
+func ourMounts(cfg config.Pod, container string) []corev1.VolumeMount {
 	dirs := map[string]string{
 		VolumeName: MountPath, TokenVolumeName: TokenDir, CAVolumeName: CADir,
 		AppRoleVolumeName: AppRoleDir, VaultTokenVolumeName: VaultTokenDir,
 	}
 	vs := ourVolumes(cfg)
-	ms := make([]corev1.VolumeMount, len(vs))
-	for i, v := range vs {
-		ms[i] = corev1.VolumeMount{Name: v.Name, MountPath: dirs[v.Name], ReadOnly: true}
+	ms := make([]corev1.VolumeMount, 0, len(vs))
+	for _, v := range vs {
+		if dir, ok := dirs[v.Name]; ok {
+			ms = append(ms, corev1.VolumeMount{Name: v.Name, MountPath: dir, ReadOnly: true})
+		}
 	}
-	return ms
+	return append(ms, filesMount(cfg, container)...)
 }
 
 // authEnv are the settings of envexec's login: the service account token for kubernetes
@@ -246,6 +249,7 @@ func settingsEnv(container string, cfg config.Pod) []corev1.EnvVar {
 	for _, name := range slices.Sorted(maps.Keys(cfg.Envexec)) {
 		env = append(env, corev1.EnvVar{Name: name, Value: cfg.Envexec[name]})
 	}
+	env = append(env, filesEnv(container, cfg)...)
 	names := make([]string, len(env))
 	for i, e := range env {
 		names[i] = e.Name

@@ -102,6 +102,8 @@ type ContainerReport struct {
 	// Arguments are the entries of command and args holding references, in spec order,
 	// as "command[N]" and "args[N]".
 	Arguments []string `json:",omitempty"`
+	// Files are the paths of the files envexec writes for it (file.NAME annotations).
+	Files []string `json:",omitempty"`
 }
 
 // ImageConfig is how the container runtime starts an image when the pod does not say.
@@ -150,7 +152,7 @@ func Inject(pod *corev1.Pod, cfg config.Pod, facts Facts) (*corev1.Pod, Report, 
 		wrapContainer(c, cfg, facts)
 		report.Warnings = append(report.Warnings, t.refs.warnings...)
 		report.Containers = append(report.Containers, ContainerReport{
-			Name: c.Name, Init: t.init, Variables: t.refs.variables, Arguments: t.refs.arguments,
+			Name: c.Name, Init: t.init, Variables: t.refs.variables, Arguments: t.refs.arguments, Files: t.refs.files,
 		})
 	}
 	if !plan.alreadyInjected {
@@ -212,6 +214,7 @@ type plan struct {
 // the injector's own parts.
 func scan(pod *corev1.Pod, cfg config.Pod, facts Facts) (plan, error) {
 	own, errs := ownParts(pod, cfg)
+	errs = append(errs, fileProblems(pod, cfg)...)
 	p := plan{alreadyInjected: own.injected}
 	visit := func(init bool, cs []corev1.Container) {
 		for i := range cs {
@@ -219,7 +222,7 @@ func scan(pod *corev1.Pod, cfg config.Pod, facts Facts) (plan, error) {
 			if own.skips(init, i) {
 				continue
 			}
-			refs, err := references(pod, c, facts, need{fromPath: !init && cfg.FromPath(), envSources: cfg.EnvSources}, cfg.MalformedWarn)
+			refs, err := references(pod, c, facts, need{fromPath: !init && cfg.FromPath(), envSources: cfg.EnvSources, files: filesPaths(cfg, c.Name)}, cfg.MalformedWarn)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -244,7 +247,7 @@ func ImagesToResolve(pod *corev1.Pod, cfg config.Pod) []string {
 			if len(c.Command) > 0 || c.Name == InitContainerName || slices.Contains(images, c.Image) {
 				continue
 			}
-			if all || len(containerRefs(c)) > 0 || (cfg.EnvSources && readsSources(c)) {
+			if all || len(containerRefs(c)) > 0 || (cfg.EnvSources && readsSources(c)) || len(cfg.FilesOf(c.Name)) > 0 {
 				images = append(images, c.Image)
 			}
 		}
