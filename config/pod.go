@@ -317,7 +317,7 @@ func ParsePod(annotations map[string]string, serviceAccount string, w Webhook) (
 		MalformedWarn:   w.MalformedReferences == MalformedWarn,
 		TokenAudience:   w.Defaults.TokenAudience,
 		TokenExpiration: w.Defaults.TokenExpiration,
-		CACerts:         w.Defaults.CACerts,
+		CACerts:         w.VaultCA.Certs(),
 		Init:            w.Defaults.Init,
 	}
 	var errs []error

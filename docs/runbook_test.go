@@ -3,9 +3,7 @@
 package docs_test
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,19 +28,19 @@ func TestVaultSetup(t *testing.T) {
 		"KUBE_HOST":   kube.Config.Host,
 	}, kube.KubeConfig)
 
-	out, err := sh.run(script(t, "vault-setup.md"))
+	out, err := sh.Run(t.Context(), script(t, "vault-setup.md"))
 	if err != nil {
 		t.Fatalf("docs/vault-setup.md: %v\n%s", err, out)
 	}
-	if last := lastLine(out); last != "s3cr3t-from-vault" {
+	if last := runbook.LastLine(out); last != "s3cr3t-from-vault" {
 		t.Errorf("the runbook's last command printed %q, want the secret it stored\n%s", last, out)
 	}
 
-	out, err = sh.run(`vault write auth/kubernetes/login role=api jwt="$(kubectl -n shop create token api)"`)
+	out, err = sh.Run(t.Context(), `vault write auth/kubernetes/login role=api jwt="$(kubectl -n shop create token api)"`)
 	if err == nil || !strings.Contains(out, "invalid audience") {
 		t.Errorf("a token for the apiserver's audience logged in (err %v), want invalid audience:\n%s", err, out)
 	}
-	out, err = sh.run(`vault write auth/kubernetes/login role=api jwt="$(kubectl -n default create serviceaccount api >/dev/null && kubectl -n default create token api --audience vault)"`)
+	out, err = sh.Run(t.Context(), `vault write auth/kubernetes/login role=api jwt="$(kubectl -n default create serviceaccount api >/dev/null && kubectl -n default create token api --audience vault)"`)
 	if err == nil || !strings.Contains(out, "namespace not authorized") {
 		t.Errorf("a same-named service account of another namespace logged in (err %v):\n%s", err, out)
 	}
@@ -65,15 +63,8 @@ func script(t *testing.T, file string) string {
 	return runbook.Script("docs/"+file, blocks)
 }
 
-// shell runs bash in a scratch folder with kubectl and vault first on PATH and a HOME of
-// its own, so the vault token helper and kubectl's cache stay out of the user's.
-type shell struct {
-	t   *testing.T
-	dir string
-	env []string
-}
-
-func newShell(t *testing.T, vars map[string]string, kubeconfig []byte) *shell {
+// newShell is a runbook shell with kubectl and vault, and KUBECONFIG set to kubeconfig.
+func newShell(t *testing.T, vars map[string]string, kubeconfig []byte) *runbook.Shell {
 	t.Helper()
 	kubectl, err := tools.Kubectl(t.Context(), nil)
 	if err != nil {
@@ -88,30 +79,8 @@ func newShell(t *testing.T, vars map[string]string, kubeconfig []byte) *shell {
 	if err := os.WriteFile(kc, kubeconfig, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := []string{
-		"PATH=" + filepath.Dir(kubectl) + ":" + filepath.Dir(vault) + ":/usr/local/bin:/usr/bin:/bin",
-		"HOME=" + dir, "KUBECONFIG=" + kc,
-	}
-	for k, v := range vars {
-		env = append(env, k+"="+v)
-	}
-	return &shell{t: t, dir: dir, env: env}
-}
-
-// run runs a script and returns its standard output and error, interleaved.
-func (s *shell) run(script string) (string, error) {
-	cmd := exec.CommandContext(s.t.Context(), "bash", "-c", script)
-	cmd.Dir = s.dir
-	cmd.Env = s.env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
+	vars["KUBECONFIG"] = kc
+	return runbook.NewShell(dir, []string{kubectl, vault}, vars)
 }
 
 // startAPIServer starts a real kube-apiserver and etcd.

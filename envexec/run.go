@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vault-injector/vault-injector/envexec/settings"
+	"github.com/vault-injector/vault-injector/internal/buildinfo"
 )
 
 // Runner runs envexec with its side effects as fields, so tests drive the real flow and
@@ -89,15 +90,17 @@ func (inv *invocation) dispatch(ctx context.Context, args []string) error {
 	}
 }
 
-// tool runs the commands besides starting an application: version and copy.
+// tool runs the commands besides starting an application: version [--json] and copy.
 func (inv *invocation) tool(args []string) error {
 	switch cmd := args[0]; {
-	case cmd == "version" && len(args) == 1:
-		_, err := fmt.Fprintln(inv.Stdout, versionString())
-		return err
+	case cmd == "version":
+		if err := buildinfo.Command("envexec", args[1:], inv.Stdout); err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+		return nil
 	case cmd == "copy" && len(args) == 2:
 		return copySelf(args[1])
-	case cmd == "--" || cmd == "copy" || cmd == "version":
+	case cmd == "--" || cmd == "copy":
 		return fmt.Errorf("%w: wrong number of arguments for %q", errUsage, cmd)
 	default:
 		return fmt.Errorf("%w: unknown command %q (the application's command goes after \"--\")", errUsage, cmd)

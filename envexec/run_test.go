@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vault-injector/vault-injector/envexec/settings"
+	"github.com/vault-injector/vault-injector/internal/buildinfo"
 )
 
 // outcome is what one envexec run did, with the exec observed instead of performed.
@@ -109,8 +110,10 @@ func TestCommandLine(t *testing.T) {
 		"-h":              {args: []string{"-h"}, wantCode: ExitOK, wantUsage: true},
 		"--help":          {args: []string{"--help"}, wantCode: ExitOK, wantUsage: true},
 		"help":            {args: []string{"help"}, wantCode: ExitOK, wantUsage: true},
-		"version":         {args: []string{"version"}, wantCode: ExitOK, wantStdout: versionString() + "\n"},
+		"version":         {args: []string{"version"}, wantCode: ExitOK, wantStdout: buildinfo.Read().Text("envexec")},
+		"version --json":  {args: []string{"version", "--json"}, wantCode: ExitOK, wantStdout: versionJSON(t)},
 		"version extra":   {args: []string{"version", "x"}, wantCode: ExitUsage, wantUsage: true},
+		"version two":     {args: []string{"version", "--json", "--json"}, wantCode: ExitUsage, wantUsage: true},
 		"copy no dir":     {args: []string{"copy"}, wantCode: ExitUsage, wantUsage: true},
 		"copy two dirs":   {args: []string{"copy", "a", "b"}, wantCode: ExitUsage, wantUsage: true},
 		"dashes only":     {args: []string{"--"}, wantCode: ExitUsage, wantUsage: true},
@@ -137,6 +140,16 @@ func TestCommandLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// versionJSON is what `envexec version --json` prints: the build info as one JSON line.
+func versionJSON(t *testing.T) string {
+	t.Helper()
+	b, err := json.Marshal(buildinfo.Read())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b) + "\n"
 }
 
 func TestUsageListsSettingsAndExitCodes(t *testing.T) {

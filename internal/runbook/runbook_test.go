@@ -7,15 +7,15 @@ import (
 
 func TestParse(t *testing.T) {
 	md := "# T\n\n<!-- runbook: the test sets it -->\n```sh\nexport A=1\n```\n\n```yaml\nx: 1\n```\n" +
-		"<!-- runbook: a marker lost by prose -->\nprose\n````sh\necho \"```\"\nB=2\n````\n  ```bash\n  echo $B\n  ```\n"
+		"<!-- runbook: a marker lost by prose -->\n## Two\n````sh\necho \"```\"\nB=2\n# not a heading\n````\n  ```bash\n  echo $B\n  ```\n"
 	blocks, err := Parse([]byte(md))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []Block{
-		{Line: 4, Script: "export A=1\n", Skip: "the test sets it"},
-		{Line: 13, Script: "echo \"```\"\nB=2\n"},
-		{Line: 17, Script: "  echo $B\n"},
+		{Line: 4, Script: "export A=1\n", Skip: "the test sets it", Section: "T"},
+		{Line: 13, Script: "echo \"```\"\nB=2\n# not a heading\n", Section: "Two"},
+		{Line: 18, Script: "  echo $B\n", Section: "Two"},
 	}
 	if len(blocks) != len(want) {
 		t.Fatalf("got %d blocks %+v, want %d", len(blocks), blocks, len(want))
@@ -25,9 +25,12 @@ func TestParse(t *testing.T) {
 			t.Errorf("block %d: got %+v, want %+v", i, blocks[i], want[i])
 		}
 	}
+	if two := In(blocks, "Two"); len(two) != 2 || two[0].Line != 13 {
+		t.Errorf("In(Two) = %+v", two)
+	}
 	s := Script("doc.md", blocks)
 	if strings.Contains(s, "export A=1") || !strings.Contains(s, "B=2\n") || !strings.HasPrefix(s, "set -euo pipefail\n") ||
-		!strings.Contains(s, `echo "+ doc.md:17" >&2`) {
+		!strings.Contains(s, `echo "+ doc.md:18" >&2`) {
 		t.Errorf("script:\n%s", s)
 	}
 }
