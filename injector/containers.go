@@ -268,7 +268,7 @@ func settingsEnv(container string, cfg config.Pod) []corev1.EnvVar {
 	for _, name := range slices.Sorted(maps.Keys(cfg.Envexec)) {
 		env = append(env, corev1.EnvVar{Name: name, Value: cfg.Envexec[name]})
 	}
-	env = append(env, filesEnv(container, cfg)...)
+	env = append(append(env, filesEnv(container, cfg)...), watchEnv(cfg)...)
 	names := make([]string, len(env))
 	for i, e := range env {
 		names[i] = e.Name

@@ -67,6 +67,15 @@ func filesEnv(container string, cfg config.Pod) []corev1.EnvVar {
 	}
 }
 
+// watchEnv hands a daemon-mode envexec the interval at which it checks whether its KV v2
+// secrets changed: the platform's, or the pod's longer one. Only daemon mode stays to watch.
+func watchEnv(cfg config.Pod) []corev1.EnvVar {
+	if cfg.Envexec[settings.EnvDaemon] != "true" || cfg.WatchInterval <= 0 {
+		return nil
+	}
+	return []corev1.EnvVar{{Name: settings.EnvDaemonWatch, Value: cfg.WatchInterval.String()}}
+}
+
 // filesPaths are the paths of container's files, for the report.
 func filesPaths(cfg config.Pod, container string) []string {
 	var out []string
