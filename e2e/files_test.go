@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -181,5 +183,50 @@ var _ = Describe("docs/files.md", Label("vault", "docs"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(keyBelongsToCert(string(cert), string(key))).To(BeTrue())
 		f.expectNoLeakAnywhereIn(ctx, p, "web", nil, f.canary, strings.Split(string(key), "\n")[1])
+	}, SpecTimeout(2*time.Minute))
+})
+
+// rotateScript records, at each SIGHUP, the SHA-256 of its config file (never the file
+// itself: /out is on disk), then keeps running.
+const rotateScript = `trap 'sha256sum ` + filesDir + `/app.ini > /out/hup.tmp && mv /out/hup.tmp /out/hup' HUP
+printf ready > /out/secret
+while :; do sleep 0.2; done`
+
+var _ = Describe("a daemon-mode pod with a file", Label("vault"), func() {
+	It("gets a KV secret changed in Vault while it runs: the file is rewritten, then the signal it named arrives", func(ctx SpecContext) {
+		f := newFixture(ctx)
+		pod := shellPod(f, "rotate", rotateScript, nil, map[string]string{
+			"vault-injector.io/files-dir":        filesDir,
+			"vault-injector.io/file.config":      fileAnnotation("app.ini", "", "password = ${"+f.Ref("db", "password")+"}\n"),
+			"vault-injector.io/daemon":           "true",
+			"vault-injector.io/daemon-on-change": "signal",
+			"vault-injector.io/daemon-signal":    "SIGHUP",
+		})
+		stored := f.create(ctx, pod)
+		Expect(stored.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: "ENVEXEC_DAEMON_WATCH_INTERVAL", Value: framework.E2EWatchInterval.String()}))
+		p := f.start(ctx, stored)
+		Eventually(ctx, marker(p, "app")).WithPolling(50 * time.Millisecond).Should(Equal("ready"))
+		conf, _, err := p.Exec(ctx, "app", "/bin/cat", filesDir+"/app.ini")
+		Expect(err).NotTo(HaveOccurred())
+		//nolint:ginkgolinter // Equal would print the canary on failure
+		Expect(string(conf) == "password = "+f.canary+"\n").To(BeTrue(), "the file before the change")
+
+		By("changing the secret in Vault")
+		fresh := "canary-" + rand.Text()
+		Expect(f.PutSecret(ctx, "db", map[string]string{"password": fresh})).To(Succeed())
+
+		By("waiting for the signal, which must find the new file")
+		want := fmt.Sprintf("%x  %s/app.ini\n", sha256.Sum256([]byte("password = "+fresh+"\n")), filesDir)
+		hup := func() (string, error) {
+			b, err := os.ReadFile(filepath.Join(p.VolumeDir("out"), "hup"))
+			return string(b), err
+		}
+		Eventually(ctx, hup).WithPolling(200*time.Millisecond).Should(Equal(want), "the application's hash of the file at SIGHUP")
+		_, stderr := p.Logs("app")
+		for _, msg := range []string{"secret changed", "files rewritten", "signaling application"} {
+			Expect(string(stderr)).To(ContainSubstring(`"msg":"` + msg + `"`))
+		}
+		Expect(p.Exited("app")).To(BeFalse(), "the application keeps running")
+		f.expectNoLeakAnywhere(ctx, p, nil, f.canary, fresh)
 	}, SpecTimeout(2*time.Minute))
 })
