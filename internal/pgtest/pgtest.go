@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,16 +94,17 @@ func (s *Server) start(ctx context.Context, bin string) error {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	go func() { s.done <- s.cmd.Wait() }()
-	return s.waitReady(ctx)
+	return s.waitReady(ctx, bin)
 }
 
-// waitReady polls the port until the server accepts connections.
-func (s *Server) waitReady(ctx context.Context) error {
-	addr := net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
+// waitReady polls with pg_isready until the server accepts connections: an open port is
+// not enough, it refuses them while it starts up.
+func (s *Server) waitReady(ctx context.Context, bin string) error {
 	for {
-		var d net.Dialer
-		if c, err := d.DialContext(ctx, "tcp", addr); err == nil {
-			return c.Close()
+		//nolint:gosec // the binary directory is Debian's, found by BinDir
+		ready := exec.CommandContext(ctx, filepath.Join(bin, "pg_isready"), "-q", "-h", s.Host, "-p", strconv.Itoa(s.Port), "-U", "postgres", "-d", "postgres")
+		if ready.Run() == nil {
+			return nil
 		}
 		select {
 		case err := <-s.done:
