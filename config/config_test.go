@@ -253,7 +253,7 @@ func TestParsePod(t *testing.T) {
 		Inject: true, InjectorImage: w.InjectorImage, EnvexecPath: w.EnvexecPath,
 		VaultAddr: w.Defaults.VaultAddr, Role: "app", AuthPath: "kubernetes",
 		Timeout: time.Minute, LogLevel: config.LogInfo, TokenAudience: "vault", TokenExpiration: 10 * time.Minute,
-		Init: w.Defaults.Init,
+		Init: w.Defaults.Init, WatchInterval: 5 * time.Minute,
 	}
 	with := func(f func(p *config.Pod)) config.Pod { p := base; f(&p); return p }
 	cases := map[string]struct {

@@ -132,6 +132,9 @@ func parseFile(dir, name, value string) (File, error) {
 	if len(a.Content) > settings.MaxFileContent {
 		return File{}, fmt.Errorf("content is %d bytes, at most %d", len(a.Content), settings.MaxFileContent)
 	}
+	if strings.IndexByte(a.Content, 0) >= 0 {
+		return File{}, errors.New("content holds a NUL byte, which the container's environment cannot carry to envexec")
+	}
 	if _, err := vaultref.Scan(a.Content); err != nil {
 		return File{}, fmt.Errorf("content: %w (see docs/references.md)", err)
 	}

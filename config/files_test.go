@@ -122,3 +122,30 @@ func TestParsePodTooManyFiles(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestParsePodWatchInterval(t *testing.T) {
+	t.Parallel()
+	w, err := parse(t, []string{"--envexec-watch-interval=2m"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, want := range map[string]string{"": "2m0s", "2m": "2m0s", "1h": "1h0m0s", "0s": "0s"} {
+		ann := map[string]string{}
+		if v != "" {
+			ann["vault-injector.io/watch-interval"] = v
+		}
+		p, _, err := config.ParsePod(ann, "app", w)
+		if err != nil || p.WatchInterval.String() != want {
+			t.Errorf("watch-interval %q: %v, %v; want %s", v, p.WatchInterval, err, want)
+		}
+	}
+	for v, want := range map[string]string{"1m": "shorter than 2m0s", "-1m": "shorter than", "often": "not a duration"} {
+		_, _, err := config.ParsePod(map[string]string{"vault-injector.io/watch-interval": v}, "app", w)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("watch-interval %q: err = %v, want %q", v, err, want)
+		}
+	}
+	if _, err := parse(t, []string{"--envexec-watch-interval=500ms"}, nil); err == nil || !strings.Contains(err.Error(), "shorter than 1s") {
+		t.Errorf("--envexec-watch-interval=500ms: err = %v", err)
+	}
+}

@@ -68,6 +68,8 @@ type Pod struct {
 	EnvSources bool `json:"envSources,omitempty"`
 	// Init is the injected init container's resources and user.
 	Init InitContainer `json:"init"`
+	// WatchInterval is how often daemon-mode envexec checks its KV v2 secrets' versions.
+	WatchInterval time.Duration `json:"watchInterval,omitempty"`
 	// FilesDir is where a container's files volume is mounted; empty means
 	// DefaultFilesDir (see Dir).
 	FilesDir string `json:"filesDir,omitempty"`
@@ -236,6 +238,21 @@ var Annotations = []Annotation{
 		"Signal sent to the application when daemon-on-expiry is signal."),
 	envexecAnnotation("daemon-grace", "", settings.EnvDaemonGrace, "duration", "`30s`",
 		"Time a stopping application gets before SIGKILL."),
+	envexecAnnotation("daemon-on-change", "", settings.EnvDaemonOnChange, "restart, signal or stop", "`restart`",
+		"What daemon mode does when a watched KV v2 secret changed: restart the application, rewrite the files and send "+
+			"daemon-signal, or stop so the kubelet restarts the container (see docs/files.md)."),
+	{
+		Name: "watch-interval", Type: "duration", Default: "the webhook's --envexec-watch-interval (`5m`)",
+		Doc: "How often envexec in daemon mode checks whether the KV v2 secrets it read changed. A pod may lengthen the " +
+			"platform's interval, not shorten it (each check is a request per secret); `0s` turns the watch off.",
+		set: func(p *Pod, v string, w *Webhook) error {
+			if d, err := time.ParseDuration(v); err == nil && d == 0 {
+				p.WatchInterval = 0
+				return nil
+			}
+			return setWatch(&p.WatchInterval, v, w.Defaults.WatchInterval)
+		},
+	},
 	{
 		Name: "timeout", Type: "duration", Default: "the webhook's --envexec-timeout (`60s`)",
 		Doc: "Start-up deadline of envexec: login, reads and retries must finish within it (at most 10m).",
@@ -353,6 +370,7 @@ func ParsePod(annotations map[string]string, serviceAccount string, w Webhook) (
 		CACerts:         w.VaultCA.Certs(),
 		Init:            w.Defaults.Init,
 		ImageVolume:     w.EnvexecDelivery == DeliveryImageVolume,
+		WatchInterval:   w.Defaults.WatchInterval,
 	}
 	var errs []error
 	for _, a := range Annotations {
@@ -407,7 +425,7 @@ func knownNames() string {
 	for i, a := range Annotations {
 		names[i] = a.Name
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(append(names, FileAnnotationPrefix+"NAME"), ", ")
 }
 
 // AnnotationsMarkdown renders docs/annotations.md from the Annotations table.

@@ -127,6 +127,21 @@ func setTimeout(dst *time.Duration, v string) error {
 	return nil
 }
 
+// setWatch reads a watch interval of at least floor (and settings.MinWatch), as envexec
+// will read it; "0s" means off, for the platform only.
+func setWatch(dst *time.Duration, v string, floor time.Duration) error {
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a duration", v)
+	case d == 0 && floor == 0:
+	case d < max(floor, settings.MinWatch):
+		return fmt.Errorf("%q is shorter than %s: a pod may lengthen the platform's interval, not shorten it", v, max(floor, settings.MinWatch))
+	}
+	*dst = d
+	return nil
+}
+
 func setDuration(dst *time.Duration, v string, maxDur time.Duration) error {
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 || d > maxDur {

@@ -182,6 +182,9 @@ type PodDefaults struct {
 	TokenExpiration time.Duration
 	// Init is the injected init container's resources and user.
 	Init InitContainer
+	// WatchInterval is how often daemon-mode envexec checks the versions of the KV v2
+	// secrets it read; a pod may only lengthen it. 0 turns the watch off.
+	WatchInterval time.Duration
 }
 
 // flagSpec declares one webhook setting: its flag, its environment variable (derived), its
@@ -270,6 +273,10 @@ var webhookFlags = []flagSpec{
 	{
 		"envexec-timeout", "60s", "default start-up deadline of envexec (login, reads and retries)",
 		func(w *Webhook, v string) error { return setTimeout(&w.Defaults.Timeout, v) },
+	},
+	{
+		"envexec-watch-interval", "5m", "how often envexec in daemon mode checks whether the KV v2 secrets it read changed (jittered by a tenth; 0s: never); pods may lengthen it with the watch-interval annotation",
+		func(w *Webhook, v string) error { return setWatch(&w.Defaults.WatchInterval, v, 0) },
 	},
 	{
 		"envexec-log-level", "info", "default log level of envexec (debug, info, warn, error)",

@@ -82,7 +82,12 @@ func appEnv(p *framework.Pod, container string) func() (map[string]string, error
 // environment of a second process started in it, as kubectl exec would. extra adds
 // places a spec knows of. It first checks the places are not trivially empty.
 func (f *fixture) expectNoLeakAnywhere(ctx SpecContext, p *framework.Pod, extra map[string][]byte, canaries ...string) {
-	const container = "app"
+	GinkgoHelper()
+	f.expectNoLeakAnywhereIn(ctx, p, "app", extra, canaries...)
+}
+
+// expectNoLeakAnywhereIn is expectNoLeakAnywhere for the container of another name.
+func (f *fixture) expectNoLeakAnywhereIn(ctx SpecContext, p *framework.Pod, container string, extra map[string][]byte, canaries ...string) {
 	GinkgoHelper()
 	podJSON, err := cluster.PodJSON(ctx, f.Namespace, p.Pod.Name)
 	Expect(err).NotTo(HaveOccurred())

@@ -157,8 +157,11 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 		// The test registry speaks plain HTTP. Specs whose pods have no command use only
 		// images on it, so no lookup ever leaves loopback.
 		InsecureRegistries: []string{e.Registry},
-		LogPath:            e.WebhookLog,
-		Kubeconfig:         kubeconfig,
+		// Daemon-mode pods check their KV v2 secrets every second or so, so a spec sees a
+		// change in Vault reach a running pod; pods may only lengthen it.
+		WatchInterval: framework.E2EWatchInterval,
+		LogPath:       e.WebhookLog,
+		Kubeconfig:    kubeconfig,
 	})
 	Expect(err).NotTo(HaveOccurred(), "webhook log:\n%s", readTail(e.WebhookLog, 16<<10))
 	DeferCleanup(wh.Stop)

@@ -42,13 +42,19 @@ type daemon struct {
 	signaled map[*lease]bool
 	// retryAt delays the next attempt after a failed re-fetch.
 	retryAt time.Time
+	// kv are the secrets whose versions are watched (ENVEXEC_DAEMON_WATCH_INTERVAL), next
+	// at watchAt.
+	kv      []kvRead
+	watchAt time.Time
 	child   *child
 }
 
-// session is a logged-in client and the leases of what it fetched.
+// session is a logged-in client, the leases of what it fetched and the KV v2 secrets it
+// read at their current version.
 type session struct {
 	c      *client
 	leases []leased
+	kv     []kvRead
 }
 
 func (inv *invocation) daemonize(ctx context.Context, s settings.Settings, vars []variable, sess *session, argv []string, app application) error {
@@ -81,6 +87,10 @@ func (d *daemon) track(sess *session, now time.Time) {
 	d.leases = d.leases[:0]
 	for _, l := range sess.leases {
 		d.leases = append(d.leases, newLease(l.sec.leaseID, l.path, l.sec.leaseDuration, l.sec.renewable, now))
+	}
+	if d.s.Watch > 0 {
+		d.kv = sess.kv
+		d.watchAt = now.Add(jitter(d.s.Watch))
 	}
 }
 
@@ -119,6 +129,9 @@ func (d *daemon) wait() time.Duration {
 	if d.retryAt.After(time.Now()) && d.retryAt.Before(next) {
 		next = d.retryAt
 	}
+	if len(d.kv) > 0 && d.watchAt.Before(next) {
+		next = d.watchAt
+	}
 	return max(time.Until(next), 0)
 }
 
@@ -147,6 +160,9 @@ func (d *daemon) maintain(ctx context.Context) error {
 		if err := d.renewToken(ctx); err != nil {
 			return err
 		}
+	}
+	if len(d.kv) > 0 && !now.Before(d.watchAt) && d.watch(ctx) {
+		return d.changed(ctx)
 	}
 	expiring := false
 	for _, l := range d.leases {
@@ -209,6 +225,9 @@ func (d *daemon) expire(ctx context.Context) error {
 		for _, l := range d.leases {
 			d.signaled[l] = d.signaled[l] || !time.Now().Before(l.due())
 		}
+		if len(d.s.Files) > 0 && !d.refresh(ctx) {
+			return nil // files first: the signal follows when they could be rewritten
+		}
 		if d.token != nil && d.usesLogin && !time.Now().Before(d.token.due()) {
 			d.token = nil
 		}
@@ -225,12 +244,8 @@ func (d *daemon) expire(ctx context.Context) error {
 // restart fetches every secret again, then replaces the application with one that has
 // the new values. If fetching fails, the application keeps running and envexec retries.
 func (d *daemon) restart(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, d.s.Timeout)
-	defer cancel()
-	app, sess, err := d.inv.refetch(ctx, d.s, d.vars, d.argv, d.sess.c)
-	if err != nil {
-		d.inv.log.Error("fetching fresh secrets failed, will retry", append(errorAttrs(err), "retryIn", retryRefetch.String())...)
-		d.retryAt = time.Now().Add(retryRefetch)
+	app, sess, ok := d.fetchFresh(ctx)
+	if !ok {
 		return nil
 	}
 	d.inv.log.Info("restarting application with fresh secrets")
@@ -268,6 +283,12 @@ func (inv *invocation) refetch(ctx context.Context, s settings.Settings, vars []
 	res, sess, err := inv.resolveWith(ctx, s, c, vars)
 	if err != nil {
 		return application{}, nil, err
+	}
+	if err := writeFiles(s.FilesDir, s.Files, res.files); err != nil {
+		return application{}, nil, err
+	}
+	if len(s.Files) > 0 {
+		inv.log.Info("files rewritten", "files", len(s.Files))
 	}
 	app, err := newApplication(inv.Environ, argv, res, s.Passthrough)
 	if err != nil {

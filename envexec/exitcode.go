@@ -37,6 +37,9 @@ const (
 	// ExitFiles means a file (ENVEXEC_FILES) could not be written: something other than
 	// a regular file or directory is in the way, or the volume refused the write.
 	ExitFiles = 10
+	// ExitSecretChanged means daemon mode stopped the application because a watched
+	// secret changed (ENVEXEC_DAEMON_ON_CHANGE=stop), so the container restarts with it.
+	ExitSecretChanged = 11
 )
 
 // exitCodeTable documents the codes for usage text and is checked against docs/envexec.md.
@@ -58,6 +61,7 @@ func exitCodeTable() []struct {
 		{ExitCopy, "copy failed"},
 		{ExitLeaseExpired, "daemon mode stopped the application: a lease could not be renewed"},
 		{ExitFiles, "a file could not be written (something in the way, or the volume refused it)"},
+		{ExitSecretChanged, "daemon mode stopped the application: a watched secret changed"},
 	}
 }
 

@@ -170,6 +170,8 @@ type leased struct {
 type kvRead struct {
 	mount, api string
 	version    int
+	// noMetadata: the policy refused reading the metadata; daemon mode reads the secret.
+	noMetadata bool
 }
 
 // resolve answers every need: the mount lookups, early reads, writes and the transit

@@ -246,7 +246,7 @@ func (inv *invocation) resolveWith(ctx context.Context, s settings.Settings, c *
 	if res.extra, err = fromPathVariables(needs, s.IgnoreMissing, inv.log); err != nil {
 		return resolved{}, nil, err
 	}
-	return res, &session{c: c, leases: rs.leases}, nil
+	return res, &session{c: c, leases: rs.leases, kv: watched(rs.kv)}, nil
 }
 
 func newLogger(w io.Writer, s settings.Settings) *slog.Logger {

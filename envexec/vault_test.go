@@ -117,7 +117,9 @@ func newFixture(ctx context.Context, opts vaultdev.Options) (*fixture, error) {
 path "secret/data/*" { capabilities = ["read"] }
 path "kv1/*" { capabilities = ["read"] }
 path "secret/data/forbidden/*" { capabilities = ["deny"] }
+path "secret/metadata/watched/*" { capabilities = ["read"] }
 path "pki/issue/web" { capabilities = ["create", "update"] }
+path "database/creds/app" { capabilities = ["read"] }
 path "transit/decrypt/app" { capabilities = ["create", "update"] }
 `
 	steps := []struct {

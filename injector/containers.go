@@ -115,7 +115,7 @@ func ourVolumes(cfg config.Pod) []corev1.Volume {
 		vs = append(vs, vaultTokenVolume(cfg))
 	case settings.AuthKubernetes, settings.AuthJWT:
 	}
-	return vs
+	return append(vs, filesVolumes(cfg)...)
 }
 
 // initContainer copies envexec into the shared volume. It needs no shell and meets the
@@ -198,7 +198,7 @@ func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts, ch *changes
 		}
 	}
 	had := len(c.VolumeMounts)
-	c.VolumeMounts = append(c.VolumeMounts, ourMounts(cfg)...)
+	c.VolumeMounts = append(c.VolumeMounts, ourMounts(cfg, c.Name)...)
 	appended(ch, path+"/volumeMounts", had, c.VolumeMounts)
 	if c.TerminationMessagePolicy == "" || c.TerminationMessagePolicy == corev1.TerminationMessageReadFile {
 		// envexec explains a failed start on stderr; let `kubectl describe` show it.
@@ -218,22 +218,25 @@ func execOf(p *corev1.Probe) *corev1.ExecAction {
 }
 
 // ourMounts mount each of ourVolumes read-only at its reserved path, for a container that
-// runs envexec: the credentials are mounted nowhere else.
-func ourMounts(cfg config.Pod) []corev1.VolumeMount {
+// runs envexec: the credentials are mounted nowhere else. Of the files volumes, only the
+// container's own is mounted, writable, at the files directory.
+func ourMounts(cfg config.Pod, container string) []corev1.VolumeMount {
 	dirs := map[string]string{
 		VolumeName: MountPath, TokenVolumeName: TokenDir, CAVolumeName: CADir,
 		AppRoleVolumeName: AppRoleDir, VaultTokenVolumeName: VaultTokenDir,
 	}
 	vs := ourVolumes(cfg)
-	ms := make([]corev1.VolumeMount, len(vs))
-	for i, v := range vs {
-		ms[i] = corev1.VolumeMount{Name: v.Name, MountPath: dirs[v.Name], ReadOnly: true}
+	ms := make([]corev1.VolumeMount, 0, len(vs))
+	for _, v := range vs {
+		if dir, ok := dirs[v.Name]; ok {
+			ms = append(ms, corev1.VolumeMount{Name: v.Name, MountPath: dir, ReadOnly: true})
+		}
 	}
 	if cfg.ImageVolume {
 		// envexec's directory of the image, so it is MountPath/envexec as with init-copy.
 		ms[0].SubPath = strings.TrimPrefix(path.Dir(cfg.EnvexecPath), "/")
 	}
-	return ms
+	return append(ms, filesMount(cfg, container)...)
 }
 
 // authEnv are the settings of envexec's login: the service account token for kubernetes
@@ -277,6 +280,7 @@ func settingsEnv(container string, cfg config.Pod) []corev1.EnvVar {
 	for _, name := range slices.Sorted(maps.Keys(cfg.Envexec)) {
 		env = append(env, corev1.EnvVar{Name: name, Value: cfg.Envexec[name]})
 	}
+	env = append(append(env, filesEnv(container, cfg)...), watchEnv(cfg)...)
 	names := make([]string, len(env))
 	for i, e := range env {
 		names[i] = e.Name

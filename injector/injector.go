@@ -99,6 +99,8 @@ type ContainerReport struct {
 	// Arguments are the entries of command and args holding references, in spec order,
 	// as "command[N]" and "args[N]".
 	Arguments []string `json:",omitempty"`
+	// Files are the paths of the files envexec writes for it (file.NAME annotations).
+	Files []string `json:",omitempty"`
 }
 
 // ImageConfig is how the container runtime starts an image when the pod does not say.

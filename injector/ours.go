@@ -76,7 +76,7 @@ func ownVolumes(pod *corev1.Pod, cfg config.Pod, fail func(container, reason str
 	var wants []corev1.Volume // built only for a pod that holds a volume with one of our names
 	n := 0
 	for _, v := range pod.Spec.Volumes {
-		if !slices.Contains(reservedVolumes[:], v.Name) {
+		if !isReservedVolume(v.Name) {
 			continue
 		}
 		if wants == nil {
@@ -154,7 +154,7 @@ func (o *ownership) checkWrapped(c *corev1.Container, cfg config.Pod, fail func(
 func usesInjector(c *corev1.Container) string {
 	for _, m := range c.VolumeMounts {
 		switch {
-		case slices.Contains(reservedVolumes[:], m.Name):
+		case isReservedVolume(m.Name):
 			return "it mounts the injector's volume " + m.Name
 		case slices.ContainsFunc(reservedDirs[:], func(dir string) bool { return under(m.MountPath, dir) }):
 			// A mount below ours is mounted after it and would replace envexec, its
@@ -257,7 +257,7 @@ func onlyKeysOf(got, want corev1.ResourceList) corev1.ResourceList {
 // front of the command, our mounts last, our settings last in env and no other
 // ENVEXEC_* variable before them.
 func isWrapped(c *corev1.Container, cfg config.Pod) bool {
-	wantEnv, wantMounts := settingsEnv(c.Name, cfg), ourMounts(cfg)
+	wantEnv, wantMounts := settingsEnv(c.Name, cfg), ourMounts(cfg, c.Name)
 	n, m := len(c.Env)-len(wantEnv), len(c.VolumeMounts)-len(wantMounts)
 	if len(c.Command) < 2 || c.Command[0] != EnvexecInPod || c.Command[1] != "--" || n < 0 || m < 0 {
 		return false

@@ -78,13 +78,14 @@ func NewPlan(pod *corev1.Pod, cfg config.Pod) *Plan {
 		return p
 	}
 	p.own, p.ownErrs = ownParts(pod, cfg)
+	p.ownErrs = append(p.ownErrs, fileProblems(pod, cfg)...)
 	visit := func(init bool, cs []corev1.Container) {
 		for i := range cs {
 			c := &cs[i]
 			if p.own.skips(init, i) {
 				continue
 			}
-			cand := examine(pod, c, need{fromPath: !init && cfg.FromPath(), envSources: cfg.EnvSources}, cfg.MalformedWarn)
+			cand := examine(pod, c, need{fromPath: !init && cfg.FromPath(), envSources: cfg.EnvSources, files: filesPaths(cfg, c.Name)}, cfg.MalformedWarn)
 			if cand.refs.empty() && cand.ok() {
 				continue
 			}
@@ -203,7 +204,7 @@ func (p *Plan) apply(wrap []target, facts Facts) (*corev1.Pod, Report, error) {
 		wrapContainer(c, p.cfg, facts, &ch, t.path())
 		report.Warnings = append(report.Warnings, t.refs.warnings...)
 		report.Containers = append(report.Containers, ContainerReport{
-			Name: c.Name, Init: t.init, Variables: t.refs.variables, Arguments: t.refs.arguments,
+			Name: c.Name, Init: t.init, Variables: t.refs.variables, Arguments: t.refs.arguments, Files: t.refs.files,
 		})
 	}
 	if !p.own.injected {

@@ -85,6 +85,8 @@ type need struct {
 	// envSources: the pod's env-sources setting, for containers that read Secrets or
 	// ConfigMaps.
 	envSources bool
+	// files are the paths of the files the container gets.
+	files []string
 }
 
 // found is where a container holds references: env variables and command-line entries.
@@ -98,10 +100,12 @@ type found struct {
 	envSources bool
 	// warnings are malformed references let through in the webhook's warn mode.
 	warnings []string
+	// files are the paths of the files envexec writes for the container.
+	files []string
 }
 
 func (f found) empty() bool {
-	return len(f.variables) == 0 && len(f.arguments) == 0 && !f.fromPath && !f.envSources
+	return len(f.variables) == 0 && len(f.arguments) == 0 && !f.fromPath && !f.envSources && len(f.files) == 0
 }
 
 // readsSources tells whether c takes any variable from a Secret or ConfigMap.
@@ -124,7 +128,7 @@ func readsSources(c *corev1.Container) bool {
 // our reserved names. Whether its image says how to start it is for Inject to check.
 func examine(pod *corev1.Pod, c *corev1.Container, need need, warnMalformed bool) candidate {
 	refs := containerRefs(c)
-	f := found{fromPath: need.fromPath, envSources: need.envSources && readsSources(c)}
+	f := found{fromPath: need.fromPath, envSources: need.envSources && readsSources(c), files: need.files}
 	if len(refs) == 0 && f.empty() {
 		return candidate{}
 	}

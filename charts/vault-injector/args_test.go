@@ -192,7 +192,7 @@ func checkCustomized(t *testing.T, got parsed) {
 		InjectorImage: "registry.example/envexec:1.2.3", EnvexecPath: "/bin/envexec",
 		Defaults: config.PodDefaults{
 			VaultAddr: "https://vault.example:8200", AuthPath: "kubernetes-prod", Timeout: 2 * time.Minute,
-			LogLevel: config.LogDebug, TokenAudience: "vault", TokenExpiration: time.Hour,
+			LogLevel: config.LogDebug, TokenAudience: "vault", TokenExpiration: time.Hour, WatchInterval: 15 * time.Minute,
 			// runAsUser: null in the values leaves the user to the platform.
 			Init: config.InitContainer{
 				CPURequest: resource.MustParse("50m"), MemoryRequest: resource.MustParse("32Mi"),

@@ -237,6 +237,9 @@ func (p *Pod) Stop() error {
 		proc.kill()
 	}
 	p.stopLife()
+	if err := unmountMemoryVolumes(p.Pod, p.dir); err != nil {
+		return fmt.Errorf("pod %s/%s: %w", p.Pod.Namespace, p.Pod.Name, err)
+	}
 	if err := os.RemoveAll(p.dir); err != nil {
 		return fmt.Errorf("pod %s/%s: remove volumes: %w", p.Pod.Namespace, p.Pod.Name, err)
 	}

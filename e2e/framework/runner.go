@@ -54,7 +54,7 @@ func (r *Runner) Prepare(ctx context.Context, pod *corev1.Pod) (*Pod, error) {
 	p.life, p.stopLife = context.WithCancel(context.WithoutCancel(ctx))
 	if err := p.prepare(ctx); err != nil {
 		p.stopLife()
-		return nil, errors.Join(fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err), os.RemoveAll(dir))
+		return nil, errors.Join(fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err), unmountMemoryVolumes(pod, dir), os.RemoveAll(dir))
 	}
 	return p, nil
 }

@@ -2,10 +2,13 @@ package framework
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -25,7 +28,7 @@ func makeVolumes(ctx context.Context, c *Cluster, pod *corev1.Pod, podDir string
 		dir := filepath.Join(podDir, "volumes", v.Name)
 		switch {
 		case v.EmptyDir != nil:
-			if err := makeEmptyDir(dir); err != nil {
+			if err := makeEmptyDir(dir, v.EmptyDir); err != nil {
 				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 			}
 		case v.Projected != nil:
@@ -44,11 +47,47 @@ func makeVolumes(ctx context.Context, c *Cluster, pod *corev1.Pod, podDir string
 	return dirs, nil
 }
 
-func makeEmptyDir(dir string) error {
+// makeEmptyDir makes an emptyDir; medium Memory is a tmpfs of the volume's size limit,
+// as the kubelet mounts it, so what a container writes there never reaches the disk.
+func makeEmptyDir(dir string, v *corev1.EmptyDirVolumeSource) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // containers may run as any user
 		return err
 	}
+	if v.Medium == corev1.StorageMediumMemory {
+		opts := "mode=0777"
+		if v.SizeLimit != nil {
+			opts += ",size=" + strconv.FormatInt(v.SizeLimit.Value(), 10)
+		}
+		if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, opts); err != nil {
+			return fmt.Errorf("mount tmpfs: %w", err)
+		}
+	}
 	return os.Chmod(dir, 0o777) //nolint:gosec // emptyDir semantics
+}
+
+// unmountMemoryVolumes detaches the tmpfs of every medium Memory emptyDir of the pod.
+func unmountMemoryVolumes(pod *corev1.Pod, podDir string) error {
+	var errs []error
+	for _, v := range pod.Spec.Volumes {
+		if v.EmptyDir == nil || v.EmptyDir.Medium != corev1.StorageMediumMemory {
+			continue
+		}
+		err := syscall.Unmount(filepath.Join(podDir, "volumes", v.Name), syscall.MNT_DETACH)
+		if err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmount volume %s: %w", v.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// IsMemoryBacked tells whether dir lies on a tmpfs (memory, not the node's disk).
+func IsMemoryBacked(dir string) (bool, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return false, err
+	}
+	const tmpfsMagic = 0x01021994
+	return st.Type == tmpfsMagic, nil
 }
 
 // project writes the sources of a projected volume: serviceAccountToken sources requested

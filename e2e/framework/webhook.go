@@ -33,6 +33,8 @@ type WebhookOptions struct {
 	VaultAddr string
 	// EnvexecTimeout is envexec's start-up deadline written into pods (0: the default).
 	EnvexecTimeout time.Duration
+	// WatchInterval is the platform's --envexec-watch-interval (0: the default).
+	WatchInterval time.Duration
 	// AllowedVaultAddrs are the Vault addresses pods may pick with an annotation.
 	AllowedVaultAddrs []string
 	// AllowedTokenAudiences are the audiences pods may pick for envexec's token with an
@@ -118,6 +120,10 @@ func startWebhookProcess(o WebhookOptions, args []string, metrics, probes string
 	return w, nil
 }
 
+// E2EWatchInterval is the suite webhook's --envexec-watch-interval: short, so a change in
+// Vault reaches a running pod within a spec.
+const E2EWatchInterval = 2 * time.Second
+
 func webhookArgs(o WebhookOptions, metrics, probes string) []string {
 	image := o.InjectorImage
 	if image == "" {
@@ -148,6 +154,9 @@ func webhookArgs(o WebhookOptions, metrics, probes string) []string {
 	}
 	if o.EnvexecTimeout > 0 {
 		args = append(args, "--envexec-timeout="+o.EnvexecTimeout.String())
+	}
+	if o.WatchInterval > 0 {
+		args = append(args, "--envexec-watch-interval="+o.WatchInterval.String())
 	}
 	return args
 }

@@ -100,6 +100,13 @@ const (
 	EnvDaemonSignal = EnvPrefix + "DAEMON_SIGNAL"
 	// EnvDaemonGrace is how long a stopping application gets before SIGKILL.
 	EnvDaemonGrace = EnvPrefix + "DAEMON_GRACE"
+	// EnvDaemonWatch is how often daemon mode checks the versions of the KV v2 secrets
+	// it read (give or take a tenth, so pods do not call Vault in step); 0s turns the
+	// watch off.
+	EnvDaemonWatch = EnvPrefix + "DAEMON_WATCH_INTERVAL"
+	// EnvDaemonOnChange says what daemon mode does when a watched secret changed:
+	// restart (default), signal or stop, as for expiry; files are rewritten first.
+	EnvDaemonOnChange = EnvPrefix + "DAEMON_ON_CHANGE"
 	// EnvFilesDir is where the webhook mounted the container's in-memory files volume;
 	// envexec writes files below it and nowhere else.
 	EnvFilesDir = EnvPrefix + "FILES_DIR"
@@ -198,6 +205,10 @@ type Settings struct {
 	Signal syscall.Signal
 	// Grace is how long a stopping application gets before SIGKILL.
 	Grace time.Duration
+	// Watch is the mean interval of the version checks; 0 means none.
+	Watch time.Duration
+	// OnChange is what daemon mode does when a watched secret changed.
+	OnChange ExpiryAction
 	// FilesDir is the directory of the container's files volume.
 	FilesDir string
 	// Files are written below FilesDir before the application starts.
@@ -296,6 +307,9 @@ func (s *Settings) validate(values map[string]string, known map[string]bool) []e
 		s.AuthPath = string(s.AuthMethod)
 	}
 	errs = append(errs, s.validateFiles()...)
+	if s.Watch > 0 && !s.Daemon {
+		errs = append(errs, &settingError{EnvDaemonWatch, "needs " + EnvDaemon + "=true: only daemon mode stays to watch"})
+	}
 	for _, name := range s.Passthrough {
 		if !known[name] {
 			errs = append(errs, &settingError{EnvPassthrough, fmt.Sprintf("%q is not an envexec setting", name)})

@@ -34,6 +34,7 @@ func TestParseSettingsDefaults(t *testing.T) {
 		OnExpiry:      ExpiryRestart,
 		Signal:        syscall.SIGTERM,
 		Grace:         30 * time.Second,
+		OnChange:      ExpiryRestart,
 	}
 	got := s
 	got.VaultAddr = nil
@@ -65,7 +66,7 @@ func TestParseSettingsAll(t *testing.T) {
 		TLSSkipVerify: true, ClientTimeout: 2 * time.Second, Timeout: 90 * time.Second, LogLevel: slog.LevelDebug, LogText: true,
 		Pod: "p", Namespace: "ns", Container: "c", AllowLogin: true, TransitKey: "app", TransitPath: "crypto",
 		IgnoreMissing: true, FromPath: []vaultref.PathRef{{Path: "secret/app"}, {Path: "kv/x", Version: 2}},
-		Passthrough: []string{EnvPod, EnvNamespace}, Daemon: true, OnExpiry: ExpirySignal, Signal: syscall.SIGHUP, Grace: 5 * time.Second,
+		Passthrough: []string{EnvPod, EnvNamespace}, Daemon: true, OnExpiry: ExpirySignal, Signal: syscall.SIGHUP, Grace: 5 * time.Second, OnChange: ExpiryRestart,
 	}
 	if !reflect.DeepEqual(s, want) || s.VaultAddr.String() != "http://127.0.0.1:8200/prefix" {
 		t.Errorf("settings =\n%+v\nwant\n%+v", s, want)
@@ -136,6 +137,11 @@ func TestParseSettingsErrors(t *testing.T) {
 		"signal":                {set: map[string]string{EnvDaemonSignal: "SIGFOO"}, wantVar: EnvDaemonSignal, wantMsg: "want one of"},
 		"signal number":         {set: map[string]string{EnvDaemonSignal: "15"}, wantVar: EnvDaemonSignal, wantMsg: "want one of"},
 		"grace":                 {set: map[string]string{EnvDaemonGrace: "0s"}, wantVar: EnvDaemonGrace, wantMsg: "positive"},
+		"on change":             {set: map[string]string{EnvDaemonOnChange: "exit"}, wantVar: EnvDaemonOnChange, wantMsg: "want restart, signal or stop"},
+		"watch too often":       {set: map[string]string{EnvDaemon: "true", EnvDaemonWatch: "100ms"}, wantVar: EnvDaemonWatch, wantMsg: "at least 1s"},
+		"watch negative":        {set: map[string]string{EnvDaemon: "true", EnvDaemonWatch: "-1m"}, wantVar: EnvDaemonWatch, wantMsg: "at least 1s"},
+		"watch not a duration":  {set: map[string]string{EnvDaemon: "true", EnvDaemonWatch: "5"}, wantVar: EnvDaemonWatch, wantMsg: "not a Go duration"},
+		"watch without daemon":  {set: map[string]string{EnvDaemonWatch: "1m"}, wantVar: EnvDaemonWatch, wantMsg: "needs ENVEXEC_DAEMON=true"},
 		"unknown setting":       {set: map[string]string{EnvPrefix + "TIMEOUTS": "5s"}, wantVar: EnvPrefix + "TIMEOUTS", wantMsg: "unknown setting"},
 		"daemon not a bool":     {set: map[string]string{EnvDaemon: "on"}, wantVar: EnvDaemon, wantMsg: "want true or false"},
 		"allow login not bool":  {set: map[string]string{EnvAllowLogin: "True"}, wantVar: EnvAllowLogin, wantMsg: "want true or false"},

@@ -72,6 +72,8 @@ var settingTable = []setting{
 	{name: EnvDaemon, def: "false", help: "true keeps envexec as the parent, renewing token and leases", parse: boolSetting(func(s *Settings) *bool { return &s.Daemon })},
 	{name: EnvDaemonOnExpiry, def: "restart", help: "restart, signal or stop: what daemon mode does when a lease cannot be renewed", parse: parseOnExpiry},
 	{name: EnvDaemonSignal, def: "SIGTERM", help: "signal sent to the application on expiry (e.g. SIGHUP)", parse: parseSignal},
+	{name: EnvDaemonWatch, def: "0s", help: "mean interval of the KV v2 version checks in daemon mode (Go duration, at least 1s; 0s: none)", parse: parseWatch},
+	{name: EnvDaemonOnChange, def: "restart", help: "restart, signal or stop: what daemon mode does when a watched secret changed (files are rewritten first)", parse: parseOnChange},
 	{name: EnvFilesDir, help: "directory of the container's in-memory files volume; files are written below it only", parse: parseFilesDir},
 	{name: EnvFiles, help: "JSON list of {path, mode, content}: files written before the application starts", parse: parseFiles},
 	{name: EnvSettings, help: "comma-separated ENVEXEC_* names the webhook set; envexec refuses any other ENVEXEC_* variable", parse: func(*Settings, string) error { return nil }},
@@ -259,11 +261,37 @@ func parsePassthrough(s *Settings, v string) error {
 }
 
 func parseOnExpiry(s *Settings, v string) error {
+	a, err := parseAction(v)
+	s.OnExpiry = a
+	return err
+}
+
+func parseOnChange(s *Settings, v string) error {
+	a, err := parseAction(v)
+	s.OnChange = a
+	return err
+}
+
+func parseAction(v string) (ExpiryAction, error) {
 	a := ExpiryAction(v)
 	if !slices.Contains([]ExpiryAction{ExpiryRestart, ExpirySignal, ExpiryStop}, a) {
-		return fmt.Errorf("%q: want restart, signal or stop", v)
+		return "", fmt.Errorf("%q: want restart, signal or stop", v)
 	}
-	s.OnExpiry = a
+	return a, nil
+}
+
+// MinWatch is the shortest watch interval: each check is a request per watched secret.
+const MinWatch = time.Second
+
+func parseWatch(s *Settings, v string) error {
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a Go duration", v)
+	case d != 0 && d < MinWatch:
+		return fmt.Errorf("%q: 0s (off) or at least %s", v, MinWatch)
+	}
+	s.Watch = d
 	return nil
 }
 

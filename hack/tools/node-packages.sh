@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the e2e node takes from Debian rather than building: runc (with seccomp,
 # for RuntimeDefault pods), the CNI plugins (bridge, host-local, loopback in /usr/lib/cni)
-# and iptables (the node confines pod traffic with it). Each package is installed only
+# and iptables (the node confines pod traffic with it); and PostgreSQL, which envexec's
+# database-lease test starts on loopback (internal/pgtest). Each package is installed only
 # when its binary is missing, with apt-get update first; nothing else is touched.
 #
 #   hack/tools/node-packages.sh        install what is missing (root), print nothing
@@ -18,6 +19,8 @@ missing=()
 for bin in "${!want[@]}"; do
   [[ -x $bin ]] || missing+=("${want[$bin]}")
 done
+# The server's path holds its major version: any will do.
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -157,6 +157,7 @@ whole configuration and an unknown flag stops the binary instead of being ignore
 {{- end }}
 - {{ printf "--envexec-timeout=%s" $v.envexec.timeout | quote }}
 - {{ printf "--envexec-log-level=%s" $v.envexec.logLevel | quote }}
+- {{ printf "--envexec-watch-interval=%s" $v.envexec.watchInterval | quote }}
 - {{ printf "--token-audience=%s" $v.envexec.tokenAudience | quote }}
 - {{ printf "--allowed-token-audiences=%s" (join "," $v.envexec.allowedTokenAudiences) | quote }}
 - {{ printf "--token-expiration=%s" $v.envexec.tokenExpiration | quote }}

@@ -1,0 +1,232 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/vault-injector/vault-injector/e2e/framework"
+	"github.com/vault-injector/vault-injector/injector"
+)
+
+// filesDir is where the specs' pods ask for their files.
+const filesDir = "/etc/files-e2e"
+
+// fileAnnotation is a file.NAME annotation for container "app", as a developer writes it.
+func fileAnnotation(path, mode, content string) string {
+	b, err := json.Marshal(map[string]string{"container": "app", "path": path, "mode": mode, "content": content})
+	Expect(err).NotTo(HaveOccurred())
+	return string(b)
+}
+
+// readyScript waits for the spec to look: the files are written before it runs.
+const readyScript = `printf ready > /out/secret
+sleep 600 & wait`
+
+var _ = Describe("a pod that asks for files", Label("vault"), func() {
+	var f *fixture
+
+	BeforeEach(func(ctx SpecContext) {
+		f = newFixture(ctx)
+	})
+
+	It("gets a PEM certificate and key from one pki issue in two files and a config with inline references, in memory, in its container alone", func(ctx SpecContext) {
+		role, err := f.AddPKIRole(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		issue := ">>vault:pki/issue/" + role + "#%s#" + `{"common_name":"web.` + f.Namespace + `.svc","ttl":"10m"}`
+		config := "[db]\nuser = app\npassword = ${" + f.Ref("db", "password") + "}\nprice = $5 $(HOME)\n"
+		pod := shellPod(f, "files", readyScript, nil, map[string]string{
+			"vault-injector.io/files-dir":    filesDir,
+			"vault-injector.io/file.tls-crt": fileAnnotation("tls/tls.crt", "0440", strings.Replace(issue, "%s", "certificate", 1)),
+			"vault-injector.io/file.tls-key": fileAnnotation("tls/tls.key", "", strings.Replace(issue, "%s", "private_key", 1)),
+			"vault-injector.io/file.config":  fileAnnotation(filesDir+"/app.ini", "", config),
+		})
+		pod.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To[int64](1000), RunAsGroup: ptr.To[int64](1000)}
+		pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{
+			Name: "sidecar", Image: "example.com/proxy:1.0", Command: []string{"/bin/sh", "-c", "sleep 600 & wait"},
+		})
+		stored := f.create(ctx, pod)
+
+		By("checking the webhook mounted an in-memory volume into the app container alone")
+		Expect(stored.Spec.Volumes).To(ContainElement(HaveField("Name", injector.FilesVolumePrefix+"0")))
+		Expect(stored.Spec.Containers[0].VolumeMounts).To(ContainElement(corev1.VolumeMount{Name: injector.FilesVolumePrefix + "0", MountPath: filesDir}))
+		Expect(stored.Spec.Containers[1].VolumeMounts).To(BeEmpty(), "the sidecar has no reference and no file: not wrapped")
+
+		p := f.start(ctx, stored)
+		Eventually(ctx, marker(p, "app")).WithPolling(50 * time.Millisecond).Should(Equal("ready"))
+		read := func(container, path string) (string, error) {
+			out, stderr, err := p.Exec(ctx, container, "/bin/cat", path)
+			if err != nil {
+				return "", fmt.Errorf("%w: %s", err, stderr)
+			}
+			return string(out), nil
+		}
+
+		By("reading the config file: its references resolved, its other text byte for byte")
+		conf, err := read("app", filesDir+"/app.ini")
+		Expect(err).NotTo(HaveOccurred())
+		//nolint:ginkgolinter // Equal would print the canary on failure
+		Expect(conf == "[db]\nuser = app\npassword = "+f.canary+"\nprice = $5 $(HOME)\n").To(BeTrue(), "app.ini is not the text with its reference resolved")
+
+		By("checking the key belongs to the certificate: one pki issue for both files")
+		certPEM, err := read("app", filesDir+"/tls/tls.crt")
+		Expect(err).NotTo(HaveOccurred())
+		keyPEM, err := read("app", filesDir+"/tls/tls.key")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(keyBelongsToCert(certPEM, keyPEM)).To(BeTrue(), "the key file is not the certificate's")
+
+		By("checking modes and owner: the container's user, 0400 unless the annotation says")
+		stat, _, err := p.Exec(ctx, "app", "/usr/bin/stat", "-c", "%n %a %u", filesDir+"/tls/tls.crt", filesDir+"/tls/tls.key", filesDir+"/app.ini")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(stat)).To(Equal(filesDir + "/tls/tls.crt 440 1000\n" + filesDir + "/tls/tls.key 400 1000\n" + filesDir + "/app.ini 400 1000\n"))
+
+		By("checking the volume is memory, not the node's disk, and the sidecar cannot read the files")
+		memory, err := framework.IsMemoryBacked(p.VolumeDir(injector.FilesVolumePrefix + "0"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(memory).To(BeTrue(), "the files volume is a tmpfs")
+		_, err = read("sidecar", filesDir+"/app.ini")
+		Expect(err).To(HaveOccurred(), "the sidecar does not mount the files volume")
+
+		By("checking no canary or key left the file: not in the stored pod, events, logs or another process")
+		sidecarEnv, _, err := p.Exec(ctx, "sidecar", "/usr/bin/env")
+		Expect(err).NotTo(HaveOccurred())
+		keyLine := strings.Split(keyPEM, "\n")[1]
+		f.expectNoLeakAnywhere(ctx, p, map[string][]byte{"sidecar's env": sidecarEnv}, f.canary, keyLine)
+	}, SpecTimeout(2*time.Minute))
+
+	It("is denied with the pod, container and annotation named when files-dir clashes with its own mount", func(ctx SpecContext) {
+		pod := shellPod(f, "files-clash", readyScript, nil, map[string]string{
+			"vault-injector.io/files-dir":   "/out/secrets",
+			"vault-injector.io/file.config": fileAnnotation("app.ini", "", "password = ${"+f.Ref("db", "password")+"}"),
+		})
+		err := cluster.Client.Create(ctx, pod)
+		Expect(err).To(MatchError(ContainSubstring(`pod "` + f.Namespace + `/files-clash": container "app": files-dir /out/secrets clashes with its mount of volume out at /out`)))
+	}, SpecTimeout(time.Minute))
+})
+
+// keyBelongsToCert parses a PEM certificate and EC key, never quoting the key.
+func keyBelongsToCert(certPEM, keyPEM string) bool {
+	GinkgoHelper()
+	cb, _ := pem.Decode([]byte(certPEM))
+	kb, _ := pem.Decode([]byte(keyPEM))
+	Expect(cb).NotTo(BeNil(), "certificate file is not PEM")
+	Expect(kb).NotTo(BeNil(), "key file is not PEM (%d bytes)", len(keyPEM))
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	Expect(err).NotTo(HaveOccurred())
+	key, err := x509.ParseECPrivateKey(kb.Bytes)
+	Expect(err).NotTo(HaveOccurred(), "the key does not parse")
+	return key.PublicKey.Equal(cert.PublicKey)
+}
+
+// docBlock is the first fenced block of a Markdown document whose info string is lang.
+func docBlock(md, lang string) string {
+	GinkgoHelper()
+	_, rest, ok := strings.Cut(md, "\n```"+lang+"\n")
+	Expect(ok).To(BeTrue(), "no ```%s block", lang)
+	block, _, ok := strings.Cut(rest, "\n```\n")
+	Expect(ok).To(BeTrue(), "unterminated ```%s block", lang)
+	return block + "\n"
+}
+
+var _ = Describe("docs/files.md", Label("vault", "docs"), func() {
+	It("runs its worked example: the pod as written gets its certificate, key and config file", func(ctx SpecContext) {
+		f := newFixture(ctx)
+		role, err := f.AddPKIRole(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(role).To(Equal(f.Namespace), "the doc's pki role is named after the namespace")
+		md, err := os.ReadFile(filepath.Join("..", "docs", "files.md"))
+		Expect(err).NotTo(HaveOccurred())
+
+		By("taking the doc's pod, in the spec's namespace with its service account")
+		text := strings.ReplaceAll(docBlock(string(md), "yaml"), "shop", f.Namespace)
+		text = strings.Replace(text, "serviceAccountName: web", "serviceAccountName: "+f.ServiceAccount, 1)
+		pod := &corev1.Pod{}
+		Expect(yaml.UnmarshalStrict([]byte(text), pod)).To(Succeed())
+		// The runner has no image: the container waits instead of running the web server.
+		c := &pod.Spec.Containers[0]
+		c.Command, c.Args = []string{"/bin/sh", "-c"}, []string{readyScript}
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "out", MountPath: "/out"})
+		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: "out", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+
+		p := f.start(ctx, f.create(ctx, pod))
+		Eventually(ctx, marker(p, "web")).WithPolling(50 * time.Millisecond).Should(Equal("ready"))
+
+		By("checking each file against the doc's listing")
+		listing := docBlock(string(md), "text")
+		Expect(listing).To(ContainSubstring("/etc/web/app.ini      0440  [db]"))
+		stat, _, err := p.Exec(ctx, "web", "/usr/bin/stat", "-c", "%n %a", "/etc/web/app.ini", "/etc/web/tls/tls.crt", "/etc/web/tls/tls.key")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(stat)).To(Equal("/etc/web/app.ini 440\n/etc/web/tls/tls.crt 400\n/etc/web/tls/tls.key 400\n"))
+		conf, _, err := p.Exec(ctx, "web", "/bin/cat", "/etc/web/app.ini")
+		Expect(err).NotTo(HaveOccurred())
+		//nolint:ginkgolinter // Equal would print the canary on failure
+		Expect(string(conf) == "[db]\nhost = postgres."+f.Namespace+".svc\npassword = "+f.canary+"\n").To(BeTrue(), "app.ini is not as the doc says")
+		cert, _, err := p.Exec(ctx, "web", "/bin/cat", "/etc/web/tls/tls.crt")
+		Expect(err).NotTo(HaveOccurred())
+		key, _, err := p.Exec(ctx, "web", "/bin/cat", "/etc/web/tls/tls.key")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(keyBelongsToCert(string(cert), string(key))).To(BeTrue())
+		f.expectNoLeakAnywhereIn(ctx, p, "web", nil, f.canary, strings.Split(string(key), "\n")[1])
+	}, SpecTimeout(2*time.Minute))
+})
+
+// rotateScript records, at each SIGHUP, the SHA-256 of its config file (never the file
+// itself: /out is on disk), then keeps running.
+const rotateScript = `trap 'sha256sum ` + filesDir + `/app.ini > /out/hup.tmp && mv /out/hup.tmp /out/hup' HUP
+printf ready > /out/secret
+while :; do sleep 0.2; done`
+
+var _ = Describe("a daemon-mode pod with a file", Label("vault"), func() {
+	It("gets a KV secret changed in Vault while it runs: the file is rewritten, then the signal it named arrives", func(ctx SpecContext) {
+		f := newFixture(ctx)
+		pod := shellPod(f, "rotate", rotateScript, nil, map[string]string{
+			"vault-injector.io/files-dir":        filesDir,
+			"vault-injector.io/file.config":      fileAnnotation("app.ini", "", "password = ${"+f.Ref("db", "password")+"}\n"),
+			"vault-injector.io/daemon":           "true",
+			"vault-injector.io/daemon-on-change": "signal",
+			"vault-injector.io/daemon-signal":    "SIGHUP",
+		})
+		stored := f.create(ctx, pod)
+		Expect(stored.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: "ENVEXEC_DAEMON_WATCH_INTERVAL", Value: framework.E2EWatchInterval.String()}))
+		p := f.start(ctx, stored)
+		Eventually(ctx, marker(p, "app")).WithPolling(50 * time.Millisecond).Should(Equal("ready"))
+		conf, _, err := p.Exec(ctx, "app", "/bin/cat", filesDir+"/app.ini")
+		Expect(err).NotTo(HaveOccurred())
+		//nolint:ginkgolinter // Equal would print the canary on failure
+		Expect(string(conf) == "password = "+f.canary+"\n").To(BeTrue(), "the file before the change")
+
+		By("changing the secret in Vault")
+		fresh := "canary-" + rand.Text()
+		Expect(f.PutSecret(ctx, "db", map[string]string{"password": fresh})).To(Succeed())
+
+		By("waiting for the signal, which must find the new file")
+		want := fmt.Sprintf("%x  %s/app.ini\n", sha256.Sum256([]byte("password = "+fresh+"\n")), filesDir)
+		hup := func() (string, error) {
+			b, err := os.ReadFile(filepath.Join(p.VolumeDir("out"), "hup"))
+			return string(b), err
+		}
+		Eventually(ctx, hup).WithPolling(200*time.Millisecond).Should(Equal(want), "the application's hash of the file at SIGHUP")
+		_, stderr := p.Logs("app")
+		for _, msg := range []string{"secret changed", "files rewritten", "signaling application"} {
+			Expect(string(stderr)).To(ContainSubstring(`"msg":"` + msg + `"`))
+		}
+		Expect(p.Exited("app")).To(BeFalse(), "the application keeps running")
+		f.expectNoLeakAnywhere(ctx, p, nil, f.canary, fresh)
+	}, SpecTimeout(2*time.Minute))
+})
