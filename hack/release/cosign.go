@@ -61,16 +61,19 @@ func (c *cosignRunner) run(ctx context.Context, args ...string) error {
 	return nil
 }
 
-// signAndAttest signs the image by digest, attaches each SBOM and the provenance as signed
-// in-toto attestations (OCI referrers of the image), and writes the public key to dist.
-func signAndAttest(ctx context.Context, o options, ref string, sboms []string, prov string, stdout io.Writer) error {
+// signAndAttest signs the image and the chart by digest, attaches each SBOM and the
+// provenance to the image as signed in-toto attestations (OCI referrers of the image), and
+// writes the public key to dist.
+func signAndAttest(ctx context.Context, o options, ref, chart string, sboms []string, prov string, stdout io.Writer) error {
 	c, err := newCosign(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = os.RemoveAll(c.configDir) }()
-	if err := c.run(ctx, append(append([]string{"sign"}, c.signArgs()...), ref)...); err != nil {
-		return err
+	for _, r := range []string{ref, chart} {
+		if err := c.run(ctx, append(append([]string{"sign"}, c.signArgs()...), r)...); err != nil {
+			return err
+		}
 	}
 	attest := func(typ, predicate string) error {
 		return c.run(ctx, append(append([]string{"attest", "--type", typ, "--predicate", predicate}, c.signArgs()...), ref)...)
@@ -86,6 +89,6 @@ func signAndAttest(ctx context.Context, o options, ref string, sboms []string, p
 	if err := c.run(ctx, "public-key", "--key", o.key, "--outfile", filepath.Join(o.dist, "cosign.pub")); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "signed    %s (%d SBOMs and the provenance attested)\n", ref, len(sboms))
+	_, err = fmt.Fprintf(stdout, "signed    %s (%d SBOMs and the provenance attested) and the chart\n", ref, len(sboms))
 	return err
 }

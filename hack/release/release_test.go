@@ -81,6 +81,14 @@ func TestMakeRelease(t *testing.T) {
 		t.Errorf("another key verifies the provenance:\n%s", out)
 	}
 	r.checkChart(t, files)
+	chart := strings.TrimSpace(readString(t, filepath.Join(r.dist, "chart.txt")))
+	if !strings.HasPrefix(chart, r.registry+"/charts/vault-injector@sha256:") {
+		t.Fatalf("chart.txt names %q", chart)
+	}
+	r.cosignOK(t, "verify", "--key", filepath.Join(r.dist, "cosign.pub"), chart)
+	if out, err := r.cosignRun(t, "verify", "--key", strings.TrimSuffix(wrongKey, ".key")+".pub", chart); err == nil {
+		t.Errorf("another key verifies the chart:\n%s", out)
+	}
 }
 
 func startRelease(t *testing.T) *published {

@@ -137,11 +137,12 @@ func release(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("provenance: %w", err)
 	}
-	if err := signAndAttest(ctx, o, img.ref, sboms, prov, stdout); err != nil {
-		return fmt.Errorf("cosign: %w", err)
-	}
-	if err := publishChart(ctx, o, stdout); err != nil {
+	chart, err := publishChart(ctx, o, stdout)
+	if err != nil {
 		return fmt.Errorf("chart: %w", err)
+	}
+	if err := signAndAttest(ctx, o, img.ref, chart, sboms, prov, stdout); err != nil {
+		return fmt.Errorf("cosign: %w", err)
 	}
 	n, err := writeChecksums(o.dist)
 	if err != nil {
