@@ -26,8 +26,8 @@ TOOLS := hack/tools/build.sh
 GO_ENV := env GOENV=off GOFLAGS= GOEXPERIMENT= GOAMD64=v1 GOARM64=v8.0 CGO_ENABLED=0
 GO_BUILD := $(GO_ENV) go build -trimpath -buildvcs=false \
   -ldflags="-s -w -buildid= -X github.com/vault-injector/vault-injector/internal/buildinfo.version=$(VERSION) -X github.com/vault-injector/vault-injector/internal/buildinfo.commit=$(COMMIT)"
-# The real test components (kube-apiserver, etcd, vault), built once into a cache outside the repo.
-TEST_ENV = KUBEBUILDER_ASSETS="$$($(TOOLS))" VAULT_BIN="$$($(TOOLS) vault)" HELM_BIN="$$($(TOOLS) helm)"
+# The real test components (kube-apiserver, etcd, vault, helm, the node's binaries), built once into a cache outside the repo.
+TEST_ENV = KUBEBUILDER_ASSETS="$$($(TOOLS))" VAULT_BIN="$$($(TOOLS) vault)" HELM_BIN="$$($(TOOLS) helm)" NODE_BIN_DIR="$$($(TOOLS) node)"
 
 .PHONY: help
 help: ## show this help
@@ -95,9 +95,15 @@ size: build ## report the size of envexec (what every injected pod carries)
 	@ls -l $(BIN)/envexec $(BIN)/vault-injector | awk '{printf "%s: %d bytes (%.2f MiB)\n", $$9, $$5, $$5/1048576}'
 
 .PHONY: tools
-tools: ## build the real test components into the cache (first run takes ~25 min on 2 cores)
+tools: ## build the real test components into the cache and install the node's Debian packages (first run takes ~45 min on 2 cores)
 	@$(TOOLS) >/dev/null
 	@$(TOOLS) helm >/dev/null
+	@$(TOOLS) kubectl >/dev/null
+	@$(TOOLS) promtool >/dev/null
+	@$(TOOLS) cosign >/dev/null
+	@$(TOOLS) cyclonedx-gomod >/dev/null
+	@$(TOOLS) node >/dev/null
+	@hack/tools/node-packages.sh
 
 .PHONY: lint
 lint: ## golangci-lint

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -14,8 +15,11 @@ import (
 	. "github.com/onsi/gomega"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vault-injector/vault-injector/e2e/framework"
+	"github.com/vault-injector/vault-injector/internal/image"
+	"github.com/vault-injector/vault-injector/internal/tools"
 )
 
 func TestE2E(t *testing.T) {
@@ -41,6 +45,21 @@ type endpoints struct {
 	// pod names it (tls-secret). Both have Kubernetes auth like Vault.
 	TLSVault     framework.VaultClient `json:"tlsVault"`
 	PrivateVault framework.VaultClient `json:"privateVault"`
+	// Node is the real node (kubelet, containerd) that the node specs' pods run on.
+	Node nodeEndpoints `json:"node"`
+}
+
+// nodeEndpoints is what the node specs need: the node, the images its pods run, the
+// Vault address pods reach, and the log of the webhook that serves their namespaces.
+type nodeEndpoints struct {
+	Name       string               `json:"name"`
+	Dir        string               `json:"dir"`
+	Kubeconfig string               `json:"kubeconfig"`
+	Images     framework.NodeImages `json:"images"`
+	VaultAddr  string               `json:"vaultAddr"`
+	WebhookLog string               `json:"webhookLog"`
+	// Kubectl is kubectl at the apiserver's version (hack/tools), for what users run.
+	Kubectl string `json:"kubectl"`
 }
 
 // Shared by the specs of this process; set once in SynchronizedBeforeSuite.
@@ -74,11 +93,14 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	By("starting kube-apiserver and etcd with the webhook registered")
 	assets, err := framework.KubebuilderAssets(ctx, root)
 	Expect(err).NotTo(HaveOccurred())
+	kubeletClient, err := framework.NewKubeletClientPKI(dir)
+	Expect(err).NotTo(HaveOccurred())
 	cpLog := logFile(e.ControlPlaneLog)
 	cp, err := framework.StartControlPlane(framework.ControlPlaneOptions{
-		AssetsDir: assets,
-		Webhooks:  []*admissionregistrationv1.MutatingWebhookConfiguration{framework.MutatingWebhookConfiguration()},
-		Log:       cpLog,
+		AssetsDir:     assets,
+		Webhooks:      []*admissionregistrationv1.MutatingWebhookConfiguration{framework.MutatingWebhookConfiguration()},
+		Log:           cpLog,
+		APIServerArgs: kubeletClient.APIServerArgs(),
 	})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(cp.Stop)
@@ -141,6 +163,8 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	Expect(err).NotTo(HaveOccurred(), "webhook log:\n%s", readTail(e.WebhookLog, 16<<10))
 	DeferCleanup(wh.Stop)
 
+	e.Node = startNode(ctx, root, dir, e, cp, admin, kubeletClient, kubeconfig)
+
 	data, err := json.Marshal(e)
 	Expect(err).NotTo(HaveOccurred())
 	return data
@@ -156,8 +180,12 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 // ReportAfterEach dumps what the components said when a spec fails; the canaries are
 // test values, so printing logs is safe.
 var _ = ReportAfterEach(func(r SpecReport) {
-	defer func() { current = nil }()
+	defer func() { current, currentNode = nil, nil }()
 	if !r.Failed() {
+		return
+	}
+	if currentNode != nil {
+		reportNode(currentNode)
 		return
 	}
 	if current != nil {
@@ -184,6 +212,74 @@ var _ = ReportAfterEach(func(r SpecReport) {
 		}
 	}
 })
+
+// startNode starts the real node with the product image and the test app on the
+// registry, makes the suite's Vault reachable from its pods, and starts the webhook that
+// serves the node's namespaces (the product image's envexec, that Vault address).
+func startNode(ctx SpecContext, root, dir string, e endpoints, cp *framework.ControlPlane, admin *framework.Cluster,
+	kubeletClient framework.KubeletClientPKI, webhookKubeconfig []byte,
+) nodeEndpoints {
+	By("pushing the product image and the test app image to the registry")
+	images, err := framework.PushNodeImages(ctx, root, dir, e.Binaries, e.Registry)
+	Expect(err).NotTo(HaveOccurred())
+
+	By("starting a node: containerd, kubelet, controller-manager and scheduler, pods on a bridge of their own")
+	bins, err := framework.NodeBinaries(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	node, err := framework.StartNode(ctx, framework.NodeOptions{
+		Dir: filepath.Join(dir, "n"), BinDir: bins, API: e.API, KubeletClient: kubeletClient,
+		Registry: e.Registry, SandboxImage: images.App,
+	})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(node.Stop)
+	GinkgoWriter.Printf("node %s Ready after %s\n", node.Name, node.ReadyAfter.Round(time.Millisecond))
+	vaultHost := strings.TrimPrefix(e.Vault.Addr, "http://")
+	vaultOnNode, err := node.Forward(ctx, vaultHost)
+	Expect(err).NotTo(HaveOccurred())
+
+	kubectlBin, err := tools.Kubectl(ctx, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+
+	By("starting the webhook for the node's namespaces, injecting from the product image")
+	out := nodeEndpoints{
+		Kubectl: kubectlBin,
+		Name:    node.Name, Dir: node.Dir, Kubeconfig: node.Kubeconfig, Images: images,
+		VaultAddr: "http://" + vaultOnNode, WebhookLog: filepath.Join(dir, "node-webhook.log"),
+	}
+	_, stop, err := framework.StartNodeWebhook(ctx, admin, cp.Serving(), framework.WebhookOptions{
+		Binary: e.Binaries.Webhook, InjectorImage: images.Injector,
+		EnvexecPath: image.BinDir + "/envexec", VaultAddr: out.VaultAddr,
+		InsecureRegistries: []string{e.Registry}, LogPath: out.WebhookLog, Kubeconfig: webhookKubeconfig,
+	})
+	Expect(err).NotTo(HaveOccurred(), "webhook log:\n%s", readTail(out.WebhookLog, 16<<10))
+	DeferCleanup(stop)
+	return out
+}
+
+// reportNode dumps what a failed node spec needs: the node webhook's lines about its
+// namespace, each pod's state and container logs (from the kubelet), and the end of the
+// kubelet's and containerd's logs.
+func reportNode(f *nodeFixture) {
+	GinkgoWriter.Printf("\n===== node webhook log, lines about %s =====\n%s\n", f.Namespace, grepLog(env.Node.WebhookLog, f.Namespace))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, name := range f.pods {
+		var pod corev1.Pod
+		if err := cluster.Client.Get(ctx, client.ObjectKey{Namespace: f.Namespace, Name: name}, &pod); err != nil {
+			GinkgoWriter.Printf("\n===== pod %s: %v =====\n", name, err)
+			continue
+		}
+		status, _ := json.MarshalIndent(pod.Status, "", "  ")
+		GinkgoWriter.Printf("\n===== pod %s status =====\n%s\n", name, status)
+		for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
+			data, err := cluster.Clientset.CoreV1().Pods(f.Namespace).GetLogs(name, &corev1.PodLogOptions{Container: c.Name}).DoRaw(ctx)
+			GinkgoWriter.Printf("\n===== pod %s container %s (err %v) =====\n%s\n", name, c.Name, err, data)
+		}
+	}
+	for _, c := range []string{"kubelet", "containerd"} {
+		GinkgoWriter.Printf("\n===== %s log (end) =====\n%s\n", c, readTail(filepath.Join(env.Node.Dir, c+".log"), 8<<10))
+	}
+}
 
 // logFile opens a component log that every process can read later.
 func logFile(path string) *os.File {

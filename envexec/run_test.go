@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -178,7 +179,7 @@ func TestDocsCoverSettingsAndExitCodes(t *testing.T) {
 		}
 	}
 	for _, e := range exitCodeTable() {
-		if !bytes.Contains(doc, []byte("| "+string(rune('0'+e.code))+" |")) {
+		if !bytes.Contains(doc, []byte("| "+strconv.Itoa(e.code)+" |")) {
 			t.Errorf("docs/envexec.md lacks a row for exit code %d", e.code)
 		}
 	}

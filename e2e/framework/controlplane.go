@@ -18,6 +18,9 @@ type ControlPlaneOptions struct {
 	Webhooks []*admissionregistrationv1.MutatingWebhookConfiguration
 	// Log receives the apiserver's and etcd's output; nil discards it.
 	Log io.Writer
+	// APIServerArgs are extra kube-apiserver flags (name without dashes → value), such
+	// as how to reach a node's kubelet (KubeletClientPKI.APIServerArgs).
+	APIServerArgs map[string]string
 }
 
 // ControlPlane is a real kube-apiserver and etcd started by envtest. It runs no
@@ -57,6 +60,9 @@ func StartControlPlane(opts ControlPlaneOptions) (*ControlPlane, error) {
 	}
 	api := env.ControlPlane.GetAPIServer()
 	api.Out, api.Err = out, out
+	for name, value := range opts.APIServerArgs {
+		api.Configure().Set(name, value)
+	}
 	// envtest fills in the rest of Etcd (path, timeouts) when it starts.
 	env.ControlPlane.Etcd = &envtest.Etcd{Out: out, Err: out}
 	if _, err := env.Start(); err != nil {

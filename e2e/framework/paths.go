@@ -26,3 +26,10 @@ func tail(b []byte, n int) []byte {
 	}
 	return b
 }
+
+// NodeBinaries returns the folder holding the node's kubelet, kube-controller-manager,
+// kube-scheduler, containerd and its shim: NODE_BIN_DIR if set, else the cached build of
+// hack/tools/build.sh node.
+func NodeBinaries(ctx context.Context) (string, error) {
+	return tools.NodeBinaries(ctx, nil)
+}

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Builds the real test components (kube-apiserver, etcd, vault) from the Go module proxy
-# into a versioned cache outside the repository, and prints the folder that holds them.
-# A component is rebuilt only when its version (pinned in its wrapper module) changes.
+# Builds the real test components (kube-apiserver, etcd, vault, and the e2e node's kubelet,
+# kube-controller-manager, kube-scheduler, kube-proxy, containerd and its runc shim) from the
+# Go module proxy into a versioned cache outside the repository, and prints the folder that
+# holds them. A component is rebuilt only when its version (pinned in its wrapper module)
+# changes. The node's Kubernetes binaries come from kube-apiserver's wrapper module, so the
+# whole cluster runs one Kubernetes version.
 #
 #   hack/tools/build.sh            build what is missing, print the envtest assets folder
 #   hack/tools/build.sh vault      build one component, print its binary path
-#                                  (kube-apiserver, etcd, vault, golangci-lint, helm, benchstat,
-#                                  cosign, cyclonedx-gomod)
+#                                  (kube-apiserver, etcd, vault, golangci-lint, helm, benchstat, promtool,
+#                                  kubectl, kubelet, kube-controller-manager, kube-scheduler, kube-proxy,
+#                                  containerd, containerd-shim-runc-v2, cosign, cyclonedx-gomod)
+#   hack/tools/build.sh node       build the node's binaries, print the folder that holds
+#                                  them all (links), for the e2e node's PATH
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -17,17 +23,33 @@ export GOFLAGS=-mod=mod CGO_ENABLED=0 GOWORK=off
 version() { (cd "$here/$1" && go list -m -f '{{.Version}}' "$2"); }
 
 # build NAME MODULE PACKAGE LDFLAGS: builds into $cache/NAME-VERSION/NAME unless present.
-build() {
-  local name=$1 module=$2 pkg=$3 ldflags=$4 ver dir
-  ver=$(version "$name" "$module")
-  dir=$cache/$name-$ver
+build() { build_in "$1" "$1" "$1" "$2" "$3" "$4"; }
+
+# build_in NAME MODULE_DIR CACHE_NAME MODULE PACKAGE LDFLAGS [TAGS]: builds PACKAGE of the
+# wrapper module in MODULE_DIR into $cache/CACHE_NAME-VERSION/NAME unless present.
+build_in() {
+  local name=$1 moddir=$2 cname=$3 module=$4 pkg=$5 ldflags=$6 tags=${7:-} ver dir
+  ver=$(version "$moddir" "$module")
+  dir=$cache/$cname-$ver
   if [[ ! -x $dir/$name ]]; then
     echo "building $name $ver into $dir (cold builds take minutes)" >&2
     mkdir -p "$dir"
-    (cd "$here/$name" && go build -trimpath -ldflags "$ldflags" -o "$dir/$name.tmp" "$pkg")
+    (cd "$here/$moddir" && go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$dir/$name.tmp" "$pkg")
     mv "$dir/$name.tmp" "$dir/$name"
   fi
   echo "$dir/$name"
+}
+
+# kube NAME: a Kubernetes component from kube-apiserver's wrapper module (same version).
+kube() {
+  build_in "$1" kube-apiserver "$1" k8s.io/kubernetes "k8s.io/kubernetes/cmd/$1" "$kube_ldflags"
+}
+
+# ctrd NAME: containerd or its runc shim, both in one versioned folder (containerd-VERSION);
+# the snapshotters that need cgo are left out.
+ctrd() {
+  build_in "$1" containerd containerd github.com/containerd/containerd/v2 \
+    "github.com/containerd/containerd/v2/cmd/$1" "-s -w" "no_btrfs no_devmapper no_zfs"
 }
 
 # One build at a time across processes: go test runs packages in parallel, and two of them
@@ -51,6 +73,20 @@ helm_ldflags() {
  -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$minor"
 }
 
+# node: every binary the e2e node runs, linked into one folder keyed by both versions (the
+# shim must be on containerd's PATH, so the node puts this folder first on it).
+node() {
+  local c bin ctrd_ver dir
+  ctrd_ver=$(version containerd github.com/containerd/containerd/v2)
+  dir=$cache/node-$kube_ver-containerd-$ctrd_ver
+  mkdir -p "$dir"
+  for c in kubelet kube-controller-manager kube-scheduler kube-proxy containerd containerd-shim-runc-v2; do
+    bin=$(one "$c")
+    ln -sf "$bin" "$dir/$c"
+  done
+  echo "$dir"
+}
+
 one() {
   case $1 in
     kube-apiserver) build kube-apiserver k8s.io/kubernetes k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags" ;;
@@ -60,12 +96,19 @@ one() {
       github.com/golangci/golangci-lint/v2/cmd/golangci-lint "-s -w" ;;
     helm) build helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$(helm_ldflags)" ;;
     benchstat) build benchstat golang.org/x/perf golang.org/x/perf/cmd/benchstat "-s -w" ;;
+    promtool) build promtool github.com/prometheus/prometheus github.com/prometheus/prometheus/cmd/promtool "-s -w" ;;
+    kubectl | kubelet | kube-controller-manager | kube-scheduler | kube-proxy) kube "$1" ;;
+    containerd | containerd-shim-runc-v2) ctrd "$1" ;;
+    node) node ;;
     # The release tools (make release): SBOMs of the binaries, signatures and attestations.
     cosign) build cosign github.com/sigstore/cosign/v3 github.com/sigstore/cosign/v3/cmd/cosign \
       "-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$(version cosign github.com/sigstore/cosign/v3)" ;;
     cyclonedx-gomod) build cyclonedx-gomod github.com/CycloneDX/cyclonedx-gomod \
       github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod "-s -w" ;;
-    *) echo "unknown component $1 (want kube-apiserver, etcd, vault, golangci-lint, helm, benchstat, cosign or cyclonedx-gomod)" >&2; return 2 ;;
+    *) echo "unknown component $1 (want kube-apiserver, etcd, vault, golangci-lint, helm, benchstat, promtool," \
+      "kubectl, kubelet, kube-controller-manager, kube-scheduler, kube-proxy, containerd, containerd-shim-runc-v2, node," \
+      "cosign or cyclonedx-gomod)" >&2
+      return 2 ;;
   esac
 }
 

@@ -1,0 +1,105 @@
+package framework
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/vault-injector/vault-injector/internal/image"
+)
+
+// NodeImages are the images the node's pods run, all pushed to the suite's registry: a
+// real node runs images, not the host's files.
+type NodeImages struct {
+	// Injector is the product image built from this tree by internal/image (what `make
+	// image` builds), by digest: the webhook's --injector-image.
+	Injector string `json:"injector"`
+	// App holds only /testapp (e2e/testapp), with entrypoint ["/testapp"] and cmd
+	// ["wait"]; it is the pod sandbox image too, and an args-only container's command
+	// comes from its entrypoint.
+	App string `json:"app"`
+}
+
+// TestAppEntrypoint is the App image's entrypoint.
+var TestAppEntrypoint = []string{"/testapp"}
+
+// PushNodeImages builds the product image from bins (BuildBinaries' static builds) and
+// the test app image, and pushes both to registry (host:port, plain HTTP).
+func PushNodeImages(ctx context.Context, root, dir string, bins Binaries, registry string) (NodeImages, error) {
+	var out NodeImages
+	product, err := image.Build(image.Options{
+		BinDir: filepath.Dir(bins.Webhook), CACerts: "/etc/ssl/certs/ca-certificates.crt",
+		Version: "e2e", Arch: "amd64", Created: time.Unix(0, 0).UTC(),
+	})
+	if err != nil {
+		return out, fmt.Errorf("product image: %w", err)
+	}
+	if out.Injector, err = image.Push(ctx, product, registry+"/vault-injector:e2e", true); err != nil {
+		return out, err
+	}
+	app := filepath.Join(dir, "testapp")
+	if err := goBuild(ctx, root, "./e2e/testapp", app, "-trimpath", "-ldflags=-s -w"); err != nil {
+		return out, err
+	}
+	img, err := testAppImage(app)
+	if err != nil {
+		return out, err
+	}
+	out.App, err = image.Push(ctx, img, registry+"/e2e/testapp:v1", true)
+	return out, err
+}
+
+// testAppImage is one layer with /testapp and a sticky /tmp, for linux/amd64.
+func testAppImage(binary string) (v1.Image, error) {
+	data, err := os.ReadFile(binary)
+	if err != nil {
+		return nil, fmt.Errorf("test app image: %w", err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []struct {
+		hdr  tar.Header
+		data []byte
+	}{
+		{tar.Header{Name: "testapp", Mode: 0o755, Size: int64(len(data)), Typeflag: tar.TypeReg}, data},
+		{tar.Header{Name: "tmp/", Mode: 0o1777, Typeflag: tar.TypeDir}, nil},
+	} {
+		if err := tw.WriteHeader(&h.hdr); err != nil {
+			return nil, fmt.Errorf("test app layer: %w", err)
+		}
+		if _, err := tw.Write(h.data); err != nil {
+			return nil, fmt.Errorf("test app layer: %w", err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("test app layer: %w", err)
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(buf.Bytes())), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("test app layer: %w", err)
+	}
+	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{
+		OS: "linux", Architecture: "amd64",
+		Config: v1.Config{Entrypoint: TestAppEntrypoint, Cmd: []string{"wait"}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("test app image: %w", err)
+	}
+	img, err = mutate.AppendLayers(img, layer)
+	if err != nil {
+		return nil, fmt.Errorf("test app image: %w", err)
+	}
+	return img, nil
+}

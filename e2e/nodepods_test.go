@@ -1,0 +1,191 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"os/exec"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vault-injector/vault-injector/e2e/framework"
+)
+
+// nodeFixture is a fixture whose namespace the node's webhook serves, so its pods run on
+// the real kubelet from real images; pods lists them for the failure report.
+type nodeFixture struct {
+	*fixture
+	pods []string
+}
+
+// currentNode is the running node spec's fixture, for ReportAfterEach.
+var currentNode *nodeFixture
+
+// newNodeFixture makes the namespace (with labels, such as a Pod Security level), the
+// tenant and the secret "db" whose password is the spec's canary.
+func newNodeFixture(ctx SpecContext, labels map[string]string) *nodeFixture {
+	id := strings.ToLower(rand.Text()[:10])
+	nsLabels := map[string]string{framework.OtherWebhookLabel: framework.NodeWebhookValue}
+	maps.Copy(nsLabels, labels)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "node-" + id, Labels: nsLabels}}
+	Expect(cluster.Client.Create(ctx, ns)).To(Succeed())
+	t, err := framework.NewTenant(ctx, cluster, env.Vault, ns.Name, "app-"+id)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(t.Delete)
+	f := &nodeFixture{fixture: &fixture{Tenant: t, canary: "canary-" + rand.Text()}}
+	Expect(t.PutSecret(ctx, "db", map[string]string{"password": f.canary})).To(Succeed())
+	current, currentNode = f.fixture, f
+	return f
+}
+
+// sha256Hex is what `testapp has` compares a variable with, so the app proves it got the
+// value without printing it.
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// hasCommand is the test app checking that DB_PASSWORD is the canary, then waiting.
+func (f *nodeFixture) hasCommand() []string {
+	return []string{"/testapp", "has", "DB_PASSWORD", sha256Hex(f.canary)}
+}
+
+// nodePod is what a developer writes for the node: one container "app" from the test
+// app image whose DB_PASSWORD is a reference to the canary, tolerating the node's taint.
+func (f *nodeFixture) nodePod(name string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace, Name: name},
+		Spec: corev1.PodSpec{
+			ServiceAccountName: f.ServiceAccount,
+			RestartPolicy:      corev1.RestartPolicyNever,
+			Tolerations: []corev1.Toleration{{
+				Key: framework.NodeTaint, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule,
+			}},
+			Containers: []corev1.Container{{
+				Name:    "app",
+				Image:   env.Node.Images.App,
+				Command: f.hasCommand(),
+				Env:     []corev1.EnvVar{{Name: "DB_PASSWORD", Value: f.Ref("db", "password")}},
+			}},
+		},
+	}
+}
+
+// createOnNode submits the pod (through the node's webhook) and returns what was stored.
+func (f *nodeFixture) createOnNode(ctx SpecContext, pod *corev1.Pod) *corev1.Pod {
+	GinkgoHelper()
+	Expect(cluster.Client.Create(ctx, pod.DeepCopy())).To(Succeed())
+	f.pods = append(f.pods, pod.Name)
+	stored := &corev1.Pod{}
+	Expect(cluster.Client.Get(ctx, client.ObjectKeyFromObject(pod), stored)).To(Succeed())
+	return stored
+}
+
+// podLogs is `kubectl logs` of one container: from the kubelet, through the apiserver.
+func podLogs(ctx SpecContext, namespace, pod, container string) (string, error) {
+	data, err := cluster.Clientset.CoreV1().Pods(namespace).GetLogs(pod, &corev1.PodLogOptions{Container: container}).DoRaw(ctx)
+	return string(data), err
+}
+
+// waitForApp waits until the test app in the container said it is up and returns its
+// log (envexec's own lines included, as kubectl logs shows both streams); it stops at
+// once when the pod can no longer get there (a container failed or cannot start).
+func waitForApp(ctx SpecContext, namespace, pod, container string) string {
+	GinkgoHelper()
+	var log string
+	Eventually(ctx, func() (string, error) {
+		var p corev1.Pod
+		if err := cluster.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: pod}, &p); err != nil {
+			return "", err
+		}
+		if why := stuck(&p); why != "" {
+			return "", StopTrying("pod " + pod + " cannot get there: " + why)
+		}
+		var err error
+		log, err = podLogs(ctx, namespace, pod, container)
+		return log, err
+	}).WithPolling(200 * time.Millisecond).Should(ContainSubstring("ready pid="))
+	return log
+}
+
+// expectGotSecret checks the test app's log: the value it got is the canary (by hash),
+// and it runs as PID 1 of the container (envexec exec'd it) with the given UID.
+func expectGotSecret(log string, uid int) {
+	GinkgoHelper()
+	Expect(log).To(MatchRegexp(`(?m)^match$`), "the application received the secret")
+	Expect(log).NotTo(ContainSubstring("mismatch"))
+	Expect(log).To(MatchRegexp(fmt.Sprintf(`(?m)^ready pid=1 uid=%d$`, uid)), "the application is PID 1: envexec exec'd it")
+}
+
+// stuck says why a pod will never run, or is "".
+func stuck(p *corev1.Pod) string {
+	if p.Status.Phase == corev1.PodFailed {
+		return "phase Failed: " + p.Status.Message
+	}
+	for _, s := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+		if t := s.State.Terminated; t != nil && t.ExitCode != 0 {
+			return fmt.Sprintf("container %s exited %d (%s): %s", s.Name, t.ExitCode, t.Reason, t.Message)
+		}
+		if w := s.State.Waiting; w != nil && (strings.Contains(w.Reason, "Err") || strings.Contains(w.Reason, "BackOff")) {
+			return fmt.Sprintf("container %s waiting (%s): %s", s.Name, w.Reason, w.Message)
+		}
+	}
+	return ""
+}
+
+// kubectl runs the real kubectl against the suite's apiserver as its admin.
+func kubectl(ctx SpecContext, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, env.Node.Kubectl, append([]string{"--kubeconfig", env.Node.Kubeconfig}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+// expectNoLeakOnNode checks, through kubectl, every place a user or operator looks at a
+// running pod: each container's log, describe, the stored pod, the namespace's events,
+// and the environment an exec session in each running container gets from the kubelet;
+// plus the node webhook's log. The exec environments must hold the reference: the
+// canary is absent because envexec resolved it only for the application's process.
+func expectNoLeakOnNode(ctx SpecContext, f *nodeFixture, pod *corev1.Pod, running ...string) {
+	GinkgoHelper()
+	places := map[string][]byte{}
+	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
+		out, err := kubectl(ctx, "logs", "-n", f.Namespace, pod.Name, "-c", c.Name)
+		Expect(err).NotTo(HaveOccurred())
+		places["kubectl logs -c "+c.Name] = []byte(out)
+	}
+	for _, c := range running {
+		out, err := kubectl(ctx, "exec", "-n", f.Namespace, pod.Name, "-c", c, "--", "/testapp", "env")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(ContainSubstring("DB_PASSWORD="+f.Ref("db", "password")), "kubectl exec %s env shows the container's spec", c)
+		places["kubectl exec -c "+c+" -- env"] = []byte(out)
+	}
+	for name, args := range map[string][]string{
+		"kubectl describe pod":       {"describe", "pod", "-n", f.Namespace, pod.Name},
+		"kubectl get pod -o yaml":    {"get", "pod", "-n", f.Namespace, pod.Name, "-o", "yaml"},
+		"kubectl get events -o yaml": {"get", "events", "-n", f.Namespace, "-o", "yaml"},
+	} {
+		out, err := kubectl(ctx, args...)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(out).To(ContainSubstring(pod.Name))
+		places[name] = []byte(out)
+	}
+	webhookLog := readTail(env.Node.WebhookLog, 1<<30)
+	Expect(webhookLog).To(ContainSubstring(f.Namespace), "the node's webhook logged this pod")
+	places["node webhook log"] = []byte(webhookLog)
+	expectNoLeak(f.canary, places)
+}

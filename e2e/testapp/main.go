@@ -1,0 +1,87 @@
+// Command testapp is the only program in the e2e node's test images: the sandbox ("pause")
+// container, and the application that envexec starts. A real node runs images, not the
+// host's files, so every tool a spec uses inside a container is a subcommand here:
+//
+//	testapp wait              print "ready pid=N uid=N" and block until SIGTERM or SIGINT
+//	testapp env               print the environment, one NAME=value a line
+//	testapp cat FILE          print a file
+//	testapp write FILE TEXT   write TEXT to FILE, then wait (a read-only root makes it fail)
+//	testapp has VAR SHA256    print "match" or "mismatch" for the SHA-256 of $VAR, then wait,
+//	                          so a spec proves the value arrived without it being printed
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "testapp:", err)
+		os.Exit(1)
+	}
+}
+
+// command is one subcommand and how many arguments it takes.
+type command struct {
+	args int
+	run  func(args []string, stdout io.Writer) error
+}
+
+var commands = map[string]command{
+	"wait": {0, func(_ []string, stdout io.Writer) error { return wait(stdout) }},
+	"env": {0, func(_ []string, stdout io.Writer) error {
+		for _, kv := range os.Environ() {
+			fmt.Fprintln(stdout, kv)
+		}
+		return nil
+	}},
+	"cat": {1, func(args []string, stdout io.Writer) error {
+		data, err := os.ReadFile(args[0])
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(data)
+		return err
+	}},
+	"write": {2, func(args []string, stdout io.Writer) error {
+		if err := os.WriteFile(args[0], []byte(args[1]), 0o600); err != nil {
+			return err
+		}
+		return wait(stdout)
+	}},
+	"has": {2, func(args []string, stdout io.Writer) error {
+		sum := sha256.Sum256([]byte(os.Getenv(args[0])))
+		if hex.EncodeToString(sum[:]) == args[1] {
+			fmt.Fprintln(stdout, "match")
+		} else {
+			fmt.Fprintln(stdout, "mismatch")
+		}
+		return wait(stdout)
+	}},
+}
+
+func run(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return wait(stdout)
+	}
+	c, ok := commands[args[0]]
+	if !ok || len(args)-1 != c.args {
+		return fmt.Errorf("usage: testapp [wait | env | cat FILE | write FILE TEXT | has VAR SHA256], not %q", args)
+	}
+	return c.run(args[1:], stdout)
+}
+
+// wait says it is up, then blocks until the kubelet stops the container.
+func wait(stdout io.Writer) error {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	fmt.Fprintf(stdout, "ready pid=%d uid=%d\n", os.Getpid(), os.Getuid())
+	<-stop
+	return nil
+}
