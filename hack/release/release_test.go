@@ -354,3 +354,22 @@ func readString(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestMakeReleaseRefusesNoDist: an empty DIST would make the target's clean-up
+// `rm -rf /bin`; make refuses before running anything.
+func TestMakeReleaseRefusesNoDist(t *testing.T) {
+	t.Parallel()
+	root, err := tools.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dist := range []string{"", "   "} {
+		cmd := exec.CommandContext(t.Context(), "make", "release", "DIST="+dist, "REGISTRY=127.0.0.1:1/acme", "COSIGN_KEY=none")
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "make release needs REGISTRY=host[:port]/path and a DIST folder") ||
+			strings.Contains(string(out), "rm -rf") {
+			t.Errorf("make release DIST=%q: %v\n%s", dist, err, out)
+		}
+	}
+}
