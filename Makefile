@@ -80,15 +80,15 @@ image: ## build the image without Docker into bin/image (OCI layout), print its 
 
 DIST ?= dist
 .PHONY: release
-release: ## publish a release into $(DIST)/ and REGISTRY=host[:port]/path: VERSION=vX.Y.Z COSIGN_KEY=cosign.key (password in COSIGN_PASSWORD), INSECURE=1 for plain HTTP (docs/release.md)
-	@test -n "$(REGISTRY)" -a -n "$(COSIGN_KEY)" || { echo "make release needs REGISTRY=host[:port]/path and COSIGN_KEY=FILE (docs/release.md)"; exit 2; }
-	rm -rf $(DIST)/bin
+release: ## publish a release into $(DIST)/ and REGISTRY=host[:port]/path: VERSION=vX.Y.Z COSIGN_KEY=cosign.key (password in COSIGN_PASSWORD) or KEYLESS=1 in CI, INSECURE=1 for plain HTTP (docs/release.md)
+	@test -n "$(REGISTRY)" -a -n "$(strip $(DIST))" || { echo "make release needs REGISTRY=host[:port]/path and a DIST folder (docs/release.md)"; exit 2; }
+	rm -rf "$(strip $(DIST))/bin"
 	$(MAKE) build BIN=$(DIST)/bin/linux_$(GOARCH) GOOS=linux GOARCH=$(GOARCH)
 	$(GO_ENV) GOOS= GOARCH= go run ./hack/release -version $(VERSION) -commit $(COMMIT) -source-date-epoch $(SOURCE_DATE_EPOCH) \
-	  -registry $(REGISTRY) -arch $(GOARCH) -dist $(DIST) -ca-certs $(CA_CERTS) -key $(COSIGN_KEY) \
+	  -registry $(REGISTRY) -arch $(GOARCH) -dist $(DIST) -ca-certs $(CA_CERTS) $(if $(COSIGN_KEY),-key $(COSIGN_KEY)) \
 	  -command "make release VERSION=$(VERSION) REGISTRY=$(REGISTRY)" \
 	  -cosign "$$($(TOOLS) cosign)" -cyclonedx-gomod "$$($(TOOLS) cyclonedx-gomod)" -helm "$$($(TOOLS) helm)" \
-	  $(if $(filter 1 true yes,$(INSECURE)),-insecure)
+	  $(if $(filter 1 true yes,$(INSECURE)),-insecure) $(if $(filter 1 true yes,$(KEYLESS)),-keyless)
 
 .PHONY: size
 size: build ## report the size of envexec (what every injected pod carries)

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 )
 
 // defaultRepository is the values.yaml line a release rewrites, so the packaged chart
@@ -20,32 +21,33 @@ var chartDigest = regexp.MustCompile(`(?m)^Digest: (sha256:[0-9a-f]{64})$`)
 
 // publishChart packages the chart with the release's version (appVersion = the image
 // tag, the chart's default) and its image repository, writes the archive to dist, pushes
-// it to REGISTRY/charts and records the pushed reference in dist/chart.txt.
-func publishChart(ctx context.Context, o options, stdout io.Writer) error {
+// it to REGISTRY/charts, records the pushed reference in dist/chart.txt and returns it
+// (repo@digest, for cosign).
+func publishChart(ctx context.Context, o options, stdout io.Writer) (string, error) {
 	tmp, err := os.MkdirTemp("", "release-chart-")
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer func() { _ = os.RemoveAll(tmp) }()
 	dir := filepath.Join(tmp, filepath.Base(o.chart))
 	// helm package reads .helmignore itself.
 	if err := os.CopyFS(dir, os.DirFS(o.chart)); err != nil {
-		return err
+		return "", err
 	}
 	values := filepath.Join(dir, "values.yaml")
 	b, err := os.ReadFile(values)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if len(defaultRepository.FindAllIndex(b, -1)) != 1 {
-		return fmt.Errorf("%s: no single line %q to point at %s", values, defaultRepository, o.imageRepo())
+		return "", fmt.Errorf("%s: no single line %q to point at %s", values, defaultRepository, o.imageRepo())
 	}
 	b = defaultRepository.ReplaceAll(b, []byte("  repository: "+o.imageRepo()))
 	if err := os.WriteFile(values, b, 0o644); err != nil { //nolint:gosec // a public chart
-		return err
+		return "", err
 	}
 	if _, err := helm(ctx, o, "package", dir, "--version", o.chartVersion(), "--app-version", o.version, "--destination", o.dist); err != nil {
-		return err
+		return "", err
 	}
 	archive := filepath.Join(o.dist, "vault-injector-"+o.chartVersion()+".tgz")
 	args := []string{"push", archive, o.chartRepo()}
@@ -54,18 +56,18 @@ func publishChart(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	out, err := helm(ctx, o, args...)
 	if err != nil {
-		return err
+		return "", err
 	}
 	m := chartDigest.FindSubmatch(out)
 	if m == nil {
-		return fmt.Errorf("helm push printed no digest: %s", out)
+		return "", fmt.Errorf("helm push printed no digest: %s", out)
 	}
-	ref := fmt.Sprintf("%s/vault-injector:%s@%s", o.chartRepo(), o.chartVersion(), m[1])
+	ref := fmt.Sprintf("%s/vault-injector@%s", strings.TrimPrefix(o.chartRepo(), "oci://"), m[1])
 	if err := os.WriteFile(filepath.Join(o.dist, "chart.txt"), []byte(ref+"\n"), 0o644); err != nil { //nolint:gosec // a public release file
-		return err
+		return "", err
 	}
-	_, err = fmt.Fprintf(stdout, "chart     %s\n", ref)
-	return err
+	_, err = fmt.Fprintf(stdout, "chart     %s (version %s)\n", ref, o.chartVersion())
+	return ref, err
 }
 
 func helm(ctx context.Context, o options, args ...string) ([]byte, error) {

@@ -18,9 +18,11 @@ const (
 // cosignRunner runs cosign with a key pair and no transparency log or timestamp authority:
 // a local release has no Sigstore services to reach, and cosign must not try (the
 // signing config names none, the trusted root is empty, so nothing leaves the machine
-// but the registry traffic). A CI release signs keyless instead (docs/release.md).
+// but the registry traffic). Keyless, it uses cosign's defaults: Sigstore's public Fulcio
+// and Rekor, with the CI's OIDC token (docs/release.md).
 type cosignRunner struct {
 	bin, key  string
+	keyless   bool
 	insecure  bool
 	configDir string
 }
@@ -30,7 +32,10 @@ func newCosign(ctx context.Context, o options) (*cosignRunner, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &cosignRunner{bin: o.cosign, key: o.key, insecure: o.insecure, configDir: dir}
+	c := &cosignRunner{bin: o.cosign, key: o.key, keyless: o.keyless, insecure: o.insecure, configDir: dir}
+	if c.keyless {
+		return c, nil
+	}
 	if err := c.run(ctx, "signing-config", "create", "--out", c.signingConfig()); err != nil {
 		return nil, err
 	}
@@ -45,7 +50,10 @@ func (c *cosignRunner) trustedRoot() string { return filepath.Join(c.configDir, 
 
 // signArgs are the flags every signing command takes.
 func (c *cosignRunner) signArgs() []string {
-	args := []string{"--key", c.key, "--signing-config", c.signingConfig(), "--trusted-root", c.trustedRoot(), "--yes"}
+	args := []string{"--yes"}
+	if !c.keyless {
+		args = append(args, "--key", c.key, "--signing-config", c.signingConfig(), "--trusted-root", c.trustedRoot())
+	}
 	if c.insecure {
 		args = append(args, "--allow-http-registry")
 	}
@@ -61,16 +69,19 @@ func (c *cosignRunner) run(ctx context.Context, args ...string) error {
 	return nil
 }
 
-// signAndAttest signs the image by digest, attaches each SBOM and the provenance as signed
-// in-toto attestations (OCI referrers of the image), and writes the public key to dist.
-func signAndAttest(ctx context.Context, o options, ref string, sboms []string, prov string, stdout io.Writer) error {
+// signAndAttest signs the image and the chart by digest, attaches each SBOM and the
+// provenance to the image as signed in-toto attestations (OCI referrers of the image), and
+// writes the public key to dist.
+func signAndAttest(ctx context.Context, o options, ref, chart string, sboms []string, prov string, stdout io.Writer) error {
 	c, err := newCosign(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = os.RemoveAll(c.configDir) }()
-	if err := c.run(ctx, append(append([]string{"sign"}, c.signArgs()...), ref)...); err != nil {
-		return err
+	for _, r := range []string{ref, chart} {
+		if err := c.run(ctx, append(append([]string{"sign"}, c.signArgs()...), r)...); err != nil {
+			return err
+		}
 	}
 	attest := func(typ, predicate string) error {
 		return c.run(ctx, append(append([]string{"attest", "--type", typ, "--predicate", predicate}, c.signArgs()...), ref)...)
@@ -83,9 +94,11 @@ func signAndAttest(ctx context.Context, o options, ref string, sboms []string, p
 	if err := attest(provenanceType, prov); err != nil {
 		return err
 	}
-	if err := c.run(ctx, "public-key", "--key", o.key, "--outfile", filepath.Join(o.dist, "cosign.pub")); err != nil {
-		return err
+	if !c.keyless {
+		if err := c.run(ctx, "public-key", "--key", o.key, "--outfile", filepath.Join(o.dist, "cosign.pub")); err != nil {
+			return err
+		}
 	}
-	_, err = fmt.Fprintf(stdout, "signed    %s (%d SBOMs and the provenance attested)\n", ref, len(sboms))
+	_, err = fmt.Fprintf(stdout, "signed    %s (%d SBOMs and the provenance attested) and the chart\n", ref, len(sboms))
 	return err
 }

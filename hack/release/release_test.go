@@ -81,6 +81,14 @@ func TestMakeRelease(t *testing.T) {
 		t.Errorf("another key verifies the provenance:\n%s", out)
 	}
 	r.checkChart(t, files)
+	chart := strings.TrimSpace(readString(t, filepath.Join(r.dist, "chart.txt")))
+	if !strings.HasPrefix(chart, r.registry+"/charts/vault-injector@sha256:") {
+		t.Fatalf("chart.txt names %q", chart)
+	}
+	r.cosignOK(t, "verify", "--key", filepath.Join(r.dist, "cosign.pub"), chart)
+	if out, err := r.cosignRun(t, "verify", "--key", strings.TrimSuffix(wrongKey, ".key")+".pub", chart); err == nil {
+		t.Errorf("another key verifies the chart:\n%s", out)
+	}
 }
 
 func startRelease(t *testing.T) *published {
@@ -345,4 +353,23 @@ func readString(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestMakeReleaseRefusesNoDist: an empty DIST would make the target's clean-up
+// `rm -rf /bin`; make refuses before running anything.
+func TestMakeReleaseRefusesNoDist(t *testing.T) {
+	t.Parallel()
+	root, err := tools.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dist := range []string{"", "   "} {
+		cmd := exec.CommandContext(t.Context(), "make", "release", "DIST="+dist, "REGISTRY=127.0.0.1:1/acme", "COSIGN_KEY=none")
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "make release needs REGISTRY=host[:port]/path and a DIST folder") ||
+			strings.Contains(string(out), "rm -rf") {
+			t.Errorf("make release DIST=%q: %v\n%s", dist, err, out)
+		}
+	}
 }

@@ -33,6 +33,8 @@ type options struct {
 	chart   string
 	// key is the cosign private key; cosign reads its password from COSIGN_PASSWORD.
 	key string
+	// keyless signs with the CI's OIDC identity through Sigstore's public services instead.
+	keyless bool
 	// command is the build command the provenance names.
 	command                 string
 	cosign, cyclonedx, helm string
@@ -58,7 +60,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.dist, "dist", "dist", "output folder; dist/bin/linux_ARCH holds the binaries of make build")
 	fs.StringVar(&o.caCerts, "ca-certs", image.CABundle, "CA bundle for the image")
 	fs.StringVar(&o.chart, "chart", "charts/vault-injector", "the Helm chart to package")
-	fs.StringVar(&o.key, "key", "", "cosign private key (its password in COSIGN_PASSWORD)")
+	fs.StringVar(&o.key, "key", "", "cosign private key (its password in COSIGN_PASSWORD), or a KMS URI cosign accepts")
+	fs.BoolVar(&o.keyless, "keyless", false, "sign keyless with the CI's OIDC identity (Sigstore's Fulcio and Rekor) instead of -key")
 	fs.StringVar(&o.command, "command", "", "the build command, for the provenance")
 	fs.StringVar(&o.cosign, "cosign", "cosign", "cosign binary")
 	fs.StringVar(&o.cyclonedx, "cyclonedx-gomod", "cyclonedx-gomod", "cyclonedx-gomod binary")
@@ -90,8 +93,11 @@ func (o *options) check(epoch string) error {
 	if _, err := name.NewRepository(o.imageRepo(), name.StrictValidation); o.registry == "" || err != nil || strings.Contains(o.registry, "://") {
 		errs = append(errs, fmt.Errorf("-registry %q is not host[:port][/path]", o.registry))
 	}
-	if o.key == "" {
-		errs = append(errs, errors.New("-key: no cosign private key (cosign generate-key-pair makes one)"))
+	switch {
+	case o.key == "" && !o.keyless:
+		errs = append(errs, errors.New("-key: no cosign private key (cosign generate-key-pair makes one), and not -keyless"))
+	case o.key != "" && o.keyless:
+		errs = append(errs, errors.New("-key and -keyless: choose one way to sign"))
 	}
 	if o.command == "" {
 		errs = append(errs, errors.New("-command: no build command for the provenance"))
@@ -137,11 +143,12 @@ func release(ctx context.Context, o options, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("provenance: %w", err)
 	}
-	if err := signAndAttest(ctx, o, img.ref, sboms, prov, stdout); err != nil {
-		return fmt.Errorf("cosign: %w", err)
-	}
-	if err := publishChart(ctx, o, stdout); err != nil {
+	chart, err := publishChart(ctx, o, stdout)
+	if err != nil {
 		return fmt.Errorf("chart: %w", err)
+	}
+	if err := signAndAttest(ctx, o, img.ref, chart, sboms, prov, stdout); err != nil {
+		return fmt.Errorf("cosign: %w", err)
 	}
 	n, err := writeChecksums(o.dist)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"maps"
 	"strings"
 	"testing"
 )
@@ -29,6 +30,7 @@ func TestParseRefuses(t *testing.T) {
 		"registry with a tag":   {"-registry", "registry.example/acme:v1", `-registry "registry.example/acme:v1" is not`},
 		"no registry":           {"-registry", "", `-registry "" is not`},
 		"no key":                {"-key", "", "-key: no cosign private key"},
+		"key and keyless":       {"-keyless", "true", "-key and -keyless: choose one"},
 		"no provenance command": {"-command", "", "-command: no build command"},
 		"pre-release is fine":   {"-version", "v1.2.3-rc.1", ""},
 		"registry without path": {"-registry", "registry.example:5000", ""},
@@ -36,11 +38,10 @@ func TestParseRefuses(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			flags := maps.Clone(good)
+			flags[tc.flag] = tc.value
 			var args []string
-			for f, v := range good {
-				if f == tc.flag {
-					v = tc.value
-				}
+			for f, v := range flags {
 				args = append(args, f+"="+v)
 			}
 			_, err := parse(args, io.Discard)
