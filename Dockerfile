@@ -1,5 +1,5 @@
 # One image carries both binaries: the webhook, and envexec for the injected init container.
-# Build: docker build --build-arg VERSION=$(git describe --tags --always) -t vault-injector .
+# Build: docker build --build-arg VERSION=$(git describe --tags --always) --build-arg COMMIT=$(git rev-parse HEAD) -t vault-injector .
 # This is the published build. `make image` builds the same image without a Docker engine
 # (hack/image); internal/image's tests fail when the two differ in layout or build flags.
 ARG GO_VERSION=1.26.8
@@ -9,9 +9,10 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
+ARG COMMIT=unknown
 ENV CGO_ENABLED=0
-RUN go build -trimpath -ldflags="-s -w -buildid= -X main.version=${VERSION} -X github.com/vault-injector/vault-injector/envexec.version=${VERSION}" -o /out/vault-injector ./cmd/vault-injector \
- && go build -trimpath -ldflags="-s -w -buildid= -X main.version=${VERSION} -X github.com/vault-injector/vault-injector/envexec.version=${VERSION}" -o /out/envexec ./cmd/envexec
+RUN go build -trimpath -buildvcs=false -ldflags="-s -w -buildid= -X github.com/vault-injector/vault-injector/internal/buildinfo.version=${VERSION} -X github.com/vault-injector/vault-injector/internal/buildinfo.commit=${COMMIT}" -o /out/vault-injector ./cmd/vault-injector \
+ && go build -trimpath -buildvcs=false -ldflags="-s -w -buildid= -X github.com/vault-injector/vault-injector/internal/buildinfo.version=${VERSION} -X github.com/vault-injector/vault-injector/internal/buildinfo.commit=${COMMIT}" -o /out/envexec ./cmd/envexec
 
 FROM gcr.io/distroless/static-debian12:nonroot
 ARG VERSION=dev

@@ -6,15 +6,26 @@ SHELL := bash
 MAKEFLAGS += --no-print-directory
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The commit `version` prints and the provenance names (-buildvcs=false: a copy without .git
+# builds the same bytes when given the same COMMIT).
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 BIN := bin
 # `make image`: the image's platform is linux/$(GOARCH); every timestamp in it is
 # SOURCE_DATE_EPOCH, by default the commit's time, so a rebuild has the same digest.
 # (`docker build .` with the Dockerfile stays the published build.)
 GOARCH ?= amd64
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct)
+# The image's CA bundle: the build host's (Debian's ca-certificates). To rebuild a published
+# image, pass the bundle extracted from it (README: Check a published image).
+CA_CERTS ?= /etc/ssl/certs/ca-certificates.crt
 TOOLS := hack/tools/build.sh
-GO_BUILD := CGO_ENABLED=0 go build -trimpath \
-  -ldflags="-s -w -buildid= -X main.version=$(VERSION) -X github.com/vault-injector/vault-injector/envexec.version=$(VERSION)"
+# `make build` is reproducible: the same commit gives the same bytes in any folder, at any time,
+# for any user (hack/image/reproducible_test.go). No paths (-trimpath), no VCS stamp (the commit
+# is set with -X), an empty build ID, fixed CPU levels, and none of the caller's GOFLAGS,
+# GOEXPERIMENT or `go env -w` settings (GOENV=off).
+GO_ENV := env GOENV=off GOFLAGS= GOEXPERIMENT= GOAMD64=v1 GOARM64=v8.0 CGO_ENABLED=0
+GO_BUILD := $(GO_ENV) go build -trimpath -buildvcs=false \
+  -ldflags="-s -w -buildid= -X github.com/vault-injector/vault-injector/internal/buildinfo.version=$(VERSION) -X github.com/vault-injector/vault-injector/internal/buildinfo.commit=$(COMMIT)"
 # The real test components (kube-apiserver, etcd, vault, helm, the node's binaries), built once into a cache outside the repo.
 TEST_ENV = KUBEBUILDER_ASSETS="$$($(TOOLS))" VAULT_BIN="$$($(TOOLS) vault)" HELM_BIN="$$($(TOOLS) helm)" NODE_BIN_DIR="$$($(TOOLS) node)"
 
@@ -63,18 +74,34 @@ build: ## build both binaries, static and stripped, into bin/
 .PHONY: image
 image: ## build the image without Docker into bin/image (OCI layout), print its digest; IMAGE=host:port/name:tag pushes (INSECURE=1: plain HTTP), GOARCH=arm64
 	$(MAKE) build BIN=$(BIN)/linux_$(GOARCH) GOOS=linux GOARCH=$(GOARCH)
-	env -u GOOS -u GOARCH go run ./hack/image -bin-dir $(BIN)/linux_$(GOARCH) -arch $(GOARCH) \
-	  -version $(VERSION) -source-date-epoch $(SOURCE_DATE_EPOCH) -oci-layout $(BIN)/image \
+	$(GO_ENV) GOOS= GOARCH= go run ./hack/image -bin-dir $(BIN)/linux_$(GOARCH) -arch $(GOARCH) \
+	  -version $(VERSION) -source-date-epoch $(SOURCE_DATE_EPOCH) -ca-certs $(CA_CERTS) -oci-layout $(BIN)/image \
 	  $(if $(IMAGE),-push $(IMAGE)) $(if $(filter 1 true yes,$(INSECURE)),-insecure)
+
+DIST ?= dist
+.PHONY: release
+release: ## publish a release into $(DIST)/ and REGISTRY=host[:port]/path: VERSION=vX.Y.Z COSIGN_KEY=cosign.key (password in COSIGN_PASSWORD), INSECURE=1 for plain HTTP (docs/release.md)
+	@test -n "$(REGISTRY)" -a -n "$(COSIGN_KEY)" || { echo "make release needs REGISTRY=host[:port]/path and COSIGN_KEY=FILE (docs/release.md)"; exit 2; }
+	rm -rf $(DIST)/bin
+	$(MAKE) build BIN=$(DIST)/bin/linux_$(GOARCH) GOOS=linux GOARCH=$(GOARCH)
+	$(GO_ENV) GOOS= GOARCH= go run ./hack/release -version $(VERSION) -commit $(COMMIT) -source-date-epoch $(SOURCE_DATE_EPOCH) \
+	  -registry $(REGISTRY) -arch $(GOARCH) -dist $(DIST) -ca-certs $(CA_CERTS) -key $(COSIGN_KEY) \
+	  -command "make release VERSION=$(VERSION) REGISTRY=$(REGISTRY)" \
+	  -cosign "$$($(TOOLS) cosign)" -cyclonedx-gomod "$$($(TOOLS) cyclonedx-gomod)" -helm "$$($(TOOLS) helm)" \
+	  $(if $(filter 1 true yes,$(INSECURE)),-insecure)
 
 .PHONY: size
 size: build ## report the size of envexec (what every injected pod carries)
 	@ls -l $(BIN)/envexec $(BIN)/vault-injector | awk '{printf "%s: %d bytes (%.2f MiB)\n", $$9, $$5, $$5/1048576}'
 
 .PHONY: tools
-tools: ## build the real test components into the cache and install the node's Debian packages (first run takes ~35 min on 2 cores)
+tools: ## build the real test components into the cache and install the node's Debian packages (first run takes ~45 min on 2 cores)
 	@$(TOOLS) >/dev/null
 	@$(TOOLS) helm >/dev/null
+	@$(TOOLS) kubectl >/dev/null
+	@$(TOOLS) promtool >/dev/null
+	@$(TOOLS) cosign >/dev/null
+	@$(TOOLS) cyclonedx-gomod >/dev/null
 	@$(TOOLS) node >/dev/null
 	@hack/tools/node-packages.sh
 

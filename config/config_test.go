@@ -537,16 +537,57 @@ func TestVaultCAFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.VaultCAFile != path || w.Defaults.CACerts != string(ca) {
-		t.Errorf("VaultCAFile %q, CACerts\n%s\nwant the certificate alone:\n%s", w.VaultCAFile, w.Defaults.CACerts, ca)
+	if w.VaultCA.File() != path || w.VaultCA.Certs() != string(ca) {
+		t.Errorf("VaultCA %q, certificates\n%s\nwant the certificate alone:\n%s", w.VaultCA.File(), w.VaultCA.Certs(), ca)
 	}
 	p, _, err := config.ParsePod(map[string]string{"vault-injector.io/tls-secret": "vault-ca"}, "app", w)
 	if err != nil || p.CACerts != string(ca) || p.TLSSecret != "vault-ca" {
 		t.Errorf("pod CACerts %q, TLSSecret %q, %v: want the platform's CA and the pod's Secret", p.CACerts, p.TLSSecret, err)
 	}
 	env, err := parse(t, nil, map[string]string{"VAULT_INJECTOR_VAULT_CA_FILE": path})
-	if err != nil || env.Defaults.CACerts != string(ca) {
-		t.Errorf("from the environment: CACerts %q, %v", env.Defaults.CACerts, err)
+	if err != nil || env.VaultCA.Certs() != string(ca) {
+		t.Errorf("from the environment: CACerts %q, %v", env.VaultCA.Certs(), err)
+	}
+}
+
+// A bundle that changes on disk (a ConfigMap or Secret the kubelet updates) reaches the
+// next pod after Reload, also through a copy of the configuration made before; a bundle
+// that turns invalid is refused and the last good one stays.
+func TestVaultCAReload(t *testing.T) {
+	t.Parallel()
+	first, second := testCAPEM(t, "platform CA 1"), testCAPEM(t, "platform CA 2")
+	path := writeTemp(t, first)
+	w, err := parse(t, []string{"--vault-ca-file=" + path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := w
+	podCA := func() string {
+		t.Helper()
+		p, _, err := config.ParsePod(nil, "app", copied)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.CACerts
+	}
+	if changed, err := w.VaultCA.Reload(); changed || err != nil {
+		t.Errorf("reload of an unchanged file: changed %v, %v", changed, err)
+	}
+	if err := os.WriteFile(path, second, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := w.VaultCA.Reload(); !changed || err != nil || podCA() != string(second) {
+		t.Errorf("after a change: changed %v, %v; pods get\n%s\nwant\n%s", changed, err, podCA(), second)
+	}
+	if err := os.WriteFile(path, []byte("half-written-canary"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := w.VaultCA.Reload()
+	if err == nil || changed || podCA() != string(second) {
+		t.Errorf("an invalid bundle: changed %v, %v; pods get\n%s\nwant the last good one", changed, err, podCA())
+	}
+	if err != nil && strings.Contains(err.Error(), "canary") {
+		t.Errorf("the error repeats the file's content: %v", err)
 	}
 }
 

@@ -64,6 +64,11 @@ type Pod struct {
 	EnvSources bool `json:"envSources,omitempty"`
 	// Init is the injected init container's resources and user.
 	Init InitContainer `json:"init"`
+	// FilesDir is where a container's files volume is mounted; empty means
+	// DefaultFilesDir (see Dir).
+	FilesDir string `json:"filesDir,omitempty"`
+	// Files are the files the pod asks for (file.NAME annotations), in key order.
+	Files []File `json:"files,omitempty"`
 	// Envexec holds further envexec settings (ENVEXEC_* name to value), each validated
 	// by envexec's own parser at admission.
 	Envexec map[string]string `json:"envexec,omitempty"`
@@ -230,6 +235,7 @@ var Annotations = []Annotation{
 		Doc: "Log level of envexec. Secret values are never logged, at any level.",
 		set: func(p *Pod, v string, _ *Webhook) error { return setLogLevel(&p.LogLevel, v) },
 	},
+	filesDirAnnotation(),
 	initAnnotation("init-cpu-request"),
 	initAnnotation("init-memory-request"),
 	initAnnotation("init-cpu-limit"),
@@ -311,7 +317,7 @@ func ParsePod(annotations map[string]string, serviceAccount string, w Webhook) (
 		MalformedWarn:   w.MalformedReferences == MalformedWarn,
 		TokenAudience:   w.Defaults.TokenAudience,
 		TokenExpiration: w.Defaults.TokenExpiration,
-		CACerts:         w.Defaults.CACerts,
+		CACerts:         w.VaultCA.Certs(),
 		Init:            w.Defaults.Init,
 	}
 	var errs []error
@@ -324,11 +330,12 @@ func ParsePod(annotations map[string]string, serviceAccount string, w Webhook) (
 			errs = append(errs, fmt.Errorf("annotation %q: %w", key, err))
 		}
 	}
+	errs = append(errs, parseFiles(&p, annotations)...)
 	errs = append(errs, initRelationErrors(&p, annotations)...)
 	errs = append(errs, authRelationErrors(&p, annotations, w.BankVaultsCompat)...)
 	var warnings []string
 	for _, key := range slices.Sorted(maps.Keys(annotations)) {
-		if name, ok := strings.CutPrefix(key, AnnotationPrefix); ok && key != StatusAnnotation && find(name, false) == nil {
+		if name, ok := strings.CutPrefix(key, AnnotationPrefix); ok && key != StatusAnnotation && find(name, false) == nil && !isFileAnnotation(name) {
 			errs = append(errs, fmt.Errorf("annotation %q is not known (known: %s)", key, knownNames()))
 		}
 		if name, ok := strings.CutPrefix(key, BankVaultsPrefix); ok && w.BankVaultsCompat && find(name, true) == nil {
@@ -383,6 +390,7 @@ func AnnotationsMarkdown() string {
 		}
 		fmt.Fprintf(&b, "| `%s%s` | %s | %s | %s | %s |\n", AnnotationPrefix, a.Name, a.Type, a.Default, alias, a.Doc)
 	}
+	fmt.Fprintf(&b, "| `%s%sNAME` | JSON object | none | — | %s |\n", AnnotationPrefix, FileAnnotationPrefix, fileAnnotationDoc)
 	b.WriteString("\nbank-vaults aliases are read when the webhook runs with `--bank-vaults-annotations=true` (the default);\n")
 	b.WriteString("when both are set, ours wins. Other `" + BankVaultsPrefix + "` annotations are ignored with an admission warning.\n")
 	return b.String()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"path"
 	"regexp"
 	"slices"
@@ -72,26 +71,17 @@ func setVaultAddr(dst *string, v string) error {
 	return nil
 }
 
-// setVaultCAFile reads the platform's CA bundle for Vault at start-up. Only its
-// certificates, re-encoded, are kept (settings.CACerts): they are written into every
-// wrapped container, where nothing else of the file belongs.
+// setVaultCAFile reads the platform's CA bundle for Vault at start-up (NewVaultCA).
 func setVaultCAFile(w *Webhook, v string) error {
-	w.VaultCAFile, w.Defaults.CACerts = v, ""
+	w.VaultCA = nil
 	if v == "" {
 		return nil
 	}
-	data, err := os.ReadFile(v)
+	ca, err := NewVaultCA(v)
 	if err != nil {
 		return err
 	}
-	certs, err := settings.CACerts(data)
-	if err != nil {
-		return fmt.Errorf("%s: %w", v, err)
-	}
-	if err := envexecAccepts(settings.EnvCACerts, certs); err != nil {
-		return fmt.Errorf("%s: %w", v, err)
-	}
-	w.Defaults.CACerts = certs
+	w.VaultCA = ca
 	return nil
 }
 

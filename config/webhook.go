@@ -52,9 +52,9 @@ type Webhook struct {
 	BankVaultsCompat bool
 	// Certs says where the serving certificate comes from.
 	Certs Certs
-	// VaultCAFile is the PEM bundle of the platform's CAs for Vault (--vault-ca-file), read
-	// once at start-up into Defaults.CACerts.
-	VaultCAFile string
+	// VaultCA is the PEM bundle of the platform's CAs for Vault (--vault-ca-file), read at
+	// start-up and again whenever the webhook reloads it; nil without one.
+	VaultCA *VaultCA
 	// AllowTLSSkipVerify lets pods turn off verification of Vault's certificate.
 	AllowTLSSkipVerify bool
 	// MalformedReferences says what a malformed reference does at admission.
@@ -152,9 +152,6 @@ type PodDefaults struct {
 	TokenAudience string
 	// TokenExpiration is the lifetime of that token; envexec only needs it at start-up.
 	TokenExpiration time.Duration
-	// CACerts are the certificates of VaultCAFile re-encoded as PEM (nothing else of the
-	// file), which every wrapped container trusts for Vault besides the system roots.
-	CACerts string
 	// Init is the injected init container's resources and user.
 	Init InitContainer
 }

@@ -154,7 +154,7 @@ func stuck(p *corev1.Pod) string {
 
 // kubectl runs the real kubectl against the suite's apiserver as its admin.
 func kubectl(ctx SpecContext, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig", env.Node.Kubeconfig}, args...)...)
+	cmd := exec.CommandContext(ctx, env.Node.Kubectl, append([]string{"--kubeconfig", env.Node.Kubeconfig}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/vault-injector/vault-injector/e2e/framework"
 	"github.com/vault-injector/vault-injector/internal/image"
+	"github.com/vault-injector/vault-injector/internal/tools"
 )
 
 func TestE2E(t *testing.T) {
@@ -59,6 +60,8 @@ type nodeEndpoints struct {
 	Images     framework.NodeImages  `json:"images"`
 	VaultAddr  string                `json:"vaultAddr"`
 	WebhookLog string                `json:"webhookLog"`
+	// Kubectl is kubectl at the apiserver's version (hack/tools), for what users run.
+	Kubectl string `json:"kubectl"`
 }
 
 // Shared by the specs of this process; set once in SynchronizedBeforeSuite.
@@ -251,9 +254,12 @@ func startNode(ctx SpecContext, root, dir, assets string, e endpoints, serving f
 	vaultOnNode, err := node.Forward(ctx, strings.TrimPrefix(e.Vault.Addr, "http://"))
 	Expect(err).NotTo(HaveOccurred())
 
+	kubectlBin, err := tools.Kubectl(ctx, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+
 	By("starting the webhook for the node's namespaces, injecting from the product image")
 	out := nodeEndpoints{
-		API: api, Name: node.Name, Dir: node.Dir, Kubeconfig: node.Kubeconfig, Images: images,
+		API: api, Kubectl: kubectlBin, Name: node.Name, Dir: node.Dir, Kubeconfig: node.Kubeconfig, Images: images,
 		VaultAddr: "http://" + vaultOnNode, WebhookLog: filepath.Join(dir, "node-webhook.log"),
 	}
 	admin, err := framework.NewCluster(api)

@@ -77,6 +77,15 @@ func TestVaultArgumentsShareWrites(t *testing.T) {
 	keyPEM := out.argv[2]
 	assertNoLeak(t, out.stderr, keyPEM, strings.Split(keyPEM, "\n")[1])
 	certPEM, _ := envValue(out.env, "TLS_CERT")
+	if !keyMatchesCert(t, certPEM, keyPEM) {
+		t.Error("the key in the argument does not belong to the certificate in the variable")
+	}
+}
+
+// keyMatchesCert parses a PEM certificate and EC key (never quoting the key) and tells
+// whether the key is the certificate's.
+func keyMatchesCert(t *testing.T, certPEM, keyPEM string) bool {
+	t.Helper()
 	block, _ := pem.Decode([]byte(certPEM))
 	kblock, _ := pem.Decode([]byte(keyPEM))
 	if block == nil || kblock == nil {
@@ -90,9 +99,7 @@ func TestVaultArgumentsShareWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !key.PublicKey.Equal(cert.PublicKey) {
-		t.Error("the key in the argument does not belong to the certificate in the variable")
-	}
+	return key.PublicKey.Equal(cert.PublicKey)
 }
 
 // appDir holds an executable "app", for command lines that name it through PATH.

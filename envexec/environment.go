@@ -11,46 +11,40 @@ import (
 	"github.com/vault-injector/vault-injector/vaultref"
 )
 
-// slotsOf lists every reference of every variable, in environment order.
-func slotsOf(vars []variable) []slot {
-	var slots []slot
-	for v, vr := range vars {
-		for _, r := range vr.tmpl.Refs {
-			slots = append(slots, slot{v: v, ref: r})
-		}
-	}
-	return slots
-}
-
 // outcome of resolution for the environment: new values by environ index, and the
 // entries to drop (missing secrets a pod chose to ignore); new arguments by argv index.
 type resolved struct {
 	values map[int]string
 	unset  map[int]bool
 	args   map[int]string
+	// files are the contents of the files, by index in ENVEXEC_FILES.
+	files map[int]string
 	// extra are the from-path variables, "NAME=VALUE", sorted by name.
 	extra []string
 }
 
-// finish renders each variable and argument from its slots' results. With
+// finish renders each variable and argument from its needs' answers. With
 // ignoreMissing, a variable whose only failures are missing secrets or keys is left
 // unset (and a warning logged); an argument cannot be left out, so it fails. Every other
 // failure is an error naming the variables, arguments and path, grouped per Vault call.
-func finish(vars []variable, slots []slot, results []result, ignoreMissing bool, log *slog.Logger) (resolved, error) {
-	res := resolved{values: map[int]string{}, unset: map[int]bool{}, args: map[int]string{}}
-	perVar := make([][]string, len(vars))
-	failed := make([][]int, len(vars))
-	for i, sl := range slots {
-		if results[i].err != nil {
-			failed[sl.v] = append(failed[sl.v], i)
+func finish(vars []variable, needs []*need, ignoreMissing bool, log *slog.Logger) (resolved, error) {
+	res := resolved{values: map[int]string{}, unset: map[int]bool{}, args: map[int]string{}, files: map[int]string{}}
+	byUser := map[*variable][]*need{}
+	for _, n := range needs {
+		if n.user != nil {
+			byUser[n.user] = append(byUser[n.user], n)
 		}
-		perVar[sl.v] = append(perVar[sl.v], results[i].value)
 	}
-	var bad []int
-	for v, vr := range vars {
+	var bad []*need
+	for i := range vars {
+		vr := &vars[i]
+		own := byUser[vr]
+		failed := failures(own)
 		switch {
-		case len(failed[v]) == 0:
-			value := vr.tmpl.Render(perVar[v])
+		case len(failed) == 0 && vr.file:
+			res.files[vr.index] = vr.tmpl.Render(values(own))
+		case len(failed) == 0:
+			value := vr.tmpl.Render(values(own))
 			if strings.IndexByte(value, 0) >= 0 {
 				return resolved{}, vr.fail(fmt.Errorf("%w: the value contains a NUL byte, which an environment variable or argument cannot hold", errSecret))
 			}
@@ -59,48 +53,63 @@ func finish(vars []variable, slots []slot, results []result, ignoreMissing bool,
 			} else {
 				res.values[vr.index] = value
 			}
-		case ignoreMissing && !vr.arg && allMissing(results, failed[v]):
+		case ignoreMissing && !vr.arg && !vr.file && allMissing(failed):
 			res.unset[vr.index] = true
-			first := results[failed[v][0]]
-			log.Warn("secret missing, variable left unset", "variable", vr.name, "path", first.path, "error", first.err.Error())
+			log.Warn("secret missing, variable left unset", "variable", vr.name, "path", failed[0].path, "error", failed[0].err.Error())
 		default:
-			bad = append(bad, failed[v]...)
+			bad = append(bad, failed...)
 		}
 	}
 	if len(bad) == 0 {
 		return res, nil
 	}
-	slices.Sort(bad)
-	return resolved{}, groupErrors(vars, slots, results, bad)
+	return resolved{}, groupErrors(bad)
 }
 
-func allMissing(results []result, idx []int) bool {
-	for _, i := range idx {
-		if !errors.Is(results[i].err, errMissing) || errors.Is(results[i].err, errUnreachable) {
+// values are the answers of needs, in order.
+func values(needs []*need) []string {
+	out := make([]string, len(needs))
+	for i, n := range needs {
+		out[i] = n.value
+	}
+	return out
+}
+
+// failures are the needs that got an error.
+func failures(needs []*need) []*need {
+	var out []*need
+	for _, n := range needs {
+		if n.err != nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func allMissing(failed []*need) bool {
+	for _, n := range failed {
+		if !errors.Is(n.err, errMissing) || errors.Is(n.err, errUnreachable) {
 			return false
 		}
 	}
 	return true
 }
 
-// groupErrors makes one refError per failing Vault call (or per slot when the failure is
-// its own), naming each variable once, in the order the failures appear.
-func groupErrors(vars []variable, slots []slot, results []result, bad []int) error {
+// groupErrors makes one refError per failing Vault call (or per need when the failure is
+// its own), naming each user once, in the order the failures appear.
+func groupErrors(bad []*need) error {
 	var errs []error
 	byGroup := map[string]*refError{}
-	for _, i := range bad {
-		r, v := results[i], vars[slots[i].v]
-		key := r.group
-		if key == "" {
-			key = fmt.Sprintf("slot %d", i)
-		}
-		if e, ok := byGroup[key]; ok {
-			e.add(v)
+	for _, n := range bad {
+		if e, ok := byGroup[n.group]; ok && n.group != "" {
+			e.add(*n.user)
 			continue
 		}
-		e := &refError{path: r.path, err: r.err}
-		e.add(v)
-		byGroup[key] = e
+		e := &refError{path: n.path, err: n.err}
+		e.add(*n.user)
+		if n.group != "" {
+			byGroup[n.group] = e
+		}
 		errs = append(errs, e)
 	}
 	return errors.Join(errs...)

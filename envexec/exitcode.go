@@ -34,6 +34,9 @@ const (
 	// ExitLeaseExpired means daemon mode stopped the application because a lease could
 	// not be renewed (ENVEXEC_DAEMON_ON_EXPIRY=stop), so the container restarts.
 	ExitLeaseExpired = 9
+	// ExitFiles means a file (ENVEXEC_FILES) could not be written: something other than
+	// a regular file or directory is in the way, or the volume refused the write.
+	ExitFiles = 10
 )
 
 // exitCodeTable documents the codes for usage text and is checked against docs/envexec.md.
@@ -54,6 +57,7 @@ func exitCodeTable() []struct {
 		{ExitExec, "could not exec the application, or re-execute envexec with an empty environment"},
 		{ExitCopy, "copy failed"},
 		{ExitLeaseExpired, "daemon mode stopped the application: a lease could not be renewed"},
+		{ExitFiles, "a file could not be written (something in the way, or the volume refused it)"},
 	}
 }
 
@@ -87,6 +91,7 @@ func exitCode(err error) int {
 		{errExec, ExitExec},
 		{errIsolate, ExitExec},
 		{errCopy, ExitCopy},
+		{errFiles, ExitFiles},
 	}
 	if err == nil {
 		return ExitOK
@@ -109,15 +114,20 @@ type refError struct {
 	variables []string
 	// arguments name the application's arguments, "argv[N]".
 	arguments []string
-	path      string
-	err       error
+	// files name files by path.
+	files []string
+	path  string
+	err   error
 }
 
-// add names v (a variable or an argument) once.
+// add names v (a variable, an argument or a file) once.
 func (e *refError) add(v variable) {
 	list := &e.variables
-	if v.arg {
+	switch {
+	case v.arg:
 		list = &e.arguments
+	case v.file:
+		list = &e.files
 	}
 	if !slices.Contains(*list, v.name) {
 		*list = append(*list, v.name)
@@ -131,6 +141,9 @@ func (e *refError) Error() string {
 	}
 	if len(e.arguments) > 0 {
 		subjects = append(subjects, plural("argument", len(e.arguments))+" "+strings.Join(e.arguments, ", "))
+	}
+	if len(e.files) > 0 {
+		subjects = append(subjects, plural("file", len(e.files))+" "+strings.Join(e.files, ", "))
 	}
 	s := strings.Join(subjects, " and ")
 	if e.path != "" {

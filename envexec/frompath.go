@@ -12,16 +12,19 @@ import (
 	"github.com/vault-injector/vault-injector/vaultref"
 )
 
-// fromPathVariables turns every key of each from-path secret into "NAME=VALUE", sorted by
+// fromPathVariables turns every key of each from-path secret (the whole needs) into "NAME=VALUE", sorted by
 // name. A later path wins over an earlier one; the caller lets explicit variables win
 // over all of them. A missing secret is an error unless ignoreMissing.
-func fromPathVariables(paths []vaultref.PathRef, results []result, ignoreMissing bool, log *slog.Logger) ([]string, error) {
+func fromPathVariables(needs []*need, ignoreMissing bool, log *slog.Logger) ([]string, error) {
 	values := map[string]string{}
 	var errs []error
-	for i, p := range paths {
-		r := results[i]
+	for _, r := range needs {
+		if !r.whole {
+			continue
+		}
+		p := r.from
 		if r.err != nil {
-			if ignoreMissing && allMissing(results, []int{i}) {
+			if ignoreMissing && allMissing([]*need{r}) {
 				log.Warn("secret missing, from-path entry skipped", "path", p.String(), "error", r.err.Error())
 				continue
 			}

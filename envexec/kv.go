@@ -1,6 +1,7 @@
 package envexec
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -36,7 +37,7 @@ func unwrapKV2(data map[string]any) (map[string]any, error) {
 
 // splitByFirstSegment picks one path per first segment to look up first; the others
 // usually share its mount.
-func splitByFirstSegment(mounts []*op[mountInfo]) (first, rest []*op[mountInfo]) {
+func splitByFirstSegment(mounts []*call[mountInfo]) (first, rest []*call[mountInfo]) {
 	seen := map[string]bool{}
 	for _, m := range mounts {
 		seg, _, _ := strings.Cut(m.key, "/")
@@ -53,8 +54,8 @@ func splitByFirstSegment(mounts []*op[mountInfo]) (first, rest []*op[mountInfo])
 // shareMounts gives each path in rest the mount found for a path in first when it lies
 // under that mount (Vault refuses overlapping mounts, so that mount serves it), and
 // returns the paths that still need a lookup of their own.
-func shareMounts(first, rest []*op[mountInfo]) []*op[mountInfo] {
-	var pending []*op[mountInfo]
+func shareMounts(first, rest []*call[mountInfo]) []*call[mountInfo] {
+	var pending []*call[mountInfo]
 	for _, m := range rest {
 		found := false
 		for _, f := range first {
@@ -68,4 +69,12 @@ func shareMounts(first, rest []*op[mountInfo]) []*op[mountInfo] {
 		}
 	}
 	return pending
+}
+
+// kvVersion is the version a KV v2 read returned (its metadata), 0 if not stated.
+func kvVersion(data map[string]any) int {
+	meta, _ := data["metadata"].(map[string]any)
+	n, _ := meta["version"].(json.Number)
+	v, _ := n.Int64()
+	return int(v)
 }

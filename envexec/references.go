@@ -10,17 +10,20 @@ import (
 	"github.com/vault-injector/vault-injector/vaultref"
 )
 
-// variable is one environment entry, or one argument of the application, whose value
-// holds references.
+// variable is one environment entry, one argument of the application, or one file,
+// whose value holds references.
 type variable struct {
 	// index is the entry's position in environ (or in argv for an argument), so
 	// duplicates and order survive.
 	index int
-	// name is the variable's name, or "argv[N]" for an argument.
+	// name is the variable's name, "argv[N]" for an argument, or a file's path.
 	name string
 	// arg is true for an argument of the application: it cannot be left out (that would
 	// shift the others), so a missing secret fails even with ENVEXEC_IGNORE_MISSING.
-	arg  bool
+	arg bool
+	// file is true for a file (ENVEXEC_FILES); index is then its position there. A file
+	// cannot be left out either.
+	file bool
 	tmpl vaultref.Template
 }
 

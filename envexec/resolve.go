@@ -18,58 +18,79 @@ import (
 // flood Vault at start-up.
 const maxParallel = 8
 
-// slot is one reference of one variable.
-type slot struct {
-	// v indexes the variables slice (-1 for a from-path secret).
-	v   int
-	ref vaultref.Ref
+// need is one value a user waits for from Vault: one reference of a variable, argument
+// or file, or (whole) the data of a from-path secret. It carries its own answer, so no
+// slice runs parallel to the needs.
+type need struct {
+	// user is the variable, argument or file the reference belongs to; nil for a
+	// from-path secret.
+	user *variable
+	// from is the from-path entry a whole need reads.
+	from vaultref.PathRef
+	ref  vaultref.Ref
 	// whole asks for the secret's whole data (from-path) instead of one value.
 	whole bool
+	result
 }
 
-// result is what resolving one slot gave: its value, or why not.
+// result is what resolving one need gave: its value, or why not.
 type result struct {
 	value string
-	// data is the whole secret, for whole slots.
+	// data is the whole secret, for whole needs.
 	data map[string]any
 	err  error
-	// group is shared by all slots that failed in the same Vault call, so one message
-	// names every variable it concerns; path names the Vault path in that message.
+	// group is shared by all needs that failed in the same Vault call, so one message
+	// names every user it concerns; path names the Vault path in that message.
 	group, path string
 }
 
-// op is one Vault call shared by every slot that needs it: a mount lookup, a read, a
-// write or a transit batch.
-type op[T any] struct {
+// needsOf lists every reference of every user, in order, then one whole need per
+// from-path secret.
+func needsOf(users []variable, fromPath []vaultref.PathRef) []*need {
+	var needs []*need
+	for u := range users {
+		for _, r := range users[u].tmpl.Refs {
+			needs = append(needs, &need{user: &users[u], ref: r})
+		}
+	}
+	for _, p := range fromPath {
+		needs = append(needs, &need{from: p, whole: true, ref: vaultref.Ref{Path: p.Path, Version: p.Version}})
+	}
+	return needs
+}
+
+// call is one Vault request and the needs it answers: a mount lookup, a read, a write or
+// one ciphertext of the transit batch.
+type call[T any] struct {
 	key   string
 	path  string
-	users []int
+	users []*need
 	val   T
 	err   error
 }
 
-// group collects slot indices into ops by key, in order of first use.
-func group[T any](idx []int, key func(i int) (k, path string)) []*op[T] {
-	byKey := map[string]*op[T]{}
-	var ops []*op[T]
-	for _, i := range idx {
-		k, path := key(i)
-		o, ok := byKey[k]
+// gather groups needs into calls by key, in order of first use.
+func gather[T any](needs []*need, key func(n *need) (k, path string)) []*call[T] {
+	byKey := map[string]*call[T]{}
+	var calls []*call[T]
+	for _, n := range needs {
+		k, path := key(n)
+		c, ok := byKey[k]
 		if !ok {
-			o = &op[T]{key: k, path: path}
-			byKey[k] = o
-			ops = append(ops, o)
+			c = &call[T]{key: k, path: path}
+			byKey[k] = c
+			calls = append(calls, c)
 		}
-		o.users = append(o.users, i)
+		c.users = append(c.users, n)
 	}
-	return ops
+	return calls
 }
 
-// tasks turns ops into functions that run do and store its answer.
-func tasks[T any](ops []*op[T], do func(*op[T]) (T, error)) []func() {
-	out := make([]func(), len(ops))
-	for i, o := range ops {
-		out[i] = func() { o.val, o.err = do(o) }
+// tasks turns calls into functions that run do and store its answer.
+func tasks[T any](calls []*call[T], do func(*call[T]) (T, error)) []func() {
+	out := make([]func(), len(calls))
+	for i, c := range calls {
+		out[i] = func() { c.val, c.err = do(c) }
 	}
 	return out
 }
@@ -88,16 +109,54 @@ func runAll(fns []func()) {
 	wg.Wait()
 }
 
-// resolver turns slots into values with one mount lookup per distinct read path, one
-// read per distinct (API path, version), one write per distinct (path, body) and one
-// transit batch, so "secret/app/db" and "secret/data/app/db" share a read and a
-// certificate and its key come from the same pki issue.
+// plan is the Vault calls one resolution makes, each distinct request once: one mount
+// lookup per read path, one read per (API path, version) (planned once the mounts are
+// known), one write per (path, body) and one transit batch, so "secret/app/db" and
+// "secret/data/app/db" share a read and a certificate and its key come from the same pki
+// issue.
+type plan struct {
+	// local are vault:login references, answered with envexec's token.
+	local   []*need
+	mounts  []*call[mountInfo]
+	early   []*call[secret]
+	writes  []*call[secret]
+	transit []*call[string]
+}
+
+// planFor sorts needs into calls.
+func planFor(needs []*need) plan {
+	var p plan
+	var reads, transits, writes []*need
+	for _, n := range needs {
+		switch n.ref.Kind {
+		case vaultref.Login:
+			p.local = append(p.local, n)
+		case vaultref.Transit:
+			transits = append(transits, n)
+		case vaultref.Write:
+			writes = append(writes, n)
+		default:
+			reads = append(reads, n)
+		}
+	}
+	p.mounts = gather[mountInfo](reads, func(n *need) (string, string) { return n.ref.Path, n.ref.Path })
+	p.early = earlyReads(reads)
+	p.writes = gather[secret](writes, func(n *need) (string, string) {
+		return "write " + n.ref.Path + " " + compactBody(n.ref.Body), n.ref.Path
+	})
+	p.transit = gather[string](transits, func(n *need) (string, string) { return n.ref.Ciphertext, "" })
+	return p
+}
+
+// resolver runs plans with a logged-in client.
 type resolver struct {
 	c *client
 	s settings.Settings
 	// leases records every leased secret envexec obtained, for daemon mode.
 	mu     sync.Mutex
 	leases []leased
+	// kv records every KV v2 read, for daemon mode to watch its version.
+	kv []kvRead
 }
 
 // leased is a dynamic secret envexec holds a lease on.
@@ -106,45 +165,38 @@ type leased struct {
 	sec  secret
 }
 
-func (rs *resolver) resolve(ctx context.Context, slots []slot) []result {
-	out := make([]result, len(slots))
-	var reads, writes, transits []int
-	for i, sl := range slots {
-		switch sl.ref.Kind {
-		case vaultref.Login:
-			out[i] = valueResult(sl.ref.Apply(rs.c.token))
-		case vaultref.Transit:
-			transits = append(transits, i)
-		case vaultref.Write:
-			writes = append(writes, i)
-		default:
-			reads = append(reads, i)
-		}
+// kvRead is one KV v2 secret read at its current version (not pinned): daemon mode
+// compares its metadata's current version to the one read.
+type kvRead struct {
+	mount, api string
+	version    int
+}
+
+// resolve answers every need: the mount lookups, early reads, writes and the transit
+// batch in one round, then the lookups that could not share a mount, then the reads.
+func (rs *resolver) resolve(ctx context.Context, needs []*need) {
+	p := planFor(needs)
+	for _, n := range p.local {
+		n.result = valueResult(n.ref.Apply(rs.c.token))
 	}
-	mounts := group[mountInfo](reads, func(i int) (string, string) { return slots[i].ref.Path, slots[i].ref.Path })
-	writeOps := group[secret](writes, func(i int) (string, string) {
-		return "write " + slots[i].ref.Path + " " + compactBody(slots[i].ref.Body), slots[i].ref.Path
-	})
-	lookup := func(o *op[mountInfo]) (mountInfo, error) { return rs.c.mount(ctx, o.path) }
-	first, rest := splitByFirstSegment(mounts)
-	early := earlyReads(slots, reads)
-	phase1 := tasks(first, lookup)
-	phase1 = append(phase1, tasks(early, func(o *op[secret]) (secret, error) {
-		return rs.c.read(ctx, o.path, slots[o.users[0]].ref.Version)
+	lookup := func(c *call[mountInfo]) (mountInfo, error) { return rs.c.mount(ctx, c.path) }
+	first, rest := splitByFirstSegment(p.mounts)
+	round := tasks(first, lookup)
+	round = append(round, tasks(p.early, func(c *call[secret]) (secret, error) {
+		return rs.c.read(ctx, c.path, c.users[0].ref.Version)
 	})...)
-	phase1 = append(phase1, tasks(writeOps, func(o *op[secret]) (secret, error) {
-		return rs.write(ctx, o.path, slots[o.users[0]].ref.Body)
+	round = append(round, tasks(p.writes, func(c *call[secret]) (secret, error) {
+		return rs.write(ctx, c.path, c.users[0].ref.Body)
 	})...)
-	if len(transits) > 0 {
-		phase1 = append(phase1, func() { rs.decrypt(ctx, slots, transits, out) })
+	if len(p.transit) > 0 {
+		round = append(round, func() { rs.decrypt(ctx, p.transit) })
 	}
-	runAll(phase1)
+	runAll(round)
 	runAll(tasks(shareMounts(first, rest), lookup))
-	for _, o := range writeOps {
-		fill(out, slots, o)
+	for _, c := range p.writes {
+		fill(c)
 	}
-	rs.reads(ctx, slots, reads, mounts, early, out)
-	return out
+	rs.reads(ctx, p.mounts, p.early)
 }
 
 // readKey names one read: an API path at a version.
@@ -161,77 +213,83 @@ func readKey(api string, version int) string {
 // pin, envexec stops anyway (a dynamic secret read early then expires with its lease,
 // like any read that succeeded before a failure); when the mount is at "<mount>/data/"
 // (a KV mount: no lease), the right path is read next, one GET wasted.
-func earlyReads(slots []slot, reads []int) []*op[secret] {
-	var idx []int
-	for _, i := range reads {
-		if seg := strings.SplitN(slots[i].ref.Path, "/", 3); len(seg) == 3 && seg[0] != "" && seg[1] == "data" && seg[2] != "" {
-			idx = append(idx, i)
+func earlyReads(reads []*need) []*call[secret] {
+	var early []*need
+	for _, n := range reads {
+		if seg := strings.SplitN(n.ref.Path, "/", 3); len(seg) == 3 && seg[0] != "" && seg[1] == "data" && seg[2] != "" {
+			early = append(early, n)
 		}
 	}
-	return group[secret](idx, func(i int) (string, string) {
-		return readKey(slots[i].ref.Path, slots[i].ref.Version), slots[i].ref.Path
+	return gather[secret](early, func(n *need) (string, string) {
+		return readKey(n.ref.Path, n.ref.Version), n.ref.Path
 	})
 }
 
-// reads maps each read slot to its API path through its mount, then reads each distinct
+// target is where a read goes once its mount is known.
+type target struct {
+	mount mountInfo
+	api   string
+}
+
+// reads maps each read need to its API path through its mount, then reads each distinct
 // secret once, reusing early reads of the same API path.
-func (rs *resolver) reads(ctx context.Context, slots []slot, reads []int, mounts []*op[mountInfo], early []*op[secret], out []result) {
-	mountOf := map[string]*op[mountInfo]{}
+func (rs *resolver) reads(ctx context.Context, mounts []*call[mountInfo], early []*call[secret]) {
+	targets := map[*need]target{}
+	var ready []*need
 	for _, m := range mounts {
-		mountOf[m.key] = m
-	}
-	type target struct {
-		api string
-		kv2 bool
-	}
-	targets := map[int]target{}
-	var ready []int
-	for _, i := range reads {
-		r := slots[i].ref
-		m := mountOf[r.Path]
-		if m.err != nil {
-			out[i] = result{err: classify(m.err), group: "mount " + r.Path, path: r.Path}
-			continue
+		for _, n := range m.users {
+			if m.err != nil {
+				n.result = result{err: classify(m.err), group: "mount " + m.key, path: m.key}
+				continue
+			}
+			api, err := apiPath(m.val, n.ref.Path, n.ref.Version)
+			if err != nil {
+				n.result = result{err: err, path: n.ref.Path}
+				continue
+			}
+			targets[n] = target{mount: m.val, api: api}
+			ready = append(ready, n)
 		}
-		api, err := apiPath(m.val, r.Path, r.Version)
-		if err != nil {
-			out[i] = result{err: err, path: r.Path}
-			continue
-		}
-		targets[i] = target{api: api, kv2: m.val.kvV2()}
-		ready = append(ready, i)
 	}
-	ops := group[secret](ready, func(i int) (string, string) {
-		return readKey(targets[i].api, slots[i].ref.Version), slots[i].ref.Path
+	calls := gather[secret](ready, func(n *need) (string, string) {
+		return readKey(targets[n].api, n.ref.Version), n.ref.Path
 	})
-	done := map[string]*op[secret]{}
+	done := map[string]*call[secret]{}
 	for _, e := range early {
 		done[e.key] = e
 	}
-	runAll(tasks(ops, func(o *op[secret]) (secret, error) {
-		i := o.users[0]
-		if e, ok := done[o.key]; ok {
-			return rs.opened(e.val, e.err, targets[i].api, targets[i].kv2)
+	runAll(tasks(calls, func(c *call[secret]) (secret, error) {
+		n := c.users[0]
+		t := targets[n]
+		if e, ok := done[c.key]; ok {
+			return rs.opened(e.val, e.err, t, n.ref.Version)
 		}
-		sec, err := rs.c.read(ctx, targets[i].api, slots[i].ref.Version)
-		return rs.opened(sec, err, targets[i].api, targets[i].kv2)
+		sec, err := rs.c.read(ctx, t.api, n.ref.Version)
+		return rs.opened(sec, err, t, n.ref.Version)
 	}))
-	for _, o := range ops {
-		fill(out, slots, o)
+	for _, c := range calls {
+		fill(c)
 	}
 }
 
-// opened is what a read of api gave, out of its KV v2 envelope, its lease kept.
-func (rs *resolver) opened(sec secret, err error, api string, kv2 bool) (secret, error) {
+// opened is what a read of t gave, out of its KV v2 envelope, its lease or KV version
+// kept for daemon mode.
+func (rs *resolver) opened(sec secret, err error, t target, pinned int) (secret, error) {
 	if err != nil {
 		return secret{}, err
 	}
-	if kv2 {
+	if t.mount.kvV2() {
+		version := kvVersion(sec.data)
 		if sec.data, err = unwrapKV2(sec.data); err != nil {
 			return secret{}, err
 		}
+		if pinned == 0 {
+			rs.mu.Lock()
+			rs.kv = append(rs.kv, kvRead{mount: t.mount.path, api: t.api, version: version})
+			rs.mu.Unlock()
+		}
 	}
-	rs.keep(api, sec)
+	rs.keep(t.api, sec)
 	return sec, nil
 }
 
@@ -258,41 +316,38 @@ func (rs *resolver) keep(path string, sec secret) {
 }
 
 // fill gives every user of a read or write its value, or the call's error.
-func fill(out []result, slots []slot, o *op[secret]) {
-	for _, i := range o.users {
-		if o.err != nil {
-			out[i] = result{err: classify(o.err), group: o.key, path: o.path}
-			continue
+func fill(c *call[secret]) {
+	for _, n := range c.users {
+		switch {
+		case c.err != nil:
+			n.result = result{err: classify(c.err), group: c.key, path: c.path}
+		case n.whole:
+			n.result = result{data: c.val.data, path: c.path}
+		default:
+			n.result = valueResult(n.ref.Value(c.val.data))
+			n.path = c.path
 		}
-		if slots[i].whole {
-			out[i] = result{data: o.val.data, path: o.path}
-			continue
-		}
-		r := valueResult(slots[i].ref.Value(o.val.data))
-		r.path = o.path
-		out[i] = r
 	}
 }
 
 // decrypt sends every distinct ciphertext in one transit batch.
-func (rs *resolver) decrypt(ctx context.Context, slots []slot, idx []int, out []result) {
+func (rs *resolver) decrypt(ctx context.Context, calls []*call[string]) {
 	path := rs.s.TransitPath + "/decrypt/" + rs.s.TransitKey
-	ops := group[string](idx, func(i int) (string, string) { return slots[i].ref.Ciphertext, path })
-	cts := make([]string, len(ops))
-	for j, o := range ops {
-		cts[j] = o.key
+	cts := make([]string, len(calls))
+	for j, c := range calls {
+		cts[j] = c.key
 	}
 	plain, errs, err := rs.c.decrypt(ctx, rs.s.TransitPath, rs.s.TransitKey, cts)
-	for j, o := range ops {
-		for _, i := range o.users {
+	for j, c := range calls {
+		for _, n := range c.users {
 			switch {
 			case err != nil:
-				out[i] = result{err: classify(err), group: "transit", path: path}
+				n.result = result{err: classify(err), group: "transit", path: path}
 			case errs[j] != nil:
-				out[i] = result{err: classify(errs[j]), group: "transit " + o.key, path: path}
+				n.result = result{err: classify(errs[j]), group: "transit " + c.key, path: path}
 			default:
-				out[i] = valueResult(slots[i].ref.Apply(plain[j]))
-				out[i].path = path
+				n.result = valueResult(n.ref.Apply(plain[j]))
+				n.path = path
 			}
 		}
 	}

@@ -226,10 +226,10 @@ func TestExitCode(t *testing.T) {
 
 func TestShareMounts(t *testing.T) {
 	t.Parallel()
-	ops := func(keys ...string) []*op[mountInfo] {
-		var out []*op[mountInfo]
+	ops := func(keys ...string) []*call[mountInfo] {
+		var out []*call[mountInfo]
 		for _, k := range keys {
-			out = append(out, &op[mountInfo]{key: k, path: k})
+			out = append(out, &call[mountInfo]{key: k, path: k})
 		}
 		return out
 	}

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/vault-injector/vault-injector/envexec/settings"
-	"github.com/vault-injector/vault-injector/vaultref"
+	"github.com/vault-injector/vault-injector/internal/buildinfo"
 )
 
 // Runner runs envexec with its side effects as fields, so tests drive the real flow and
@@ -90,15 +90,17 @@ func (inv *invocation) dispatch(ctx context.Context, args []string) error {
 	}
 }
 
-// tool runs the commands besides starting an application: version and copy.
+// tool runs the commands besides starting an application: version [--json] and copy.
 func (inv *invocation) tool(args []string) error {
 	switch cmd := args[0]; {
-	case cmd == "version" && len(args) == 1:
-		_, err := fmt.Fprintln(inv.Stdout, versionString())
-		return err
+	case cmd == "version":
+		if err := buildinfo.Command("envexec", args[1:], inv.Stdout); err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+		return nil
 	case cmd == "copy" && len(args) == 2:
 		return copySelf(args[1])
-	case cmd == "--" || cmd == "copy" || cmd == "version":
+	case cmd == "--" || cmd == "copy":
 		return fmt.Errorf("%w: wrong number of arguments for %q", errUsage, cmd)
 	default:
 		return fmt.Errorf("%w: unknown command %q (the application's command goes after \"--\")", errUsage, cmd)
@@ -117,6 +119,7 @@ func (inv *invocation) start(ctx context.Context, argv []string) error {
 	if err != nil {
 		return err
 	}
+	vars = append(vars, findFiles(s.Files)...)
 	if err := checkPolicy(vars, s); err != nil {
 		return err
 	}
@@ -134,9 +137,12 @@ func (inv *invocation) start(ctx context.Context, argv []string) error {
 	if err != nil {
 		return err
 	}
+	if err := writeFiles(s.FilesDir, s.Files, res.files); err != nil {
+		return err
+	}
 	inv.releaseToken(ctx, s, vars, sess)
-	nargs := countArgs(vars)
-	inv.log.Info("starting application", "command", argv[0], "variables", len(vars)-nargs, "arguments", nargs,
+	nargs, nfiles := countUsers(vars)
+	inv.log.Info("starting application", "command", argv[0], "variables", len(vars)-nargs-nfiles, "arguments", nargs, "files", nfiles,
 		"daemon", s.Daemon, "elapsed", time.Since(began).String())
 	if s.Daemon {
 		return inv.daemonize(ctx, s, vars, sess, argv, app)
@@ -201,14 +207,17 @@ func findReferences(environ, argv []string) ([]variable, error) {
 	return append(vars, args...), nil
 }
 
-func countArgs(vars []variable) int {
-	n := 0
+// countUsers counts the arguments and the files among vars; the rest are variables.
+func countUsers(vars []variable) (args, files int) {
 	for _, v := range vars {
-		if v.arg {
-			n++
+		switch {
+		case v.arg:
+			args++
+		case v.file:
+			files++
 		}
 	}
-	return n
+	return args, files
 }
 
 // fetch logs in and resolves every reference and from-path secret within ctx's deadline.
@@ -227,18 +236,14 @@ func (inv *invocation) fetch(ctx context.Context, s settings.Settings, vars []va
 // resolveWith resolves with a logged-in client; daemon mode calls it again for fresh
 // secrets.
 func (inv *invocation) resolveWith(ctx context.Context, s settings.Settings, c *client, vars []variable) (resolved, *session, error) {
-	slots := slotsOf(vars)
-	for _, p := range s.FromPath {
-		slots = append(slots, slot{v: -1, whole: true, ref: vaultref.Ref{Path: p.Path, Version: p.Version}})
-	}
+	needs := needsOf(vars, s.FromPath)
 	rs := &resolver{c: c, s: s}
-	results := rs.resolve(ctx, slots)
-	n := len(slots) - len(s.FromPath)
-	res, err := finish(vars, slots[:n], results[:n], s.IgnoreMissing, inv.log)
+	rs.resolve(ctx, needs)
+	res, err := finish(vars, needs, s.IgnoreMissing, inv.log)
 	if err != nil {
 		return resolved{}, nil, err
 	}
-	if res.extra, err = fromPathVariables(s.FromPath, results[n:], s.IgnoreMissing, inv.log); err != nil {
+	if res.extra, err = fromPathVariables(needs, s.IgnoreMissing, inv.log); err != nil {
 		return resolved{}, nil, err
 	}
 	return res, &session{c: c, leases: rs.leases}, nil
@@ -260,6 +265,9 @@ func errorAttrs(err error) []any {
 	if errors.As(err, &re) {
 		if len(re.variables) > 0 || len(re.arguments) == 0 {
 			attrs = append(attrs, "variables", re.variables)
+		}
+		if len(re.files) > 0 {
+			attrs = append(attrs, "files", re.files)
 		}
 		if len(re.arguments) > 0 {
 			attrs = append(attrs, "arguments", re.arguments)

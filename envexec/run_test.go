@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vault-injector/vault-injector/envexec/settings"
+	"github.com/vault-injector/vault-injector/internal/buildinfo"
 )
 
 // outcome is what one envexec run did, with the exec observed instead of performed.
@@ -108,8 +110,10 @@ func TestCommandLine(t *testing.T) {
 		"-h":              {args: []string{"-h"}, wantCode: ExitOK, wantUsage: true},
 		"--help":          {args: []string{"--help"}, wantCode: ExitOK, wantUsage: true},
 		"help":            {args: []string{"help"}, wantCode: ExitOK, wantUsage: true},
-		"version":         {args: []string{"version"}, wantCode: ExitOK, wantStdout: versionString() + "\n"},
+		"version":         {args: []string{"version"}, wantCode: ExitOK, wantStdout: buildinfo.Read().Text("envexec")},
+		"version --json":  {args: []string{"version", "--json"}, wantCode: ExitOK, wantStdout: versionJSON(t)},
 		"version extra":   {args: []string{"version", "x"}, wantCode: ExitUsage, wantUsage: true},
+		"version two":     {args: []string{"version", "--json", "--json"}, wantCode: ExitUsage, wantUsage: true},
 		"copy no dir":     {args: []string{"copy"}, wantCode: ExitUsage, wantUsage: true},
 		"copy two dirs":   {args: []string{"copy", "a", "b"}, wantCode: ExitUsage, wantUsage: true},
 		"dashes only":     {args: []string{"--"}, wantCode: ExitUsage, wantUsage: true},
@@ -136,6 +140,16 @@ func TestCommandLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// versionJSON is what `envexec version --json` prints: the build info as one JSON line.
+func versionJSON(t *testing.T) string {
+	t.Helper()
+	b, err := json.Marshal(buildinfo.Read())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b) + "\n"
 }
 
 func TestUsageListsSettingsAndExitCodes(t *testing.T) {
@@ -165,7 +179,7 @@ func TestDocsCoverSettingsAndExitCodes(t *testing.T) {
 		}
 	}
 	for _, e := range exitCodeTable() {
-		if !bytes.Contains(doc, []byte("| "+string(rune('0'+e.code))+" |")) {
+		if !bytes.Contains(doc, []byte("| "+strconv.Itoa(e.code)+" |")) {
 			t.Errorf("docs/envexec.md lacks a row for exit code %d", e.code)
 		}
 	}

@@ -2,26 +2,10 @@ package envexec
 
 import (
 	"fmt"
-	"runtime/debug"
 	"strings"
 
 	"github.com/vault-injector/vault-injector/envexec/settings"
 )
-
-// version is set at build time with
-// -ldflags "-X github.com/vault-injector/vault-injector/envexec.version=v1.2.3".
-var version string
-
-// versionString falls back to the module version Go stamps into the binary.
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
-}
 
 // usage is derived from the settings and exit-code tables, so it cannot go stale.
 func usage() string {
@@ -30,7 +14,7 @@ func usage() string {
   envexec -- COMMAND [ARG...]  resolve vault: references in the environment and in
                                COMMAND and ARGs, then exec COMMAND
   envexec copy DIR             install this binary as DIR/envexec (for an init container)
-  envexec version              print the version
+  envexec version [--json]     print the version, commit, Go version and modules
   envexec help                 print this help
 
 A variable whose value is vault:PATH#KEY[#VERSION] gets the value of KEY in the Vault

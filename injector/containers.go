@@ -161,33 +161,52 @@ func copyID(id *int64) *int64 {
 	return ptr.To(*id)
 }
 
-// wrapContainer puts envexec in front of c's command and hands it its settings. args are
-// left alone: the runtime appends them after the new command, as before. Without a command
-// the image's entrypoint becomes the command, and its cmd the args unless the pod sets
-// args: setting command makes the runtime ignore the image's cmd, so it must be explicit.
-func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts) {
+// wrapContainer puts envexec in front of c's command and hands it its settings, recording
+// in ch each field it writes under path, c's JSON pointer. args are left alone: the
+// runtime appends them after the new command, as before. Without a command the image's
+// entrypoint becomes the command, and its cmd the args unless the pod sets args: setting
+// command makes the runtime ignore the image's cmd, so it must be explicit.
+func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts, ch *changes, path string) {
 	command := c.Command
 	if len(command) == 0 {
 		img := facts.Images[c.Image]
 		command = escapeExpansion(img.Entrypoint)
-		if len(c.Args) == 0 {
+		if len(c.Args) == 0 && len(img.Cmd) > 0 {
 			c.Args = escapeExpansion(img.Cmd)
+			ch.add(path+"/args", c.Args)
 		}
 	}
 	c.Command = slices.Concat([]string{EnvexecInPod, "--"}, command)
+	ch.add(path+"/command", c.Command)
 	if cfg.MutateProbes {
-		for _, p := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe, c.StartupProbe} {
-			if p != nil && p.Exec != nil && (len(p.Exec.Command) == 0 || p.Exec.Command[0] != EnvexecInPod) {
-				p.Exec.Command = slices.Concat([]string{EnvexecInPod, "--"}, p.Exec.Command)
+		for _, p := range [...]struct {
+			name  string
+			probe *corev1.Probe
+		}{{"livenessProbe", c.LivenessProbe}, {"readinessProbe", c.ReadinessProbe}, {"startupProbe", c.StartupProbe}} {
+			if e := execOf(p.probe); e != nil && (len(e.Command) == 0 || e.Command[0] != EnvexecInPod) {
+				e.Command = slices.Concat([]string{EnvexecInPod, "--"}, e.Command)
+				ch.add(path+"/"+p.name+"/exec/command", e.Command)
 			}
 		}
 	}
+	had := len(c.VolumeMounts)
 	c.VolumeMounts = append(c.VolumeMounts, ourMounts(cfg)...)
+	appended(ch, path+"/volumeMounts", had, c.VolumeMounts)
 	if c.TerminationMessagePolicy == "" || c.TerminationMessagePolicy == corev1.TerminationMessageReadFile {
 		// envexec explains a failed start on stderr; let `kubectl describe` show it.
 		c.TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
+		ch.add(path+"/terminationMessagePolicy", c.TerminationMessagePolicy)
 	}
+	had = len(c.Env)
 	c.Env = append(c.Env, settingsEnv(c.Name, cfg)...)
+	appended(ch, path+"/env", had, c.Env)
+}
+
+func execOf(p *corev1.Probe) *corev1.ExecAction {
+	if p == nil {
+		return nil
+	}
+	return p.Exec
 }
 
 // ourMounts mount each of ourVolumes read-only at its reserved path, for a container that

@@ -4,13 +4,6 @@
 package injector
 
 import (
-	"errors"
-	"maps"
-	"slices"
-
-	corev1 "k8s.io/api/core/v1"
-
-	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
@@ -77,6 +70,10 @@ type Report struct {
 	Containers []ContainerReport
 	// Warnings are problems let through for the user to see (kubectl prints them).
 	Warnings []string `json:"Warnings,omitempty"`
+	// Changes are the fields Inject wrote, as JSON patch "add" operations against the pod
+	// it was given, so the webhook's patch is derived from them and no second list of the
+	// fields the injector touches exists.
+	Changes []Change `json:"Changes,omitempty"`
 }
 
 // SkipReason names why a pod was not mutated; a small closed set usable as a metric label.
@@ -117,139 +114,4 @@ type ImageConfig struct {
 type Facts struct {
 	// Images maps an image reference, exactly as written in the pod, to its config.
 	Images map[string]ImageConfig `json:"images,omitempty"`
-}
-
-// Inject returns the pod with envexec in front of every container that holds a reference.
-// The input is never modified; when nothing needs doing the same pointer is returned.
-// The result shares the parts it does not change with the input (see copyForWrite), so
-// treat both as read-only.
-// Every problem in the pod is reported at once, as FieldErrors joined into one error.
-func Inject(pod *corev1.Pod, cfg config.Pod, facts Facts) (*corev1.Pod, Report, error) {
-	if !cfg.Inject {
-		return pod, Report{Skipped: SkipOptedOut}, nil
-	}
-	plan, scanErr := scan(pod, cfg, facts)
-	if len(plan.wrap) > 0 || plan.alreadyInjected {
-		// Checked on every pass: a pod submitted as our own output is no exception.
-		scanErr = errors.Join(scanErr, errors.Join(vaultHostProblems(pod, cfg)...))
-	}
-	if scanErr != nil {
-		return nil, Report{}, scanErr
-	}
-	if len(plan.wrap) == 0 {
-		if plan.alreadyInjected {
-			return pod, Report{Skipped: SkipAlreadyInjected}, nil
-		}
-		return pod, Report{Skipped: SkipNoReferences}, nil
-	}
-
-	out := copyForWrite(pod, plan.wrap)
-	report := Report{}
-	for _, t := range plan.wrap {
-		c := t.in(out)
-		wrapContainer(c, cfg, facts)
-		report.Warnings = append(report.Warnings, t.refs.warnings...)
-		report.Containers = append(report.Containers, ContainerReport{
-			Name: c.Name, Init: t.init, Variables: t.refs.variables, Arguments: t.refs.arguments,
-		})
-	}
-	if !plan.alreadyInjected {
-		out.Spec.Volumes = append(out.Spec.Volumes, ourVolumes(cfg)...)
-		out.Spec.InitContainers = slices.Insert(out.Spec.InitContainers, 0, initContainer(cfg))
-	}
-	if out.Annotations == nil {
-		out.Annotations = map[string]string{}
-	}
-	out.Annotations[config.StatusAnnotation] = "injected"
-	return out, report, nil
-}
-
-// copyForWrite copies what Inject writes and shares the rest: the pod, its spec, its
-// annotations, volume and container lists, and of each wrapped container its env, volume
-// mounts and exec probes. A deep copy of the whole pod was a tenth of the admission
-// path's allocations, and most of a pod (resources, other containers) is never touched.
-func copyForWrite(pod *corev1.Pod, wrap []target) *corev1.Pod {
-	out := *pod
-	out.Annotations = maps.Clone(pod.Annotations)
-	out.Spec.Volumes = slices.Clip(pod.Spec.Volumes)
-	out.Spec.InitContainers = slices.Clone(pod.Spec.InitContainers)
-	out.Spec.Containers = slices.Clone(pod.Spec.Containers)
-	for _, t := range wrap {
-		c := t.in(&out)
-		// Clipped, so appending allocates instead of writing into the input's spare capacity.
-		c.Env, c.VolumeMounts = slices.Clip(c.Env), slices.Clip(c.VolumeMounts)
-		for _, p := range []**corev1.Probe{&c.LivenessProbe, &c.ReadinessProbe, &c.StartupProbe} {
-			if *p != nil && (*p).Exec != nil {
-				probe, exec := **p, *(*p).Exec
-				probe.Exec = &exec
-				*p = &probe
-			}
-		}
-	}
-	return &out
-}
-
-// target points at one container to wrap, by position, so the copy can be edited.
-type target struct {
-	init  bool
-	index int
-	refs  found
-}
-
-func (t target) in(p *corev1.Pod) *corev1.Container {
-	if t.init {
-		return &p.Spec.InitContainers[t.index]
-	}
-	return &p.Spec.Containers[t.index]
-}
-
-type plan struct {
-	wrap            []target
-	alreadyInjected bool
-}
-
-// scan finds the containers to wrap and every problem with their references and with
-// the injector's own parts.
-func scan(pod *corev1.Pod, cfg config.Pod, facts Facts) (plan, error) {
-	own, errs := ownParts(pod, cfg)
-	p := plan{alreadyInjected: own.injected}
-	visit := func(init bool, cs []corev1.Container) {
-		for i := range cs {
-			c := &cs[i]
-			if own.skips(init, i) {
-				continue
-			}
-			refs, err := references(pod, c, facts, need{fromPath: !init && cfg.FromPath(), envSources: cfg.EnvSources}, cfg.MalformedWarn)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if !refs.empty() {
-				p.wrap = append(p.wrap, target{init: init, index: i, refs: refs})
-			}
-		}
-	}
-	visit(true, pod.Spec.InitContainers)
-	visit(false, pod.Spec.Containers)
-	return p, errors.Join(errs...)
-}
-
-// ImagesToResolve lists, in pod order and without repeats, the images whose config Inject
-// will need: those of containers that envexec will wrap but that do not set a command.
-func ImagesToResolve(pod *corev1.Pod, cfg config.Pod) []string {
-	var images []string
-	visit := func(cs []corev1.Container, all bool) {
-		for i := range cs {
-			c := &cs[i]
-			if len(c.Command) > 0 || c.Name == InitContainerName || slices.Contains(images, c.Image) {
-				continue
-			}
-			if all || len(containerRefs(c)) > 0 || (cfg.EnvSources && readsSources(c)) {
-				images = append(images, c.Image)
-			}
-		}
-	}
-	visit(pod.Spec.InitContainers, false)
-	visit(pod.Spec.Containers, cfg.FromPath())
-	return images
 }

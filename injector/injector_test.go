@@ -1,14 +1,17 @@
 package injector_test
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -68,6 +71,7 @@ func TestGolden(t *testing.T) {
 			}
 			goldenFile(t, filepath.Join(dir, "want.pod.yaml"), marshal(t, out))
 			goldenFile(t, filepath.Join(dir, "want.report.yaml"), marshal(t, report))
+			checkChanges(t, pod, out, report)
 			checkIdempotent(t, out, cfg, facts)
 			checkIndependent(t, pod, before, cfg, facts, report)
 			checkRestricted(t, out)
@@ -133,6 +137,51 @@ func goldenFile(t *testing.T, path string, got []byte) {
 	}
 	if d := cmp.Diff(string(want), string(got)); d != "" {
 		t.Errorf("%s differs (-want +got):\n%s", path, d)
+	}
+}
+
+// checkChanges applies the report's changes to the input as the JSON patch the webhook
+// sends: the result must be exactly Inject's pod, so no field Inject writes is missing
+// from the changes, and none is there twice.
+func checkChanges(t *testing.T, in, out *corev1.Pod, report injector.Report) {
+	t.Helper()
+	if report.Skipped != injector.SkipNone {
+		if len(report.Changes) > 0 {
+			t.Errorf("skipped (%s) with %d changes", report.Skipped, len(report.Changes))
+		}
+		return
+	}
+	ops := make([]map[string]any, len(report.Changes))
+	seen := map[string]bool{}
+	for i, c := range report.Changes {
+		ops[i] = map[string]any{"op": "add", "path": c.Path, "value": c.Value}
+		if !strings.HasSuffix(c.Path, "/-") && seen[c.Path] {
+			t.Errorf("path %s changed twice", c.Path)
+		}
+		seen[c.Path] = true
+	}
+	raw, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops2, err := json.Marshal(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch, err := jsonpatch.DecodePatch(ops2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patched, err := patch.Apply(raw)
+	if err != nil {
+		t.Fatalf("the changes do not apply: %v", err)
+	}
+	var got corev1.Pod
+	if err := json.Unmarshal(patched, &got); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(out, &got); d != "" {
+		t.Errorf("the input with the changes applied differs from Inject's pod (-inject +patched):\n%s", d)
 	}
 }
 
@@ -234,12 +283,22 @@ func checkRestricted(t *testing.T, out *corev1.Pod) {
 	}
 }
 
-func TestImagesToResolve(t *testing.T) {
+// planConfig is a valid pod configuration for plan tests.
+func planConfig() config.Pod {
+	return config.Pod{
+		Inject: true, InjectorImage: "img", EnvexecPath: "/envexec", VaultAddr: "http://v:8200",
+		Role: "r", AuthPath: "kubernetes", LogLevel: config.LogInfo, TokenExpiration: 10 * time.Minute,
+	}
+}
+
+// TestPlanLookups: the plan names each image once, in pod order, with every container
+// without a command that runs it, and nothing for containers that set one or need no
+// envexec.
+func TestPlanLookups(t *testing.T) {
 	t.Parallel()
 	ref := []corev1.EnvVar{{Name: "A", Value: "vault:s/p#k"}}
 	pod := &corev1.Pod{Spec: corev1.PodSpec{
 		InitContainers: []corev1.Container{
-			{Name: injector.InitContainerName, Image: "injector:1"},
 			{Name: "migrate", Image: "migrate:1", Env: ref},
 		},
 		Containers: []corev1.Container{
@@ -250,8 +309,36 @@ func TestImagesToResolve(t *testing.T) {
 			{Name: "literal", Image: "literal:1", Env: []corev1.EnvVar{{Name: "B", Value: "Vault:x"}}},
 		},
 	}}
-	if d := cmp.Diff([]string{"migrate:1", "app:1"}, injector.ImagesToResolve(pod, config.Pod{})); d != "" {
+	plan := injector.NewPlan(pod, planConfig())
+	want := []injector.ImageLookup{{Image: "migrate:1", Containers: []string{"migrate"}}, {Image: "app:1", Containers: []string{"app", "app-again"}}}
+	if d := cmp.Diff(want, plan.Lookups); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
+	}
+	if plan.Skipped() != injector.SkipNone || plan.Err() != nil {
+		t.Errorf("skipped %q, err %v; want work and no problem", plan.Skipped(), plan.Err())
+	}
+}
+
+// TestPlanDeniesBeforeLookups: a pod that will be denied whatever its images say (here a
+// malformed reference, and an init container only named like ours) gets no lookup.
+func TestPlanDeniesBeforeLookups(t *testing.T) {
+	t.Parallel()
+	pod := &corev1.Pod{Spec: corev1.PodSpec{
+		InitContainers: []corev1.Container{{Name: injector.InitContainerName, Image: "injector:1"}},
+		Containers: []corev1.Container{
+			{Name: "bad", Image: "bad:1", Env: []corev1.EnvVar{{Name: "A", Value: "vault:s/p#"}}},
+			{Name: "app", Image: "app:1", Env: []corev1.EnvVar{{Name: "B", Value: "vault:s/p#k"}}},
+		},
+	}}
+	plan := injector.NewPlan(pod, planConfig())
+	if len(plan.Lookups) != 0 {
+		t.Errorf("lookups %v for a pod that is denied anyway", plan.Lookups)
+	}
+	err := plan.Err()
+	for _, want := range []string{`container "bad": env "A": invalid vault reference`, `container "vault-injector-init": the init container name`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("plan error %v lacks %q", err, want)
+		}
 	}
 }
 
@@ -270,10 +357,7 @@ func TestResultsIndependentOfSpareCapacity(t *testing.T) {
 			Containers: []corev1.Container{{Name: "app", Image: "app", Command: []string{"/app"}, Env: env, VolumeMounts: mounts}},
 		},
 	}
-	cfg := config.Pod{
-		Inject: true, InjectorImage: "img", EnvexecPath: "/envexec", VaultAddr: "http://v:8200",
-		Role: "r", AuthPath: "kubernetes", LogLevel: config.LogInfo, TokenExpiration: 10 * time.Minute,
-	}
+	cfg := planConfig()
 	before := pod.DeepCopy()
 	_, report, err := injector.Inject(pod, cfg, injector.Facts{})
 	if err != nil {

@@ -1,7 +1,6 @@
 package injector
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -120,24 +119,22 @@ func readsSources(c *corev1.Container) bool {
 	return false
 }
 
-// references finds the env variables and command-line entries of c that hold
-// references, or says why c cannot be wrapped.
-func references(pod *corev1.Pod, c *corev1.Container, facts Facts, need need, warnMalformed bool) (found, error) {
+// examine finds the env variables and command-line entries of c that hold references,
+// and what is wrong with them that no fact can change: malformed references and uses of
+// our reserved names. Whether its image says how to start it is for Inject to check.
+func examine(pod *corev1.Pod, c *corev1.Container, need need, warnMalformed bool) candidate {
 	refs := containerRefs(c)
 	f := found{fromPath: need.fromPath, envSources: need.envSources && readsSources(c)}
 	if len(refs) == 0 && f.empty() {
-		return found{}, nil
+		return candidate{}
 	}
-	var errs []error
-	fail := func(variable, reason string) {
-		errs = append(errs, &FieldError{Pod: PodName(pod), Container: c.Name, Variable: variable, Reason: reason})
-	}
+	var cand candidate
 	for _, r := range refs {
 		if _, err := vaultref.Scan(r.value); err != nil {
 			reason := err.Error() + ` (see docs/references.md)`
 			ferr := &FieldError{Pod: PodName(pod), Container: c.Name, Variable: r.name, Argument: r.arg, Reason: reason}
 			if !warnMalformed {
-				errs = append(errs, ferr)
+				cand.refErrs = append(cand.refErrs, ferr)
 				continue
 			}
 			// Warn mode: admit, and let envexec stop the container at start (exit 3).
@@ -149,16 +146,14 @@ func references(pod *corev1.Pod, c *corev1.Container, facts Facts, need need, wa
 			f.variables = append(f.variables, r.name)
 		}
 	}
-	if !f.empty() && len(c.Command) == 0 {
-		if reason := entrypointProblem(c, facts); reason != "" {
-			fail("", reason)
-		}
+	cand.needsImage = !f.empty() && len(c.Command) == 0
+	reservedNames(c, func(variable, reason string) {
+		cand.nameErrs = append(cand.nameErrs, &FieldError{Pod: PodName(pod), Container: c.Name, Variable: variable, Reason: reason})
+	})
+	if cand.ok() {
+		cand.refs = f
 	}
-	reservedNames(c, fail)
-	if err := errors.Join(errs...); err != nil {
-		return found{}, err
-	}
-	return f, nil
+	return cand
 }
 
 // PodName names a pod in messages, with its namespace when known: at admission a

@@ -53,8 +53,3 @@ var errUndecodable = errors.New("not the expected JSON")
 
 // lenient are the decoder options encoding/json has always had.
 var lenient = jsonv2.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
-
-// validJSON reports whether data is one well-formed JSON value, under the same rules.
-func validJSON(data []byte) bool {
-	return jsontext.Value(data).IsValid(lenient)
-}

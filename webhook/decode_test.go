@@ -109,13 +109,13 @@ func TestDecodeLenient(t *testing.T) {
 		if err := decodeJSON([]byte(doc), &got); err != nil {
 			t.Errorf("%s: decodeJSON refused what the apiserver's decoder takes: %v", name, err)
 		}
-		if want.Name != got.Name || !validJSON([]byte(doc)) {
-			t.Errorf("%s: name %q, want %q (valid: %v)", name, got.Name, want.Name, validJSON([]byte(doc)))
+		if want.Name != got.Name {
+			t.Errorf("%s: name %q, want %q", name, got.Name, want.Name)
 		}
 	}
 	for _, bad := range []string{`{"metadata":`, `{"a":1}x`, `{"a":tru}`, ``} {
 		var pod corev1.Pod
-		if decodeJSON([]byte(bad), &pod) == nil || validJSON([]byte(bad)) {
+		if decodeJSON([]byte(bad), &pod) == nil {
 			t.Errorf("%q: accepted", bad)
 		}
 	}

@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/injector"
 	"github.com/vault-injector/vault-injector/registry"
 )
@@ -84,48 +83,45 @@ func (e *lookupError) Is(target error) bool { return target == errLookup }
 
 func (e *lookupError) Unwrap() error { return e.err }
 
-// Find returns the facts Inject needs, plus warnings for the user (missing pull secrets).
-// Pull secrets and the service account are read in namespace only, which the caller takes
-// from the admission request (the apiserver's word), never from the pod.
+// Find reads the configs of the images the plan names, within one budget, plus warnings
+// for the user (missing pull secrets). Pull secrets and the service account are read in
+// namespace only, which the caller takes from the admission request (the apiserver's
+// word), never from the pod.
 // It never reads Secrets or ConfigMaps that containers take variables from: envexec
 // resolves references in its environment at start, whatever their source, so the webhook
 // has no need of values it must not hold.
-func (f *FactFinder) Find(ctx context.Context, namespace string, pod *corev1.Pod, cfg config.Pod) (injector.Facts, []string, error) {
-	if f == nil {
-		return injector.Facts{}, nil, nil
+func (f *FactFinder) Find(ctx context.Context, namespace string, pod *corev1.Pod, lookups []injector.ImageLookup) (injector.Facts, []string, error) {
+	var facts injector.Facts
+	if f == nil || len(lookups) == 0 {
+		return facts, nil, nil
 	}
 	// One budget for all of this request's I/O, apiserver reads and registry lookups
 	// alike, so a hung dependency gives our message well before the webhook's timeout.
 	ctx, cancel := context.WithTimeoutCause(ctx, f.Budget,
 		fmt.Errorf("reading pull secrets and image configs took longer than %s", f.Budget))
 	defer cancel()
-	var facts injector.Facts
-	images := injector.ImagesToResolve(pod, cfg)
-	if len(images) == 0 {
-		return facts, nil, nil
-	}
 	keys, warnings, err := f.keychain(ctx, namespace, pod)
 	if err != nil {
 		return facts, warnings, err
 	}
 	platform := podPlatform(pod, f.DefaultPlatform)
 
-	facts.Images = make(map[string]injector.ImageConfig, len(images))
-	errs := make([]error, len(images))
+	facts.Images = make(map[string]injector.ImageConfig, len(lookups))
+	errs := make([]error, len(lookups))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, maxParallelLookups)
-	for i, image := range images {
+	for i, l := range lookups {
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			cfg, err := f.Images.Resolve(ctx, image, platform, keys)
+			cfg, err := f.Images.Resolve(ctx, l.Image, platform, keys)
 			if err != nil {
-				errs[i] = &lookupError{containers: containersUsing(pod, image), image: image, platform: platform.String(), err: err}
+				errs[i] = &lookupError{containers: containerNames(l.Containers), image: l.Image, platform: platform.String(), err: err}
 				return
 			}
 			mu.Lock()
-			facts.Images[image] = injector.ImageConfig{Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd}
+			facts.Images[l.Image] = injector.ImageConfig{Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd}
 			mu.Unlock()
 		})
 	}
@@ -133,20 +129,16 @@ func (f *FactFinder) Find(ctx context.Context, namespace string, pod *corev1.Pod
 	return facts, warnings, errors.Join(errs...)
 }
 
-// containersUsing names, for a message, the containers without a command that run image.
-func containersUsing(pod *corev1.Pod, image string) string {
-	var names []string
-	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for _, c := range cs {
-			if c.Image == image && len(c.Command) == 0 {
-				names = append(names, strconv.Quote(c.Name))
-			}
-		}
+// containerNames names, for a message, the containers that need one image.
+func containerNames(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
 	}
-	if len(names) == 1 {
-		return "container " + names[0]
+	if len(quoted) == 1 {
+		return "container " + quoted[0]
 	}
-	return "containers " + strings.Join(names, ", ")
+	return "containers " + strings.Join(quoted, ", ")
 }
 
 // keychain gathers pull secrets in the kubelet's order: the pod's, its service account's,

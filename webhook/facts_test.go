@@ -139,7 +139,7 @@ func TestFactFinder(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			facts, warnings, err := tc.finder.Find(ctx, "shop", tc.pod, config.Pod{})
+			facts, warnings, err := tc.finder.Find(ctx, "shop", tc.pod, injector.NewPlan(tc.pod, lookupConfig(t)).Lookups)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), appImage) {
 					t.Fatalf("err = %v, want one naming the image and %q", err, tc.err)
@@ -163,6 +163,16 @@ func TestFactFinder(t *testing.T) {
 	}
 }
 
+// lookupConfig is a pod's settings under the test webhook configuration.
+func lookupConfig(t *testing.T) config.Pod {
+	t.Helper()
+	cfg, _, err := config.ParsePod(nil, "", testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // TestFactFinderBudget: a registry that does not answer makes the lookup fail within the
 // request's budget with a message naming the image, instead of hanging the admission.
 func TestFactFinderBudget(t *testing.T) {
@@ -176,7 +186,7 @@ func TestFactFinderBudget(t *testing.T) {
 		Budget: 300 * time.Millisecond, DefaultPlatform: registrytest.AMD64,
 	}
 	p := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: img, Env: []corev1.EnvVar{{Name: "P", Value: "vault:s/p#k"}}}}}}
-	_, _, err := f.Find(t.Context(), "shop", p, config.Pod{})
+	_, _, err := f.Find(t.Context(), "shop", p, injector.NewPlan(p, lookupConfig(t)).Lookups)
 	if err == nil || !strings.Contains(err.Error(), img) || !strings.Contains(err.Error(), "longer than 300ms") {
 		t.Fatalf("err = %v, want a budget error naming the image", err)
 	}

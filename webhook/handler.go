@@ -4,12 +4,10 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -20,7 +18,6 @@ import (
 
 	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/injector"
-	"github.com/vault-injector/vault-injector/vaultref"
 )
 
 // jsonPatchType is the only patch type admission allows; a variable, as the API wants a pointer.
@@ -65,11 +62,6 @@ func (h *Handler) handle(ctx context.Context, req admission.Request) (admission.
 	}
 	if resp, outcome, done := screen(log, req); done {
 		return resp, outcome
-	}
-	// Cheapest test first: most pods hold no marker at all.
-	if raw := bytes.TrimSpace(req.Object.Raw); len(raw) > 0 && raw[0] == '{' && !mayNeedWork(raw) && validJSON(raw) {
-		log.V(1).Info("pod left unchanged", "reason", injector.SkipNoReferences)
-		return admission.Allowed(string(injector.SkipNoReferences)), OutcomeSkipped
 	}
 	var pod corev1.Pod
 	if err := decodeJSON(req.Object.Raw, &pod); err != nil {
@@ -124,86 +116,28 @@ func (h *Handler) ephemeral(ctx context.Context, req admission.Request) (admissi
 	return admission.Allowed("ephemeral containers stay away from the injector's parts"), OutcomeSkipped
 }
 
-// mutate applies the pod's settings, gathers the facts, runs the injector and writes the
-// patch of what it changed.
+// mutate runs the one composition (Admit) and answers with its decision.
 func (h *Handler) mutate(ctx context.Context, pod *corev1.Pod) (admission.Response, Outcome) {
 	log := logr.FromContextOrDiscard(ctx)
-
-	cfg, annotationWarnings, err := config.ParsePod(pod.Annotations, pod.Spec.ServiceAccountName, h.Config)
-	if err != nil {
-		log.Info("denied pod: bad annotations", "reason", problemMessage(err))
-		return deny(pod, err, annotationWarnings), OutcomeDenied
-	}
-	if !cfg.Inject {
-		log.V(1).Info("pod left unchanged", "reason", injector.SkipOptedOut)
-		return admission.Allowed(string(injector.SkipOptedOut)), OutcomeSkipped
-	}
-	facts, warnings, err := h.Facts.Find(ctx, pod.Namespace, pod, cfg)
-	warnings = append(annotationWarnings, warnings...)
-	switch {
-	case errors.Is(err, errLookup) && registryUnavailable(err):
-		// Not the pod's fault: answering "denied" would hide an outage from the error
-		// alerts and tell the user to fix a pod that is fine.
-		log.Error(errors.New(problemMessage(err)), "cannot read image configs: registry unavailable")
-		return errored(pod, err, warnings), OutcomeError
-	case errors.Is(err, errLookup):
-		log.Info("denied pod: image lookup failed", "reason", problemMessage(err))
-		return deny(pod, err, warnings), OutcomeDenied
-	case err != nil:
-		log.Error(err, "cannot gather facts")
-		return errored(pod, err, warnings), OutcomeError
-	}
-	out, report, err := injector.Inject(pod, cfg, facts)
-	if err != nil {
-		log.Info("denied pod: cannot inject", "reason", problemMessage(err))
-		return admission.Denied(problemMessage(err)).WithWarnings(boundWarnings(warnings)...), OutcomeDenied
-	}
-	if report.Skipped != injector.SkipNone {
-		log.V(1).Info("pod left unchanged", "reason", report.Skipped)
-		return admission.Allowed(string(report.Skipped)), OutcomeSkipped
-	}
-	patch, err := buildPatch(pod, out)
-	if err != nil {
-		log.Error(err, "cannot compute patch")
-		return admission.Errored(http.StatusInternalServerError, err), OutcomeError
+	d := Admit(ctx, pod, h.Config, h.Facts)
+	warnings := boundWarnings(d.Warnings)
+	switch d.Outcome {
+	case OutcomeSkipped:
+		log.V(1).Info("pod left unchanged", "reason", d.Skipped)
+		return admission.Allowed(string(d.Skipped)).WithWarnings(warnings...), OutcomeSkipped
+	case OutcomeDenied:
+		log.Info("denied pod", "reason", d.Message())
+		return admission.Denied(d.Message()).WithWarnings(warnings...), OutcomeDenied
+	case OutcomeError:
+		log.Error(errors.New(d.Message()), "cannot decide on the pod")
+		return admission.Errored(http.StatusInternalServerError, errors.New(d.Message())).WithWarnings(warnings...), OutcomeError
+	case OutcomeMutated:
 	}
 	resp := admission.Allowed("")
-	resp.Patch, resp.PatchType = patch, &jsonPatchType
-	for _, c := range report.Containers {
+	resp.Patch, resp.PatchType = d.Patch, &jsonPatchType
+	for _, c := range d.Report.Containers {
 		log.V(1).Info("wrapped container", "container", c.Name, "init", c.Init, "variables", c.Variables)
 	}
-	log.Info("injected pod", "containers", len(report.Containers), "role", cfg.Role, "vaultAddr", cfg.VaultAddr)
-	return resp.WithWarnings(boundWarnings(append(warnings, report.Warnings...))...), OutcomeMutated
-}
-
-// deny answers a pod the user can fix: the pod's name, then its problems, bounded.
-func deny(pod *corev1.Pod, err error, warnings []string) admission.Response {
-	return admission.Denied(fmt.Sprintf("pod %q: %s", truncate(injector.PodName(pod), 2*maxNameBytes), problemMessage(err))).
-		WithWarnings(boundWarnings(warnings)...)
-}
-
-// errored answers a pod the webhook could not handle for want of a dependency (a registry,
-// the apiserver): HTTP 500, the pod's name, then the problems, bounded. The apiserver
-// refuses the pod whatever the failure policy, which covers only a webhook it cannot call.
-func errored(pod *corev1.Pod, err error, warnings []string) admission.Response {
-	msg := fmt.Sprintf("pod %q: %s", truncate(injector.PodName(pod), 2*maxNameBytes), problemMessage(err))
-	return admission.Errored(http.StatusInternalServerError, errors.New(msg)).WithWarnings(boundWarnings(warnings)...)
-}
-
-// workMarkers are the byte strings without which a pod needs nothing from us: no
-// reference (every form contains one of vaultref.Schemes), none of our annotations to
-// check. The apiserver serializes objects with Go's encoder, which never escapes these
-// bytes.
-var workMarkers = func() [][]byte {
-	out := [][]byte{[]byte(config.AnnotationPrefix), []byte(config.BankVaultsPrefix)}
-	for _, s := range vaultref.Schemes() {
-		out = append(out, []byte(s))
-	}
-	return out
-}()
-
-// mayNeedWork is a cheap pre-check on the raw pod: most pods in a cluster hold no
-// reference, and answering them without decoding keeps the admission path near its floor.
-func mayNeedWork(raw []byte) bool {
-	return slices.ContainsFunc(workMarkers, func(m []byte) bool { return bytes.Contains(raw, m) })
+	log.Info("injected pod", "containers", len(d.Report.Containers), "role", d.Config.Role, "vaultAddr", d.Config.VaultAddr)
+	return resp.WithWarnings(warnings...), OutcomeMutated
 }

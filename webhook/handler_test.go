@@ -1,6 +1,7 @@
 package webhook_test
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -11,10 +12,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/go-logr/logr"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -26,6 +30,7 @@ import (
 
 	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/injector"
+	"github.com/vault-injector/vault-injector/registry"
 	"github.com/vault-injector/vault-injector/webhook"
 )
 
@@ -181,21 +186,19 @@ func TestHandleWarnings(t *testing.T) {
 }
 
 // TestPatchMatchesInjector applies the returned JSON patch to the raw request, the way the
-// apiserver does, for every golden pod of the injector: the result must be exactly the
-// injector's pod, and fields the Go types do not know, planted on the spec and on every
-// container, must survive where they were (the user's init containers shift by one).
+// apiserver does, for every golden pod of the injector, with the case's webhook flags and
+// image facts: the result must be exactly the injector's pod, and fields the Go types do
+// not know, planted on the spec and on every container, must survive where they were (the
+// user's init containers shift by one). A case the injector denies must be denied.
 func TestPatchMatchesInjector(t *testing.T) {
 	t.Parallel()
-	h, _ := newHandler(t)
 	dirs, err := filepath.Glob(filepath.Join("..", "injector", "testdata", "*"))
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no injector goldens: %v", err)
 	}
-	patched := 0
+	patched, denied := 0, 0
 	for _, dir := range dirs {
-		if exists(filepath.Join(dir, "facts.yaml")) || exists(filepath.Join(dir, "config.yaml")) {
-			continue // needs lookups or flags the plain handler does not have
-		}
+		h, facts := goldenHandler(t, dir)
 		raw := plantUnknownFields(t, filepath.Join(dir, "pod.yaml"))
 		for _, dryRun := range []bool{false, true} {
 			req := request(admissionv1.Create, raw)
@@ -204,6 +207,13 @@ func TestPatchMatchesInjector(t *testing.T) {
 				req.Namespace = ns // as the apiserver sends it
 			}
 			resp := h.Handle(t.Context(), req)
+			if wantErr, err := os.ReadFile(filepath.Join(dir, "want.err")); err == nil {
+				denied++
+				if resp.Allowed || resp.Result == nil || resp.Result.Code != http.StatusForbidden {
+					t.Errorf("%s: the injector denies (%s), the handler answered allowed=%v %v", dir, wantErr, resp.Allowed, resp.Result)
+				}
+				continue
+			}
 			report, _ := os.ReadFile(filepath.Join(dir, "want.report.yaml"))
 			mutates := strings.Contains(string(report), `Skipped: ""`)
 			if mutates != (resp.Allowed && len(resp.Patch) > 0) {
@@ -233,7 +243,7 @@ func TestPatchMatchesInjector(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, _, err := injector.Inject(&in, cfg, injector.Facts{})
+			want, _, err := injector.Inject(&in, cfg, facts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -243,9 +253,55 @@ func TestPatchMatchesInjector(t *testing.T) {
 			checkUnknownFields(t, dir, result)
 		}
 	}
-	if patched == 0 {
-		t.Fatal("no golden pod was patched")
+	if patched == 0 || denied == 0 {
+		t.Fatalf("%d golden pods patched, %d denied; want some of each", patched, denied)
 	}
+}
+
+// goldenHandler is a handler configured as the injector's golden case in dir: its
+// config.yaml flags after the test's, and the image configs of its facts.yaml answered by
+// a resolver that reads them. The registry is not what this test is about (see
+// facts_test.go for lookups against a real one); the patch is.
+func goldenHandler(t *testing.T, dir string) (*webhook.Handler, injector.Facts) {
+	t.Helper()
+	h, _ := newHandler(t)
+	var cc struct {
+		Flags []string `json:"flags"`
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "config.yaml")); err == nil {
+		if err := yaml.UnmarshalStrict(b, &cc); err != nil {
+			t.Fatal(err)
+		}
+		for i, f := range cc.Flags { // paths in the flags are the injector package's
+			cc.Flags[i] = strings.Replace(f, "=testdata/", "="+filepath.Join("..", "injector", "testdata")+"/", 1)
+		}
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		args := append([]string{"--injector-image=registry.example/vault-injector:v0.1.0", "--envexec-path=/usr/local/bin/envexec", "--vault-addr=https://vault.example:8200"}, cc.Flags...)
+		if h.Config, err = config.ParseWebhook(fs, args, func(string) (string, bool) { return "", false }); err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+	}
+	var facts injector.Facts
+	if b, err := os.ReadFile(filepath.Join(dir, "facts.yaml")); err == nil {
+		if err := yaml.UnmarshalStrict(b, &facts); err != nil {
+			t.Fatal(err)
+		}
+		h.Facts = &webhook.FactFinder{Images: factsResolver(facts), Budget: 5 * time.Second}
+	}
+	return h, facts
+}
+
+// factsResolver answers lookups from a golden case's facts, and "no such image" for the
+// images they lack, as a registry would.
+type factsResolver injector.Facts
+
+func (f factsResolver) Resolve(_ context.Context, image string, _ v1.Platform, _ authn.Keychain) (registry.ImageConfig, error) {
+	c, ok := f.Images[image]
+	if !ok {
+		return registry.ImageConfig{}, fmt.Errorf("%s: no such image in the golden case's facts", image)
+	}
+	return registry.ImageConfig{Entrypoint: c.Entrypoint, Cmd: c.Cmd}, nil
 }
 
 // namespaceOf reads metadata.namespace from a raw pod.
@@ -260,11 +316,6 @@ func namespaceOf(t *testing.T, raw []byte) string {
 		t.Fatal(err)
 	}
 	return pod.Metadata.Namespace
-}
-
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }
 
 // plantUnknownFields reads a pod and adds a field no Go type knows to its spec and to every

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vault-injector/vault-injector/internal/buildinfo"
 	"github.com/vault-injector/vault-injector/registry"
 )
 
@@ -54,7 +55,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		// Up to the resolver's fetch timeout (30 s) and past it.
 		Buckets: []float64{0.00001, 0.0001, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
 	}, []string{"outcome"})
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.imageLookups, m.lookupTime} {
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.imageLookups, m.lookupTime, buildInfoGauge(buildinfo.Read())} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -64,6 +65,18 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		m.latency.WithLabelValues(string(o))
 	}
 	return m, nil
+}
+
+// buildInfoGauge is vault_injector_build_info: 1, labelled with which build runs, so a
+// dashboard or an alert can tell the versions of a rollout apart. The labels come from
+// the binary, never from a request, so they are few and hold nothing secret.
+func buildInfoGauge(info buildinfo.Info) prometheus.Collector {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "vault_injector_build_info",
+		Help: "Always 1; the labels name the running build: version, commit and the Go version that built it.",
+	}, []string{"version", "commit", "go_version"})
+	g.WithLabelValues(info.Version, info.Commit, info.GoVersion).Set(1)
+	return g
 }
 
 func (m *Metrics) observe(o Outcome, d time.Duration) {

@@ -84,6 +84,12 @@ func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
 	if certManager != nil {
 		g.Go(func() error { return certManager.Run(ctx) })
 	}
+	if cfg.VaultCA != nil {
+		g.Go(func() error {
+			watchVaultCA(ctx, cfg.VaultCA, vaultCAReloadInterval, log.WithName("vault-ca"))
+			return nil
+		})
+	}
 	g.Go(func() error { return srv.Start(logr.NewContext(ctx, log)) })
 	g.Go(func() error { return serveHTTP(ctx, "probes", cfg.ProbeAddr, probes, log) })
 	if cfg.MetricsAddr != "0" {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/vault-injector/vault-injector/internal/buildinfo"
 	"github.com/vault-injector/vault-injector/internal/loopback"
 	"github.com/vault-injector/vault-injector/webhook"
 )
@@ -70,7 +71,9 @@ func TestServe(t *testing.T) {
 		t.Errorf("admission response = %s", out)
 	}
 	metrics := get(t, "http://"+cfg.MetricsAddr+"/metrics")
-	for _, want := range []string{`vault_injector_admission_requests_total{outcome="mutated"} 1`, "vault_injector_admission_duration_seconds_bucket", "controller_runtime_webhook_requests_total"} {
+	info := buildinfo.Read()
+	buildInfo := fmt.Sprintf(`vault_injector_build_info{commit=%q,go_version=%q,version=%q} 1`, info.Commit, info.GoVersion, info.Version)
+	for _, want := range []string{`vault_injector_admission_requests_total{outcome="mutated"} 1`, "vault_injector_admission_duration_seconds_bucket", "controller_runtime_webhook_requests_total", buildInfo} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q", want)
 		}

@@ -101,7 +101,7 @@ func (a *Admission) section(b *strings.Builder) {
 			}
 		}
 	}
-	b.WriteString("\n| clients | throughput ours/floor (≥ 0.8) | p99 ours/floor (≤ 1.5) |\n|---|---|---|\n")
+	fmt.Fprintf(b, "\n| clients | throughput ours/floor (≥ %.2f) | p99 ours/floor (≤ %.1f) |\n|---|---|---|\n", MinThroughputRatio, MaxP99Ratio)
 	for _, l := range a.Levels {
 		fmt.Fprintf(b, "| %d | %.2f | %.2f |\n", l.Clients, l.ThroughputRatio, l.P99Ratio)
 	}

@@ -20,8 +20,8 @@ func run(rps float64, p99 time.Duration, rss int64) report.Run {
 func TestEvaluateAdmission(t *testing.T) {
 	t.Parallel()
 	a := &report.Admission{Levels: []report.Level{
-		{Clients: 1, Ours: run(900, 3*time.Millisecond, 30<<20), Floor: run(1000, 2*time.Millisecond, 10<<20), ThroughputRatio: 0.9, P99Ratio: 1.5},
-		{Clients: 8, Ours: run(500, 9*time.Millisecond, 41<<20), Floor: run(1000, 3*time.Millisecond, 10<<20), ThroughputRatio: 0.5, P99Ratio: 3},
+		{Clients: 1, Ours: run(900, 2500*time.Microsecond, 30<<20), Floor: run(1000, 2*time.Millisecond, 10<<20), ThroughputRatio: 0.9, P99Ratio: 1.25},
+		{Clients: 8, Ours: run(500, 9*time.Millisecond, 31<<20), Floor: run(1000, 3*time.Millisecond, 10<<20), ThroughputRatio: 0.5, P99Ratio: 3},
 	}}
 	got := report.EvaluateAdmission(a)
 	if len(got) != 5 {
@@ -36,7 +36,7 @@ func TestEvaluateAdmission(t *testing.T) {
 			t.Errorf("%s missed without a gap", tg.Name)
 		}
 	}
-	if !strings.Contains(got[2].Gap, "60% more") || !strings.Contains(got[3].Gap, "100% over") || !strings.Contains(got[4].Gap, "1.0 MiB over") {
+	if !strings.Contains(got[2].Gap, "70% more") || !strings.Contains(got[3].Gap, "131% over") || !strings.Contains(got[4].Gap, "1.0 MiB over") {
 		t.Errorf("gaps: %q, %q, %q", got[2].Gap, got[3].Gap, got[4].Gap)
 	}
 }

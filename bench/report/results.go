@@ -112,9 +112,9 @@ type Level struct {
 	Ours Run `json:"ours"`
 	// Floor is the floor server's run.
 	Floor Run `json:"floor"`
-	// ThroughputRatio is ours/floor requests per second (target: at least 0.8).
+	// ThroughputRatio is ours/floor requests per second (target: at least MinThroughputRatio).
 	ThroughputRatio float64 `json:"throughputRatio"`
-	// P99Ratio is ours/floor 99th percentile latency (target: at most 1.5).
+	// P99Ratio is ours/floor 99th percentile latency (target: at most MaxP99Ratio).
 	P99Ratio float64 `json:"p99Ratio"`
 }
 

@@ -10,11 +10,11 @@ import (
 // The targets for the admission path.
 const (
 	// MinThroughputRatio is the least webhook/floor throughput accepted.
-	MinThroughputRatio = 0.8
+	MinThroughputRatio = 0.85
 	// MaxP99Ratio is the most webhook/floor p99 latency accepted.
-	MaxP99Ratio = 1.5
+	MaxP99Ratio = 1.3
 	// MaxPeakRSS is the webhook's memory budget under load.
-	MaxPeakRSS = 40 << 20
+	MaxPeakRSS = 30 << 20
 )
 
 // Target is one of the targets and how this run fared.
@@ -42,7 +42,7 @@ func EvaluateAdmission(a *Admission) []Target {
 	var peak int64
 	for _, l := range a.Levels {
 		tp := Target{
-			Name: fmt.Sprintf("throughput ≥ %.1f× floor", MinThroughputRatio), Clients: l.Clients,
+			Name: fmt.Sprintf("throughput ≥ %.2f× floor", MinThroughputRatio), Clients: l.Clients,
 			Value: l.ThroughputRatio, Limit: MinThroughputRatio, Met: l.ThroughputRatio >= MinThroughputRatio,
 		}
 		if !tp.Met && l.ThroughputRatio > 0 {
@@ -62,7 +62,7 @@ func EvaluateAdmission(a *Admission) []Target {
 		peak = max(peak, l.Ours.PeakRSS)
 	}
 	if len(a.Levels) > 0 {
-		rss := Target{Name: "peak RSS < 40 MiB", Value: mib(peak), Limit: mib(MaxPeakRSS), Met: peak < MaxPeakRSS}
+		rss := Target{Name: fmt.Sprintf("peak RSS ≤ %.0f MiB", mib(MaxPeakRSS)), Value: mib(peak), Limit: mib(MaxPeakRSS), Met: peak <= MaxPeakRSS}
 		if !rss.Met {
 			rss.Gap = fmt.Sprintf("%.1f MiB over", mib(peak-MaxPeakRSS))
 		}

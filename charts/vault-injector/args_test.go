@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -65,6 +66,8 @@ func TestArgs(t *testing.T) {
 				}
 			case "customized":
 				checkCustomized(t, got)
+			case "vault-ca-from":
+				checkVaultCAFrom(t, &d, got)
 			}
 			selfManaged := got.cfg.Certs.Mode == config.CertModeSelfManaged
 			for _, name := range defaults.webhookFlags {
@@ -134,6 +137,27 @@ func parseFlags(t *testing.T, args []string, env map[string]string) parsed {
 	return out
 }
 
+// checkVaultCAFrom: the existing Secret's key is mounted, as a whole volume (so the kubelet
+// updates it in place), where --vault-ca-file points.
+func checkVaultCAFrom(t *testing.T, d *appsv1.Deployment, got parsed) {
+	t.Helper()
+	var vol *corev1.Volume
+	for i := range d.Spec.Template.Spec.Volumes {
+		if d.Spec.Template.Spec.Volumes[i].Name == "vault-ca" {
+			vol = &d.Spec.Template.Spec.Volumes[i]
+		}
+	}
+	if vol == nil || vol.Secret == nil || vol.Secret.SecretName != "corp-vault-ca" ||
+		len(vol.Secret.Items) != 1 || vol.Secret.Items[0] != (corev1.KeyToPath{Key: "bundle.pem", Path: "ca.crt"}) {
+		t.Fatalf("vault-ca volume %+v, want Secret corp-vault-ca's bundle.pem as ca.crt", vol)
+	}
+	for _, m := range d.Spec.Template.Spec.Containers[0].VolumeMounts {
+		if m.Name == "vault-ca" && (m.SubPath != "" || filepath.Join(m.MountPath, "ca.crt") != got.vaultCAFile) {
+			t.Errorf("vault-ca mounted %+v, want its folder whole, holding --vault-ca-file=%s", m, got.vaultCAFile)
+		}
+	}
+}
+
 // vaultCAFile writes customized.yaml's vault.caBundle where the webhook can read it.
 func vaultCAFile(t *testing.T) string {
 	t.Helper()
@@ -159,8 +183,8 @@ func vaultCAFile(t *testing.T) string {
 // checkCustomized: each changed value reaches the webhook's configuration.
 func checkCustomized(t *testing.T, got parsed) {
 	t.Helper()
-	if got.vaultCAFile != "/etc/vault-injector/vault-ca/ca.crt" || !strings.HasPrefix(got.cfg.Defaults.CACerts, "-----BEGIN CERTIFICATE-----\nMIIBqDCCAU2gAwIBAgIUEn8KXfF4LnS11zZGOnOfiun") {
-		t.Errorf("--vault-ca-file=%q gives pods %q, want the mounted vault.caBundle", got.vaultCAFile, got.cfg.Defaults.CACerts)
+	if got.vaultCAFile != "/etc/vault-injector/vault-ca/ca.crt" || !strings.HasPrefix(got.cfg.VaultCA.Certs(), "-----BEGIN CERTIFICATE-----\nMIIBqDCCAU2gAwIBAgIUEn8KXfF4LnS11zZGOnOfiun") {
+		t.Errorf("--vault-ca-file=%q gives pods %q, want the mounted vault.caBundle", got.vaultCAFile, got.cfg.VaultCA.Certs())
 	}
 	want := config.Webhook{
 		WebhookHost: "0.0.0.0", WebhookPort: 10443, CertDir: "/etc/vault-injector/certs", MetricsAddr: "0", ProbeAddr: ":10081",
@@ -192,7 +216,7 @@ func checkCustomized(t *testing.T, got parsed) {
 			ExtraSANs: []string{"vault-injector.example.com", "10.0.0.10"},
 		},
 	}
-	if d := cmp.Diff(want, got.cfg, cmpopts.IgnoreFields(config.Webhook{}, "VaultCAFile"), cmpopts.IgnoreFields(config.PodDefaults{}, "CACerts")); d != "" {
+	if d := cmp.Diff(want, got.cfg, cmpopts.IgnoreFields(config.Webhook{}, "VaultCA")); d != "" {
 		t.Errorf("customized values as the webhook sees them (-want +got):\n%s", d)
 	}
 }

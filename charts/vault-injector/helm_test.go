@@ -41,6 +41,7 @@ func scenarios() []scenario {
 		{"monitoring", "self-managed", "testdata/values/monitoring.yaml"},
 		{"network-policy", "self-managed", "testdata/values/network-policy.yaml"},
 		{"customized", "self-managed", "testdata/values/customized.yaml"},
+		{"vault-ca-from", "self-managed", "testdata/values/vault-ca-from.yaml"},
 	}
 }
 

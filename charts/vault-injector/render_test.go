@@ -57,6 +57,7 @@ func TestRender(t *testing.T) {
 		"monitoring":          kindsOf(selfManagedKinds, "ServiceMonitor", "PrometheusRule", "ConfigMap"),
 		"network-policy":      kindsOf(selfManagedKinds, "NetworkPolicy"),
 		"customized":          kindsOf(selfManagedKinds, "ConfigMap", "ConfigMap", "ConfigMap"), // registry CA, client CA, Vault CA
+		"vault-ca-from":       kindsOf(selfManagedKinds),                                        // the Secret is the platform's
 	}
 	for _, s := range scenarios() {
 		t.Run(s.name, func(t *testing.T) {

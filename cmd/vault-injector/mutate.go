@@ -8,21 +8,23 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strings"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/vault-injector/vault-injector/config"
-	"github.com/vault-injector/vault-injector/injector"
+	"github.com/vault-injector/vault-injector/webhook"
 )
 
 // runMutate prints what the webhook would make of the objects in a file, offline: for
 // code review and GitOps diffs. Pods and the pod templates of workloads are mutated with
 // the same injector; image entrypoints are not looked up, so containers with references
 // must set their command.
-func runMutate(_ context.Context, args []string, lookupEnv func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
+func runMutate(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("vault-injector mutate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("f", "-", "file with one or more YAML documents (- for standard input)")
@@ -56,7 +58,7 @@ func runMutate(_ context.Context, args []string, lookupEnv func(string) (string,
 	out := make([][]byte, 0, len(docs))
 	var errs []error
 	for i, doc := range docs {
-		mutated, warnings, err := mutateDocument(doc, cfg)
+		mutated, warnings, err := mutateDocument(ctx, doc, cfg)
 		for _, w := range warnings {
 			fmt.Fprintf(stderr, "warning: document %d: %s\n", i+1, w)
 		}
@@ -97,7 +99,7 @@ var templatePaths = map[string][]string{
 	"CronJob":     {"spec", "jobTemplate", "spec", "template"},
 }
 
-func mutateDocument(doc []byte, cfg config.Webhook) ([]byte, []string, error) {
+func mutateDocument(ctx context.Context, doc []byte, cfg config.Webhook) ([]byte, []string, error) {
 	var obj map[string]any
 	if err := yaml.Unmarshal(doc, &obj); err != nil {
 		return nil, nil, fmt.Errorf("parse YAML: %w", err)
@@ -107,7 +109,7 @@ func mutateDocument(doc []byte, cfg config.Webhook) ([]byte, []string, error) {
 	var warnings []string
 	if kind == "Pod" || isWorkload {
 		var err error
-		if warnings, err = mutateAt(obj, path, cfg); err != nil {
+		if warnings, err = mutateAt(ctx, obj, path, cfg); err != nil {
 			return nil, warnings, err
 		}
 	}
@@ -115,9 +117,9 @@ func mutateDocument(doc []byte, cfg config.Webhook) ([]byte, []string, error) {
 	return out, warnings, err
 }
 
-// mutateAt runs the injector on the pod (template) at path in obj, and writes back only
-// what the injector changes (annotations and spec), so every other field stays as written.
-func mutateAt(obj map[string]any, path []string, cfg config.Webhook) ([]string, error) {
+// mutateAt decides on the pod (template) at path in obj as the webhook does (Admit, without
+// image lookups) and applies the same JSON patch, so every other field stays as written.
+func mutateAt(ctx context.Context, obj map[string]any, path []string, cfg config.Webhook) ([]string, error) {
 	tmpl := obj
 	for _, k := range path {
 		next, ok := tmpl[k].(map[string]any)
@@ -133,26 +135,32 @@ func mutateAt(obj map[string]any, path []string, cfg config.Webhook) ([]string, 
 	if meta, ok := obj["metadata"].(map[string]any); ok && pod.Namespace == "" {
 		pod.Namespace, _ = meta["namespace"].(string) // for messages only
 	}
-	podCfg, warnings, err := config.ParsePod(pod.Annotations, pod.Spec.ServiceAccountName, cfg)
-	if err != nil {
-		return warnings, err
+	d := webhook.Admit(ctx, &pod, cfg, nil)
+	switch d.Outcome {
+	case webhook.OutcomeSkipped:
+		return d.Warnings, nil
+	case webhook.OutcomeMutated:
+	default:
+		return d.Warnings, errors.New(d.Message())
 	}
-	out, _, err := injector.Inject(&pod, podCfg, injector.Facts{})
+	// The webhook's own patch, applied to the template as the apiserver applies it.
+	raw, err := json.Marshal(tmpl)
 	if err != nil {
-		return warnings, err
+		return d.Warnings, err
+	}
+	patch, err := jsonpatch.DecodePatch(d.Patch)
+	if err != nil {
+		return d.Warnings, fmt.Errorf("read the patch: %w", err)
+	}
+	if raw, err = patch.Apply(raw); err != nil {
+		return d.Warnings, fmt.Errorf("apply the patch: %w", err)
 	}
 	var mutated map[string]any
-	if err := convert(out, &mutated); err != nil {
-		return warnings, err
+	if err := json.Unmarshal(raw, &mutated); err != nil {
+		return d.Warnings, err
 	}
-	tmpl["spec"] = mutated["spec"]
-	if meta, ok := mutated["metadata"].(map[string]any); ok && meta["annotations"] != nil {
-		if _, ok := tmpl["metadata"].(map[string]any); !ok {
-			tmpl["metadata"] = map[string]any{}
-		}
-		tmpl["metadata"].(map[string]any)["annotations"] = meta["annotations"] //nolint:forcetypeassert // set just above
-	}
-	return warnings, nil
+	maps.Copy(tmpl, mutated)
+	return d.Warnings, nil
 }
 
 // convert moves a value between Go types through JSON, as the apiserver would see it.

@@ -74,3 +74,25 @@ func TestMutateErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestMutateShowsInjectorWarnings: warnings the injector raises (a malformed reference let
+// through under --malformed-references=warn) reach stderr, as they reach kubectl through
+// the webhook, and the pod is still printed mutated.
+func TestMutateShowsInjectorWarnings(t *testing.T) {
+	t.Parallel()
+	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns}\nspec:\n  containers:\n" +
+		"  - {name: c, image: i, command: [/app], env: [{name: DB, value: 'vault:secret/data/db'}]}\n"
+	var stdout, stderr bytes.Buffer
+	args := []string{"mutate", "--injector-image=registry.example/vault-injector:v1", "--vault-addr=https://vault.example:8200", "--malformed-references=warn"}
+	if err := run(t.Context(), args, noEnv, strings.NewReader(pod), &stdout, &stderr); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{"warning: document 1: ", `pod "ns/p": container "c": env "DB": invalid vault reference`, "the container will fail to start"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr %q lacks %q", stderr.String(), want)
+		}
+	}
+	if !strings.Contains(stdout.String(), "/vault-injector/envexec") {
+		t.Errorf("pod not mutated:\n%s", stdout.String())
+	}
+}

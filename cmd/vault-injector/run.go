@@ -11,27 +11,34 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/vault-injector/vault-injector/config"
+	"github.com/vault-injector/vault-injector/internal/buildinfo"
 	"github.com/vault-injector/vault-injector/webhook"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 // errUsage marks a command-line mistake; it exits 2 like the flag package does.
 var errUsage = errors.New("usage")
 
-// run dispatches the subcommand: `mutate` prints a mutation offline; anything else parses
-// the configuration, sets up JSON logging and serves until ctx ends.
+// run dispatches the subcommand: `mutate` prints a mutation offline, `version` describes
+// the build; anything else parses the configuration, sets up JSON logging and serves until
+// ctx ends.
 func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "mutate" {
 		return runMutate(ctx, args[1:], lookupEnv, stdin, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "version" {
+		if err := buildinfo.Command("vault-injector", args[1:], stdout); err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+		return nil
+	}
+	version := buildinfo.Read().Version
 	fs := flag.NewFlagSet("vault-injector", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "vault-injector %s: Kubernetes admission webhook that injects Vault secrets into pods.\n\n"+
 			"usage: vault-injector [flags]            serve the webhook\n"+
-			"       vault-injector mutate -f FILE     print the mutated objects of FILE, offline\n\nFlags:\n", version)
+			"       vault-injector mutate -f FILE     print the mutated objects of FILE, offline\n"+
+			"       vault-injector version [--json]   print the version, commit, Go version and modules\n\nFlags:\n", version)
 		fs.PrintDefaults()
 	}
 	showVersion := fs.Bool("version", false, "print the version and exit")

@@ -100,6 +100,12 @@ const (
 	EnvDaemonSignal = EnvPrefix + "DAEMON_SIGNAL"
 	// EnvDaemonGrace is how long a stopping application gets before SIGKILL.
 	EnvDaemonGrace = EnvPrefix + "DAEMON_GRACE"
+	// EnvFilesDir is where the webhook mounted the container's in-memory files volume;
+	// envexec writes files below it and nowhere else.
+	EnvFilesDir = EnvPrefix + "FILES_DIR"
+	// EnvFiles is a JSON list of {path, mode, content}: the files envexec writes below
+	// EnvFilesDir before it starts the application (see docs/files.md).
+	EnvFiles = EnvPrefix + "FILES"
 	// EnvSettings lists (comma-separated) the ENVEXEC_* variables the webhook wrote. The
 	// webhook writes it in the container's env, which wins over envFrom, so a pod cannot
 	// change it; any other ENVEXEC_* variable, say from a ConfigMap's keys through
@@ -192,6 +198,10 @@ type Settings struct {
 	Signal syscall.Signal
 	// Grace is how long a stopping application gets before SIGKILL.
 	Grace time.Duration
+	// FilesDir is the directory of the container's files volume.
+	FilesDir string
+	// Files are written below FilesDir before the application starts.
+	Files []File
 }
 
 // settingError names the variable that is wrong; setting values are not secret, so
@@ -285,6 +295,7 @@ func (s *Settings) validate(values map[string]string, known map[string]bool) []e
 	if s.AuthPath == "" {
 		s.AuthPath = string(s.AuthMethod)
 	}
+	errs = append(errs, s.validateFiles()...)
 	for _, name := range s.Passthrough {
 		if !known[name] {
 			errs = append(errs, &settingError{EnvPassthrough, fmt.Sprintf("%q is not an envexec setting", name)})

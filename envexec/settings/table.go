@@ -72,6 +72,8 @@ var settingTable = []setting{
 	{name: EnvDaemon, def: "false", help: "true keeps envexec as the parent, renewing token and leases", parse: boolSetting(func(s *Settings) *bool { return &s.Daemon })},
 	{name: EnvDaemonOnExpiry, def: "restart", help: "restart, signal or stop: what daemon mode does when a lease cannot be renewed", parse: parseOnExpiry},
 	{name: EnvDaemonSignal, def: "SIGTERM", help: "signal sent to the application on expiry (e.g. SIGHUP)", parse: parseSignal},
+	{name: EnvFilesDir, help: "directory of the container's in-memory files volume; files are written below it only", parse: parseFilesDir},
+	{name: EnvFiles, help: "JSON list of {path, mode, content}: files written before the application starts", parse: parseFiles},
 	{name: EnvSettings, help: "comma-separated ENVEXEC_* names the webhook set; envexec refuses any other ENVEXEC_* variable", parse: func(*Settings, string) error { return nil }},
 	{name: EnvDaemonGrace, def: "30s", help: "time a stopping application gets before SIGKILL (Go duration)", parse: durationSetting(func(s *Settings) *time.Duration { return &s.Grace })},
 }

@@ -8,9 +8,9 @@
 #
 #   hack/tools/build.sh            build what is missing, print the envtest assets folder
 #   hack/tools/build.sh vault      build one component, print its binary path
-#                                  (kube-apiserver, etcd, vault, golangci-lint, helm, benchstat,
-#                                  kubelet, kube-controller-manager, kube-scheduler, kube-proxy,
-#                                  containerd, containerd-shim-runc-v2)
+#                                  (kube-apiserver, etcd, vault, golangci-lint, helm, benchstat, promtool,
+#                                  kubectl, kubelet, kube-controller-manager, kube-scheduler, kube-proxy,
+#                                  containerd, containerd-shim-runc-v2, cosign, cyclonedx-gomod)
 #   hack/tools/build.sh node       build the node's binaries, print the folder that holds
 #                                  them all (links), for the e2e node's PATH
 set -euo pipefail
@@ -96,11 +96,18 @@ one() {
       github.com/golangci/golangci-lint/v2/cmd/golangci-lint "-s -w" ;;
     helm) build helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$(helm_ldflags)" ;;
     benchstat) build benchstat golang.org/x/perf golang.org/x/perf/cmd/benchstat "-s -w" ;;
-    kubelet | kube-controller-manager | kube-scheduler | kube-proxy) kube "$1" ;;
+    promtool) build promtool github.com/prometheus/prometheus github.com/prometheus/prometheus/cmd/promtool "-s -w" ;;
+    kubectl | kubelet | kube-controller-manager | kube-scheduler | kube-proxy) kube "$1" ;;
     containerd | containerd-shim-runc-v2) ctrd "$1" ;;
     node) node ;;
-    *) echo "unknown component $1 (want kube-apiserver, etcd, vault, golangci-lint, helm, benchstat," \
-      "kubelet, kube-controller-manager, kube-scheduler, kube-proxy, containerd, containerd-shim-runc-v2 or node)" >&2
+    # The release tools (make release): SBOMs of the binaries, signatures and attestations.
+    cosign) build cosign github.com/sigstore/cosign/v3 github.com/sigstore/cosign/v3/cmd/cosign \
+      "-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$(version cosign github.com/sigstore/cosign/v3)" ;;
+    cyclonedx-gomod) build cyclonedx-gomod github.com/CycloneDX/cyclonedx-gomod \
+      github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod "-s -w" ;;
+    *) echo "unknown component $1 (want kube-apiserver, etcd, vault, golangci-lint, helm, benchstat, promtool," \
+      "kubectl, kubelet, kube-controller-manager, kube-scheduler, kube-proxy, containerd, containerd-shim-runc-v2, node," \
+      "cosign or cyclonedx-gomod)" >&2
       return 2 ;;
   esac
 }

@@ -44,27 +44,42 @@ type fileAttrs struct {
 type goBuild struct {
 	CGOEnabled string
 	Trimpath   bool
+	NoVCS      bool // -buildvcs=false: the commit comes from -X, not from a .git a copy may lack
 	LDFlags    []string
 }
 
-var ldflagsRE = regexp.MustCompile(`-ldflags="([^"]*)"`)
+var (
+	ldflagsRE = regexp.MustCompile(`-ldflags="([^"]*)"`)
+	// varRE is a make $(VAR) or a shell ${VAR}; both become VAR, so the two files compare.
+	varRE = regexp.MustCompile(`\$[({](\w+)[)}]`)
+)
 
-func parseGoBuild(cmd, cgo, versionVar string) goBuild {
-	b := goBuild{CGOEnabled: cgo, Trimpath: slices.Contains(strings.Fields(cmd), "-trimpath")}
+func parseGoBuild(cmd, cgo string) goBuild {
+	fields := strings.Fields(cmd)
+	b := goBuild{CGOEnabled: cgo, Trimpath: slices.Contains(fields, "-trimpath"), NoVCS: slices.Contains(fields, "-buildvcs=false")}
 	if m := ldflagsRE.FindStringSubmatch(cmd); m != nil {
-		b.LDFlags = strings.Fields(strings.ReplaceAll(m[1], versionVar, "VERSION"))
+		b.LDFlags = strings.Fields(varRE.ReplaceAllString(m[1], "$1"))
 	}
 	return b
 }
 
+// makeGoBuild reads the Makefile's GO_BUILD, with the GO_ENV it starts with expanded.
 func makeGoBuild(makefile string) (goBuild, error) {
-	for _, line := range joinContinuations(makefile) {
+	lines := joinContinuations(makefile)
+	goEnv := ""
+	for _, line := range lines {
+		if def, ok := strings.CutPrefix(line, "GO_ENV :="); ok {
+			goEnv = def
+		}
+	}
+	for _, line := range lines {
 		if def, ok := strings.CutPrefix(line, "GO_BUILD :="); ok {
+			def = strings.ReplaceAll(def, "$(GO_ENV)", goEnv)
 			cgo := regexp.MustCompile(`CGO_ENABLED=(\S+)`).FindStringSubmatch(def)
 			if cgo == nil {
 				return goBuild{}, errors.New("GO_BUILD does not set CGO_ENABLED")
 			}
-			return parseGoBuild(def, cgo[1], "$(VERSION)"), nil
+			return parseGoBuild(def, cgo[1]), nil
 		}
 	}
 	return goBuild{}, errors.New("the Makefile defines no GO_BUILD")
@@ -88,7 +103,7 @@ func dockerGoBuilds(dockerfile string) ([]goBuild, error) {
 		case "RUN":
 			for cmd := range strings.SplitSeq(in.args, "&&") {
 				if strings.Contains(cmd, "go build") {
-					out = append(out, parseGoBuild(cmd, cgo, "${VERSION}"))
+					out = append(out, parseGoBuild(cmd, cgo))
 				}
 			}
 		}

@@ -26,7 +26,10 @@ const (
 	EnvVault    = "VAULT_BIN"
 	EnvHelm     = "HELM_BIN"
 	EnvRegistry = "REGISTRY_BIN"
+	EnvKubectl  = "KUBECTL_BIN"
+	EnvPromtool = "PROMTOOL_BIN"
 	EnvNode     = "NODE_BIN_DIR"
+	EnvCosign   = "COSIGN_BIN"
 )
 
 // KubebuilderAssets is the folder holding kube-apiserver and etcd, for envtest.
@@ -44,11 +47,26 @@ func Helm(ctx context.Context, progress io.Writer) (string, error) {
 	return Locate(ctx, EnvHelm, "helm", progress)
 }
 
+// Promtool is Prometheus' promtool, which checks and unit-tests the chart's alerting rules.
+func Promtool(ctx context.Context, progress io.Writer) (string, error) {
+	return Locate(ctx, EnvPromtool, "promtool", progress)
+}
+
+// Kubectl is kubectl at the apiserver's version, for tests that run what a runbook says.
+func Kubectl(ctx context.Context, progress io.Writer) (string, error) {
+	return Locate(ctx, EnvKubectl, "kubectl", progress)
+}
+
 // NodeBinaries is the folder holding the e2e node's kubelet, kube-controller-manager,
 // kube-scheduler, kube-proxy, containerd and containerd-shim-runc-v2 (one Kubernetes
 // version with kube-apiserver); the node puts it first on containerd's PATH for the shim.
 func NodeBinaries(ctx context.Context, progress io.Writer) (string, error) {
 	return Locate(ctx, EnvNode, "node", progress)
+}
+
+// Cosign is the cosign binary, which signs and verifies releases.
+func Cosign(ctx context.Context, progress io.Writer) (string, error) {
+	return Locate(ctx, EnvCosign, "cosign", progress)
 }
 
 // DistributionRegistry is Debian's docker-registry (the CNCF distribution server), which

@@ -92,6 +92,20 @@ which leaves it to the platform (OpenShift assigns one).
 {{- end }}
 
 {{/* Where the CA bundle for Vault is mounted. */}}
+{{/*
+vault-injector.vaultCA is "true" when the platform gives a Vault CA bundle: inline (caBundle)
+or from an existing ConfigMap or Secret (caBundleFrom), never two of them.
+*/}}
+{{- define "vault-injector.vaultCA" -}}
+{{- $from := .Values.vault.caBundleFrom -}}
+{{- $n := 0 -}}
+{{- range (list .Values.vault.caBundle $from.configMap $from.secret) }}{{ if . }}{{ $n = add1 $n }}{{ end }}{{ end -}}
+{{- if gt $n 1 -}}
+{{- fail "vault: set one of caBundle, caBundleFrom.configMap and caBundleFrom.secret" -}}
+{{- end -}}
+{{- if $n }}true{{ end -}}
+{{- end -}}
+
 {{- define "vault-injector.vaultCADir" -}}
 /etc/vault-injector/vault-ca
 {{- end }}
@@ -138,7 +152,7 @@ whole configuration and an unknown flag stops the binary instead of being ignore
 - {{ printf "--vault-addr=%s" $v.vault.addr | quote }}
 - {{ printf "--vault-auth-path=%s" $v.vault.authPath | quote }}
 - {{ printf "--allowed-vault-addrs=%s" (join "," $v.vault.allowedAddrs) | quote }}
-{{- if $v.vault.caBundle }}
+{{- if include "vault-injector.vaultCA" . }}
 - {{ printf "--vault-ca-file=%s/ca.crt" (include "vault-injector.vaultCADir" .) | quote }}
 {{- end }}
 - {{ printf "--envexec-timeout=%s" $v.envexec.timeout | quote }}

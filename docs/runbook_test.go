@@ -1,0 +1,99 @@
+// Package docs_test runs the commands of the runbooks in this folder, in their order,
+// against real components: a runbook whose commands no longer work fails here.
+package docs_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/vault-injector/vault-injector/internal/runbook"
+	"github.com/vault-injector/vault-injector/internal/tools"
+	"github.com/vault-injector/vault-injector/internal/vaultdev"
+)
+
+// TestVaultSetup runs docs/vault-setup.md against a real kube-apiserver and a real Vault
+// dev server: its last command must print the secret it stored, read with the token of a
+// login as the service account. A token for another audience must then be refused, as
+// the page's table says.
+func TestVaultSetup(t *testing.T) {
+	kube := startAPIServer(t)
+	vault := vaultdev.Start(t)
+	sh := newShell(t, map[string]string{
+		"VAULT_ADDR":  vault.Addr,
+		"VAULT_TOKEN": vault.RootToken,
+		"KUBE_HOST":   kube.Config.Host,
+	}, kube.KubeConfig)
+
+	out, err := sh.Run(t.Context(), script(t, "vault-setup.md"))
+	if err != nil {
+		t.Fatalf("docs/vault-setup.md: %v\n%s", err, out)
+	}
+	if last := runbook.LastLine(out); last != "s3cr3t-from-vault" {
+		t.Errorf("the runbook's last command printed %q, want the secret it stored\n%s", last, out)
+	}
+
+	out, err = sh.Run(t.Context(), `vault write auth/kubernetes/login role=api jwt="$(kubectl -n shop create token api)"`)
+	if err == nil || !strings.Contains(out, "invalid audience") {
+		t.Errorf("a token for the apiserver's audience logged in (err %v), want invalid audience:\n%s", err, out)
+	}
+	out, err = sh.Run(t.Context(), `vault write auth/kubernetes/login role=api jwt="$(kubectl -n default create serviceaccount api >/dev/null && kubectl -n default create token api --audience vault)"`)
+	if err == nil || !strings.Contains(out, "namespace not authorized") {
+		t.Errorf("a same-named service account of another namespace logged in (err %v):\n%s", err, out)
+	}
+}
+
+// script is the runnable part of a runbook in this folder.
+func script(t *testing.T, file string) string {
+	t.Helper()
+	md, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks, err := runbook.Parse(md)
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	if len(blocks) == 0 {
+		t.Fatalf("%s has no shell blocks", file)
+	}
+	return runbook.Script("docs/"+file, blocks)
+}
+
+// newShell is a runbook shell with kubectl and vault, and KUBECONFIG set to kubeconfig.
+func newShell(t *testing.T, vars map[string]string, kubeconfig []byte) *runbook.Shell {
+	t.Helper()
+	kubectl, err := tools.Kubectl(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vault, err := vaultdev.FindBinary(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	kc := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kc, kubeconfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vars["KUBECONFIG"] = kc
+	return runbook.NewShell(dir, []string{kubectl, vault}, vars)
+}
+
+// startAPIServer starts a real kube-apiserver and etcd.
+func startAPIServer(t *testing.T) *envtest.Environment {
+	t.Helper()
+	assets, err := tools.KubebuilderAssets(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &envtest.Environment{BinaryAssetsDirectory: assets}
+	if _, err := env.Start(); err != nil {
+		t.Fatalf("start kube-apiserver: %v", err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	return env
+}

@@ -1,0 +1,63 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vault-injector/vault-injector/e2e/framework"
+	"github.com/vault-injector/vault-injector/internal/runbook"
+)
+
+// The runbooks' commands, run as a reader would run them against a pod in the situation
+// they describe, on the real node: what they print must lead to the cause.
+var _ = Describe("docs/troubleshooting.md", Label("node", "runbook"), func() {
+	It("finds the exit code and envexec's failure line of a pod whose secret is missing", func(ctx SpecContext) {
+		f := newNodeFixture(ctx, nil)
+		pod := f.nodePod("broken")
+		pod.Spec.Containers[0].Env[0].Value = f.Ref("absent", "password")
+		f.createOnNode(ctx, pod)
+		Eventually(ctx, func() (*corev1.ContainerStateTerminated, error) {
+			var p corev1.Pod
+			err := nodeCluster.Client.Get(ctx, client.ObjectKeyFromObject(pod), &p)
+			if err != nil || len(p.Status.ContainerStatuses) == 0 {
+				return nil, err
+			}
+			return p.Status.ContainerStatuses[0].State.Terminated, nil
+		}).WithPolling(200 * time.Millisecond).ShouldNot(BeNil())
+
+		out := runRunbook(ctx, "troubleshooting.md", map[string]string{"NS": f.Namespace, "POD": pod.Name, "CONTAINER": "app"},
+			"A container stops at start-up", "The pod stays in `Init`")
+		Expect(out).To(ContainSubstring("app exit=5"), "exit code 5: a secret is missing (the runbook's table)")
+		Expect(out).To(MatchRegexp(`"msg":"envexec failed".*"variables":\["DB_PASSWORD"\]`))
+		Expect(out).To(ContainSubstring(f.SecretPath("absent")))
+		Expect(out).To(MatchRegexp(`(?m)^vault-injector-init .*"terminated".*"exitCode":0`), "the init container's state")
+	}, SpecTimeout(3*time.Minute))
+})
+
+// runRunbook runs the sections of a page in docs/ with kubectl against the suite's
+// apiserver as its admin, and returns what they printed; a failing command fails the spec.
+func runRunbook(ctx SpecContext, page string, vars map[string]string, sections ...string) string {
+	GinkgoHelper()
+	root, err := framework.RepoRoot()
+	Expect(err).NotTo(HaveOccurred())
+	md, err := os.ReadFile(filepath.Join(root, "docs", page))
+	Expect(err).NotTo(HaveOccurred())
+	blocks, err := runbook.Parse(md)
+	Expect(err).NotTo(HaveOccurred())
+	blocks = runbook.In(blocks, sections...)
+	Expect(blocks).NotTo(BeEmpty(), "docs/%s has no commands under %q", page, sections)
+	vars["KUBECONFIG"] = env.Node.Kubeconfig
+	sh := runbook.NewShell(GinkgoT().TempDir(), []string{env.Node.Kubectl}, vars)
+	out, err := sh.Run(ctx, runbook.Script("docs/"+page, blocks))
+	Expect(err).NotTo(HaveOccurred(), "docs/%s:\n%s", page, out)
+	GinkgoWriter.Printf("docs/%s printed:\n%s\n", page, out)
+	return out
+}
