@@ -20,8 +20,9 @@ import (
 // text shaped like a canary) may be anywhere but in the applications' own processes:
 //   - every object stored in the spec's namespace (pods, events, configmaps, secrets,
 //     serviceaccounts...), except those labelled framework.CanaryHolderLabel;
-//   - every component log: the webhooks' (at debug), the apiserver's (which logs failed
-//     webhook calls with their messages), Vault's and the registry's;
+//   - every component log: the webhooks' (at debug), the apiservers' (which log failed
+//     webhook calls with their messages), Vault's, the registry's, and the node's
+//     (kubelet, containerd, controller-manager, scheduler);
 //   - envexec's log (at the level each pod asked for; debug where specs set it) and
 //     every other container stream, including failure records and error messages;
 //   - every webhook's /metrics;
@@ -44,12 +45,20 @@ var _ = AfterEach(func(ctx SpecContext) {
 // leakPlaces gathers every place the check covers, each named for the failure message.
 func leakPlaces(ctx SpecContext, f *fixture) map[string][]byte {
 	GinkgoHelper()
-	places, err := cluster.NamespaceObjects(ctx, f.Namespace)
+	c := cluster
+	if currentNode != nil && currentNode.fixture == f {
+		c = nodeCluster // a node spec's objects live in the node's cluster
+	}
+	places, err := c.NamespaceObjects(ctx, f.Namespace)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(places).To(HaveKey("serviceaccounts "+f.ServiceAccount), "the object scan sees the namespace")
 
 	logs, err := filepath.Glob(filepath.Join(filepath.Dir(env.WebhookLog), "*.log"))
 	Expect(err).NotTo(HaveOccurred())
+	nodeLogs, err := filepath.Glob(filepath.Join(env.Node.Dir, "*.log")) // kubelet, containerd, ...
+	Expect(err).NotTo(HaveOccurred())
+	Expect(nodeLogs).NotTo(BeEmpty())
+	logs = append(logs, nodeLogs...)
 	Expect(logs).To(ContainElement(env.WebhookLog))
 	for _, path := range logs {
 		data, err := os.ReadFile(path)

@@ -39,8 +39,8 @@ func newNodeFixture(ctx SpecContext, labels map[string]string) *nodeFixture {
 	nsLabels := map[string]string{framework.OtherWebhookLabel: framework.NodeWebhookValue}
 	maps.Copy(nsLabels, labels)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "node-" + id, Labels: nsLabels}}
-	Expect(cluster.Client.Create(ctx, ns)).To(Succeed())
-	t, err := framework.NewTenant(ctx, cluster, env.Vault, ns.Name, "app-"+id)
+	Expect(nodeCluster.Client.Create(ctx, ns)).To(Succeed())
+	t, err := framework.NewTenantOn(ctx, nodeCluster, env.Vault, framework.NodeAuthMount, ns.Name, "app-"+id)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(t.Delete)
 	f := &nodeFixture{fixture: &fixture{Tenant: t, canary: "canary-" + rand.Text()}}
@@ -85,16 +85,24 @@ func (f *nodeFixture) nodePod(name string) *corev1.Pod {
 // createOnNode submits the pod (through the node's webhook) and returns what was stored.
 func (f *nodeFixture) createOnNode(ctx SpecContext, pod *corev1.Pod) *corev1.Pod {
 	GinkgoHelper()
-	Expect(cluster.Client.Create(ctx, pod.DeepCopy())).To(Succeed())
+	// The ServiceAccount admission plugin reads ServiceAccounts from its informer, which
+	// may not have seen the tenant's yet: retry that error only, as its message says.
+	Eventually(ctx, func() error {
+		err := nodeCluster.Client.Create(ctx, pod.DeepCopy())
+		if err != nil && !strings.Contains(err.Error(), "error looking up service account") {
+			return StopTrying("create pod " + pod.Name).Wrap(err)
+		}
+		return err
+	}).WithPolling(100 * time.Millisecond).Should(Succeed())
 	f.pods = append(f.pods, pod.Name)
 	stored := &corev1.Pod{}
-	Expect(cluster.Client.Get(ctx, client.ObjectKeyFromObject(pod), stored)).To(Succeed())
+	Expect(nodeCluster.Client.Get(ctx, client.ObjectKeyFromObject(pod), stored)).To(Succeed())
 	return stored
 }
 
 // podLogs is `kubectl logs` of one container: from the kubelet, through the apiserver.
 func podLogs(ctx SpecContext, namespace, pod, container string) (string, error) {
-	data, err := cluster.Clientset.CoreV1().Pods(namespace).GetLogs(pod, &corev1.PodLogOptions{Container: container}).DoRaw(ctx)
+	data, err := nodeCluster.Clientset.CoreV1().Pods(namespace).GetLogs(pod, &corev1.PodLogOptions{Container: container}).DoRaw(ctx)
 	return string(data), err
 }
 
@@ -106,7 +114,7 @@ func waitForApp(ctx SpecContext, namespace, pod, container string) string {
 	var log string
 	Eventually(ctx, func() (string, error) {
 		var p corev1.Pod
-		if err := cluster.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: pod}, &p); err != nil {
+		if err := nodeCluster.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: pod}, &p); err != nil {
 			return "", err
 		}
 		if why := stuck(&p); why != "" {

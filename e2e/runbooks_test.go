@@ -26,7 +26,7 @@ var _ = Describe("docs/troubleshooting.md", Label("node", "runbook"), func() {
 		f.createOnNode(ctx, pod)
 		Eventually(ctx, func() (*corev1.ContainerStateTerminated, error) {
 			var p corev1.Pod
-			err := cluster.Client.Get(ctx, client.ObjectKeyFromObject(pod), &p)
+			err := nodeCluster.Client.Get(ctx, client.ObjectKeyFromObject(pod), &p)
 			if err != nil || len(p.Status.ContainerStatuses) == 0 {
 				return nil, err
 			}

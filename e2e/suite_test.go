@@ -52,12 +52,14 @@ type endpoints struct {
 // nodeEndpoints is what the node specs need: the node, the images its pods run, the
 // Vault address pods reach, and the log of the webhook that serves their namespaces.
 type nodeEndpoints struct {
-	Name       string               `json:"name"`
-	Dir        string               `json:"dir"`
-	Kubeconfig string               `json:"kubeconfig"`
-	Images     framework.NodeImages `json:"images"`
-	VaultAddr  string               `json:"vaultAddr"`
-	WebhookLog string               `json:"webhookLog"`
+	// API is the node's cluster: an apiserver of its own, as a cluster's.
+	API        framework.APIEndpoint `json:"api"`
+	Name       string                `json:"name"`
+	Dir        string                `json:"dir"`
+	Kubeconfig string                `json:"kubeconfig"`
+	Images     framework.NodeImages  `json:"images"`
+	VaultAddr  string                `json:"vaultAddr"`
+	WebhookLog string                `json:"webhookLog"`
 	// Kubectl is kubectl at the apiserver's version (hack/tools), for what users run.
 	Kubectl string `json:"kubectl"`
 }
@@ -67,6 +69,8 @@ var (
 	env     endpoints
 	cluster *framework.Cluster
 	runner  *framework.Runner
+	// nodeCluster is the node's cluster, where the node specs create their objects.
+	nodeCluster *framework.Cluster
 )
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
@@ -93,14 +97,11 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	By("starting kube-apiserver and etcd with the webhook registered")
 	assets, err := framework.KubebuilderAssets(ctx, root)
 	Expect(err).NotTo(HaveOccurred())
-	kubeletClient, err := framework.NewKubeletClientPKI(dir)
-	Expect(err).NotTo(HaveOccurred())
 	cpLog := logFile(e.ControlPlaneLog)
 	cp, err := framework.StartControlPlane(framework.ControlPlaneOptions{
-		AssetsDir:     assets,
-		Webhooks:      []*admissionregistrationv1.MutatingWebhookConfiguration{framework.MutatingWebhookConfiguration()},
-		Log:           cpLog,
-		APIServerArgs: kubeletClient.APIServerArgs(),
+		AssetsDir: assets,
+		Webhooks:  []*admissionregistrationv1.MutatingWebhookConfiguration{framework.MutatingWebhookConfiguration()},
+		Log:       cpLog,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(cp.Stop)
@@ -166,7 +167,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	Expect(err).NotTo(HaveOccurred(), "webhook log:\n%s", readTail(e.WebhookLog, 16<<10))
 	DeferCleanup(wh.Stop)
 
-	e.Node = startNode(ctx, root, dir, e, cp, admin, kubeletClient, kubeconfig)
+	e.Node = startNode(ctx, root, dir, assets, e, cp.Serving())
 
 	data, err := json.Marshal(e)
 	Expect(err).NotTo(HaveOccurred())
@@ -177,6 +178,8 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	cluster, err = framework.NewCluster(env.API)
 	Expect(err).NotTo(HaveOccurred())
 	runner, err = framework.NewRunner(cluster)
+	Expect(err).NotTo(HaveOccurred())
+	nodeCluster, err = framework.NewCluster(env.Node.API)
 	Expect(err).NotTo(HaveOccurred())
 }, NodeTimeout(45*time.Minute)) // a cold machine builds kube-apiserver, etcd and vault first
 
@@ -216,28 +219,42 @@ var _ = ReportAfterEach(func(r SpecReport) {
 	}
 })
 
-// startNode starts the real node with the product image and the test app on the
-// registry, makes the suite's Vault reachable from its pods, and starts the webhook that
-// serves the node's namespaces (the product image's envexec, that Vault address).
-func startNode(ctx SpecContext, root, dir string, e endpoints, cp *framework.ControlPlane, admin *framework.Cluster,
-	kubeletClient framework.KubeletClientPKI, webhookKubeconfig []byte,
-) nodeEndpoints {
+// startNode starts the node's cluster, a control plane of its own configured as a
+// cluster's (pods reach it through the kubernetes Service; the ServiceAccount admission
+// plugin runs), and the real node in it, with the product image and the test app on the
+// registry; Vault gets a Kubernetes auth method for that cluster and is reachable from its
+// pods; the webhook that serves the node's pods injects from the product image.
+func startNode(ctx SpecContext, root, dir, assets string, e endpoints, serving framework.WebhookServing) nodeEndpoints {
 	By("pushing the product image and the test app image to the registry")
 	images, err := framework.PushNodeImages(ctx, root, dir, e.Binaries, e.Registry)
 	Expect(err).NotTo(HaveOccurred())
+
+	By("starting the node's cluster: kube-apiserver and etcd as a cluster has them")
+	kubeletClient, err := framework.NewKubeletClientPKI(dir)
+	Expect(err).NotTo(HaveOccurred())
+	certDir := filepath.Join(dir, "cluster-certs")
+	Expect(os.Mkdir(certDir, 0o700)).To(Succeed())
+	cp, err := framework.StartControlPlane(framework.ControlPlaneOptions{
+		AssetsDir: assets, Log: logFile(filepath.Join(dir, "cluster-control-plane.log")),
+		APIServerArgs: kubeletClient.APIServerArgs(), InCluster: true, CertDir: certDir,
+	})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(cp.Stop)
+	api := cp.Endpoint()
+	Expect(e.Vault.EnableKubernetesAuth(ctx, framework.NodeAuthMount, api)).To(Succeed())
 
 	By("starting a node: containerd, kubelet, controller-manager and scheduler, pods on a bridge of their own")
 	bins, err := framework.NodeBinaries(ctx)
 	Expect(err).NotTo(HaveOccurred())
 	node, err := framework.StartNode(ctx, framework.NodeOptions{
-		Dir: filepath.Join(dir, "n"), BinDir: bins, API: e.API, KubeletClient: kubeletClient,
+		Dir: filepath.Join(dir, "n"), BinDir: bins, API: api, KubeletClient: kubeletClient,
 		Registry: e.Registry, SandboxImage: images.App,
+		InCluster: true, RootCAFile: filepath.Join(certDir, "ca.crt"),
 	})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(node.Stop)
 	GinkgoWriter.Printf("node %s Ready after %s\n", node.Name, node.ReadyAfter.Round(time.Millisecond))
-	vaultHost := strings.TrimPrefix(e.Vault.Addr, "http://")
-	vaultOnNode, err := node.Forward(ctx, vaultHost)
+	vaultOnNode, err := node.Forward(ctx, strings.TrimPrefix(e.Vault.Addr, "http://"))
 	Expect(err).NotTo(HaveOccurred())
 
 	kubectlBin, err := tools.Kubectl(ctx, GinkgoWriter)
@@ -245,14 +262,18 @@ func startNode(ctx SpecContext, root, dir string, e endpoints, cp *framework.Con
 
 	By("starting the webhook for the node's namespaces, injecting from the product image")
 	out := nodeEndpoints{
-		Kubectl: kubectlBin,
-		Name:    node.Name, Dir: node.Dir, Kubeconfig: node.Kubeconfig, Images: images,
+		API: api, Kubectl: kubectlBin, Name: node.Name, Dir: node.Dir, Kubeconfig: node.Kubeconfig, Images: images,
 		VaultAddr: "http://" + vaultOnNode, WebhookLog: filepath.Join(dir, "node-webhook.log"),
 	}
-	_, stop, err := framework.StartNodeWebhook(ctx, admin, cp.Serving(), framework.WebhookOptions{
+	admin, err := framework.NewCluster(api)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(framework.WebhookRBAC(ctx, admin)).To(Succeed())
+	kubeconfig, err := cp.Kubeconfig("vault-injector", framework.WebhookGroup)
+	Expect(err).NotTo(HaveOccurred())
+	_, stop, err := framework.StartNodeWebhook(ctx, admin, serving, framework.WebhookOptions{
 		Binary: e.Binaries.Webhook, InjectorImage: images.Injector,
-		EnvexecPath: image.BinDir + "/envexec", VaultAddr: out.VaultAddr,
-		InsecureRegistries: []string{e.Registry}, LogPath: out.WebhookLog, Kubeconfig: webhookKubeconfig,
+		EnvexecPath: image.BinDir + "/envexec", VaultAddr: out.VaultAddr, AuthPath: framework.NodeAuthMount,
+		InsecureRegistries: []string{e.Registry}, LogPath: out.WebhookLog, Kubeconfig: kubeconfig,
 	})
 	Expect(err).NotTo(HaveOccurred(), "webhook log:\n%s", readTail(out.WebhookLog, 16<<10))
 	DeferCleanup(stop)
@@ -268,14 +289,14 @@ func reportNode(f *nodeFixture) {
 	defer cancel()
 	for _, name := range f.pods {
 		var pod corev1.Pod
-		if err := cluster.Client.Get(ctx, client.ObjectKey{Namespace: f.Namespace, Name: name}, &pod); err != nil {
+		if err := nodeCluster.Client.Get(ctx, client.ObjectKey{Namespace: f.Namespace, Name: name}, &pod); err != nil {
 			GinkgoWriter.Printf("\n===== pod %s: %v =====\n", name, err)
 			continue
 		}
 		status, _ := json.MarshalIndent(pod.Status, "", "  ")
 		GinkgoWriter.Printf("\n===== pod %s status =====\n%s\n", name, status)
 		for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
-			data, err := cluster.Clientset.CoreV1().Pods(f.Namespace).GetLogs(name, &corev1.PodLogOptions{Container: c.Name}).DoRaw(ctx)
+			data, err := nodeCluster.Clientset.CoreV1().Pods(f.Namespace).GetLogs(name, &corev1.PodLogOptions{Container: c.Name}).DoRaw(ctx)
 			GinkgoWriter.Printf("\n===== pod %s container %s (err %v) =====\n%s\n", name, c.Name, err, data)
 		}
 	}

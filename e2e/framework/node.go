@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,6 +42,11 @@ type NodeOptions struct {
 	// ServiceCIDR is the apiserver's --service-cluster-ip-range (envtest's 10.0.0.0/24
 	// when empty), for kube-controller-manager.
 	ServiceCIDR string
+	// InCluster says the apiserver was started InCluster: pods reach it through the
+	// kubernetes Service, and kube-controller-manager publishes RootCAFile (its CA) to
+	// every namespace as kube-root-ca.crt.
+	InCluster  bool
+	RootCAFile string
 }
 
 // Node is a real Kubernetes node on this machine: containerd with Debian's runc, a
@@ -82,6 +88,13 @@ func StartNode(ctx context.Context, o NodeOptions) (n *Node, err error) {
 	s, err := newNodeState(o.Dir)
 	if err != nil {
 		return nil, errors.Join(err, os.RemoveAll(o.Dir))
+	}
+	if o.InCluster {
+		u, err := url.Parse(o.API.Host)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("apiserver address: %w", err), os.RemoveAll(o.Dir))
+		}
+		s.APIPort, _ = strconv.Atoi(u.Port())
 	}
 	if err := s.save(); err != nil {
 		return nil, errors.Join(err, os.RemoveAll(o.Dir))
@@ -199,9 +212,14 @@ func (n *Node) startComponents(ctx context.Context, o NodeOptions) error {
 	if cidr == "" {
 		cidr = "10.0.0.0/24"
 	}
-	if _, err := n.start("kube-controller-manager", o.BinDir, "--kubeconfig="+n.Kubeconfig,
-		"--leader-elect=false", "--secure-port=0", "--service-cluster-ip-range="+cidr,
-		"--controllers=*,-serviceaccount-token"); err != nil {
+	kcm := []string{
+		"--kubeconfig=" + n.Kubeconfig, "--leader-elect=false", "--secure-port=0",
+		"--service-cluster-ip-range=" + cidr, "--controllers=*,-serviceaccount-token",
+	}
+	if o.RootCAFile != "" {
+		kcm = append(kcm, "--root-ca-file="+o.RootCAFile)
+	}
+	if _, err := n.start("kube-controller-manager", o.BinDir, kcm...); err != nil {
 		return err
 	}
 	_, err = n.start("kube-scheduler", o.BinDir, "--kubeconfig="+n.Kubeconfig, "--leader-elect=false", "--secure-port=0")

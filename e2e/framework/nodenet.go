@@ -14,7 +14,8 @@ import (
 // kubelet, Vault and the apiserver's kubelet traffic meet), and an iptables chain that
 // drops anything forwarded between the bridge and any other interface: pods reach each
 // other and this machine's addresses, never beyond it (the bridge plugin turns on IP
-// forwarding, and pods have a default route).
+// forwarding, and pods have a default route). With APIPort, a nat chain of the same name
+// sends the pods' connections to the kubernetes Service (ServiceIP:443) to the apiserver.
 func (s nodeState) setupNetwork() error {
 	steps := [][]string{
 		{"ip", "link", "add", s.Bridge, "type", "bridge"},
@@ -24,6 +25,16 @@ func (s nodeState) setupNetwork() error {
 		{"iptables", "-w", "-A", s.Chain, "-i", s.Bridge, "!", "-o", s.Bridge, "-j", "DROP"},
 		{"iptables", "-w", "-A", s.Chain, "-o", s.Bridge, "!", "-i", s.Bridge, "-j", "DROP"},
 		{"iptables", "-w", "-I", "FORWARD", "1", "-j", s.Chain},
+	}
+	if s.APIPort > 0 {
+		// The kubernetes Service, as kube-proxy would make it, for this node's pods only.
+		steps = append(steps,
+			[]string{"iptables", "-w", "-t", "nat", "-N", s.Chain},
+			[]string{
+				"iptables", "-w", "-t", "nat", "-A", s.Chain, "-s", s.Subnet, "-d", ServiceIP + "/32",
+				"-p", "tcp", "--dport", "443", "-j", "DNAT", "--to-destination", fmt.Sprintf("%s:%d", s.Gateway, s.APIPort),
+			},
+			[]string{"iptables", "-w", "-t", "nat", "-I", "PREROUTING", "1", "-j", s.Chain})
 	}
 	for _, argv := range steps {
 		if err := run(argv...); err != nil {
@@ -40,13 +51,16 @@ func (s nodeState) removeNetwork() error {
 	if _, err := os.Stat(filepath.Join("/sys/class/net", s.Bridge)); err == nil {
 		errs = append(errs, run("ip", "link", "del", s.Bridge))
 	}
-	if run("iptables", "-w", "-n", "-L", s.Chain) == nil {
+	for table, hook := range map[string]string{"filter": "FORWARD", "nat": "PREROUTING"} {
+		if run("iptables", "-w", "-t", table, "-n", "-L", s.Chain) != nil {
+			continue
+		}
 		for range 10 { // one jump, unless a step was repeated by hand
-			if run("iptables", "-w", "-D", "FORWARD", "-j", s.Chain) != nil {
+			if run("iptables", "-w", "-t", table, "-D", hook, "-j", s.Chain) != nil {
 				break
 			}
 		}
-		errs = append(errs, run("iptables", "-w", "-F", s.Chain), run("iptables", "-w", "-X", s.Chain))
+		errs = append(errs, run("iptables", "-w", "-t", table, "-F", s.Chain), run("iptables", "-w", "-t", table, "-X", s.Chain))
 	}
 	return errors.Join(errs...)
 }

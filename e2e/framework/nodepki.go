@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -37,52 +38,18 @@ func NewKubeletClientPKI(dir string) (KubeletClientPKI, error) {
 		CertFile: filepath.Join(dir, "apiserver-kubelet-client.crt"),
 		KeyFile:  filepath.Join(dir, "apiserver-kubelet-client.key"),
 	}
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := newTestCA("vault-injector-e2e-kubelet-client-ca")
 	if err != nil {
-		return p, fmt.Errorf("kubelet client CA key: %w", err)
+		return p, err
 	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "vault-injector-e2e-kubelet-client-ca"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	cert, key, err := ca.issue(&x509.Certificate{
+		Subject:     pkix.Name{CommonName: kubeletClientUser, Organization: []string{"system:masters"}},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
 	if err != nil {
-		return p, fmt.Errorf("kubelet client CA: %w", err)
+		return p, err
 	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return p, fmt.Errorf("kubelet client CA: %w", err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return p, fmt.Errorf("apiserver kubelet client key: %w", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: kubeletClientUser, Organization: []string{"system:masters"}},
-		NotBefore:    now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return p, fmt.Errorf("apiserver kubelet client certificate: %w", err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return p, fmt.Errorf("apiserver kubelet client key: %w", err)
-	}
-	for path, block := range map[string]*pem.Block{
-		p.CAFile:   {Type: "CERTIFICATE", Bytes: caDER},
-		p.CertFile: {Type: "CERTIFICATE", Bytes: der},
-		p.KeyFile:  {Type: "PRIVATE KEY", Bytes: keyDER},
-	} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-			return p, fmt.Errorf("kubelet client PKI: %w", err)
-		}
-	}
-	return p, nil
+	return p, writeFiles(map[string][]byte{p.CAFile: ca.certPEM, p.CertFile: cert, p.KeyFile: key})
 }
 
 // APIServerArgs are the apiserver flags that make it reach kubelets at their InternalIP
@@ -93,4 +60,80 @@ func (p KubeletClientPKI) APIServerArgs() map[string]string {
 		"kubelet-client-key":              p.KeyFile,
 		"kubelet-preferred-address-types": "InternalIP",
 	}
+}
+
+// testCA is a CA for one suite run, valid for a day.
+type testCA struct {
+	cert    *x509.Certificate
+	key     *ecdsa.PrivateKey
+	certPEM []byte
+	serial  int64
+}
+
+func newTestCA(name string) (*testCA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("CA %s: %w", name, err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("CA %s: %w", name, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("CA %s: %w", name, err)
+	}
+	return &testCA{cert: cert, key: key, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), serial: 1}, nil
+}
+
+// issue signs tmpl (subject, usages, names) with a fresh key and returns both as PEM.
+func (ca *testCA) issue(tmpl *x509.Certificate) (certPEM, keyPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("key for %s: %w", tmpl.Subject.CommonName, err)
+	}
+	ca.serial++
+	tmpl.SerialNumber = big.NewInt(ca.serial)
+	tmpl.NotBefore, tmpl.NotAfter = ca.cert.NotBefore, ca.cert.NotAfter
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("certificate for %s: %w", tmpl.Subject.CommonName, err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("key for %s: %w", tmpl.Subject.CommonName, err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), nil
+}
+
+// servingCertificate is a server certificate for names (IP addresses or DNS names).
+func (ca *testCA) servingCertificate(names ...string) (certPEM, keyPEM []byte, err error) {
+	tmpl := &x509.Certificate{
+		Subject:     pkix.Name{CommonName: names[0]},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
+	return ca.issue(tmpl)
+}
+
+func writeFiles(files map[string][]byte) error {
+	for path, data := range files {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+		}
+	}
+	return nil
 }

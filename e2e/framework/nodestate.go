@@ -41,6 +41,9 @@ type nodeState struct {
 	// PodCgroup is the kubelet's cgroupRoot; RuntimeCgroup holds containerd and its shims.
 	PodCgroup     string `json:"podCgroup"`
 	RuntimeCgroup string `json:"runtimeCgroup"`
+	// APIPort is the apiserver's port on this machine, where the node sends the pods'
+	// connections to the kubernetes Service (0: none).
+	APIPort int `json:"apiPort"`
 }
 
 // newNodeState names a node's resources: the bridge name fits IFNAMSIZ, and the subnet

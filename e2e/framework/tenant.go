@@ -28,8 +28,14 @@ type Tenant struct {
 }
 
 // NewTenant creates the namespace (if missing), the ServiceAccount, and the Vault policy
-// and role.
+// and role (at KubernetesAuthMount).
 func NewTenant(ctx context.Context, c *Cluster, v VaultClient, namespace, serviceAccount string) (*Tenant, error) {
+	return NewTenantOn(ctx, c, v, KubernetesAuthMount, namespace, serviceAccount)
+}
+
+// NewTenantOn is NewTenant with the role at mount: the Kubernetes auth method that
+// reviews tokens with c's apiserver (the node's cluster has its own).
+func NewTenantOn(ctx context.Context, c *Cluster, v VaultClient, mount, namespace, serviceAccount string) (*Tenant, error) {
 	t := &Tenant{
 		Namespace: namespace, ServiceAccount: serviceAccount, cluster: c, vault: v,
 	}
@@ -43,7 +49,7 @@ func NewTenant(ctx context.Context, c *Cluster, v VaultClient, namespace, servic
 	if err := t.writePolicy(ctx); err != nil {
 		return nil, err
 	}
-	err := v.PutRole(ctx, KubernetesAuthMount, Role{
+	err := v.PutRole(ctx, mount, Role{
 		Name: serviceAccount, Namespaces: []string{namespace},
 		ServiceAccounts: []string{serviceAccount}, Policies: []string{t.Policy()},
 	})

@@ -10,6 +10,10 @@ import (
 // --vault-auth-path, so pods need no annotation.
 const KubernetesAuthMount = "kubernetes"
 
+// NodeAuthMount is the Kubernetes auth method that reviews tokens with the node's cluster
+// (its own apiserver), for the pods that run on the node.
+const NodeAuthMount = "kubernetes-node"
+
 // EnableKubernetesAuth enables the Kubernetes auth method at mount and points it at the
 // apiserver, with Vault's own reviewer token (reviewerToken): pods' tokens, made for
 // TokenAudience, could not call TokenReview themselves.

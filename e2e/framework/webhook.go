@@ -40,6 +40,9 @@ type WebhookOptions struct {
 	// AllowedTokenAudiences are the audiences pods may pick for envexec's token with an
 	// annotation (--allowed-token-audiences).
 	AllowedTokenAudiences []string
+	// AuthPath is the default Kubernetes auth mount (--vault-auth-path); empty means the
+	// webhook's default, KubernetesAuthMount.
+	AuthPath string
 	// VaultCAFile is the platform's CA bundle for Vault (--vault-ca-file), if any.
 	VaultCAFile string
 	// InsecureRegistries are registries (host:port) the entrypoint lookup reaches over
@@ -148,6 +151,9 @@ func webhookArgs(o WebhookOptions, metrics, probes string) []string {
 	}
 	if len(o.InsecureRegistries) > 0 {
 		args = append(args, "--insecure-registries="+strings.Join(o.InsecureRegistries, ","))
+	}
+	if o.AuthPath != "" {
+		args = append(args, "--vault-auth-path="+o.AuthPath)
 	}
 	if o.VaultCAFile != "" {
 		args = append(args, "--vault-ca-file="+o.VaultCAFile)
