@@ -3,6 +3,8 @@ package envexec
 import (
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/vault-injector/vault-injector/envexec/settings"
@@ -48,5 +50,23 @@ func TestAttackParentAndChildPathsFailAtStart(t *testing.T) {
 	}
 	if err := writeFiles(dir, files, map[int]string{0: "x", 1: "y"}); err != nil {
 		t.Errorf("admitted files a and a/b, then writing failed: %v", err)
+	}
+}
+
+// TestAttackFileSizeErrorRevealsSecretLength: a file whose resolved content is too large
+// is refused with its exact byte count. The message goes to stderr, which the injector
+// makes the termination message (FallbackToLogsOnError), so anyone who can `kubectl
+// describe` the pod learns the exact length of a secret it may not read from Vault.
+// Template sizes are checked at admission; only the resolved size is secret-derived.
+func TestAttackFileSizeErrorRevealsSecretLength(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	secret := strings.Repeat("s", settings.MaxFileSize+12345)
+	err := writeFiles(dir, filesIn(dir, "big"), map[int]string{0: secret})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	if strings.Contains(err.Error(), strconv.Itoa(len(secret))) {
+		t.Errorf("message holds the resolved secret's length: %v", err)
 	}
 }
