@@ -102,6 +102,17 @@ func parseFiles(p *Pod, annotations map[string]string) []error {
 		perContainer[f.Container]++
 		p.Files = append(p.Files, f)
 	}
+	for _, c := range slices.Sorted(maps.Keys(perContainer)) {
+		var own []string
+		for _, f := range p.Files {
+			if f.Container == c {
+				own = append(own, f.Spec.Path)
+			}
+		}
+		if err := settings.CheckFileSet(own); err != nil {
+			errs = append(errs, fmt.Errorf("files of container %q: %w", c, err))
+		}
+	}
 	return errs
 }
 

@@ -19,8 +19,9 @@ var errFiles = errors.New("cannot write a file")
 const maxFilesTotal = 4 << 20
 
 // tmpPrefix starts the name of a file being written; it is renamed over its target when
-// complete, so the application never reads a partial file.
-const tmpPrefix = ".envexec-tmp-"
+// complete, so the application never reads a partial file. No requested path may use it
+// (settings.CheckFilePath), so a temporary name is never another file's.
+const tmpPrefix = settings.TempFilePrefix
 
 // findFiles makes each file a user of secrets, like a variable: its content is the
 // template, its name the path (never the content, in any message).
@@ -39,11 +40,12 @@ func checkFileSizes(files []settings.File, contents map[int]string) error {
 		n := len(contents[i])
 		total += n
 		if n > settings.MaxFileSize {
-			return fmt.Errorf("%w: file %s would be %d bytes, at most %d", errSecret, f.Path, n, settings.MaxFileSize)
+			// The limit only: the size of a resolved secret is the secret's business.
+			return fmt.Errorf("%w: file %s would be larger than %d bytes", errSecret, f.Path, settings.MaxFileSize)
 		}
 	}
 	if total > maxFilesTotal {
-		return fmt.Errorf("%w: the files would be %d bytes together, at most %d", errSecret, total, maxFilesTotal)
+		return fmt.Errorf("%w: the files would be larger than %d bytes together", errSecret, maxFilesTotal)
 	}
 	return nil
 }
@@ -151,6 +153,8 @@ func describe(m fs.FileMode) string {
 		return "a symlink"
 	case m.IsDir():
 		return "a directory"
+	case m.IsRegular():
+		return "a file"
 	default:
 		return "a special file"
 	}

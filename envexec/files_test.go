@@ -204,7 +204,7 @@ func TestWriteFilesSizeLimits(t *testing.T) {
 	dir := t.TempDir()
 	big := strings.Repeat("x", settings.MaxFileSize+1)
 	err := writeFiles(dir, filesIn(dir, "big"), map[int]string{0: big})
-	if err == nil || !strings.Contains(err.Error(), "at most") || exitCode(err) != ExitSecret {
+	if err == nil || !strings.Contains(err.Error(), "larger than 1048576 bytes") || exitCode(err) != ExitSecret {
 		t.Errorf("one file too big: err = %v", err)
 	}
 	n := maxFilesTotal/settings.MaxFileSize + 1

@@ -134,10 +134,13 @@ func (inv *invocation) start(ctx context.Context, argv []string) error {
 		}
 	}
 	app, err := newApplication(inv.Environ, argv, res, s.Passthrough)
-	if err != nil {
-		return err
+	if err == nil {
+		err = writeFiles(s.FilesDir, s.Files, res.files)
 	}
-	if err := writeFiles(s.FilesDir, s.Files, res.files); err != nil {
+	if err != nil {
+		if sess != nil {
+			inv.abandonToken(ctx, s, sess.c)
+		}
 		return err
 	}
 	inv.releaseToken(ctx, s, vars, sess)
@@ -230,7 +233,27 @@ func (inv *invocation) fetch(ctx context.Context, s settings.Settings, vars []va
 		return resolved{}, nil, err
 	}
 	inv.log.Debug("logged in", "method", string(s.AuthMethod), "authPath", s.AuthPath, "role", s.Role)
-	return inv.resolveWith(ctx, s, c, vars)
+	res, sess, err := inv.resolveWith(ctx, s, c, vars)
+	if err != nil {
+		inv.abandonToken(ctx, s, c)
+	}
+	return res, sess, err
+}
+
+// abandonToken revokes the token of a start-up that failed after login: no application
+// got it, so nothing needs it, and a crash loop would otherwise pile up live tokens (with
+// the leases of what was read). A token the platform gave (the token method) is not
+// envexec's to revoke.
+func (inv *invocation) abandonToken(ctx context.Context, s settings.Settings, c *client) {
+	if s.AuthMethod == settings.AuthToken {
+		return
+	}
+	// The start-up deadline may have passed: revokeSelf has its own.
+	if err := c.revokeSelf(context.WithoutCancel(ctx)); err != nil {
+		inv.log.Warn("vault token of the failed start-up not revoked, its TTL bounds it", "error", err.Error())
+		return
+	}
+	inv.log.Debug("vault token of the failed start-up revoked")
 }
 
 // resolveWith resolves with a logged-in client; daemon mode calls it again for fresh

@@ -106,6 +106,29 @@ func CheckFilePath(dir, p string) error {
 		return fmt.Errorf("path %q is not below the files directory %s", p, dir)
 	case len(p) > 4096:
 		return errors.New("path is longer than 4096 bytes")
+	case strings.Contains(p, "/"+TempFilePrefix):
+		return fmt.Errorf("path %q has a name starting with %s, which envexec uses for files being written", p, TempFilePrefix)
+	}
+	return nil
+}
+
+// TempFilePrefix starts the name of a file envexec is writing (then renames into place);
+// no requested path may hold a name that starts with it.
+const TempFilePrefix = ".envexec-tmp-"
+
+// CheckFileSet refuses two paths of one container where one is a directory of the other:
+// envexec could write only one of them, so the container could never start.
+func CheckFileSet(paths []string) error {
+	set := make(map[string]bool, len(paths))
+	for _, p := range paths {
+		set[p] = true
+	}
+	for _, p := range paths {
+		for d := path.Dir(p); d != "/" && d != "."; d = path.Dir(d) {
+			if set[d] {
+				return fmt.Errorf("path %s is below %s, another file", p, d)
+			}
+		}
 	}
 	return nil
 }
@@ -163,6 +186,13 @@ func parseFiles(s *Settings, v string) error {
 		}
 		seen[f.Path] = true
 		s.Files = append(s.Files, f)
+	}
+	if len(errs) == 0 {
+		paths := make([]string, len(s.Files))
+		for i, f := range s.Files {
+			paths[i] = f.Path
+		}
+		errs = append(errs, CheckFileSet(paths))
 	}
 	return errors.Join(errs...)
 }

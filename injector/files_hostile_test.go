@@ -13,8 +13,8 @@ import (
 	"github.com/vault-injector/vault-injector/injector"
 )
 
-// attackPodConfig parses annotations as the webhook does, with the goldens' flags.
-func attackPodConfig(t *testing.T, annotations map[string]string) config.Pod {
+// hostilePodConfig parses annotations as the webhook does, with the goldens' flags.
+func hostilePodConfig(t *testing.T, annotations map[string]string) config.Pod {
 	t.Helper()
 	fs := flag.NewFlagSet("vault-injector", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -38,17 +38,16 @@ func attackFilesPod(annotations map[string]string, env []corev1.EnvVar, mounts [
 	}
 }
 
-// TestAttackFileAnnotationIsSilentlyDropped: a pod asks for a secret file, the config
-// package accepts the annotation, and the injector ignores it: no ENVEXEC_FILES, no
-// in-memory volume, no mount. On main the pod is admitted ("no-references") and the file
-// the application expects is never written.
-func TestAttackFileAnnotationIsSilentlyDropped(t *testing.T) {
+// A pod that asks for a file is injected (ENVEXEC_FILES, the in-memory volume, the mount),
+// never admitted as having nothing to do: an application must not start without the file
+// it expects (an attack review found the injector half missing once).
+func TestFileAnnotationIsNeverDropped(t *testing.T) {
 	t.Parallel()
 	ann := map[string]string{
 		"vault-injector.io/file.conf": `{"container":"app","path":"app.conf","content":"vault:secret/data/app#pw"}`,
 	}
 	pod := attackFilesPod(ann, nil, nil)
-	out, report, err := injector.Inject(pod, attackPodConfig(t, ann), injector.Facts{})
+	out, report, err := injector.Inject(pod, hostilePodConfig(t, ann), injector.Facts{})
 	if err != nil {
 		t.Fatalf("denied: %v", err)
 	}
@@ -64,12 +63,10 @@ func TestAttackFileAnnotationIsSilentlyDropped(t *testing.T) {
 	}
 }
 
-// TestAttackFilesDirOverReservedPathsAdmitted: files-dir may not be, contain or lie below
-// one of the injector's paths or a mount of the container (docs/annotations.md, config's
-// files-dir doc: "the injector checks it"). Nothing checks it on main: a pod whose
-// files-dir is our envexec volume's mount path, /proc, or the API token directory, or
-// clashes with its own mount, is admitted.
-func TestAttackFilesDirOverReservedPathsAdmitted(t *testing.T) {
+// files-dir may not be, contain or lie below one of the injector's paths or a mount of the
+// container (docs/annotations.md): a pod whose files-dir is our envexec volume's mount
+// path, /proc, or the API token directory, or clashes with its own mount, is denied.
+func TestFilesDirOverReservedPathsDenied(t *testing.T) {
 	t.Parallel()
 	ref := []corev1.EnvVar{{Name: "A", Value: "vault:secret/data/app#k"}}
 	for _, dir := range []string{
@@ -83,16 +80,15 @@ func TestAttackFilesDirOverReservedPathsAdmitted(t *testing.T) {
 			}
 			pod := attackFilesPod(ann, ref, []corev1.VolumeMount{{Name: "data", MountPath: "/data"}})
 			pod.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
-			if _, _, err := injector.Inject(pod, attackPodConfig(t, ann), injector.Facts{}); err == nil {
+			if _, _, err := injector.Inject(pod, hostilePodConfig(t, ann), injector.Facts{}); err == nil {
 				t.Errorf("files-dir %s admitted", dir)
 			}
 		})
 	}
 }
 
-// TestAttackFileForUnknownContainerAdmitted: a file for a container the pod does not
-// have (or for our own init container) is admitted on main.
-func TestAttackFileForUnknownContainerAdmitted(t *testing.T) {
+// A file for a container the pod does not have, or for our own init container, is denied.
+func TestFileForUnknownContainerDenied(t *testing.T) {
 	t.Parallel()
 	for _, c := range []string{"nope", injector.InitContainerName} {
 		t.Run(c, func(t *testing.T) {
@@ -101,7 +97,7 @@ func TestAttackFileForUnknownContainerAdmitted(t *testing.T) {
 				"vault-injector.io/file.conf": `{"container":"` + c + `","path":"app.conf","content":"x"}`,
 			}
 			pod := attackFilesPod(ann, []corev1.EnvVar{{Name: "A", Value: "vault:secret/data/app#k"}}, nil)
-			_, _, err := injector.Inject(pod, attackPodConfig(t, ann), injector.Facts{})
+			_, _, err := injector.Inject(pod, hostilePodConfig(t, ann), injector.Facts{})
 			if err == nil || !strings.Contains(err.Error(), c) {
 				t.Errorf("file for container %q: err %v, want a denial naming it", c, err)
 			}

@@ -1,0 +1,52 @@
+package envexec
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/vault-injector/vault-injector/envexec/settings"
+)
+
+// Paths a pod could ask for to make envexec destroy or refuse its own files: a name like
+// envexec's temporary file of another file ("x" and ".envexec-tmp-x": writing x would
+// remove the other first), and a file below another file ("a" and "a/b": only one can be
+// written). The settings contract refuses both, so the webhook denies them at admission
+// (config.TestFileAnnotations) and envexec never gets them.
+func TestFilePathsThatWouldClash(t *testing.T) {
+	t.Parallel()
+	dir := "/vault/secrets"
+	for _, p := range []string{dir + "/" + tmpPrefix + "x", dir + "/" + tmpPrefix + "d/y", dir + "/sub/" + tmpPrefix + "z"} {
+		if err := settings.CheckFilePath(dir, p); err == nil {
+			t.Errorf("CheckFilePath(%s) admitted a name of envexec's temporary files", p)
+		}
+	}
+	for _, set := range [][]string{{dir + "/a", dir + "/a/b"}, {dir + "/a/b/c", dir + "/a-x", dir + "/a"}} {
+		if err := settings.CheckFileSet(set); err == nil {
+			t.Errorf("CheckFileSet(%q) admitted a file below another", set)
+		}
+	}
+	if err := settings.CheckFileSet([]string{dir + "/a", dir + "/a-x", dir + "/b/a", dir + "/ab/c"}); err != nil {
+		t.Errorf("siblings refused: %v", err)
+	}
+	list := settings.EncodeFiles([]settings.FileSpec{{Path: dir + "/a", Content: "x"}, {Path: dir + "/a/b", Content: "y"}})
+	if err := settings.CheckSetting(settings.EnvFiles, list); err == nil {
+		t.Errorf("%s with a and a/b accepted", settings.EnvFiles)
+	}
+}
+
+// A file whose resolved content is too large is refused naming the file and the limit,
+// never its size: the message becomes the termination message that `kubectl describe`
+// shows, and a secret's exact length is the secret's business.
+func TestFileSizeErrorHidesTheSecretLength(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	secret := strings.Repeat("s", settings.MaxFileSize+12345)
+	err := writeFiles(dir, filesIn(dir, "big"), map[int]string{0: secret})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	if strings.Contains(err.Error(), strconv.Itoa(len(secret))) {
+		t.Errorf("message holds the resolved secret's length: %v", err)
+	}
+}
