@@ -82,6 +82,31 @@ var _ = Describe("a pod on a real kubelet", Label("node", "vault"), func() {
 	}, SpecTimeout(3*time.Minute))
 })
 
+var _ = Describe("envexec from an image volume on a real kubelet", Label("node", "vault"), func() {
+	It("runs the app through envexec mounted from the injector image, with no init container", func(ctx SpecContext) {
+		f := newNodeFixture(ctx, nil)
+		pod := f.nodePod("image-volume")
+		pod.Annotations = map[string]string{"vault-injector.io/envexec-delivery": "image-volume"}
+		begin := time.Now()
+		stored := f.createOnNode(ctx, pod)
+		Expect(stored.Spec.InitContainers).To(BeEmpty(), "no copying init container")
+		var source *corev1.ImageVolumeSource
+		for _, v := range stored.Spec.Volumes {
+			if v.Image != nil {
+				source = v.Image
+			}
+		}
+		Expect(source).NotTo(BeNil(), "an image volume")
+		Expect(source.Reference).To(Equal(env.Node.Images.Injector), "of the platform's injector image")
+		Expect(stored.Spec.Containers[0].Command[0]).To(Equal("/vault-injector/envexec"))
+
+		log := waitForApp(ctx, f.Namespace, "image-volume", "app")
+		GinkgoWriter.Printf("image-volume pod: created to application up in %s\n", time.Since(begin).Round(time.Millisecond))
+		expectGotSecret(log, 0)
+		expectNoLeakOnNode(ctx, f, stored, "app")
+	}, SpecTimeout(3*time.Minute))
+})
+
 // expectInjectedFrom checks the stored pod was mutated by the node's webhook: the copy
 // init container runs the product image and each named container starts through envexec.
 func expectInjectedFrom(stored *corev1.Pod, wrapped ...string) {

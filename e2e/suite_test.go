@@ -274,6 +274,7 @@ func startNode(ctx SpecContext, root, dir, assets string, e endpoints, serving f
 		Binary: e.Binaries.Webhook, InjectorImage: images.Injector,
 		EnvexecPath: image.BinDir + "/envexec", VaultAddr: out.VaultAddr, AuthPath: framework.NodeAuthMount,
 		InsecureRegistries: []string{e.Registry}, LogPath: out.WebhookLog, Kubeconfig: kubeconfig,
+		AllowedDeliveries: []string{"image-volume"},
 	})
 	Expect(err).NotTo(HaveOccurred(), "webhook log:\n%s", readTail(out.WebhookLog, 16<<10))
 	DeferCleanup(stop)

@@ -37,6 +37,9 @@ type WebhookOptions struct {
 	WatchInterval time.Duration
 	// AllowedVaultAddrs are the Vault addresses pods may pick with an annotation.
 	AllowedVaultAddrs []string
+	// AllowedDeliveries are the envexec deliveries pods may pick with an annotation
+	// (--allowed-envexec-deliveries), such as image-volume.
+	AllowedDeliveries []string
 	// AllowedTokenAudiences are the audiences pods may pick for envexec's token with an
 	// annotation (--allowed-token-audiences).
 	AllowedTokenAudiences []string
@@ -148,6 +151,9 @@ func webhookArgs(o WebhookOptions, metrics, probes string) []string {
 	}
 	if len(o.AllowedTokenAudiences) > 0 {
 		args = append(args, "--allowed-token-audiences="+strings.Join(o.AllowedTokenAudiences, ","))
+	}
+	if len(o.AllowedDeliveries) > 0 {
+		args = append(args, "--allowed-envexec-deliveries="+strings.Join(o.AllowedDeliveries, ","))
 	}
 	if len(o.InsecureRegistries) > 0 {
 		args = append(args, "--insecure-registries="+strings.Join(o.InsecureRegistries, ","))
