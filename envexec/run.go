@@ -234,11 +234,15 @@ func (inv *invocation) fetch(ctx context.Context, s settings.Settings, vars []va
 	}
 	inv.log.Debug("logged in", "method", string(s.AuthMethod), "authPath", s.AuthPath, "role", s.Role)
 	res, sess, err := inv.resolveWith(ctx, s, c, vars)
-	if err != nil {
+	if err != nil && !errors.Is(err, errUnreachable) {
+		// An unreachable Vault would not hear the revocation either: exit at the deadline.
 		inv.abandonToken(ctx, s, c)
 	}
 	return res, sess, err
 }
+
+// abandonTimeout bounds the revocation of a failed start-up's token.
+const abandonTimeout = time.Second
 
 // abandonToken revokes the token of a start-up that failed after login: no application
 // got it, so nothing needs it, and a crash loop would otherwise pile up live tokens (with
@@ -248,8 +252,11 @@ func (inv *invocation) abandonToken(ctx context.Context, s settings.Settings, c 
 	if s.AuthMethod == settings.AuthToken {
 		return
 	}
-	// The start-up deadline may have passed: revokeSelf has its own.
-	if err := c.revokeSelf(context.WithoutCancel(ctx)); err != nil {
+	// The start-up deadline may have passed: a short one of its own, so a Vault that stops
+	// answering now delays the exit (and the kubelet's restart) by little.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abandonTimeout)
+	defer cancel()
+	if err := c.revokeSelf(ctx); err != nil {
 		inv.log.Warn("vault token of the failed start-up not revoked, its TTL bounds it", "error", err.Error())
 		return
 	}
