@@ -185,6 +185,8 @@ func testInstallUpgrade(t *testing.T, h *helmRunner, env *envtest.Environment, c
 		t.Fatal(err)
 	}
 	bundle := webhookConfig(t, c, release).Webhooks[0].ClientConfig.CABundle
+	sh := runbookShell(t, h, path)
+	t.Run("troubleshooting: x509", func(t *testing.T) { testX509Runbook(t, sh) })
 	// No kubelet runs here, so no replica ever answers: every webhook call fails.
 	t.Run("outage blocks only pods that may need the webhook", func(t *testing.T) { testOutage(t, c) })
 
@@ -199,7 +201,11 @@ func testInstallUpgrade(t *testing.T, h *helmRunner, env *envtest.Environment, c
 			*cfg.Webhooks[0].TimeoutSeconds, bytes.Equal(cfg.Webhooks[0].ClientConfig.CABundle, bundle))
 	}
 
-	h.must(t, slices.Concat([]string{"upgrade", release, ".", "--reuse-values", "--set", "certificates.mode=cert-manager"}, kc)...)
+	t.Run("upgrading: self-managed to provided", func(t *testing.T) {
+		testProvidedRunbook(t, sh, bundle, func() []byte { return webhookConfig(t, c, release).Webhooks[0].ClientConfig.CABundle })
+	})
+
+	runDocs(t, sh, "upgrading.md", "From self-managed or provided to cert-manager")
 	if cfg := webhookConfig(t, c, release); cfg.Annotations["cert-manager.io/inject-ca-from"] != ns+"/"+release {
 		t.Errorf("after switching to cert-manager: annotations %v", cfg.Annotations)
 	}
@@ -209,6 +215,14 @@ func testInstallUpgrade(t *testing.T, h *helmRunner, env *envtest.Environment, c
 	}
 	if err := c.Get(t.Context(), types.NamespacedName{Namespace: ns, Name: release}, &rbacv1.Role{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the self-managed Role should be gone after switching to cert-manager: %v", err)
+	}
+
+	runDocs(t, sh, "upgrading.md", "From cert-manager to self-managed")
+	if cfg := webhookConfig(t, c, release); cfg.Annotations["cert-manager.io/inject-ca-from"] != "" {
+		t.Errorf("after switching back to self-managed: annotations %v", cfg.Annotations)
+	}
+	if err := c.Get(t.Context(), types.NamespacedName{Namespace: ns, Name: release}, &rbacv1.Role{}); err != nil {
+		t.Errorf("the self-managed Role is back after switching to self-managed: %v", err)
 	}
 
 	h.must(t, slices.Concat([]string{"uninstall", release}, kc)...)
