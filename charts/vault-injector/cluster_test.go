@@ -161,7 +161,7 @@ func testInstallUpgrade(t *testing.T, h *helmRunner, env *envtest.Environment, c
 	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	const ns, release = "vault-injector", "vault-injector"
+	const ns, release = "vault-injector", installRelease
 	kc := []string{"--kubeconfig", path, "--namespace", ns}
 	out := h.must(t, slices.Concat([]string{"install", release, ".", "--create-namespace"}, kc)...)
 	if !strings.Contains(out, "STATUS: deployed") || !strings.Contains(out, "vault-injector-demo") {
@@ -184,7 +184,7 @@ func testInstallUpgrade(t *testing.T, h *helmRunner, env *envtest.Environment, c
 	if err := m.Ensure(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	bundle := webhookConfig(t, c, release).Webhooks[0].ClientConfig.CABundle
+	bundle := webhookConfig(t, c).Webhooks[0].ClientConfig.CABundle
 	sh := runbookShell(t, h, path)
 	t.Run("troubleshooting: x509", func(t *testing.T) { testX509Runbook(t, sh) })
 	// No kubelet runs here, so no replica ever answers: every webhook call fails.
@@ -195,18 +195,18 @@ func testInstallUpgrade(t *testing.T, h *helmRunner, env *envtest.Environment, c
 	if err := c.Get(t.Context(), types.NamespacedName{Namespace: ns, Name: release}, &d); err != nil || *d.Spec.Replicas != 3 {
 		t.Fatalf("deployment after upgrade: replicas %v (%v)", d.Spec.Replicas, err)
 	}
-	cfg := webhookConfig(t, c, release)
+	cfg := webhookConfig(t, c)
 	if *cfg.Webhooks[0].TimeoutSeconds != 5 || !bytes.Equal(cfg.Webhooks[0].ClientConfig.CABundle, bundle) {
 		t.Fatalf("after upgrade: timeoutSeconds %d, caBundle kept: %v (an upgrade must not erase what the webhook wrote)",
 			*cfg.Webhooks[0].TimeoutSeconds, bytes.Equal(cfg.Webhooks[0].ClientConfig.CABundle, bundle))
 	}
 
 	t.Run("upgrading: self-managed to provided", func(t *testing.T) {
-		testProvidedRunbook(t, sh, bundle, func() []byte { return webhookConfig(t, c, release).Webhooks[0].ClientConfig.CABundle })
+		testProvidedRunbook(t, sh, bundle, func() []byte { return webhookConfig(t, c).Webhooks[0].ClientConfig.CABundle })
 	})
 
 	runDocs(t, sh, "upgrading.md", "From self-managed or provided to cert-manager")
-	if cfg := webhookConfig(t, c, release); cfg.Annotations["cert-manager.io/inject-ca-from"] != ns+"/"+release {
+	if cfg := webhookConfig(t, c); cfg.Annotations["cert-manager.io/inject-ca-from"] != ns+"/"+release {
 		t.Errorf("after switching to cert-manager: annotations %v", cfg.Annotations)
 	}
 	err = c.Get(t.Context(), types.NamespacedName{Namespace: ns, Name: release}, &appsv1.Deployment{})
@@ -218,7 +218,7 @@ func testInstallUpgrade(t *testing.T, h *helmRunner, env *envtest.Environment, c
 	}
 
 	runDocs(t, sh, "upgrading.md", "From cert-manager to self-managed")
-	if cfg := webhookConfig(t, c, release); cfg.Annotations["cert-manager.io/inject-ca-from"] != "" {
+	if cfg := webhookConfig(t, c); cfg.Annotations["cert-manager.io/inject-ca-from"] != "" {
 		t.Errorf("after switching back to self-managed: annotations %v", cfg.Annotations)
 	}
 	if err := c.Get(t.Context(), types.NamespacedName{Namespace: ns, Name: release}, &rbacv1.Role{}); err != nil {
@@ -231,6 +231,10 @@ func testInstallUpgrade(t *testing.T, h *helmRunner, env *envtest.Environment, c
 		t.Errorf("webhook configuration after uninstall: %v", err)
 	}
 }
+
+// installRelease is the release (and namespace) the install and upgrade test uses, as the
+// docs' runbooks name it.
+const installRelease = "vault-injector"
 
 // testOutage creates pods while the webhook is down: the apiserver evaluates the chart's
 // matchConditions itself, so a pod without references or our annotations never calls the
@@ -277,10 +281,11 @@ func testOutage(t *testing.T, c client.Client) {
 	}
 }
 
-func webhookConfig(t *testing.T, c client.Client, name string) *admissionregistrationv1.MutatingWebhookConfiguration {
+// webhookConfig is the installed release's MutatingWebhookConfiguration (named like it).
+func webhookConfig(t *testing.T, c client.Client) *admissionregistrationv1.MutatingWebhookConfiguration {
 	t.Helper()
 	var cfg admissionregistrationv1.MutatingWebhookConfiguration
-	if err := c.Get(t.Context(), types.NamespacedName{Name: name}, &cfg); err != nil {
+	if err := c.Get(t.Context(), types.NamespacedName{Name: installRelease}, &cfg); err != nil {
 		t.Fatal(err)
 	}
 	return &cfg
