@@ -121,8 +121,9 @@ verify: ## gofmt, go vet, go mod tidy, goldens and generated docs are clean; lin
 	go vet -tags e2e ./e2e/...
 	go mod tidy -diff
 	$(MAKE) update
-	@git diff --exit-code -- docs injector/testdata config/testdata cmd/vault-injector/testdata charts || \
-	  { echo "goldens, docs or the chart README are out of date: run make update and review"; exit 1; }
+	@test -z "$$(git status --porcelain -- docs injector/testdata config/testdata cmd/vault-injector/testdata charts)" || \
+	  { git status --short -- docs injector/testdata config/testdata cmd/vault-injector/testdata charts; \
+	    echo "goldens, docs or the chart README are out of date (or new and untracked): run make update and review"; exit 1; }
 	$(MAKE) lint
 
 .PHONY: update
