@@ -28,7 +28,11 @@ func TestVaultSetup(t *testing.T) {
 		"KUBE_HOST":   kube.Config.Host,
 	}, kube.KubeConfig)
 
-	out, err := sh.Run(t.Context(), script(t, "vault-setup.md"))
+	script, err := runbook.Load("vault-setup.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sh.Run(t.Context(), script)
 	if err != nil {
 		t.Fatalf("docs/vault-setup.md: %v\n%s", err, out)
 	}
@@ -44,23 +48,6 @@ func TestVaultSetup(t *testing.T) {
 	if err == nil || !strings.Contains(out, "namespace not authorized") {
 		t.Errorf("a same-named service account of another namespace logged in (err %v):\n%s", err, out)
 	}
-}
-
-// script is the runnable part of a runbook in this folder.
-func script(t *testing.T, file string) string {
-	t.Helper()
-	md, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks, err := runbook.Parse(md)
-	if err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
-	if len(blocks) == 0 {
-		t.Fatalf("%s has no shell blocks", file)
-	}
-	return runbook.Script("docs/"+file, blocks)
 }
 
 // newShell is a runbook shell with kubectl and vault, and KUBECONFIG set to kubeconfig.

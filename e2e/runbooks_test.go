@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"os"
 	"path/filepath"
 	"time"
 
@@ -48,15 +47,11 @@ func runRunbook(ctx SpecContext, page string, vars map[string]string, sections .
 	GinkgoHelper()
 	root, err := framework.RepoRoot()
 	Expect(err).NotTo(HaveOccurred())
-	md, err := os.ReadFile(filepath.Join(root, "docs", page))
+	script, err := runbook.Load(filepath.Join(root, "docs", page), sections...)
 	Expect(err).NotTo(HaveOccurred())
-	blocks, err := runbook.Parse(md)
-	Expect(err).NotTo(HaveOccurred())
-	blocks = runbook.In(blocks, sections...)
-	Expect(blocks).NotTo(BeEmpty(), "docs/%s has no commands under %q", page, sections)
 	vars["KUBECONFIG"] = env.Node.Kubeconfig
 	sh := runbook.NewShell(GinkgoT().TempDir(), []string{env.Node.Kubectl}, vars)
-	out, err := sh.Run(ctx, runbook.Script("docs/"+page, blocks))
+	out, err := sh.Run(ctx, script)
 	Expect(err).NotTo(HaveOccurred(), "docs/%s:\n%s", page, out)
 	GinkgoWriter.Printf("docs/%s printed:\n%s\n", page, out)
 	return out

@@ -43,18 +43,11 @@ func runbookShell(t *testing.T, h *helmRunner, kubeconfig string) *runbook.Shell
 // runDocs runs the named sections of a page of docs/ and returns what they printed.
 func runDocs(t *testing.T, sh *runbook.Shell, page string, sections ...string) string {
 	t.Helper()
-	md, err := os.ReadFile(filepath.Join("..", "..", "docs", page))
+	script, err := runbook.Load(filepath.Join("..", "..", "docs", page), sections...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocks, err := runbook.Parse(md)
-	if err != nil {
-		t.Fatalf("docs/%s: %v", page, err)
-	}
-	if blocks = runbook.In(blocks, sections...); len(blocks) == 0 {
-		t.Fatalf("docs/%s has no commands under %q", page, sections)
-	}
-	out, err := sh.Run(t.Context(), runbook.Script("docs/"+page, blocks))
+	out, err := sh.Run(t.Context(), script)
 	if err != nil {
 		t.Fatalf("docs/%s %q: %v\n%s", page, sections, err, out)
 	}

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -172,4 +173,25 @@ func (s *Shell) Run(ctx context.Context, script string) (string, error) {
 func LastLine(out string) string {
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// Load reads a runbook and returns the script of its blocks under the sections named (all
+// of them when none is named); a page with no such block is an error, so a renamed
+// heading cannot leave a test running nothing.
+func Load(file string, sections ...string) (string, error) {
+	md, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	blocks, err := Parse(md)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", file, err)
+	}
+	if len(sections) > 0 {
+		blocks = In(blocks, sections...)
+	}
+	if len(blocks) == 0 {
+		return "", fmt.Errorf("%s has no shell blocks under %q", file, sections)
+	}
+	return Script(file, blocks), nil
 }

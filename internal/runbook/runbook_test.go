@@ -1,6 +1,8 @@
 package runbook
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -43,5 +45,23 @@ func TestParseErrors(t *testing.T) {
 		if _, err := Parse([]byte(md)); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+func TestLoad(t *testing.T) {
+	t.Parallel()
+	page := filepath.Join(t.TempDir(), "page.md")
+	if err := os.WriteFile(page, []byte("# A\n```sh\necho a\n```\n## B\n```sh\necho b\n```\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(page, "B")
+	if err != nil || strings.Contains(s, "echo a") || !strings.Contains(s, "echo b") {
+		t.Errorf("Load(B) = %q, %v", s, err)
+	}
+	if s, err := Load(page); err != nil || !strings.Contains(s, "echo a") || !strings.Contains(s, "echo b") {
+		t.Errorf("Load() = %q, %v", s, err)
+	}
+	if _, err := Load(page, "C"); err == nil {
+		t.Error("a section without commands loaded")
 	}
 }
