@@ -73,13 +73,14 @@ func filesDirAnnotation() Annotation {
 // isFileAnnotation tells whether name (without AnnotationPrefix) asks for a file.
 func isFileAnnotation(name string) bool { return strings.HasPrefix(name, FileAnnotationPrefix) }
 
-// parseFiles reads every file annotation, in key order, after the table set FilesDir.
+// parseFiles reads every file annotation, in the order of keys (the annotations' keys,
+// sorted), after the table set FilesDir.
 // It reports every problem, naming the annotation and never quoting the content.
-func parseFiles(p *Pod, annotations map[string]string) []error {
+func parseFiles(p *Pod, annotations map[string]string, keys []string) []error {
 	var errs []error
-	perContainer := map[string]int{}
+	perContainer := map[string][]string{} // each container's paths
 	paths := map[string]string{}
-	for _, key := range slices.Sorted(maps.Keys(annotations)) {
+	for _, key := range keys {
 		name, ok := strings.CutPrefix(key, AnnotationPrefix+FileAnnotationPrefix)
 		if !ok {
 			continue
@@ -90,7 +91,7 @@ func parseFiles(p *Pod, annotations map[string]string) []error {
 				err = fmt.Errorf("path %s is also written by annotation %q", f.Spec.Path, other)
 			}
 		}
-		if err == nil && perContainer[f.Container] == settings.MaxFiles {
+		if err == nil && len(perContainer[f.Container]) == settings.MaxFiles {
 			err = fmt.Errorf("container %q would get more than %d files", f.Container, settings.MaxFiles)
 		}
 		if err != nil {
@@ -99,17 +100,11 @@ func parseFiles(p *Pod, annotations map[string]string) []error {
 		}
 		f.Annotation = key
 		paths[f.Container+" "+f.Spec.Path] = key
-		perContainer[f.Container]++
+		perContainer[f.Container] = append(perContainer[f.Container], f.Spec.Path)
 		p.Files = append(p.Files, f)
 	}
 	for _, c := range slices.Sorted(maps.Keys(perContainer)) {
-		var own []string
-		for _, f := range p.Files {
-			if f.Container == c {
-				own = append(own, f.Spec.Path)
-			}
-		}
-		if err := settings.CheckFileSet(own); err != nil {
+		if err := settings.CheckFileSet(perContainer[c]); err != nil {
 			errs = append(errs, fmt.Errorf("files of container %q: %w", c, err))
 		}
 	}

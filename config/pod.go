@@ -383,11 +383,12 @@ func ParsePod(annotations map[string]string, serviceAccount string, w Webhook) (
 		}
 	}
 	errs = append(errs, deliveryErrors(&p)...)
-	errs = append(errs, parseFiles(&p, annotations)...)
+	keys := slices.Sorted(maps.Keys(annotations)) // once: the files and the unknown-name check walk them in order
+	errs = append(errs, parseFiles(&p, annotations, keys)...)
 	errs = append(errs, initRelationErrors(&p, annotations)...)
 	errs = append(errs, authRelationErrors(&p, annotations, w.BankVaultsCompat)...)
 	var warnings []string
-	for _, key := range slices.Sorted(maps.Keys(annotations)) {
+	for _, key := range keys {
 		if name, ok := strings.CutPrefix(key, AnnotationPrefix); ok && key != StatusAnnotation && find(name, false) == nil && !isFileAnnotation(name) {
 			errs = append(errs, fmt.Errorf("annotation %q is not known (known: %s)", key, knownNames()))
 		}
