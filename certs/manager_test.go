@@ -21,11 +21,10 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/vault-injector/vault-injector/certs"
+	"github.com/vault-injector/vault-injector/internal/apiservertest"
 	"github.com/vault-injector/vault-injector/internal/kube"
-	"github.com/vault-injector/vault-injector/internal/tools"
 )
 
 var t0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -372,20 +371,7 @@ func readFile(t *testing.T, path string) []byte {
 // or the cached build of hack/tools/build.sh.
 func startAPIServer(t *testing.T) testClient {
 	t.Helper()
-	assets, err := tools.KubebuilderAssets(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &envtest.Environment{BinaryAssetsDirectory: assets}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("start envtest: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stop envtest: %v", err)
-		}
-	})
+	cfg := apiservertest.Start(t).Config
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
 		t.Fatal(err)

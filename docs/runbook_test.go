@@ -8,8 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-
+	"github.com/vault-injector/vault-injector/internal/apiservertest"
 	"github.com/vault-injector/vault-injector/internal/runbook"
 	"github.com/vault-injector/vault-injector/internal/tools"
 	"github.com/vault-injector/vault-injector/internal/vaultdev"
@@ -20,7 +19,7 @@ import (
 // login as the service account. A token for another audience must then be refused, as
 // the page's table says.
 func TestVaultSetup(t *testing.T) {
-	kube := startAPIServer(t)
+	kube := apiservertest.Start(t)
 	vault := vaultdev.Start(t)
 	sh := newShell(t, map[string]string{
 		"VAULT_ADDR":  vault.Addr,
@@ -68,19 +67,4 @@ func newShell(t *testing.T, vars map[string]string, kubeconfig []byte) *runbook.
 	}
 	vars["KUBECONFIG"] = kc
 	return runbook.NewShell(dir, []string{kubectl, vault}, vars)
-}
-
-// startAPIServer starts a real kube-apiserver and etcd.
-func startAPIServer(t *testing.T) *envtest.Environment {
-	t.Helper()
-	assets, err := tools.KubebuilderAssets(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &envtest.Environment{BinaryAssetsDirectory: assets}
-	if _, err := env.Start(); err != nil {
-		t.Fatalf("start kube-apiserver: %v", err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	return env
 }

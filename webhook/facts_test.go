@@ -15,13 +15,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/injector"
+	"github.com/vault-injector/vault-injector/internal/apiservertest"
 	"github.com/vault-injector/vault-injector/internal/kube"
 	"github.com/vault-injector/vault-injector/internal/registrytest"
-	"github.com/vault-injector/vault-injector/internal/tools"
 	"github.com/vault-injector/vault-injector/registry"
 	"github.com/vault-injector/vault-injector/webhook"
 )
@@ -43,16 +42,8 @@ type testAPI struct {
 // startEnvtest starts envtest and returns an admin client and an admin kubeconfig.
 func startEnvtest(t *testing.T) (testAPI, []byte) {
 	t.Helper()
-	assets, err := tools.KubebuilderAssets(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &envtest.Environment{BinaryAssetsDirectory: assets}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("start envtest: %v", err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	env := apiservertest.Start(t)
+	cfg := env.Config
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -12,26 +12,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/vault-injector/vault-injector/internal/apiservertest"
 	"github.com/vault-injector/vault-injector/internal/kube"
-	"github.com/vault-injector/vault-injector/internal/tools"
 )
 
 // TestClient reads and writes each kind the webhook uses on a real apiserver, and gets the
 // apiserver's own errors back: not found, already exists, and a conflicting update.
 func TestClient(t *testing.T) {
-	assets, err := tools.KubebuilderAssets(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &envtest.Environment{BinaryAssetsDirectory: assets}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("start envtest: %v", err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	c, err := kube.New(cfg)
+	c, err := kube.New(apiservertest.Start(t).Config)
 	if err != nil {
 		t.Fatal(err)
 	}
