@@ -151,6 +151,16 @@ func setDuration(dst *time.Duration, v string, maxDur time.Duration) error {
 	return nil
 }
 
+// setDelay reads a duration from 0s to maxDur.
+func setDelay(dst *time.Duration, v string, maxDur time.Duration) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > maxDur {
+		return fmt.Errorf("%q is not a duration from 0s to %s (e.g. 5s)", v, maxDur)
+	}
+	*dst = d
+	return nil
+}
+
 func setPositive(dst *int, v string) error {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {

@@ -32,6 +32,9 @@ type Webhook struct {
 	MetricsAddr string
 	// ProbeAddr serves /healthz and /readyz.
 	ProbeAddr string
+	// ShutdownDelay is how long a stopping replica reports not ready yet keeps admitting,
+	// so the apiserver stops choosing it before its listener closes.
+	ShutdownDelay time.Duration
 	// InjectorImage is the image of the injected init container; it must contain envexec.
 	InjectorImage string
 	// EnvexecPath is where envexec lives inside InjectorImage.
@@ -220,6 +223,11 @@ var webhookFlags = []flagSpec{
 	{
 		"health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints",
 		func(w *Webhook, v string) error { return setNonEmpty(&w.ProbeAddr, v) },
+	},
+	{
+		"shutdown-delay", "5s", "on SIGTERM, how long /readyz fails while admissions are still served, before the server " +
+			"closes: the apiserver may pick this replica until it sees the endpoint go (0s to 60s)",
+		func(w *Webhook, v string) error { return setDelay(&w.ShutdownDelay, v, time.Minute) },
 	},
 	{
 		"injector-image", "ghcr.io/vault-injector/vault-injector:latest", "image of the injected init container (must contain envexec)",

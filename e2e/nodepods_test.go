@@ -3,13 +3,11 @@
 package e2e
 
 import (
-	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"maps"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -36,9 +34,7 @@ var currentNode *nodeFixture
 // tenant and the secret "db" whose password is the spec's canary.
 func newNodeFixture(ctx SpecContext, labels map[string]string) *nodeFixture {
 	id := strings.ToLower(rand.Text()[:10])
-	nsLabels := map[string]string{framework.OtherWebhookLabel: framework.NodeWebhookValue}
-	maps.Copy(nsLabels, labels)
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "node-" + id, Labels: nsLabels}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "node-" + id, Labels: labels}}
 	Expect(nodeCluster.Client.Create(ctx, ns)).To(Succeed())
 	t, err := framework.NewTenantOn(ctx, nodeCluster, env.Vault, framework.NodeAuthMount, ns.Name, "app-"+id)
 	Expect(err).NotTo(HaveOccurred())
@@ -152,15 +148,9 @@ func stuck(p *corev1.Pod) string {
 	return ""
 }
 
-// kubectl runs the real kubectl against the suite's apiserver as its admin.
-func kubectl(ctx SpecContext, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, env.Node.Kubectl, append([]string{"--kubeconfig", env.Node.Kubeconfig}, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String(), nil
+// kubectl runs the real kubectl against the node's cluster as its admin.
+func kubectl(ctx context.Context, args ...string) (string, error) {
+	return framework.RunKubectl(ctx, env.Node.Kubectl, env.Node.Kubeconfig, args...)
 }
 
 // expectNoLeakOnNode checks, through kubectl, every place a user or operator looks at a
@@ -192,8 +182,9 @@ func expectNoLeakOnNode(ctx SpecContext, f *nodeFixture, pod *corev1.Pod, runnin
 		Expect(out).To(ContainSubstring(pod.Name))
 		places[name] = []byte(out)
 	}
-	webhookLog := readTail(env.Node.WebhookLog, 1<<30)
-	Expect(webhookLog).To(ContainSubstring(f.Namespace), "the node's webhook logged this pod")
-	places["node webhook log"] = []byte(webhookLog)
+	webhookLog, err := env.Node.Chart.WebhookLogs(ctx, env.Node.Kubectl)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(webhookLog).To(ContainSubstring(f.Namespace), "a webhook replica logged this pod")
+	places["kubectl logs of the webhook replicas"] = []byte(webhookLog)
 	expectNoLeak(f.canary, places)
 }

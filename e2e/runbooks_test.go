@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"maps"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -32,7 +34,7 @@ var _ = Describe("docs/troubleshooting.md", Label("node", "runbook"), func() {
 			return p.Status.ContainerStatuses[0].State.Terminated, nil
 		}).WithPolling(200 * time.Millisecond).ShouldNot(BeNil())
 
-		out := runRunbook(ctx, "troubleshooting.md", map[string]string{"NS": f.Namespace, "POD": pod.Name, "CONTAINER": "app"},
+		out := runRunbook(ctx, "troubleshooting.md", map[string]string{"NS": f.Namespace, "POD": pod.Name, "CONTAINER": "app"}, nil,
 			"A container stops at start-up", "The pod stays in `Init`")
 		Expect(out).To(ContainSubstring("app exit=5"), "exit code 5: a secret is missing (the runbook's table)")
 		Expect(out).To(MatchRegexp(`"msg":"envexec failed".*"variables":\["DB_PASSWORD"\]`))
@@ -41,16 +43,24 @@ var _ = Describe("docs/troubleshooting.md", Label("node", "runbook"), func() {
 	}, SpecTimeout(3*time.Minute))
 })
 
-// runRunbook runs the sections of a page in docs/ with kubectl against the suite's
-// apiserver as its admin, and returns what they printed; a failing command fails the spec.
-func runRunbook(ctx SpecContext, page string, vars map[string]string, sections ...string) string {
+// runRunbook runs the sections of a page in docs/ with kubectl and helm against the node's
+// cluster as its admin, and returns what they printed; a failing command fails the spec.
+// The reader's folder holds a checkout's charts/ (as the docs assume) and files (name →
+// content).
+func runRunbook(ctx SpecContext, page string, vars, files map[string]string, sections ...string) string {
 	GinkgoHelper()
 	root, err := framework.RepoRoot()
 	Expect(err).NotTo(HaveOccurred())
 	script, err := runbook.Load(filepath.Join(root, "docs", page), sections...)
 	Expect(err).NotTo(HaveOccurred())
+	dir := GinkgoT().TempDir()
+	Expect(os.Symlink(filepath.Join(root, "charts"), filepath.Join(dir, "charts"))).To(Succeed())
+	for name, content := range files {
+		Expect(os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600)).To(Succeed())
+	}
 	vars["KUBECONFIG"] = env.Node.Kubeconfig
-	sh := runbook.NewShell(GinkgoT().TempDir(), []string{env.Node.Kubectl}, vars)
+	maps.Copy(vars, env.Node.Chart.Env())
+	sh := runbook.NewShell(dir, []string{env.Node.Kubectl, env.Node.Chart.Helm}, vars)
 	out, err := sh.Run(ctx, script)
 	Expect(err).NotTo(HaveOccurred(), "docs/%s:\n%s", page, out)
 	GinkgoWriter.Printf("docs/%s printed:\n%s\n", page, out)

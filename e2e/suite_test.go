@@ -18,8 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vault-injector/vault-injector/e2e/framework"
-	"github.com/vault-injector/vault-injector/internal/image"
-	"github.com/vault-injector/vault-injector/internal/tools"
 )
 
 func TestE2E(t *testing.T) {
@@ -50,7 +48,7 @@ type endpoints struct {
 }
 
 // nodeEndpoints is what the node specs need: the node, the images its pods run, the
-// Vault address pods reach, and the log of the webhook that serves their namespaces.
+// Vault address pods reach, and the chart release that serves them.
 type nodeEndpoints struct {
 	// API is the node's cluster: an apiserver of its own, as a cluster's.
 	API        framework.APIEndpoint `json:"api"`
@@ -59,7 +57,8 @@ type nodeEndpoints struct {
 	Kubeconfig string                `json:"kubeconfig"`
 	Images     framework.NodeImages  `json:"images"`
 	VaultAddr  string                `json:"vaultAddr"`
-	WebhookLog string                `json:"webhookLog"`
+	// Chart is the product, installed by helm as a 2-replica Deployment on the node.
+	Chart framework.Chart `json:"chart"`
 	// Kubectl is kubectl at the apiserver's version (hack/tools), for what users run.
 	Kubectl string `json:"kubectl"`
 }
@@ -167,7 +166,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	Expect(err).NotTo(HaveOccurred(), "webhook log:\n%s", readTail(e.WebhookLog, 16<<10))
 	DeferCleanup(wh.Stop)
 
-	e.Node = startNode(ctx, root, dir, assets, e, cp.Serving())
+	e.Node = startNode(ctx, root, dir, assets, e)
 
 	data, err := json.Marshal(e)
 	Expect(err).NotTo(HaveOccurred())
@@ -219,75 +218,29 @@ var _ = ReportAfterEach(func(r SpecReport) {
 	}
 })
 
-// startNode starts the node's cluster, a control plane of its own configured as a
-// cluster's (pods reach it through the kubernetes Service; the ServiceAccount admission
-// plugin runs), and the real node in it, with the product image and the test app on the
-// registry; Vault gets a Kubernetes auth method for that cluster and is reachable from its
-// pods; the webhook that serves the node's pods injects from the product image.
-func startNode(ctx SpecContext, root, dir, assets string, e endpoints, serving framework.WebhookServing) nodeEndpoints {
-	By("pushing the product image and the test app image to the registry")
-	images, err := framework.PushNodeImages(ctx, root, dir, e.Binaries, e.Registry)
-	Expect(err).NotTo(HaveOccurred())
-
-	By("starting the node's cluster: kube-apiserver and etcd as a cluster has them")
-	kubeletClient, err := framework.NewKubeletClientPKI(dir)
-	Expect(err).NotTo(HaveOccurred())
-	certDir := filepath.Join(dir, "cluster-certs")
-	Expect(os.Mkdir(certDir, 0o700)).To(Succeed())
-	cp, err := framework.StartControlPlane(framework.ControlPlaneOptions{
-		AssetsDir: assets, Log: logFile(filepath.Join(dir, "cluster-control-plane.log")),
-		APIServerArgs: kubeletClient.APIServerArgs(), InCluster: true, CertDir: certDir,
+// startNode starts the node's cluster (framework.NodeStack: a real node, and the chart
+// installed by helm as users install it), with a Kubernetes auth method in the suite's
+// Vault for it.
+func startNode(ctx SpecContext, root, dir, assets string, e endpoints) nodeEndpoints {
+	s, err := framework.StartNodeStack(ctx, framework.NodeStackOptions{
+		Root: root, Dir: dir, Assets: assets, Binaries: e.Binaries, Registry: e.Registry,
+		Vault: e.Vault, AuthMount: framework.NodeAuthMount, Progress: GinkgoWriter,
 	})
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(cp.Stop)
-	api := cp.Endpoint()
-	Expect(e.Vault.EnableKubernetesAuth(ctx, framework.NodeAuthMount, api)).To(Succeed())
-
-	By("starting a node: containerd, kubelet, controller-manager and scheduler, pods on a bridge of their own")
-	bins, err := framework.NodeBinaries(ctx)
-	Expect(err).NotTo(HaveOccurred())
-	node, err := framework.StartNode(ctx, framework.NodeOptions{
-		Dir: filepath.Join(dir, "n"), BinDir: bins, API: api, KubeletClient: kubeletClient,
-		Registry: e.Registry, SandboxImage: images.App,
-		InCluster: true, RootCAFile: filepath.Join(certDir, "ca.crt"),
-	})
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(node.Stop)
-	GinkgoWriter.Printf("node %s Ready after %s\n", node.Name, node.ReadyAfter.Round(time.Millisecond))
-	vaultOnNode, err := node.Forward(ctx, strings.TrimPrefix(e.Vault.Addr, "http://"))
-	Expect(err).NotTo(HaveOccurred())
-
-	kubectlBin, err := tools.Kubectl(ctx, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-
-	By("starting the webhook for the node's namespaces, injecting from the product image")
-	out := nodeEndpoints{
-		API: api, Kubectl: kubectlBin, Name: node.Name, Dir: node.Dir, Kubeconfig: node.Kubeconfig, Images: images,
-		VaultAddr: "http://" + vaultOnNode, WebhookLog: filepath.Join(dir, "node-webhook.log"),
+	DeferCleanup(s.Stop)
+	return nodeEndpoints{
+		API: s.API, Kubectl: s.KubectlBin, Name: s.Node.Name, Dir: s.Node.Dir, Kubeconfig: s.Node.Kubeconfig,
+		Images: s.Images, VaultAddr: s.VaultAddr, Chart: s.Chart,
 	}
-	admin, err := framework.NewCluster(api)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(framework.WebhookRBAC(ctx, admin)).To(Succeed())
-	kubeconfig, err := cp.Kubeconfig("vault-injector", framework.WebhookGroup)
-	Expect(err).NotTo(HaveOccurred())
-	_, stop, err := framework.StartNodeWebhook(ctx, admin, serving, framework.WebhookOptions{
-		Binary: e.Binaries.Webhook, InjectorImage: images.Injector,
-		EnvexecPath: image.BinDir + "/envexec", VaultAddr: out.VaultAddr, AuthPath: framework.NodeAuthMount,
-		InsecureRegistries: []string{e.Registry}, LogPath: out.WebhookLog, Kubeconfig: kubeconfig,
-		AllowedDeliveries: []string{"image-volume"},
-	})
-	Expect(err).NotTo(HaveOccurred(), "webhook log:\n%s", readTail(out.WebhookLog, 16<<10))
-	DeferCleanup(stop)
-	return out
 }
 
 // reportNode dumps what a failed node spec needs: the node webhook's lines about its
 // namespace, each pod's state and container logs (from the kubelet), and the end of the
 // kubelet's and containerd's logs.
 func reportNode(f *nodeFixture) {
-	GinkgoWriter.Printf("\n===== node webhook log, lines about %s =====\n%s\n", f.Namespace, grepLog(env.Node.WebhookLog, f.Namespace))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	GinkgoWriter.Printf("\n===== webhook replicas =====\n%s\n", env.Node.Chart.Report(ctx, env.Node.Kubectl))
 	for _, name := range f.pods {
 		var pod corev1.Pod
 		if err := nodeCluster.Client.Get(ctx, client.ObjectKey{Namespace: f.Namespace, Name: name}, &pod); err != nil {

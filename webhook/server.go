@@ -100,16 +100,32 @@ func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
 			return nil
 		})
 	}
-	g.Go(func() error { return srv.start(ctx) })
-	g.Go(func() error { return serveHTTP(ctx, "probes", cfg.ProbeAddr, probes, log) })
+	serving := drain(ctx, srv, cfg.ShutdownDelay, log)
+	g.Go(func() error { return srv.start(serving) })
+	g.Go(func() error { return serveHTTP(serving, "probes", cfg.ProbeAddr, probes, log) })
 	if cfg.MetricsAddr != "0" {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		g.Go(func() error { return serveHTTP(ctx, "metrics", cfg.MetricsAddr, mux, log) })
+		g.Go(func() error { return serveHTTP(serving, "metrics", cfg.MetricsAddr, mux, log) })
 	}
 	log.Info("serving", "webhook", fmt.Sprintf("%s:%d%s", cfg.WebhookHost, cfg.WebhookPort, MutatePath),
 		"probes", cfg.ProbeAddr, "metrics", cfg.MetricsAddr, "certDir", cfg.CertDir, "clientCAFile", cfg.ClientCAFile)
 	return g.Wait()
+}
+
+// drain returns a context that ends delay after ctx does. Meanwhile the server reports not
+// ready and goes on admitting: the apiserver may still pick this replica until the
+// EndpointSlice change reaches it, and a closed port then fails a pod creation.
+func drain(ctx context.Context, srv *tlsServer, delay time.Duration, log logr.Logger) context.Context {
+	serving, stop := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		<-ctx.Done()
+		srv.stopping.Store(true)
+		log.Info("stopping: not ready, still admitting for the shutdown delay", "delay", delay)
+		time.Sleep(delay)
+		stop()
+	}()
+	return serving
 }
 
 // serveHTTP serves plain HTTP on addr until ctx ends, then shuts down gracefully.

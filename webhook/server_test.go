@@ -1,7 +1,7 @@
 package webhook_test
 
 import (
-	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -52,22 +52,7 @@ func TestServe(t *testing.T) {
 	if got := servedSerial(t, addr); got != serial {
 		t.Fatalf("served serial %d, want %d", got, serial)
 	}
-	body := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1",
-		"kind":{"version":"v1","kind":"Pod"},"resource":{"version":"v1","resource":"pods"},"namespace":"shop",
-		"operation":"CREATE","object":` + string(podJSON(`{}`, `"command":["/app"],`)) + `}}`
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+addr+webhook.MutatePath, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, _ := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if !bytes.Contains(out, []byte(`"uid":"u1","allowed":true`)) || !bytes.Contains(out, []byte(`"patch":`)) {
+	if out := admit(t, addr); !strings.Contains(out, `"uid":"u1","allowed":true`) || !strings.Contains(out, `"patch":`) {
 		t.Errorf("admission response = %s", out)
 	}
 	metrics := get(t, "http://"+cfg.MetricsAddr+"/metrics")
@@ -81,6 +66,67 @@ func TestServe(t *testing.T) {
 
 	rotated := writeCert(t, dir, 2)
 	waitFor(t, done, "rotated certificate", func() bool { return servedSerial(t, addr) == rotated })
+}
+
+// TestServeDrains stops the server as the kubelet stops a replica: once its context ends,
+// /readyz fails while admissions are still answered, and only after the shutdown delay
+// does the port close.
+func TestServeDrains(t *testing.T) {
+	dir := t.TempDir()
+	writeCert(t, dir, 1)
+	cfg := testConfig(t)
+	cfg.WebhookHost, cfg.WebhookPort = "127.0.0.1", freePort(t)
+	cfg.CertDir, cfg.MetricsAddr = dir, "0"
+	cfg.ProbeAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	cfg.ShutdownDelay = 3 * time.Second
+
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- webhook.Serve(ctx, cfg, logr.Discard()) }()
+	waitFor(t, done, "readyz", func() bool { return get(t, "http://"+cfg.ProbeAddr+"/readyz") == "ok" })
+	stop()
+	waitFor(t, done, "readyz failing", func() bool { return get(t, "http://"+cfg.ProbeAddr+"/readyz") == "webhook server stopping\n" })
+	addr := net.JoinHostPort(cfg.WebhookHost, strconv.Itoa(cfg.WebhookPort))
+	if out := admit(t, addr); !strings.Contains(out, `"allowed":true`) {
+		t.Errorf("admission while stopping = %s, want it answered", out)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the server did not stop after its shutdown delay")
+	}
+	if c, err := (&net.Dialer{}).DialContext(t.Context(), "tcp", addr); err == nil {
+		_ = c.Close()
+		t.Error("the admission port still accepts connections after Serve returned")
+	}
+}
+
+// reviewBody is the review of a pod with a command (no image lookup), with uid u1.
+func reviewBody() string {
+	return `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1",
+		"kind":{"version":"v1","kind":"Pod"},"resource":{"version":"v1","resource":"pods"},"namespace":"shop",
+		"operation":"CREATE","object":` + string(podJSON(`{}`, `"command":["/app"],`)) + `}}`
+}
+
+// admit sends one admission review of a pod with a command and returns the response body.
+func admit(t *testing.T, addr string) string {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "https://"+addr+webhook.MutatePath, strings.NewReader(reviewBody()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return string(out)
 }
 
 func waitFor(t *testing.T, done <-chan error, what string, ok func() bool) {
@@ -242,10 +288,7 @@ func TestServeClientCA(t *testing.T) {
 			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true, Certificates: certs},
 			DisableKeepAlives: true,
 		}}
-		body := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1",
-		"kind":{"version":"v1","kind":"Pod"},"resource":{"version":"v1","resource":"pods"},"namespace":"shop",
-		"operation":"CREATE","object":` + string(podJSON(`{}`, `"command":["/app"],`)) + `}}`
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "https://"+addr+webhook.MutatePath, strings.NewReader(body))
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "https://"+addr+webhook.MutatePath, strings.NewReader(reviewBody()))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -102,13 +102,19 @@ type tlsServer struct {
 	tlsOpts []func(*tls.Config)
 	mux     *http.ServeMux
 	started atomic.Bool
-	log     logr.Logger
+	// stopping is set once the replica is told to stop: /readyz fails, admissions go on.
+	stopping atomic.Bool
+	log      logr.Logger
 }
 
 // ready is the readiness probe: the server listens.
 func (s *tlsServer) ready(w http.ResponseWriter, _ *http.Request) {
 	if !s.started.Load() {
 		http.Error(w, "webhook server not started", http.StatusServiceUnavailable)
+		return
+	}
+	if s.stopping.Load() {
+		http.Error(w, "webhook server stopping", http.StatusServiceUnavailable)
 		return
 	}
 	_, _ = w.Write([]byte("ok"))

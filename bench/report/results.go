@@ -50,9 +50,9 @@ type Results struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
-// PodStart is the pod start overhead measured with the e2e pod runner (bench/cmd/podstart):
-// from the start of the pod (the injected init container first) to the application's first
-// instruction, against the same pod without injection.
+// PodStart is the pod start overhead measured on a real node (bench/cmd/podstart): from the
+// pod's creation to the application's first instruction, injected with each envexec
+// delivery, against the same pod without references.
 type PodStart struct {
 	// Runs is the number of pods started of each kind.
 	Runs int `json:"runs"`
@@ -60,9 +60,13 @@ type PodStart struct {
 	References int `json:"references"`
 	// Paths is the number of secrets they are spread over.
 	Paths int `json:"paths"`
-	// Injected is the start-up latency of the injected pod over the runs.
+	// Injected is the start-up latency of the pod injected with init-copy delivery (an
+	// init container copies envexec).
 	Injected load.Latency `json:"injected"`
-	// Plain is the start-up latency of the same pod without injection.
+	// ImageVolume is the start-up latency of the pod injected with image-volume delivery
+	// (envexec mounted from the injector image).
+	ImageVolume load.Latency `json:"imageVolume"`
+	// Plain is the start-up latency of the same pod without references.
 	Plain load.Latency `json:"plain"`
 	// Envexec is envexec's own part of the injected starts: from its start to the exec of
 	// the application, as its log reports it.

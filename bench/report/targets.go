@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/vault-injector/vault-injector/bench/gobench"
 )
@@ -125,4 +126,25 @@ func EvaluateEnvexec(benchmarks []gobench.Benchmark, envexecBytes int64) []Targe
 		}
 	}
 	return append(out, t)
+}
+
+// MaxImageVolumeOverhead is the most the image-volume delivery may add to the median start
+// of the same pod without references.
+const MaxImageVolumeOverhead = 0.20
+
+// EvaluatePodStart checks the image-volume pod's median start against the plain pod's.
+func EvaluatePodStart(p *PodStart) []Target {
+	if p.Plain.P50 <= 0 || p.ImageVolume.P50 <= 0 {
+		return nil
+	}
+	added := float64(p.ImageVolume.P50)/float64(p.Plain.P50) - 1
+	t := Target{
+		Name: fmt.Sprintf("image-volume pod start ≤ plain + %.0f%% (median)", MaxImageVolumeOverhead*100), Part: "pod start",
+		Value: added, Limit: MaxImageVolumeOverhead, Met: added <= MaxImageVolumeOverhead,
+	}
+	if !t.Met {
+		t.Gap = fmt.Sprintf("adds %s to the plain pod's %s, want ≤ %s", p.ImageVolume.P50-p.Plain.P50, p.Plain.P50,
+			time.Duration(MaxImageVolumeOverhead*float64(p.Plain.P50)).Round(time.Millisecond))
+	}
+	return []Target{t}
 }

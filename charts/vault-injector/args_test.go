@@ -187,7 +187,7 @@ func checkCustomized(t *testing.T, got parsed) {
 		t.Errorf("--vault-ca-file=%q gives pods %q, want the mounted vault.caBundle", got.vaultCAFile, got.cfg.VaultCA.Certs())
 	}
 	want := config.Webhook{
-		WebhookHost: "0.0.0.0", WebhookPort: 10443, CertDir: "/etc/vault-injector/certs", MetricsAddr: "0", ProbeAddr: ":10081",
+		WebhookHost: "0.0.0.0", WebhookPort: 10443, CertDir: "/etc/vault-injector/certs", MetricsAddr: "0", ProbeAddr: ":10081", ShutdownDelay: 8 * time.Second,
 		ClientCAFile:  "/etc/vault-injector/client-ca/ca.crt",
 		InjectorImage: "registry.example/envexec:1.2.3", EnvexecPath: "/bin/envexec",
 		Defaults: config.PodDefaults{

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -28,6 +29,16 @@ type NodeImages struct {
 	// ["wait"]; it is the pod sandbox image too, and an args-only container's command
 	// comes from its entrypoint.
 	App string `json:"app"`
+}
+
+// On names the same images on another address of their registry, such as the one
+// Node.ServeRegistry returns.
+func (i NodeImages) On(registry string) NodeImages {
+	move := func(ref string) string {
+		_, path, _ := strings.Cut(ref, "/")
+		return registry + "/" + path
+	}
+	return NodeImages{Injector: move(i.Injector), App: move(i.App)}
 }
 
 // TestAppEntrypoint is the App image's entrypoint.

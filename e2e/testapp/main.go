@@ -2,6 +2,10 @@
 // container, and the application that envexec starts. A real node runs images, not the
 // host's files, so every tool a spec uses inside a container is a subcommand here:
 //
+//	testapp now               print the wall clock in Unix nanoseconds and exit: a pod start
+//	                          benchmark's end mark (bench/cmd/podstart)
+//	testapp hash VAR          print VAR's length and the first 16 hex digits of its SHA-256,
+//	                          and exit: the demo's application (hack/demo)
 //	testapp wait              print "ready pid=N uid=N" and block until SIGTERM or SIGINT
 //	testapp env               print the environment, one NAME=value a line
 //	testapp cat FILE          print a file
@@ -18,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -34,6 +39,16 @@ type command struct {
 }
 
 var commands = map[string]command{
+	"now": {0, func(_ []string, stdout io.Writer) error {
+		_, err := fmt.Fprintln(stdout, time.Now().UnixNano())
+		return err
+	}},
+	"hash": {1, func(args []string, stdout io.Writer) error {
+		v := os.Getenv(args[0])
+		sum := sha256.Sum256([]byte(v))
+		_, err := fmt.Fprintf(stdout, "hello from PID %d: %s has %d bytes, sha256 %s\n", os.Getpid(), args[0], len(v), hex.EncodeToString(sum[:])[:16])
+		return err
+	}},
 	"wait": {0, func(_ []string, stdout io.Writer) error { return wait(stdout) }},
 	"env": {0, func(_ []string, stdout io.Writer) error {
 		for _, kv := range os.Environ() {
@@ -72,7 +87,7 @@ func run(args []string, stdout io.Writer) error {
 	}
 	c, ok := commands[args[0]]
 	if !ok || len(args)-1 != c.args {
-		return fmt.Errorf("usage: testapp [wait | env | cat FILE | write FILE TEXT | has VAR SHA256], not %q", args)
+		return fmt.Errorf("usage: testapp [now | hash VAR | wait | env | cat FILE | write FILE TEXT | has VAR SHA256], not %q", args)
 	}
 	return c.run(args[1:], stdout)
 }

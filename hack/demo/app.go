@@ -17,36 +17,41 @@ const (
 	reference  = "vault:" + secretPath + "#password"
 )
 
-// greeting proves the application got the secret without printing it: its length and a
-// SHA-256 prefix. $$ is the kubelet's escape for a literal $.
-const greeting = `echo "hello from PID $$$$: DB_PASSWORD has $${#DB_PASSWORD} bytes, ` +
-	`sha256 $$(printf %s "$DB_PASSWORD" | sha256sum | cut -c1-16)"`
-
 // setupVault gives ServiceAccount demo/demo a role that may read secretPath, and writes
 // the secret.
-func setupVault(ctx context.Context, s *framework.Stack, secret string) error {
-	t, err := framework.NewTenant(ctx, s.Cluster, s.Vault.Client(), namespace, "demo")
+func setupVault(ctx context.Context, s *framework.NodeStack, secret string) error {
+	c, err := framework.NewCluster(s.API)
+	if err != nil {
+		return err
+	}
+	t, err := framework.NewTenantOn(ctx, c, s.Vault, s.AuthMount, namespace, "demo")
 	if err != nil {
 		return err
 	}
 	if err := t.AllowRead(ctx, secretPath); err != nil {
 		return err
 	}
-	return s.Vault.Client().PutSecret(ctx, secretPath, map[string]string{"password": secret})
+	return s.Vault.PutSecret(ctx, secretPath, map[string]string{"password": secret})
 }
 
-// demoPod is what a developer writes: a reference instead of a value.
-func demoPod(name string) *corev1.Pod {
+// demoPod is what a developer writes: a reference instead of a value. The application
+// (the node's test app) proves it got the secret without printing it: its length and a
+// SHA-256 prefix. The toleration lets it onto the demo's node, which is tainted so that
+// only pods meant for it run there.
+func demoPod(name, image string) *corev1.Pod {
 	return &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
 		Spec: corev1.PodSpec{
 			ServiceAccountName: "demo",
 			RestartPolicy:      corev1.RestartPolicyNever,
+			Tolerations: []corev1.Toleration{{
+				Key: framework.NodeTaint, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule,
+			}},
 			Containers: []corev1.Container{{
 				Name:    "app",
-				Image:   "busybox:1.37",
-				Command: []string{"/bin/sh", "-c", greeting},
+				Image:   image,
+				Command: []string{"/testapp", "hash", "DB_PASSWORD"},
 				Env:     []corev1.EnvVar{{Name: "DB_PASSWORD", Value: reference}},
 			}},
 		},

@@ -1,7 +1,8 @@
 // Command demo runs vault-injector on an embedded local default (`make run`): a real
-// kube-apiserver and etcd, a Vault dev server, the webhook and a pod whose application
-// proves it received a secret without printing it. --keep leaves it all running for
-// kubectl until Ctrl-C.
+// cluster on this machine (kube-apiserver and etcd, a node with containerd and a kubelet),
+// a Vault dev server, vault-injector installed by helm from its image, and a pod whose
+// application proves it received a secret without printing it. --keep leaves it all
+// running for kubectl until Ctrl-C.
 package main
 
 import (

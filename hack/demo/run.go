@@ -22,14 +22,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
-	return framework.WithStack(ctx, "vault-injector-demo-", stderr, func(stack *framework.Stack) error {
+	return framework.WithNodeStack(ctx, "vi-demo-", stderr, func(stack *framework.NodeStack) error {
 		return demo(ctx, stack, *keep, stdout, stderr)
 	})
 }
 
 // demo puts a secret in Vault, runs the demo pod and shows what happened; with keep it
 // then serves kubectl until ctx ends.
-func demo(ctx context.Context, stack *framework.Stack, keep bool, stdout, stderr io.Writer) error {
+func demo(ctx context.Context, stack *framework.NodeStack, keep bool, stdout, stderr io.Writer) error {
 	secret := rand.Text() // random per run; only its length and hash are ever shown
 	if err := setupVault(ctx, stack, secret); err != nil {
 		return err

@@ -16,14 +16,19 @@ import (
 	"github.com/vault-injector/vault-injector/e2e/framework"
 )
 
-// showPod creates the demo pod through the webhook, prints what was stored, runs it and
-// prints what the application and envexec said, then checks the value leaked nowhere.
-func showPod(ctx context.Context, s *framework.Stack, secret string, stdout, stderr io.Writer) error {
-	if err := s.Cluster.Client.Create(ctx, demoPod(podName)); err != nil {
-		return fmt.Errorf("create pod %s: %w", podKey(), err)
+// showPod creates the demo pod through the webhook, prints what was stored, waits for the
+// kubelet to run it to completion, prints `kubectl logs` of it (envexec's lines and the
+// application's), then checks the value leaked nowhere.
+func showPod(ctx context.Context, s *framework.NodeStack, secret string, stdout, stderr io.Writer) error {
+	c, err := framework.NewCluster(s.API)
+	if err != nil {
+		return err
+	}
+	if err := c.CreatePod(ctx, demoPod(podName, s.Images.App)); err != nil {
+		return err
 	}
 	stored := &corev1.Pod{}
-	if err := s.Cluster.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: podName}, stored); err != nil {
+	if err := c.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: podName}, stored); err != nil {
 		return fmt.Errorf("get pod %s: %w", podKey(), err)
 	}
 	stored.ManagedFields = nil // noise for a reader
@@ -33,62 +38,50 @@ func showPod(ctx context.Context, s *framework.Stack, secret string, stdout, std
 	}
 	fmt.Fprintf(stdout, "# pod %s as the apiserver stored it, mutated by vault-injector:\n%s\n", podKey(), out)
 
-	appOut, envexecErr, err := runPod(ctx, s, stored)
+	if err := c.WaitPodSucceeded(ctx, namespace, podName, 2*time.Minute); err != nil {
+		return err
+	}
+	logs, err := s.Kubectl(ctx, "logs", "-n", namespace, podName)
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256([]byte(secret))
-	fmt.Fprintf(stdout, "# envexec (stderr):\n%s# application (stdout):\n%s", envexecErr, appOut)
-	fmt.Fprintf(stdout, "# expected: %d bytes, sha256 %s\n", len(secret), hex.EncodeToString(sum[:])[:16])
-	if !strings.Contains(string(appOut), hex.EncodeToString(sum[:])[:16]) {
-		return fmt.Errorf("the application did not receive the secret; stderr:\n%s", envexecErr)
+	sum := hex.EncodeToString(sha256Sum(secret))[:16]
+	fmt.Fprintf(stdout, "# kubectl logs -n %s %s (envexec's lines, then the application's):\n%s", namespace, podName, logs)
+	fmt.Fprintf(stdout, "# expected: %d bytes, sha256 %s\n", len(secret), sum)
+	if !strings.Contains(logs, fmt.Sprintf("has %d bytes, sha256 %s", len(secret), sum)) {
+		return fmt.Errorf("the application did not receive the secret; kubectl logs:\n%s", logs)
 	}
-	return checkLeaks(ctx, s, secret, appOut, envexecErr, stderr)
+	return checkLeaks(ctx, s, secret, logs, stderr)
 }
 
-// runPod plays the kubelet for the stored pod and waits for the application to exit.
-func runPod(ctx context.Context, s *framework.Stack, stored *corev1.Pod) (appOut, envexecErr []byte, err error) {
-	p, err := s.Runner.Prepare(ctx, stored)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer func() {
-		if stopErr := p.Stop(); err == nil {
-			err = stopErr
+func sha256Sum(s string) []byte {
+	sum := sha256.Sum256([]byte(s))
+	return sum[:]
+}
+
+// checkLeaks looks for the value where an operator or attacker could read it: the stored
+// pod, its describe and events, its logs and the webhook replicas' logs.
+func checkLeaks(ctx context.Context, s *framework.NodeStack, secret, podLogs string, w io.Writer) error {
+	places := map[string][]byte{"kubectl logs": []byte(podLogs)}
+	for name, args := range map[string][]string{
+		"kubectl get pod -o yaml": {"get", "pod", "-n", namespace, podName, "-o", "yaml"},
+		"kubectl describe pod":    {"describe", "pod", "-n", namespace, podName},
+		"kubectl get events":      {"get", "events", "-n", namespace, "-o", "yaml"},
+	} {
+		out, err := s.Kubectl(ctx, args...)
+		if err != nil {
+			return err
 		}
-	}()
-	if err := p.Run(ctx); err != nil {
-		return nil, nil, err
+		places[name] = []byte(out)
 	}
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	code, err := p.Wait(wctx, "app")
-	appOut, envexecErr = p.Logs("app")
-	if err != nil {
-		return nil, nil, err
-	}
-	if code != 0 {
-		return nil, nil, &framework.ContainerError{Container: "app", ExitCode: code, Stderr: envexecErr}
-	}
-	return appOut, envexecErr, nil
-}
-
-// checkLeaks looks for the value where an operator or attacker could read it.
-func checkLeaks(ctx context.Context, s *framework.Stack, secret string, appOut, envexecErr []byte, w io.Writer) error {
-	podJSON, err := s.Cluster.PodJSON(ctx, namespace, podName)
+	webhookLogs, err := s.Chart.WebhookLogs(ctx, s.KubectlBin)
 	if err != nil {
 		return err
 	}
-	webhookLog, err := s.Webhook.Log()
-	if err != nil {
-		return err
-	}
-	places := map[string][]byte{
-		"stored pod": podJSON, "webhook log": webhookLog, "envexec stderr": envexecErr, "application stdout": appOut,
-	}
+	places["webhook replicas' logs"] = []byte(webhookLogs)
 	if err := framework.CheckNoLeak(secret, places); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "leak check passed: the value is in neither the stored pod, the webhook log, envexec's log nor the output")
+	fmt.Fprintln(w, "leak check passed: the value is in neither the stored pod, its describe, events or logs, nor the webhook's logs")
 	return nil
 }

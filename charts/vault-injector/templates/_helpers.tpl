@@ -139,6 +139,7 @@ whole configuration and an unknown flag stops the binary instead of being ignore
 {{- end }}
 - {{ printf "--metrics-bind-address=%s" (include "vault-injector.metricsAddr" .) | quote }}
 - {{ printf "--health-probe-bind-address=:%d" (int $v.server.probePort) | quote }}
+- {{ printf "--shutdown-delay=%s" $v.server.shutdownDelay | quote }}
 - {{ printf "--injector-image=%s" (include "vault-injector.injectorImage" .) | quote }}
 - {{ printf "--envexec-path=%s" $v.injector.envexecPath | quote }}
 - {{ printf "--init-cpu-request=%s" (toString $v.injector.resources.requests.cpu) | quote }}

@@ -1,0 +1,222 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// These specs change the chart's release on the node: a rolling upgrade, a replica killed,
+// every replica gone. They run alone (Serial), and each leaves two Ready replicas behind.
+var _ = Describe("the chart's webhook on the node", Label("node", "chart"), Serial, func() {
+	It("keeps admitting through a rolling upgrade run as docs/upgrading.md says", func(ctx SpecContext) {
+		f := newNodeFixture(ctx, nil)
+		before, err := webhookPodNames(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		values, err := os.ReadFile(env.Node.Chart.ValuesFile())
+		Expect(err).NotTo(HaveOccurred())
+		// A changed pod template rolls every replica, as a new release's image does.
+		prod := strings.TrimSuffix(strings.TrimSpace(string(values)), "}") +
+			`, "podAnnotations": {"e2e.vault-injector.io/rollout": "` + f.Namespace + `"}}`
+
+		c := startCreating(ctx, f)
+		c.waitFor(ctx, 3)
+		runRunbook(ctx, "upgrading.md", map[string]string{}, map[string]string{"values-prod.yaml": prod}, "Upgrade")
+		c.waitFor(ctx, c.count()+3)
+		c.stop()
+
+		after, err := webhookPodNames(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(after).To(HaveLen(2))
+		for _, name := range after {
+			Expect(before).NotTo(ContainElement(name), "every replica was replaced")
+		}
+		GinkgoWriter.Printf("rolling upgrade: %d pods created, %d refused\n", c.count(), len(c.refusals))
+		Expect(c.refusals).To(BeEmpty(), "no pod creation fails while the Deployment rolls")
+		c.expectAllInjected(ctx)
+	}, SpecTimeout(5*time.Minute))
+
+	It("fails closed while a replica is killed, and every creation succeeds when retried", func(ctx SpecContext) {
+		f := newNodeFixture(ctx, nil)
+		replicas, err := webhookPodNames(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(replicas).To(HaveLen(2))
+
+		c := startCreating(ctx, f)
+		c.waitFor(ctx, 3)
+		By("killing replica " + replicas[0])
+		_, err = kubectl(ctx, "delete", "pod", "-n", env.Node.Chart.Namespace, replicas[0], "--grace-period=0", "--force")
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(ctx, webhookPodNames).WithPolling(time.Second).Should(
+			SatisfyAll(HaveLen(2), Not(ContainElement(replicas[0]))), "the Deployment replaces the replica")
+		c.waitFor(ctx, c.count()+3)
+		c.stop()
+
+		GinkgoWriter.Printf("replica killed: %d pods created, %d creations refused first:\n%s\n",
+			c.count(), len(c.refusals), strings.Join(c.refusals, "\n"))
+		c.expectAllInjected(ctx)
+	}, SpecTimeout(5*time.Minute))
+
+	It("refuses only pods with references while no replica runs, as docs/troubleshooting.md explains", func(ctx SpecContext) {
+		f := newNodeFixture(ctx, nil)
+		deployment := "deployment/" + env.Node.Chart.Release
+		DeferCleanup(func(ctx SpecContext) {
+			_, err := kubectl(ctx, "scale", "-n", env.Node.Chart.Namespace, deployment, "--replicas=2")
+			Expect(err).NotTo(HaveOccurred())
+			Eventually(ctx, webhookPodNames).WithPolling(time.Second).Should(HaveLen(2))
+		})
+		_, err := kubectl(ctx, "scale", "-n", env.Node.Chart.Namespace, deployment, "--replicas=0")
+		Expect(err).NotTo(HaveOccurred())
+		// Gone, not only terminating: a stopping replica admits for its shutdown delay.
+		Eventually(ctx, func(ctx context.Context) ([]corev1.Pod, error) {
+			var list corev1.PodList
+			err := nodeCluster.Client.List(ctx, &list, client.InNamespace(env.Node.Chart.Namespace),
+				client.MatchingLabels{"app.kubernetes.io/name": "vault-injector"})
+			return list.Items, err
+		}).WithPolling(time.Second).Should(BeEmpty())
+
+		err = nodeCluster.Client.Create(ctx, f.parkedPod("with-reference"))
+		Expect(err).To(MatchError(SatisfyAll(
+			ContainSubstring(`failed calling webhook "pods.vault-injector.io"`),
+			ContainSubstring("no endpoints available for service"))), "what the runbook's heading and first cause quote")
+		plain := f.parkedPod("without-reference")
+		plain.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "GREETING", Value: "hello"}}
+		Expect(nodeCluster.Client.Create(ctx, plain)).To(Succeed(), "the apiserver does not call the webhook for it")
+
+		out := runRunbook(ctx, "troubleshooting.md", map[string]string{}, nil, "`failed calling webhook`")
+		Expect(out).To(MatchRegexp(`deployment.apps/%s\s+0/0`, env.Node.Chart.Release), "the runbook shows no replica")
+	}, SpecTimeout(5*time.Minute))
+})
+
+// parkedPod is nodePod kept off every node: admission is all a spec about the webhook
+// needs, so the pod never runs.
+func (f *nodeFixture) parkedPod(name string) *corev1.Pod {
+	pod := f.nodePod(name)
+	pod.Spec.NodeSelector = map[string]string{"e2e.vault-injector.io/parked": "true"}
+	return pod
+}
+
+// webhookPods are the chart's webhook pods that are not being deleted.
+func webhookPods(ctx context.Context) ([]corev1.Pod, error) {
+	var list corev1.PodList
+	err := nodeCluster.Client.List(ctx, &list, client.InNamespace(env.Node.Chart.Namespace),
+		client.MatchingLabels{"app.kubernetes.io/name": "vault-injector"})
+	return slices.DeleteFunc(list.Items, func(p corev1.Pod) bool { return p.DeletionTimestamp != nil }), err
+}
+
+// webhookPodNames names the Ready webhook pods that are not being deleted.
+func webhookPodNames(ctx context.Context) ([]string, error) {
+	pods, err := webhookPods(ctx)
+	var names []string
+	for _, p := range pods {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				names = append(names, p.Name)
+			}
+		}
+	}
+	return names, err
+}
+
+// creator creates parked pods with a reference, one after another, each retried until the
+// apiserver stores it, as a controller retries; it keeps each refusal's message.
+type creator struct {
+	f    *nodeFixture
+	done chan struct{}
+	quit chan struct{}
+
+	mu       sync.Mutex
+	created  []string
+	refusals []string
+}
+
+// startCreating starts creating pods in f's namespace until stop.
+func startCreating(ctx SpecContext, f *nodeFixture) *creator {
+	c := &creator{f: f, done: make(chan struct{}), quit: make(chan struct{})}
+	go func() {
+		defer GinkgoRecover()
+		defer close(c.done)
+		for i := 0; ; i++ {
+			select {
+			case <-c.quit:
+				return
+			default:
+			}
+			c.createOne(ctx, fmt.Sprintf("p%d", i))
+		}
+	}()
+	DeferCleanup(c.stop)
+	return c
+}
+
+// createOne creates one pod, retrying until it is stored. A refusal must be the apiserver
+// failing to call the webhook (fail closed); a denial or anything else fails the spec.
+func (c *creator) createOne(ctx SpecContext, name string) {
+	for ctx.Err() == nil {
+		err := nodeCluster.Client.Create(ctx, c.f.parkedPod(name))
+		c.mu.Lock()
+		switch {
+		case err == nil:
+			c.created = append(c.created, name)
+		case strings.Contains(err.Error(), "error looking up service account"):
+			// The ServiceAccount plugin's informer has not seen the tenant's yet.
+		case ctx.Err() == nil:
+			c.refusals = append(c.refusals, err.Error())
+			Expect(err.Error()).To(ContainSubstring(`failed calling webhook "pods.vault-injector.io"`), "pod %s", name)
+		}
+		c.mu.Unlock()
+		if err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// count is how many pods are stored so far.
+func (c *creator) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.created)
+}
+
+// waitFor waits until n pods are stored.
+func (c *creator) waitFor(ctx SpecContext, n int) {
+	GinkgoHelper()
+	Eventually(ctx, c.count).WithPolling(100 * time.Millisecond).WithTimeout(2 * time.Minute).Should(BeNumerically(">=", n))
+}
+
+// stop ends the creations and waits for the one under way; it is safe to call twice.
+func (c *creator) stop() {
+	select {
+	case <-c.quit:
+	default:
+		close(c.quit)
+	}
+	<-c.done
+}
+
+// expectAllInjected checks every stored pod went through a replica: none was stored
+// without envexec, whatever happened to the replicas meanwhile.
+func (c *creator) expectAllInjected(ctx SpecContext) {
+	GinkgoHelper()
+	c.mu.Lock()
+	names := slices.Clone(c.created)
+	c.mu.Unlock()
+	Expect(names).NotTo(BeEmpty())
+	for _, name := range names {
+		var pod corev1.Pod
+		Expect(nodeCluster.Client.Get(ctx, client.ObjectKey{Namespace: c.f.Namespace, Name: name}, &pod)).To(Succeed())
+		expectInjectedFrom(&pod, "app")
+	}
+}

@@ -1,0 +1,249 @@
+package framework
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vault-injector/vault-injector/internal/tools"
+)
+
+// NodeStackOptions configures StartNodeStack.
+type NodeStackOptions struct {
+	// Root is the repository (the chart, the test app's source); Dir receives every file
+	// and log, and must exist. Its path must be short: the node's folder, at most 38
+	// bytes, is Dir/n.
+	Root, Dir string
+	// Assets holds kube-apiserver and etcd; Binaries are the static builds of this tree.
+	Assets   string
+	Binaries Binaries
+	// Registry (host:port on loopback, plain HTTP) receives the images.
+	Registry string
+	// Vault gets a Kubernetes auth method for the cluster at AuthMount. When it is empty,
+	// a Vault of the stack's own is started (auth at KubernetesAuthMount).
+	Vault     VaultClient
+	AuthMount string
+	// Progress receives one line per step.
+	Progress io.Writer
+}
+
+// NodeStack is a cluster as users have one, on this machine: a control plane configured
+// as a cluster's (pods reach it through the kubernetes Service; the ServiceAccount
+// admission plugin runs), a real node (containerd, kubelet, controller-manager,
+// scheduler), the product image and the test app on the registry, and vault-injector
+// installed by helm from charts/vault-injector as a 2-replica Deployment on the node in
+// self-managed certificate mode, which the apiserver calls through its Service. Nothing
+// of the product runs as a host process.
+type NodeStack struct {
+	API    APIEndpoint
+	Node   *Node
+	Images NodeImages
+	// Vault is the Vault the pods log in to (at AuthMount), and VaultAddr where they
+	// reach it.
+	Vault     VaultClient
+	AuthMount string
+	VaultAddr string
+	Chart     Chart
+	// KubectlBin is kubectl at the apiserver's version.
+	KubectlBin string
+
+	pki   KubeletClientPKI
+	stops []func() error
+}
+
+// StartNodeStack starts the stack and returns once the chart's replicas are Ready. On
+// error, whatever started is stopped.
+func StartNodeStack(ctx context.Context, o NodeStackOptions) (s *NodeStack, err error) {
+	s = &NodeStack{Vault: o.Vault, AuthMount: o.AuthMount}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, s.Stop())
+			s = nil
+		}
+	}()
+	step := func(msg string) { fmt.Fprintln(o.Progress, msg) }
+	step("pushing the product image and the test app image to the registry")
+	images, err := PushNodeImages(ctx, o.Root, o.Dir, o.Binaries, o.Registry)
+	if err != nil {
+		return s, err
+	}
+	step("starting the cluster's control plane: kube-apiserver and etcd as a cluster has them")
+	if err := s.startControlPlane(ctx, o); err != nil {
+		return s, err
+	}
+	step("starting a node: containerd, kubelet, controller-manager and scheduler, pods on a bridge of their own")
+	bins, err := NodeBinaries(ctx)
+	if err != nil {
+		return s, err
+	}
+	s.Node, err = StartNode(ctx, NodeOptions{
+		Dir: filepath.Join(o.Dir, "n"), BinDir: bins, API: s.API, KubeletClient: s.pki,
+		Registry: o.Registry, SandboxImage: images.App,
+		InCluster: true, RootCAFile: filepath.Join(o.Dir, "cluster-certs", "ca.crt"),
+	})
+	if err != nil {
+		return s, err
+	}
+	s.stops = append(s.stops, s.Node.Stop)
+	step(fmt.Sprintf("node %s Ready after %s", s.Node.Name, s.Node.ReadyAfter.Round(time.Millisecond)))
+	vaultOnNode, err := s.Node.Forward(ctx, strings.TrimPrefix(s.Vault.Addr, "http://"))
+	if err != nil {
+		return s, err
+	}
+	s.VaultAddr = "http://" + vaultOnNode
+	// The webhook runs in a pod: it looks entrypoints up where pods pull from.
+	registry, err := s.Node.ServeRegistry(ctx, o.Registry)
+	if err != nil {
+		return s, err
+	}
+	s.Images = images.On(registry)
+	if s.KubectlBin, err = tools.Kubectl(ctx, o.Progress); err != nil {
+		return s, err
+	}
+	step("installing the chart with the product image: helm install --wait, two replicas on the node")
+	begin := time.Now()
+	if err := s.installChart(ctx, o, registry); err != nil {
+		return s, err
+	}
+	step(fmt.Sprintf("chart installed, both replicas Ready, in %s", time.Since(begin).Round(time.Millisecond)))
+	return s, nil
+}
+
+// startControlPlane starts the cluster's apiserver, with the PKI the kubelet's client
+// certificate comes from, and gives Vault a Kubernetes auth method for it.
+func (s *NodeStack) startControlPlane(ctx context.Context, o NodeStackOptions) error {
+	var err error
+	if s.pki, err = NewKubeletClientPKI(o.Dir); err != nil {
+		return err
+	}
+	certDir := filepath.Join(o.Dir, "cluster-certs")
+	if err := os.Mkdir(certDir, 0o700); err != nil {
+		return fmt.Errorf("cluster certificates: %w", err)
+	}
+	log, err := os.Create(filepath.Join(o.Dir, "cluster-control-plane.log"))
+	if err != nil {
+		return fmt.Errorf("control plane log: %w", err)
+	}
+	s.stops = append(s.stops, log.Close)
+	cp, err := StartControlPlane(ControlPlaneOptions{
+		AssetsDir: o.Assets, Log: log, APIServerArgs: s.pki.APIServerArgs(), InCluster: true, CertDir: certDir,
+	})
+	if err != nil {
+		return err
+	}
+	s.stops = append(s.stops, cp.Stop)
+	s.API = cp.Endpoint()
+	if s.Vault.Addr != "" {
+		return s.Vault.EnableKubernetesAuth(ctx, s.AuthMount, s.API)
+	}
+	vaultLog, err := os.Create(filepath.Join(o.Dir, "vault.log"))
+	if err != nil {
+		return fmt.Errorf("vault log: %w", err)
+	}
+	s.stops = append(s.stops, vaultLog.Close)
+	v, err := StartVault(ctx, s.API, vaultLog)
+	if err != nil {
+		return err
+	}
+	s.stops = append(s.stops, v.Stop)
+	s.Vault, s.AuthMount = v.Client(), KubernetesAuthMount
+	return nil
+}
+
+// installChart installs the chart with the values a platform team would give for this
+// cluster: the image by digest, Vault and its auth mount, the registry on plain HTTP,
+// image-volume delivery allowed, and a toleration of the node's taint. Debug logs, so
+// the suite's leak canaries see every line the webhook can write.
+func (s *NodeStack) installChart(ctx context.Context, o NodeStackOptions, registry string) error {
+	helm, err := tools.Helm(ctx, o.Progress)
+	if err != nil {
+		return err
+	}
+	home := filepath.Join(o.Dir, "helm")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		return fmt.Errorf("helm folder: %w", err)
+	}
+	s.Chart = Chart{
+		Helm: helm, Dir: filepath.Join(o.Root, "charts", "vault-injector"), Kubeconfig: s.Node.Kubeconfig,
+		Release: "vault-injector", Namespace: "vault-injector", Home: home,
+	}
+	repo, digest, _ := strings.Cut(s.Images.Injector, "@")
+	values := map[string]any{
+		"image":    map[string]any{"repository": repo, "digest": digest},
+		"vault":    map[string]any{"addr": s.VaultAddr, "authPath": s.AuthMount},
+		"registry": map[string]any{"insecure": []string{registry}},
+		"envexec":  map[string]any{"allowedDeliveries": []string{"image-volume"}},
+		"logging":  map[string]any{"level": "debug"},
+		"tolerations": []map[string]string{{
+			"key": NodeTaint, "operator": "Exists", "effect": "NoSchedule",
+		}},
+	}
+	if _, err := s.Chart.Install(ctx, values, 3*time.Minute); err != nil {
+		return fmt.Errorf("%w\n%s", err, s.Chart.Report(ctx, s.KubectlBin))
+	}
+	s.stops = append(s.stops, func() error {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		return s.Chart.Uninstall(ctx)
+	})
+	return nil
+}
+
+// Kubectl runs kubectl against the cluster as its admin and returns its output.
+func (s *NodeStack) Kubectl(ctx context.Context, args ...string) (string, error) {
+	return RunKubectl(ctx, s.KubectlBin, s.Node.Kubeconfig, args...)
+}
+
+// Stop stops everything in reverse order of start.
+func (s *NodeStack) Stop() error {
+	var errs []error
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		errs = append(errs, s.stops[i]())
+	}
+	s.stops = nil
+	return errors.Join(errs...)
+}
+
+// WithNodeStack runs fn with a NodeStack of its own (its own Vault and registry), in a
+// fresh folder under /tmp whose name starts with prefix, then stops it and removes the
+// folder: the whole life of a cluster for programs outside the test suite (the demo, the
+// pod start benchmark). The node needs root.
+func WithNodeStack(ctx context.Context, prefix string, progress io.Writer, fn func(*NodeStack) error) (err error) {
+	if os.Geteuid() != 0 {
+		return errors.New("run as root: the node runs containerd, a kubelet and a bridge")
+	}
+	dir, err := os.MkdirTemp("/tmp", prefix) // short: shim sockets live below it
+	if err != nil {
+		return fmt.Errorf("work folder: %w", err)
+	}
+	defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
+	root, err := RepoRoot()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(progress, "finding kube-apiserver, etcd and the node's binaries (the first run builds them, which takes minutes)")
+	assets, err := KubebuilderAssets(ctx, root)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(progress, "building vault-injector and envexec")
+	bins, err := BuildBinaries(ctx, root, dir)
+	if err != nil {
+		return err
+	}
+	reg := StartRegistry(nil)
+	defer reg.Stop()
+	s, err := StartNodeStack(ctx, NodeStackOptions{
+		Root: root, Dir: dir, Assets: assets, Binaries: bins, Registry: reg.Host, Progress: progress,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, s.Stop()) }()
+	return fn(s)
+}
