@@ -101,12 +101,27 @@ type Annotation struct {
 	// fromBankVaults turns a bank-vaults value into ours; nil means it is the same.
 	fromBankVaults func(v string) (string, error)
 	set            func(p *Pod, v string, w *Webhook) error
+	// key and bankVaultsKey are the full keys, set once by withKeys: every pod is looked
+	// up under every one of them, and joining prefix and name there was most of
+	// ParsePod's allocations.
+	key, bankVaultsKey string
+}
+
+// withKeys sets the table's full keys.
+func withKeys(table []Annotation) []Annotation {
+	for i := range table {
+		table[i].key = AnnotationPrefix + table[i].Name
+		if table[i].BankVaults != "" {
+			table[i].bankVaultsKey = BankVaultsPrefix + table[i].BankVaults
+		}
+	}
+	return table
 }
 
 var roleRE = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,128}$`)
 
 // Annotations lists every annotation the webhook reads, in documentation order.
-var Annotations = []Annotation{
+var Annotations = withKeys([]Annotation{
 	{
 		Name: "inject", Type: "bool", Default: "true", BankVaults: "mutate",
 		Doc: `"false" leaves the pod exactly as submitted, even if it holds references. ` +
@@ -268,7 +283,7 @@ var Annotations = []Annotation{
 	initAnnotation("init-memory-request"),
 	initAnnotation("init-cpu-limit"),
 	initAnnotation("init-memory-limit"),
-}
+})
 
 // FromPath tells whether the pod asks for every key of some secrets (from-path): then every
 // app container needs envexec, references or not.
@@ -401,11 +416,11 @@ func ParsePod(annotations map[string]string, serviceAccount string, w Webhook) (
 
 // lookup finds the annotation's value: ours first, then (if enabled) the bank-vaults alias.
 func (a *Annotation) lookup(annotations map[string]string, bankVaults bool) (key, value string, ok bool, err error) {
-	key = AnnotationPrefix + a.Name
+	key = a.key
 	if value, ok = annotations[key]; ok || !bankVaults || a.BankVaults == "" {
 		return key, value, ok, nil
 	}
-	key = BankVaultsPrefix + a.BankVaults
+	key = a.bankVaultsKey
 	if value, ok = annotations[key]; ok && a.fromBankVaults != nil {
 		value, err = a.fromBankVaults(value)
 	}

@@ -133,9 +133,14 @@ func (h *Handler) mutate(ctx context.Context, pod *corev1.Pod) (Response, Outcom
 	}
 	resp := Allowed("")
 	resp.Patch, resp.PatchType = d.Patch, &jsonPatchType
-	for _, c := range d.Report.Containers {
-		log.V(1).Info("wrapped container", "container", c.Name, "init", c.Init, "variables", c.Variables)
+	// Request detail goes at V(1), as for skipped pods: at info, every admitted pod cost an
+	// encoded line and a write to stderr, for what the requests metric already counts.
+	// Denials and errors, which someone must act on, stay at info.
+	if debug := log.V(1); debug.Enabled() {
+		for _, c := range d.Report.Containers {
+			debug.Info("wrapped container", "container", c.Name, "init", c.Init, "variables", c.Variables)
+		}
+		debug.Info("injected pod", "containers", len(d.Report.Containers), "role", d.Config.Role, "vaultAddr", d.Config.VaultAddr)
 	}
-	log.Info("injected pod", "containers", len(d.Report.Containers), "role", d.Config.Role, "vaultAddr", d.Config.VaultAddr)
 	return resp.WithWarnings(warnings...), OutcomeMutated
 }
