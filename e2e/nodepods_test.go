@@ -81,15 +81,7 @@ func (f *nodeFixture) nodePod(name string) *corev1.Pod {
 // createOnNode submits the pod (through the node's webhook) and returns what was stored.
 func (f *nodeFixture) createOnNode(ctx SpecContext, pod *corev1.Pod) *corev1.Pod {
 	GinkgoHelper()
-	// The ServiceAccount admission plugin reads ServiceAccounts from its informer, which
-	// may not have seen the tenant's yet: retry that error only, as its message says.
-	Eventually(ctx, func() error {
-		err := nodeCluster.Client.Create(ctx, pod.DeepCopy())
-		if err != nil && !strings.Contains(err.Error(), "error looking up service account") {
-			return StopTrying("create pod " + pod.Name).Wrap(err)
-		}
-		return err
-	}).WithPolling(100 * time.Millisecond).Should(Succeed())
+	Expect(nodeCluster.CreatePod(ctx, pod.DeepCopy())).To(Succeed())
 	f.pods = append(f.pods, pod.Name)
 	stored := &corev1.Pod{}
 	Expect(nodeCluster.Client.Get(ctx, client.ObjectKeyFromObject(pod), stored)).To(Succeed())

@@ -90,6 +90,7 @@ func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
 	probes.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	probes.HandleFunc("/readyz", srv.ready)
 
+	stop := ctx // ends when the replica is told to stop
 	g, ctx := errgroup.WithContext(ctx)
 	if certManager != nil {
 		g.Go(func() error { return certManager.Run(ctx) })
@@ -100,7 +101,7 @@ func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
 			return nil
 		})
 	}
-	serving := drain(ctx, srv, cfg.ShutdownDelay, log)
+	serving := drain(stop, ctx, srv, cfg.ShutdownDelay, log)
 	g.Go(func() error { return srv.start(serving) })
 	g.Go(func() error { return serveHTTP(serving, "probes", cfg.ProbeAddr, probes, log) })
 	if cfg.MetricsAddr != "0" {
@@ -113,17 +114,21 @@ func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
 	return g.Wait()
 }
 
-// drain returns a context that ends delay after ctx does. Meanwhile the server reports not
-// ready and goes on admitting: the apiserver may still pick this replica until the
-// EndpointSlice change reaches it, and a closed port then fails a pod creation.
-func drain(ctx context.Context, srv *tlsServer, delay time.Duration, log logr.Logger) context.Context {
-	serving, stop := context.WithCancel(context.WithoutCancel(ctx))
+// drain returns a context that ends when group does, but delay later if the replica was
+// told to stop (stop ended): meanwhile the server reports not ready and goes on admitting,
+// since the apiserver may still pick this replica until the EndpointSlice change reaches
+// it, and a closed port then fails a pod creation. A failed component stops it at once.
+func drain(stop, group context.Context, srv *tlsServer, delay time.Duration, log logr.Logger) context.Context {
+	serving, end := context.WithCancel(context.WithoutCancel(group))
 	go func() {
-		<-ctx.Done()
+		defer end()
+		<-group.Done()
+		if stop.Err() == nil {
+			return
+		}
 		srv.stopping.Store(true)
 		log.Info("stopping: not ready, still admitting for the shutdown delay", "delay", delay)
 		time.Sleep(delay)
-		stop()
 	}()
 	return serving
 }

@@ -104,6 +104,33 @@ func TestServeDrains(t *testing.T) {
 	}
 }
 
+// TestServeFailureSkipsDrain: a component that fails (here the probe port is taken) stops
+// the server without the shutdown delay, which is for a replica told to stop.
+func TestServeFailureSkipsDrain(t *testing.T) {
+	dir := t.TempDir()
+	writeCert(t, dir, 1)
+	taken, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg := testConfig(t)
+	cfg.WebhookHost, cfg.WebhookPort = "127.0.0.1", freePort(t)
+	cfg.CertDir, cfg.MetricsAddr, cfg.ProbeAddr = dir, "0", taken.Addr().String()
+	cfg.ShutdownDelay = time.Minute
+
+	done := make(chan error, 1)
+	go func() { done <- webhook.Serve(t.Context(), cfg, logr.Discard()) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "listen probes") {
+			t.Fatalf("Serve = %v, want the probe listener's error", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Serve still running: a failed component waited for the shutdown delay")
+	}
+}
+
 // reviewBody is the review of a pod with a command (no image lookup), with uid u1.
 func reviewBody() string {
 	return `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1",
