@@ -16,12 +16,14 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/vault-injector/vault-injector/e2e/framework"
 )
 
 func TestE2E(t *testing.T) {
 	RegisterFailHandler(Fail)
+	ctrllog.SetLogger(GinkgoLogr) // envtest logs through it; without one it prints a stack
 	RunSpecs(t, "vault-injector e2e")
 }
 
@@ -61,6 +63,8 @@ type nodeEndpoints struct {
 	Chart framework.Chart `json:"chart"`
 	// Kubectl is kubectl at the apiserver's version (hack/tools), for what users run.
 	Kubectl string `json:"kubectl"`
+	// Release is what `make release` published and the chart was installed from.
+	Release framework.Release `json:"release"`
 }
 
 // Shared by the specs of this process; set once in SynchronizedBeforeSuite.
@@ -223,14 +227,14 @@ var _ = ReportAfterEach(func(r SpecReport) {
 // Vault for it.
 func startNode(ctx SpecContext, root, dir, assets string, e endpoints) nodeEndpoints {
 	s, err := framework.StartNodeStack(ctx, framework.NodeStackOptions{
-		Root: root, Dir: dir, Assets: assets, Binaries: e.Binaries, Registry: e.Registry,
+		Root: root, Dir: dir, Assets: assets, Registry: e.Registry,
 		Vault: e.Vault, AuthMount: framework.NodeAuthMount, Progress: GinkgoWriter,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(s.Stop)
 	return nodeEndpoints{
 		API: s.API, Kubectl: s.KubectlBin, Name: s.Node.Name, Dir: s.Node.Dir, Kubeconfig: s.Node.Kubeconfig,
-		Images: s.Images, VaultAddr: s.VaultAddr, Chart: s.Chart,
+		Images: s.Images, VaultAddr: s.VaultAddr, Chart: s.Chart, Release: s.Release,
 	}
 }
 

@@ -29,8 +29,9 @@ func (n *Node) ServeRegistry(ctx context.Context, registry string) (string, erro
 
 // Chart is a release of charts/vault-injector, installed with helm as users install it.
 type Chart struct {
-	// Helm is the helm binary; Dir is the chart's folder.
-	Helm, Dir string
+	// Helm is the helm binary; Source is the chart: a folder, or oci://host/path@sha256:…
+	// from a registry on plain HTTP.
+	Helm, Source string
 	// Kubeconfig is an admin kubeconfig file of the cluster.
 	Kubeconfig string
 	// Release and Namespace name the release; the namespace is created.
@@ -51,8 +52,11 @@ func (c Chart) Install(ctx context.Context, values map[string]any, timeout time.
 	if err := os.WriteFile(file, data, 0o600); err != nil {
 		return "", fmt.Errorf("chart values: %w", err)
 	}
-	return c.Run(ctx, "install", c.Release, c.Dir, "--create-namespace", "--values", file,
-		"--wait", "--timeout", timeout.String())
+	args := []string{"install", c.Release, c.Source, "--create-namespace", "--values", file, "--wait", "--timeout", timeout.String()}
+	if strings.HasPrefix(c.Source, "oci://") {
+		args = append(args, "--plain-http")
+	}
+	return c.Run(ctx, args...)
 }
 
 // Uninstall removes the release and waits for its objects to be gone.

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -22,8 +21,8 @@ import (
 // NodeImages are the images the node's pods run, all pushed to the suite's registry: a
 // real node runs images, not the host's files.
 type NodeImages struct {
-	// Injector is the product image built from this tree by internal/image (what `make
-	// image` builds), by digest: the webhook's --injector-image.
+	// Injector is the product image of the Release published from this tree, by digest:
+	// the webhook's --injector-image.
 	Injector string `json:"injector"`
 	// App holds only /testapp (e2e/testapp), with entrypoint ["/testapp"] and cmd
 	// ["wait"]; it is the pod sandbox image too, and an args-only container's command
@@ -44,30 +43,18 @@ func (i NodeImages) On(registry string) NodeImages {
 // TestAppEntrypoint is the App image's entrypoint.
 var TestAppEntrypoint = []string{"/testapp"}
 
-// PushNodeImages builds the product image from bins (BuildBinaries' static builds) and
-// the test app image, and pushes both to registry (host:port, plain HTTP).
-func PushNodeImages(ctx context.Context, root, dir string, bins Binaries, registry string) (NodeImages, error) {
-	var out NodeImages
-	product, err := image.Build(image.Options{
-		BinDir: filepath.Dir(bins.Webhook), CACerts: "/etc/ssl/certs/ca-certificates.crt",
-		Version: "e2e", Arch: "amd64", Created: time.Unix(0, 0).UTC(),
-	})
-	if err != nil {
-		return out, fmt.Errorf("product image: %w", err)
-	}
-	if out.Injector, err = image.Push(ctx, product, registry+"/vault-injector:e2e", true); err != nil {
-		return out, err
-	}
+// PushTestApp builds e2e/testapp and pushes its image to registry (host:port, plain
+// HTTP), returning its name.
+func PushTestApp(ctx context.Context, root, dir, registry string) (string, error) {
 	app := filepath.Join(dir, "testapp")
 	if err := goBuild(ctx, root, "./e2e/testapp", app, "-trimpath", "-ldflags=-s -w"); err != nil {
-		return out, err
+		return "", err
 	}
 	img, err := testAppImage(app)
 	if err != nil {
-		return out, err
+		return "", err
 	}
-	out.App, err = image.Push(ctx, img, registry+"/e2e/testapp:v1", true)
-	return out, err
+	return image.Push(ctx, img, registry+"/e2e/testapp:v1", true)
 }
 
 // testAppImage is one layer with /testapp and a sticky /tmp, for linux/amd64.

@@ -19,9 +19,8 @@ type NodeStackOptions struct {
 	// and log, and must exist. Its path must be short: the node's folder, at most 38
 	// bytes, is Dir/n.
 	Root, Dir string
-	// Assets holds kube-apiserver and etcd; Binaries are the static builds of this tree.
-	Assets   string
-	Binaries Binaries
+	// Assets holds kube-apiserver and etcd.
+	Assets string
 	// Registry (host:port on loopback, plain HTTP) receives the images.
 	Registry string
 	// Vault gets a Kubernetes auth method for the cluster at AuthMount. When it is empty,
@@ -35,14 +34,17 @@ type NodeStackOptions struct {
 // NodeStack is a cluster as users have one, on this machine: a control plane configured
 // as a cluster's (pods reach it through the kubernetes Service; the ServiceAccount
 // admission plugin runs), a real node (containerd, kubelet, controller-manager,
-// scheduler), the product image and the test app on the registry, and vault-injector
-// installed by helm from charts/vault-injector as a 2-replica Deployment on the node in
+// scheduler), a release of this tree published by `make release` and the test app on the
+// registry, and vault-injector installed by helm from the release's chart, once its
+// signatures and provenance are verified, as a 2-replica Deployment on the node in
 // self-managed certificate mode, which the apiserver calls through its Service. Nothing
 // of the product runs as a host process.
 type NodeStack struct {
 	API    APIEndpoint
 	Node   *Node
 	Images NodeImages
+	// Release is what was published and verified; the chart installed is Release.Chart.
+	Release Release
 	// Vault is the Vault the pods log in to (at AuthMount), and VaultAddr where they
 	// reach it.
 	Vault     VaultClient
@@ -67,9 +69,16 @@ func StartNodeStack(ctx context.Context, o NodeStackOptions) (s *NodeStack, err 
 		}
 	}()
 	step := func(msg string) { fmt.Fprintln(o.Progress, msg) }
-	step("pushing the product image and the test app image to the registry")
-	images, err := PushNodeImages(ctx, o.Root, o.Dir, o.Binaries, o.Registry)
-	if err != nil {
+	step("publishing a release of this tree with make release: image, chart, SBOMs, provenance, signed with a new key")
+	if s.Release, err = PublishRelease(ctx, o.Root, o.Dir, o.Registry); err != nil {
+		return s, err
+	}
+	step("verifying the release as docs/install.md asks: cosign verify of the image and the chart, verify-attestation of the provenance")
+	if err := VerifyRelease(ctx, s.Release, s.Release.PublicKey); err != nil {
+		return s, err
+	}
+	images := NodeImages{Injector: s.Release.Image}
+	if images.App, err = PushTestApp(ctx, o.Root, o.Dir, o.Registry); err != nil {
 		return s, err
 	}
 	step("starting the cluster's control plane: kube-apiserver and etcd as a cluster has them")
@@ -155,8 +164,9 @@ func (s *NodeStack) startControlPlane(ctx context.Context, o NodeStackOptions) e
 	return nil
 }
 
-// installChart installs the chart with the values a platform team would give for this
-// cluster: the image by digest, Vault and its auth mount, the registry on plain HTTP,
+// installChart installs the release's chart from the registry, by the digest that was
+// verified, with the values a platform team would give for this cluster: the image by
+// digest at the address pods pull from, Vault and its auth mount, the registry on plain HTTP,
 // image-volume delivery allowed, and a toleration of the node's taint. Debug logs, so
 // the suite's leak canaries see every line the webhook can write.
 func (s *NodeStack) installChart(ctx context.Context, o NodeStackOptions, registry string) error {
@@ -169,7 +179,7 @@ func (s *NodeStack) installChart(ctx context.Context, o NodeStackOptions, regist
 		return fmt.Errorf("helm folder: %w", err)
 	}
 	s.Chart = Chart{
-		Helm: helm, Dir: filepath.Join(o.Root, "charts", "vault-injector"), Kubeconfig: s.Node.Kubeconfig,
+		Helm: helm, Source: "oci://" + s.Release.Chart, Kubeconfig: s.Node.Kubeconfig,
 		Release: "vault-injector", Namespace: "vault-injector", Home: home,
 	}
 	repo, digest, _ := strings.Cut(s.Images.Injector, "@")
@@ -231,15 +241,10 @@ func WithNodeStack(ctx context.Context, prefix string, progress io.Writer, fn fu
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(progress, "building vault-injector and envexec")
-	bins, err := BuildBinaries(ctx, root, dir)
-	if err != nil {
-		return err
-	}
 	reg := StartRegistry(nil)
 	defer reg.Stop()
 	s, err := StartNodeStack(ctx, NodeStackOptions{
-		Root: root, Dir: dir, Assets: assets, Binaries: bins, Registry: reg.Host, Progress: progress,
+		Root: root, Dir: dir, Assets: assets, Registry: reg.Host, Progress: progress,
 	})
 	if err != nil {
 		return err
