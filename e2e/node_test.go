@@ -27,7 +27,7 @@ var _ = Describe("a pod on a real kubelet", Label("node", "vault"), func() {
 		log := waitForApp(ctx, f.Namespace, "app", "app")
 		GinkgoWriter.Printf("injected pod: created to application up in %s\n", time.Since(begin).Round(time.Millisecond))
 		expectGotSecret(log, 0)
-		expectNoLeakOnNode(ctx, f, stored, "app")
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"})
 	}, SpecTimeout(3*time.Minute))
 
 	It("wraps a native sidecar (an init container with restartPolicy Always) and the app after it", func(ctx SpecContext) {
@@ -43,7 +43,7 @@ var _ = Describe("a pod on a real kubelet", Label("node", "vault"), func() {
 
 		expectGotSecret(waitForApp(ctx, f.Namespace, "sidecar", "sidecar"), 0)
 		expectGotSecret(waitForApp(ctx, f.Namespace, "sidecar", "app"), 0)
-		expectNoLeakOnNode(ctx, f, stored, "sidecar", "app")
+		expectNoLeakOnNode(ctx, f, stored, []string{"sidecar", "app"})
 	}, SpecTimeout(3*time.Minute))
 
 	It("runs under Pod Security restricted: RuntimeDefault seccomp, read-only root, non-root", func(ctx SpecContext) {
@@ -64,7 +64,7 @@ var _ = Describe("a pod on a real kubelet", Label("node", "vault"), func() {
 		Expect(status).To(MatchRegexp(`(?m)^NoNewPrivs:\s+1$`))
 		_, err = kubectl(ctx, "exec", "-n", f.Namespace, "restricted", "-c", "app", "--", "/testapp", "write", "/probe", "x")
 		Expect(err).To(MatchError(ContainSubstring("read-only file system")))
-		expectNoLeakOnNode(ctx, f, stored, "app")
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"})
 	}, SpecTimeout(3*time.Minute))
 
 	It("runs an args-only container with the entrypoint the webhook looked up in the registry", func(ctx SpecContext) {
@@ -103,7 +103,7 @@ var _ = Describe("envexec from an image volume on a real kubelet", Label("node",
 		log := waitForApp(ctx, f.Namespace, "image-volume", "app")
 		GinkgoWriter.Printf("image-volume pod: created to application up in %s\n", time.Since(begin).Round(time.Millisecond))
 		expectGotSecret(log, 0)
-		expectNoLeakOnNode(ctx, f, stored, "app")
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"})
 	}, SpecTimeout(3*time.Minute))
 })
 

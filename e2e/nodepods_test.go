@@ -94,6 +94,15 @@ func podLogs(ctx SpecContext, namespace, pod, container string) (string, error) 
 	return string(data), err
 }
 
+// appLog is `kubectl logs` of container "app" of the pod: envexec's lines and the test
+// app's.
+func appLog(ctx SpecContext, f *nodeFixture, pod string) string {
+	GinkgoHelper()
+	log, err := podLogs(ctx, f.Namespace, pod, "app")
+	Expect(err).NotTo(HaveOccurred())
+	return log
+}
+
 // waitForApp waits until the test app in the container said it is up and returns its
 // log (envexec's own lines included, as kubectl logs shows both streams); it stops at
 // once when the pod can no longer get there (a container failed or cannot start).
@@ -145,15 +154,51 @@ func kubectl(ctx context.Context, args ...string) (string, error) {
 	return framework.RunKubectl(ctx, env.Node.Kubectl, env.Node.Kubeconfig, args...)
 }
 
+// nodeEnvFile is where the app of nodeEnvPod writes its environment, in the emptyDir "out".
+const nodeEnvFile = "/out/env"
+
+// nodeEnvPod is nodePod with vars instead of DB_PASSWORD and annotations, whose app
+// writes the environment it received to nodeEnvFile (testapp envfile) and waits.
+func (f *nodeFixture) nodeEnvPod(name string, vars []corev1.EnvVar, annotations map[string]string) *corev1.Pod {
+	pod := f.nodePod(name)
+	pod.Annotations = annotations
+	c := &pod.Spec.Containers[0]
+	c.Command, c.Env = []string{"/testapp", "envfile", nodeEnvFile}, vars
+	c.VolumeMounts = []corev1.VolumeMount{{Name: "out", MountPath: "/out"}}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "out", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	return pod
+}
+
+// runNodeEnvPod creates the pod on the node, waits for its app, and returns what was
+// stored and the environment the app received, read from its file with kubectl exec.
+func (f *nodeFixture) runNodeEnvPod(ctx SpecContext, pod *corev1.Pod) (*corev1.Pod, map[string]string) {
+	GinkgoHelper()
+	stored := f.createOnNode(ctx, pod)
+	expectInjectedFrom(stored, "app")
+	waitForApp(ctx, f.Namespace, pod.Name, "app")
+	out, err := kubectl(ctx, "exec", "-n", f.Namespace, pod.Name, "-c", "app", "--", "/testapp", "cat", nodeEnvFile)
+	Expect(err).NotTo(HaveOccurred())
+	got := map[string]string{}
+	for _, kv := range strings.Split(strings.TrimSuffix(out, "\x00"), "\x00") {
+		name, value, ok := strings.Cut(kv, "=")
+		Expect(ok).To(BeTrue(), "malformed environment entry of %d bytes", len(kv))
+		got[name] = value
+	}
+	return stored, got
+}
+
 // expectNoLeakOnNode checks, through kubectl, every place a user or operator looks at a
 // running pod: each container's log, describe, the stored pod, the namespace's events,
 // and the environment an exec session in each running container gets from the kubelet;
-// plus the node webhook's log. The exec environments must hold the reference: the
-// canary is absent because envexec resolved it only for the application's process.
-func expectNoLeakOnNode(ctx SpecContext, f *nodeFixture, pod *corev1.Pod, running ...string) {
+// plus the node webhook's log. The exec environments must hold the container's spec
+// (references, not values): envexec resolved them only for the application's process.
+// The canary of f is checked, and extra ones.
+func expectNoLeakOnNode(ctx SpecContext, f *nodeFixture, pod *corev1.Pod, running []string, extra ...string) {
 	GinkgoHelper()
 	places := map[string][]byte{}
+	specs := map[string]corev1.Container{}
 	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
+		specs[c.Name] = c
 		out, err := kubectl(ctx, "logs", "-n", f.Namespace, pod.Name, "-c", c.Name)
 		Expect(err).NotTo(HaveOccurred())
 		places["kubectl logs -c "+c.Name] = []byte(out)
@@ -161,7 +206,11 @@ func expectNoLeakOnNode(ctx SpecContext, f *nodeFixture, pod *corev1.Pod, runnin
 	for _, c := range running {
 		out, err := kubectl(ctx, "exec", "-n", f.Namespace, pod.Name, "-c", c, "--", "/testapp", "env")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(out).To(ContainSubstring("DB_PASSWORD="+f.Ref("db", "password")), "kubectl exec %s env shows the container's spec", c)
+		for _, e := range specs[c].Env {
+			if e.Value != "" && !strings.Contains(e.Value, "$(") { // the kubelet expands $(VAR)
+				Expect(out).To(ContainSubstring(e.Name+"="+e.Value), "kubectl exec %s env shows the container's spec", c)
+			}
+		}
 		places["kubectl exec -c "+c+" -- env"] = []byte(out)
 	}
 	for name, args := range map[string][]string{
@@ -178,5 +227,7 @@ func expectNoLeakOnNode(ctx SpecContext, f *nodeFixture, pod *corev1.Pod, runnin
 	Expect(err).NotTo(HaveOccurred())
 	Expect(webhookLog).To(ContainSubstring(f.Namespace), "a webhook replica logged this pod")
 	places["kubectl logs of the webhook replicas"] = []byte(webhookLog)
-	expectNoLeak(f.canary, places)
+	for _, canary := range append([]string{f.canary}, extra...) {
+		expectNoLeak(canary, places)
+	}
 }

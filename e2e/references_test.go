@@ -15,13 +15,14 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-// Every form of the reference language (docs/references.md), each through the real
-// webhook, apiserver, Vault and envexec, with its own canaries and the leak check.
-var _ = Describe("a pod using the reference language", Label("vault"), func() {
-	var f *fixture
+// Every form of the reference language (docs/references.md), each in a pod on the real
+// node, through the chart's webhook, the apiserver, Vault and the released envexec, with
+// its own canaries and the leak check.
+var _ = Describe("a pod using the reference language", Label("node", "vault"), func() {
+	var f *nodeFixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newFixture(ctx)
+		f = newNodeFixture(ctx, nil)
 	})
 
 	newCanary := func() string { return "canary-" + rand.Text() }
@@ -29,28 +30,28 @@ var _ = Describe("a pod using the reference language", Label("vault"), func() {
 	It("gets references inside text, the text around them kept", func(ctx SpecContext) {
 		user := newCanary()
 		Expect(f.PutSecret(ctx, "app", map[string]string{"user": user})).To(Succeed())
-		p, got := f.runEnvPod(ctx, envPod(f, "inline", envVars(
+		stored, got := f.runNodeEnvPod(ctx, f.nodeEnvPod("inline", envVars(
 			"DATABASE_URL", "postgres://${"+f.Ref("app", "user")+"}:${"+f.Ref("db", "password")+"}@db:5432/app",
 			"NOT_A_REF", "${HOME} and the vault: stay",
 		), nil))
 
 		Expect(got).To(HaveKeyWithValue("DATABASE_URL", "postgres://"+user+":"+f.canary+"@db:5432/app"))
 		Expect(got).To(HaveKeyWithValue("NOT_A_REF", "${HOME} and the vault: stay"))
-		f.expectNoLeakAnywhere(ctx, p, nil, f.canary, user)
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"}, f.canary, user)
 	}, SpecTimeout(2*time.Minute))
 
 	It("gets the KV v2 version a reference pins", func(ctx SpecContext) {
 		v1, v2 := newCanary(), newCanary()
 		Expect(f.PutSecret(ctx, "rotated", map[string]string{"token": v1})).To(Succeed())
 		Expect(f.PutSecret(ctx, "rotated", map[string]string{"token": v2})).To(Succeed())
-		p, got := f.runEnvPod(ctx, envPod(f, "pinned", envVars(
+		stored, got := f.runNodeEnvPod(ctx, f.nodeEnvPod("pinned", envVars(
 			"PINNED", f.Ref("rotated", "token")+"#1",
 			"LATEST", f.Ref("rotated", "token"),
 		), nil))
 
 		Expect(got).To(HaveKeyWithValue("PINNED", v1))
 		Expect(got).To(HaveKeyWithValue("LATEST", v2))
-		f.expectNoLeakAnywhere(ctx, p, nil, v1, v2)
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"}, v1, v2)
 	}, SpecTimeout(2*time.Minute))
 
 	It("gets a certificate and its private key from one PKI write", func(ctx SpecContext) {
@@ -58,7 +59,7 @@ var _ = Describe("a pod using the reference language", Label("vault"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		cn := "app." + f.Namespace + ".svc"
 		write := ">>vault:pki/issue/" + role + "#%s#" + `{"common_name":"` + cn + `","ttl":"10m"}`
-		p, got := f.runEnvPod(ctx, envPod(f, "pki", envVars(
+		stored, got := f.runNodeEnvPod(ctx, f.nodeEnvPod("pki", envVars(
 			"TLS_CERT", strings.Replace(write, "%s", "certificate", 1),
 			"TLS_KEY", strings.Replace(write, "%s", "private_key", 1),
 		), map[string]string{"vault-injector.io/log-level": "debug"}))
@@ -71,12 +72,12 @@ var _ = Describe("a pod using the reference language", Label("vault"), func() {
 		key, err := x509.ParseECPrivateKey(block.Bytes)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(key.PublicKey.Equal(cert.PublicKey)).To(BeTrue(), "the key matches the certificate")
-		_, stderr := p.Logs("app")
-		Expect(strings.Count(string(stderr), `"msg":"writing secret"`)).To(Equal(1), "one write for both variables")
+		log := appLog(ctx, f, stored.Name)
+		Expect(strings.Count(log, `"msg":"writing secret"`)).To(Equal(1), "one write for both variables")
 
 		// One line of the key's PEM: a log would hold the PEM with its newlines escaped.
 		keyLine := strings.Split(got["TLS_KEY"], "\n")[1]
-		f.expectNoLeakAnywhere(ctx, p, nil, keyLine)
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"}, keyLine)
 	}, SpecTimeout(2*time.Minute))
 
 	It("decrypts transit ciphertexts with the key its annotation names", func(ctx SpecContext) {
@@ -86,20 +87,20 @@ var _ = Describe("a pod using the reference language", Label("vault"), func() {
 		ct, err := f.Encrypt(ctx, key, plain)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(ct).To(HavePrefix("vault:v1:"))
-		p, got := f.runEnvPod(ctx, envPod(f, "transit", envVars(
+		stored, got := f.runNodeEnvPod(ctx, f.nodeEnvPod("transit", envVars(
 			"API_KEY", ct,
 			"INLINE", "key=${"+ct+"}",
 		), map[string]string{"vault-injector.io/transit-key": key}))
 
 		Expect(got).To(HaveKeyWithValue("API_KEY", plain))
 		Expect(got).To(HaveKeyWithValue("INLINE", "key="+plain))
-		f.expectNoLeakAnywhere(ctx, p, nil, plain)
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"}, plain)
 	}, SpecTimeout(2*time.Minute))
 
 	It("gets every key of the secrets its from-path annotation names, its own variables winning", func(ctx SpecContext) {
 		a, b := newCanary(), newCanary()
 		Expect(f.PutSecret(ctx, "common", map[string]string{"FROM_A": a, "FROM_B": b, "GREETING": "from vault"})).To(Succeed())
-		p, got := f.runEnvPod(ctx, envPod(f, "from-path", envVars(
+		stored, got := f.runNodeEnvPod(ctx, f.nodeEnvPod("from-path", envVars(
 			"DB_PASSWORD", f.Ref("db", "password"),
 			"GREETING", "hello",
 		), map[string]string{"vault-injector.io/from-path": f.SecretPath("common")}))
@@ -108,7 +109,7 @@ var _ = Describe("a pod using the reference language", Label("vault"), func() {
 		Expect(got).To(HaveKeyWithValue("FROM_B", b))
 		Expect(got).To(HaveKeyWithValue("GREETING", "hello"), "the container's own variable wins")
 		Expect(got).To(HaveKeyWithValue("DB_PASSWORD", f.canary))
-		f.expectNoLeakAnywhere(ctx, p, nil, a, b, f.canary)
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"}, a, b, f.canary)
 	}, SpecTimeout(2*time.Minute))
 
 	// The webhook wraps only containers holding references, so a pod whose only
@@ -117,15 +118,15 @@ var _ = Describe("a pod using the reference language", Label("vault"), func() {
 	It("gets the keys of its from-path secrets with no reference in its env", func(ctx SpecContext) {
 		a := newCanary()
 		Expect(f.PutSecret(ctx, "common", map[string]string{"FROM_A": a})).To(Succeed())
-		p, got := f.runEnvPod(ctx, envPod(f, "from-path-only", envVars("GREETING", "hello"),
+		stored, got := f.runNodeEnvPod(ctx, f.nodeEnvPod("from-path-only", envVars("GREETING", "hello"),
 			map[string]string{"vault-injector.io/from-path": f.SecretPath("common")}))
 
 		Expect(got).To(HaveKeyWithValue("FROM_A", a))
-		f.expectNoLeakAnywhere(ctx, p, nil, a)
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"}, a)
 	}, SpecTimeout(2*time.Minute))
 
 	It("starts without the variables whose secret is missing, with ignore-missing", func(ctx SpecContext) {
-		p, got := f.runEnvPod(ctx, envPod(f, "ignore-missing", envVars(
+		stored, got := f.runNodeEnvPod(ctx, f.nodeEnvPod("ignore-missing", envVars(
 			"DB_PASSWORD", f.Ref("db", "password"),
 			"NO_SECRET", f.Ref("absent", "password"),
 			"NO_KEY", "x=${"+f.Ref("db", "nope")+"}",
@@ -134,15 +135,15 @@ var _ = Describe("a pod using the reference language", Label("vault"), func() {
 		Expect(got).To(HaveKeyWithValue("DB_PASSWORD", f.canary))
 		Expect(got).NotTo(HaveKey("NO_SECRET"))
 		Expect(got).NotTo(HaveKey("NO_KEY"))
-		_, stderr := p.Logs("app")
+		log := appLog(ctx, f, stored.Name)
 		for _, name := range []string{"NO_SECRET", "NO_KEY"} {
-			Expect(string(stderr)).To(MatchRegexp(`"level":"WARN","msg":"secret missing, variable left unset".*"variable":"%s"`, name))
+			Expect(log).To(MatchRegexp(`"level":"WARN","msg":"secret missing, variable left unset".*"variable":"%s"`, name))
 		}
-		f.expectNoLeakAnywhere(ctx, p, nil, f.canary)
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"}, f.canary)
 	}, SpecTimeout(2*time.Minute))
 
 	It("reads bao: references like vault: ones", func(ctx SpecContext) {
-		p, got := f.runEnvPod(ctx, envPod(f, "bao", envVars(
+		stored, got := f.runNodeEnvPod(ctx, f.nodeEnvPod("bao", envVars(
 			"API_PATH", "bao:"+f.SecretPath("db")+"#password",
 			"CLI_PATH", "bao:secret/"+f.Namespace+"/db#password",
 			"INLINE", "pw=${bao:"+f.SecretPath("db")+"#password}",
@@ -151,9 +152,9 @@ var _ = Describe("a pod using the reference language", Label("vault"), func() {
 		Expect(got).To(HaveKeyWithValue("API_PATH", f.canary))
 		Expect(got).To(HaveKeyWithValue("CLI_PATH", f.canary))
 		Expect(got).To(HaveKeyWithValue("INLINE", "pw="+f.canary))
-		_, stderr := p.Logs("app")
-		Expect(strings.Count(string(stderr), `"msg":"reading secret"`)).To(Equal(1), "both path forms share one read")
-		f.expectNoLeakAnywhere(ctx, p, nil, f.canary)
+		log := appLog(ctx, f, stored.Name)
+		Expect(strings.Count(log, `"msg":"reading secret"`)).To(Equal(1), "both path forms share one read")
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"}, f.canary)
 	}, SpecTimeout(2*time.Minute))
 
 	It("applies base64 and JSON transforms", func(ctx SpecContext) {
@@ -163,7 +164,7 @@ var _ = Describe("a pod using the reference language", Label("vault"), func() {
 		Expect(f.PutSecret(ctx, "encoded", map[string]string{
 			"tls": base64.StdEncoding.EncodeToString([]byte(keyPEM)), "conf": string(conf),
 		})).To(Succeed())
-		p, got := f.runEnvPod(ctx, envPod(f, "transforms", envVars(
+		stored, got := f.runNodeEnvPod(ctx, f.nodeEnvPod("transforms", envVars(
 			"TLS_KEY", f.Ref("encoded", "tls")+" | b64dec",
 			"DB_PASSWORD", f.Ref("encoded", "conf")+" | json db.password",
 			"DB_HOST", "host=${"+f.Ref("encoded", "conf")+" | json db.hosts.1}",
@@ -176,7 +177,7 @@ var _ = Describe("a pod using the reference language", Label("vault"), func() {
 		Expect(got).To(HaveKeyWithValue("DB_HOST", "host=b"))
 		Expect(got).To(HaveKeyWithValue("TEMPLATE", keyPEM))
 		Expect(got).To(HaveKeyWithValue("REENCODED", base64.StdEncoding.EncodeToString([]byte(f.canary))))
-		f.expectNoLeakAnywhere(ctx, p, nil, strings.Split(keyPEM, "\n")[1], pw, f.canary)
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"}, strings.Split(keyPEM, "\n")[1], pw, f.canary)
 	}, SpecTimeout(2*time.Minute))
 })
 

@@ -12,6 +12,13 @@
 //	testapp write FILE TEXT   write TEXT to FILE, then wait (a read-only root makes it fail)
 //	testapp has VAR SHA256    print "match" or "mismatch" for the SHA-256 of $VAR, then wait,
 //	                          so a spec proves the value arrived without it being printed
+//	testapp envfile FILE      write the environment to FILE, NUL-separated (values may hold
+//	                          newlines) and renamed into place, then wait: a spec reads it
+//	                          with kubectl exec, and nothing of it is printed
+//	testapp daemon VAR SHA256 as has, plus the parent's PID, and touch /tmp/ready for exec
+//	                          probes; on SIGTERM print "term" and exit 42, so the container's
+//	                          exit code is known to be the application's
+//	testapp signal PID SIG    send signal SIG (TERM, INT, HUP) to PID and exit
 package main
 
 import (
@@ -21,6 +28,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -71,13 +79,45 @@ var commands = map[string]command{
 		return wait(stdout)
 	}},
 	"has": {2, func(args []string, stdout io.Writer) error {
-		sum := sha256.Sum256([]byte(os.Getenv(args[0])))
-		if hex.EncodeToString(sum[:]) == args[1] {
-			fmt.Fprintln(stdout, "match")
-		} else {
-			fmt.Fprintln(stdout, "mismatch")
+		fmt.Fprintln(stdout, match(args[0], args[1]))
+		return wait(stdout)
+	}},
+	"envfile": {1, func(args []string, stdout io.Writer) error {
+		var b []byte
+		for _, kv := range os.Environ() {
+			b = append(append(b, kv...), 0)
+		}
+		if err := os.WriteFile(args[0]+".tmp", b, 0o600); err != nil {
+			return err
+		}
+		if err := os.Rename(args[0]+".tmp", args[0]); err != nil {
+			return err
 		}
 		return wait(stdout)
+	}},
+	"daemon": {2, func(args []string, stdout io.Writer) error {
+		stop := make(chan os.Signal, 1)
+		signal.Notify(stop, syscall.SIGTERM)
+		fmt.Fprintln(stdout, match(args[0], args[1]))
+		if err := os.WriteFile("/tmp/ready", []byte("ready\n"), 0o644); err != nil { //nolint:gosec // read by probes
+			return err
+		}
+		fmt.Fprintf(stdout, "ready pid=%d uid=%d ppid=%d\n", os.Getpid(), os.Getuid(), os.Getppid())
+		<-stop
+		fmt.Fprintln(stdout, "term")
+		os.Exit(42)
+		return nil
+	}},
+	"signal": {2, func(args []string, _ io.Writer) error {
+		pid, err := strconv.Atoi(args[0])
+		if err != nil {
+			return err
+		}
+		sig, ok := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP}[args[1]]
+		if !ok {
+			return fmt.Errorf("signal %q: want TERM, INT or HUP", args[1])
+		}
+		return syscall.Kill(pid, sig)
 	}},
 }
 
@@ -87,9 +127,18 @@ func run(args []string, stdout io.Writer) error {
 	}
 	c, ok := commands[args[0]]
 	if !ok || len(args)-1 != c.args {
-		return fmt.Errorf("usage: testapp [now | hash VAR | wait | env | cat FILE | write FILE TEXT | has VAR SHA256], not %q", args)
+		return fmt.Errorf("usage: testapp [now | hash VAR | wait | env | cat FILE | write FILE TEXT | has VAR SHA256 | envfile FILE | daemon VAR SHA256 | signal PID SIG], not %q", args)
 	}
 	return c.run(args[1:], stdout)
+}
+
+// match is "match" when $name's SHA-256 is want in hex, else "mismatch".
+func match(name, want string) string {
+	sum := sha256.Sum256([]byte(os.Getenv(name)))
+	if hex.EncodeToString(sum[:]) == want {
+		return "match"
+	}
+	return "mismatch"
 }
 
 // wait says it is up, then blocks until the kubelet stops the container.
