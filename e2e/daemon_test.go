@@ -3,64 +3,73 @@
 package e2e
 
 import (
-	"os"
-	"path/filepath"
-	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// daemonScript is an application that stops on SIGTERM with its own exit code, so the
-// spec can tell the code is the application's and not envexec's. It writes its secret,
-// then its PID and its parent's ($$$$ is the kubelet's escape for the shell's $$), and
-// waits in a way SIGTERM interrupts (a foreground sleep would defer the trap).
-const daemonScript = `trap 'echo term > /out/term; exit 42' TERM
-printf %s "$DB_PASSWORD" > /out/secret
-echo "pid=$$$$ ppid=$PPID"
-sleep 600 & wait`
-
-var _ = Describe("a pod in daemon mode", Label("vault"), func() {
-	var f *fixture
-
-	BeforeEach(func(ctx SpecContext) {
-		f = newFixture(ctx)
-	})
-
-	It("keeps envexec as PID 1 and parent of the application, which gets SIGTERM and whose exit code is the container's", func(ctx SpecContext) {
-		pod := appPod(f, "daemon", f.Ref("db", "password"), map[string]string{"vault-injector.io/daemon": "true"})
-		pod.Spec.Containers[0].Args = []string{daemonScript}
-		stored := f.create(ctx, pod)
+// A daemon-mode pod on the real node: envexec stays PID 1, the kubelet's exec probes run
+// beside it, and the container stops as the kubelet stops one, by SIGTERM to PID 1.
+var _ = Describe("a pod in daemon mode", Label("node", "vault"), func() {
+	It("keeps envexec as PID 1 and parent of the application, passes exec probes, and exits with the application's code on SIGTERM", func(ctx SpecContext) {
+		f := newNodeFixture(ctx, nil)
+		pod := f.nodePod("daemon")
+		pod.Annotations = map[string]string{"vault-injector.io/daemon": "true"}
+		c := &pod.Spec.Containers[0]
+		// The app stops on SIGTERM with code 42, so the container's code is known to be its own.
+		c.Command = []string{"/testapp", "daemon", "DB_PASSWORD", sha256Hex(f.canary)}
+		ready := corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"/testapp", "cat", "/tmp/ready"}}}
+		c.ReadinessProbe = &corev1.Probe{ProbeHandler: ready, PeriodSeconds: 1}
+		c.LivenessProbe = &corev1.Probe{ProbeHandler: ready, PeriodSeconds: 2, FailureThreshold: 5}
+		stored := f.createOnNode(ctx, pod)
+		expectInjectedFrom(stored, "app")
 		Expect(stored.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: "ENVEXEC_DAEMON", Value: "true"}))
-		p := f.start(ctx, stored)
-		Eventually(ctx, marker(p, "app")).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
 
-		By("checking the application is a child of envexec, which is PID 1")
-		Eventually(ctx, func() string { stdout, _ := p.Logs("app"); return string(stdout) }).
-			Should(MatchRegexp(`^pid=([2-9]|\d\d+) ppid=1\n$`))
-		cmdline, _, err := p.Exec(ctx, "app", "/bin/cat", "/proc/1/cmdline")
+		By("checking the application got its secret as a child of envexec, which is PID 1")
+		log := waitForApp(ctx, f.Namespace, "daemon", "app")
+		Expect(log).To(MatchRegexp(`(?m)^match$`))
+		Expect(log).To(MatchRegexp(`(?m)^ready pid=([2-9]|\d\d+) uid=0 ppid=1$`))
+		cmdline, err := kubectl(ctx, "exec", "-n", f.Namespace, "daemon", "-c", "app", "--", "/testapp", "cat", "/proc/1/cmdline")
 		Expect(err).NotTo(HaveOccurred())
 		// envexec re-executed itself with a clean environment, handing the original over
 		// through a sealed memfd (docs/envexec.md).
-		Expect(string(cmdline)).To(MatchRegexp("^/vault-injector/envexec\x00--environ-fd\x00[0-9]+\x00--\x00/bin/sh\x00"))
+		Expect(cmdline).To(MatchRegexp("^/vault-injector/envexec\x00--environ-fd\x00[0-9]+\x00--\x00/testapp\x00daemon\x00"))
+
+		By("checking the kubelet's exec probes pass: the pod turns Ready and stays running")
+		Eventually(ctx, func() (bool, error) {
+			var p corev1.Pod
+			err := nodeCluster.Client.Get(ctx, client.ObjectKeyFromObject(stored), &p)
+			for _, cond := range p.Status.Conditions {
+				if cond.Type == corev1.PodReady {
+					return cond.Status == corev1.ConditionTrue, err
+				}
+			}
+			return false, err
+		}).WithPolling(250 * time.Millisecond).Should(BeTrue())
 
 		By("checking no process but the application holds the value: not envexec, not an exec'd one")
-		envexecEnv, _, err := p.Exec(ctx, "app", "/bin/cat", "/proc/1/environ")
+		environ, err := kubectl(ctx, "exec", "-n", f.Namespace, "daemon", "-c", "app", "--", "/testapp", "cat", "/proc/1/environ")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(envexecEnv).To(BeEmpty(), "envexec runs with an empty environment: no GODEBUG or SSL_CERT_FILE of the pod's reaches it")
-		f.expectNoLeakAnywhere(ctx, p, map[string][]byte{"envexec's environment": envexecEnv}, f.canary)
+		Expect(environ).To(BeEmpty(), "envexec runs with an empty environment: no GODEBUG or SSL_CERT_FILE of the pod's reaches it")
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"})
 
 		By("stopping the container as the kubelet does: SIGTERM to its PID 1")
-		Expect(p.Signal("app", syscall.SIGTERM)).To(Succeed())
-		Expect(p.Wait(ctx, "app")).To(Equal(42), "the application's exit code")
-		data, err := os.ReadFile(filepath.Join(p.VolumeDir("out"), "term"))
-		Expect(err).NotTo(HaveOccurred(), "the application trapped SIGTERM")
-		Expect(string(data)).To(Equal("term\n"))
-		_, stderr := p.Logs("app")
-		Expect(string(stderr)).To(ContainSubstring(`"msg":"application exited"`))
-		Expect(string(stderr)).To(ContainSubstring(`"exitCode":42`))
-		expectNoLeak(f.canary, map[string][]byte{"envexec stderr": stderr})
-	}, SpecTimeout(2*time.Minute))
+		_, err = kubectl(ctx, "exec", "-n", f.Namespace, "daemon", "-c", "app", "--", "/testapp", "signal", "1", "TERM")
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(ctx, func() (*corev1.ContainerStateTerminated, error) {
+			var p corev1.Pod
+			if err := nodeCluster.Client.Get(ctx, client.ObjectKeyFromObject(stored), &p); err != nil || len(p.Status.ContainerStatuses) == 0 {
+				return nil, err
+			}
+			return p.Status.ContainerStatuses[0].State.Terminated, nil
+		}).WithPolling(250*time.Millisecond).Should(HaveField("ExitCode", BeEquivalentTo(42)), "the application's exit code is the container's")
+		log = appLog(ctx, f, "daemon")
+		Expect(log).To(MatchRegexp(`(?m)^term$`), "the application got the SIGTERM")
+		Expect(log).To(ContainSubstring(`"msg":"application exited"`))
+		Expect(log).To(ContainSubstring(`"exitCode":42`))
+		expectNoLeak(f.canary, map[string][]byte{"kubectl logs after the stop": []byte(log)})
+	}, SpecTimeout(3*time.Minute))
 })
