@@ -59,13 +59,7 @@ var _ = Describe("a pod in daemon mode", Label("node", "vault"), func() {
 		By("stopping the container as the kubelet does: SIGTERM to its PID 1")
 		_, err = kubectl(ctx, "exec", "-n", f.Namespace, "daemon", "-c", "app", "--", "/testapp", "signal", "1", "TERM")
 		Expect(err).NotTo(HaveOccurred())
-		Eventually(ctx, func() (*corev1.ContainerStateTerminated, error) {
-			var p corev1.Pod
-			if err := nodeCluster.Client.Get(ctx, client.ObjectKeyFromObject(stored), &p); err != nil || len(p.Status.ContainerStatuses) == 0 {
-				return nil, err
-			}
-			return p.Status.ContainerStatuses[0].State.Terminated, nil
-		}).WithPolling(250*time.Millisecond).Should(HaveField("ExitCode", BeEquivalentTo(42)), "the application's exit code is the container's")
+		Eventually(ctx, appTerminated(ctx, stored)).WithPolling(250*time.Millisecond).Should(HaveField("ExitCode", BeEquivalentTo(42)), "the application's exit code is the container's")
 		log = appLog(ctx, f, "daemon")
 		Expect(log).To(MatchRegexp(`(?m)^term$`), "the application got the SIGTERM")
 		Expect(log).To(ContainSubstring(`"msg":"application exited"`))

@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -22,34 +21,39 @@ const (
 	exitUnreachable = 6
 )
 
-var _ = Describe("a pod whose secret cannot be fetched", Label("vault"), func() {
-	var f *fixture
+// These run on the real node: the kubelet shows envexec's exit code as the container's
+// and its failure record in kubectl logs.
+var _ = Describe("a pod whose secret cannot be fetched", Label("node", "vault"), func() {
+	var f *nodeFixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newFixture(ctx)
+		f = newNodeFixture(ctx, nil)
 	})
 
-	// failing runs the pod and expects the app container to stop with code before the
+	// failing runs the pod and expects container "app" to stop with code before the
 	// application ever ran; it returns envexec's failure record.
 	failing := func(ctx SpecContext, value string, annotations map[string]string, code int) map[string]any {
-		p := f.start(ctx, f.create(ctx, appPod(f, "app", value, annotations)))
-		Expect(p.Wait(ctx, "app")).To(Equal(code))
-		stdout, stderr := p.Logs("app")
-		Expect(stdout).To(BeEmpty(), "the application must not have started")
-		Expect(filepath.Join(p.VolumeDir("out"), markerFile)).NotTo(BeAnExistingFile())
-		expectNoLeak(f.canary, map[string][]byte{"envexec stderr": stderr})
-		return envexecFailure(stderr)
+		pod := f.nodePod("app")
+		pod.Annotations = annotations
+		pod.Spec.Containers[0].Env[0].Value = value
+		stored := f.createOnNode(ctx, pod)
+		expectInjectedFrom(stored, "app")
+		Eventually(ctx, appTerminated(ctx, stored)).WithPolling(250*time.Millisecond).Should(HaveField("ExitCode", BeEquivalentTo(code)), "envexec's exit code is the container's")
+		log := appLog(ctx, f, "app")
+		Expect(log).NotTo(ContainSubstring("ready pid="), "the application must not have started")
+		expectNoLeak(f.canary, map[string][]byte{"kubectl logs": []byte(log)})
+		return envexecFailure([]byte(log))
 	}
 
 	It("stops the container when the secret does not exist, naming the variable and path", func(ctx SpecContext) {
 		failure := failing(ctx, f.Ref("absent", "password"), nil, exitSecret)
 		Expect(failure).To(HaveKeyWithValue("variables", ContainElement("DB_PASSWORD")))
 		Expect(failure).To(HaveKeyWithValue("path", f.SecretPath("absent")))
-	}, SpecTimeout(2*time.Minute))
+	}, SpecTimeout(3*time.Minute))
 
 	It("stops the container when the pod logs in with a role bound to another ServiceAccount", func(ctx SpecContext) {
 		Expect(f.AddServiceAccount(ctx, "other")).To(Succeed())
-		Expect(env.Vault.PutRole(ctx, framework.KubernetesAuthMount, framework.Role{
+		Expect(env.Vault.PutRole(ctx, framework.NodeAuthMount, framework.Role{
 			Name: "other-" + f.Namespace, Namespaces: []string{f.Namespace},
 			ServiceAccounts: []string{"other"}, Policies: []string{f.Policy()},
 		})).To(Succeed())
@@ -57,16 +61,16 @@ var _ = Describe("a pod whose secret cannot be fetched", Label("vault"), func() 
 		failure := failing(ctx, f.Ref("db", "password"),
 			map[string]string{"vault-injector.io/role": "other-" + f.Namespace}, exitLogin)
 		Expect(failure).To(HaveKeyWithValue("error", ContainSubstring("other-"+f.Namespace)))
-	}, SpecTimeout(2*time.Minute))
+	}, SpecTimeout(3*time.Minute))
 
 	It("stops the container when Vault is down, once the start-up deadline passes", func(ctx SpecContext) {
-		down := env.DownVaultAddr
+		down := env.Node.DownVaultAddr
 		failure := failing(ctx, f.Ref("db", "password"), map[string]string{
 			"vault-injector.io/vault-addr": down,
 			"vault-injector.io/timeout":    "3s",
 		}, exitUnreachable)
 		Expect(failure).To(HaveKeyWithValue("error", ContainSubstring(down[len("http://"):])))
-	}, SpecTimeout(2*time.Minute))
+	}, SpecTimeout(3*time.Minute))
 })
 
 // envexecFailure returns the one JSON record envexec writes when it gives up.

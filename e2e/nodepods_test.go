@@ -94,6 +94,22 @@ func podLogs(ctx SpecContext, namespace, pod, container string) (string, error) 
 	return string(data), err
 }
 
+// appTerminated polls how container "app" of the pod ended; nil while it runs.
+func appTerminated(ctx SpecContext, pod *corev1.Pod) func() (*corev1.ContainerStateTerminated, error) {
+	return func() (*corev1.ContainerStateTerminated, error) {
+		var p corev1.Pod
+		if err := nodeCluster.Client.Get(ctx, client.ObjectKeyFromObject(pod), &p); err != nil {
+			return nil, err
+		}
+		for _, c := range p.Status.ContainerStatuses {
+			if c.Name == "app" {
+				return c.State.Terminated, nil
+			}
+		}
+		return nil, nil
+	}
+}
+
 // appLog is `kubectl logs` of container "app" of the pod: envexec's lines and the test
 // app's.
 func appLog(ctx SpecContext, f *nodeFixture, pod string) string {

@@ -59,6 +59,8 @@ type nodeEndpoints struct {
 	Kubeconfig string                `json:"kubeconfig"`
 	Images     framework.NodeImages  `json:"images"`
 	VaultAddr  string                `json:"vaultAddr"`
+	// DownVaultAddr is an address on the node where no Vault listens, allowed by the chart.
+	DownVaultAddr string `json:"downVaultAddr"`
 	// Chart is the product, installed by helm as a 2-replica Deployment on the node.
 	Chart framework.Chart `json:"chart"`
 	// Kubectl is kubectl at the apiserver's version (hack/tools), for what users run.
@@ -235,6 +237,7 @@ func startNode(ctx SpecContext, root, dir, assets string, e endpoints) nodeEndpo
 	return nodeEndpoints{
 		API: s.API, Kubectl: s.KubectlBin, Name: s.Node.Name, Dir: s.Node.Dir, Kubeconfig: s.Node.Kubeconfig,
 		Images: s.Images, VaultAddr: s.VaultAddr, Chart: s.Chart, Release: s.Release,
+		DownVaultAddr: s.DownVaultAddr,
 	}
 }
 

@@ -278,6 +278,17 @@ func (n *Node) Forward(ctx context.Context, target string) (string, error) {
 	return ln.Addr().String(), nil
 }
 
+// UnusedAddr is http://IP:port on the node where nothing listens: a port the kernel had
+// free, closed again, so a pod that dials it is refused.
+func (n *Node) UnusedAddr(ctx context.Context) (string, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", net.JoinHostPort(n.IP, "0"))
+	if err != nil {
+		return "", fmt.Errorf("unused address on the node: %w", err)
+	}
+	addr := ln.Addr().String()
+	return "http://" + addr, ln.Close()
+}
+
 // closerFunc makes a function an io.Closer.
 type closerFunc func() error
 

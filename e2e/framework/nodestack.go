@@ -50,7 +50,10 @@ type NodeStack struct {
 	Vault     VaultClient
 	AuthMount string
 	VaultAddr string
-	Chart     Chart
+	// DownVaultAddr is an address on the node where nothing listens, which pods may name
+	// (the chart allows it): a Vault that is down.
+	DownVaultAddr string
+	Chart         Chart
 	// KubectlBin is kubectl at the apiserver's version.
 	KubectlBin string
 
@@ -105,6 +108,9 @@ func StartNodeStack(ctx context.Context, o NodeStackOptions) (s *NodeStack, err 
 		return s, err
 	}
 	s.VaultAddr = "http://" + vaultOnNode
+	if s.DownVaultAddr, err = s.Node.UnusedAddr(ctx); err != nil {
+		return s, err
+	}
 	// The webhook runs in a pod: it looks entrypoints up where pods pull from.
 	registry, err := s.Node.ServeRegistry(ctx, o.Registry)
 	if err != nil {
@@ -185,7 +191,7 @@ func (s *NodeStack) installChart(ctx context.Context, o NodeStackOptions, regist
 	repo, digest, _ := strings.Cut(s.Images.Injector, "@")
 	values := map[string]any{
 		"image":    map[string]any{"repository": repo, "digest": digest},
-		"vault":    map[string]any{"addr": s.VaultAddr, "authPath": s.AuthMount},
+		"vault":    map[string]any{"addr": s.VaultAddr, "authPath": s.AuthMount, "allowedAddrs": []string{s.DownVaultAddr}},
 		"registry": map[string]any{"insecure": []string{registry}},
 		"envexec":  map[string]any{"allowedDeliveries": []string{"image-volume"}},
 		"logging":  map[string]any{"level": "debug"},
