@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -14,52 +15,56 @@ import (
 	"github.com/vault-injector/vault-injector/e2e/framework"
 )
 
-// imageScript is appScript as a Dockerfile would hold it: image configs are not subject
-// to the kubelet's $(VAR) expansion, so the shell's $$ is written plainly.
-const imageScript = `echo "pid=$$"; printf %s "$DB_PASSWORD" > /out/secret; sleep 600`
-
-var _ = Describe("a container that gives no command", Label("registry"), func() {
-	var f *fixture
+// These run on the real node: the webhook, itself a pod, reads the image's config from
+// the registry the kubelet pulls from.
+var _ = Describe("a container that gives no command", Label("node", "registry"), func() {
+	var f *nodeFixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newFixture(ctx)
+		f = newNodeFixture(ctx, nil)
 	})
 
-	// entrypointPod is appPod relying on its image's ENTRYPOINT and CMD.
+	// nodeRegistry is the registry as pods name it.
+	nodeRegistry := func() string { host, _, _ := strings.Cut(env.Node.Images.App, "/"); return host }
+
+	// entrypointPod is nodeEnvPod relying on its image's ENTRYPOINT and CMD.
 	entrypointPod := func(name, image string) *corev1.Pod {
-		pod := appPod(f, name, f.Ref("db", "password"), nil)
-		pod.Spec.Containers[0].Name = "uses-image-entrypoint"
-		pod.Spec.Containers[0].Image = image
-		pod.Spec.Containers[0].Command, pod.Spec.Containers[0].Args = nil, nil
+		pod := f.nodeEnvPod(name, envVars("DB_PASSWORD", f.Ref("db", "password"), "GREETING", "hello"), nil)
+		c := &pod.Spec.Containers[0]
+		c.Name, c.Image, c.Command, c.Args = "uses-image-entrypoint", image, nil, nil
 		return pod
 	}
 
-	It("runs the image's entrypoint and cmd behind envexec", Label("vault"), func(ctx SpecContext) {
-		image, err := framework.PushImage(ctx, env.Registry, f.Namespace+"/app:1.0",
-			[]string{"/bin/sh", "-c"}, []string{imageScript})
+	It("runs the image's entrypoint and cmd behind envexec, its $ kept from the kubelet's expansion", Label("vault"), func(ctx SpecContext) {
+		// Image configs are not subject to $(VAR) expansion: the webhook must escape what it
+		// copies into the pod spec, or the kubelet would rewrite it.
+		cmd := []string{"argv", argvFile, "$(GREETING)", "$$", "$HOME"}
+		_, err := framework.PushImageFrom(ctx, env.Registry, env.Registry+"/e2e/testapp:v1", f.Namespace+"/app:1.0",
+			framework.TestAppEntrypoint, cmd)
 		Expect(err).NotTo(HaveOccurred())
 
-		stored := f.create(ctx, entrypointPod("from-image", image))
+		stored := f.createOnNode(ctx, entrypointPod("from-image", nodeRegistry()+"/"+f.Namespace+"/app:1.0"))
 		c := stored.Spec.Containers[0]
-		Expect(c.Command).To(Equal([]string{"/vault-injector/envexec", "--", "/bin/sh", "-c"}))
+		Expect(c.Command).To(Equal([]string{"/vault-injector/envexec", "--", "/testapp"}))
+		Expect(c.Args).To(Equal([]string{"argv", argvFile, "$$(GREETING)", "$$$$", "$$HOME"}), "every $ escaped")
 
-		p := f.start(ctx, stored)
-		Eventually(ctx, marker(p, c.Name)).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
-		By("checking the image's CMD reached the shell as the image meant it")
-		stdout, _ := p.Logs(c.Name)
-		Expect(string(stdout)).To(Equal("pid=1\n"), "a $ copied from an image into the pod spec must be escaped as $$")
-	}, SpecTimeout(2*time.Minute))
+		waitForApp(ctx, f.Namespace, "from-image", c.Name)
+		By("checking the image's CMD reached the application as the image meant it")
+		got, err := kubectl(ctx, "exec", "-n", f.Namespace, "from-image", "-c", c.Name, "--", "/testapp", "cat", argvFile)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got).To(Equal("$(GREETING)\n$$\n$HOME\n"))
+	}, SpecTimeout(3*time.Minute))
 
 	It("is rejected at creation if its image cannot be read, naming the pod and container", func(ctx SpecContext) {
-		pod := entrypointPod("entrypoint-only", env.Registry+"/"+f.Namespace+"/missing:1.0")
+		pod := entrypointPod("entrypoint-only", nodeRegistry()+"/"+f.Namespace+"/missing:1.0")
 
-		err := cluster.Client.Create(ctx, pod)
+		err := nodeCluster.Client.Create(ctx, pod)
 		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "want 403 Forbidden, got %v", err)
 		Expect(err.Error()).To(ContainSubstring("entrypoint-only"), "names the pod")
 		Expect(err.Error()).To(ContainSubstring("uses-image-entrypoint"), "names the container")
 		Expect(err.Error()).To(ContainSubstring(f.Namespace+"/missing:1.0"), "names the image")
 
-		err = cluster.Client.Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{})
+		err = nodeCluster.Client.Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{})
 		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the pod must not be stored, got %v", err)
 	}, SpecTimeout(time.Minute))
 })

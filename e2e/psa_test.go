@@ -21,6 +21,10 @@ import (
 // each pod as the webhook left it: with the injected init container, volumes and wrapped
 // commands. These specs show that what the webhook adds never costs a restricted
 // application its admission.
+// imageScript is appScript as a Dockerfile would hold it: image configs are not subject
+// to the kubelet's $(VAR) expansion, so the shell's $$ is written plainly.
+const imageScript = `echo "pid=$$"; printf %s "$DB_PASSWORD" > /out/secret; sleep 600`
+
 var _ = Describe("a namespace enforcing the restricted Pod Security Standard", Label("psa"), func() {
 	var f *fixture
 

@@ -58,3 +58,35 @@ func PushImage(ctx context.Context, registryHost, repoTag string, entrypoint, cm
 	}
 	return image, nil
 }
+
+// PushImageFrom pushes base (on registryHost) with its entrypoint and cmd replaced as
+// registryHost/repoTag and returns its name: an image of real files whose config a spec
+// chooses.
+func PushImageFrom(ctx context.Context, registryHost, base, repoTag string, entrypoint, cmd []string) (string, error) {
+	baseRef, err := name.ParseReference(base, name.Insecure)
+	if err != nil {
+		return "", fmt.Errorf("image name %s: %w", base, err)
+	}
+	img, err := remote.Image(baseRef, remote.WithContext(ctx))
+	if err != nil {
+		return "", fmt.Errorf("pull %s: %w", base, err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return "", fmt.Errorf("config of %s: %w", base, err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.Config.Entrypoint, cfg.Config.Cmd = entrypoint, cmd
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		return "", fmt.Errorf("image %s: %w", repoTag, err)
+	}
+	image := registryHost + "/" + repoTag
+	ref, err := name.ParseReference(image, name.Insecure)
+	if err != nil {
+		return "", fmt.Errorf("image name %s: %w", image, err)
+	}
+	if err := remote.Write(ref, img, remote.WithContext(ctx)); err != nil {
+		return "", fmt.Errorf("push %s: %w", image, err)
+	}
+	return image, nil
+}

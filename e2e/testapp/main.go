@@ -19,6 +19,8 @@
 //	                          probes; on SIGTERM print "term" and exit 42, so the container's
 //	                          exit code is known to be the application's
 //	testapp signal PID SIG    send signal SIG (TERM, INT, HUP) to PID and exit
+//	testapp argv FILE ARG...  write the ARGs to FILE, one a line, renamed into place, then
+//	                          wait: the command line envexec handed over, unprinted
 package main
 
 import (
@@ -40,7 +42,8 @@ func main() {
 	}
 }
 
-// command is one subcommand and how many arguments it takes.
+// command is one subcommand and how many arguments it takes (at least, when negative:
+// -1 is one or more).
 type command struct {
 	args int
 	run  func(args []string, stdout io.Writer) error
@@ -87,13 +90,7 @@ var commands = map[string]command{
 		for _, kv := range os.Environ() {
 			b = append(append(b, kv...), 0)
 		}
-		if err := os.WriteFile(args[0]+".tmp", b, 0o600); err != nil {
-			return err
-		}
-		if err := os.Rename(args[0]+".tmp", args[0]); err != nil {
-			return err
-		}
-		return wait(stdout)
+		return writeAndWait(args[0], b, stdout)
 	}},
 	"daemon": {2, func(args []string, stdout io.Writer) error {
 		stop := make(chan os.Signal, 1)
@@ -107,6 +104,13 @@ var commands = map[string]command{
 		fmt.Fprintln(stdout, "term")
 		os.Exit(42)
 		return nil
+	}},
+	"argv": {-1, func(args []string, stdout io.Writer) error {
+		var b []byte
+		for _, a := range args[1:] {
+			b = append(append(b, a...), '\n')
+		}
+		return writeAndWait(args[0], b, stdout)
 	}},
 	"signal": {2, func(args []string, _ io.Writer) error {
 		pid, err := strconv.Atoi(args[0])
@@ -126,10 +130,22 @@ func run(args []string, stdout io.Writer) error {
 		return wait(stdout)
 	}
 	c, ok := commands[args[0]]
-	if !ok || len(args)-1 != c.args {
-		return fmt.Errorf("usage: testapp [now | hash VAR | wait | env | cat FILE | write FILE TEXT | has VAR SHA256 | envfile FILE | daemon VAR SHA256 | signal PID SIG], not %q", args)
+	if n := len(args) - 1; !ok || (c.args >= 0 && n != c.args) || (c.args < 0 && n < -c.args) {
+		return fmt.Errorf("usage: testapp [now | hash VAR | wait | env | cat FILE | write FILE TEXT | has VAR SHA256 | envfile FILE | daemon VAR SHA256 | signal PID SIG | argv FILE ARG...], not %q", args)
 	}
 	return c.run(args[1:], stdout)
+}
+
+// writeAndWait writes data to file by renaming it into place, so a reader never sees
+// half of it, then waits.
+func writeAndWait(file string, data []byte, stdout io.Writer) error {
+	if err := os.WriteFile(file+".tmp", data, 0o600); err != nil { //nolint:gosec // the spec names the file
+		return err
+	}
+	if err := os.Rename(file+".tmp", file); err != nil { //nolint:gosec // the spec names the file
+		return err
+	}
+	return wait(stdout)
 }
 
 // match is "match" when $name's SHA-256 is want in hex, else "mismatch".
