@@ -36,13 +36,7 @@ var _ = Describe("a pod whose secret cannot be fetched", Label("node", "vault"),
 		pod := f.nodePod("app")
 		pod.Annotations = annotations
 		pod.Spec.Containers[0].Env[0].Value = value
-		stored := f.createOnNode(ctx, pod)
-		expectInjectedFrom(stored, "app")
-		Eventually(ctx, appTerminated(ctx, stored)).WithPolling(250*time.Millisecond).Should(HaveField("ExitCode", BeEquivalentTo(code)), "envexec's exit code is the container's")
-		log := appLog(ctx, f, "app")
-		Expect(log).NotTo(ContainSubstring("ready pid="), "the application must not have started")
-		expectNoLeak(f.canary, map[string][]byte{"kubectl logs": []byte(log)})
-		return envexecFailure([]byte(log))
+		return expectEnvexecStopped(ctx, f, f.createOnNode(ctx, pod), code)
 	}
 
 	It("stops the container when the secret does not exist, naming the variable and path", func(ctx SpecContext) {

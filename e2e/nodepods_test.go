@@ -110,6 +110,20 @@ func appTerminated(ctx SpecContext, pod *corev1.Pod) func() (*corev1.ContainerSt
 	}
 }
 
+// expectEnvexecStopped expects envexec to stop container "app" of the stored pod with
+// code before the application ran, the canary in no log line; it returns envexec's
+// failure record.
+func expectEnvexecStopped(ctx SpecContext, f *nodeFixture, stored *corev1.Pod, code int) map[string]any {
+	GinkgoHelper()
+	expectInjectedFrom(stored, "app")
+	Eventually(ctx, appTerminated(ctx, stored)).WithPolling(250*time.Millisecond).
+		Should(HaveField("ExitCode", BeEquivalentTo(code)), "envexec's exit code is the container's")
+	log := appLog(ctx, f, stored.Name)
+	Expect(log).NotTo(ContainSubstring("ready pid="), "the application must not have started")
+	expectNoLeak(f.canary, map[string][]byte{"kubectl logs": []byte(log)})
+	return envexecFailure([]byte(log))
+}
+
 // appLog is `kubectl logs` of container "app" of the pod: envexec's lines and the test
 // app's.
 func appLog(ctx SpecContext, f *nodeFixture, pod string) string {

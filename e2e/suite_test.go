@@ -53,12 +53,14 @@ type endpoints struct {
 // Vault address pods reach, and the chart release that serves them.
 type nodeEndpoints struct {
 	// API is the node's cluster: an apiserver of its own, as a cluster's.
-	API        framework.APIEndpoint `json:"api"`
-	Name       string                `json:"name"`
-	Dir        string                `json:"dir"`
-	Kubeconfig string                `json:"kubeconfig"`
-	Images     framework.NodeImages  `json:"images"`
-	VaultAddr  string                `json:"vaultAddr"`
+	API  framework.APIEndpoint `json:"api"`
+	Name string                `json:"name"`
+	// IP is the node's address: pods reach listeners of the host's there.
+	IP         string               `json:"ip"`
+	Dir        string               `json:"dir"`
+	Kubeconfig string               `json:"kubeconfig"`
+	Images     framework.NodeImages `json:"images"`
+	VaultAddr  string               `json:"vaultAddr"`
 	// DownVaultAddr is an address on the node where no Vault listens, allowed by the chart.
 	DownVaultAddr string `json:"downVaultAddr"`
 	// Chart is the product, installed by helm as a 2-replica Deployment on the node.
@@ -235,7 +237,7 @@ func startNode(ctx SpecContext, root, dir, assets string, e endpoints) nodeEndpo
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(s.Stop)
 	return nodeEndpoints{
-		API: s.API, Kubectl: s.KubectlBin, Name: s.Node.Name, Dir: s.Node.Dir, Kubeconfig: s.Node.Kubeconfig,
+		API: s.API, Kubectl: s.KubectlBin, Name: s.Node.Name, IP: s.Node.IP, Dir: s.Node.Dir, Kubeconfig: s.Node.Kubeconfig,
 		Images: s.Images, VaultAddr: s.VaultAddr, Chart: s.Chart, Release: s.Release,
 		DownVaultAddr: s.DownVaultAddr,
 	}

@@ -1,0 +1,121 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vault-injector/vault-injector/e2e/framework"
+)
+
+// The hostile tenant's attempts that need envexec to run, on the real node: what the
+// kubelet gives the container (envFrom, projected tokens, PATH) is what envexec meets in
+// a cluster. Each spec asserts envexec's refusal (exit code and message) or that the
+// attempt changed nothing, and the leak check of the node.
+var _ = Describe("a hostile tenant on the real node", Label("node", "hostile"), func() {
+	var f *nodeFixture
+
+	BeforeEach(func(ctx SpecContext) {
+		f = newNodeFixture(ctx, nil)
+	})
+
+	It("gets envexec settings from a ConfigMap through envFrom refused by envexec, before it contacts anyone", func(ctx SpecContext) {
+		addr, connections := countingListener(ctx, env.Node.IP)
+		createConfigMap(ctx, nodeCluster, f.fixture, "skip-verify", map[string]string{"ENVEXEC_TLS_SKIP_VERIFY": "true"})
+		createConfigMap(ctx, nodeCluster, f.fixture, "redirect", map[string]string{"ENVEXEC_VAULT_ADDR": "http://" + addr})
+		smuggling := func(name string, configMaps ...string) *corev1.Pod {
+			pod := f.nodePod(name)
+			pod.Annotations = map[string]string{"vault-injector.io/env-sources": "true"}
+			for _, cm := range configMaps {
+				pod.Spec.Containers[0].EnvFrom = append(pod.Spec.Containers[0].EnvFrom, configMapEnv(cm, ""))
+			}
+			return pod
+		}
+
+		failure := expectEnvexecStopped(ctx, f, f.createOnNode(ctx, smuggling("smuggled", "skip-verify", "redirect")), exitSettings)
+		Expect(failure).To(HaveKeyWithValue("error", ContainSubstring("ENVEXEC_TLS_SKIP_VERIFY: was not set by the webhook")))
+
+		By("ENVEXEC_VAULT_ADDR alone changes nothing: the webhook's, in env, wins over envFrom")
+		stored := f.createOnNode(ctx, smuggling("redirect-only", "redirect"))
+		expectGotSecret(waitForApp(ctx, f.Namespace, "redirect-only", "app"), 0)
+		Expect(connections()).To(BeZero(), "nothing may connect to the address the ConfigMap named")
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"})
+	}, SpecTimeout(3*time.Minute))
+
+	It("gets references kept only in a Secret resolved by envexec with env-sources, and the pod left alone without it", func(ctx SpecContext) {
+		createSecret(ctx, nodeCluster, f.fixture, "refs", map[string]string{"DB_PASSWORD": f.Ref("db", "password")})
+		fromSecret := func(name string, annotations map[string]string) *corev1.Pod {
+			pod := f.nodePod(name)
+			pod.Annotations = annotations
+			c := &pod.Spec.Containers[0]
+			c.Env = envVars("GREETING", "hello")
+			c.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "refs"},
+			}}}
+			return pod
+		}
+		stored := f.createOnNode(ctx, fromSecret("opted-in", map[string]string{"vault-injector.io/env-sources": "true"}))
+		expectInjectedFrom(stored, "app")
+		expectGotSecret(waitForApp(ctx, f.Namespace, "opted-in", "app"), 0)
+
+		By("without the annotation the pod is stored as sent: no envexec, and the app sees the reference")
+		expectNotInjected(f.createOnNode(ctx, fromSecret("not-opted-in", nil)))
+		Expect(waitForApp(ctx, f.Namespace, "not-opted-in", "app")).To(MatchRegexp(`(?m)^mismatch$`))
+
+		By("the webhook never read the Secret: it wrapped the container without naming a variable")
+		logs, err := env.Node.Chart.WebhookLogs(ctx, env.Node.Kubectl)
+		Expect(err).NotTo(HaveOccurred())
+		var lines []string
+		for line := range strings.Lines(logs) {
+			if strings.Contains(line, `"pod":"`+f.Namespace+`/opted-in"`) && strings.Contains(line, `"msg":"wrapped container"`) {
+				lines = append(lines, line)
+			}
+		}
+		Expect(lines).To(HaveLen(1))
+		Expect(lines[0]).To(MatchRegexp(`"container":"app".*"variables":(null|\[\])`))
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"})
+	}, SpecTimeout(3*time.Minute))
+
+	It("cannot reach envexec's Vault identity: token for the vault audience, mounted only where envexec runs, revoked after start", func(ctx SpecContext) {
+		pod := f.nodePod("hygiene")
+		pod.Annotations = map[string]string{"vault-injector.io/log-level": "debug"}
+		pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{
+			Name: "plain", Image: env.Node.Images.App, Command: []string{"/testapp", "wait"},
+		})
+		stored := f.createOnNode(ctx, pod)
+		Expect(projectedAudiences(stored)).To(HaveKeyWithValue(ourTokenVolume, []string{framework.TokenAudience}))
+		Expect(tokenMounters(stored)).To(Equal([]string{"app"}), "only the container running envexec mounts its token")
+		Expect(stored.Spec.Containers[0].Command[0]).To(Equal(ourEnvexec))
+
+		expectGotSecret(waitForApp(ctx, f.Namespace, "hygiene", "app"), 0)
+		waitForApp(ctx, f.Namespace, "hygiene", "plain")
+		_, err := kubectl(ctx, "exec", "-n", f.Namespace, "hygiene", "-c", "plain", "--", "/testapp", "cat", ourTokenDir+"/token")
+		Expect(err).To(MatchError(ContainSubstring("no such file or directory")), "the plain container has no Vault token")
+		Expect(appLog(ctx, f, "hygiene")).To(ContainSubstring(`"msg":"vault token revoked"`))
+		Expect(env.Vault.RoleTokens(ctx, framework.NodeAuthMount, f.ServiceAccount)).To(BeEmpty(), "no live token of the role")
+
+		By("checking Vault would show a live token of the role: one the spec logs in for itself")
+		jwt, err := nodeCluster.PodToken(ctx, stored, framework.TokenAudience, 600)
+		Expect(err).NotTo(HaveOccurred())
+		token, err := env.Vault.Login(ctx, framework.NodeAuthMount, f.ServiceAccount, jwt)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(env.Vault.RoleTokens(ctx, framework.NodeAuthMount, f.ServiceAccount)).To(HaveLen(1))
+		Expect(env.Vault.Revoke(ctx, token)).To(Succeed())
+		expectNoLeakOnNode(ctx, f, stored, []string{"app", "plain"})
+	}, SpecTimeout(3*time.Minute))
+
+	It("gets no message quoting a secret used as PATH when the command is not in it", func(ctx SpecContext) {
+		pod := f.nodePod("secret-path")
+		c := &pod.Spec.Containers[0]
+		c.Env = append(c.Env, corev1.EnvVar{Name: "PATH", Value: f.Ref("db", "password")})
+		c.Command = []string{"sh", "-c", "true"}
+
+		failure := expectEnvexecStopped(ctx, f, f.createOnNode(ctx, pod), exitExec)
+		Expect(failure).To(HaveKeyWithValue("error", ContainSubstring(`command "sh" is not an executable file in PATH (1 entry searched)`)))
+	}, SpecTimeout(3*time.Minute))
+})
