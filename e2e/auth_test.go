@@ -26,20 +26,6 @@ var _ = Describe("auth from annotations", Label("vault", "auth"), func() {
 		f = newFixture(ctx)
 	})
 
-	// credentials stores data in a Secret of the spec's namespace, beside a key that must
-	// stay out of the container.
-	credentials := func(ctx SpecContext, name string, data map[string]string) {
-		GinkgoHelper()
-		s := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace, Name: name},
-			Data:       map[string][]byte{"other": []byte("stays out of the container")},
-		}
-		for k, v := range data {
-			s.Data[k] = []byte(v)
-		}
-		Expect(cluster.Client.Create(ctx, s)).To(Succeed())
-	}
-
 	// running creates the pod, runs it and waits for the app's canary; it checks that the
 	// stored pod and the webhook's log hold none of the credentials.
 	running := func(ctx SpecContext, pod *corev1.Pod, credentials ...string) (*framework.Pod, *corev1.Pod) {
@@ -57,40 +43,6 @@ var _ = Describe("auth from annotations", Label("vault", "auth"), func() {
 		}
 		return p, stored
 	}
-
-	ls := func(ctx SpecContext, p *framework.Pod, dir string) string {
-		GinkgoHelper()
-		stdout, _, err := p.Exec(ctx, "app", "/bin/ls", dir)
-		Expect(err).NotTo(HaveOccurred())
-		return string(stdout)
-	}
-
-	It("logs in with AppRole from the Secret a pod names, mounting role_id and secret_id alone", func(ctx SpecContext) {
-		roleID, secretID, err := env.Vault.PutAppRole(ctx, f.Namespace, f.Policy())
-		Expect(err).NotTo(HaveOccurred())
-		credentials(ctx, "app-approle", map[string]string{"role_id": roleID, "secret_id": secretID})
-		p, stored := running(ctx, appPod(f, "app", f.Ref("db", "password"), map[string]string{
-			"vault-injector.io/auth-method":    "approle",
-			"vault-injector.io/approle-secret": "app-approle",
-		}), roleID, secretID)
-
-		By("checking that no service account token was projected for envexec")
-		Expect(stored.Spec.Volumes).NotTo(ContainElement(HaveField("Name", "vault-injector-token")))
-		Expect(ls(ctx, p, "/var/run/secrets/vault-injector-approle")).To(Equal("role_id\nsecret_id\n"))
-	}, SpecTimeout(2*time.Minute))
-
-	It("logs in with a Vault token from the Secret a pod names", func(ctx SpecContext) {
-		token, err := env.Vault.CreateToken(ctx, f.Policy())
-		Expect(err).NotTo(HaveOccurred())
-		credentials(ctx, "app-vault-token", map[string]string{"token": token})
-		p, stored := running(ctx, appPod(f, "app", f.Ref("db", "password"), map[string]string{
-			"vault-injector.io/auth-method":  "token",
-			"vault-injector.io/token-secret": "app-vault-token",
-		}), token)
-
-		Expect(stored.Spec.Volumes).NotTo(ContainElement(HaveField("Name", "vault-injector-token")))
-		Expect(ls(ctx, p, "/var/run/secrets/vault-injector-vault-token")).To(Equal("token\n"))
-	}, SpecTimeout(2*time.Minute))
 
 	It("logs in with jwt auth, the token projected for the audience the pod names", func(ctx SpecContext) {
 		Expect(env.Vault.PutJWTRole(ctx, f.ServiceAccount, f.Namespace, f.ServiceAccount, f.Policy())).To(Succeed())
@@ -133,4 +85,71 @@ var _ = Describe("auth from annotations", Label("vault", "auth"), func() {
 			Expect(err.Error()).To(ContainSubstring(tc.want))
 		}
 	}, SpecTimeout(time.Minute))
+})
+
+// AppRole and token auth on the real node: the kubelet mounts the keys of the Secret the
+// pod names, and nothing else of it, where envexec reads them.
+var _ = Describe("auth from annotations on the real node", Label("node", "vault", "auth"), func() {
+	var f *nodeFixture
+
+	BeforeEach(func(ctx SpecContext) {
+		f = newNodeFixture(ctx, nil)
+	})
+
+	// credentials stores data in a Secret of the spec's namespace, beside a key "other"
+	// that must stay out of the container.
+	credentials := func(ctx SpecContext, name string, data map[string]string) {
+		GinkgoHelper()
+		s := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace, Name: name},
+			Data:       map[string][]byte{"other": []byte("stays out of the container")},
+		}
+		for k, v := range data {
+			s.Data[k] = []byte(v)
+		}
+		Expect(nodeCluster.Client.Create(ctx, s)).To(Succeed())
+	}
+
+	// running creates the pod and waits for the app's secret; it checks the credentials
+	// reach no log, describe, event or exec session, and that of the Secret's keys only
+	// mounted are in dir.
+	running := func(ctx SpecContext, pod *corev1.Pod, dir string, mounted []string, credentials ...string) *corev1.Pod {
+		GinkgoHelper()
+		stored := f.createOnNode(ctx, pod)
+		expectInjectedFrom(stored, "app")
+		Expect(stored.Spec.Volumes).NotTo(ContainElement(HaveField("Name", ourTokenVolume)), "no ServiceAccount token projected for envexec")
+		expectGotSecret(waitForApp(ctx, f.Namespace, pod.Name, "app"), 0)
+		for _, key := range mounted {
+			_, err := kubectl(ctx, "exec", "-n", f.Namespace, pod.Name, "-c", "app", "--", "/testapp", "cat", dir+"/"+key)
+			Expect(err).NotTo(HaveOccurred(), "%s/%s is mounted", dir, key)
+		}
+		_, err := kubectl(ctx, "exec", "-n", f.Namespace, pod.Name, "-c", "app", "--", "/testapp", "cat", dir+"/other")
+		Expect(err).To(MatchError(ContainSubstring("no such file or directory")), "the Secret's other key is not mounted")
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"}, credentials...)
+		return stored
+	}
+
+	It("logs in with AppRole from the Secret a pod names, mounting role_id and secret_id alone", func(ctx SpecContext) {
+		roleID, secretID, err := env.Vault.PutAppRole(ctx, f.Namespace, f.Policy())
+		Expect(err).NotTo(HaveOccurred())
+		credentials(ctx, "app-approle", map[string]string{"role_id": roleID, "secret_id": secretID})
+		pod := f.nodePod("approle")
+		pod.Annotations = map[string]string{
+			"vault-injector.io/auth-method":    "approle",
+			"vault-injector.io/approle-secret": "app-approle",
+		}
+		running(ctx, pod, "/var/run/secrets/vault-injector-approle", []string{"role_id", "secret_id"}, roleID, secretID)
+	}, SpecTimeout(3*time.Minute))
+
+	It("logs in with a Vault token from the Secret a pod names", func(ctx SpecContext) {
+		token, err := env.Vault.CreateToken(ctx, f.Policy())
+		Expect(err).NotTo(HaveOccurred())
+		credentials(ctx, "app-vault-token", map[string]string{"token": token})
+		pod := f.nodePod("token")
+		pod.Annotations = map[string]string{
+			"vault-injector.io/auth-method":  "token",
+			"vault-injector.io/token-secret": "app-vault-token",
+		}
+		running(ctx, pod, "/var/run/secrets/vault-injector-vault-token", []string{"token"}, token)
+	}, SpecTimeout(3*time.Minute))
 })
