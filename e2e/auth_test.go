@@ -32,7 +32,7 @@ var _ = Describe("auth from annotations", Label("vault", "auth"), func() {
 		GinkgoHelper()
 		stored := f.create(ctx, pod)
 		p := f.start(ctx, stored)
-		Eventually(ctx, marker(p, "app")).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
+		Eventually(ctx, appMarker(p)).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
 		podJSON, err := json.Marshal(stored)
 		Expect(err).NotTo(HaveOccurred())
 		webhookLog, err := os.ReadFile(env.WebhookLog)

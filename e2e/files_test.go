@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -38,76 +39,81 @@ func fileAnnotation(path, mode, content string) string {
 const readyScript = `printf ready > /out/secret
 sleep 600 & wait`
 
-var _ = Describe("a pod that asks for files", Label("vault"), func() {
-	var f *fixture
+// execOut is what a command run in a container of a node pod printed, through the kubelet.
+func execOut(ctx SpecContext, f *nodeFixture, pod, container string, argv ...string) (string, error) {
+	return kubectl(ctx, append([]string{"exec", "-n", f.Namespace, pod, "-c", container, "--"}, argv...)...)
+}
 
-	BeforeEach(func(ctx SpecContext) {
-		f = newFixture(ctx)
-	})
-
+// These run on the real node: the kubelet makes the in-memory volume, and envexec writes
+// the files into it before the application starts.
+var _ = Describe("a pod that asks for files", Label("node", "vault"), func() {
 	It("gets a PEM certificate and key from one pki issue in two files and a config with inline references, in memory, in its container alone", func(ctx SpecContext) {
+		f := newNodeFixture(ctx, nil)
 		role, err := f.AddPKIRole(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		issue := ">>vault:pki/issue/" + role + "#%s#" + `{"common_name":"web.` + f.Namespace + `.svc","ttl":"10m"}`
 		config := "[db]\nuser = app\npassword = ${" + f.Ref("db", "password") + "}\nprice = $5 $(HOME)\n"
-		pod := shellPod(f, "files", readyScript, nil, map[string]string{
+		pod := f.nodePod("files")
+		pod.Annotations = map[string]string{
 			"vault-injector.io/files-dir":    filesDir,
 			"vault-injector.io/file.tls-crt": fileAnnotation("tls/tls.crt", "0440", strings.Replace(issue, "%s", "certificate", 1)),
 			"vault-injector.io/file.tls-key": fileAnnotation("tls/tls.key", "", strings.Replace(issue, "%s", "private_key", 1)),
 			"vault-injector.io/file.config":  fileAnnotation(filesDir+"/app.ini", "", config),
-		})
-		pod.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To[int64](1000), RunAsGroup: ptr.To[int64](1000)}
+		}
+		c := &pod.Spec.Containers[0]
+		c.Command, c.Env = []string{"/testapp", "wait"}, nil
+		c.SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To[int64](1000), RunAsGroup: ptr.To[int64](1000)}
 		pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{
-			Name: "sidecar", Image: "example.com/proxy:1.0", Command: []string{"/bin/sh", "-c", "sleep 600 & wait"},
+			Name: "sidecar", Image: env.Node.Images.App, Command: []string{"/testapp", "wait"},
 		})
-		stored := f.create(ctx, pod)
+		stored := f.createOnNode(ctx, pod)
 
 		By("checking the webhook mounted an in-memory volume into the app container alone")
 		Expect(stored.Spec.Volumes).To(ContainElement(HaveField("Name", injector.FilesVolumePrefix+"0")))
 		Expect(stored.Spec.Containers[0].VolumeMounts).To(ContainElement(corev1.VolumeMount{Name: injector.FilesVolumePrefix + "0", MountPath: filesDir}))
-		Expect(stored.Spec.Containers[1].VolumeMounts).To(BeEmpty(), "the sidecar has no reference and no file: not wrapped")
+		Expect(stored.Spec.Containers[1].VolumeMounts).NotTo(ContainElement(HaveField("Name", HavePrefix("vault-injector-"))),
+			"the sidecar has no reference and no file: not wrapped")
+		Expect(stored.Spec.Containers[1].Command).To(Equal([]string{"/testapp", "wait"}))
 
-		p := f.start(ctx, stored)
-		Eventually(ctx, marker(p, "app")).WithPolling(50 * time.Millisecond).Should(Equal("ready"))
-		read := func(container, path string) (string, error) {
-			out, stderr, err := p.Exec(ctx, container, "/bin/cat", path)
-			if err != nil {
-				return "", fmt.Errorf("%w: %s", err, stderr)
-			}
-			return string(out), nil
-		}
+		waitForApp(ctx, f.Namespace, "files", "app")
+		waitForApp(ctx, f.Namespace, "files", "sidecar")
 
 		By("reading the config file: its references resolved, its other text byte for byte")
-		conf, err := read("app", filesDir+"/app.ini")
+		conf, err := execOut(ctx, f, "files", "app", "/testapp", "cat", filesDir+"/app.ini")
 		Expect(err).NotTo(HaveOccurred())
 		//nolint:ginkgolinter // Equal would print the canary on failure
 		Expect(conf == "[db]\nuser = app\npassword = "+f.canary+"\nprice = $5 $(HOME)\n").To(BeTrue(), "app.ini is not the text with its reference resolved")
 
 		By("checking the key belongs to the certificate: one pki issue for both files")
-		certPEM, err := read("app", filesDir+"/tls/tls.crt")
+		certPEM, err := execOut(ctx, f, "files", "app", "/testapp", "cat", filesDir+"/tls/tls.crt")
 		Expect(err).NotTo(HaveOccurred())
-		keyPEM, err := read("app", filesDir+"/tls/tls.key")
+		keyPEM, err := execOut(ctx, f, "files", "app", "/testapp", "cat", filesDir+"/tls/tls.key")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(keyBelongsToCert(certPEM, keyPEM)).To(BeTrue(), "the key file is not the certificate's")
 
 		By("checking modes and owner: the container's user, 0400 unless the annotation says")
-		stat, _, err := p.Exec(ctx, "app", "/usr/bin/stat", "-c", "%n %a %u", filesDir+"/tls/tls.crt", filesDir+"/tls/tls.key", filesDir+"/app.ini")
+		stat, err := execOut(ctx, f, "files", "app", "/testapp", "stat", filesDir+"/tls/tls.crt", filesDir+"/tls/tls.key", filesDir+"/app.ini")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(string(stat)).To(Equal(filesDir + "/tls/tls.crt 440 1000\n" + filesDir + "/tls/tls.key 400 1000\n" + filesDir + "/app.ini 400 1000\n"))
+		Expect(stat).To(Equal(filesDir + "/tls/tls.crt 440 1000\n" + filesDir + "/tls/tls.key 400 1000\n" + filesDir + "/app.ini 400 1000\n"))
 
 		By("checking the volume is memory, not the node's disk, and the sidecar cannot read the files")
-		memory, err := framework.IsMemoryBacked(p.VolumeDir(injector.FilesVolumePrefix + "0"))
+		mounts, err := execOut(ctx, f, "files", "app", "/testapp", "cat", "/proc/self/mounts")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(memory).To(BeTrue(), "the files volume is a tmpfs")
-		_, err = read("sidecar", filesDir+"/app.ini")
-		Expect(err).To(HaveOccurred(), "the sidecar does not mount the files volume")
+		Expect(mounts).To(MatchRegexp(`(?m)^\S+ `+regexp.QuoteMeta(filesDir)+` tmpfs `), "the files volume is a tmpfs")
+		_, err = execOut(ctx, f, "files", "sidecar", "/testapp", "cat", filesDir+"/app.ini")
+		Expect(err).To(MatchError(ContainSubstring("no such file or directory")), "the sidecar does not mount the files volume")
 
 		By("checking no canary or key left the file: not in the stored pod, events, logs or another process")
-		sidecarEnv, _, err := p.Exec(ctx, "sidecar", "/usr/bin/env")
-		Expect(err).NotTo(HaveOccurred())
-		keyLine := strings.Split(keyPEM, "\n")[1]
-		f.expectNoLeakAnywhere(ctx, p, map[string][]byte{"sidecar's env": sidecarEnv}, f.canary, keyLine)
-	}, SpecTimeout(2*time.Minute))
+		expectNoLeakOnNode(ctx, f, stored, []string{"app", "sidecar"}, strings.Split(keyPEM, "\n")[1])
+	}, SpecTimeout(3*time.Minute))
+})
+
+var _ = Describe("a pod that asks for files in the wrong place", Label("vault"), func() {
+	var f *fixture
+
+	BeforeEach(func(ctx SpecContext) {
+		f = newFixture(ctx)
+	})
 
 	It("is denied with the pod, container and annotation named when files-dir clashes with its own mount", func(ctx SpecContext) {
 		pod := shellPod(f, "files-clash", readyScript, nil, map[string]string{
@@ -143,9 +149,9 @@ func docBlock(md, lang string) string {
 	return block + "\n"
 }
 
-var _ = Describe("docs/files.md", Label("vault", "docs"), func() {
-	It("runs its worked example: the pod as written gets its certificate, key and config file", func(ctx SpecContext) {
-		f := newFixture(ctx)
+var _ = Describe("docs/files.md", Label("node", "vault", "docs"), func() {
+	It("runs its worked example on the real node: the pod as written gets its certificate, key and config file", func(ctx SpecContext) {
+		f := newNodeFixture(ctx, nil)
 		role, err := f.AddPKIRole(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(role).To(Equal(f.Namespace), "the doc's pki role is named after the namespace")
@@ -157,59 +163,52 @@ var _ = Describe("docs/files.md", Label("vault", "docs"), func() {
 		text = strings.Replace(text, "serviceAccountName: web", "serviceAccountName: "+f.ServiceAccount, 1)
 		pod := &corev1.Pod{}
 		Expect(yaml.UnmarshalStrict([]byte(text), pod)).To(Succeed())
-		// The runner has no image: the container waits instead of running the web server.
+		// The doc's web server is the test app, waiting; the node's taint is tolerated.
 		c := &pod.Spec.Containers[0]
-		c.Command, c.Args = []string{"/bin/sh", "-c"}, []string{readyScript}
-		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "out", MountPath: "/out"})
-		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: "out", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+		c.Image, c.Command = env.Node.Images.App, []string{"/testapp", "wait"}
+		pod.Spec.Tolerations = f.nodePod("web").Spec.Tolerations
 		pod.Spec.RestartPolicy = corev1.RestartPolicyNever
-
-		p := f.start(ctx, f.create(ctx, pod))
-		Eventually(ctx, marker(p, "web")).WithPolling(50 * time.Millisecond).Should(Equal("ready"))
+		stored := f.createOnNode(ctx, pod)
+		waitForApp(ctx, f.Namespace, "web", "web")
 
 		By("checking each file against the doc's listing")
 		listing := docBlock(string(md), "text")
 		Expect(listing).To(ContainSubstring("/etc/web/app.ini      0440  [db]"))
-		stat, _, err := p.Exec(ctx, "web", "/usr/bin/stat", "-c", "%n %a", "/etc/web/app.ini", "/etc/web/tls/tls.crt", "/etc/web/tls/tls.key")
+		stat, err := execOut(ctx, f, "web", "web", "/testapp", "stat", "/etc/web/app.ini", "/etc/web/tls/tls.crt", "/etc/web/tls/tls.key")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(string(stat)).To(Equal("/etc/web/app.ini 440\n/etc/web/tls/tls.crt 400\n/etc/web/tls/tls.key 400\n"))
-		conf, _, err := p.Exec(ctx, "web", "/bin/cat", "/etc/web/app.ini")
+		Expect(stat).To(Equal("/etc/web/app.ini 440 0\n/etc/web/tls/tls.crt 400 0\n/etc/web/tls/tls.key 400 0\n"))
+		conf, err := execOut(ctx, f, "web", "web", "/testapp", "cat", "/etc/web/app.ini")
 		Expect(err).NotTo(HaveOccurred())
 		//nolint:ginkgolinter // Equal would print the canary on failure
-		Expect(string(conf) == "[db]\nhost = postgres."+f.Namespace+".svc\npassword = "+f.canary+"\n").To(BeTrue(), "app.ini is not as the doc says")
-		cert, _, err := p.Exec(ctx, "web", "/bin/cat", "/etc/web/tls/tls.crt")
+		Expect(conf == "[db]\nhost = postgres."+f.Namespace+".svc\npassword = "+f.canary+"\n").To(BeTrue(), "app.ini is not as the doc says")
+		cert, err := execOut(ctx, f, "web", "web", "/testapp", "cat", "/etc/web/tls/tls.crt")
 		Expect(err).NotTo(HaveOccurred())
-		key, _, err := p.Exec(ctx, "web", "/bin/cat", "/etc/web/tls/tls.key")
+		key, err := execOut(ctx, f, "web", "web", "/testapp", "cat", "/etc/web/tls/tls.key")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(keyBelongsToCert(string(cert), string(key))).To(BeTrue())
-		f.expectNoLeakAnywhereIn(ctx, p, "web", nil, f.canary, strings.Split(string(key), "\n")[1])
-	}, SpecTimeout(2*time.Minute))
+		Expect(keyBelongsToCert(cert, key)).To(BeTrue())
+		expectNoLeakOnNode(ctx, f, stored, []string{"web"}, strings.Split(key, "\n")[1])
+	}, SpecTimeout(3*time.Minute))
 })
 
-// rotateScript records, at each SIGHUP, the SHA-256 of its config file (never the file
-// itself: /out is on disk), then keeps running.
-const rotateScript = `trap 'sha256sum ` + filesDir + `/app.ini > /out/hup.tmp && mv /out/hup.tmp /out/hup' HUP
-printf ready > /out/secret
-while :; do sleep 0.2; done`
-
-var _ = Describe("a daemon-mode pod with a file", Label("vault"), func() {
+var _ = Describe("a daemon-mode pod with a file", Label("node", "vault"), func() {
 	It("gets a KV secret changed in Vault while it runs: the file is rewritten, then the signal it named arrives", func(ctx SpecContext) {
-		f := newFixture(ctx)
-		pod := shellPod(f, "rotate", rotateScript, nil, map[string]string{
+		f := newNodeFixture(ctx, nil)
+		pod := f.nodeEnvPod("rotate", nil, map[string]string{
 			"vault-injector.io/files-dir":        filesDir,
 			"vault-injector.io/file.config":      fileAnnotation("app.ini", "", "password = ${"+f.Ref("db", "password")+"}\n"),
 			"vault-injector.io/daemon":           "true",
 			"vault-injector.io/daemon-on-change": "signal",
 			"vault-injector.io/daemon-signal":    "SIGHUP",
 		})
-		stored := f.create(ctx, pod)
+		// The app records, at each SIGHUP, the SHA-256 of its config file, never the file.
+		pod.Spec.Containers[0].Command = []string{"/testapp", "hup", filesDir + "/app.ini", "/out/hup"}
+		stored := f.createOnNode(ctx, pod)
 		Expect(stored.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: "ENVEXEC_DAEMON_WATCH_INTERVAL", Value: framework.E2EWatchInterval.String()}))
-		p := f.start(ctx, stored)
-		Eventually(ctx, marker(p, "app")).WithPolling(50 * time.Millisecond).Should(Equal("ready"))
-		conf, _, err := p.Exec(ctx, "app", "/bin/cat", filesDir+"/app.ini")
+		waitForApp(ctx, f.Namespace, "rotate", "app")
+		conf, err := execOut(ctx, f, "rotate", "app", "/testapp", "cat", filesDir+"/app.ini")
 		Expect(err).NotTo(HaveOccurred())
 		//nolint:ginkgolinter // Equal would print the canary on failure
-		Expect(string(conf) == "password = "+f.canary+"\n").To(BeTrue(), "the file before the change")
+		Expect(conf == "password = "+f.canary+"\n").To(BeTrue(), "the file before the change")
 
 		By("changing the secret in Vault")
 		fresh := "canary-" + rand.Text()
@@ -217,16 +216,13 @@ var _ = Describe("a daemon-mode pod with a file", Label("vault"), func() {
 
 		By("waiting for the signal, which must find the new file")
 		want := fmt.Sprintf("%x  %s/app.ini\n", sha256.Sum256([]byte("password = "+fresh+"\n")), filesDir)
-		hup := func() (string, error) {
-			b, err := os.ReadFile(filepath.Join(p.VolumeDir("out"), "hup"))
-			return string(b), err
-		}
-		Eventually(ctx, hup).WithPolling(200*time.Millisecond).Should(Equal(want), "the application's hash of the file at SIGHUP")
-		_, stderr := p.Logs("app")
+		hup := func() (string, error) { return execOut(ctx, f, "rotate", "app", "/testapp", "cat", "/out/hup") }
+		Eventually(ctx, hup).WithPolling(time.Second).Should(Equal(want), "the application's hash of the file at SIGHUP")
+		log := appLog(ctx, f, "rotate")
 		for _, msg := range []string{"secret changed", "files rewritten", "signaling application"} {
-			Expect(string(stderr)).To(ContainSubstring(`"msg":"` + msg + `"`))
+			Expect(log).To(ContainSubstring(`"msg":"` + msg + `"`))
 		}
-		Expect(p.Exited("app")).To(BeFalse(), "the application keeps running")
-		f.expectNoLeakAnywhere(ctx, p, nil, f.canary, fresh)
-	}, SpecTimeout(2*time.Minute))
+		Expect(appTerminated(ctx, stored)()).To(BeNil(), "the application keeps running")
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"}, fresh)
+	}, SpecTimeout(3*time.Minute))
 })

@@ -67,9 +67,10 @@ func expectNoLeak(canary string, places map[string][]byte) {
 	Expect(framework.CheckNoLeak(canary, places)).To(Succeed())
 }
 
-// marker reads what the app wrote to its marker file, and stops the polling as soon as
-// the container has exited, since then the file will never come.
-func marker(p *framework.Pod, container string) func() (string, error) {
+// appMarker reads what container "app" wrote to its marker file, and stops the polling
+// as soon as the container has exited, since then the file will never come.
+func appMarker(p *framework.Pod) func() (string, error) {
+	const container = "app"
 	return func() (string, error) {
 		data, err := os.ReadFile(filepath.Join(p.VolumeDir("out"), markerFile))
 		if err != nil && p.Exited(container) {

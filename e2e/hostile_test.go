@@ -119,7 +119,7 @@ var _ = Describe("a hostile tenant", Label("hostile"), func() {
 
 		By("without them the host-name address reaches the same Vault; with an IP-literal Vault they are allowed")
 		p := f.start(ctx, f.create(ctx, appPod(f, "by-name", f.Ref("db", "password"), byName)))
-		Eventually(ctx, marker(p, "app")).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
+		Eventually(ctx, appMarker(p)).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
 		aliased.Name, aliased.Annotations = "aliased-ip-vault", nil
 		f.create(ctx, aliased)
 	}, SpecTimeout(2*time.Minute))

@@ -53,7 +53,7 @@ var _ = Describe("a Vault with a private CA", Label("vault", "tls"), func() {
 	running := func(ctx SpecContext, pod *corev1.Pod) *framework.Pod {
 		GinkgoHelper()
 		p := f.start(ctx, f.create(ctx, pod))
-		Eventually(ctx, marker(p, "app")).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
+		Eventually(ctx, appMarker(p)).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
 		return p
 	}
 
@@ -68,7 +68,7 @@ var _ = Describe("a Vault with a private CA", Label("vault", "tls"), func() {
 		Expect(stored.Spec.Volumes).NotTo(ContainElement(HaveField("Name", "vault-injector-ca")))
 
 		p := f.start(ctx, stored)
-		Eventually(ctx, marker(p, "app")).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
+		Eventually(ctx, appMarker(p)).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
 	}, SpecTimeout(2*time.Minute))
 
 	It("trusts the CA in the Secret a pod names (tls-secret), mounting its ca.crt alone", func(ctx SpecContext) {

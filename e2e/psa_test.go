@@ -50,7 +50,7 @@ var _ = Describe("a namespace enforcing the restricted Pod Security Standard", L
 		expectInjected(stored, "app")
 
 		p := f.start(ctx, stored)
-		Eventually(ctx, marker(p, "app")).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
+		Eventually(ctx, appMarker(p)).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
 		stdout, _, err := p.Exec(ctx, "app", "/usr/bin/id", "-u")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(stdout)).To(Equal("1000\n"))

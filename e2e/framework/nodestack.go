@@ -193,8 +193,10 @@ func (s *NodeStack) installChart(ctx context.Context, o NodeStackOptions, regist
 		"image":    map[string]any{"repository": repo, "digest": digest},
 		"vault":    map[string]any{"addr": s.VaultAddr, "authPath": s.AuthMount, "allowedAddrs": []string{s.DownVaultAddr}},
 		"registry": map[string]any{"insecure": []string{registry}},
-		"envexec":  map[string]any{"allowedDeliveries": []string{"image-volume"}},
-		"logging":  map[string]any{"level": "debug"},
+		// Daemon-mode pods check their KV v2 secrets often, so a spec sees a change in Vault
+		// reach a running pod.
+		"envexec": map[string]any{"allowedDeliveries": []string{"image-volume"}, "watchInterval": E2EWatchInterval.String()},
+		"logging": map[string]any{"level": "debug"},
 		"tolerations": []map[string]string{{
 			"key": NodeTaint, "operator": "Exists", "effect": "NoSchedule",
 		}},

@@ -21,6 +21,9 @@
 //	testapp signal PID SIG    send signal SIG (TERM, INT, HUP) to PID and exit
 //	testapp argv FILE ARG...  write the ARGs to FILE, one a line, renamed into place, then
 //	                          wait: the command line envexec handed over, unprinted
+//	testapp stat FILE...      print "FILE MODE UID" a line, MODE in octal (stat -c '%n %a %u')
+//	testapp hup FILE OUT      at each SIGHUP write FILE's SHA-256 (sha256sum's line) to OUT,
+//	                          renamed into place, and keep waiting: a rotated file's reader
 package main
 
 import (
@@ -112,6 +115,42 @@ var commands = map[string]command{
 		}
 		return writeAndWait(args[0], b, stdout)
 	}},
+	"stat": {-1, func(args []string, stdout io.Writer) error {
+		for _, name := range args {
+			fi, err := os.Stat(name)
+			if err != nil {
+				return err
+			}
+			uid := -1
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				uid = int(st.Uid)
+			}
+			fmt.Fprintf(stdout, "%s %o %d\n", name, fi.Mode().Perm(), uid)
+		}
+		return nil
+	}},
+	"hup": {2, func(args []string, stdout io.Writer) error {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		stop := make(chan os.Signal, 1)
+		signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+		fmt.Fprintf(stdout, "ready pid=%d uid=%d\n", os.Getpid(), os.Getuid())
+		for {
+			select {
+			case <-stop:
+				return nil
+			case <-hup:
+				data, err := os.ReadFile(args[0])
+				if err != nil {
+					return err
+				}
+				line := fmt.Sprintf("%x  %s\n", sha256.Sum256(data), args[0])
+				if err := writeAtomically(args[1], []byte(line)); err != nil {
+					return err
+				}
+			}
+		}
+	}},
 	"signal": {2, func(args []string, _ io.Writer) error {
 		pid, err := strconv.Atoi(args[0])
 		if err != nil {
@@ -131,21 +170,26 @@ func run(args []string, stdout io.Writer) error {
 	}
 	c, ok := commands[args[0]]
 	if n := len(args) - 1; !ok || (c.args >= 0 && n != c.args) || (c.args < 0 && n < -c.args) {
-		return fmt.Errorf("usage: testapp [now | hash VAR | wait | env | cat FILE | write FILE TEXT | has VAR SHA256 | envfile FILE | daemon VAR SHA256 | signal PID SIG | argv FILE ARG...], not %q", args)
+		return fmt.Errorf("usage: testapp [now | hash VAR | wait | env | cat FILE | write FILE TEXT | has VAR SHA256 | envfile FILE | daemon VAR SHA256 | signal PID SIG | argv FILE ARG... | stat FILE... | hup FILE OUT], not %q", args)
 	}
 	return c.run(args[1:], stdout)
 }
 
-// writeAndWait writes data to file by renaming it into place, so a reader never sees
-// half of it, then waits.
+// writeAndWait writes data to file (writeAtomically), then waits.
 func writeAndWait(file string, data []byte, stdout io.Writer) error {
-	if err := os.WriteFile(file+".tmp", data, 0o600); err != nil { //nolint:gosec // the spec names the file
-		return err
-	}
-	if err := os.Rename(file+".tmp", file); err != nil { //nolint:gosec // the spec names the file
+	if err := writeAtomically(file, data); err != nil {
 		return err
 	}
 	return wait(stdout)
+}
+
+// writeAtomically writes data to file by renaming it into place, so a reader never sees
+// half of it.
+func writeAtomically(file string, data []byte) error {
+	if err := os.WriteFile(file+".tmp", data, 0o600); err != nil { //nolint:gosec // the spec names the file
+		return err
+	}
+	return os.Rename(file+".tmp", file) //nolint:gosec // the spec names the file
 }
 
 // match is "match" when $name's SHA-256 is want in hex, else "mismatch".
