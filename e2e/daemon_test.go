@@ -39,16 +39,7 @@ var _ = Describe("a pod in daemon mode", Label("node", "vault"), func() {
 		Expect(cmdline).To(MatchRegexp("^/vault-injector/envexec\x00--environ-fd\x00[0-9]+\x00--\x00/testapp\x00daemon\x00"))
 
 		By("checking the kubelet's exec probes pass: the pod turns Ready and stays running")
-		Eventually(ctx, func() (bool, error) {
-			var p corev1.Pod
-			err := nodeCluster.Client.Get(ctx, client.ObjectKeyFromObject(stored), &p)
-			for _, cond := range p.Status.Conditions {
-				if cond.Type == corev1.PodReady {
-					return cond.Status == corev1.ConditionTrue, err
-				}
-			}
-			return false, err
-		}).WithPolling(250 * time.Millisecond).Should(BeTrue())
+		Eventually(ctx, podReady(ctx, stored)).WithPolling(250 * time.Millisecond).Should(BeTrue())
 
 		By("checking no process but the application holds the value: not envexec, not an exec'd one")
 		environ, err := kubectl(ctx, "exec", "-n", f.Namespace, "daemon", "-c", "app", "--", "/testapp", "cat", "/proc/1/environ")
@@ -67,3 +58,48 @@ var _ = Describe("a pod in daemon mode", Label("node", "vault"), func() {
 		expectNoLeak(f.canary, map[string][]byte{"kubectl logs after the stop": []byte(log)})
 	}, SpecTimeout(3*time.Minute))
 })
+
+// With vault-injector.io/mutate-probes, the webhook starts exec probes through envexec too,
+// so a probe that checks a secret sees it; the kubelet runs it beside the application.
+var _ = Describe("a pod whose exec probe needs the secret", Label("node", "vault"), func() {
+	It("turns Ready only because envexec resolved the reference for the probe too", func(ctx SpecContext) {
+		f := newNodeFixture(ctx, nil)
+		probe := []string{"/testapp", "check", "DB_PASSWORD", sha256Hex(f.canary)}
+		build := func(name string, annotations map[string]string) *corev1.Pod {
+			pod := f.nodePod(name)
+			pod.Annotations = annotations
+			pod.Spec.Containers[0].ReadinessProbe = &corev1.Probe{
+				ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: probe}}, PeriodSeconds: 1,
+			}
+			return pod
+		}
+		stored := f.createOnNode(ctx, build("mutated", map[string]string{"vault-injector.io/mutate-probes": "true"}))
+		expectInjectedFrom(stored, "app")
+		Expect(stored.Spec.Containers[0].ReadinessProbe.Exec.Command[0]).To(Equal(ourEnvexec), "the probe starts through envexec")
+		plain := f.createOnNode(ctx, build("plain-probe", nil))
+		Expect(plain.Spec.Containers[0].ReadinessProbe.Exec.Command).To(Equal(probe), "without the annotation the probe is left as written")
+
+		expectGotSecret(waitForApp(ctx, f.Namespace, "mutated", "app"), 0)
+		expectGotSecret(waitForApp(ctx, f.Namespace, "plain-probe", "app"), 0)
+		Eventually(ctx, podReady(ctx, stored)).WithPolling(250 * time.Millisecond).Should(BeTrue())
+		By("the same probe without envexec sees the reference, not the secret, and fails")
+		Consistently(ctx, podReady(ctx, plain)).WithPolling(500 * time.Millisecond).WithTimeout(4 * time.Second).Should(BeFalse())
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"})
+	}, SpecTimeout(3*time.Minute))
+})
+
+// podReady polls whether the pod's Ready condition is True.
+func podReady(ctx SpecContext, pod *corev1.Pod) func() (bool, error) {
+	return func() (bool, error) {
+		var p corev1.Pod
+		if err := nodeCluster.Client.Get(ctx, client.ObjectKeyFromObject(pod), &p); err != nil {
+			return false, err
+		}
+		for _, cond := range p.Status.Conditions {
+			if cond.Type == corev1.PodReady {
+				return cond.Status == corev1.ConditionTrue, nil
+			}
+		}
+		return false, nil
+	}
+}

@@ -45,17 +45,6 @@ var _ = Describe("a namespace enforcing the restricted Pod Security Standard", L
 		Expect(grepLog(env.WebhookLog, f.Namespace+"/not-restricted")).To(ContainSubstring("injected pod"))
 	}, SpecTimeout(time.Minute))
 
-	It("admits the mutated pod of a restricted application, which runs and gets its secret", Label("vault"), func(ctx SpecContext) {
-		stored := f.create(ctx, restricted(appPod(f, "app", f.Ref("db", "password"), nil)))
-		expectInjected(stored, "app")
-
-		p := f.start(ctx, stored)
-		Eventually(ctx, appMarker(p)).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
-		stdout, _, err := p.Exec(ctx, "app", "/usr/bin/id", "-u")
-		Expect(err).NotTo(HaveOccurred())
-		Expect(string(stdout)).To(Equal("1000\n"))
-	}, SpecTimeout(2*time.Minute))
-
 	DescribeTable("admits every kind of pod the webhook mutates",
 		func(ctx SpecContext, shape func(SpecContext, *fixture) *corev1.Pod, wrapped ...string) {
 			stored := f.create(ctx, restricted(shape(ctx, f)))

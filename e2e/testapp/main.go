@@ -21,6 +21,8 @@
 //	testapp signal PID SIG    send signal SIG (TERM, INT, HUP) to PID and exit
 //	testapp argv FILE ARG...  write the ARGs to FILE, one a line, renamed into place, then
 //	                          wait: the command line envexec handed over, unprinted
+//	testapp check VAR SHA256  exit 0 when $VAR's SHA-256 is SHA256, else 1: an exec probe that
+//	                          passes only with the secret
 //	testapp stat FILE...      print "FILE MODE UID" a line, MODE in octal (stat -c '%n %a %u')
 //	testapp hup FILE OUT      at each SIGHUP write FILE's SHA-256 (sha256sum's line) to OUT,
 //	                          renamed into place, and keep waiting: a rotated file's reader
@@ -115,6 +117,12 @@ var commands = map[string]command{
 		}
 		return writeAndWait(args[0], b, stdout)
 	}},
+	"check": {2, func(args []string, _ io.Writer) error {
+		if match(args[0], args[1]) != "match" {
+			return fmt.Errorf("%s: mismatch", args[0])
+		}
+		return nil
+	}},
 	"stat": {-1, func(args []string, stdout io.Writer) error {
 		for _, name := range args {
 			fi, err := os.Stat(name)
@@ -170,7 +178,7 @@ func run(args []string, stdout io.Writer) error {
 	}
 	c, ok := commands[args[0]]
 	if n := len(args) - 1; !ok || (c.args >= 0 && n != c.args) || (c.args < 0 && n < -c.args) {
-		return fmt.Errorf("usage: testapp [now | hash VAR | wait | env | cat FILE | write FILE TEXT | has VAR SHA256 | envfile FILE | daemon VAR SHA256 | signal PID SIG | argv FILE ARG... | stat FILE... | hup FILE OUT], not %q", args)
+		return fmt.Errorf("usage: testapp [now | hash VAR | wait | env | cat FILE | write FILE TEXT | has VAR SHA256 | envfile FILE | daemon VAR SHA256 | signal PID SIG | argv FILE ARG... | check VAR SHA256 | stat FILE... | hup FILE OUT], not %q", args)
 	}
 	return c.run(args[1:], stdout)
 }
