@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"encoding/json"
-	"os"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -19,52 +17,14 @@ import (
 // Logging in without the Kubernetes auth method, chosen by annotation: AppRole and a Vault
 // token from a Secret of the pod's namespace (mounted by the kubelet, never read by the
 // webhook), and jwt with an audience of the pod's choosing within the platform's list.
+// What the webhook denies is checked here at admission; the logins run on the real node
+// below.
 var _ = Describe("auth from annotations", Label("vault", "auth"), func() {
 	var f *fixture
 
 	BeforeEach(func(ctx SpecContext) {
 		f = newFixture(ctx)
 	})
-
-	// running creates the pod, runs it and waits for the app's canary; it checks that the
-	// stored pod and the webhook's log hold none of the credentials.
-	running := func(ctx SpecContext, pod *corev1.Pod, credentials ...string) (*framework.Pod, *corev1.Pod) {
-		GinkgoHelper()
-		stored := f.create(ctx, pod)
-		p := f.start(ctx, stored)
-		Eventually(ctx, appMarker(p)).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
-		podJSON, err := json.Marshal(stored)
-		Expect(err).NotTo(HaveOccurred())
-		webhookLog, err := os.ReadFile(env.WebhookLog)
-		Expect(err).NotTo(HaveOccurred())
-		_, stderr := p.Logs("app")
-		for _, c := range credentials {
-			expectNoLeak(c, map[string][]byte{"stored pod": podJSON, "webhook log": webhookLog, "envexec stderr": stderr})
-		}
-		return p, stored
-	}
-
-	It("logs in with jwt auth, the token projected for the audience the pod names", func(ctx SpecContext) {
-		Expect(env.Vault.PutJWTRole(ctx, f.ServiceAccount, f.Namespace, f.ServiceAccount, f.Policy())).To(Succeed())
-		_, stored := running(ctx, appPod(f, "app", f.Ref("db", "password"), map[string]string{
-			"vault-injector.io/auth-method":    "jwt",
-			"vault-injector.io/auth-path":      framework.JWTAuthMount,
-			"vault-injector.io/token-audience": framework.JWTAudience,
-		}))
-		Expect(stored.Spec.Volumes).To(ContainElement(HaveField("Projected.Sources", ContainElement(
-			HaveField("ServiceAccountToken.Audience", framework.JWTAudience)))))
-	}, SpecTimeout(2*time.Minute))
-
-	It("stops the container when the jwt role expects another audience than the token's", func(ctx SpecContext) {
-		Expect(env.Vault.PutJWTRole(ctx, f.ServiceAccount, f.Namespace, f.ServiceAccount, f.Policy())).To(Succeed())
-		p := f.start(ctx, f.create(ctx, appPod(f, "app", f.Ref("db", "password"), map[string]string{
-			"vault-injector.io/auth-method": "jwt",
-			"vault-injector.io/auth-path":   framework.JWTAuthMount,
-		})))
-		Expect(p.Wait(ctx, "app")).To(Equal(exitLogin))
-		stdout, _ := p.Logs("app")
-		Expect(stdout).To(BeEmpty(), "the application must not have started")
-	}, SpecTimeout(2*time.Minute))
 
 	It("denies approle without its Secret, and an audience the platform did not allow", func(ctx SpecContext) {
 		for _, tc := range []struct {
@@ -87,8 +47,9 @@ var _ = Describe("auth from annotations", Label("vault", "auth"), func() {
 	}, SpecTimeout(time.Minute))
 })
 
-// AppRole and token auth on the real node: the kubelet mounts the keys of the Secret the
-// pod names, and nothing else of it, where envexec reads them.
+// The logins on the real node: for AppRole and token auth the kubelet mounts the keys of
+// the Secret the pod names, and nothing else of it, where envexec reads them; for jwt it
+// projects a token for the audience the pod names.
 var _ = Describe("auth from annotations on the real node", Label("node", "vault", "auth"), func() {
 	var f *nodeFixture
 
@@ -139,6 +100,32 @@ var _ = Describe("auth from annotations on the real node", Label("node", "vault"
 			"vault-injector.io/approle-secret": "app-approle",
 		}
 		running(ctx, pod, "/var/run/secrets/vault-injector-approle", []string{"role_id", "secret_id"}, roleID, secretID)
+	}, SpecTimeout(3*time.Minute))
+
+	It("logs in with jwt auth, the token projected for the audience the pod names", func(ctx SpecContext) {
+		Expect(env.Vault.PutJWTRole(ctx, framework.NodeJWTAuthMount, f.ServiceAccount, f.Namespace, f.ServiceAccount, f.Policy())).To(Succeed())
+		pod := f.nodePod("jwt")
+		pod.Annotations = map[string]string{
+			"vault-injector.io/auth-method":    "jwt",
+			"vault-injector.io/auth-path":      framework.NodeJWTAuthMount,
+			"vault-injector.io/token-audience": framework.JWTAudience,
+		}
+		stored := f.createOnNode(ctx, pod)
+		Expect(stored.Spec.Volumes).To(ContainElement(HaveField("Projected.Sources", ContainElement(
+			HaveField("ServiceAccountToken.Audience", framework.JWTAudience)))))
+		expectGotSecret(waitForApp(ctx, f.Namespace, "jwt", "app"), 0)
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"})
+	}, SpecTimeout(3*time.Minute))
+
+	It("stops the container when the jwt role expects another audience than the token's", func(ctx SpecContext) {
+		Expect(env.Vault.PutJWTRole(ctx, framework.NodeJWTAuthMount, f.ServiceAccount, f.Namespace, f.ServiceAccount, f.Policy())).To(Succeed())
+		pod := f.nodePod("jwt-audience")
+		pod.Annotations = map[string]string{
+			"vault-injector.io/auth-method": "jwt",
+			"vault-injector.io/auth-path":   framework.NodeJWTAuthMount,
+		}
+		failure := expectEnvexecStopped(ctx, f, f.createOnNode(ctx, pod), exitLogin)
+		Expect(failure).To(HaveKey("error"))
 	}, SpecTimeout(3*time.Minute))
 
 	It("logs in with a Vault token from the Secret a pod names", func(ctx SpecContext) {

@@ -120,7 +120,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	DeferCleanup(vault.Stop)
 	e.Vault = vault.Client()
 	Expect(e.Vault.EnableAppRoleAuth(ctx)).To(Succeed())
-	Expect(e.Vault.EnableJWTAuth(ctx, e.API)).To(Succeed())
+	Expect(e.Vault.EnableJWTAuth(ctx, framework.JWTAuthMount, e.API)).To(Succeed())
 	e.VaultByName, err = framework.ByHostName(e.Vault.Addr)
 	Expect(err).NotTo(HaveOccurred())
 

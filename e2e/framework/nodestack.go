@@ -23,8 +23,9 @@ type NodeStackOptions struct {
 	Assets string
 	// Registry (host:port on loopback, plain HTTP) receives the images.
 	Registry string
-	// Vault gets a Kubernetes auth method for the cluster at AuthMount. When it is empty,
-	// a Vault of the stack's own is started (auth at KubernetesAuthMount).
+	// Vault gets a Kubernetes auth method for the cluster at AuthMount, and a jwt one at
+	// NodeJWTAuthMount. When it is empty, a Vault of the stack's own is started (Kubernetes
+	// auth at KubernetesAuthMount).
 	Vault     VaultClient
 	AuthMount string
 	// Progress receives one line per step.
@@ -154,6 +155,9 @@ func (s *NodeStack) startControlPlane(ctx context.Context, o NodeStackOptions) e
 	s.stops = append(s.stops, cp.Stop)
 	s.API = cp.Endpoint()
 	if s.Vault.Addr != "" {
+		if err := s.Vault.EnableJWTAuth(ctx, NodeJWTAuthMount, s.API); err != nil {
+			return err
+		}
 		return s.Vault.EnableKubernetesAuth(ctx, s.AuthMount, s.API)
 	}
 	vaultLog, err := os.Create(filepath.Join(o.Dir, "vault.log"))
@@ -167,7 +171,7 @@ func (s *NodeStack) startControlPlane(ctx context.Context, o NodeStackOptions) e
 	}
 	s.stops = append(s.stops, v.Stop)
 	s.Vault, s.AuthMount = v.Client(), KubernetesAuthMount
-	return nil
+	return s.Vault.EnableJWTAuth(ctx, NodeJWTAuthMount, s.API)
 }
 
 // installChart installs the release's chart from the registry, by the digest that was
@@ -195,7 +199,11 @@ func (s *NodeStack) installChart(ctx context.Context, o NodeStackOptions, regist
 		"registry": map[string]any{"insecure": []string{registry}},
 		// Daemon-mode pods check their KV v2 secrets often, so a spec sees a change in Vault
 		// reach a running pod.
-		"envexec": map[string]any{"allowedDeliveries": []string{"image-volume"}, "watchInterval": E2EWatchInterval.String()},
+		"envexec": map[string]any{
+			"allowedDeliveries": []string{"image-volume"}, "watchInterval": E2EWatchInterval.String(),
+			// The audience of the jwt auth roles at NodeJWTAuthMount, for pods that name it.
+			"allowedTokenAudiences": []string{JWTAudience},
+		},
 		"logging": map[string]any{"level": "debug"},
 		"tolerations": []map[string]string{{
 			"key": NodeTaint, "operator": "Exists", "effect": "NoSchedule",

@@ -24,6 +24,9 @@ const AppRoleAuthMount = "approle"
 // service account tokens, for a pod with auth-method jwt and auth-path jwt-e2e.
 const JWTAuthMount = "jwt-e2e"
 
+// NodeJWTAuthMount is the node cluster's jwt auth method, beside NodeAuthMount.
+const NodeJWTAuthMount = "jwt-node"
+
 // JWTAudience is the audience the jwt auth roles require: not the webhook's default
 // (TokenAudience), so a pod reaches them only with the token-audience annotation, which
 // the suite's webhook allows (--allowed-token-audiences).
@@ -79,27 +82,28 @@ func (v VaultClient) CreateToken(ctx context.Context, policies ...string) (strin
 	return out.Auth.ClientToken, nil
 }
 
-// EnableJWTAuth enables a jwt auth method at JWTAuthMount that verifies tokens with the
-// apiserver's service account signing keys (its OIDC JWKS, read as the admin and given to
-// Vault as PEM keys) and requires the apiserver's issuer.
-func (v VaultClient) EnableJWTAuth(ctx context.Context, api APIEndpoint) error {
+// EnableJWTAuth enables a jwt auth method at mount (JWTAuthMount for the suite's cluster,
+// NodeJWTAuthMount for the node's) that verifies tokens with the apiserver's service
+// account signing keys (its OIDC JWKS, read as the admin and given to Vault as PEM keys)
+// and requires the apiserver's issuer.
+func (v VaultClient) EnableJWTAuth(ctx context.Context, mount string, api APIEndpoint) error {
 	issuer, keys, err := serviceAccountKeys(ctx, api)
 	if err != nil {
 		return err
 	}
-	if err := v.Do(ctx, http.MethodPost, "sys/auth/"+JWTAuthMount, map[string]any{"type": "jwt"}, nil); err != nil {
+	if err := v.Do(ctx, http.MethodPost, "sys/auth/"+mount, map[string]any{"type": "jwt"}, nil); err != nil {
 		return fmt.Errorf("enable jwt auth: %w", err)
 	}
 	cfg := map[string]any{"jwt_validation_pubkeys": keys, "bound_issuer": issuer}
-	if err := v.Do(ctx, http.MethodPost, "auth/"+JWTAuthMount+"/config", cfg, nil); err != nil {
+	if err := v.Do(ctx, http.MethodPost, "auth/"+mount+"/config", cfg, nil); err != nil {
 		return fmt.Errorf("configure jwt auth: %w", err)
 	}
 	return nil
 }
 
-// PutJWTRole creates a role of the jwt auth method for one ServiceAccount's tokens made
-// for JWTAudience.
-func (v VaultClient) PutJWTRole(ctx context.Context, name, namespace, serviceAccount string, policies ...string) error {
+// PutJWTRole creates a role of the jwt auth method at mount for one ServiceAccount's
+// tokens made for JWTAudience.
+func (v VaultClient) PutJWTRole(ctx context.Context, mount, name, namespace, serviceAccount string, policies ...string) error {
 	body := map[string]any{
 		"role_type":       "jwt",
 		"bound_audiences": []string{JWTAudience},
@@ -108,7 +112,7 @@ func (v VaultClient) PutJWTRole(ctx context.Context, name, namespace, serviceAcc
 		"token_policies":  policies,
 		"token_ttl":       "10m",
 	}
-	if err := v.Do(ctx, http.MethodPost, "auth/"+JWTAuthMount+"/role/"+name, body, nil); err != nil {
+	if err := v.Do(ctx, http.MethodPost, "auth/"+mount+"/role/"+name, body, nil); err != nil {
 		return fmt.Errorf("write jwt role %s: %w", name, err)
 	}
 	return nil
