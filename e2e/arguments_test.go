@@ -55,7 +55,7 @@ var _ = Describe("a pod with references in its command and args", Label("node", 
 		Expect(c.Args).To(Equal(args))
 
 		waitForApp(ctx, f.Namespace, "argv", "app")
-		got, err := kubectl(ctx, "exec", "-n", f.Namespace, "argv", "-c", "app", "--", "/testapp", "cat", argvFile)
+		got, err := execOut(ctx, f, "argv", "app", "/testapp", "cat", argvFile)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(got).To(Equal(strings.Join([]string{
 			"user=" + user,

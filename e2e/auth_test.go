@@ -81,10 +81,10 @@ var _ = Describe("auth from annotations on the real node", Label("node", "vault"
 		Expect(stored.Spec.Volumes).NotTo(ContainElement(HaveField("Name", ourTokenVolume)), "no ServiceAccount token projected for envexec")
 		expectGotSecret(waitForApp(ctx, f.Namespace, pod.Name, "app"), 0)
 		for _, key := range mounted {
-			_, err := kubectl(ctx, "exec", "-n", f.Namespace, pod.Name, "-c", "app", "--", "/testapp", "cat", dir+"/"+key)
+			_, err := execOut(ctx, f, pod.Name, "app", "/testapp", "cat", dir+"/"+key)
 			Expect(err).NotTo(HaveOccurred(), "%s/%s is mounted", dir, key)
 		}
-		_, err := kubectl(ctx, "exec", "-n", f.Namespace, pod.Name, "-c", "app", "--", "/testapp", "cat", dir+"/other")
+		_, err := execOut(ctx, f, pod.Name, "app", "/testapp", "cat", dir+"/other")
 		Expect(err).To(MatchError(ContainSubstring("no such file or directory")), "the Secret's other key is not mounted")
 		expectNoLeakOnNode(ctx, f, stored, []string{"app"}, credentials...)
 		return stored

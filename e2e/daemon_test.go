@@ -32,7 +32,7 @@ var _ = Describe("a pod in daemon mode", Label("node", "vault"), func() {
 		log := waitForApp(ctx, f.Namespace, "daemon", "app")
 		Expect(log).To(MatchRegexp(`(?m)^match$`))
 		Expect(log).To(MatchRegexp(`(?m)^ready pid=([2-9]|\d\d+) uid=0 ppid=1$`))
-		cmdline, err := kubectl(ctx, "exec", "-n", f.Namespace, "daemon", "-c", "app", "--", "/testapp", "cat", "/proc/1/cmdline")
+		cmdline, err := execOut(ctx, f, "daemon", "app", "/testapp", "cat", "/proc/1/cmdline")
 		Expect(err).NotTo(HaveOccurred())
 		// envexec re-executed itself with a clean environment, handing the original over
 		// through a sealed memfd (docs/envexec.md).
@@ -42,13 +42,13 @@ var _ = Describe("a pod in daemon mode", Label("node", "vault"), func() {
 		Eventually(ctx, podReady(ctx, stored)).WithPolling(250 * time.Millisecond).Should(BeTrue())
 
 		By("checking no process but the application holds the value: not envexec, not an exec'd one")
-		environ, err := kubectl(ctx, "exec", "-n", f.Namespace, "daemon", "-c", "app", "--", "/testapp", "cat", "/proc/1/environ")
+		environ, err := execOut(ctx, f, "daemon", "app", "/testapp", "cat", "/proc/1/environ")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(environ).To(BeEmpty(), "envexec runs with an empty environment: no GODEBUG or SSL_CERT_FILE of the pod's reaches it")
 		expectNoLeakOnNode(ctx, f, stored, []string{"app"})
 
 		By("stopping the container as the kubelet does: SIGTERM to its PID 1")
-		_, err = kubectl(ctx, "exec", "-n", f.Namespace, "daemon", "-c", "app", "--", "/testapp", "signal", "1", "TERM")
+		_, err = execOut(ctx, f, "daemon", "app", "/testapp", "signal", "1", "TERM")
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(ctx, appTerminated(ctx, stored)).WithPolling(250*time.Millisecond).Should(HaveField("ExitCode", BeEquivalentTo(42)), "the application's exit code is the container's")
 		log = appLog(ctx, f, "daemon")

@@ -50,7 +50,7 @@ var _ = Describe("a container that gives no command", Label("node", "registry"),
 
 		waitForApp(ctx, f.Namespace, "from-image", c.Name)
 		By("checking the image's CMD reached the application as the image meant it")
-		got, err := kubectl(ctx, "exec", "-n", f.Namespace, "from-image", "-c", c.Name, "--", "/testapp", "cat", argvFile)
+		got, err := execOut(ctx, f, "from-image", c.Name, "/testapp", "cat", argvFile)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(got).To(Equal("$(GREETING)\n$$\n$HOME\n"))
 	}, SpecTimeout(3*time.Minute))

@@ -39,11 +39,6 @@ func fileAnnotation(path, mode, content string) string {
 const readyScript = `printf ready > /out/secret
 sleep 600 & wait`
 
-// execOut is what a command run in a container of a node pod printed, through the kubelet.
-func execOut(ctx SpecContext, f *nodeFixture, pod, container string, argv ...string) (string, error) {
-	return kubectl(ctx, append([]string{"exec", "-n", f.Namespace, pod, "-c", container, "--"}, argv...)...)
-}
-
 // These run on the real node: the kubelet makes the in-memory volume, and envexec writes
 // the files into it before the application starts.
 var _ = Describe("a pod that asks for files", Label("node", "vault"), func() {

@@ -94,7 +94,7 @@ var _ = Describe("a hostile tenant on the real node", Label("node", "hostile"), 
 
 		expectGotSecret(waitForApp(ctx, f.Namespace, "hygiene", "app"), 0)
 		waitForApp(ctx, f.Namespace, "hygiene", "plain")
-		_, err := kubectl(ctx, "exec", "-n", f.Namespace, "hygiene", "-c", "plain", "--", "/testapp", "cat", ourTokenDir+"/token")
+		_, err := execOut(ctx, f, "hygiene", "plain", "/testapp", "cat", ourTokenDir+"/token")
 		Expect(err).To(MatchError(ContainSubstring("no such file or directory")), "the plain container has no Vault token")
 		Expect(appLog(ctx, f, "hygiene")).To(ContainSubstring(`"msg":"vault token revoked"`))
 		Expect(env.Vault.RoleTokens(ctx, framework.NodeAuthMount, f.ServiceAccount)).To(BeEmpty(), "no live token of the role")

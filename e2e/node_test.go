@@ -58,11 +58,11 @@ var _ = Describe("a pod on a real kubelet", Label("node", "vault"), func() {
 
 		expectGotSecret(waitForApp(ctx, f.Namespace, "restricted", "app"), 1000)
 		By("checking the runtime applied the profile: seccomp filter on, root file system read-only")
-		status, err := kubectl(ctx, "exec", "-n", f.Namespace, "restricted", "-c", "app", "--", "/testapp", "cat", "/proc/1/status")
+		status, err := execOut(ctx, f, "restricted", "app", "/testapp", "cat", "/proc/1/status")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(status).To(MatchRegexp(`(?m)^Seccomp:\s+2$`), "RuntimeDefault is a seccomp filter (mode 2)")
 		Expect(status).To(MatchRegexp(`(?m)^NoNewPrivs:\s+1$`))
-		_, err = kubectl(ctx, "exec", "-n", f.Namespace, "restricted", "-c", "app", "--", "/testapp", "write", "/probe", "x")
+		_, err = execOut(ctx, f, "restricted", "app", "/testapp", "write", "/probe", "x")
 		Expect(err).To(MatchError(ContainSubstring("read-only file system")))
 		expectNoLeakOnNode(ctx, f, stored, []string{"app"})
 	}, SpecTimeout(3*time.Minute))

@@ -206,7 +206,7 @@ func (f *nodeFixture) runNodeEnvPod(ctx SpecContext, pod *corev1.Pod) (*corev1.P
 	stored := f.createOnNode(ctx, pod)
 	expectInjectedFrom(stored, "app")
 	waitForApp(ctx, f.Namespace, pod.Name, "app")
-	out, err := kubectl(ctx, "exec", "-n", f.Namespace, pod.Name, "-c", "app", "--", "/testapp", "cat", nodeEnvFile)
+	out, err := execOut(ctx, f, pod.Name, "app", "/testapp", "cat", nodeEnvFile)
 	Expect(err).NotTo(HaveOccurred())
 	got := map[string]string{}
 	for _, kv := range strings.Split(strings.TrimSuffix(out, "\x00"), "\x00") {
@@ -215,6 +215,12 @@ func (f *nodeFixture) runNodeEnvPod(ctx SpecContext, pod *corev1.Pod) (*corev1.P
 		got[name] = value
 	}
 	return stored, got
+}
+
+// execOut is what a command run in a container of a node pod printed, through the kubelet
+// (kubectl exec).
+func execOut(ctx SpecContext, f *nodeFixture, pod, container string, argv ...string) (string, error) {
+	return kubectl(ctx, append([]string{"exec", "-n", f.Namespace, pod, "-c", container, "--"}, argv...)...)
 }
 
 // expectNoLeakOnNode checks, through kubectl, every place a user or operator looks at a
@@ -234,7 +240,7 @@ func expectNoLeakOnNode(ctx SpecContext, f *nodeFixture, pod *corev1.Pod, runnin
 		places["kubectl logs -c "+c.Name] = []byte(out)
 	}
 	for _, c := range running {
-		out, err := kubectl(ctx, "exec", "-n", f.Namespace, pod.Name, "-c", c, "--", "/testapp", "env")
+		out, err := execOut(ctx, f, pod.Name, c, "/testapp", "env")
 		Expect(err).NotTo(HaveOccurred())
 		for _, e := range specs[c].Env {
 			// The kubelet turns $$ into $ and expands $(VAR): values with $( are skipped.

@@ -104,7 +104,7 @@ var commands = map[string]command{
 		if err := os.WriteFile("/tmp/ready", []byte("ready\n"), 0o644); err != nil { //nolint:gosec // read by probes
 			return err
 		}
-		fmt.Fprintf(stdout, "ready pid=%d uid=%d ppid=%d\n", os.Getpid(), os.Getuid(), os.Getppid())
+		fmt.Fprintf(stdout, "%s ppid=%d\n", readyLine(), os.Getppid())
 		<-stop
 		fmt.Fprintln(stdout, "term")
 		os.Exit(42)
@@ -142,7 +142,7 @@ var commands = map[string]command{
 		signal.Notify(hup, syscall.SIGHUP)
 		stop := make(chan os.Signal, 1)
 		signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
-		fmt.Fprintf(stdout, "ready pid=%d uid=%d\n", os.Getpid(), os.Getuid())
+		fmt.Fprintln(stdout, readyLine())
 		for {
 			select {
 			case <-stop:
@@ -209,11 +209,14 @@ func match(name, want string) string {
 	return "mismatch"
 }
 
+// readyLine is how the app says it is up: the specs wait for it and read PID and UID.
+func readyLine() string { return fmt.Sprintf("ready pid=%d uid=%d", os.Getpid(), os.Getuid()) }
+
 // wait says it is up, then blocks until the kubelet stops the container.
 func wait(stdout io.Writer) error {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
-	fmt.Fprintf(stdout, "ready pid=%d uid=%d\n", os.Getpid(), os.Getuid())
+	fmt.Fprintln(stdout, readyLine())
 	<-stop
 	return nil
 }
