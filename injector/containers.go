@@ -174,7 +174,8 @@ func copyID(id *int64) *int64 {
 // runtime appends them after the new command, as before. Without a command the image's
 // entrypoint becomes the command, and its cmd the args unless the pod sets args: setting
 // command makes the runtime ignore the image's cmd, so it must be explicit.
-func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts, ch *changes, path string) {
+// mounts are sharedMounts(cfg), built once for all of a pod's containers.
+func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts, mounts []corev1.VolumeMount, ch *changes, path string) {
 	command := c.Command
 	if len(command) == 0 {
 		img := facts.Images[c.Image]
@@ -198,7 +199,7 @@ func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts, ch *changes
 		}
 	}
 	had := len(c.VolumeMounts)
-	c.VolumeMounts = append(c.VolumeMounts, ourMounts(cfg, c.Name)...)
+	c.VolumeMounts = append(append(c.VolumeMounts, mounts...), filesMount(cfg, c.Name)...)
 	appended(ch, path+"/volumeMounts", had, c.VolumeMounts)
 	if c.TerminationMessagePolicy == "" || c.TerminationMessagePolicy == corev1.TerminationMessageReadFile {
 		// envexec explains a failed start on stderr; let `kubectl describe` show it.
@@ -221,14 +222,16 @@ func execOf(p *corev1.Probe) *corev1.ExecAction {
 // runs envexec: the credentials are mounted nowhere else. Of the files volumes, only the
 // container's own is mounted, writable, at the files directory.
 func ourMounts(cfg config.Pod, container string) []corev1.VolumeMount {
-	dirs := map[string]string{
-		VolumeName: MountPath, TokenVolumeName: TokenDir, CAVolumeName: CADir,
-		AppRoleVolumeName: AppRoleDir, VaultTokenVolumeName: VaultTokenDir,
-	}
+	return append(sharedMounts(cfg), filesMount(cfg, container)...)
+}
+
+// sharedMounts are the mounts of ourMounts every wrapped container gets alike: all but
+// its files mount. Inject builds them once per pod, not once per container.
+func sharedMounts(cfg config.Pod) []corev1.VolumeMount {
 	vs := ourVolumes(cfg)
-	ms := make([]corev1.VolumeMount, 0, len(vs))
+	ms := make([]corev1.VolumeMount, 0, len(vs)+1) // room for a files mount
 	for _, v := range vs {
-		if dir, ok := dirs[v.Name]; ok {
+		if dir := reservedDir(v.Name); dir != "" {
 			ms = append(ms, corev1.VolumeMount{Name: v.Name, MountPath: dir, ReadOnly: true})
 		}
 	}
@@ -236,7 +239,17 @@ func ourMounts(cfg config.Pod, container string) []corev1.VolumeMount {
 		// envexec's directory of the image, so it is MountPath/envexec as with init-copy.
 		ms[0].SubPath = strings.TrimPrefix(path.Dir(cfg.EnvexecPath), "/")
 	}
-	return append(ms, filesMount(cfg, container)...)
+	return ms
+}
+
+// reservedDir is where the reserved volume named name is mounted; "" for other names.
+func reservedDir(name string) string {
+	for i, v := range reservedVolumes {
+		if v == name {
+			return reservedDirs[i]
+		}
+	}
+	return ""
 }
 
 // authEnv are the settings of envexec's login: the service account token for kubernetes

@@ -199,9 +199,10 @@ func (p *Plan) apply(wrap []target, facts Facts) (*corev1.Pod, Report, error) {
 	out := copyForWrite(p.pod, wrap)
 	var ch changes
 	report := Report{}
+	mounts := sharedMounts(p.cfg)
 	for _, t := range wrap {
 		c := t.in(out)
-		wrapContainer(c, p.cfg, facts, &ch, t.path())
+		wrapContainer(c, p.cfg, facts, mounts, &ch, t.path())
 		report.Warnings = append(report.Warnings, t.refs.warnings...)
 		report.Containers = append(report.Containers, ContainerReport{
 			Name: c.Name, Init: t.init, Variables: t.refs.variables, Arguments: t.refs.arguments, Files: t.refs.files,
