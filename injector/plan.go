@@ -199,7 +199,8 @@ func (p *Plan) apply(wrap []target, facts Facts) (*corev1.Pod, Report, error) {
 	out := copyForWrite(p.pod, wrap)
 	var ch changes
 	report := Report{}
-	mounts := sharedMounts(p.cfg)
+	vols := ourVolumes(p.cfg)
+	mounts := sharedMounts(p.cfg, vols)
 	for _, t := range wrap {
 		c := t.in(out)
 		wrapContainer(c, p.cfg, facts, mounts, &ch, t.path())
@@ -212,7 +213,7 @@ func (p *Plan) apply(wrap []target, facts Facts) (*corev1.Pod, Report, error) {
 		// After the containers' changes, whose paths name the user's init containers by
 		// their index before ours shifts them.
 		had := len(out.Spec.Volumes)
-		out.Spec.Volumes = append(out.Spec.Volumes, ourVolumes(p.cfg)...)
+		out.Spec.Volumes = append(out.Spec.Volumes, vols...)
 		appended(&ch, "/spec/volumes", had, out.Spec.Volumes)
 		if !p.cfg.ImageVolume { // an image volume needs no copy
 			out.Spec.InitContainers = slices.Insert(out.Spec.InitContainers, 0, initContainer(p.cfg))
