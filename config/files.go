@@ -141,7 +141,7 @@ func parseFile(dir, name, value string) (File, error) {
 	if strings.IndexByte(a.Content, 0) >= 0 {
 		return File{}, errors.New("content holds a NUL byte, which the container's environment cannot carry to envexec")
 	}
-	if _, err := vaultref.Scan(a.Content); err != nil {
+	if err := vaultref.Check(a.Content); err != nil {
 		return File{}, fmt.Errorf("content: %w (see docs/references.md)", err)
 	}
 	return File{Container: a.Container, Spec: settings.FileSpec{Path: p, Mode: mode, Content: a.Content}}, nil

@@ -174,7 +174,8 @@ func copyID(id *int64) *int64 {
 // runtime appends them after the new command, as before. Without a command the image's
 // entrypoint becomes the command, and its cmd the args unless the pod sets args: setting
 // command makes the runtime ignore the image's cmd, so it must be explicit.
-func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts, ch *changes, path string) {
+// mounts are sharedMounts(cfg), built once for all of a pod's containers.
+func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts, mounts []corev1.VolumeMount, ch *changes, path string) {
 	command := c.Command
 	if len(command) == 0 {
 		img := facts.Images[c.Image]
@@ -198,7 +199,7 @@ func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts, ch *changes
 		}
 	}
 	had := len(c.VolumeMounts)
-	c.VolumeMounts = append(c.VolumeMounts, ourMounts(cfg, c.Name)...)
+	c.VolumeMounts = append(append(c.VolumeMounts, mounts...), filesMount(cfg, c.Name)...)
 	appended(ch, path+"/volumeMounts", had, c.VolumeMounts)
 	if c.TerminationMessagePolicy == "" || c.TerminationMessagePolicy == corev1.TerminationMessageReadFile {
 		// envexec explains a failed start on stderr; let `kubectl describe` show it.
@@ -206,7 +207,7 @@ func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts, ch *changes
 		ch.add(path+"/terminationMessagePolicy", c.TerminationMessagePolicy)
 	}
 	had = len(c.Env)
-	c.Env = append(c.Env, settingsEnv(c.Name, cfg)...)
+	c.Env = appendSettingsEnv(slices.Grow(c.Env, settingsRoom), c.Name, cfg)
 	appended(ch, path+"/env", had, c.Env)
 }
 
@@ -221,14 +222,16 @@ func execOf(p *corev1.Probe) *corev1.ExecAction {
 // runs envexec: the credentials are mounted nowhere else. Of the files volumes, only the
 // container's own is mounted, writable, at the files directory.
 func ourMounts(cfg config.Pod, container string) []corev1.VolumeMount {
-	dirs := map[string]string{
-		VolumeName: MountPath, TokenVolumeName: TokenDir, CAVolumeName: CADir,
-		AppRoleVolumeName: AppRoleDir, VaultTokenVolumeName: VaultTokenDir,
-	}
-	vs := ourVolumes(cfg)
-	ms := make([]corev1.VolumeMount, 0, len(vs))
+	return append(sharedMounts(cfg, ourVolumes(cfg)), filesMount(cfg, container)...)
+}
+
+// sharedMounts are the mounts of ourMounts every wrapped container gets alike: all but
+// its files mount. vs are ourVolumes(cfg); Inject builds both once per pod, not once per
+// container.
+func sharedMounts(cfg config.Pod, vs []corev1.Volume) []corev1.VolumeMount {
+	ms := make([]corev1.VolumeMount, 0, len(vs)+1) // room for a files mount
 	for _, v := range vs {
-		if dir, ok := dirs[v.Name]; ok {
+		if dir := reservedDir(v.Name); dir != "" {
 			ms = append(ms, corev1.VolumeMount{Name: v.Name, MountPath: dir, ReadOnly: true})
 		}
 	}
@@ -236,7 +239,17 @@ func ourMounts(cfg config.Pod, container string) []corev1.VolumeMount {
 		// envexec's directory of the image, so it is MountPath/envexec as with init-copy.
 		ms[0].SubPath = strings.TrimPrefix(path.Dir(cfg.EnvexecPath), "/")
 	}
-	return append(ms, filesMount(cfg, container)...)
+	return ms
+}
+
+// reservedDir is where the reserved volume named name is mounted; "" for other names.
+func reservedDir(name string) string {
+	for i, v := range reservedVolumes {
+		if v == name {
+			return reservedDirs[i]
+		}
+	}
+	return ""
 }
 
 // authEnv are the settings of envexec's login: the service account token for kubernetes
@@ -264,13 +277,21 @@ func authEnv(cfg config.Pod) []corev1.EnvVar {
 // the list ends with settings.EnvSettings naming all of them, so envexec refuses any other
 // ENVEXEC_* variable (a pod's envFrom cannot add settings, and env wins over envFrom).
 func settingsEnv(container string, cfg config.Pod) []corev1.EnvVar {
-	env := slices.Concat([]corev1.EnvVar{{Name: settings.EnvVaultAddr, Value: cfg.VaultAddr}}, authEnv(cfg), []corev1.EnvVar{
-		{Name: settings.EnvTimeout, Value: cfg.Timeout.String()},
-		{Name: settings.EnvLogLevel, Value: string(cfg.LogLevel)},
-		{Name: settings.EnvContainer, Value: container},
+	return appendSettingsEnv(nil, container, cfg)
+}
+
+// appendSettingsEnv appends settingsEnv(container, cfg) to env: wrapContainer writes them
+// straight into the container's copy of its env, with no list of their own to copy.
+func appendSettingsEnv(env []corev1.EnvVar, container string, cfg config.Pod) []corev1.EnvVar {
+	start := len(env)
+	env = append(append(env, corev1.EnvVar{Name: settings.EnvVaultAddr, Value: cfg.VaultAddr}), authEnv(cfg)...)
+	env = append(env,
+		corev1.EnvVar{Name: settings.EnvTimeout, Value: cfg.Timeout.String()},
+		corev1.EnvVar{Name: settings.EnvLogLevel, Value: string(cfg.LogLevel)},
+		corev1.EnvVar{Name: settings.EnvContainer, Value: container},
 		fieldEnv(settings.EnvPod, "metadata.name"),
 		fieldEnv(settings.EnvNamespace, "metadata.namespace"),
-	})
+	)
 	if cfg.CACerts != "" {
 		env = append(env, corev1.EnvVar{Name: settings.EnvCACerts, Value: cfg.CACerts})
 	}
@@ -281,15 +302,28 @@ func settingsEnv(container string, cfg config.Pod) []corev1.EnvVar {
 		env = append(env, corev1.EnvVar{Name: name, Value: cfg.Envexec[name]})
 	}
 	env = append(append(env, filesEnv(container, cfg)...), watchEnv(cfg)...)
-	names := make([]string, len(env))
-	for i, e := range env {
-		names[i] = e.Name
+	ours := env[start:]
+	size := len(ours)
+	for _, e := range ours {
+		size += len(e.Name)
+	}
+	var names strings.Builder
+	names.Grow(size)
+	for i, e := range ours {
+		if i > 0 {
+			names.WriteByte(',')
+		}
+		names.WriteString(e.Name)
 		// The kubelet expands $(NAME) and turns $$ into $ in env values: escaped, envexec
 		// reads exactly the value the webhook validated.
-		env[i].Value = strings.ReplaceAll(e.Value, "$", "$$")
+		ours[i].Value = strings.ReplaceAll(e.Value, "$", "$$")
 	}
-	return append(env, corev1.EnvVar{Name: settings.EnvSettings, Value: strings.Join(names, ",")})
+	return append(env, corev1.EnvVar{Name: settings.EnvSettings, Value: names.String()})
 }
+
+// settingsRoom is how many settings a container's env makes room for at once: those of
+// a typical pod and then some, so appendSettingsEnv rarely grows the list again.
+const settingsRoom = 16
 
 // escapeExpansion doubles every "$" of an image's entrypoint or cmd before it is written
 // into the pod: the kubelet expands $(VAR) in command and args, but never did in the image.

@@ -90,6 +90,9 @@ func NewPlan(pod *corev1.Pod, cfg config.Pod) *Plan {
 				continue
 			}
 			cand.init, cand.index = init, i
+			if p.candidates == nil { // once, for every container that may follow
+				p.candidates = make([]candidate, 0, len(pod.Spec.InitContainers)+len(pod.Spec.Containers))
+			}
 			p.candidates = append(p.candidates, cand)
 		}
 	}
@@ -160,7 +163,7 @@ func (p *Plan) Inject(facts Facts) (*corev1.Pod, Report, error) {
 		return p.pod, Report{Skipped: skip}, nil
 	}
 	errs := slices.Clone(p.ownErrs)
-	var wrap []target
+	wrap := make([]target, 0, len(p.candidates))
 	for _, c := range p.candidates {
 		own := slices.Clone(c.refErrs)
 		if c.needsImage {
@@ -198,10 +201,12 @@ func Inject(pod *corev1.Pod, cfg config.Pod, facts Facts) (*corev1.Pod, Report, 
 func (p *Plan) apply(wrap []target, facts Facts) (*corev1.Pod, Report, error) {
 	out := copyForWrite(p.pod, wrap)
 	var ch changes
-	report := Report{}
+	report := Report{Containers: make([]ContainerReport, 0, len(wrap))}
+	vols := ourVolumes(p.cfg)
+	mounts := sharedMounts(p.cfg, vols)
 	for _, t := range wrap {
 		c := t.in(out)
-		wrapContainer(c, p.cfg, facts, &ch, t.path())
+		wrapContainer(c, p.cfg, facts, mounts, &ch, t.path())
 		report.Warnings = append(report.Warnings, t.refs.warnings...)
 		report.Containers = append(report.Containers, ContainerReport{
 			Name: c.Name, Init: t.init, Variables: t.refs.variables, Arguments: t.refs.arguments, Files: t.refs.files,
@@ -211,7 +216,7 @@ func (p *Plan) apply(wrap []target, facts Facts) (*corev1.Pod, Report, error) {
 		// After the containers' changes, whose paths name the user's init containers by
 		// their index before ours shifts them.
 		had := len(out.Spec.Volumes)
-		out.Spec.Volumes = append(out.Spec.Volumes, ourVolumes(p.cfg)...)
+		out.Spec.Volumes = append(out.Spec.Volumes, vols...)
 		appended(&ch, "/spec/volumes", had, out.Spec.Volumes)
 		if !p.cfg.ImageVolume { // an image volume needs no copy
 			out.Spec.InitContainers = slices.Insert(out.Spec.InitContainers, 0, initContainer(p.cfg))

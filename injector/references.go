@@ -56,7 +56,13 @@ type envRef struct {
 // containerRefs lists the variables of c that hold references, in spec order, then the
 // entries of command and args that hold references.
 func containerRefs(c *corev1.Container) []envRef {
-	var refs []envRef
+	n := 0
+	for _, e := range c.Env {
+		if vaultref.HasRefs(e.Value) {
+			n++
+		}
+	}
+	refs := make([]envRef, 0, n) // arguments with references are rare
 	for _, e := range c.Env {
 		if vaultref.HasRefs(e.Value) {
 			refs = append(refs, envRef{name: e.Name, value: e.Value})
@@ -134,7 +140,7 @@ func examine(pod *corev1.Pod, c *corev1.Container, need need, warnMalformed bool
 	}
 	var cand candidate
 	for _, r := range refs {
-		if _, err := vaultref.Scan(r.value); err != nil {
+		if err := vaultref.Check(r.value); err != nil {
 			reason := err.Error() + ` (see docs/references.md)`
 			ferr := &FieldError{Pod: PodName(pod), Container: c.Name, Variable: r.name, Argument: r.arg, Reason: reason}
 			if !warnMalformed {

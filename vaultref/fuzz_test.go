@@ -26,6 +26,9 @@ func FuzzScan(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		tmpl, err := vaultref.Scan(in)
+		if check := vaultref.Check(in); !reflect.DeepEqual(check, err) {
+			t.Fatalf("Check(%q) = %v, Scan says %v", in, check, err)
+		}
 		if err != nil {
 			var pe *vaultref.ParseError
 			if !errors.As(err, &pe) {

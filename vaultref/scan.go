@@ -61,14 +61,25 @@ func nextInline(value string, from int) int {
 // ("vault:", "bao:", ">>vault:", ">>bao:") must be exactly one reference; otherwise every
 // "${" followed by a scheme opens a reference that ends at its matching "}", and any
 // other text, including other "${", is literal. Errors are *ParseError.
-func Scan(value string) (Template, error) {
+func Scan(value string) (Template, error) { return scan(value, true) }
+
+// Check reports the error Scan would, without building the template: the webhook checks
+// every reference of a pod and keeps none, and the template was most of the check's
+// allocations.
+func Check(value string) error {
+	_, err := scan(value, false)
+	return err
+}
+
+// scan is Scan; without keep it only parses, and returns the zero Template.
+func scan(value string, keep bool) (Template, error) {
 	if wholePrefix(value) {
 		if len(value) > MaxLen {
 			return Template{}, &ParseError{Offset: MaxLen, Reason: "reference longer than 16384 bytes"}
 		}
 		p := &parser{in: value}
 		r, err := p.ref()
-		if err != nil {
+		if err != nil || !keep {
 			return Template{}, err
 		}
 		return Template{Literals: []string{"", ""}, Refs: []Ref{r}, Whole: true}, nil
@@ -88,9 +99,14 @@ func Scan(value string) (Template, error) {
 		if p.pos+1-at > MaxLen {
 			return Template{}, &ParseError{Offset: at + MaxLen, Reason: "reference longer than 16384 bytes"}
 		}
-		t.Literals = append(t.Literals, value[from:at])
-		t.Refs = append(t.Refs, r)
+		if keep {
+			t.Literals = append(t.Literals, value[from:at])
+			t.Refs = append(t.Refs, r)
+		}
 		from = p.pos + 1 // past the closing "}"
+	}
+	if !keep {
+		return Template{}, nil
 	}
 	t.Literals = append(t.Literals, value[from:])
 	return t, nil

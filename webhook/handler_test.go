@@ -1,6 +1,7 @@
 package webhook_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -242,10 +243,11 @@ func TestPatchMatchesInjector(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, _, err := injector.Inject(&in, cfg, facts)
+			want, injected, err := injector.Inject(&in, cfg, facts)
 			if err != nil {
 				t.Fatal(err)
 			}
+			checkPatchBytes(t, dir, resp.Patch, injected.Changes)
 			if d := cmp.Diff(want, &got); d != "" {
 				t.Errorf("%s dryRun=%v: patched pod differs from injector output (-want +got):\n%s", dir, dryRun, d)
 			}
@@ -254,6 +256,15 @@ func TestPatchMatchesInjector(t *testing.T) {
 	}
 	if patched == 0 || denied == 0 {
 		t.Fatalf("%d golden pods patched, %d denied; want some of each", patched, denied)
+	}
+}
+
+// checkPatchBytes checks that the patch is the bytes encoding/json writes for the
+// injector's changes, as the patch was written before patchOf wrote values itself.
+func checkPatchBytes(t *testing.T, dir string, patch []byte, changes []injector.Change) {
+	t.Helper()
+	if want := webhook.EncodingJSONPatch(t, changes); !bytes.Equal(patch, want) || len(patch) == 0 {
+		t.Errorf("%s: patch is not encoding/json's bytes:\n%s\nwant\n%s", dir, patch, want)
 	}
 }
 

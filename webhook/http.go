@@ -130,7 +130,7 @@ func readReview(body []byte) (Request, string, error) {
 
 // handle runs the handler with a request-scoped logger, turning a panic into a 500.
 func (s *ReviewServer) handle(r *http.Request, req Request) (resp Response) {
-	log := s.Log.WithValues("requestID", req.UID, "namespace", req.Namespace, "name", req.Name, "user", req.UserInfo.Username)
+	log := deferValues(s.Log, "requestID", req.UID, "namespace", req.Namespace, "name", req.Name, "user", req.UserInfo.Username)
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error(fmt.Errorf("%v", p), "panic while handling an admission request")

@@ -1,0 +1,140 @@
+package webhook
+
+import (
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vault-injector/vault-injector/injector"
+)
+
+// patchOf writes the injector's changes as a JSON patch, in their order: the bytes
+// encoding/json writes for a list of patchOp. The values most patches are made of (env
+// variables, volume mounts, commands, plain strings) are written here directly, the rest
+// by encoding/json: its reflection over 46 small values was a fifth of a typical
+// request's time. TestPatchIsEncodingJSON holds the two to the same bytes.
+func patchOf(changes []injector.Change) ([]byte, error) {
+	if len(changes) == 0 {
+		return nil, nil
+	}
+	b := make([]byte, 0, 160*len(changes))
+	b = append(b, '[')
+	for i, c := range changes {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"op":"add","path":`...)
+		b = appendString(b, c.Path)
+		b = append(b, `,"value":`...)
+		var err error
+		if b, err = appendValue(b, c.Value); err != nil {
+			return nil, fmt.Errorf("write the patch: %w", err)
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']'), nil
+}
+
+// patchOp is one RFC 6902 operation, as encoding/json writes it; patchOf writes the same.
+// The injector only ever adds or replaces ("add" does both), so nothing the request
+// carried, known to our Go types or not, is removed.
+type patchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value"`
+}
+
+// appendValue appends v as encoding/json writes it.
+func appendValue(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case string:
+		return appendString(b, v), nil
+	case corev1.TerminationMessagePolicy:
+		return appendString(b, string(v)), nil
+	case []string:
+		return appendStrings(b, v), nil
+	case *corev1.EnvVar:
+		if v != nil && v.ValueFrom == nil {
+			return appendEnvVar(b, v), nil
+		}
+	case *corev1.VolumeMount:
+		if v != nil && v.RecursiveReadOnly == nil && v.MountPropagation == nil {
+			return appendVolumeMount(b, v), nil
+		}
+	}
+	return appendMarshalled(b, v)
+}
+
+func appendMarshalled(b []byte, v any) ([]byte, error) {
+	out, err := json.Marshal(v)
+	if err != nil {
+		return b, fmt.Errorf("encode a %T: %w", v, err)
+	}
+	return append(b, out...), nil
+}
+
+func appendStrings(b []byte, list []string) []byte {
+	if list == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, s := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	return append(b, ']')
+}
+
+// appendEnvVar writes an env variable without valueFrom, fields in corev1.EnvVar's order.
+func appendEnvVar(b []byte, e *corev1.EnvVar) []byte {
+	b = append(b, `{"name":`...)
+	b = appendString(b, e.Name)
+	if e.Value != "" {
+		b = append(b, `,"value":`...)
+		b = appendString(b, e.Value)
+	}
+	return append(b, '}')
+}
+
+// appendVolumeMount writes a mount without recursiveReadOnly and mountPropagation, fields
+// in corev1.VolumeMount's order.
+func appendVolumeMount(b []byte, m *corev1.VolumeMount) []byte {
+	b = append(b, `{"name":`...)
+	b = appendString(b, m.Name)
+	if m.ReadOnly {
+		b = append(b, `,"readOnly":true`...)
+	}
+	b = append(b, `,"mountPath":`...)
+	b = appendString(b, m.MountPath)
+	if m.SubPath != "" {
+		b = append(b, `,"subPath":`...)
+		b = appendString(b, m.SubPath)
+	}
+	if m.SubPathExpr != "" {
+		b = append(b, `,"subPathExpr":`...)
+		b = appendString(b, m.SubPathExpr)
+	}
+	return append(b, '}')
+}
+
+// appendString writes s quoted. Printable ASCII other than what encoding/json escapes
+// (quote, backslash, and <, > and & for HTML) is written as it is; any other string goes
+// through encoding/json, so its escapes stay encoding/json's.
+func appendString(b []byte, s string) []byte {
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			out, err := json.Marshal(s)
+			if err != nil {
+				panic("encoding/json cannot encode a string: " + err.Error()) // it always can
+			}
+			return append(b, out...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}

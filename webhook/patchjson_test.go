@@ -1,0 +1,84 @@
+package webhook
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/vault-injector/vault-injector/injector"
+)
+
+// encodingJSON is the patch as encoding/json writes it, the bytes patchOf must write.
+func encodingJSON(t testing.TB, changes []injector.Change) []byte {
+	t.Helper()
+	ops := make([]patchOp, len(changes))
+	for i, c := range changes {
+		ops[i] = patchOp{Op: "add", Path: c.Path, Value: c.Value}
+	}
+	b, err := json.Marshal(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestPatchIsEncodingJSON checks the values patchOf writes itself, with every escape
+// encoding/json makes, and the ones it leaves to encoding/json.
+func TestPatchIsEncodingJSON(t *testing.T) {
+	t.Parallel()
+	odd := []string{
+		"", "plain", `q"uote`, `back\slash`, "<html>&amp;", "tab\tnew\nline\r\b\f\x00\x1f\x7f",
+		"ünïcödé", "\u2028\u2029", "bad\xffutf8", "$(VAR)", "a~b/c",
+	}
+	var changes []injector.Change
+	for _, s := range odd {
+		changes = append(changes,
+			injector.Change{Path: "/p/" + s, Value: s},
+			injector.Change{Path: "/tmp", Value: corev1.TerminationMessagePolicy(s)},
+			injector.Change{Path: "/cmd", Value: []string{s, "x", s}},
+			injector.Change{Path: "/env/-", Value: &corev1.EnvVar{Name: s, Value: s}},
+			injector.Change{Path: "/m/-", Value: &corev1.VolumeMount{Name: s, MountPath: s, SubPath: s, SubPathExpr: s, ReadOnly: true}},
+		)
+	}
+	prop := corev1.MountPropagationHostToContainer
+	changes = append(changes,
+		injector.Change{Path: "/nil", Value: []string(nil)},
+		injector.Change{Path: "/empty", Value: []string{}},
+		injector.Change{Path: "/env/-", Value: &corev1.EnvVar{Name: "N"}},
+		injector.Change{Path: "/env/-", Value: &corev1.EnvVar{Name: "P", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"}}}},
+		injector.Change{Path: "/env/-", Value: (*corev1.EnvVar)(nil)},
+		injector.Change{Path: "/m/-", Value: &corev1.VolumeMount{Name: "v", MountPath: "/m"}},
+		injector.Change{Path: "/m/-", Value: &corev1.VolumeMount{Name: "v", MountPath: "/m", MountPropagation: &prop, RecursiveReadOnly: ptr.To(corev1.RecursiveReadOnlyDisabled)}},
+		injector.Change{Path: "/m/-", Value: (*corev1.VolumeMount)(nil)},
+		injector.Change{Path: "/annotations", Value: map[string]string{"b": "2", "a": "<1>"}},
+		injector.Change{Path: "/volumes/-", Value: &corev1.Volume{Name: "v", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+		injector.Change{Path: "/n", Value: nil},
+	)
+	got, err := patchOf(changes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := encodingJSON(t, changes); string(got) != string(want) {
+		t.Errorf("patch\n%s\nwant\n%s", got, want)
+	}
+	if got, err := patchOf(nil); got != nil || err != nil {
+		t.Errorf("no changes: %q, %v", got, err)
+	}
+}
+
+// TestPatchKnowsEveryField fails when a Kubernetes update adds a field to a type patchOf
+// writes itself: it would be left out of the patch, so patchOf must learn it first.
+func TestPatchKnowsEveryField(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		v      any
+		fields int
+	}{{corev1.EnvVar{}, 3}, {corev1.VolumeMount{}, 7}} {
+		if n := reflect.TypeOf(c.v).NumField(); n != c.fields {
+			t.Errorf("%T has %d fields, patchOf knows %d: teach appendValue the new ones", c.v, n, c.fields)
+		}
+	}
+}
