@@ -22,8 +22,8 @@ import (
 	"github.com/vault-injector/vault-injector/internal/loopback"
 )
 
-// The self-managed webhook's settings. Its injector image names no real image (the runner
-// ignores images); it marks the pods this webhook mutated, as opposed to the suite's.
+// The self-managed webhook's settings. Its injector image names no real image (its pods
+// are stored, never run); it marks the pods this webhook mutated, as opposed to the suite's.
 const (
 	selfManagedImage   = "vault-injector:self-managed"
 	selfManagedService = "vault-injector"
@@ -75,7 +75,7 @@ var _ = Describe("a webhook with a self-managed certificate", Ordered, Label("ce
 		logPath := filepath.Join(filepath.Dir(env.WebhookLog), configName+".log")
 		hook, err = framework.StartSelfManagedWebhook(ctx, cluster, framework.SelfManagedOptions{
 			Webhook: framework.WebhookOptions{
-				Binary: env.Binaries.Webhook, EnvexecPath: env.Binaries.Envexec, InjectorImage: selfManagedImage,
+				Binary: env.Binaries.Webhook, InjectorImage: selfManagedImage,
 				VaultAddr: env.Vault.Addr, Kubeconfig: kubeconfig, LogPath: logPath,
 			},
 			Addr: addr, Namespace: webhookNS, Secret: selfManagedSecret, ServiceName: selfManagedService, WebhookConfig: configName,

@@ -4,8 +4,6 @@ package e2e
 
 import (
 	"crypto/rand"
-	"os"
-	"path/filepath"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -18,12 +16,10 @@ import (
 
 // fixture is one spec's world: its own namespace, its own ServiceAccount with a Vault
 // role of the same name (Vault roles are global, so the name is unique too), a secret
-// "db" whose password is a canary unique to the spec, and the pods it ran (so
-// ReportAfterEach can dump their output).
+// "db" whose password is a canary unique to the spec.
 type fixture struct {
 	*framework.Tenant
 	canary string
-	pods   []*framework.Pod
 }
 
 // current is the running spec's fixture; specs in one process run one at a time.
@@ -49,34 +45,8 @@ func (f *fixture) create(ctx SpecContext, pod *corev1.Pod) *corev1.Pod {
 	return stored
 }
 
-// start plays the kubelet for a stored pod: init containers to completion, then the app
-// containers. The pod is stopped when the spec ends.
-func (f *fixture) start(ctx SpecContext, stored *corev1.Pod) *framework.Pod {
-	p, err := runner.Prepare(ctx, stored)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(p.Stop)
-	f.pods = append(f.pods, p)
-	Expect(p.RunInitContainers(ctx)).To(Succeed())
-	Expect(p.StartContainers()).To(Succeed())
-	return p
-}
-
 // expectNoLeak fails the spec naming every place that holds the canary.
 func expectNoLeak(canary string, places map[string][]byte) {
 	GinkgoHelper()
 	Expect(framework.CheckNoLeak(canary, places)).To(Succeed())
-}
-
-// appMarker reads what container "app" wrote to its marker file, and stops the polling
-// as soon as the container has exited, since then the file will never come.
-func appMarker(p *framework.Pod) func() (string, error) {
-	const container = "app"
-	return func() (string, error) {
-		data, err := os.ReadFile(filepath.Join(p.VolumeDir("out"), markerFile))
-		if err != nil && p.Exited(container) {
-			_, stderr := p.Logs(container)
-			return "", StopTrying("container " + container + " exited without writing its marker; stderr:\n" + string(stderr))
-		}
-		return string(data), err
-	}
 }

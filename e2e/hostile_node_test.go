@@ -3,12 +3,15 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vault-injector/vault-injector/e2e/framework"
 )
@@ -117,5 +120,59 @@ var _ = Describe("a hostile tenant on the real node", Label("node", "hostile"), 
 
 		failure := expectEnvexecStopped(ctx, f, f.createOnNode(ctx, pod), exitExec)
 		Expect(failure).To(HaveKeyWithValue("error", ContainSubstring(`command "sh" is not an executable file in PATH (1 entry searched)`)))
+	}, SpecTimeout(3*time.Minute))
+
+	It("is denied hostAliases and DNS servers that could resolve a host-name Vault address elsewhere", func(ctx SpecContext) {
+		podRef := func(name string) string { return `pod "` + f.Namespace + "/" + name + `"` }
+		byName := map[string]string{"vault-injector.io/vault-addr": env.Node.VaultByName}
+		aliased := f.nodePod("aliased")
+		aliased.Annotations = byName
+		aliased.Spec.HostAliases = []corev1.HostAlias{{IP: "10.0.0.66", Hostnames: []string{framework.HostName}}}
+		Expect(deniedBy(ctx, nodeCluster, aliased)).To(ContainSubstring(
+			podRef("aliased") + ": hostAliases maps the Vault host " + framework.HostName + " to 10.0.0.66"))
+		ownDNS := f.nodePod("own-dns")
+		ownDNS.Annotations = byName
+		ownDNS.Spec.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"10.0.0.53"}}
+		Expect(deniedBy(ctx, nodeCluster, ownDNS)).To(ContainSubstring(
+			podRef("own-dns") + ": dnsConfig nameservers and searches could resolve the Vault host " + framework.HostName + " elsewhere"))
+
+		By("without them the host-name address reaches the same Vault through the cluster DNS")
+		pod := f.nodePod("by-name")
+		pod.Annotations = byName
+		stored := f.createOnNode(ctx, pod)
+		expectGotSecret(waitForApp(ctx, f.Namespace, "by-name", "app"), 0)
+		var running corev1.Pod
+		Expect(nodeCluster.Client.Get(ctx, client.ObjectKeyFromObject(stored), &running)).To(Succeed())
+		Expect(os.ReadFile(filepath.Join(env.Node.Dir, "dnsmasq.log"))).To(
+			ContainSubstring("query[A] "+framework.HostName+" from "+running.Status.PodIP), "envexec asked the cluster DNS")
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"})
+
+		By("with an IP-literal Vault, hostAliases are allowed")
+		aliased.Name, aliased.Annotations = "aliased-ip-vault", nil
+		f.createOnNode(ctx, aliased)
+	}, SpecTimeout(3*time.Minute))
+
+	It("cannot turn envexec's Go runtime or trust roots with GODEBUG and SSL_CERT_FILE, which reach the application", func(ctx SpecContext) {
+		const godebug = "http2debug=2,inittrace=1"
+		stored, got := f.runNodeEnvPod(ctx, f.nodeEnvPod("godebug", envVars(
+			"DB_PASSWORD", f.Ref("db", "password"), "GODEBUG", godebug, "SSL_CERT_FILE", "/nonexistent",
+		), map[string]string{"vault-injector.io/log-level": "debug"}))
+
+		Expect(got).To(HaveKeyWithValue("DB_PASSWORD", f.canary))
+		Expect(got).To(HaveKeyWithValue("GODEBUG", godebug))
+		Expect(got).To(HaveKeyWithValue("SSL_CERT_FILE", "/nonexistent"))
+		log := appLog(ctx, f, "godebug")
+		Expect(log).To(ContainSubstring(`"msg":"vault token revoked"`), "envexec talked to Vault")
+		Expect(log).NotTo(ContainSubstring("http2:"))
+		// inittrace makes each Go process trace its package inits once. Two Go programs
+		// start in the container: envexec's first stage, with the container's environment
+		// (it reads none of it), and the test app, which gets GODEBUG as the pod asked. A
+		// package both init traces twice; one only envexec has (net/http: the test app has
+		// no HTTP) once; a second stage of envexec that saw GODEBUG would make it twice.
+		traces := initTraces([]byte(log))
+		Expect(traces).To(HaveKeyWithValue("net/http", 1), "only envexec's first stage saw GODEBUG")
+		Expect(traces).To(HaveKeyWithValue("os", 2), "envexec's first stage and the application saw GODEBUG")
+		Expect(traces).To(HaveEach(BeNumerically("<=", 2)), "no third Go process saw GODEBUG")
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"})
 	}, SpecTimeout(3*time.Minute))
 })

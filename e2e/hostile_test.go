@@ -108,58 +108,29 @@ var _ = Describe("a hostile tenant", Label("hostile"), func() {
 		}
 	}, SpecTimeout(2*time.Minute))
 
-	It("is denied hostAliases and DNS servers that could resolve a host-name Vault address elsewhere", func(ctx SpecContext) {
-		byName := map[string]string{"vault-injector.io/vault-addr": env.VaultByName}
-		aliased := appPod(f, "aliased", f.Ref("db", "password"), byName)
-		aliased.Spec.HostAliases = []corev1.HostAlias{{IP: "10.0.0.66", Hostnames: []string{"localhost"}}}
-		Expect(denied(ctx, aliased)).To(ContainSubstring(podRef("aliased") + ": hostAliases maps the Vault host localhost to 10.0.0.66"))
-		ownDNS := appPod(f, "own-dns", f.Ref("db", "password"), byName)
-		ownDNS.Spec.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"10.0.0.53"}}
-		Expect(denied(ctx, ownDNS)).To(ContainSubstring(podRef("own-dns") + ": dnsConfig nameservers and searches could resolve the Vault host localhost elsewhere"))
-
-		By("without them the host-name address reaches the same Vault; with an IP-literal Vault they are allowed")
-		p := f.start(ctx, f.create(ctx, appPod(f, "by-name", f.Ref("db", "password"), byName)))
-		Eventually(ctx, appMarker(p)).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
-		aliased.Name, aliased.Annotations = "aliased-ip-vault", nil
-		f.create(ctx, aliased)
-	}, SpecTimeout(2*time.Minute))
-
 	It("is denied auth-path written with its auth/ prefix at admission, no longer refused only by envexec", func(ctx SpecContext) {
 		msg := denied(ctx, appPod(f, "auth-prefix", f.Ref("db", "password"), map[string]string{"vault-injector.io/auth-path": "auth/kubernetes"}))
 		Expect(msg).To(ContainSubstring(podRef("auth-prefix")))
 		Expect(msg).To(ContainSubstring("vault-injector.io/auth-path"))
 		Expect(msg).To(ContainSubstring(`"auth/kubernetes": give the mount path without "auth/"`))
 	}, SpecTimeout(2*time.Minute))
-
-	It("cannot turn envexec's Go runtime or trust roots with GODEBUG and SSL_CERT_FILE, which reach the application", func(ctx SpecContext) {
-		const godebug = "http2debug=2,inittrace=1"
-		p, got := f.runEnvPod(ctx, envPod(f, "godebug", envVars(
-			"DB_PASSWORD", f.Ref("db", "password"), "GODEBUG", godebug, "SSL_CERT_FILE", "/nonexistent",
-		), map[string]string{"vault-injector.io/log-level": "debug"}))
-
-		Expect(got).To(HaveKeyWithValue("DB_PASSWORD", f.canary))
-		Expect(got).To(HaveKeyWithValue("GODEBUG", godebug))
-		Expect(got).To(HaveKeyWithValue("SSL_CERT_FILE", "/nonexistent"))
-		_, stderr := p.Logs("app")
-		Expect(string(stderr)).To(ContainSubstring(`"msg":"vault token revoked"`), "envexec talked to Vault")
-		Expect(string(stderr)).NotTo(ContainSubstring("http2:"))
-		// inittrace makes each Go process trace its package inits once: only envexec's first
-		// stage may, since it starts with the container's environment and reads none of it.
-		Expect(initTraces(stderr)).NotTo(BeEmpty(), "the container's GODEBUG reached the first stage")
-		Expect(initTraces(stderr)).To(HaveEach(1), "no second Go process of envexec saw GODEBUG")
-		f.expectNoLeakAnywhere(ctx, p, nil, f.canary)
-	}, SpecTimeout(2*time.Minute))
 })
 
-// denied submits the pod, expects the webhook to deny it (403, not an error) and the pod
-// not to be stored, and returns the message as the user sees it.
+// denied submits the pod to the suite's first apiserver; see deniedBy.
 func denied(ctx SpecContext, pod *corev1.Pod) string {
 	GinkgoHelper()
-	err := cluster.Client.Create(ctx, pod.DeepCopy())
+	return deniedBy(ctx, cluster, pod)
+}
+
+// deniedBy submits the pod to c, expects the webhook to deny it (403, not an error) and
+// the pod not to be stored, and returns the message as the user sees it.
+func deniedBy(ctx SpecContext, c *framework.Cluster, pod *corev1.Pod) string {
+	GinkgoHelper()
+	err := c.Client.Create(ctx, pod.DeepCopy())
 	Expect(err).To(HaveOccurred(), "pod %s must be denied", pod.Name)
 	Expect(apierrors.IsForbidden(err)).To(BeTrue(), "a denial, not a failure: %v", err)
 	Expect(err.Error()).To(ContainSubstring(`admission webhook "pods.vault-injector.io" denied the request: `))
-	getErr := cluster.Client.Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{})
+	getErr := c.Client.Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{})
 	Expect(apierrors.IsNotFound(getErr)).To(BeTrue(), "pod %s must not be stored: %v", pod.Name, getErr)
 	return err.Error()
 }

@@ -7,21 +7,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// appScript proves three things: it is PID 1 ($$$$ is the kubelet's escape for the shell's
-// $$), it received DB_PASSWORD (the marker file holds it) and it keeps running for exec.
-const appScript = `echo "pid=$$$$"; printf %s "$DB_PASSWORD" > /out/secret; sleep 600`
-
-// markerFile is where appScript writes the value it received, inside the "out" emptyDir.
-const markerFile = "secret"
+// appScript is the command of appPod's container: it writes DB_PASSWORD to /out and
+// keeps running. The pods of the admission specs are stored, never run.
+const appScript = `printf %s "$DB_PASSWORD" > /out/secret; sleep 600`
 
 // appPod is what a developer writes: one container with a command, env DB_PASSWORD set
-// to value (a reference or a literal), and an emptyDir at /out for the marker.
+// to value (a reference or a literal), and an emptyDir at /out.
 func appPod(f *fixture, name, value string, annotations map[string]string) *corev1.Pod {
 	return shellPod(f, name, appScript, envVars("DB_PASSWORD", value, "GREETING", "hello"), annotations)
 }
 
 // shellPod is one container "app" running script with /bin/sh and env, with an emptyDir
-// at /out for what the script writes: the shape every e2e application pod shares.
+// at /out for what the script writes.
 func shellPod(f *fixture, name, script string, env []corev1.EnvVar, annotations map[string]string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace, Name: name, Annotations: annotations},
@@ -42,4 +39,13 @@ func shellPod(f *fixture, name, script string, env []corev1.EnvVar, annotations 
 			}},
 		},
 	}
+}
+
+// envVars turns NAME, VALUE pairs into env entries, in order.
+func envVars(pairs ...string) []corev1.EnvVar {
+	env := make([]corev1.EnvVar, 0, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		env = append(env, corev1.EnvVar{Name: pairs[i], Value: pairs[i+1]})
+	}
+	return env
 }

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,14 +16,15 @@ import (
 	"github.com/vault-injector/vault-injector/e2e/framework"
 )
 
-// Vaults with private CAs, served over real TLS: env.TLSVault's CA is the platform's
-// (the suite's webhook runs with --vault-ca-file), env.PrivateVault's CA is trusted by
-// nobody unless a pod names a Secret holding it (vault-injector.io/tls-secret).
-var _ = Describe("a Vault with a private CA", Label("vault", "tls"), func() {
-	var f *fixture
+// Vaults with private CAs, served over real TLS at the node's address, to pods on the
+// real node: env.Node.TLSVault's CA is the platform's (the chart's vault.caBundle),
+// env.Node.PrivateVault's CA is trusted by nobody unless a pod names a Secret holding it
+// (vault-injector.io/tls-secret).
+var _ = Describe("a Vault with a private CA", Label("node", "vault", "tls"), func() {
+	var f *nodeFixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newFixture(ctx)
+		f = newNodeFixture(ctx, nil)
 	})
 
 	// onVault gives the spec's tenant the same role, policy and secret on v as on the
@@ -30,11 +32,11 @@ var _ = Describe("a Vault with a private CA", Label("vault", "tls"), func() {
 	onVault := func(ctx SpecContext, v framework.VaultClient) map[string]string {
 		GinkgoHelper()
 		Expect(v.PutReadPolicy(ctx, f.Policy(), f.SecretPath("*"))).To(Succeed())
-		Expect(v.PutRole(ctx, framework.KubernetesAuthMount, framework.Role{
+		Expect(v.PutRole(ctx, framework.NodeAuthMount, framework.Role{
 			Name: f.ServiceAccount, Namespaces: []string{f.Namespace},
 			ServiceAccounts: []string{f.ServiceAccount}, Policies: []string{f.Policy()},
 		})).To(Succeed())
-		Expect(v.PutSecret(ctx, "secret/data/"+f.Namespace+"/db", map[string]string{"password": f.canary})).To(Succeed())
+		Expect(v.PutSecret(ctx, f.SecretPath("db"), map[string]string{"password": f.canary})).To(Succeed())
 		return map[string]string{"vault-injector.io/vault-addr": v.Addr}
 	}
 
@@ -44,60 +46,72 @@ var _ = Describe("a Vault with a private CA", Label("vault", "tls"), func() {
 		GinkgoHelper()
 		ca, err := os.ReadFile(v.CAFile)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(cluster.Client.Create(ctx, &corev1.Secret{
+		Expect(nodeCluster.Client.Create(ctx, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace, Name: name},
 			Data:       map[string][]byte{"ca.crt": ca, "tls.key": []byte("stays out of the container")},
 		})).To(Succeed())
 	}
 
-	running := func(ctx SpecContext, pod *corev1.Pod) *framework.Pod {
+	// running creates the pod and expects its app to get the secret, with no leak.
+	running := func(ctx SpecContext, annotations map[string]string) *corev1.Pod {
 		GinkgoHelper()
-		p := f.start(ctx, f.create(ctx, pod))
-		Eventually(ctx, appMarker(p)).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
-		return p
+		pod := f.nodePod("app")
+		pod.Annotations = annotations
+		stored := f.createOnNode(ctx, pod)
+		expectInjectedFrom(stored, "app")
+		expectGotSecret(waitForApp(ctx, f.Namespace, pod.Name, "app"), 0)
+		expectNoLeakOnNode(ctx, f, stored, []string{"app"})
+		return stored
 	}
 
-	It("trusts the platform's CA (--vault-ca-file) in any namespace, beside the system roots", func(ctx SpecContext) {
-		Expect(env.TLSVault.Addr).To(HavePrefix("https://"))
-		stored := f.create(ctx, appPod(f, "app", f.Ref("db", "password"), onVault(ctx, env.TLSVault)))
+	// caFiles lists the folder of the pod's CA in container "app", without the kubelet's
+	// own entries of a Secret volume (..data and the timestamped folder it points to).
+	caFiles := func(ctx SpecContext) []string {
+		GinkgoHelper()
+		out, err := execOut(ctx, f, "app", "app", "/testapp", "ls", "/var/run/secrets/vault-injector-ca")
+		Expect(err).NotTo(HaveOccurred())
+		names := strings.Fields(out)
+		Expect(names).To(ContainElement("..data"), "a Secret volume the kubelet wrote")
+		return slices.DeleteFunc(names, func(n string) bool { return strings.HasPrefix(n, "..") })
+	}
+
+	It("trusts the platform's CA (the chart's vault.caBundle) in any namespace, beside the system roots", func(ctx SpecContext) {
+		Expect(env.Node.TLSVault.Addr).To(HavePrefix("https://" + env.Node.IP + ":"))
+		stored := running(ctx, onVault(ctx, env.Node.TLSVault))
 
 		By("checking the stored pod carries the platform's CA as text, and no volume for it")
-		ca, err := os.ReadFile(env.TLSVault.CAFile)
+		ca, err := os.ReadFile(env.Node.TLSVault.CAFile)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(stored.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: "ENVEXEC_CA_CERTS", Value: string(ca)}))
 		Expect(stored.Spec.Volumes).NotTo(ContainElement(HaveField("Name", "vault-injector-ca")))
-
-		p := f.start(ctx, stored)
-		Eventually(ctx, appMarker(p)).WithPolling(50 * time.Millisecond).Should(Equal(f.canary))
 	}, SpecTimeout(2*time.Minute))
 
 	It("trusts the CA in the Secret a pod names (tls-secret), mounting its ca.crt alone", func(ctx SpecContext) {
-		annotations := onVault(ctx, env.PrivateVault)
-		caSecret(ctx, "vault-ca", env.PrivateVault)
+		annotations := onVault(ctx, env.Node.PrivateVault)
+		caSecret(ctx, "vault-ca", env.Node.PrivateVault)
 		annotations["vault-injector.io/tls-secret"] = "vault-ca"
-		p := running(ctx, appPod(f, "app", f.Ref("db", "password"), annotations))
+		running(ctx, annotations)
 
 		By("checking the app container sees ca.crt only, read-only for everyone")
-		stdout, _, err := p.Exec(ctx, "app", "/bin/ls", "/var/run/secrets/vault-injector-ca")
+		Expect(caFiles(ctx)).To(Equal([]string{"ca.crt"}))
+		out, err := execOut(ctx, f, "app", "app", "/testapp", "stat", "/var/run/secrets/vault-injector-ca/ca.crt")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(string(stdout)).To(Equal("ca.crt\n"))
+		Expect(out).To(Equal("/var/run/secrets/vault-injector-ca/ca.crt 444 0\n"))
 	}, SpecTimeout(2*time.Minute))
 
 	It("trusts a bank-vaults vault-tls-secret the same way", func(ctx SpecContext) {
-		annotations := onVault(ctx, env.PrivateVault)
-		caSecret(ctx, "vault-tls", env.PrivateVault)
+		annotations := onVault(ctx, env.Node.PrivateVault)
+		caSecret(ctx, "vault-tls", env.Node.PrivateVault)
 		annotations["vault.security.banzaicloud.io/vault-tls-secret"] = "vault-tls"
-		running(ctx, appPod(f, "app", f.Ref("db", "password"), annotations))
+		running(ctx, annotations)
+		Expect(caFiles(ctx)).To(Equal([]string{"ca.crt"}))
 	}, SpecTimeout(2*time.Minute))
 
 	It("stops the container with an x509 error when nothing trusts Vault's CA", func(ctx SpecContext) {
-		p := f.start(ctx, f.create(ctx, appPod(f, "app", f.Ref("db", "password"), onVault(ctx, env.PrivateVault))))
-		Expect(p.Wait(ctx, "app")).To(Equal(exitUnreachable))
-		stdout, stderr := p.Logs("app")
-		Expect(stdout).To(BeEmpty(), "the application must not have started")
-		expectNoLeak(f.canary, map[string][]byte{"envexec stderr": stderr})
-		failure := envexecFailure(stderr)
+		pod := f.nodePod("app")
+		pod.Annotations = onVault(ctx, env.Node.PrivateVault)
+		failure := expectEnvexecStopped(ctx, f, f.createOnNode(ctx, pod), exitUnreachable)
 		Expect(failure).To(HaveKeyWithValue("error", ContainSubstring("x509: certificate signed by unknown authority")))
-		Expect(failure).To(HaveKeyWithValue("error", ContainSubstring(strings.TrimPrefix(env.PrivateVault.Addr, "https://"))))
+		Expect(failure).To(HaveKeyWithValue("error", ContainSubstring(strings.TrimPrefix(env.Node.PrivateVault.Addr, "https://"))))
 	}, SpecTimeout(2*time.Minute))
 })

@@ -40,11 +40,6 @@ type endpoints struct {
 	VaultLog        string                `json:"vaultLog"`
 	ControlPlaneLog string                `json:"controlPlaneLog"`
 	RegistryLog     string                `json:"registryLog"`
-	// TLSVault serves HTTPS with a private CA that the webhook's --vault-ca-file names,
-	// so every pod trusts it; PrivateVault's private CA is trusted by nobody, unless a
-	// pod names it (tls-secret). Both have Kubernetes auth like Vault.
-	TLSVault     framework.VaultClient `json:"tlsVault"`
-	PrivateVault framework.VaultClient `json:"privateVault"`
 	// Node is the real node (kubelet, containerd) that the node specs' pods run on.
 	Node nodeEndpoints `json:"node"`
 }
@@ -61,6 +56,8 @@ type nodeEndpoints struct {
 	Kubeconfig string               `json:"kubeconfig"`
 	Images     framework.NodeImages `json:"images"`
 	VaultAddr  string               `json:"vaultAddr"`
+	// VaultByName is the same Vault by a host name that the node's DNS resolves.
+	VaultByName string `json:"vaultByName"`
 	// DownVaultAddr is an address on the node where no Vault listens, allowed by the chart.
 	DownVaultAddr string `json:"downVaultAddr"`
 	// Chart is the product, installed by helm as a 2-replica Deployment on the node.
@@ -69,13 +66,18 @@ type nodeEndpoints struct {
 	Kubectl string `json:"kubectl"`
 	// Release is what `make release` published and the chart was installed from.
 	Release framework.Release `json:"release"`
+	// TLSVault serves HTTPS at the node's address with a private CA that the chart's
+	// vault.caBundle names, so every pod trusts it; PrivateVault's private CA is trusted
+	// by nobody, unless a pod names it (tls-secret). Both have Kubernetes auth at
+	// framework.NodeAuthMount.
+	TLSVault     framework.VaultClient `json:"tlsVault"`
+	PrivateVault framework.VaultClient `json:"privateVault"`
 }
 
 // Shared by the specs of this process; set once in SynchronizedBeforeSuite.
 var (
 	env     endpoints
 	cluster *framework.Cluster
-	runner  *framework.Runner
 	// nodeCluster is the node's cluster, where the node specs create their objects.
 	nodeCluster *framework.Cluster
 )
@@ -124,16 +126,6 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	e.VaultByName, err = framework.ByHostName(e.Vault.Addr)
 	Expect(err).NotTo(HaveOccurred())
 
-	By("starting two Vaults that serve TLS with private CAs, one of them the platform's")
-	tlsVault, err := framework.StartTLSVault(ctx, e.API, logFile(filepath.Join(dir, "vault-tls.log")))
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(tlsVault.Stop)
-	e.TLSVault = tlsVault.Client()
-	privateVault, err := framework.StartTLSVault(ctx, e.API, logFile(filepath.Join(dir, "vault-private.log")))
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(privateVault.Stop)
-	e.PrivateVault = privateVault.Client()
-
 	By("starting an OCI registry for the entrypoint lookup")
 	reg := framework.StartRegistry(logFile(e.RegistryLog))
 	DeferCleanup(reg.Stop)
@@ -151,17 +143,13 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 		Fail(err.Error())
 	}
 	wh, err := framework.StartWebhook(ctx, framework.WebhookOptions{
-		Binary:      e.Binaries.Webhook,
-		Serving:     cp.Serving(),
-		EnvexecPath: e.Binaries.Envexec,
-		VaultAddr:   e.Vault.Addr,
-		// Pods may name the same Vault by host name, an address where nothing listens,
-		// and the two Vaults with private CAs.
-		AllowedVaultAddrs: []string{e.Vault.Addr, e.VaultByName, e.DownVaultAddr, e.TLSVault.Addr, e.PrivateVault.Addr},
+		Binary:    e.Binaries.Webhook,
+		Serving:   cp.Serving(),
+		VaultAddr: e.Vault.Addr,
+		// Pods may name the same Vault by host name, and an address where nothing listens.
+		AllowedVaultAddrs: []string{e.Vault.Addr, e.VaultByName, e.DownVaultAddr},
 		// The audience of the suite Vault's jwt auth roles, for pods that name it.
 		AllowedTokenAudiences: []string{framework.JWTAudience},
-		// The platform's CA for Vault: every wrapped container trusts TLSVault.
-		VaultCAFile: e.TLSVault.CAFile,
 		// The test registry speaks plain HTTP. Specs whose pods have no command use only
 		// images on it, so no lookup ever leaves loopback.
 		InsecureRegistries: []string{e.Registry},
@@ -183,8 +171,6 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	Expect(json.Unmarshal(data, &env)).To(Succeed())
 	var err error
 	cluster, err = framework.NewCluster(env.API)
-	Expect(err).NotTo(HaveOccurred())
-	runner, err = framework.NewRunner(cluster)
 	Expect(err).NotTo(HaveOccurred())
 	nodeCluster, err = framework.NewCluster(env.Node.API)
 	Expect(err).NotTo(HaveOccurred())
@@ -215,15 +201,6 @@ var _ = ReportAfterEach(func(r SpecReport) {
 	} {
 		GinkgoWriter.Printf("\n===== %s log (end) =====\n%s\n", p.name, readTail(p.path, p.size))
 	}
-	if current == nil {
-		return
-	}
-	for _, pod := range current.pods {
-		for _, c := range append(append([]corev1.Container{}, pod.Pod.Spec.InitContainers...), pod.Pod.Spec.Containers...) {
-			stdout, stderr := pod.Logs(c.Name)
-			GinkgoWriter.Printf("\n===== pod %s container %s =====\n--- stdout\n%s\n--- stderr\n%s\n", pod.Pod.Name, c.Name, stdout, stderr)
-		}
-	}
 })
 
 // startNode starts the node's cluster (framework.NodeStack: a real node, and the chart
@@ -232,14 +209,14 @@ var _ = ReportAfterEach(func(r SpecReport) {
 func startNode(ctx SpecContext, root, dir, assets string, e endpoints) nodeEndpoints {
 	s, err := framework.StartNodeStack(ctx, framework.NodeStackOptions{
 		Root: root, Dir: dir, Assets: assets, Registry: e.Registry,
-		Vault: e.Vault, AuthMount: framework.NodeAuthMount, Progress: GinkgoWriter,
+		Vault: e.Vault, AuthMount: framework.NodeAuthMount, TLSVaults: true, Progress: GinkgoWriter,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(s.Stop)
 	return nodeEndpoints{
 		API: s.API, Kubectl: s.KubectlBin, Name: s.Node.Name, IP: s.Node.IP, Dir: s.Node.Dir, Kubeconfig: s.Node.Kubeconfig,
 		Images: s.Images, VaultAddr: s.VaultAddr, Chart: s.Chart, Release: s.Release,
-		DownVaultAddr: s.DownVaultAddr,
+		VaultByName: s.VaultByName, DownVaultAddr: s.DownVaultAddr, TLSVault: s.TLSVault, PrivateVault: s.PrivateVault,
 	}
 }
 

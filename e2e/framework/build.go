@@ -3,43 +3,28 @@ package framework
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 )
 
-// Binaries are the product's executables built from the working tree, so the e2e suite
-// tests the code under review rather than an image someone pushed earlier.
+// Binaries are the product's executables built from the working tree, for the webhooks
+// the suite runs as host processes (admission specs, certificate modes); pods on the
+// node run the released image instead.
 type Binaries struct {
 	// Webhook is the absolute path of cmd/vault-injector.
 	Webhook string `json:"webhook"`
-	// Envexec is the absolute path of a static cmd/envexec; the pod runner uses the host's
-	// root filesystem as every image, so this path is also where the "injector image" has it.
-	Envexec string `json:"envexec"`
 }
 
-// BuildBinaries builds the webhook and a static, stripped envexec (the release flags of
-// style rule 24) into outDir, and makes outDir world-traversable: it plays the injector
-// image's bin folder, which the copy init container reads as a non-root user.
+// BuildBinaries builds the webhook into outDir.
 func BuildBinaries(ctx context.Context, root, outDir string) (Binaries, error) {
-	if err := os.Chmod(outDir, 0o755); err != nil { //nolint:gosec // an image's bin folder is world-readable
-		return Binaries{}, fmt.Errorf("binaries folder: %w", err)
-	}
-	b := Binaries{
-		Webhook: filepath.Join(outDir, "vault-injector"),
-		Envexec: filepath.Join(outDir, "envexec"),
-	}
+	b := Binaries{Webhook: filepath.Join(outDir, "vault-injector")}
 	if err := goBuild(ctx, root, "./cmd/vault-injector", b.Webhook); err != nil {
-		return Binaries{}, err
-	}
-	if err := goBuild(ctx, root, "./cmd/envexec", b.Envexec,
-		"-trimpath", "-ldflags=-s -w -buildid="); err != nil {
 		return Binaries{}, err
 	}
 	return b, nil
 }
 
-// goBuild runs go build with CGO off, so the binaries run in any mount namespace.
+// goBuild runs go build with CGO off, so the binaries run in any image or mount namespace.
 func goBuild(ctx context.Context, root, pkg, out string, flags ...string) error {
 	args := append([]string{"build", "-o", out}, flags...)
 	cmd := exec.CommandContext(ctx, "go", append(args, pkg)...) //nolint:gosec // builds this repository's packages

@@ -39,8 +39,8 @@ type ControlPlaneOptions struct {
 const ServiceIP = "10.0.0.1"
 
 // ControlPlane is a real kube-apiserver and etcd started by envtest. It runs no
-// controllers, no scheduler and no kubelet: pods stay Pending until a Runner plays the
-// kubelet, and ServiceAccounts exist only if a test creates them (envtest disables the
+// controllers, no scheduler and no kubelet unless InCluster (see NodeStack): pods are
+// stored and stay Pending, and ServiceAccounts exist only if a test creates them (envtest disables the
 // ServiceAccount admission plugin, so nothing is defaulted or mounted either).
 type ControlPlane struct {
 	env *envtest.Environment

@@ -127,7 +127,7 @@ func checkNodeHost(o NodeOptions) error {
 	if len(o.Dir) > 38 {
 		return fmt.Errorf("node folder %s: longer than 38 bytes, too long for shim sockets below it", o.Dir)
 	}
-	for _, p := range []string{"/usr/sbin/runc", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback"} {
+	for _, p := range []string{"/usr/sbin/runc", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback", dnsmasqBin} {
 		if _, err := os.Stat(p); err != nil {
 			return fmt.Errorf("node: %s missing; run hack/tools/node-packages.sh (make tools): %w", p, err)
 		}
@@ -172,6 +172,9 @@ func (n *Node) prepare(o NodeOptions) error {
 		p.join("cni", "net.d", "10-"+n.state.Bridge+".conflist"): cni,
 		p.join("containerd.toml"):                                []byte(p.containerdConfig("/usr/sbin/runc", "/usr/lib/cni", o.SandboxImage)),
 		n.Kubeconfig:                                             kubeconfig,
+		// The kubelet's resolvConf: pods with dnsPolicy Default ask the node's DNS too,
+		// never the machine's resolver.
+		p.join("resolv.conf"): []byte("nameserver " + n.IP + "\n"),
 	}
 	for path, data := range files {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
@@ -181,10 +184,13 @@ func (n *Node) prepare(o NodeOptions) error {
 	return p.writeRegistryHosts(o.Registry)
 }
 
-// startComponents starts containerd (in the runtime cgroup, which its shims inherit), the
-// kubelet, kube-controller-manager and kube-scheduler.
+// startComponents starts the cluster DNS, containerd (in the runtime cgroup, which its
+// shims inherit), the kubelet, kube-controller-manager and kube-scheduler.
 func (n *Node) startComponents(ctx context.Context, o NodeOptions) error {
 	p := nodePaths{dir: n.Dir}
+	if err := n.startDNS(ctx); err != nil {
+		return err
+	}
 	ctrd, err := n.start("containerd", o.BinDir, "--config", p.join("containerd.toml"))
 	if err != nil {
 		return err

@@ -133,6 +133,7 @@ func TestKubeletConfig(t *testing.T) {
 		"anonymous: {enabled: false}", "clientCAFile: /tmp/e2e/ca.crt", "authorization: {mode: Webhook}",
 		"registerWithTaints: [{key: " + NodeTaint + ", effect: NoSchedule}]", "podLogsDir: /tmp/e2e/n/pod-logs",
 		"makeIPTablesUtilChains: false", "containerRuntimeEndpoint: unix:///tmp/e2e/n/c.sock",
+		"clusterDNS: [10.241.7.1]", "clusterDomain: cluster.local", "resolvConf: /tmp/e2e/n/resolv.conf",
 	} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("kubelet config lacks %q:\n%s", want, conf)

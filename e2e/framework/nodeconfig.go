@@ -11,8 +11,8 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
-// NodeTaint keeps every pod off the node unless it tolerates the taint: the runner's specs
-// share the apiserver, and their pods name images that must never be pulled.
+// NodeTaint keeps every pod off the node unless it tolerates the taint: a pod is on the
+// node only because a spec put it there.
 const NodeTaint = "e2e.vault-injector.io/node"
 
 // Kubeconfig renders the endpoint's admin credentials as a kubeconfig, for the node's
@@ -122,11 +122,14 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "1Mi", nodefs.available: "1%%", imagefs.available: "1%%"}
 registerWithTaints: [{key: %[8]s, effect: NoSchedule}]
+clusterDNS: [%[1]s]
+clusterDomain: %[10]s
+resolvConf: %[11]s
 authentication:
   anonymous: {enabled: false}
   webhook: {enabled: true}
   x509: {clientCAFile: %[9]s}
 authorization: {mode: Webhook}
 `, s.Gateway, port, healthzPort, s.PodCgroup, p.containerdSocket(), p.join("pod-logs"),
-		p.join("volume-plugins"), NodeTaint, clientCA)
+		p.join("volume-plugins"), NodeTaint, clientCA, ClusterDomain, p.join("resolv.conf"))
 }

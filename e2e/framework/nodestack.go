@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +29,11 @@ type NodeStackOptions struct {
 	// auth at KubernetesAuthMount).
 	Vault     VaultClient
 	AuthMount string
+	// TLSVaults starts two more Vaults, each serving HTTPS at the node's address with a
+	// private CA and Kubernetes auth at AuthMount: NodeStack.TLSVault, whose CA the
+	// chart gives every pod (vault.caBundle), and NodeStack.PrivateVault, whose CA only
+	// a pod that names it trusts.
+	TLSVaults bool
 	// Progress receives one line per step.
 	Progress io.Writer
 }
@@ -51,10 +57,17 @@ type NodeStack struct {
 	Vault     VaultClient
 	AuthMount string
 	VaultAddr string
+	// VaultByName is VaultAddr with the node's HostName in place of its IP: the same
+	// Vault, reached through the cluster DNS (the chart allows it).
+	VaultByName string
 	// DownVaultAddr is an address on the node where nothing listens, which pods may name
 	// (the chart allows it): a Vault that is down.
 	DownVaultAddr string
-	Chart         Chart
+	// TLSVault and PrivateVault are the Vaults of NodeStackOptions.TLSVaults, at https
+	// addresses on the node that pods and the host both use; their certificates name
+	// the node's IP.
+	TLSVault, PrivateVault VaultClient
+	Chart                  Chart
 	// KubectlBin is kubectl at the apiserver's version.
 	KubectlBin string
 
@@ -104,12 +117,7 @@ func StartNodeStack(ctx context.Context, o NodeStackOptions) (s *NodeStack, err 
 	}
 	s.stops = append(s.stops, s.Node.Stop)
 	step(fmt.Sprintf("node %s Ready after %s", s.Node.Name, s.Node.ReadyAfter.Round(time.Millisecond)))
-	vaultOnNode, err := s.Node.Forward(ctx, strings.TrimPrefix(s.Vault.Addr, "http://"))
-	if err != nil {
-		return s, err
-	}
-	s.VaultAddr = "http://" + vaultOnNode
-	if s.DownVaultAddr, err = s.Node.UnusedAddr(ctx); err != nil {
+	if err := s.vaultsOnNode(ctx, o, step); err != nil {
 		return s, err
 	}
 	// The webhook runs in a pod: it looks entrypoints up where pods pull from.
@@ -128,6 +136,32 @@ func StartNodeStack(ctx context.Context, o NodeStackOptions) (s *NodeStack, err 
 	}
 	step(fmt.Sprintf("chart installed, both replicas Ready, in %s", time.Since(begin).Round(time.Millisecond)))
 	return s, nil
+}
+
+// vaultsOnNode makes the stack's Vault reachable from pods, by the node's address and
+// by a host name the cluster DNS answers, picks an address where nothing listens, and
+// starts the TLS Vaults if asked.
+func (s *NodeStack) vaultsOnNode(ctx context.Context, o NodeStackOptions, step func(string)) error {
+	vaultOnNode, err := s.Node.Forward(ctx, strings.TrimPrefix(s.Vault.Addr, "http://"))
+	if err != nil {
+		return err
+	}
+	s.VaultAddr = "http://" + vaultOnNode
+	_, port, _ := net.SplitHostPort(vaultOnNode)
+	s.VaultByName = "http://" + net.JoinHostPort(HostName, port)
+	if s.DownVaultAddr, err = s.Node.UnusedAddr(ctx); err != nil {
+		return err
+	}
+	if o.TLSVaults {
+		step("starting two Vaults that serve TLS at the node's address, with private CAs")
+		if s.TLSVault, err = s.startTLSVault(ctx, o, "vault-tls.log"); err != nil {
+			return err
+		}
+		if s.PrivateVault, err = s.startTLSVault(ctx, o, "vault-private.log"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // startControlPlane starts the cluster's apiserver, with the PKI the kubelet's client
@@ -174,6 +208,28 @@ func (s *NodeStack) startControlPlane(ctx context.Context, o NodeStackOptions) e
 	return s.Vault.EnableJWTAuth(ctx, NodeJWTAuthMount, s.API)
 }
 
+// startTLSVault starts a Vault that serves TLS with a private CA, for the node's
+// cluster, and returns a client of it at the node's address, where pods reach it.
+func (s *NodeStack) startTLSVault(ctx context.Context, o NodeStackOptions, logName string) (VaultClient, error) {
+	log, err := os.Create(filepath.Join(o.Dir, logName))
+	if err != nil {
+		return VaultClient{}, fmt.Errorf("vault log: %w", err)
+	}
+	s.stops = append(s.stops, log.Close)
+	v, err := StartTLSVault(ctx, s.API, s.AuthMount, log, s.Node.IP)
+	if err != nil {
+		return VaultClient{}, err
+	}
+	s.stops = append(s.stops, v.Stop)
+	c := v.Client()
+	onNode, err := s.Node.Forward(ctx, strings.TrimPrefix(c.Addr, "https://"))
+	if err != nil {
+		return VaultClient{}, err
+	}
+	c.Addr = "https://" + onNode
+	return c, nil
+}
+
 // installChart installs the release's chart from the registry, by the digest that was
 // verified, with the values a platform team would give for this cluster: the image by
 // digest at the address pods pull from, Vault and its auth mount, the registry on plain HTTP,
@@ -193,9 +249,22 @@ func (s *NodeStack) installChart(ctx context.Context, o NodeStackOptions, regist
 		Release: "vault-injector", Namespace: "vault-injector", Home: home,
 	}
 	repo, digest, _ := strings.Cut(s.Images.Injector, "@")
+	// Pods may name the Vault by host name, and a Vault that is down.
+	allowed := []string{s.VaultByName, s.DownVaultAddr}
+	vault := map[string]any{"addr": s.VaultAddr, "authPath": s.AuthMount}
+	if s.TLSVault.Addr != "" {
+		// Pods may name both Vaults with private CAs; every pod trusts TLSVault's.
+		ca, err := os.ReadFile(s.TLSVault.CAFile)
+		if err != nil {
+			return fmt.Errorf("the platform's Vault CA: %w", err)
+		}
+		allowed = append(allowed, s.TLSVault.Addr, s.PrivateVault.Addr)
+		vault["caBundle"] = string(ca)
+	}
+	vault["allowedAddrs"] = allowed
 	values := map[string]any{
 		"image":    map[string]any{"repository": repo, "digest": digest},
-		"vault":    map[string]any{"addr": s.VaultAddr, "authPath": s.AuthMount, "allowedAddrs": []string{s.DownVaultAddr}},
+		"vault":    vault,
 		"registry": map[string]any{"insecure": []string{registry}},
 		// Daemon-mode pods check their KV v2 secrets often, so a spec sees a change in Vault
 		// reach a running pod.

@@ -17,6 +17,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
+// ServiceAccountDir is where the kubelet mounts a pod's ServiceAccount token.
+const ServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
 // SelfManagedAccount names what a self-managed webhook may touch: the chart's rights
 // for --cert-mode=self-managed (templates/rbac.yaml), given to a ServiceAccount.
 type SelfManagedAccount struct {

@@ -22,7 +22,7 @@ type Vault struct {
 // vault), enables Kubernetes auth against api and the PKI and transit engines. Its
 // output goes to log (nil discards).
 func StartVault(ctx context.Context, api APIEndpoint, log io.Writer) (*Vault, error) {
-	v, err := startVault(ctx, api, log, vaultdev.Options{})
+	v, err := startVault(ctx, api, KubernetesAuthMount, log, vaultdev.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -33,13 +33,14 @@ func StartVault(ctx context.Context, api APIEndpoint, log io.Writer) (*Vault, er
 }
 
 // StartTLSVault starts a Vault that serves HTTPS on 127.0.0.1 with a certificate from a
-// CA of its own (Client().CAFile), a private CA no system trusts, with Kubernetes auth
-// against api like StartVault's (KV v2 at secret/, no other engines).
-func StartTLSVault(ctx context.Context, api APIEndpoint, log io.Writer) (*Vault, error) {
-	return startVault(ctx, api, log, vaultdev.Options{TLS: true})
+// CA of its own (Client().CAFile), a private CA no system trusts, that also covers sans
+// (the address of a forwarder to it), with Kubernetes auth against api at mount and KV
+// v2 at secret/ (no other engines).
+func StartTLSVault(ctx context.Context, api APIEndpoint, mount string, log io.Writer, sans ...string) (*Vault, error) {
+	return startVault(ctx, api, mount, log, vaultdev.Options{TLS: true, SANs: sans})
 }
 
-func startVault(ctx context.Context, api APIEndpoint, log io.Writer, opts vaultdev.Options) (*Vault, error) {
+func startVault(ctx context.Context, api APIEndpoint, mount string, log io.Writer, opts vaultdev.Options) (*Vault, error) {
 	bin, err := vaultdev.FindBinary(ctx, log)
 	if err != nil {
 		return nil, fmt.Errorf("find vault: %w", err)
@@ -49,7 +50,7 @@ func startVault(ctx context.Context, api APIEndpoint, log io.Writer, opts vaultd
 		return nil, fmt.Errorf("start vault: %w", err)
 	}
 	v := &Vault{server: s}
-	if err := v.Client().EnableKubernetesAuth(ctx, KubernetesAuthMount, api); err != nil {
+	if err := v.Client().EnableKubernetesAuth(ctx, mount, api); err != nil {
 		return nil, errors.Join(err, s.Stop())
 	}
 	return v, nil

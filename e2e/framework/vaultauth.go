@@ -181,7 +181,7 @@ func jwkPEM(k jwk) (string, error) {
 		}
 		pub = ec
 	default:
-		return "", fmt.Errorf("JWKS key type %q (%q): %w", k.Kty, k.Crv, errUnsupported)
+		return "", fmt.Errorf("JWKS key type %q (%q): not RSA or P-256", k.Kty, k.Crv)
 	}
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {

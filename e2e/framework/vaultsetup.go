@@ -33,8 +33,8 @@ func (v VaultClient) EnableKubernetesAuth(ctx context.Context, mount string, api
 		"kubernetes_host":    api.Host,
 		"kubernetes_ca_cert": string(api.CAData),
 		"token_reviewer_jwt": reviewer,
-		// Vault must not pick up a reviewer token from its own filesystem: the pod runner
-		// creates /var/run/secrets/kubernetes.io/serviceaccount on this host.
+		// Vault must not pick up a reviewer token or CA from its own filesystem: it runs
+		// on a host, not in a pod of the cluster it reviews tokens for.
 		"disable_local_ca_jwt": true,
 	}
 	if err := v.Do(ctx, http.MethodPost, "auth/"+mount+"/config", cfg, nil); err != nil {

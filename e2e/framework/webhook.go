@@ -25,9 +25,8 @@ type WebhookOptions struct {
 	Binary string
 	// Serving is where the apiserver expects the webhook (ControlPlane.Serving).
 	Serving WebhookServing
-	// EnvexecPath is envexec's path inside the injector image; here an absolute host path.
-	EnvexecPath string
-	// InjectorImage names the image of the copy init container; the runner ignores it.
+	// InjectorImage names the image of the copy init container; no pod of these webhooks
+	// runs, so it need not exist.
 	InjectorImage string
 	// VaultAddr is the default Vault address written into pods.
 	VaultAddr string
@@ -46,8 +45,6 @@ type WebhookOptions struct {
 	// AuthPath is the default Kubernetes auth mount (--vault-auth-path); empty means the
 	// webhook's default, KubernetesAuthMount.
 	AuthPath string
-	// VaultCAFile is the platform's CA bundle for Vault (--vault-ca-file), if any.
-	VaultCAFile string
 	// InsecureRegistries are registries (host:port) the entrypoint lookup reaches over
 	// plain HTTP, such as a Registry on loopback.
 	InsecureRegistries []string
@@ -106,7 +103,7 @@ func startWebhookProcess(o WebhookOptions, args []string, metrics, probes string
 	w := &Webhook{LogPath: o.LogPath, MetricsAddr: metrics, ProbeAddr: probes, log: log, done: make(chan struct{})}
 	w.cmd = exec.Command(o.Binary, args...) //nolint:gosec,noctx // the binary just built; lives until Stop
 	// Only what the flags say: a VAULT_INJECTOR_* variable of the caller must not count.
-	w.cmd.Env = []string{defaultPath}
+	w.cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	if len(o.Kubeconfig) > 0 {
 		path := o.LogPath + ".kubeconfig"
 		if err := os.WriteFile(path, o.Kubeconfig, 0o600); err != nil {
@@ -142,7 +139,6 @@ func webhookArgs(o WebhookOptions, metrics, probes string) []string {
 		"--metrics-bind-address=" + metrics,
 		"--health-probe-bind-address=" + probes,
 		"--injector-image=" + image,
-		"--envexec-path=" + o.EnvexecPath,
 		"--vault-addr=" + o.VaultAddr,
 		"--zap-log-level=debug",
 	}
@@ -160,9 +156,6 @@ func webhookArgs(o WebhookOptions, metrics, probes string) []string {
 	}
 	if o.AuthPath != "" {
 		args = append(args, "--vault-auth-path="+o.AuthPath)
-	}
-	if o.VaultCAFile != "" {
-		args = append(args, "--vault-ca-file="+o.VaultCAFile)
 	}
 	if o.EnvexecTimeout > 0 {
 		args = append(args, "--envexec-timeout="+o.EnvexecTimeout.String())

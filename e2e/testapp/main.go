@@ -9,6 +9,7 @@
 //	testapp wait              print "ready pid=N uid=N" and block until SIGTERM or SIGINT
 //	testapp env               print the environment, one NAME=value a line
 //	testapp cat FILE          print a file
+//	testapp ls DIR            print the names in DIR, one a line, sorted
 //	testapp write FILE TEXT   write TEXT to FILE, then wait (a read-only root makes it fail)
 //	testapp has VAR SHA256    print "match" or "mismatch" for the SHA-256 of $VAR, then wait,
 //	                          so a spec proves the value arrived without it being printed
@@ -79,6 +80,16 @@ var commands = map[string]command{
 		}
 		_, err = stdout.Write(data)
 		return err
+	}},
+	"ls": {1, func(args []string, stdout io.Writer) error {
+		entries, err := os.ReadDir(args[0])
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			fmt.Fprintln(stdout, e.Name())
+		}
+		return nil
 	}},
 	"write": {2, func(args []string, stdout io.Writer) error {
 		if err := os.WriteFile(args[0], []byte(args[1]), 0o600); err != nil {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the e2e node takes from Debian rather than building: runc (with seccomp,
-# for RuntimeDefault pods), the CNI plugins (bridge, host-local, loopback in /usr/lib/cni)
-# and iptables (the node confines pod traffic with it); and PostgreSQL, which envexec's
-# database-lease test starts on loopback (internal/pgtest). Each package is installed only
+# for RuntimeDefault pods), the CNI plugins (bridge, host-local, loopback in /usr/lib/cni),
+# iptables (the node confines pod traffic with it) and dnsmasq (the node's cluster DNS);
+# and PostgreSQL, which envexec's database-lease test starts on loopback (internal/pgtest). Each package is installed only
 # when its binary is missing, with apt-get update first; nothing else is touched.
 #
 #   hack/tools/node-packages.sh        install what is missing (root), print nothing
@@ -13,6 +13,7 @@ declare -A want=(
   [/usr/sbin/runc]=runc
   [/usr/lib/cni/bridge]=containernetworking-plugins
   [/usr/sbin/iptables]=iptables
+  [/usr/sbin/dnsmasq]=dnsmasq-base
 )
 
 missing=()

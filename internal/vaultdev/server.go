@@ -54,6 +54,9 @@ type Options struct {
 	// TLS serves HTTPS with a certificate for 127.0.0.1 from a CA Vault generates
 	// (-dev-tls); Server.CAFile is that CA, for testing clients' TLS settings.
 	TLS bool
+	// SANs are more names (DNS names or IP addresses) the TLS certificate covers, for
+	// clients that reach the server through a forwarder at another address.
+	SANs []string
 }
 
 // StartContext starts binary in dev mode and returns once /v1/sys/health answers 200.
@@ -121,6 +124,9 @@ func start(ctx context.Context, binary string, log io.Writer, noStore bool, opts
 		s.Addr = "https://127.0.0.1:" + strconv.Itoa(port)
 		s.CAFile = filepath.Join(home, "vault-ca.pem")
 		args = append(args, "-dev-tls", "-dev-tls-cert-dir="+home, "-dev-tls-san=127.0.0.1")
+		for _, san := range opts.SANs {
+			args = append(args, "-dev-tls-san="+san)
+		}
 	}
 	// Not CommandContext: ctx bounds the start-up only, and the server runs until Stop.
 	s.cmd = exec.Command(binary, args...) //nolint:noctx // binary is the caller's vault

@@ -1,6 +1,8 @@
 package vaultdev
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -79,9 +81,19 @@ func TestServerTLS(t *testing.T) {
 		t.Skip("needs a vault binary (skipped with -short)")
 	}
 	t.Parallel()
-	s := StartWith(t, Options{TLS: true})
+	s := StartWith(t, Options{TLS: true, SANs: []string{"192.0.2.7", "vault.example"}})
 	if !strings.HasPrefix(s.Addr, "https://127.0.0.1:") || s.CAFile == "" {
 		t.Fatalf("Addr %q, CAFile %q", s.Addr, s.CAFile)
+	}
+	cert := servedCertificate(t, s)
+	if err := cert.VerifyHostname("192.0.2.7"); err != nil {
+		t.Errorf("the extra IP SAN: %v", err)
+	}
+	if err := cert.VerifyHostname("vault.example"); err != nil {
+		t.Errorf("the extra DNS SAN: %v", err)
+	}
+	if err := cert.VerifyHostname("192.0.2.8"); err == nil {
+		t.Error("the certificate covers an address it was not given")
 	}
 	if health := s.Do(t, "GET", "sys/health", nil); health["sealed"] != false {
 		t.Errorf("health = %v", health)
@@ -94,4 +106,24 @@ func TestServerTLS(t *testing.T) {
 		resp.Body.Close()
 		t.Error("a client without the dev CA trusted the server")
 	}
+}
+
+// servedCertificate is the leaf certificate s presents, verified against its CAFile.
+func servedCertificate(t *testing.T, s *Server) *x509.Certificate {
+	t.Helper()
+	pemData, err := os.ReadFile(s.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemData) {
+		t.Fatal("no certificate in CAFile")
+	}
+	d := &tls.Dialer{Config: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	conn, err := d.DialContext(t.Context(), "tcp", strings.TrimPrefix(s.Addr, "https://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	return conn.(*tls.Conn).ConnectionState().PeerCertificates[0]
 }
