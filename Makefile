@@ -45,8 +45,9 @@ unit: tools ## unit and integration tests (real Vault where needed)
 	$(TEST_ENV) go test -count=1 ./...
 
 .PHONY: e2e
-e2e: tools ## end-to-end specs: real apiserver, real Vault, pods run as PID 1 in namespaces
+e2e: tools ## end-to-end specs on a real node (kubelet + containerd), real apiserver and Vault; then `make run ARGS=--keep`'s printed commands
 	$(TEST_ENV) go test -count=1 -tags e2e -timeout 30m ./e2e/...
+	$(TEST_ENV) go test -count=1 -tags e2e -timeout 15m -run TestKeepPrintsCommandsThatWork ./hack/demo/
 
 .PHONY: race
 race: tools ## unit tests with the race detector

@@ -3,9 +3,11 @@
 package e2e
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -41,6 +43,34 @@ var _ = Describe("docs/troubleshooting.md", Label("node", "runbook"), func() {
 		Expect(out).To(ContainSubstring(f.SecretPath("absent")))
 		Expect(out).To(MatchRegexp(`(?m)^vault-injector-init .*"terminated".*"exitCode":0`), "the init container's state")
 	}, SpecTimeout(3*time.Minute))
+
+	It("shows why the webhook denied a manifest, and the webhook's Deployment and endpoints", func(ctx SpecContext) {
+		f := newNodeFixture(ctx, nil)
+		manifest := fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: denied
+  namespace: %s
+spec:
+  containers:
+  - name: app
+    image: %s
+    env:
+    - name: DB_PASSWORD
+      value: %s
+    - name: ENVEXEC_VAULT_ADDR
+      value: http://elsewhere.example:8200
+`, f.Namespace, env.Node.Images.App, f.Ref("db", "password"))
+		out := runRunbook(ctx, "troubleshooting.md", map[string]string{"NS": f.Namespace, "POD": "denied", "CONTAINER": "app", "MANIFEST": "pod.yaml"},
+			map[string]string{"pod.yaml": manifest}, "The webhook denied the pod", "`failed calling webhook`")
+		Expect(out).To(MatchRegexp(`denied the request: .*container "app".*ENVEXEC_VAULT_ADDR.*prefix is reserved`))
+		Expect(out).To(MatchRegexp(`\[pod/vault-injector-[^\]]*\] .*"msg":"denied pod".*"pod":"`+f.Namespace+`/denied".*ENVEXEC_VAULT_ADDR`),
+			"the replica's log line names the pod and the reason")
+		Expect(out).To(ContainSubstring("deployment.apps/vault-injector"))
+		Expect(strings.Count(out, "pod/vault-injector-")).To(BeNumerically(">=", 2), "both replicas listed:\n%s", out)
+		Expect(out).To(ContainSubstring("endpointslice.discovery.k8s.io/vault-injector"))
+		Expect(nodeCluster.Client.Get(ctx, client.ObjectKey{Namespace: f.Namespace, Name: "denied"}, &corev1.Pod{})).NotTo(Succeed(), "a dry run creates nothing")
+	}, SpecTimeout(2*time.Minute))
 })
 
 // runRunbook runs the sections of a page in docs/ with kubectl and helm against the node's

@@ -25,13 +25,15 @@ func serve(ctx context.Context, s *framework.NodeStack, stdout io.Writer) error 
 	}
 	fmt.Fprintf(stdout, `
 # Everything keeps running until Ctrl-C: the cluster, its node, Vault, and vault-injector
-# installed by helm (namespace %s). Run the example pod yourself:
+# installed by helm (namespace %s). Run the example pod yourself (the PATH line puts
+# the kubectl of the apiserver's version first):
+export PATH=%s:$PATH
 export KUBECONFIG=%s
 kubectl apply -f %s
 kubectl wait -n %s pod/example --for=jsonpath='{.status.phase}'=Succeeded --timeout=2m
 kubectl logs -n %s example
 kubectl logs -n %s -l %s --prefix
-`, s.Chart.Namespace, s.Node.Kubeconfig, podPath, namespace, namespace, s.Chart.Namespace, framework.WebhookSelector)
+`, s.Chart.Namespace, filepath.Dir(s.KubectlBin), s.Node.Kubeconfig, podPath, namespace, namespace, s.Chart.Namespace, framework.WebhookSelector)
 	<-ctx.Done()
 	return nil
 }
