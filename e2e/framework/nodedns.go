@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"time"
 )
 
@@ -26,7 +27,7 @@ const (
 // e2e.internal with NXDOMAIN. It never listens on loopback, so it shares the machine with
 // other nodes and any resolver of the host's.
 func (n *Node) startDNS(ctx context.Context) error {
-	if _, err := n.start("dnsmasq", "/usr/sbin",
+	if _, err := n.start(filepath.Base(dnsmasqBin), filepath.Dir(dnsmasqBin),
 		"--keep-in-foreground", "--log-facility=-", "--log-queries", "--conf-file=/dev/null",
 		"--pid-file=", "--user=nobody", "--group=nogroup",
 		"--no-resolv", "--no-hosts", "--no-poll",

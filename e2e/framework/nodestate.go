@@ -18,10 +18,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// nodeStateDir records every running node's host-wide resources (bridge, iptables chain,
+// NodeStateDir records every running node's host-wide resources (bridge, iptables chain,
 // cgroups, folder), so that a later run can remove what a crashed one left behind. It is
 // outside the suite's temp dir on purpose: that folder's name is random.
-const nodeStateDir = "/run/vault-injector-e2e"
+const NodeStateDir = "/run/vault-injector-e2e"
 
 // nodeState is one node's host-wide resources, named after its id so that nodes of
 // concurrent runs never share one.
@@ -75,10 +75,10 @@ func newNodeState(dir string) (nodeState, error) {
 	}
 }
 
-func (s nodeState) path() string { return filepath.Join(nodeStateDir, s.ID+".json") }
+func (s nodeState) path() string { return filepath.Join(NodeStateDir, s.ID+".json") }
 
 func (s nodeState) save() error {
-	if err := os.MkdirAll(nodeStateDir, 0o700); err != nil {
+	if err := os.MkdirAll(NodeStateDir, 0o700); err != nil {
 		return fmt.Errorf("node state: %w", err)
 	}
 	data, err := json.Marshal(s)
@@ -94,7 +94,7 @@ func (s nodeState) save() error {
 // sweepNodes tears down every recorded node whose owner is gone: what a crashed or
 // killed run left (processes, shims, mounts, bridge, iptables chain, cgroups, folder).
 func sweepNodes() error {
-	entries, err := os.ReadDir(nodeStateDir)
+	entries, err := os.ReadDir(NodeStateDir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -103,7 +103,7 @@ func sweepNodes() error {
 	}
 	var errs []error
 	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(nodeStateDir, e.Name()))
+		data, err := os.ReadFile(filepath.Join(NodeStateDir, e.Name()))
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -14,11 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vault-injector/vault-injector/e2e/framework"
 	"github.com/vault-injector/vault-injector/internal/syncbuf"
 )
-
-// nodeStateDir is where the e2e framework records each live node's host-wide resources.
-const nodeStateDir = "/run/vault-injector-e2e"
 
 // TestKeepPrintsCommandsThatWork runs `make run ARGS=--keep` as a user would: it waits
 // for the printed commands, runs them verbatim in bash (kubectl apply of the example pod,
@@ -82,8 +80,8 @@ func awaitCommands(t *testing.T, stdout, stderr *syncbuf.Buffer, done <-chan err
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
-		if i := strings.Index(stdout.String(), start); i >= 0 && strings.Contains(stdout.String()[i:], "--prefix\n") {
-			return stdout.String()[i:]
+		if _, block, ok := strings.Cut(stdout.String(), start); ok && strings.Contains(block, "--prefix\n") {
+			return start + block
 		}
 		select {
 		case err := <-done:
@@ -118,7 +116,7 @@ type nodeRecord struct {
 // nodeOf finds the record of the demo's node while it runs.
 func nodeOf(t *testing.T, stackDir string) nodeRecord {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(nodeStateDir, "*.json"))
+	files, _ := filepath.Glob(filepath.Join(framework.NodeStateDir, "*.json"))
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -130,7 +128,7 @@ func nodeOf(t *testing.T, stackDir string) nodeRecord {
 			return r
 		}
 	}
-	t.Fatalf("no node record in %s for the demo's folder %s", nodeStateDir, stackDir)
+	t.Fatalf("no node record in %s for the demo's folder %s", framework.NodeStateDir, stackDir)
 	return nodeRecord{}
 }
 
