@@ -8,7 +8,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/vault-injector/vault-injector/e2e/framework"
@@ -19,11 +18,11 @@ import (
 // webhook), and jwt with an audience of the pod's choosing within the platform's list.
 // What the webhook denies is checked here at admission; the logins run on the real node
 // below.
-var _ = Describe("auth from annotations", Label("vault", "auth"), func() {
-	var f *fixture
+var _ = Describe("auth from annotations", Label("node", "vault", "auth"), func() {
+	var f *nodeFixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newFixture(ctx)
+		f = newNodeFixture(ctx, nil)
 	})
 
 	It("denies approle without its Secret, and an audience the platform did not allow", func(ctx SpecContext) {
@@ -40,9 +39,7 @@ var _ = Describe("auth from annotations", Label("vault", "auth"), func() {
 				`annotation "vault-injector.io/token-audience": "https://kubernetes.default.svc" is not the webhook's --token-audience nor in its --allowed-token-audiences`,
 			},
 		} {
-			err := cluster.Client.Create(ctx, appPod(f, "app", f.Ref("db", "password"), tc.annotations))
-			Expect(apierrors.IsForbidden(err)).To(BeTrue(), "a denial: %v", err)
-			Expect(err.Error()).To(ContainSubstring(tc.want))
+			Expect(denied(ctx, appPod(f.fixture, "app", f.Ref("db", "password"), tc.annotations))).To(ContainSubstring(tc.want))
 		}
 	}, SpecTimeout(time.Minute))
 })

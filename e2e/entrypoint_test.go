@@ -24,9 +24,6 @@ var _ = Describe("a container that gives no command", Label("node", "registry"),
 		f = newNodeFixture(ctx, nil)
 	})
 
-	// nodeRegistry is the registry as pods name it.
-	nodeRegistry := func() string { host, _, _ := strings.Cut(env.Node.Images.App, "/"); return host }
-
 	// entrypointPod is nodeEnvPod relying on its image's ENTRYPOINT and CMD.
 	entrypointPod := func(name, image string) *corev1.Pod {
 		pod := f.nodeEnvPod(name, envVars("DB_PASSWORD", f.Ref("db", "password"), "GREETING", "hello"), nil)
@@ -68,3 +65,9 @@ var _ = Describe("a container that gives no command", Label("node", "registry"),
 		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the pod must not be stored, got %v", err)
 	}, SpecTimeout(time.Minute))
 })
+
+// nodeRegistry is the suite's registry as pods and the node's webhook name it.
+func nodeRegistry() string {
+	host, _, _ := strings.Cut(env.Node.Images.App, "/")
+	return host
+}

@@ -103,20 +103,19 @@ var _ = Describe("a pod that asks for files", Label("node", "vault"), func() {
 	}, SpecTimeout(3*time.Minute))
 })
 
-var _ = Describe("a pod that asks for files in the wrong place", Label("vault"), func() {
-	var f *fixture
+var _ = Describe("a pod that asks for files in the wrong place", Label("node", "vault"), func() {
+	var f *nodeFixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newFixture(ctx)
+		f = newNodeFixture(ctx, nil)
 	})
 
 	It("is denied with the pod, container and annotation named when files-dir clashes with its own mount", func(ctx SpecContext) {
-		pod := shellPod(f, "files-clash", readyScript, nil, map[string]string{
+		pod := shellPod(f.fixture, "files-clash", readyScript, nil, map[string]string{
 			"vault-injector.io/files-dir":   "/out/secrets",
 			"vault-injector.io/file.config": fileAnnotation("app.ini", "", "password = ${"+f.Ref("db", "password")+"}"),
 		})
-		err := cluster.Client.Create(ctx, pod)
-		Expect(err).To(MatchError(ContainSubstring(`pod "` + f.Namespace + `/files-clash": container "app": files-dir /out/secrets clashes with its mount of volume out at /out`)))
+		Expect(denied(ctx, pod)).To(ContainSubstring(`pod "` + f.Namespace + `/files-clash": container "app": files-dir /out/secrets clashes with its mount of volume out at /out`))
 	}, SpecTimeout(time.Minute))
 })
 

@@ -49,51 +49,54 @@ var _ = AfterEach(func(ctx SpecContext) {
 // leakPlaces gathers every place the check covers, each named for the failure message.
 func leakPlaces(ctx SpecContext, f *fixture) map[string][]byte {
 	GinkgoHelper()
-	c := cluster
-	if currentNode != nil && currentNode.fixture == f {
-		c = nodeCluster // a node spec's objects live in the node's cluster
-	}
-	places, err := c.NamespaceObjects(ctx, f.Namespace)
+	places, err := nodeCluster.NamespaceObjects(ctx, f.Namespace)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(places).To(HaveKey("serviceaccounts "+f.ServiceAccount), "the object scan sees the namespace")
 
-	logs, err := filepath.Glob(filepath.Join(filepath.Dir(env.WebhookLog), "*.log"))
+	logs, err := filepath.Glob(filepath.Join(env.LogDir, "*.log")) // control plane, Vaults, registry
 	Expect(err).NotTo(HaveOccurred())
+	Expect(logs).To(ContainElements(env.VaultLog, env.ControlPlaneLog, env.RegistryLog))
 	nodeLogs, err := filepath.Glob(filepath.Join(env.Node.Dir, "*.log")) // kubelet, containerd, ...
 	Expect(err).NotTo(HaveOccurred())
 	Expect(nodeLogs).NotTo(BeEmpty())
-	logs = append(logs, nodeLogs...)
-	Expect(logs).To(ContainElement(env.WebhookLog))
-	for _, path := range logs {
+	for _, path := range append(logs, nodeLogs...) {
 		data, err := os.ReadFile(path)
 		Expect(err).NotTo(HaveOccurred())
 		places["log "+filepath.Base(path)] = data
 	}
 
-	addrs, err := framework.WebhookMetricsAddrs(logs...)
+	// The replicas' logs and /metrics; a spec may have scaled them to zero.
+	var replicas corev1.PodList
+	Expect(nodeCluster.Client.List(ctx, &replicas, client.InNamespace(env.Node.Chart.Namespace),
+		client.MatchingLabels{"app.kubernetes.io/name": "vault-injector"})).To(Succeed())
+	replicaLogs, err := env.Node.Chart.WebhookLogs(ctx, env.Node.Kubectl)
 	Expect(err).NotTo(HaveOccurred())
-	scraped := 0
-	for _, addr := range slices.Compact(addrs) {
-		body, ok, err := framework.ScrapeMetrics(ctx, addr)
-		Expect(err).NotTo(HaveOccurred())
-		if ok {
-			places["metrics "+addr] = body
-			scraped++
-		}
+	places["kubectl logs of the webhook replicas"] = []byte(replicaLogs)
+	metrics, err := env.Node.Chart.ReplicaMetrics(ctx, env.Node.Kubectl)
+	Expect(err).NotTo(HaveOccurred())
+	serving := func(p corev1.Pod) bool {
+		return p.DeletionTimestamp == nil && slices.ContainsFunc(p.Status.Conditions, func(c corev1.PodCondition) bool {
+			return c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue
+		})
 	}
-	Expect(scraped).To(BeNumerically(">", 0), "the suite's webhook serves /metrics")
+	if slices.ContainsFunc(replicas.Items, serving) {
+		Expect(replicaLogs).To(ContainSubstring(`"msg":"serving"`), "the replicas' logs are read")
+		Expect(metrics).NotTo(BeEmpty(), "a running webhook replica serves /metrics")
+	}
+	for pod, body := range metrics {
+		Expect(string(body)).To(ContainSubstring("vault_injector_"), "replica %s's /metrics", pod)
+		places["metrics of replica "+pod] = body
+	}
 
-	if c == nodeCluster {
-		for _, name := range currentNode.pods {
-			var pod corev1.Pod
-			Expect(c.Client.Get(ctx, client.ObjectKey{Namespace: f.Namespace, Name: name}, &pod)).To(Succeed())
-			for _, ct := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
-				log, err := podLogs(ctx, f.Namespace, name, ct.Name)
-				if err != nil {
-					continue // a container that never started has no log
-				}
-				places["kubectl logs "+name+" -c "+ct.Name] = []byte(log)
+	for _, name := range currentNode.pods {
+		var pod corev1.Pod
+		Expect(nodeCluster.Client.Get(ctx, client.ObjectKey{Namespace: f.Namespace, Name: name}, &pod)).To(Succeed())
+		for _, ct := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
+			log, err := podLogs(ctx, f.Namespace, name, ct.Name)
+			if err != nil {
+				continue // a container that never started has no log
 			}
+			places["kubectl logs "+name+" -c "+ct.Name] = []byte(log)
 		}
 	}
 	return places

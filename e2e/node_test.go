@@ -27,6 +27,7 @@ var _ = Describe("a pod on a real kubelet", Label("node", "vault"), func() {
 		log := waitForApp(ctx, f.Namespace, "app", "app")
 		GinkgoWriter.Printf("injected pod: created to application up in %s\n", time.Since(begin).Round(time.Millisecond))
 		expectGotSecret(log, 0)
+		Expect(log).To(ContainSubstring(`"msg":"starting application"`), "envexec's start line")
 		expectNoLeakOnNode(ctx, f, stored, []string{"app"})
 	}, SpecTimeout(3*time.Minute))
 
@@ -47,10 +48,7 @@ var _ = Describe("a pod on a real kubelet", Label("node", "vault"), func() {
 	}, SpecTimeout(3*time.Minute))
 
 	It("runs under Pod Security restricted: RuntimeDefault seccomp, read-only root, non-root", func(ctx SpecContext) {
-		f := newNodeFixture(ctx, map[string]string{
-			"pod-security.kubernetes.io/enforce":         "restricted",
-			"pod-security.kubernetes.io/enforce-version": "latest",
-		})
+		f := newNodeFixture(ctx, restrictedLabels)
 		pod := restricted(f.nodePod("restricted"))
 		pod.Spec.Containers[0].SecurityContext.ReadOnlyRootFilesystem = ptr.To(true)
 		stored := f.createOnNode(ctx, pod)

@@ -57,6 +57,12 @@ func (f *nodeFixture) hasCommand() []string {
 	return []string{"/testapp", "has", "DB_PASSWORD", sha256Hex(f.canary)}
 }
 
+// checkCommand is the test app exiting 0 only when DB_PASSWORD is the canary: an init
+// container or exec probe that succeeds only with the secret.
+func (f *nodeFixture) checkCommand() []string {
+	return []string{"/testapp", "check", "DB_PASSWORD", sha256Hex(f.canary)}
+}
+
 // nodePod is what a developer writes for the node: one container "app" from the test
 // app image whose DB_PASSWORD is a reference to the canary, tolerating the node's taint.
 func (f *nodeFixture) nodePod(name string) *corev1.Pod {

@@ -10,11 +10,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-var _ = Describe("a pod the webhook must leave alone", func() {
-	var f *fixture
+var _ = Describe("a pod the webhook must leave alone", Label("node"), func() {
+	var f *nodeFixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newFixture(ctx)
+		f = newNodeFixture(ctx, nil)
 	})
 
 	// expectUnchanged compares what the webhook could have touched; the apiserver's own
@@ -23,7 +23,7 @@ var _ = Describe("a pod the webhook must leave alone", func() {
 		GinkgoHelper()
 		Expect(stored.Annotations).To(Equal(sent.Annotations))
 		Expect(stored.Spec.InitContainers).To(BeEmpty())
-		Expect(stored.Spec.Volumes).To(HaveLen(len(sent.Spec.Volumes)))
+		Expect(stored.Spec.Volumes).To(HaveLen(len(sent.Spec.Volumes)+1), "the pod's volumes and the apiserver's token volume")
 		for i, v := range sent.Spec.Volumes {
 			Expect(stored.Spec.Volumes[i].Name).To(Equal(v.Name))
 			Expect(stored.Spec.Volumes[i].EmptyDir).To(Equal(v.EmptyDir))
@@ -34,17 +34,41 @@ var _ = Describe("a pod the webhook must leave alone", func() {
 			Expect(got.Command).To(Equal(c.Command))
 			Expect(got.Args).To(Equal(c.Args))
 			Expect(got.Env).To(Equal(c.Env))
-			Expect(got.VolumeMounts).To(Equal(c.VolumeMounts))
 		}
 	}
 
-	It("stores a pod without references unchanged", func(ctx SpecContext) {
-		sent := appPod(f, "plain", "not a reference", nil)
-		expectUnchanged(sent, f.create(ctx, sent))
-	}, SpecTimeout(time.Minute))
+	// literalPod is nodePod whose DB_PASSWORD is value, taken literally: the test app
+	// checks it received exactly value.
+	literalPod := func(name, value string, annotations map[string]string) *corev1.Pod {
+		pod := f.nodePod(name)
+		pod.Annotations = annotations
+		c := &pod.Spec.Containers[0]
+		c.Env = []corev1.EnvVar{{Name: "DB_PASSWORD", Value: value}}
+		c.Command = []string{"/testapp", "has", "DB_PASSWORD", sha256Hex(value)}
+		c.VolumeMounts = []corev1.VolumeMount{{Name: "out", MountPath: "/out"}}
+		pod.Spec.Volumes = []corev1.Volume{{Name: "out", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+		return pod
+	}
 
-	It(`stores a pod annotated vault-injector.io/inject: "false" unchanged, references and all`, func(ctx SpecContext) {
-		sent := appPod(f, "opted-out", f.Ref("db", "password"), map[string]string{"vault-injector.io/inject": "false"})
-		expectUnchanged(sent, f.create(ctx, sent))
-	}, SpecTimeout(time.Minute))
+	// expectRanAsWritten checks the test app's log: it got DB_PASSWORD exactly as written
+	// and runs as PID 1, started by the runtime, not by envexec.
+	expectRanAsWritten := func(log string) {
+		GinkgoHelper()
+		Expect(log).To(MatchRegexp(`(?m)^match$`), "the application received the value as written")
+		Expect(log).To(MatchRegexp(`(?m)^ready pid=1 uid=0$`))
+		Expect(log).NotTo(ContainSubstring(`"msg":"starting application"`), "envexec did not run")
+	}
+
+	It("stores a pod without references unchanged, and it runs as written", func(ctx SpecContext) {
+		sent := literalPod("plain", "not a reference", nil)
+		expectUnchanged(sent, f.createOnNode(ctx, sent))
+		expectRanAsWritten(waitForApp(ctx, f.Namespace, "plain", "app"))
+	}, SpecTimeout(2*time.Minute))
+
+	It(`stores a pod annotated vault-injector.io/inject: "false" unchanged, and its app gets the reference as text`, func(ctx SpecContext) {
+		ref := f.Ref("db", "password")
+		sent := literalPod("opted-out", ref, map[string]string{"vault-injector.io/inject": "false"})
+		expectUnchanged(sent, f.createOnNode(ctx, sent))
+		expectRanAsWritten(waitForApp(ctx, f.Namespace, "opted-out", "app"))
+	}, SpecTimeout(2*time.Minute))
 })

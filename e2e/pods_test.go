@@ -8,7 +8,7 @@ import (
 )
 
 // appScript is the command of appPod's container: it writes DB_PASSWORD to /out and
-// keeps running. The pods of the admission specs are stored, never run.
+// keeps running. The specs that use it expect a denial: these pods are never stored.
 const appScript = `printf %s "$DB_PASSWORD" > /out/secret; sleep 600`
 
 // appPod is what a developer writes: one container with a command, env DB_PASSWORD set

@@ -3,15 +3,12 @@
 package e2e
 
 import (
-	"crypto/rand"
-	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/vault-injector/vault-injector/e2e/framework"
@@ -20,93 +17,82 @@ import (
 // The apiserver's Pod Security admission runs after the mutating webhooks, so it judges
 // each pod as the webhook left it: with the injected init container, volumes and wrapped
 // commands. These specs show that what the webhook adds never costs a restricted
-// application its admission.
-// imageScript is appScript as a Dockerfile would hold it: image configs are not subject
-// to the kubelet's $(VAR) expansion, so the shell's $$ is written plainly.
-const imageScript = `echo "pid=$$"; printf %s "$DB_PASSWORD" > /out/secret; sleep 600`
-
-var _ = Describe("a namespace enforcing the restricted Pod Security Standard", Label("psa"), func() {
-	var f *fixture
+// application its admission, and that each such pod then runs on the node as user 1000.
+var _ = Describe("a namespace enforcing the restricted Pod Security Standard", Label("node", "vault", "psa"), func() {
+	var f *nodeFixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newRestrictedFixture(ctx)
+		f = newNodeFixture(ctx, restrictedLabels)
 	})
 
 	It("rejects a mutated pod that breaks the profile, naming only the application's container", func(ctx SpecContext) {
-		pod := restricted(appPod(f, "not-restricted", f.Ref("db", "password"), nil))
+		pod := restricted(f.nodePod("not-restricted"))
 		pod.Spec.SecurityContext.RunAsNonRoot = nil
 
-		err := cluster.Client.Create(ctx, pod)
+		err := nodeCluster.Client.Create(ctx, pod)
 		Expect(apierrors.IsForbidden(err)).To(BeTrue(), "want 403 Forbidden, got %v", err)
 		Expect(err.Error()).To(ContainSubstring(`violates PodSecurity "restricted:latest"`))
 		Expect(err.Error()).To(ContainSubstring(`container "app"`))
 		Expect(err.Error()).NotTo(ContainSubstring("vault-injector-init"), "the injected init container meets the profile on its own")
 		By("checking the pod Pod Security rejected was the mutated one")
-		Expect(grepLog(env.WebhookLog, f.Namespace+"/not-restricted")).To(ContainSubstring("injected pod"))
+		logs, err := env.Node.Chart.WebhookLogs(ctx, env.Node.Kubectl)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(linesWith(logs, f.Namespace+"/not-restricted")).To(ContainSubstring("injected pod"))
 	}, SpecTimeout(time.Minute))
 
-	DescribeTable("admits every kind of pod the webhook mutates",
-		func(ctx SpecContext, shape func(SpecContext, *fixture) *corev1.Pod, wrapped ...string) {
-			stored := f.create(ctx, restricted(shape(ctx, f)))
-			expectInjected(stored, wrapped...)
+	DescribeTable("admits and runs every kind of pod the webhook mutates",
+		func(ctx SpecContext, shape func(SpecContext, *nodeFixture) *corev1.Pod, wrapped ...string) {
+			pod := restricted(shape(ctx, f))
+			stored := f.createOnNode(ctx, pod)
+			expectInjectedFrom(stored, wrapped...)
+			expectGotSecret(waitForApp(ctx, f.Namespace, pod.Name, "app"), 1000)
+			Eventually(ctx, podReady(ctx, stored)).WithPolling(250*time.Millisecond).Should(BeTrue(), "the pod turns Ready")
 		},
-		Entry("a reference in a user init container", SpecTimeout(time.Minute), func(_ SpecContext, f *fixture) *corev1.Pod {
-			pod := appPod(f, "with-init", f.Ref("db", "password"), nil)
+		Entry("a reference in a user init container, which runs only with the secret", SpecTimeout(3*time.Minute), func(_ SpecContext, f *nodeFixture) *corev1.Pod {
+			pod := f.nodePod("with-init")
 			pod.Spec.InitContainers = []corev1.Container{{
-				Name: "migrate", Image: "example.com/migrate:1.0", Command: []string{"/bin/sh", "-c", `test -n "$DB_PASSWORD"`},
-				Env: []corev1.EnvVar{{Name: "DB_PASSWORD", Value: f.Ref("db", "password")}},
+				Name: "migrate", Image: env.Node.Images.App, Command: f.checkCommand(),
+				Env: pod.Spec.Containers[0].Env,
 			}}
 			return pod
 		}, "migrate", "app"),
-		Entry("exec probes run through envexec", SpecTimeout(time.Minute), func(_ SpecContext, f *fixture) *corev1.Pod {
-			pod := appPod(f, "with-probe", f.Ref("db", "password"), map[string]string{"vault-injector.io/mutate-probes": "true"})
-			pod.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{
-				Exec: &corev1.ExecAction{Command: []string{"/bin/sh", "-c", `test -n "$DB_PASSWORD"`}},
-			}}
+		Entry("an exec probe run through envexec, which passes only with the secret", SpecTimeout(3*time.Minute), func(_ SpecContext, f *nodeFixture) *corev1.Pod {
+			pod := f.nodePod("with-probe")
+			pod.Annotations = map[string]string{"vault-injector.io/mutate-probes": "true"}
+			pod.Spec.Containers[0].ReadinessProbe = &corev1.Probe{
+				ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: f.checkCommand()}},
+				PeriodSeconds: 1,
+			}
 			return pod
 		}, "app"),
-		Entry("references in a Secret named by envFrom (env-sources)", SpecTimeout(time.Minute), func(ctx SpecContext, f *fixture) *corev1.Pod {
-			secret := &corev1.Secret{
-				ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace, Name: "app-env"},
-				StringData: map[string]string{"DB_PASSWORD": f.Ref("db", "password")},
-			}
-			Expect(cluster.Client.Create(ctx, secret)).To(Succeed())
+		Entry("references in a Secret named by envFrom (env-sources)", SpecTimeout(3*time.Minute), func(ctx SpecContext, f *nodeFixture) *corev1.Pod {
 			// The webhook never reads the Secret: the annotation asks for envexec, which
 			// finds the reference at start.
-			pod := appPod(f, "with-env-from", "", map[string]string{"vault-injector.io/env-sources": "true"})
+			createSecret(ctx, nodeCluster, f.fixture, "app-env", map[string]string{"DB_PASSWORD": f.Ref("db", "password")})
+			pod := f.nodePod("with-env-from")
+			pod.Annotations = map[string]string{"vault-injector.io/env-sources": "true"}
 			pod.Spec.Containers[0].Env = nil
 			pod.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{{
-				SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: secret.Name}},
+				SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "app-env"}},
 			}}
 			return pod
 		}, "app"),
-		Entry("an image without a command", Label("registry"), SpecTimeout(time.Minute), func(ctx SpecContext, f *fixture) *corev1.Pod {
-			image, err := framework.PushImage(ctx, env.Registry, f.Namespace+"/app:1.0", []string{"/bin/sh", "-c"}, []string{imageScript})
+		Entry("an image without a command", Label("registry"), SpecTimeout(3*time.Minute), func(ctx SpecContext, f *nodeFixture) *corev1.Pod {
+			_, err := framework.PushImageFrom(ctx, env.Registry, env.Registry+"/e2e/testapp:v1", f.Namespace+"/app:1.0",
+				framework.TestAppEntrypoint, f.hasCommand()[1:])
 			Expect(err).NotTo(HaveOccurred())
-			pod := appPod(f, "from-image", f.Ref("db", "password"), nil)
-			pod.Spec.Containers[0].Image = image
-			pod.Spec.Containers[0].Command, pod.Spec.Containers[0].Args = nil, nil
+			pod := f.nodePod("from-image")
+			pod.Spec.Containers[0].Image = nodeRegistry() + "/" + f.Namespace + "/app:1.0"
+			pod.Spec.Containers[0].Command = nil
 			return pod
 		}, "app"),
 	)
 })
 
-// newRestrictedFixture is newFixture in a namespace created with the restricted profile
-// enforced, so that Pod Security sees the labels from the first pod on.
-func newRestrictedFixture(ctx SpecContext) *fixture {
-	id := strings.ToLower(rand.Text()[:10])
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "e2e-" + id, Labels: map[string]string{
-		"pod-security.kubernetes.io/enforce":         "restricted",
-		"pod-security.kubernetes.io/enforce-version": "latest",
-	}}}
-	Expect(cluster.Client.Create(ctx, ns)).To(Succeed())
-	t, err := framework.NewTenant(ctx, cluster, env.Vault, ns.Name, "app-"+id)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(t.Delete)
-	f := &fixture{Tenant: t, canary: "canary-" + rand.Text()}
-	Expect(t.PutSecret(ctx, "db", map[string]string{"password": f.canary})).To(Succeed())
-	current = f
-	return f
+// restrictedLabels make a namespace enforce the restricted profile from its first pod on.
+var restrictedLabels = map[string]string{
+	"pod-security.kubernetes.io/enforce":         "restricted",
+	"pod-security.kubernetes.io/enforce-version": "latest",
 }
 
 // restricted makes pod meet the restricted profile as an application team would: non-root

@@ -13,7 +13,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -30,24 +29,23 @@ func TestE2E(t *testing.T) {
 // endpoints is what process 1 hands every Ginkgo process: how to reach each component
 // and where their logs are.
 type endpoints struct {
-	API             framework.APIEndpoint `json:"api"`
-	Vault           framework.VaultClient `json:"vault"`
-	VaultByName     string                `json:"vaultByName"` // Vault.Addr by the host name localhost
-	Binaries        framework.Binaries    `json:"binaries"`
-	Registry        string                `json:"registry"`
-	DownVaultAddr   string                `json:"downVaultAddr"`
-	WebhookLog      string                `json:"webhookLog"`
-	VaultLog        string                `json:"vaultLog"`
-	ControlPlaneLog string                `json:"controlPlaneLog"`
-	RegistryLog     string                `json:"registryLog"`
-	// Node is the real node (kubelet, containerd) that the node specs' pods run on.
+	// Vault is the Vault that the node's pods log in to, as its root.
+	Vault    framework.VaultClient `json:"vault"`
+	Registry string                `json:"registry"`
+	// LogDir holds every component's log but the node's own (Node.Dir): the control plane's,
+	// each Vault's, the registry's.
+	LogDir          string `json:"logDir"`
+	VaultLog        string `json:"vaultLog"`
+	ControlPlaneLog string `json:"controlPlaneLog"`
+	RegistryLog     string `json:"registryLog"`
+	// Node is the real node (kubelet, containerd) that every spec's pods run on.
 	Node nodeEndpoints `json:"node"`
 }
 
-// nodeEndpoints is what the node specs need: the node, the images its pods run, the
-// Vault address pods reach, and the chart release that serves them.
+// nodeEndpoints is what the specs need: the node, the images its pods run, the Vault
+// address pods reach, and the chart release that serves them.
 type nodeEndpoints struct {
-	// API is the node's cluster: an apiserver of its own, as a cluster's.
+	// API is the cluster's apiserver.
 	API  framework.APIEndpoint `json:"api"`
 	Name string                `json:"name"`
 	// IP is the node's address: pods reach listeners of the host's there.
@@ -76,9 +74,8 @@ type nodeEndpoints struct {
 
 // Shared by the specs of this process; set once in SynchronizedBeforeSuite.
 var (
-	env     endpoints
-	cluster *framework.Cluster
-	// nodeCluster is the node's cluster, where the node specs create their objects.
+	env endpoints
+	// nodeCluster is the cluster whose node runs every spec's pods.
 	nodeCluster *framework.Cluster
 )
 
@@ -89,80 +86,24 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(os.RemoveAll, dir)
 	e := endpoints{
-		WebhookLog:      filepath.Join(dir, "webhook.log"),
+		LogDir:          dir,
 		VaultLog:        filepath.Join(dir, "vault.log"),
-		ControlPlaneLog: filepath.Join(dir, "control-plane.log"),
+		ControlPlaneLog: filepath.Join(dir, "cluster-control-plane.log"),
 		RegistryLog:     filepath.Join(dir, "registry.log"),
 	}
 
-	By("building the webhook and envexec from this tree")
-	built := make(chan error, 1)
-	go func() {
-		var err error
-		e.Binaries, err = framework.BuildBinaries(ctx, root, dir)
-		built <- err
-	}()
-
-	By("starting kube-apiserver and etcd with the webhook registered")
-	assets, err := framework.KubebuilderAssets(ctx, root)
-	Expect(err).NotTo(HaveOccurred())
-	cpLog := logFile(e.ControlPlaneLog)
-	cp, err := framework.StartControlPlane(framework.ControlPlaneOptions{
-		AssetsDir: assets,
-		Webhooks:  []*admissionregistrationv1.MutatingWebhookConfiguration{framework.MutatingWebhookConfiguration()},
-		Log:       cpLog,
-	})
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(cp.Stop)
-	e.API = cp.Endpoint()
-
-	By("starting Vault with Kubernetes and jwt auth against that apiserver, and AppRole auth")
-	vault, err := framework.StartVault(ctx, e.API, logFile(e.VaultLog))
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(vault.Stop)
-	e.Vault = vault.Client()
-	Expect(e.Vault.EnableAppRoleAuth(ctx)).To(Succeed())
-	Expect(e.Vault.EnableJWTAuth(ctx, framework.JWTAuthMount, e.API)).To(Succeed())
-	e.VaultByName, err = framework.ByHostName(e.Vault.Addr)
-	Expect(err).NotTo(HaveOccurred())
-
-	By("starting an OCI registry for the entrypoint lookup")
+	By("starting an OCI registry for the release, the test app and the entrypoint lookup")
 	reg := framework.StartRegistry(logFile(e.RegistryLog))
 	DeferCleanup(reg.Stop)
 	e.Registry = reg.Host
 
-	By("starting the webhook with the rights of its ServiceAccount")
-	admin, err := framework.NewCluster(e.API)
+	assets, err := framework.KubebuilderAssets(ctx, root)
 	Expect(err).NotTo(HaveOccurred())
-	Expect(framework.WebhookRBAC(ctx, admin)).To(Succeed())
-	kubeconfig, err := cp.Kubeconfig("vault-injector", framework.WebhookGroup)
-	Expect(err).NotTo(HaveOccurred())
-	e.DownVaultAddr, err = framework.UnreachableVaultAddr(ctx)
-	Expect(err).NotTo(HaveOccurred())
-	if err := <-built; err != nil {
-		Fail(err.Error())
-	}
-	wh, err := framework.StartWebhook(ctx, framework.WebhookOptions{
-		Binary:    e.Binaries.Webhook,
-		Serving:   cp.Serving(),
-		VaultAddr: e.Vault.Addr,
-		// Pods may name the same Vault by host name, and an address where nothing listens.
-		AllowedVaultAddrs: []string{e.Vault.Addr, e.VaultByName, e.DownVaultAddr},
-		// The audience of the suite Vault's jwt auth roles, for pods that name it.
-		AllowedTokenAudiences: []string{framework.JWTAudience},
-		// The test registry speaks plain HTTP. Specs whose pods have no command use only
-		// images on it, so no lookup ever leaves loopback.
-		InsecureRegistries: []string{e.Registry},
-		// Daemon-mode pods check their KV v2 secrets every second or so, so a spec sees a
-		// change in Vault reach a running pod; pods may only lengthen it.
-		WatchInterval: framework.E2EWatchInterval,
-		LogPath:       e.WebhookLog,
-		Kubeconfig:    kubeconfig,
-	})
-	Expect(err).NotTo(HaveOccurred(), "webhook log:\n%s", readTail(e.WebhookLog, 16<<10))
-	DeferCleanup(wh.Stop)
-
-	e.Node = startNode(ctx, root, dir, assets, e)
+	var vault framework.VaultClient
+	e.Node, vault = startNode(ctx, root, dir, assets, e.Registry)
+	e.Vault = vault
+	By("enabling AppRole auth in Vault, beside the Kubernetes and jwt auth of the cluster")
+	Expect(e.Vault.EnableAppRoleAuth(ctx)).To(Succeed())
 
 	data, err := json.Marshal(e)
 	Expect(err).NotTo(HaveOccurred())
@@ -170,8 +111,6 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 }, func(_ SpecContext, data []byte) {
 	Expect(json.Unmarshal(data, &env)).To(Succeed())
 	var err error
-	cluster, err = framework.NewCluster(env.API)
-	Expect(err).NotTo(HaveOccurred())
 	nodeCluster, err = framework.NewCluster(env.Node.API)
 	Expect(err).NotTo(HaveOccurred())
 }, NodeTimeout(45*time.Minute)) // a cold machine builds kube-apiserver, etcd and vault first
@@ -185,16 +124,11 @@ var _ = ReportAfterEach(func(r SpecReport) {
 	}
 	if currentNode != nil {
 		reportNode(currentNode)
-		return
-	}
-	if current != nil {
-		GinkgoWriter.Printf("\n===== webhook log, lines about %s =====\n%s\n", current.Namespace, grepLog(env.WebhookLog, current.Namespace))
 	}
 	for _, p := range []struct {
 		name, path string
 		size       int
 	}{
-		{"webhook", env.WebhookLog, 8 << 10},
 		{"vault", env.VaultLog, 16 << 10},
 		{"registry", env.RegistryLog, 4 << 10},
 		{"control plane", env.ControlPlaneLog, 8 << 10},
@@ -203,13 +137,13 @@ var _ = ReportAfterEach(func(r SpecReport) {
 	}
 })
 
-// startNode starts the node's cluster (framework.NodeStack: a real node, and the chart
-// installed by helm as users install it), with a Kubernetes auth method in the suite's
-// Vault for it.
-func startNode(ctx SpecContext, root, dir, assets string, e endpoints) nodeEndpoints {
+// startNode starts the cluster (framework.NodeStack: a real node, a Vault with Kubernetes
+// auth for it, and the chart installed by helm as users install it) and returns how to
+// reach it and its Vault.
+func startNode(ctx SpecContext, root, dir, assets, registry string) (nodeEndpoints, framework.VaultClient) {
 	s, err := framework.StartNodeStack(ctx, framework.NodeStackOptions{
-		Root: root, Dir: dir, Assets: assets, Registry: e.Registry,
-		Vault: e.Vault, AuthMount: framework.NodeAuthMount, TLSVaults: true, Progress: GinkgoWriter,
+		Root: root, Dir: dir, Assets: assets, Registry: registry,
+		AuthMount: framework.NodeAuthMount, TLSVaults: true, Progress: GinkgoWriter,
 	})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(s.Stop)
@@ -217,7 +151,7 @@ func startNode(ctx SpecContext, root, dir, assets string, e endpoints) nodeEndpo
 		API: s.API, Kubectl: s.KubectlBin, Name: s.Node.Name, IP: s.Node.IP, Dir: s.Node.Dir, Kubeconfig: s.Node.Kubeconfig,
 		Images: s.Images, VaultAddr: s.VaultAddr, Chart: s.Chart, Release: s.Release,
 		VaultByName: s.VaultByName, DownVaultAddr: s.DownVaultAddr, TLSVault: s.TLSVault, PrivateVault: s.PrivateVault,
-	}
+	}, s.Vault
 }
 
 // reportNode dumps what a failed node spec needs: the node webhook's lines about its
@@ -265,15 +199,10 @@ func readTail(path string, size int) string {
 	return string(data)
 }
 
-// grepLog returns the lines of a log that mention s: a spec's namespace picks its own
-// requests out of the log every process shares.
-func grepLog(path, s string) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "(unreadable: " + err.Error() + ")"
-	}
+// linesWith returns the lines of text that mention s.
+func linesWith(text, s string) string {
 	var b strings.Builder
-	for line := range strings.Lines(string(data)) {
+	for line := range strings.Lines(text) {
 		if strings.Contains(line, s) {
 			b.WriteString(line)
 		}

@@ -3,12 +3,6 @@ package framework
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"fmt"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -48,59 +42,6 @@ func sortedPair(a, b string) []string {
 		a, b = b, a
 	}
 	return []string{a, b}
-}
-
-func TestWebhookMetricsAddrs(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	a := filepath.Join(dir, "a.log")
-	b := filepath.Join(dir, "b.log")
-	logA := `{"level":"info","msg":"starting vault-injector"}
-not json
-{"level":"info","msg":"serving","webhook":"127.0.0.1:1/mutate-pods","metrics":"127.0.0.1:9090"}
-`
-	logB := `{"level":"info","msg":"serving","metrics":"0"}
-{"level":"info","msg":"serving","metrics":"127.0.0.1:9091"}
-`
-	for path, data := range map[string]string{a: logA, b: logB} {
-		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := WebhookMetricsAddrs(a, b)
-	if err != nil || !slices.Equal(got, []string{"127.0.0.1:9090", "127.0.0.1:9091"}) {
-		t.Errorf("WebhookMetricsAddrs = %q, %v", got, err)
-	}
-	if _, err := WebhookMetricsAddrs(filepath.Join(dir, "missing.log")); err == nil {
-		t.Error("a missing log is not an error")
-	}
-}
-
-func TestScrapeMetrics(t *testing.T) {
-	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/metrics" {
-			http.NotFound(w, r)
-			return
-		}
-		fmt.Fprintln(w, "vault_injector_admission_requests_total 3")
-	}))
-	t.Cleanup(srv.Close)
-	body, ok, err := ScrapeMetrics(t.Context(), strings.TrimPrefix(srv.URL, "http://"))
-	if err != nil || !ok || !strings.Contains(string(body), "admission_requests_total 3") {
-		t.Errorf("ScrapeMetrics = %q, %v, %v", body, ok, err)
-	}
-	l, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gone := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok, err := ScrapeMetrics(t.Context(), gone); ok || err != nil {
-		t.Errorf("stopped webhook: ok=%v err=%v, want not ok and no error", ok, err)
-	}
 }
 
 func TestListable(t *testing.T) {

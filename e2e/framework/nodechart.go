@@ -131,9 +131,9 @@ func RunKubectl(ctx context.Context, kubectl, kubeconfig string, args ...string)
 
 // CreatePod creates a pod, retrying the one error a fresh namespace gives on a cluster with
 // the ServiceAccount admission plugin: its informer has not seen the namespace's account yet.
-func (c *Cluster) CreatePod(ctx context.Context, pod *corev1.Pod) error {
+func (c *Cluster) CreatePod(ctx context.Context, pod *corev1.Pod, opts ...client.CreateOption) error {
 	for {
-		err := c.Client.Create(ctx, pod)
+		err := c.Client.Create(ctx, pod, opts...)
 		if err == nil {
 			return nil
 		}
@@ -170,4 +170,31 @@ func (c *Cluster) WaitPodSucceeded(ctx context.Context, namespace, name string, 
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// ReplicaMetrics is what each running webhook replica's /metrics serves now, by pod name,
+// fetched through the apiserver's pod proxy as a user would without a port-forward. A
+// replica that stops between the listing and its scrape is left out, so a spec that
+// kills replicas does not fail the leak check; the caller decides how many it needs.
+func (c Chart) ReplicaMetrics(ctx context.Context, kubectl string) (map[string][]byte, error) {
+	out, err := RunKubectl(ctx, kubectl, c.Kubeconfig, "get", "pods", "-n", c.Namespace, "-l", WebhookSelector,
+		"--field-selector=status.phase=Running",
+		`-o=jsonpath={range .items[*]}{.metadata.name}{" "}{.spec.containers[0].ports[?(@.name=="metrics")].containerPort}{"\n"}{end}`)
+	if err != nil {
+		return nil, err
+	}
+	bodies := map[string][]byte{}
+	for line := range strings.Lines(out) {
+		pod, port, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok || port == "" {
+			return nil, fmt.Errorf("webhook replica %q serves no port named metrics", strings.TrimSpace(line))
+		}
+		body, err := RunKubectl(ctx, kubectl, c.Kubeconfig, "get", "--raw",
+			"/api/v1/namespaces/"+c.Namespace+"/pods/"+pod+":"+port+"/proxy/metrics")
+		if err != nil {
+			continue // stopped since the listing
+		}
+		bodies[pod] = []byte(body)
+	}
+	return bodies, nil
 }

@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,7 +27,7 @@ type NodeStackOptions struct {
 	Registry string
 	// Vault gets a Kubernetes auth method for the cluster at AuthMount, and a jwt one at
 	// NodeJWTAuthMount. When it is empty, a Vault of the stack's own is started (Kubernetes
-	// auth at KubernetesAuthMount).
+	// auth at AuthMount, KubernetesAuthMount when that is empty too).
 	Vault     VaultClient
 	AuthMount string
 	// TLSVaults starts two more Vaults, each serving HTTPS at the node's address with a
@@ -199,12 +200,13 @@ func (s *NodeStack) startControlPlane(ctx context.Context, o NodeStackOptions) e
 		return fmt.Errorf("vault log: %w", err)
 	}
 	s.stops = append(s.stops, vaultLog.Close)
-	v, err := StartVault(ctx, s.API, vaultLog)
+	s.AuthMount = cmp.Or(s.AuthMount, KubernetesAuthMount)
+	v, err := StartVault(ctx, s.API, s.AuthMount, vaultLog)
 	if err != nil {
 		return err
 	}
 	s.stops = append(s.stops, v.Stop)
-	s.Vault, s.AuthMount = v.Client(), KubernetesAuthMount
+	s.Vault = v.Client()
 	return s.Vault.EnableJWTAuth(ctx, NodeJWTAuthMount, s.API)
 }
 
@@ -229,6 +231,16 @@ func (s *NodeStack) startTLSVault(ctx context.Context, o NodeStackOptions, logNa
 	c.Addr = "https://" + onNode
 	return c, nil
 }
+
+// RenewalNamespace is the one namespace the suite's release leaves to a second release of
+// the chart (e2e's certificate renewal spec), as a platform running two injectors would:
+// two injectors must not serve one namespace, as each refuses the other's parts as an
+// imitation.
+const RenewalNamespace = "cert-renewal"
+
+// E2EWatchInterval is the chart's envexec.watchInterval on the node: short, so a change
+// in Vault reaches a running daemon-mode pod within a spec.
+const E2EWatchInterval = 2 * time.Second
 
 // installChart installs the release's chart from the registry, by the digest that was
 // verified, with the values a platform team would give for this cluster: the image by
@@ -274,6 +286,8 @@ func (s *NodeStack) installChart(ctx context.Context, o NodeStackOptions, regist
 			"allowedTokenAudiences": []string{JWTAudience},
 		},
 		"logging": map[string]any{"level": "debug"},
+		// A second release serves RenewalNamespace alone (e2e's certificate renewal spec).
+		"webhook": map[string]any{"excludeNamespaces": []string{RenewalNamespace}},
 		"tolerations": []map[string]string{{
 			"key": NodeTaint, "operator": "Exists", "effect": "NoSchedule",
 		}},

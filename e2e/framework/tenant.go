@@ -27,14 +27,12 @@ type Tenant struct {
 	grants []PolicyRule
 }
 
-// NewTenant creates the namespace (if missing), the ServiceAccount, and the Vault policy
-// and role (at KubernetesAuthMount).
-func NewTenant(ctx context.Context, c *Cluster, v VaultClient, namespace, serviceAccount string) (*Tenant, error) {
-	return NewTenantOn(ctx, c, v, KubernetesAuthMount, namespace, serviceAccount)
-}
+// ServiceAccountDir is where the kubelet mounts a pod's ServiceAccount token.
+const ServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 
-// NewTenantOn is NewTenant with the role at mount: the Kubernetes auth method that
-// reviews tokens with c's apiserver (the node's cluster has its own).
+// NewTenantOn creates the namespace (if missing), the ServiceAccount, and the Vault
+// policy and a role at mount: the Kubernetes auth method that reviews tokens with c's
+// apiserver.
 func NewTenantOn(ctx context.Context, c *Cluster, v VaultClient, mount, namespace, serviceAccount string) (*Tenant, error) {
 	t := &Tenant{
 		Namespace: namespace, ServiceAccount: serviceAccount, cluster: c, vault: v,

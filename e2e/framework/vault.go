@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 
 	"github.com/vault-injector/vault-injector/internal/vaultdev"
 )
@@ -19,10 +17,10 @@ type Vault struct {
 }
 
 // StartVault starts Vault from the cached binary (VAULT_BIN, else hack/tools/build.sh
-// vault), enables Kubernetes auth against api and the PKI and transit engines. Its
+// vault), enables Kubernetes auth against api at mount and the PKI and transit engines. Its
 // output goes to log (nil discards).
-func StartVault(ctx context.Context, api APIEndpoint, log io.Writer) (*Vault, error) {
-	v, err := startVault(ctx, api, KubernetesAuthMount, log, vaultdev.Options{})
+func StartVault(ctx context.Context, api APIEndpoint, mount string, log io.Writer) (*Vault, error) {
+	v, err := startVault(ctx, api, mount, log, vaultdev.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -67,19 +65,4 @@ func (v *Vault) Stop() error {
 		return fmt.Errorf("stop vault: %w", err)
 	}
 	return nil
-}
-
-// ByHostName returns addr (an http URL on 127.0.0.1) with the host name localhost in
-// place of the IP literal: the same server, but reached through name resolution, so the
-// webhook's rules about what may resolve the Vault host (hostAliases, dnsConfig) apply.
-func ByHostName(addr string) (string, error) {
-	u, err := url.Parse(addr)
-	if err != nil {
-		return "", fmt.Errorf("vault address %q: %w", addr, err)
-	}
-	if u.Hostname() != "127.0.0.1" {
-		return "", fmt.Errorf("vault address %q: not on 127.0.0.1", addr)
-	}
-	u.Host = net.JoinHostPort("localhost", u.Port())
-	return u.String(), nil
 }

@@ -20,16 +20,13 @@ import (
 // the webhook's approle login uses without an auth-path annotation.
 const AppRoleAuthMount = "approle"
 
-// JWTAuthMount is where the tests enable a jwt auth method that trusts the apiserver's
-// service account tokens, for a pod with auth-method jwt and auth-path jwt-e2e.
-const JWTAuthMount = "jwt-e2e"
-
-// NodeJWTAuthMount is the node cluster's jwt auth method, beside NodeAuthMount.
+// NodeJWTAuthMount is where the tests enable a jwt auth method that trusts the node
+// cluster's ServiceAccount tokens, beside NodeAuthMount.
 const NodeJWTAuthMount = "jwt-node"
 
 // JWTAudience is the audience the jwt auth roles require: not the webhook's default
 // (TokenAudience), so a pod reaches them only with the token-audience annotation, which
-// the suite's webhook allows (--allowed-token-audiences).
+// the node's chart allows (envexec.allowedTokenAudiences).
 const JWTAudience = "https://vault.e2e.example"
 
 // EnableAppRoleAuth enables the AppRole auth method at AppRoleAuthMount.
