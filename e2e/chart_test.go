@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"slices"
@@ -13,8 +14,13 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/vault-injector/vault-injector/e2e/framework"
 )
 
 // These specs change the chart's release on the node: a rolling upgrade, a replica killed,
@@ -92,7 +98,78 @@ var _ = Describe("the chart's webhook on the node", Label("node", "chart"), Seri
 		out := runRunbook(ctx, "troubleshooting.md", map[string]string{}, nil, "`failed calling webhook`")
 		Expect(out).To(MatchRegexp(`deployment.apps/%s\s+0/0`, env.Node.Chart.Release), "the runbook shows no replica")
 	}, SpecTimeout(5*time.Minute))
+
+	It("lets pods be created while no replica runs by docs/install.md's emergency bypass, and its undo restores the chart's policy", func(ctx SpecContext) {
+		f := newNodeFixture(ctx, nil)
+		By(`making the runbook's workload: Deployment "api" in namespace "shop", a reference in its pod template`)
+		shop, err := framework.NewTenantOn(ctx, nodeCluster, env.Vault, framework.NodeAuthMount, "shop", "api")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(shop.Delete)
+		canary := "canary-" + rand.Text()
+		Expect(shop.PutSecret(ctx, "db", map[string]string{"password": canary})).To(Succeed())
+		template := f.nodePod("api")
+		template.Spec.ServiceAccountName = "api"
+		template.Spec.RestartPolicy = corev1.RestartPolicyAlways
+		template.Spec.Containers[0].Command = []string{"/testapp", "has", "DB_PASSWORD", sha256Hex(canary)}
+		template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "DB_PASSWORD", Value: shop.Ref("db", "password")}}
+		labels := map[string]string{"app": "api"}
+		api := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "api"},
+			Spec: appsv1.DeploymentSpec{
+				Replicas: ptr.To[int32](1),
+				Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: template.Spec},
+			},
+		}
+		Expect(nodeCluster.Client.Create(ctx, api)).To(Succeed())
+		Expect(kubectl(ctx, "rollout", "status", "deployment/api", "-n", "shop", "--timeout=2m")).Error().NotTo(HaveOccurred())
+		Expect(shopPods(ctx)).To(ConsistOf(HaveField("Spec.InitContainers", ContainElement(HaveField("Name", "vault-injector-init")))),
+			"while the webhook runs, the workload's pod is injected")
+
+		deployment := "deployment/" + env.Node.Chart.Release
+		DeferCleanup(func(ctx SpecContext) {
+			_, err := kubectl(ctx, "scale", "-n", env.Node.Chart.Namespace, deployment, "--replicas=2")
+			Expect(err).NotTo(HaveOccurred())
+			Eventually(ctx, webhookPodNames).WithPolling(time.Second).Should(HaveLen(2))
+		})
+		By("scaling every replica away")
+		Expect(kubectl(ctx, "scale", "-n", env.Node.Chart.Namespace, deployment, "--replicas=0")).Error().NotTo(HaveOccurred())
+		Eventually(ctx, webhookPods).WithPolling(time.Second).Should(BeEmpty())
+		Expect(nodeCluster.Client.Create(ctx, f.parkedPod("refused"))).To(MatchError(ContainSubstring(`failed calling webhook "pods.vault-injector.io"`)))
+
+		By("running \"One workload\": the labelled template's pods are created unmutated and the rollout completes")
+		runRunbook(ctx, "install.md", map[string]string{}, nil, "One workload")
+		Expect(shopPods(ctx)).To(ConsistOf(SatisfyAll(
+			HaveField("ObjectMeta.Labels", HaveKeyWithValue("vault-injector.io/inject", "false")),
+			HaveField("Spec.InitContainers", BeEmpty()),
+		)), "the new pod went around the webhook")
+		Expect(nodeCluster.Client.Create(ctx, f.parkedPod("still-refused"))).To(MatchError(ContainSubstring(`failed calling webhook`)),
+			"other pods with references are still refused")
+
+		By("running \"Every pod\": a pod with a reference is created, unmutated")
+		runRunbook(ctx, "install.md", map[string]string{}, nil, "Every pod")
+		stored := f.createOnNode(ctx, f.parkedPod("let-through"))
+		expectNotInjected(stored)
+
+		By("running \"Undo\": the chart's failure policy and two replicas are back, and pods are injected again")
+		out := runRunbook(ctx, "install.md", map[string]string{}, nil, "Undo")
+		Expect(out).To(MatchRegexp(`(?m)^Fail$`), "the runbook shows the restored policy")
+		Expect(webhookPodNames(ctx)).To(HaveLen(2))
+		expectInjectedFrom(f.createOnNode(ctx, f.parkedPod("injected-again")))
+		Expect(kubectl(ctx, "rollout", "status", "deployment/api", "-n", "shop", "--timeout=2m")).Error().NotTo(HaveOccurred())
+		Expect(shopPods(ctx)).To(ConsistOf(HaveField("Spec.InitContainers", ContainElement(HaveField("Name", "vault-injector-init")))),
+			"without the label, the workload's pods are injected again")
+	}, SpecTimeout(8*time.Minute))
 })
+
+// shopPods are the running (not terminating) pods of the emergency bypass runbook's workload.
+func shopPods(ctx context.Context) ([]corev1.Pod, error) {
+	var list corev1.PodList
+	if err := nodeCluster.Client.List(ctx, &list, client.InNamespace("shop"), client.MatchingLabels{"app": "api"}); err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(list.Items, func(p corev1.Pod) bool { return p.DeletionTimestamp != nil }), nil
+}
 
 // parkedPod is nodePod kept off every node: admission is all a spec about the webhook
 // needs, so the pod never runs.
