@@ -34,9 +34,10 @@ const (
 )
 
 // A second release of the chart, in its default self-managed certificate mode, as the
-// suite's but with a serving certificate that lives 15 seconds, serves one namespace
-// (framework.RenewalNamespace, which the suite's release excludes). Its two replicas run on
-// the node, and the apiserver calls them through their Service.
+// suite's but with a serving certificate that lives 15 seconds and in opt-in mode: it serves
+// the namespaces labelled vault-injector.io/enabled=true, which here is only
+// framework.RenewalNamespace (the suite's release excludes it). Its two replicas run on the
+// node, and the apiserver calls them through their Service.
 var _ = Describe("a release with a self-managed certificate", Ordered, Label("node", "certs"), func() {
 	var (
 		release framework.Chart
@@ -49,7 +50,7 @@ var _ = Describe("a release with a self-managed certificate", Ordered, Label("no
 		release = env.Node.Chart
 		release.Release, release.Namespace = name, "injector-"+id
 
-		By("installing it with the suite's values, a 15s certificate checked every second, for one namespace")
+		By("installing it with the suite's values, a 15s certificate checked every second, in opt-in mode")
 		data, err := os.ReadFile(env.Node.Chart.ValuesFile())
 		Expect(err).NotTo(HaveOccurred())
 		var values map[string]any
@@ -118,8 +119,12 @@ var _ = Describe("a release with a self-managed certificate", Ordered, Label("no
 			Expect(c.CheckSignatureFrom(firstPEMCertificate(s.Data[certs.KeyCACert]))).To(Succeed(), "%s's certificate is signed by the Secret's CA", pod)
 		}
 
-		By("creating a pod with a reference in the namespace it serves")
+		By("admitting a pod with a reference in the namespace it serves: this release mutates it")
 		Expect(mutatedByRenewal(ctx, renewalPod("first"))).To(Succeed())
+		Eventually(ctx, func() (string, error) {
+			logs, err := release.WebhookLogs(ctx, env.Node.Kubectl)
+			return linesWith(logs, framework.RenewalNamespace+"/first"), err
+		}).WithPolling(time.Second).Should(ContainSubstring(`"injected pod"`), "a replica of this release logged the pod")
 	}, SpecTimeout(time.Minute))
 
 	It("renews its certificate before expiry while every admission keeps succeeding", func(ctx SpecContext) {
@@ -131,7 +136,7 @@ var _ = Describe("a release with a self-managed certificate", Ordered, Label("no
 		AddReportEntry("admissions during the renewal", fmt.Sprintf("%d pods admitted, %d of them after the renewal; %d failures",
 			run.admitted, run.afterRenewal, len(run.failures)))
 		Expect(run.failures).To(BeEmpty(), "every admission and every new TLS connection must succeed")
-		Expect(run.renewed).NotTo(BeEmpty(), "the served certificates did not change")
+		Expect(run.renewed).To(HaveLen(len(before)), "every replica serves a new certificate")
 		for pod, c := range run.renewed {
 			Expect(c.NotAfter).To(BeTemporally(">", before[pod].NotAfter), "replica %s", pod)
 			Expect(c.Issuer.String()).To(Equal(before[pod].Issuer.String()), "a new certificate of the same CA")
@@ -144,10 +149,12 @@ var _ = Describe("a release with a self-managed certificate", Ordered, Label("no
 		Eventually(ctx, func(g Gomega) {
 			now, err := served(ctx)
 			g.Expect(err).NotTo(HaveOccurred())
+			var s corev1.Secret
+			g.Expect(nodeCluster.Client.Get(ctx, client.ObjectKey{Namespace: release.Namespace, Name: name + "-certs"}, &s)).To(Succeed())
 			for _, c := range now {
-				g.Expect(c.Raw).To(Equal(firstPEMCertificate(secret(ctx).Data[corev1.TLSCertKey]).Raw))
+				g.Expect(c.Raw).To(Equal(firstPEMCertificate(s.Data[corev1.TLSCertKey]).Raw))
 			}
-		}).Should(Succeed())
+		}).WithPolling(time.Second).Should(Succeed())
 	}, SpecTimeout(2*time.Minute))
 })
 

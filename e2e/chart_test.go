@@ -97,6 +97,10 @@ var _ = Describe("the chart's webhook on the node", Label("node", "chart"), Seri
 
 		out := runRunbook(ctx, "troubleshooting.md", map[string]string{}, nil, "`failed calling webhook`")
 		Expect(out).To(MatchRegexp(`deployment.apps/%s\s+0/0`, env.Node.Chart.Release), "the runbook shows no replica")
+
+		By("scaling the replicas back, as the leak check after the spec reads them")
+		Expect(kubectl(ctx, "scale", "-n", env.Node.Chart.Namespace, deployment, "--replicas=2")).Error().NotTo(HaveOccurred())
+		Eventually(ctx, webhookPodNames).WithPolling(time.Second).Should(HaveLen(2))
 	}, SpecTimeout(5*time.Minute))
 
 	It("lets pods be created while no replica runs by docs/install.md's emergency bypass, and its undo restores the chart's policy", func(ctx SpecContext) {

@@ -3,9 +3,9 @@
 package e2e
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -21,13 +21,15 @@ import (
 // text shaped like a canary) may be anywhere but in the applications' own processes:
 //   - every object stored in the spec's namespace (pods, events, configmaps, secrets,
 //     serviceaccounts...), except those labelled framework.CanaryHolderLabel;
-//   - every component log: the webhooks' (at debug), the apiservers' (which log failed
-//     webhook calls with their messages), Vault's, the registry's, and the node's
-//     (kubelet, containerd, controller-manager, scheduler);
+//   - every component log: the suite's release's webhook replicas (at debug, kubectl
+//     logs of each replica that serves; replicas replaced during a spec are gone with
+//     their logs), the apiserver's (which logs failed webhook calls with their
+//     messages), the Vaults', the registry's, and the node's (kubelet, containerd,
+//     controller-manager, scheduler, dnsmasq);
 //   - envexec's log (at the level each pod asked for; debug where specs set it) and
 //     every other container's log through the kubelet (kubectl logs), including failure
 //     records and error messages;
-//   - every webhook's /metrics.
+//   - /metrics of each serving replica, through the apiserver's pod proxy.
 //
 // The environment of a second process in each running container (kubectl exec) is
 // checked by the specs themselves (expectNoLeakOnNode), while the pod still runs.
@@ -65,27 +67,21 @@ func leakPlaces(ctx SpecContext, f *fixture) map[string][]byte {
 		places["log "+filepath.Base(path)] = data
 	}
 
-	// The replicas' logs and /metrics; a spec may have scaled them to zero.
-	var replicas corev1.PodList
-	Expect(nodeCluster.Client.List(ctx, &replicas, client.InNamespace(env.Node.Chart.Namespace),
-		client.MatchingLabels{"app.kubernetes.io/name": "vault-injector"})).To(Succeed())
-	replicaLogs, err := env.Node.Chart.WebhookLogs(ctx, env.Node.Kubectl)
+	// The logs and /metrics of every replica that serves now: at least one, as every spec
+	// leaves two behind (those being replaced are gone with their logs). Checked by name,
+	// never by printing a log or a metrics body, which is where a canary would be.
+	replicas, err := webhookPodNames(ctx)
 	Expect(err).NotTo(HaveOccurred())
-	places["kubectl logs of the webhook replicas"] = []byte(replicaLogs)
-	metrics, err := env.Node.Chart.ReplicaMetrics(ctx, env.Node.Kubectl)
+	Expect(replicas).NotTo(BeEmpty(), "a webhook replica serves")
+	replicaLogs, err := env.Node.Chart.ReplicaLogs(ctx, env.Node.Kubectl, replicas)
 	Expect(err).NotTo(HaveOccurred())
-	serving := func(p corev1.Pod) bool {
-		return p.DeletionTimestamp == nil && slices.ContainsFunc(p.Status.Conditions, func(c corev1.PodCondition) bool {
-			return c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue
-		})
-	}
-	if slices.ContainsFunc(replicas.Items, serving) {
-		Expect(replicaLogs).To(ContainSubstring(`"msg":"serving"`), "the replicas' logs are read")
-		Expect(metrics).NotTo(BeEmpty(), "a running webhook replica serves /metrics")
-	}
-	for pod, body := range metrics {
-		Expect(string(body)).To(ContainSubstring("vault_injector_"), "replica %s's /metrics", pod)
-		places["metrics of replica "+pod] = body
+	metrics, err := env.Node.Chart.ReplicaMetrics(ctx, env.Node.Kubectl, replicas)
+	Expect(err).NotTo(HaveOccurred())
+	for _, pod := range replicas {
+		Expect(bytes.Contains(replicaLogs[pod], []byte(`"msg":"serving"`))).To(BeTrue(), "replica %s's log is read from its start", pod)
+		Expect(bytes.Contains(metrics[pod], []byte("vault_injector_build_info"))).To(BeTrue(), "replica %s's /metrics is read", pod)
+		places["kubectl logs of replica "+pod] = replicaLogs[pod]
+		places["metrics of replica "+pod] = metrics[pod]
 	}
 
 	for _, name := range currentNode.pods {

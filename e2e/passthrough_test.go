@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -28,12 +30,25 @@ var _ = Describe("a pod the webhook must leave alone", Label("node"), func() {
 			Expect(stored.Spec.Volumes[i].Name).To(Equal(v.Name))
 			Expect(stored.Spec.Volumes[i].EmptyDir).To(Equal(v.EmptyDir))
 		}
+		Expect(stored.Spec.Volumes[len(sent.Spec.Volumes)].Name).To(HavePrefix("kube-api-access-"), "the ServiceAccount admission's token volume")
 		Expect(stored.Spec.Containers).To(HaveLen(len(sent.Spec.Containers)))
 		for i, c := range sent.Spec.Containers {
 			got := stored.Spec.Containers[i]
 			Expect(got.Command).To(Equal(c.Command))
 			Expect(got.Args).To(Equal(c.Args))
 			Expect(got.Env).To(Equal(c.Env))
+			mounts := slices.DeleteFunc(slices.Clone(got.VolumeMounts), func(m corev1.VolumeMount) bool {
+				return strings.HasPrefix(m.Name, "kube-api-access-")
+			})
+			Expect(mounts).To(Equal(c.VolumeMounts), "the pod's own mounts, besides the token's")
+		}
+	}
+
+	// webhookSaw polls the replicas' logs for the line the webhook writes about the pod.
+	webhookSaw := func(ctx SpecContext, pod string) func() (string, error) {
+		return func() (string, error) {
+			logs, err := env.Node.Chart.WebhookLogs(ctx, env.Node.Kubectl)
+			return linesWith(logs, f.Namespace+"/"+pod), err
 		}
 	}
 
@@ -59,16 +74,20 @@ var _ = Describe("a pod the webhook must leave alone", Label("node"), func() {
 		Expect(log).NotTo(ContainSubstring(`"msg":"starting application"`), "envexec did not run")
 	}
 
-	It("stores a pod without references unchanged, and it runs as written", func(ctx SpecContext) {
+	It("never sends a pod without references to the webhook (the chart's matchConditions); it is stored unchanged and runs as written", func(ctx SpecContext) {
 		sent := literalPod("plain", "not a reference", nil)
 		expectUnchanged(sent, f.createOnNode(ctx, sent))
 		expectRanAsWritten(waitForApp(ctx, f.Namespace, "plain", "app"))
+		Consistently(ctx, webhookSaw(ctx, "plain")).WithTimeout(2*time.Second).WithPolling(time.Second).Should(BeEmpty(),
+			"no replica logged the pod: the apiserver did not call the webhook")
 	}, SpecTimeout(2*time.Minute))
 
 	It(`stores a pod annotated vault-injector.io/inject: "false" unchanged, and its app gets the reference as text`, func(ctx SpecContext) {
 		ref := f.Ref("db", "password")
 		sent := literalPod("opted-out", ref, map[string]string{"vault-injector.io/inject": "false"})
 		expectUnchanged(sent, f.createOnNode(ctx, sent))
+		Eventually(ctx, webhookSaw(ctx, "opted-out")).WithPolling(time.Second).Should(ContainSubstring(`"pod left unchanged"`),
+			"the apiserver called the webhook, which left the pod alone")
 		expectRanAsWritten(waitForApp(ctx, f.Namespace, "opted-out", "app"))
 	}, SpecTimeout(2*time.Minute))
 })

@@ -2,7 +2,6 @@ package framework
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -76,25 +75,6 @@ func (c *Cluster) PodToken(ctx context.Context, pod *corev1.Pod, audience string
 		return "", fmt.Errorf("request token of serviceaccount %s/%s: %w", pod.Namespace, sa, err)
 	}
 	return out.Status.Token, nil
-}
-
-// PodJSON reads the pod as the apiserver stored it, for leak checks and comparisons.
-func (c *Cluster) PodJSON(ctx context.Context, namespace, name string) ([]byte, error) {
-	var pod corev1.Pod
-	if err := c.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &pod); err != nil {
-		return nil, fmt.Errorf("get pod %s/%s: %w", namespace, name, err)
-	}
-	return json.Marshal(&pod)
-}
-
-// EventsJSON lists every event in the namespace, where an admission message or a
-// controller could echo a value it should not.
-func (c *Cluster) EventsJSON(ctx context.Context, namespace string) ([]byte, error) {
-	var events corev1.EventList
-	if err := c.Client.List(ctx, &events, client.InNamespace(namespace)); err != nil {
-		return nil, fmt.Errorf("list events in %s: %w", namespace, err)
-	}
-	return json.Marshal(&events)
 }
 
 // serviceAccountName is the account the pod runs as; with the ServiceAccount admission

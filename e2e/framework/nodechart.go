@@ -172,29 +172,40 @@ func (c *Cluster) WaitPodSucceeded(ctx context.Context, namespace, name string, 
 	}
 }
 
-// ReplicaMetrics is what each running webhook replica's /metrics serves now, by pod name,
-// fetched through the apiserver's pod proxy as a user would without a port-forward. A
-// replica that stops between the listing and its scrape is left out, so a spec that
-// kills replicas does not fail the leak check; the caller decides how many it needs.
-func (c Chart) ReplicaMetrics(ctx context.Context, kubectl string) (map[string][]byte, error) {
-	out, err := RunKubectl(ctx, kubectl, c.Kubeconfig, "get", "pods", "-n", c.Namespace, "-l", WebhookSelector,
-		"--field-selector=status.phase=Running",
-		`-o=jsonpath={range .items[*]}{.metadata.name}{" "}{.spec.containers[0].ports[?(@.name=="metrics")].containerPort}{"\n"}{end}`)
-	if err != nil {
-		return nil, err
-	}
+// ReplicaMetrics is what /metrics of each of the named webhook replicas serves now,
+// fetched through the apiserver's pod proxy as a user would without a port-forward. The
+// port is the container's port named metrics. Every failure is an error: callers name
+// only replicas that are Ready and not being deleted.
+func (c Chart) ReplicaMetrics(ctx context.Context, kubectl string, pods []string) (map[string][]byte, error) {
 	bodies := map[string][]byte{}
-	for line := range strings.Lines(out) {
-		pod, port, ok := strings.Cut(strings.TrimSpace(line), " ")
-		if !ok || port == "" {
-			return nil, fmt.Errorf("webhook replica %q serves no port named metrics", strings.TrimSpace(line))
+	for _, pod := range pods {
+		port, err := RunKubectl(ctx, kubectl, c.Kubeconfig, "get", "pod", "-n", c.Namespace, pod,
+			`-o=jsonpath={.spec.containers[0].ports[?(@.name=="metrics")].containerPort}`)
+		if err != nil {
+			return nil, err
+		}
+		if port == "" {
+			return nil, fmt.Errorf("webhook replica %s serves no port named metrics", pod)
 		}
 		body, err := RunKubectl(ctx, kubectl, c.Kubeconfig, "get", "--raw",
 			"/api/v1/namespaces/"+c.Namespace+"/pods/"+pod+":"+port+"/proxy/metrics")
 		if err != nil {
-			continue // stopped since the listing
+			return nil, fmt.Errorf("/metrics of webhook replica %s: %w", pod, err)
 		}
 		bodies[pod] = []byte(body)
 	}
 	return bodies, nil
+}
+
+// ReplicaLogs is `kubectl logs` of each of the named webhook replicas, by pod.
+func (c Chart) ReplicaLogs(ctx context.Context, kubectl string, pods []string) (map[string][]byte, error) {
+	logs := map[string][]byte{}
+	for _, pod := range pods {
+		out, err := RunKubectl(ctx, kubectl, c.Kubeconfig, "logs", "-n", c.Namespace, pod, "--tail=-1")
+		if err != nil {
+			return nil, err
+		}
+		logs[pod] = []byte(out)
+	}
+	return logs, nil
 }

@@ -25,10 +25,8 @@ type NodeStackOptions struct {
 	Assets string
 	// Registry (host:port on loopback, plain HTTP) receives the images.
 	Registry string
-	// Vault gets a Kubernetes auth method for the cluster at AuthMount, and a jwt one at
-	// NodeJWTAuthMount. When it is empty, a Vault of the stack's own is started (Kubernetes
-	// auth at AuthMount, KubernetesAuthMount when that is empty too).
-	Vault     VaultClient
+	// AuthMount is where the stack's Vault gets a Kubernetes auth method for the cluster
+	// (KubernetesAuthMount when empty); a jwt one is at NodeJWTAuthMount.
 	AuthMount string
 	// TLSVaults starts two more Vaults, each serving HTTPS at the node's address with a
 	// private CA and Kubernetes auth at AuthMount: NodeStack.TLSVault, whose CA the
@@ -79,7 +77,7 @@ type NodeStack struct {
 // StartNodeStack starts the stack and returns once the chart's replicas are Ready. On
 // error, whatever started is stopped.
 func StartNodeStack(ctx context.Context, o NodeStackOptions) (s *NodeStack, err error) {
-	s = &NodeStack{Vault: o.Vault, AuthMount: o.AuthMount}
+	s = &NodeStack{AuthMount: o.AuthMount}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, s.Stop())
@@ -166,7 +164,7 @@ func (s *NodeStack) vaultsOnNode(ctx context.Context, o NodeStackOptions, step f
 }
 
 // startControlPlane starts the cluster's apiserver, with the PKI the kubelet's client
-// certificate comes from, and gives Vault a Kubernetes auth method for it.
+// certificate comes from, and starts Vault with Kubernetes and jwt auth for it.
 func (s *NodeStack) startControlPlane(ctx context.Context, o NodeStackOptions) error {
 	var err error
 	if s.pki, err = NewKubeletClientPKI(o.Dir); err != nil {
@@ -189,12 +187,6 @@ func (s *NodeStack) startControlPlane(ctx context.Context, o NodeStackOptions) e
 	}
 	s.stops = append(s.stops, cp.Stop)
 	s.API = cp.Endpoint()
-	if s.Vault.Addr != "" {
-		if err := s.Vault.EnableJWTAuth(ctx, NodeJWTAuthMount, s.API); err != nil {
-			return err
-		}
-		return s.Vault.EnableKubernetesAuth(ctx, s.AuthMount, s.API)
-	}
 	vaultLog, err := os.Create(filepath.Join(o.Dir, "vault.log"))
 	if err != nil {
 		return fmt.Errorf("vault log: %w", err)
@@ -245,7 +237,8 @@ const E2EWatchInterval = 2 * time.Second
 // installChart installs the release's chart from the registry, by the digest that was
 // verified, with the values a platform team would give for this cluster: the image by
 // digest at the address pods pull from, Vault and its auth mount, the registry on plain HTTP,
-// image-volume delivery allowed, and a toleration of the node's taint. Debug logs, so
+// image-volume delivery allowed, a toleration of the node's taint, and RenewalNamespace
+// excluded (left to e2e's second release). Debug logs, so
 // the suite's leak canaries see every line the webhook can write.
 func (s *NodeStack) installChart(ctx context.Context, o NodeStackOptions, registry string) error {
 	helm, err := tools.Helm(ctx, o.Progress)

@@ -10,8 +10,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -36,27 +34,6 @@ func StartRegistry(w io.Writer) *Registry {
 // Stop closes the registry; its images are gone.
 func (r *Registry) Stop() {
 	r.server.Close()
-}
-
-// PushImage pushes a layerless linux/amd64 image whose config holds entrypoint and cmd to
-// registryHost (plain HTTP) and returns its name. Any process can push, given the host.
-func PushImage(ctx context.Context, registryHost, repoTag string, entrypoint, cmd []string) (string, error) {
-	image := registryHost + "/" + repoTag
-	ref, err := name.ParseReference(image, name.Insecure)
-	if err != nil {
-		return "", fmt.Errorf("image name %s: %w", image, err)
-	}
-	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{
-		OS: "linux", Architecture: "amd64",
-		Config: v1.Config{Entrypoint: entrypoint, Cmd: cmd},
-	})
-	if err != nil {
-		return "", fmt.Errorf("image %s: %w", image, err)
-	}
-	if err := remote.Write(ref, img, remote.WithContext(ctx)); err != nil {
-		return "", fmt.Errorf("push %s: %w", image, err)
-	}
-	return image, nil
 }
 
 // PushImageFrom pushes base (on registryHost) with its entrypoint and cmd replaced as

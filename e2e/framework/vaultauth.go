@@ -79,8 +79,7 @@ func (v VaultClient) CreateToken(ctx context.Context, policies ...string) (strin
 	return out.Auth.ClientToken, nil
 }
 
-// EnableJWTAuth enables a jwt auth method at mount (JWTAuthMount for the suite's cluster,
-// NodeJWTAuthMount for the node's) that verifies tokens with the apiserver's service
+// EnableJWTAuth enables a jwt auth method at mount (NodeJWTAuthMount) that verifies tokens with the apiserver's service
 // account signing keys (its OIDC JWKS, read as the admin and given to Vault as PEM keys)
 // and requires the apiserver's issuer.
 func (v VaultClient) EnableJWTAuth(ctx context.Context, mount string, api APIEndpoint) error {

@@ -27,12 +27,6 @@ type VaultClient struct {
 	CAFile string `json:"caFile,omitempty"`
 }
 
-// WithToken returns a client acting as someone else, e.g. a pod that just logged in.
-func (v VaultClient) WithToken(token string) VaultClient {
-	v.Token = token
-	return v
-}
-
 // vaultHTTP bounds every call: Vault on loopback answers in milliseconds.
 var vaultHTTP = &http.Client{Timeout: 15 * time.Second}
 

@@ -98,16 +98,3 @@ func (v VaultClient) Login(ctx context.Context, mount, role, jwt string) (string
 	}
 	return out.Auth.ClientToken, nil
 }
-
-// ReadSecret reads a KV v2 secret's data at its API path.
-func (v VaultClient) ReadSecret(ctx context.Context, apiPath string) (map[string]string, error) {
-	var out struct {
-		Data struct {
-			Data map[string]string `json:"data"`
-		} `json:"data"`
-	}
-	if err := v.Do(ctx, http.MethodGet, apiPath, nil, &out); err != nil {
-		return nil, fmt.Errorf("read secret %s: %w", apiPath, err)
-	}
-	return out.Data.Data, nil
-}
