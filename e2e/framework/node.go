@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -65,7 +66,7 @@ type Node struct {
 	// ReadyAfter is how long the node took from start to Ready.
 	ReadyAfter time.Duration
 
-	state     nodeState
+	state     NodeRecord
 	procs     []*nodeProc
 	closers   []io.Closer
 	stopOnce  sync.Once
@@ -334,6 +335,9 @@ func (n *Node) Stop() error {
 			errs = append(errs, n.procs[i].stop())
 		}
 		errs = append(errs, n.state.teardown())
+		if left := n.state.Leftovers(); len(left) > 0 {
+			errs = append(errs, fmt.Errorf("node %s left behind: %s", n.state.ID, strings.Join(left, "; ")))
+		}
 		n.stopError = errors.Join(errs...)
 	})
 	return n.stopError

@@ -3,6 +3,7 @@ package framework
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -53,8 +54,8 @@ func TestRemoveLinksIntoRemovesOnlyLinksBelowTarget(t *testing.T) {
 	}
 }
 
-func testNodeState() nodeState {
-	return nodeState{
+func testNodeState() NodeRecord {
+	return NodeRecord{
 		ID: "abc123", Dir: "/tmp/e2e/n", Bridge: "vie2e-abc123", Chain: "VIE2E-ABC123",
 		Subnet: "10.241.7.0/24", Gateway: "10.241.7.1", PodCgroup: "/vie2e-abc123",
 		RuntimeCgroup: "/vie2e-abc123-runtime",
@@ -138,5 +139,36 @@ func TestKubeletConfig(t *testing.T) {
 		if !strings.Contains(conf, want) {
 			t.Errorf("kubelet config lacks %q:\n%s", want, conf)
 		}
+	}
+}
+
+func TestLeftoversNamesWhatIsStillThere(t *testing.T) {
+	dir := t.TempDir()
+	r := NodeRecord{
+		ID: "leftovers-test", Dir: dir, Bridge: "vie2e-none", Chain: "VIE2E-NONE-TEST",
+		PodCgroup: "vie2e-none-test", RuntimeCgroup: "vie2e-none-test-runtime",
+	}
+	sleeper := exec.CommandContext(t.Context(), "sh", "-c", "sleep 60", dir+"/marker") // $0 names the folder
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	left := strings.Join(r.Leftovers(), "\n")
+	_ = sleeper.Process.Kill()
+	_ = sleeper.Wait()
+	for _, want := range []string{"folder " + dir, "process "} {
+		if !strings.Contains(left, want) {
+			t.Errorf("Leftovers = %q, want it to name %q", left, want)
+		}
+	}
+	for _, never := range []string{"record", "bridge", "cgroup", "iptables"} {
+		if strings.Contains(left, never) {
+			t.Errorf("Leftovers = %q names a %s that does not exist", left, never)
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if left := r.Leftovers(); len(left) != 0 {
+		t.Errorf("Leftovers of a removed node = %q", left)
 	}
 }

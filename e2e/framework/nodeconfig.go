@@ -99,7 +99,7 @@ func (p nodePaths) writeRegistryHosts(registry string) error {
 // enforcement, no iptables chains of its own, pod logs in the node's folder, the taint,
 // and apiserver access only with the client certificate from pki's CA (no anonymous
 // access; the apiserver decides what that user may do).
-func (p nodePaths) kubeletConfig(s nodeState, port, healthzPort int, clientCA string) string {
+func (p nodePaths) kubeletConfig(s NodeRecord, port, healthzPort int, clientCA string) string {
 	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: %[1]s

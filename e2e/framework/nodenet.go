@@ -16,7 +16,7 @@ import (
 // other and this machine's addresses, never beyond it (the bridge plugin turns on IP
 // forwarding, and pods have a default route). With APIPort, a nat chain of the same name
 // sends the pods' connections to the kubernetes Service (ServiceIP:443) to the apiserver.
-func (s nodeState) setupNetwork() error {
+func (s NodeRecord) setupNetwork() error {
 	steps := [][]string{
 		{"ip", "link", "add", s.Bridge, "type", "bridge"},
 		{"ip", "addr", "add", s.Gateway + "/24", "dev", s.Bridge},
@@ -46,7 +46,7 @@ func (s nodeState) setupNetwork() error {
 
 // removeNetwork deletes the bridge (the pods' veths went with their namespaces) and the
 // iptables chain with its jump; what is already gone is no error.
-func (s nodeState) removeNetwork() error {
+func (s NodeRecord) removeNetwork() error {
 	var errs []error
 	if _, err := os.Stat(filepath.Join("/sys/class/net", s.Bridge)); err == nil {
 		errs = append(errs, run("ip", "link", "del", s.Bridge))
@@ -69,7 +69,7 @@ func (s nodeState) removeNetwork() error {
 // (host-local, its state in the node's folder), and a default route, without which pods
 // could not reach a ClusterIP ("Network is unreachable"). No masquerading: nothing
 // leaves this machine.
-func (s nodeState) cniConfig() ([]byte, error) {
+func (s NodeRecord) cniConfig() ([]byte, error) {
 	conf := map[string]any{
 		"cniVersion": "1.0.0",
 		"name":       s.Bridge,

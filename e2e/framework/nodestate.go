@@ -2,6 +2,7 @@ package framework
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -23,9 +24,9 @@ import (
 // outside the suite's temp dir on purpose: that folder's name is random.
 const NodeStateDir = "/run/vault-injector-e2e"
 
-// nodeState is one node's host-wide resources, named after its id so that nodes of
-// concurrent runs never share one.
-type nodeState struct {
+// NodeRecord is one node's host-wide resources, as StartNode records them in
+// NodeStateDir, named after its id so that nodes of concurrent runs never share one.
+type NodeRecord struct {
 	ID string `json:"id"`
 	// Owner is the process that started the node; while it lives, the node is in use.
 	Owner int `json:"owner"`
@@ -48,13 +49,13 @@ type nodeState struct {
 
 // newNodeState names a node's resources: the bridge name fits IFNAMSIZ, and the subnet
 // is a /24 of 10.241.0.0/16 no interface here has yet.
-func newNodeState(dir string) (nodeState, error) {
+func newNodeState(dir string) (NodeRecord, error) {
 	b := make([]byte, 3)
 	if _, err := rand.Read(b); err != nil {
-		return nodeState{}, fmt.Errorf("node id: %w", err)
+		return NodeRecord{}, fmt.Errorf("node id: %w", err)
 	}
 	id := hex.EncodeToString(b)
-	s := nodeState{
+	s := NodeRecord{
 		ID: id, Owner: os.Getpid(), Dir: dir,
 		Bridge: "vie2e-" + id, Chain: "VIE2E-" + strings.ToUpper(id),
 		PodCgroup: "/vie2e-" + id, RuntimeCgroup: "/vie2e-" + id + "-runtime",
@@ -75,9 +76,9 @@ func newNodeState(dir string) (nodeState, error) {
 	}
 }
 
-func (s nodeState) path() string { return filepath.Join(NodeStateDir, s.ID+".json") }
+func (s NodeRecord) path() string { return filepath.Join(NodeStateDir, s.ID+".json") }
 
-func (s nodeState) save() error {
+func (s NodeRecord) save() error {
 	if err := os.MkdirAll(NodeStateDir, 0o700); err != nil {
 		return fmt.Errorf("node state: %w", err)
 	}
@@ -108,7 +109,7 @@ func sweepNodes() error {
 			errs = append(errs, err)
 			continue
 		}
-		var s nodeState
+		var s NodeRecord
 		if err := json.Unmarshal(data, &s); err != nil || s.ID == "" {
 			errs = append(errs, fmt.Errorf("node state %s: unreadable", e.Name()))
 			continue
@@ -121,11 +122,70 @@ func sweepNodes() error {
 	return errors.Join(errs...)
 }
 
+// NodeRecords are the records of every node on this machine, running or left behind by
+// a run that crashed (the next StartNode removes those).
+func NodeRecords() ([]NodeRecord, error) {
+	files, err := filepath.Glob(filepath.Join(NodeStateDir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var records []NodeRecord
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // stopped meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("node record %s: %w", f, err)
+		}
+		var r NodeRecord
+		if err := json.Unmarshal(data, &r); err != nil || r.ID == "" {
+			return nil, fmt.Errorf("node record %s: unreadable", f)
+		}
+		records = append(records, r)
+	}
+	return records, nil
+}
+
+// Leftovers names what of the node is still on this machine: its record, folder, bridge,
+// iptables chains, cgroups, mounts under its folder and processes whose command line names
+// its folder. Empty once Stop (or the next run's sweep) has removed it.
+func (s NodeRecord) Leftovers() []string {
+	var left []string
+	exists := func(what, path string) {
+		if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+			left = append(left, what+" "+path)
+		}
+	}
+	exists("record", s.path())
+	exists("folder", s.Dir)
+	exists("bridge", filepath.Join("/sys/class/net", s.Bridge))
+	for _, h := range cgroupHierarchies() {
+		exists("cgroup", filepath.Join(h, s.PodCgroup))
+		exists("cgroup", filepath.Join(h, s.RuntimeCgroup))
+	}
+	for _, table := range []string{"filter", "nat"} {
+		if run("iptables", "-w", "-t", table, "-n", "-L", s.Chain) == nil {
+			left = append(left, "iptables chain "+table+"/"+s.Chain)
+		}
+	}
+	if mounts, err := os.ReadFile("/proc/self/mountinfo"); err == nil && bytes.Contains(mounts, []byte(s.Dir+"/")) {
+		left = append(left, "mounts under "+s.Dir)
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if cmdline, err := os.ReadFile(p); err == nil && bytes.Contains(cmdline, []byte(s.Dir+"/")) {
+			left = append(left, "process "+filepath.Base(filepath.Dir(p))+": "+string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+		}
+	}
+	return left
+}
+
 // teardown removes everything of the node that its processes' exit does not: processes
 // left in its cgroups (containers, pause, shims), mounts under its folder, the bridge, the
 // iptables chain, the kubelet's /var/log/containers links, the cgroups, the folder and
 // the state file. Each step runs even if an earlier one failed.
-func (s nodeState) teardown() error {
+func (s NodeRecord) teardown() error {
 	errs := []error{
 		killCgroups(s.PodCgroup, s.RuntimeCgroup),
 		unmountUnder(s.Dir),

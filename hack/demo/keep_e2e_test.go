@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -103,50 +102,32 @@ func stackFolder(t *testing.T, kubeconfig string) string {
 	return filepath.Join("/tmp", parts[0])
 }
 
-// nodeRecord is what the framework records of a node's host-wide resources.
-type nodeRecord struct {
-	ID        string `json:"id"`
-	Dir       string `json:"dir"`
-	Bridge    string `json:"bridge"`
-	Chain     string `json:"chain"`
-	PodCgroup string `json:"podCgroup"`
-	file      string
-}
-
 // nodeOf finds the record of the demo's node while it runs.
-func nodeOf(t *testing.T, stackDir string) nodeRecord {
+func nodeOf(t *testing.T, stackDir string) framework.NodeRecord {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(framework.NodeStateDir, "*.json"))
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue // a node of another run, gone meanwhile
-		}
-		var r nodeRecord
-		if json.Unmarshal(data, &r) == nil && strings.HasPrefix(r.Dir, stackDir+"/") {
-			r.file = f
+	records, err := framework.NodeRecords()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range records {
+		if strings.HasPrefix(r.Dir, stackDir+"/") {
 			return r
 		}
 	}
 	t.Fatalf("no node record in %s for the demo's folder %s", framework.NodeStateDir, stackDir)
-	return nodeRecord{}
+	return framework.NodeRecord{}
 }
 
 // assertNothingLeft checks what the issue asks of a stop: no processes, shims, mounts,
-// bridge, iptables chain, cgroups, folder or record left behind.
-func assertNothingLeft(t *testing.T, stackDir string, n nodeRecord) {
+// bridge, iptables chain, cgroups, folder or record of the node left behind, and nothing
+// of the demo's folder (its Vault, registry and control plane).
+func assertNothingLeft(t *testing.T, stackDir string, n framework.NodeRecord) {
 	t.Helper()
-	gone := func(what, path string) {
-		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s %s is left after Ctrl-C (stat: %v)", what, path, err)
-		}
+	for _, left := range n.Leftovers() {
+		t.Errorf("left after Ctrl-C: %s", left)
 	}
-	gone("the demo's folder", stackDir)
-	gone("the node's record", n.file)
-	gone("the bridge", filepath.Join("/sys/class/net", n.Bridge))
-	gone("the pods' cgroup", filepath.Join("/sys/fs/cgroup/memory", n.PodCgroup))
-	if err := exec.Command("iptables", "-w", "-n", "-L", n.Chain).Run(); err == nil { //nolint:noctx // a quick local query
-		t.Errorf("iptables chain %s is left after Ctrl-C", n.Chain)
+	if _, err := os.Stat(stackDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the demo's folder %s is left after Ctrl-C (stat: %v)", stackDir, err)
 	}
 	mounts, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
