@@ -174,11 +174,10 @@ func (s *NodeStack) startControlPlane(ctx context.Context, o NodeStackOptions) e
 	if err := os.Mkdir(certDir, 0o700); err != nil {
 		return fmt.Errorf("cluster certificates: %w", err)
 	}
-	log, err := os.Create(filepath.Join(o.Dir, "cluster-control-plane.log"))
+	log, err := s.logFile(o, "cluster-control-plane.log")
 	if err != nil {
-		return fmt.Errorf("control plane log: %w", err)
+		return err
 	}
-	s.stops = append(s.stops, log.Close)
 	cp, err := StartControlPlane(ControlPlaneOptions{
 		AssetsDir: o.Assets, Log: log, APIServerArgs: s.pki.APIServerArgs(), InCluster: true, CertDir: certDir,
 	})
@@ -187,11 +186,10 @@ func (s *NodeStack) startControlPlane(ctx context.Context, o NodeStackOptions) e
 	}
 	s.stops = append(s.stops, cp.Stop)
 	s.API = cp.Endpoint()
-	vaultLog, err := os.Create(filepath.Join(o.Dir, "vault.log"))
+	vaultLog, err := s.logFile(o, "vault.log")
 	if err != nil {
-		return fmt.Errorf("vault log: %w", err)
+		return err
 	}
-	s.stops = append(s.stops, vaultLog.Close)
 	s.AuthMount = cmp.Or(s.AuthMount, KubernetesAuthMount)
 	v, err := StartVault(ctx, s.API, s.AuthMount, vaultLog)
 	if err != nil {
@@ -202,14 +200,23 @@ func (s *NodeStack) startControlPlane(ctx context.Context, o NodeStackOptions) e
 	return s.Vault.EnableJWTAuth(ctx, NodeJWTAuthMount, s.API)
 }
 
+// logFile creates a component's log in the stack's folder, closed when the stack stops.
+func (s *NodeStack) logFile(o NodeStackOptions, name string) (*os.File, error) {
+	f, err := os.Create(filepath.Join(o.Dir, name))
+	if err != nil {
+		return nil, fmt.Errorf("log file: %w", err)
+	}
+	s.stops = append(s.stops, f.Close)
+	return f, nil
+}
+
 // startTLSVault starts a Vault that serves TLS with a private CA, for the node's
 // cluster, and returns a client of it at the node's address, where pods reach it.
 func (s *NodeStack) startTLSVault(ctx context.Context, o NodeStackOptions, logName string) (VaultClient, error) {
-	log, err := os.Create(filepath.Join(o.Dir, logName))
+	log, err := s.logFile(o, logName)
 	if err != nil {
-		return VaultClient{}, fmt.Errorf("vault log: %w", err)
+		return VaultClient{}, err
 	}
-	s.stops = append(s.stops, log.Close)
 	v, err := StartTLSVault(ctx, s.API, s.AuthMount, log, s.Node.IP)
 	if err != nil {
 		return VaultClient{}, err
