@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the real test components (kube-apiserver, etcd, vault, and the e2e node's kubelet,
-# kube-controller-manager, kube-scheduler, kube-proxy, containerd and its runc shim) from the
+# kube-controller-manager, kube-scheduler, containerd and its runc shim) from the
 # Go module proxy into a versioned cache outside the repository, and prints the folder that
 # holds them. A component is rebuilt only when its version (pinned in its wrapper module)
 # changes. The node's Kubernetes binaries come from kube-apiserver's wrapper module, so the
@@ -80,7 +80,8 @@ node() {
   ctrd_ver=$(version containerd github.com/containerd/containerd/v2)
   dir=$cache/node-$kube_ver-containerd-$ctrd_ver
   mkdir -p "$dir"
-  for c in kubelet kube-controller-manager kube-scheduler kube-proxy containerd containerd-shim-runc-v2; do
+  # kube-proxy is not among them: the node makes the one Service its pods use itself.
+  for c in kubelet kube-controller-manager kube-scheduler containerd containerd-shim-runc-v2; do
     bin=$(one "$c")
     ln -sf "$bin" "$dir/$c"
   done

@@ -58,7 +58,7 @@ func Kubectl(ctx context.Context, progress io.Writer) (string, error) {
 }
 
 // NodeBinaries is the folder holding the e2e node's kubelet, kube-controller-manager,
-// kube-scheduler, kube-proxy, containerd and containerd-shim-runc-v2 (one Kubernetes
+// kube-scheduler, containerd and containerd-shim-runc-v2 (one Kubernetes
 // version with kube-apiserver); the node puts it first on containerd's PATH for the shim.
 func NodeBinaries(ctx context.Context, progress io.Writer) (string, error) {
 	return Locate(ctx, EnvNode, "node", progress)
