@@ -95,16 +95,17 @@ var _ = Describe("a release with a self-managed certificate", Ordered, Label("no
 		}
 		return release.ReplicaCertificates(ctx, env.Node.Kubectl, roots, name+"."+release.Namespace+".svc", 9443)
 	}
-	secret := func(ctx SpecContext) *corev1.Secret {
-		GinkgoHelper()
+	// secret reads the certificate Secret the release's replicas keep.
+	secret := func(ctx SpecContext) (*corev1.Secret, error) {
 		var s corev1.Secret
-		Expect(nodeCluster.Client.Get(ctx, client.ObjectKey{Namespace: release.Namespace, Name: name + "-certs"}, &s)).To(Succeed())
-		return &s
+		err := nodeCluster.Client.Get(ctx, client.ObjectKey{Namespace: release.Namespace, Name: name + "-certs"}, &s)
+		return &s, err
 	}
 
 	It("makes its certificate, publishes its CA, and the apiserver's calls to it succeed", func(ctx SpecContext) {
 		By("reading the certificate Secret it created")
-		s := secret(ctx)
+		s, err := secret(ctx)
+		Expect(err).NotTo(HaveOccurred())
 		Expect(s.Type).To(Equal(corev1.SecretTypeTLS))
 		Expect(s.Data).To(HaveKey(certs.KeyCAKey), "the CA's key stays in the Secret")
 		var cfg admissionregistrationv1.MutatingWebhookConfiguration
@@ -121,10 +122,7 @@ var _ = Describe("a release with a self-managed certificate", Ordered, Label("no
 
 		By("admitting a pod with a reference in the namespace it serves: this release mutates it")
 		Expect(mutatedByRenewal(ctx, renewalPod("first"))).To(Succeed())
-		Eventually(ctx, func() (string, error) {
-			logs, err := release.WebhookLogs(ctx, env.Node.Kubectl)
-			return linesWith(logs, framework.RenewalNamespace+"/first"), err
-		}).WithPolling(time.Second).Should(ContainSubstring(`"injected pod"`), "a replica of this release logged the pod")
+		Eventually(ctx, webhookLinesAbout(ctx, release, framework.RenewalNamespace+"/first")).WithPolling(time.Second).Should(ContainSubstring(`"injected pod"`), "a replica of this release logged the pod")
 	}, SpecTimeout(time.Minute))
 
 	It("renews its certificate before expiry while every admission keeps succeeding", func(ctx SpecContext) {
@@ -149,8 +147,8 @@ var _ = Describe("a release with a self-managed certificate", Ordered, Label("no
 		Eventually(ctx, func(g Gomega) {
 			now, err := served(ctx)
 			g.Expect(err).NotTo(HaveOccurred())
-			var s corev1.Secret
-			g.Expect(nodeCluster.Client.Get(ctx, client.ObjectKey{Namespace: release.Namespace, Name: name + "-certs"}, &s)).To(Succeed())
+			s, err := secret(ctx)
+			g.Expect(err).NotTo(HaveOccurred())
 			for _, c := range now {
 				g.Expect(c.Raw).To(Equal(firstPEMCertificate(s.Data[corev1.TLSCertKey]).Raw))
 			}

@@ -76,18 +76,9 @@ var _ = Describe("the chart's webhook on the node", Label("node", "chart"), Seri
 
 	It("refuses only pods with references while no replica runs, as docs/troubleshooting.md explains", func(ctx SpecContext) {
 		f := newNodeFixture(ctx, nil)
-		deployment := "deployment/" + env.Node.Chart.Release
-		DeferCleanup(func(ctx SpecContext) {
-			_, err := kubectl(ctx, "scale", "-n", env.Node.Chart.Namespace, deployment, "--replicas=2")
-			Expect(err).NotTo(HaveOccurred())
-			Eventually(ctx, webhookPodNames).WithPolling(time.Second).Should(HaveLen(2))
-		})
-		_, err := kubectl(ctx, "scale", "-n", env.Node.Chart.Namespace, deployment, "--replicas=0")
-		Expect(err).NotTo(HaveOccurred())
-		// Gone, not only terminating: a stopping replica admits for its shutdown delay.
-		Eventually(ctx, webhookPods).WithPolling(time.Second).Should(BeEmpty())
+		scaleWebhookAway(ctx)
 
-		err = nodeCluster.Client.Create(ctx, f.parkedPod("with-reference"))
+		err := nodeCluster.Client.Create(ctx, f.parkedPod("with-reference"))
 		Expect(err).To(MatchError(SatisfyAll(
 			ContainSubstring(`failed calling webhook "pods.vault-injector.io"`),
 			ContainSubstring("no endpoints available for service"))), "what the runbook's heading and first cause quote")
@@ -99,8 +90,7 @@ var _ = Describe("the chart's webhook on the node", Label("node", "chart"), Seri
 		Expect(out).To(MatchRegexp(`deployment.apps/%s\s+0/0`, env.Node.Chart.Release), "the runbook shows no replica")
 
 		By("scaling the replicas back, as the leak check after the spec reads them")
-		Expect(kubectl(ctx, "scale", "-n", env.Node.Chart.Namespace, deployment, "--replicas=2")).Error().NotTo(HaveOccurred())
-		Eventually(ctx, webhookPodNames).WithPolling(time.Second).Should(HaveLen(2))
+		scaleWebhookBack(ctx)
 	}, SpecTimeout(5*time.Minute))
 
 	It("lets pods be created while no replica runs by docs/install.md's emergency bypass, and its undo restores the chart's policy", func(ctx SpecContext) {
@@ -130,15 +120,8 @@ var _ = Describe("the chart's webhook on the node", Label("node", "chart"), Seri
 		Expect(shopPods(ctx)).To(ConsistOf(HaveField("Spec.InitContainers", ContainElement(HaveField("Name", "vault-injector-init")))),
 			"while the webhook runs, the workload's pod is injected")
 
-		deployment := "deployment/" + env.Node.Chart.Release
-		DeferCleanup(func(ctx SpecContext) {
-			_, err := kubectl(ctx, "scale", "-n", env.Node.Chart.Namespace, deployment, "--replicas=2")
-			Expect(err).NotTo(HaveOccurred())
-			Eventually(ctx, webhookPodNames).WithPolling(time.Second).Should(HaveLen(2))
-		})
 		By("scaling every replica away")
-		Expect(kubectl(ctx, "scale", "-n", env.Node.Chart.Namespace, deployment, "--replicas=0")).Error().NotTo(HaveOccurred())
-		Eventually(ctx, webhookPods).WithPolling(time.Second).Should(BeEmpty())
+		scaleWebhookAway(ctx)
 		Expect(nodeCluster.Client.Create(ctx, f.parkedPod("refused"))).To(MatchError(ContainSubstring(`failed calling webhook "pods.vault-injector.io"`)))
 
 		By("running \"One workload\": the labelled template's pods are created unmutated and the rollout completes")
@@ -165,6 +148,24 @@ var _ = Describe("the chart's webhook on the node", Label("node", "chart"), Seri
 			"without the label, the workload's pods are injected again")
 	}, SpecTimeout(8*time.Minute))
 })
+
+// scaleWebhookAway scales the release's Deployment to zero and waits until every replica
+// is gone, not only terminating (a stopping replica admits for its shutdown delay); the
+// spec's cleanup scales it back, should the spec not get there.
+func scaleWebhookAway(ctx SpecContext) {
+	GinkgoHelper()
+	DeferCleanup(scaleWebhookBack)
+	Expect(kubectl(ctx, "scale", "-n", env.Node.Chart.Namespace, "deployment/"+env.Node.Chart.Release, "--replicas=0")).Error().NotTo(HaveOccurred())
+	Eventually(ctx, webhookPods).WithPolling(time.Second).Should(BeEmpty())
+}
+
+// scaleWebhookBack scales the release's Deployment to its two replicas and waits until
+// both are Ready.
+func scaleWebhookBack(ctx SpecContext) {
+	GinkgoHelper()
+	Expect(kubectl(ctx, "scale", "-n", env.Node.Chart.Namespace, "deployment/"+env.Node.Chart.Release, "--replicas=2")).Error().NotTo(HaveOccurred())
+	Eventually(ctx, webhookPodNames).WithPolling(time.Second).Should(HaveLen(2))
+}
 
 // shopPods are the running (not terminating) pods of the emergency bypass runbook's workload.
 func shopPods(ctx context.Context) ([]corev1.Pod, error) {

@@ -185,6 +185,15 @@ func stuck(p *corev1.Pod) string {
 	return ""
 }
 
+// webhookLinesAbout polls the logs of release's replicas for their lines about one pod
+// (namespace/name).
+func webhookLinesAbout(ctx SpecContext, release framework.Chart, pod string) func() (string, error) {
+	return func() (string, error) {
+		logs, err := release.WebhookLogs(ctx, env.Node.Kubectl)
+		return linesWith(logs, pod), err
+	}
+}
+
 // kubectl runs the real kubectl against the node's cluster as its admin.
 func kubectl(ctx context.Context, args ...string) (string, error) {
 	return framework.RunKubectl(ctx, env.Node.Kubectl, env.Node.Kubeconfig, args...)

@@ -44,12 +44,9 @@ var _ = Describe("a pod the webhook must leave alone", Label("node"), func() {
 		}
 	}
 
-	// webhookSaw polls the replicas' logs for the line the webhook writes about the pod.
+	// webhookSaw polls the replicas' logs for the lines the webhook writes about the pod.
 	webhookSaw := func(ctx SpecContext, pod string) func() (string, error) {
-		return func() (string, error) {
-			logs, err := env.Node.Chart.WebhookLogs(ctx, env.Node.Kubectl)
-			return linesWith(logs, f.Namespace+"/"+pod), err
-		}
+		return webhookLinesAbout(ctx, env.Node.Chart, f.Namespace+"/"+pod)
 	}
 
 	// literalPod is nodePod whose DB_PASSWORD is value, taken literally: the test app

@@ -35,10 +35,8 @@ var _ = Describe("a namespace enforcing the restricted Pod Security Standard", L
 		Expect(err.Error()).To(ContainSubstring(`container "app"`))
 		Expect(err.Error()).NotTo(ContainSubstring("vault-injector-init"), "the injected init container meets the profile on its own")
 		By("checking the pod Pod Security rejected was the mutated one")
-		Eventually(ctx, func() (string, error) {
-			logs, err := env.Node.Chart.WebhookLogs(ctx, env.Node.Kubectl)
-			return linesWith(logs, f.Namespace+"/not-restricted"), err
-		}).WithPolling(time.Second).Should(ContainSubstring(`"injected pod"`))
+		Eventually(ctx, webhookLinesAbout(ctx, env.Node.Chart, f.Namespace+"/not-restricted")).
+			WithPolling(time.Second).Should(ContainSubstring(`"injected pod"`))
 	}, SpecTimeout(time.Minute))
 
 	DescribeTable("admits and runs every kind of pod the webhook mutates",

@@ -99,9 +99,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 
 	assets, err := framework.KubebuilderAssets(ctx, root)
 	Expect(err).NotTo(HaveOccurred())
-	var vault framework.VaultClient
-	e.Node, vault = startNode(ctx, root, dir, assets, e.Registry)
-	e.Vault = vault
+	e.Node, e.Vault = startNode(ctx, root, dir, assets, e.Registry)
 	By("enabling AppRole auth in Vault, beside the Kubernetes and jwt auth of the cluster")
 	Expect(e.Vault.EnableAppRoleAuth(ctx)).To(Succeed())
 

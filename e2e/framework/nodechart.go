@@ -174,19 +174,19 @@ func (c *Cluster) WaitPodSucceeded(ctx context.Context, namespace, name string, 
 
 // ReplicaMetrics is what /metrics of each of the named webhook replicas serves now,
 // fetched through the apiserver's pod proxy as a user would without a port-forward. The
-// port is the container's port named metrics. Every failure is an error: callers name
-// only replicas that are Ready and not being deleted.
+// port is the Deployment's container port named metrics, the same for every replica. Every
+// failure is an error: callers name only replicas that are Ready and not being deleted.
 func (c Chart) ReplicaMetrics(ctx context.Context, kubectl string, pods []string) (map[string][]byte, error) {
+	port, err := RunKubectl(ctx, kubectl, c.Kubeconfig, "get", "deployment", "-n", c.Namespace, c.Release,
+		`-o=jsonpath={.spec.template.spec.containers[0].ports[?(@.name=="metrics")].containerPort}`)
+	if err != nil {
+		return nil, err
+	}
+	if port == "" {
+		return nil, fmt.Errorf("deployment %s/%s serves no port named metrics", c.Namespace, c.Release)
+	}
 	bodies := map[string][]byte{}
 	for _, pod := range pods {
-		port, err := RunKubectl(ctx, kubectl, c.Kubeconfig, "get", "pod", "-n", c.Namespace, pod,
-			`-o=jsonpath={.spec.containers[0].ports[?(@.name=="metrics")].containerPort}`)
-		if err != nil {
-			return nil, err
-		}
-		if port == "" {
-			return nil, fmt.Errorf("webhook replica %s serves no port named metrics", pod)
-		}
 		body, err := RunKubectl(ctx, kubectl, c.Kubeconfig, "get", "--raw",
 			"/api/v1/namespaces/"+c.Namespace+"/pods/"+pod+":"+port+"/proxy/metrics")
 		if err != nil {

@@ -169,16 +169,23 @@ func (s NodeRecord) Leftovers() []string {
 			left = append(left, "iptables chain "+table+"/"+s.Chain)
 		}
 	}
-	if mounts, err := os.ReadFile("/proc/self/mountinfo"); err == nil && bytes.Contains(mounts, []byte(s.Dir+"/")) {
-		left = append(left, "mounts under "+s.Dir)
+	return append(left, UsersOf(s.Dir)...)
+}
+
+// UsersOf names what still uses a folder that should be gone: mounts under it, and
+// processes whose command line names a path in it.
+func UsersOf(dir string) []string {
+	var users []string
+	if mounts, err := os.ReadFile("/proc/self/mountinfo"); err == nil && bytes.Contains(mounts, []byte(dir+"/")) {
+		users = append(users, "mounts under "+dir)
 	}
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
-		if cmdline, err := os.ReadFile(p); err == nil && bytes.Contains(cmdline, []byte(s.Dir+"/")) {
-			left = append(left, "process "+filepath.Base(filepath.Dir(p))+": "+string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+		if cmdline, err := os.ReadFile(p); err == nil && bytes.Contains(cmdline, []byte(dir+"/")) {
+			users = append(users, "process "+filepath.Base(filepath.Dir(p))+": "+string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
 		}
 	}
-	return left
+	return users
 }
 
 // teardown removes everything of the node that its processes' exit does not: processes

@@ -129,18 +129,7 @@ func assertNothingLeft(t *testing.T, stackDir string, n framework.NodeRecord) {
 	if _, err := os.Stat(stackDir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the demo's folder %s is left after Ctrl-C (stat: %v)", stackDir, err)
 	}
-	mounts, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(string(mounts), stackDir) {
-		t.Errorf("mounts under %s are left after Ctrl-C", stackDir)
-	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		cmdline, err := os.ReadFile(p)
-		if err == nil && strings.Contains(string(cmdline), stackDir) {
-			t.Errorf("a process is left after Ctrl-C: %s", strings.ReplaceAll(string(cmdline), "\x00", " "))
-		}
+	for _, user := range framework.UsersOf(stackDir) {
+		t.Errorf("left after Ctrl-C: %s", user)
 	}
 }
