@@ -97,12 +97,8 @@ size: build ## report the size of envexec (what every injected pod carries)
 
 .PHONY: tools
 tools: ## build the real test components into the cache and install the node's Debian packages (first run takes about an hour on 2 cores)
+	@$(TOOLS) all
 	@$(TOOLS) >/dev/null
-	@$(TOOLS) helm >/dev/null
-	@$(TOOLS) kubectl >/dev/null
-	@$(TOOLS) promtool >/dev/null
-	@$(TOOLS) cosign >/dev/null
-	@$(TOOLS) cyclonedx-gomod >/dev/null
 	@$(TOOLS) node >/dev/null
 	@hack/tools/node-packages.sh
 

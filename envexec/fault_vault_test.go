@@ -25,8 +25,8 @@ import (
 	"github.com/vault-injector/vault-injector/internal/vaultdev"
 )
 
-// diskVault is a real Vault that is not in dev mode: file storage on disk, initialised
-// with one unseal key. Unlike the dev server it survives a restart (tokens and secrets
+// diskVault is a real Vault that is not in dev mode: integrated (raft) storage on disk,
+// one node, initialised with one unseal key. Unlike the dev server it survives a restart (tokens and secrets
 // stay) and comes back sealed, as a production Vault does, so "Vault restarted" and
 // "Vault sealed" can be tested for real. It trusts the shared fixture's JWT key, so
 // fixture.env's tokens log in to it too.
@@ -55,16 +55,27 @@ func startDiskVault(t *testing.T, f *fixture) *diskVault {
 	if err != nil {
 		t.Fatal(err)
 	}
+	clusterPort, err := loopback.FreePort(ctx) // raft talks to its peers there; it has none
+	if err != nil {
+		t.Fatal(err)
+	}
 	v := &diskVault{bin: bin, dir: t.TempDir(), addr: "http://127.0.0.1:" + strconv.Itoa(port), http: &http.Client{Timeout: 10 * time.Second}}
-	conf := fmt.Sprintf(`storage "file" { path = %q }
-listener "tcp" {
-  address     = "127.0.0.1:%d"
-  tls_disable = true
+	conf := fmt.Sprintf(`storage "raft" {
+  path    = %q
+  node_id = "vault-0"
 }
-disable_mlock      = true
-disable_clustering = true
-api_addr           = %q
-`, filepath.Join(v.dir, "data"), port, v.addr)
+listener "tcp" {
+  address         = "127.0.0.1:%d"
+  cluster_address = "127.0.0.1:%d"
+  tls_disable     = true
+}
+disable_mlock = true
+api_addr      = %q
+cluster_addr  = "https://127.0.0.1:%d"
+`, filepath.Join(v.dir, "data"), port, clusterPort, v.addr, clusterPort)
+	if err := os.Mkdir(filepath.Join(v.dir, "data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(v.dir, "vault.hcl"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

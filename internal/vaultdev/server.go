@@ -75,8 +75,12 @@ func StartContextWith(ctx context.Context, binary string, log io.Writer, opts Op
 	if err != nil {
 		return nil, err
 	}
+	plugins, err := pluginDir(binary)
+	if err != nil {
+		return nil, err
+	}
 	for attempt := 1; ; attempt++ {
-		s, err := start(ctx, binary, log, noStore, opts)
+		s, err := start(ctx, binary, log, noStore, plugins, opts)
 		if err == nil || attempt == 3 || !errors.Is(err, errPortTaken) {
 			return s, err
 		}
@@ -96,7 +100,8 @@ func supportsNoStoreToken(ctx context.Context, binary string) (bool, error) {
 	return bytes.Contains(out, []byte("-dev-no-store-token")), nil
 }
 
-func start(ctx context.Context, binary string, log io.Writer, noStore bool, opts Options) (*Server, error) {
+// start runs one server; plugins is the folder of external plugins to register, or "".
+func start(ctx context.Context, binary string, log io.Writer, noStore bool, plugins string, opts Options) (*Server, error) {
 	port, err := loopback.FreePort(ctx)
 	if err != nil {
 		return nil, err
@@ -120,6 +125,9 @@ func start(ctx context.Context, binary string, log io.Writer, noStore bool, opts
 	if noStore {
 		args = append(args, "-dev-no-store-token")
 	}
+	if plugins != "" {
+		args = append(args, "-dev-plugin-dir="+plugins)
+	}
 	if opts.TLS {
 		s.Addr = "https://127.0.0.1:" + strconv.Itoa(port)
 		s.CAFile = filepath.Join(home, "vault-ca.pem")
@@ -142,6 +150,11 @@ func start(ctx context.Context, binary string, log io.Writer, noStore bool, opts
 	}()
 	if err := s.waitHealthy(ctx); err != nil {
 		return nil, errors.Join(err, s.Stop())
+	}
+	if plugins != "" {
+		if err := s.registerPlugins(ctx, plugins); err != nil {
+			return nil, errors.Join(err, s.Stop())
+		}
 	}
 	return s, nil
 }

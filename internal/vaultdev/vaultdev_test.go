@@ -127,3 +127,57 @@ func servedCertificate(t *testing.T, s *Server) *x509.Certificate {
 	defer conn.Close()
 	return conn.(*tls.Conn).ConnectionState().PeerCertificates[0]
 }
+
+// TestServerMountsWhatTheTestsUse mounts every auth method and engine the tests use on the
+// server FindBinary gives: on a minimal build, Kubernetes auth and the PostgreSQL database
+// plugin are external plugins that Start must have registered.
+func TestServerMountsWhatTheTestsUse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a vault binary (skipped with -short)")
+	}
+	t.Parallel()
+	s := Start(t)
+	for _, m := range []struct{ path, typ string }{
+		{"sys/auth/kubernetes", "kubernetes"}, {"sys/auth/jwt", "jwt"}, {"sys/auth/approle", "approle"},
+		{"sys/mounts/pki", "pki"}, {"sys/mounts/transit", "transit"}, {"sys/mounts/database", "database"},
+	} {
+		s.Do(t, "POST", m.path, map[string]string{"type": m.typ})
+	}
+	const host = "https://192.0.2.1:6443"
+	s.Do(t, "POST", "auth/kubernetes/config", map[string]any{"kubernetes_host": host, "disable_local_ca_jwt": true})
+	if got := s.Do(t, "GET", "auth/kubernetes/config", nil)["data"].(map[string]any)["kubernetes_host"]; got != host {
+		t.Errorf("kubernetes auth config: kubernetes_host = %v, want %s", got, host)
+	}
+	// Configuring a connection starts the plugin; nothing listens there, so it is not
+	// verified (envexec's database lease test uses a real PostgreSQL).
+	s.Do(t, "POST", "database/config/pg", map[string]any{
+		"plugin_name": "postgresql-database-plugin", "verify_connection": false, "allowed_roles": "app",
+		"connection_url": "postgresql://{{username}}:{{password}}@127.0.0.1:1/app", "username": "u", "password": "p",
+	})
+	if got := s.Do(t, "GET", "database/config/pg", nil)["data"].(map[string]any)["plugin_name"]; got != "postgresql-database-plugin" {
+		t.Errorf("database config: plugin_name = %v", got)
+	}
+}
+
+func TestPluginDir(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "vault")
+	if got, err := pluginDir(bin); got != "" || err != nil {
+		t.Errorf("no plugins folder: pluginDir = %q, %v; want none", got, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, PluginDirName), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pluginDir(bin); err == nil || !strings.Contains(err.Error(), "is not a folder") {
+		t.Errorf("plugins is a file: err = %v, want one that says so", err)
+	}
+	if err := os.Remove(filepath.Join(dir, PluginDirName)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, PluginDirName), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := pluginDir(bin); got != filepath.Join(dir, PluginDirName) || err != nil {
+		t.Errorf("pluginDir = %q, %v; want %s", got, err, filepath.Join(dir, PluginDirName))
+	}
+}
