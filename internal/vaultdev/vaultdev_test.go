@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -137,11 +138,8 @@ func TestServerMountsWhatTheTestsUse(t *testing.T) {
 	}
 	t.Parallel()
 	s := Start(t)
-	for _, m := range []struct{ path, typ string }{
-		{"sys/auth/kubernetes", "kubernetes"}, {"sys/auth/jwt", "jwt"}, {"sys/auth/approle", "approle"},
-		{"sys/mounts/pki", "pki"}, {"sys/mounts/transit", "transit"}, {"sys/mounts/database", "database"},
-	} {
-		s.Do(t, "POST", m.path, map[string]string{"type": m.typ})
+	for _, m := range []string{"auth/kubernetes", "auth/jwt", "auth/approle", "mounts/pki", "mounts/transit", "mounts/database"} {
+		s.Do(t, "POST", "sys/"+m, map[string]string{"type": path.Base(m)})
 	}
 	const host = "https://192.0.2.1:6443"
 	s.Do(t, "POST", "auth/kubernetes/config", map[string]any{"kubernetes_host": host, "disable_local_ca_jwt": true})
