@@ -96,7 +96,7 @@ size: build ## report the size of envexec (what every injected pod carries)
 	@ls -l $(BIN)/envexec $(BIN)/vault-injector | awk '{printf "%s: %d bytes (%.2f MiB)\n", $$9, $$5, $$5/1048576}'
 
 .PHONY: tools
-tools: ## build the real test components into the cache and install the node's Debian packages (first run takes about an hour on 2 cores)
+tools: ## build the real test components into the cache and install the node's Debian packages (a cold make test takes about 50 minutes on 2 cores, most of it here)
 	@$(TOOLS) all
 	@$(TOOLS) >/dev/null
 	@$(TOOLS) node >/dev/null
