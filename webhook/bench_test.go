@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/vault-injector/vault-injector/bench/floor"
+	"github.com/vault-injector/vault-injector/bench/load"
 	"github.com/vault-injector/vault-injector/internal/podtest"
 	"github.com/vault-injector/vault-injector/webhook"
 )
@@ -76,28 +78,81 @@ func BenchmarkServeHTTP(b *testing.B) {
 	for _, s := range benchShapes() {
 		b.Run(s.name, func(b *testing.B) {
 			h, _ := newHandler(b)
-			log := benchLogger()
-			hook := &webhook.ReviewServer{Handler: h, Log: log}
-			body, err := podtest.Review(s.pod, "bench-uid")
-			if err != nil {
-				b.Fatal(err)
-			}
-			r, err := http.NewRequestWithContext(context.WithoutCancel(b.Context()), http.MethodPost, webhook.MutatePath, http.NoBody)
-			if err != nil {
-				b.Fatal(err)
-			}
-			r.Header.Set("Content-Type", "application/json")
-			w := &responseBuffer{header: http.Header{}}
-			b.ReportAllocs()
-			for b.Loop() {
-				r.Body = io.NopCloser(bytes.NewReader(body))
-				w.Reset()
-				hook.ServeHTTP(w, r)
-				if w.code != http.StatusOK || bytes.Contains(w.Bytes(), []byte(`"patch"`)) != s.mutated {
-					b.Fatalf("status %d, body %s", w.code, w.Bytes())
-				}
-			}
+			serveLoop(b, s.pod, &webhook.ReviewServer{Handler: h, Log: benchLogger()}, s.mutated)
 		})
+	}
+}
+
+// BenchmarkFloorServeHTTP is BenchmarkServeHTTP's floor: the load harness's floor server
+// (bench/floor) answering the same body with the webhook's own patch, in process, so
+// the two benchmarks' ratio is the webhook's own cost without TLS, HTTP/2 or the client.
+// The pod-decoded variants also decode the pod into a corev1.Pod, as the webhook must,
+// which the load harness's floor does not: they show how much of the gap that is.
+func BenchmarkFloorServeHTTP(b *testing.B) {
+	for _, s := range benchShapes() {
+		if !s.mutated {
+			continue // the floor always answers with a patch
+		}
+		for _, decodePod := range []bool{false, true} {
+			name := s.name
+			if decodePod {
+				name += "/pod-decoded"
+			}
+			b.Run(name, func(b *testing.B) {
+				h, _ := newHandler(b)
+				var patch []byte
+				ours := &webhook.ReviewServer{Handler: h, Log: benchLogger()}
+				serve(b, s.pod, ours, 1, func(code int, body []byte) {
+					var err error
+					if patch, err = load.Patch(code, body, "bench-uid"); err != nil {
+						b.Fatal(err)
+					}
+				})
+				serveLoop(b, s.pod, &floor.Handler{Patch: patch, DecodePod: decodePod}, true)
+			})
+		}
+	}
+}
+
+// serveLoop is the measured loop: server answers pod's review, with a patch when mutated.
+func serveLoop(b *testing.B, pod *corev1.Pod, server http.Handler, mutated bool) {
+	b.Helper()
+	b.ReportAllocs()
+	serve(b, pod, server, 0, func(code int, body []byte) {
+		if code != http.StatusOK || bytes.Contains(body, []byte(`"patch"`)) != mutated {
+			b.Fatalf("status %d, body %s", code, body)
+		}
+	})
+}
+
+// serve sends pod's review to server times times (0: for as long as b.Loop says), with
+// one reused request and response buffer, and checks each answer.
+func serve(b *testing.B, pod *corev1.Pod, server http.Handler, times int, check func(code int, body []byte)) {
+	b.Helper()
+	body, err := podtest.Review(pod, "bench-uid")
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := http.NewRequestWithContext(context.WithoutCancel(b.Context()), http.MethodPost, webhook.MutatePath, http.NoBody)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.Header.Set("Content-Type", "application/json")
+	w := &responseBuffer{header: http.Header{}}
+	once := func() {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		w.Reset()
+		server.ServeHTTP(w, r)
+		check(w.code, w.Bytes())
+	}
+	if times > 0 {
+		for range times {
+			once()
+		}
+		return
+	}
+	for b.Loop() {
+		once()
 	}
 }
 

@@ -56,7 +56,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 	case []string:
 		return appendStrings(b, v), nil
 	case *corev1.EnvVar:
-		if v != nil && v.ValueFrom == nil {
+		if v != nil && fieldRefOnly(v.ValueFrom) {
 			return appendEnvVar(b, v), nil
 		}
 	case *corev1.VolumeMount:
@@ -89,13 +89,37 @@ func appendStrings(b []byte, list []string) []byte {
 	return append(b, ']')
 }
 
-// appendEnvVar writes an env variable without valueFrom, fields in corev1.EnvVar's order.
+// fieldRefOnly says whether appendEnvVar writes src whole: none, or only a field
+// reference (the pod's name and namespace the injector hands envexec). Any other source,
+// including one a newer API adds, goes to encoding/json.
+func fieldRefOnly(src *corev1.EnvVarSource) bool {
+	if src == nil {
+		return true
+	}
+	ref := src.FieldRef
+	return ref != nil && *src == (corev1.EnvVarSource{FieldRef: ref}) &&
+		*ref == (corev1.ObjectFieldSelector{APIVersion: ref.APIVersion, FieldPath: ref.FieldPath})
+}
+
+// appendEnvVar writes an env variable whose valueFrom is none or a field reference
+// (fieldRefOnly), fields in corev1.EnvVar's order.
 func appendEnvVar(b []byte, e *corev1.EnvVar) []byte {
 	b = append(b, `{"name":`...)
 	b = appendString(b, e.Name)
 	if e.Value != "" {
 		b = append(b, `,"value":`...)
 		b = appendString(b, e.Value)
+	}
+	if ref := e.ValueFrom; ref != nil {
+		b = append(b, `,"valueFrom":{"fieldRef":{`...)
+		if ref.FieldRef.APIVersion != "" {
+			b = append(b, `"apiVersion":`...)
+			b = appendString(b, ref.FieldRef.APIVersion)
+			b = append(b, ',')
+		}
+		b = append(b, `"fieldPath":`...)
+		b = appendString(b, ref.FieldRef.FieldPath)
+		b = append(b, "}}"...)
 	}
 	return append(b, '}')
 }

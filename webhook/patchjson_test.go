@@ -40,6 +40,7 @@ func TestPatchIsEncodingJSON(t *testing.T) {
 			injector.Change{Path: "/tmp", Value: corev1.TerminationMessagePolicy(s)},
 			injector.Change{Path: "/cmd", Value: []string{s, "x", s}},
 			injector.Change{Path: "/env/-", Value: &corev1.EnvVar{Name: s, Value: s}},
+			injector.Change{Path: "/env/-", Value: &corev1.EnvVar{Name: s, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: s, FieldPath: s}}}},
 			injector.Change{Path: "/m/-", Value: &corev1.VolumeMount{Name: s, MountPath: s, SubPath: s, SubPathExpr: s, ReadOnly: true}},
 		)
 	}
@@ -49,6 +50,11 @@ func TestPatchIsEncodingJSON(t *testing.T) {
 		injector.Change{Path: "/empty", Value: []string{}},
 		injector.Change{Path: "/env/-", Value: &corev1.EnvVar{Name: "N"}},
 		injector.Change{Path: "/env/-", Value: &corev1.EnvVar{Name: "P", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.name"}}}},
+		injector.Change{Path: "/env/-", Value: &corev1.EnvVar{Name: "P", Value: "v", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}},
+		injector.Change{Path: "/env/-", Value: &corev1.EnvVar{Name: "R", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.cpu"}}}},
+		injector.Change{Path: "/env/-", Value: &corev1.EnvVar{Name: "S", ValueFrom: &corev1.EnvVarSource{
+			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}, SecretKeyRef: &corev1.SecretKeySelector{Key: "k"},
+		}}},
 		injector.Change{Path: "/env/-", Value: (*corev1.EnvVar)(nil)},
 		injector.Change{Path: "/m/-", Value: &corev1.VolumeMount{Name: "v", MountPath: "/m"}},
 		injector.Change{Path: "/m/-", Value: &corev1.VolumeMount{Name: "v", MountPath: "/m", MountPropagation: &prop, RecursiveReadOnly: ptr.To(corev1.RecursiveReadOnlyDisabled)}},
@@ -76,7 +82,7 @@ func TestPatchKnowsEveryField(t *testing.T) {
 	for _, c := range []struct {
 		v      any
 		fields int
-	}{{corev1.EnvVar{}, 3}, {corev1.VolumeMount{}, 7}} {
+	}{{corev1.EnvVar{}, 3}, {corev1.VolumeMount{}, 7}, {corev1.ObjectFieldSelector{}, 2}} {
 		if n := reflect.TypeOf(c.v).NumField(); n != c.fields {
 			t.Errorf("%T has %d fields, patchOf knows %d: teach appendValue the new ones", c.v, n, c.fields)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/vault-injector/vault-injector/bench/floor"
@@ -27,6 +28,19 @@ func TestHandler(t *testing.T) {
 	}
 	if !bytes.Equal(got, patch) {
 		t.Errorf("patch = %s, want %s", got, patch)
+	}
+
+	h.DecodePod = true
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/mutate-pods", bytes.NewReader(body)))
+	if _, err := load.Patch(w.Code, w.Body.Bytes(), "uid-1"); err != nil {
+		t.Errorf("decoding the pod: %v", err)
+	}
+	notAPod := []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","object":{"spec":[]}}}`)
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/mutate-pods", bytes.NewReader(notAPod)))
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "decode admission review and pod") {
+		t.Errorf("object that is not a pod: status %d, body %q; want 400", w.Code, w.Body.String())
 	}
 
 	w = httptest.NewRecorder()
