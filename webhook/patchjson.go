@@ -3,6 +3,7 @@ package webhook
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,7 +20,7 @@ func patchOf(changes []injector.Change) ([]byte, error) {
 	if len(changes) == 0 {
 		return nil, nil
 	}
-	b := make([]byte, 0, 160*len(changes))
+	b := getPatchBuffer(160 * len(changes))
 	b = append(b, '[')
 	for i, c := range changes {
 		if i > 0 {
@@ -35,6 +36,33 @@ func patchOf(changes []injector.Change) ([]byte, error) {
 		b = append(b, '}')
 	}
 	return append(b, ']'), nil
+}
+
+// patchBuffers recycles patch buffers, each a *[]byte: the patch was the largest
+// allocation of an admitted pod. ReviewServer returns a response's patch once it has
+// written it (releasePatch); a patch kept by anyone else (`mutate -f`, tests) simply
+// never comes back. patchOf writes a buffer from its start, so nothing of an earlier
+// pod's patch can reach the next one.
+var patchBuffers sync.Pool
+
+// maxPooledPatch keeps the rare huge patch from pinning its buffer in the pool.
+const maxPooledPatch = 64 << 10
+
+func getPatchBuffer(size int) []byte {
+	if p, ok := patchBuffers.Get().(*[]byte); ok && cap(*p) >= size {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, size)
+}
+
+// releasePatch gives a written patch's buffer back for the next pod; the caller must not
+// use patch afterwards.
+func releasePatch(patch []byte) {
+	if cap(patch) == 0 || cap(patch) > maxPooledPatch {
+		return
+	}
+	patch = patch[:0]
+	patchBuffers.Put(&patch)
 }
 
 // patchOp is one RFC 6902 operation, as encoding/json writes it; patchOf writes the same.

@@ -88,3 +88,30 @@ func TestPatchKnowsEveryField(t *testing.T) {
 		}
 	}
 }
+
+// TestPatchBufferStartsEmpty: a recycled buffer holds an earlier pod's patch, which must
+// not reach the next one.
+func TestPatchBufferStartsEmpty(t *testing.T) {
+	// Not parallel: the pool is shared, and another test's buffer would do as well but
+	// prove less.
+	long := make([]injector.Change, 0, 50)
+	for range 50 {
+		long = append(long, injector.Change{Path: "/metadata/annotations/earlier-pod", Value: "its value"})
+	}
+	first, err := patchOf(long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	releasePatch(first)
+	short := []injector.Change{{Path: "/spec/x", Value: "y"}}
+	for range 3 { // the pool may drop an item; a later round gets one back
+		got, err := patchOf(short)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := encodingJSON(t, short); string(got) != string(want) {
+			t.Fatalf("patch from a recycled buffer\n%s\nwant\n%s", got, want)
+		}
+		releasePatch(got)
+	}
+}
