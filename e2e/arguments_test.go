@@ -20,10 +20,10 @@ const argvFile = "/out/argv"
 // These run on the real node: the kubelet expands $(VAR) in the command line it gets from
 // the stored pod, and envexec resolves the references in what the kubelet started.
 var _ = Describe("a pod with references in its command and args", Label("node", "vault"), func() {
-	var f *nodeFixture
+	var f *fixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newNodeFixture(ctx, nil)
+		f = newFixture(ctx, nil)
 	})
 
 	// argvPod has no reference in its env: only its command line holds them. /out is an

@@ -19,10 +19,10 @@ import (
 // What the webhook denies is checked here at admission; the logins run on the real node
 // below.
 var _ = Describe("auth from annotations", Label("node", "vault", "auth"), func() {
-	var f *nodeFixture
+	var f *fixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newNodeFixture(ctx, nil)
+		f = newFixture(ctx, nil)
 	})
 
 	It("denies approle without its Secret, and an audience the platform did not allow", func(ctx SpecContext) {
@@ -39,7 +39,7 @@ var _ = Describe("auth from annotations", Label("node", "vault", "auth"), func()
 				`annotation "vault-injector.io/token-audience": "https://kubernetes.default.svc" is not the webhook's --token-audience nor in its --allowed-token-audiences`,
 			},
 		} {
-			Expect(denied(ctx, appPod(f.fixture, "app", f.Ref("db", "password"), tc.annotations))).To(ContainSubstring(tc.want))
+			Expect(denied(ctx, appPod(f, "app", f.Ref("db", "password"), tc.annotations))).To(ContainSubstring(tc.want))
 		}
 	}, SpecTimeout(time.Minute))
 })
@@ -48,10 +48,10 @@ var _ = Describe("auth from annotations", Label("node", "vault", "auth"), func()
 // the Secret the pod names, and nothing else of it, where envexec reads them; for jwt it
 // projects a token for the audience the pod names.
 var _ = Describe("auth from annotations on the real node", Label("node", "vault", "auth"), func() {
-	var f *nodeFixture
+	var f *fixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newNodeFixture(ctx, nil)
+		f = newFixture(ctx, nil)
 	})
 
 	// credentials stores data in a Secret of the spec's namespace, beside a key "other"

@@ -27,7 +27,7 @@ import (
 // every replica gone. They run alone (Serial), and each leaves two Ready replicas behind.
 var _ = Describe("the chart's webhook on the node", Label("node", "chart"), Serial, func() {
 	It("keeps admitting through a rolling upgrade run as docs/upgrading.md says", func(ctx SpecContext) {
-		f := newNodeFixture(ctx, nil)
+		f := newFixture(ctx, nil)
 		before, err := webhookPodNames(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		values, err := os.ReadFile(env.Node.Chart.ValuesFile())
@@ -54,7 +54,7 @@ var _ = Describe("the chart's webhook on the node", Label("node", "chart"), Seri
 	}, SpecTimeout(5*time.Minute))
 
 	It("fails closed while a replica is killed, and every creation succeeds when retried", func(ctx SpecContext) {
-		f := newNodeFixture(ctx, nil)
+		f := newFixture(ctx, nil)
 		replicas, err := webhookPodNames(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(replicas).To(HaveLen(2))
@@ -75,7 +75,7 @@ var _ = Describe("the chart's webhook on the node", Label("node", "chart"), Seri
 	}, SpecTimeout(5*time.Minute))
 
 	It("refuses only pods with references while no replica runs, as docs/troubleshooting.md explains", func(ctx SpecContext) {
-		f := newNodeFixture(ctx, nil)
+		f := newFixture(ctx, nil)
 		scaleWebhookAway(ctx)
 
 		err := nodeCluster.Client.Create(ctx, f.parkedPod("with-reference"))
@@ -94,7 +94,7 @@ var _ = Describe("the chart's webhook on the node", Label("node", "chart"), Seri
 	}, SpecTimeout(5*time.Minute))
 
 	It("lets pods be created while no replica runs by docs/install.md's emergency bypass, and its undo restores the chart's policy", func(ctx SpecContext) {
-		f := newNodeFixture(ctx, nil)
+		f := newFixture(ctx, nil)
 		By(`making the runbook's workload: Deployment "api" in namespace "shop", a reference in its pod template`)
 		shop, err := framework.NewTenantOn(ctx, nodeCluster, env.Vault, framework.NodeAuthMount, "shop", "api")
 		Expect(err).NotTo(HaveOccurred())
@@ -178,7 +178,7 @@ func shopPods(ctx context.Context) ([]corev1.Pod, error) {
 
 // parkedPod is nodePod kept off every node: admission is all a spec about the webhook
 // needs, so the pod never runs.
-func (f *nodeFixture) parkedPod(name string) *corev1.Pod {
+func (f *fixture) parkedPod(name string) *corev1.Pod {
 	pod := f.nodePod(name)
 	pod.Spec.NodeSelector = map[string]string{"e2e.vault-injector.io/parked": "true"}
 	return pod
@@ -212,7 +212,7 @@ func webhookPodNames(ctx context.Context) ([]string, error) {
 // creator creates parked pods with a reference, one after another, each retried until the
 // apiserver stores it, as a controller retries; it keeps each refusal's message.
 type creator struct {
-	f    *nodeFixture
+	f    *fixture
 	done chan struct{}
 	quit chan struct{}
 
@@ -222,7 +222,7 @@ type creator struct {
 }
 
 // startCreating starts creating pods in f's namespace until stop.
-func startCreating(ctx SpecContext, f *nodeFixture) *creator {
+func startCreating(ctx SpecContext, f *fixture) *creator {
 	c := &creator{f: f, done: make(chan struct{}), quit: make(chan struct{})}
 	go func() {
 		defer GinkgoRecover()

@@ -15,7 +15,7 @@ import (
 // beside it, and the container stops as the kubelet stops one, by SIGTERM to PID 1.
 var _ = Describe("a pod in daemon mode", Label("node", "vault"), func() {
 	It("keeps envexec as PID 1 and parent of the application, passes exec probes, and exits with the application's code on SIGTERM", func(ctx SpecContext) {
-		f := newNodeFixture(ctx, nil)
+		f := newFixture(ctx, nil)
 		pod := f.nodePod("daemon")
 		pod.Annotations = map[string]string{"vault-injector.io/daemon": "true"}
 		c := &pod.Spec.Containers[0]
@@ -63,7 +63,7 @@ var _ = Describe("a pod in daemon mode", Label("node", "vault"), func() {
 // so a probe that checks a secret sees it; the kubelet runs it beside the application.
 var _ = Describe("a pod whose exec probe needs the secret", Label("node", "vault"), func() {
 	It("turns Ready only because envexec resolved the reference for the probe too", func(ctx SpecContext) {
-		f := newNodeFixture(ctx, nil)
+		f := newFixture(ctx, nil)
 		probe := []string{"/testapp", "check", "DB_PASSWORD", sha256Hex(f.canary)}
 		build := func(name string, annotations map[string]string) *corev1.Pod {
 			pod := f.nodePod(name)

@@ -18,10 +18,10 @@ import (
 // These run on the real node: the webhook, itself a pod, reads the image's config from
 // the registry the kubelet pulls from.
 var _ = Describe("a container that gives no command", Label("node", "registry"), func() {
-	var f *nodeFixture
+	var f *fixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newNodeFixture(ctx, nil)
+		f = newFixture(ctx, nil)
 	})
 
 	// entrypointPod is nodeEnvPod relying on its image's ENTRYPOINT and CMD.

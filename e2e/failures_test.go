@@ -24,10 +24,10 @@ const (
 // These run on the real node: the kubelet shows envexec's exit code as the container's
 // and its failure record in kubectl logs.
 var _ = Describe("a pod whose secret cannot be fetched", Label("node", "vault"), func() {
-	var f *nodeFixture
+	var f *fixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newNodeFixture(ctx, nil)
+		f = newFixture(ctx, nil)
 	})
 
 	// failing runs the pod and expects container "app" to stop with code before the

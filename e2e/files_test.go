@@ -43,7 +43,7 @@ sleep 600 & wait`
 // the files into it before the application starts.
 var _ = Describe("a pod that asks for files", Label("node", "vault"), func() {
 	It("gets a PEM certificate and key from one pki issue in two files and a config with inline references, in memory, in its container alone", func(ctx SpecContext) {
-		f := newNodeFixture(ctx, nil)
+		f := newFixture(ctx, nil)
 		role, err := f.AddPKIRole(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		issue := ">>vault:pki/issue/" + role + "#%s#" + `{"common_name":"web.` + f.Namespace + `.svc","ttl":"10m"}`
@@ -104,14 +104,14 @@ var _ = Describe("a pod that asks for files", Label("node", "vault"), func() {
 })
 
 var _ = Describe("a pod that asks for files in the wrong place", Label("node", "vault"), func() {
-	var f *nodeFixture
+	var f *fixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newNodeFixture(ctx, nil)
+		f = newFixture(ctx, nil)
 	})
 
 	It("is denied with the pod, container and annotation named when files-dir clashes with its own mount", func(ctx SpecContext) {
-		pod := shellPod(f.fixture, "files-clash", readyScript, nil, map[string]string{
+		pod := shellPod(f, "files-clash", readyScript, nil, map[string]string{
 			"vault-injector.io/files-dir":   "/out/secrets",
 			"vault-injector.io/file.config": fileAnnotation("app.ini", "", "password = ${"+f.Ref("db", "password")+"}"),
 		})
@@ -145,7 +145,7 @@ func docBlock(md, lang string) string {
 
 var _ = Describe("docs/files.md", Label("node", "vault", "docs"), func() {
 	It("runs its worked example on the real node: the pod as written gets its certificate, key and config file", func(ctx SpecContext) {
-		f := newNodeFixture(ctx, nil)
+		f := newFixture(ctx, nil)
 		role, err := f.AddPKIRole(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(role).To(Equal(f.Namespace), "the doc's pki role is named after the namespace")
@@ -186,7 +186,7 @@ var _ = Describe("docs/files.md", Label("node", "vault", "docs"), func() {
 
 var _ = Describe("a daemon-mode pod with a file", Label("node", "vault"), func() {
 	It("gets a KV secret changed in Vault while it runs: the file is rewritten, then the signal it named arrives", func(ctx SpecContext) {
-		f := newNodeFixture(ctx, nil)
+		f := newFixture(ctx, nil)
 		pod := f.nodeEnvPod("rotate", nil, map[string]string{
 			"vault-injector.io/files-dir":        filesDir,
 			"vault-injector.io/file.config":      fileAnnotation("app.ini", "", "password = ${"+f.Ref("db", "password")+"}\n"),

@@ -11,10 +11,13 @@ import (
 
 // fixture is one spec's world: its own namespace, its own ServiceAccount with a Vault
 // role of the same name (Vault roles are global, so the name is unique too), a secret
-// "db" whose password is a canary unique to the spec.
+// "db" whose password is a canary unique to the spec, and the pods it ran on the node.
 type fixture struct {
 	*framework.Tenant
 	canary string
+	// pods are the names of the pods the spec created on the node, whose logs the leak
+	// check and a failure's report read.
+	pods []string
 }
 
 // current is the running spec's fixture; specs in one process run one at a time.

@@ -21,16 +21,16 @@ import (
 // a cluster. Each spec asserts envexec's refusal (exit code and message) or that the
 // attempt changed nothing, and the leak check of the node.
 var _ = Describe("a hostile tenant on the real node", Label("node", "hostile"), func() {
-	var f *nodeFixture
+	var f *fixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newNodeFixture(ctx, nil)
+		f = newFixture(ctx, nil)
 	})
 
 	It("gets envexec settings from a ConfigMap through envFrom refused by envexec, before it contacts anyone", func(ctx SpecContext) {
 		addr, connections := countingListener(ctx, env.Node.IP)
-		createConfigMap(ctx, nodeCluster, f.fixture, "skip-verify", map[string]string{"ENVEXEC_TLS_SKIP_VERIFY": "true"})
-		createConfigMap(ctx, nodeCluster, f.fixture, "redirect", map[string]string{"ENVEXEC_VAULT_ADDR": "http://" + addr})
+		createConfigMap(ctx, nodeCluster, f, "skip-verify", map[string]string{"ENVEXEC_TLS_SKIP_VERIFY": "true"})
+		createConfigMap(ctx, nodeCluster, f, "redirect", map[string]string{"ENVEXEC_VAULT_ADDR": "http://" + addr})
 		smuggling := func(name string, configMaps ...string) *corev1.Pod {
 			pod := f.nodePod(name)
 			pod.Annotations = map[string]string{"vault-injector.io/env-sources": "true"}
@@ -51,7 +51,7 @@ var _ = Describe("a hostile tenant on the real node", Label("node", "hostile"), 
 	}, SpecTimeout(3*time.Minute))
 
 	It("gets references kept only in a Secret resolved by envexec with env-sources, and the pod left alone without it", func(ctx SpecContext) {
-		createSecret(ctx, nodeCluster, f.fixture, "refs", map[string]string{"DB_PASSWORD": f.Ref("db", "password")})
+		createSecret(ctx, nodeCluster, f, "refs", map[string]string{"DB_PASSWORD": f.Ref("db", "password")})
 		fromSecret := func(name string, annotations map[string]string) *corev1.Pod {
 			pod := f.nodePod(name)
 			pod.Annotations = annotations

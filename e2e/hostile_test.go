@@ -40,17 +40,17 @@ const (
 // names the pod, container and variable, or envexec refusing to start with its exit code
 // and message; and, through the leak AfterEach, that its canary is nowhere.
 var _ = Describe("a hostile tenant", Label("node", "hostile"), func() {
-	var f *nodeFixture
+	var f *fixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newNodeFixture(ctx, nil)
+		f = newFixture(ctx, nil)
 	})
 
 	// podRef is how the webhook names one of the spec's pods in its messages.
 	podRef := func(name string) string { return `pod "` + f.Namespace + "/" + name + `"` }
 
 	It("is denied a reference whose path has . or .. segments, in a value or inline", func(ctx SpecContext) {
-		pod := appPod(f.fixture, "dots", "vault:secret/data/"+f.Namespace+"/../../other#k", nil)
+		pod := appPod(f, "dots", "vault:secret/data/"+f.Namespace+"/../../other#k", nil)
 		pod.Spec.Containers[0].Env = append(pod.Spec.Containers[0].Env,
 			corev1.EnvVar{Name: "DSN", Value: "db://u:${vault:secret/data/" + f.Namespace + "/../other#k}@db"})
 
@@ -62,8 +62,8 @@ var _ = Describe("a hostile tenant", Label("node", "hostile"), func() {
 	}, SpecTimeout(2*time.Minute))
 
 	It("is denied an envFrom prefix under ENVEXEC_", func(ctx SpecContext) {
-		createConfigMap(ctx, nodeCluster, f.fixture, "settings", map[string]string{"TLS_SKIP_VERIFY": "true"})
-		pod := appPod(f.fixture, "prefixed", f.Ref("db", "password"), nil)
+		createConfigMap(ctx, nodeCluster, f, "settings", map[string]string{"TLS_SKIP_VERIFY": "true"})
+		pod := appPod(f, "prefixed", f.Ref("db", "password"), nil)
 		pod.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{configMapEnv("settings", "ENVEXEC_")}
 
 		Expect(denied(ctx, pod)).To(ContainSubstring(podRef("prefixed") +
@@ -99,7 +99,7 @@ var _ = Describe("a hostile tenant", Label("node", "hostile"), func() {
 			}, []string{`volume name vault-injector-bin is reserved for the injector; rename the volume`}},
 		} {
 			By("submitting a pod that " + spoof.name)
-			pod := appPod(f.fixture, spoof.name, f.Ref("db", "password"), nil)
+			pod := appPod(f, spoof.name, f.Ref("db", "password"), nil)
 			spoof.edit(pod)
 			msg := denied(ctx, pod)
 			for _, want := range spoof.wants {
@@ -109,7 +109,7 @@ var _ = Describe("a hostile tenant", Label("node", "hostile"), func() {
 	}, SpecTimeout(2*time.Minute))
 
 	It("is denied auth-path written with its auth/ prefix at admission, no longer refused only by envexec", func(ctx SpecContext) {
-		msg := denied(ctx, appPod(f.fixture, "auth-prefix", f.Ref("db", "password"), map[string]string{"vault-injector.io/auth-path": "auth/kubernetes"}))
+		msg := denied(ctx, appPod(f, "auth-prefix", f.Ref("db", "password"), map[string]string{"vault-injector.io/auth-path": "auth/kubernetes"}))
 		Expect(msg).To(ContainSubstring(podRef("auth-prefix")))
 		Expect(msg).To(ContainSubstring("vault-injector.io/auth-path"))
 		Expect(msg).To(ContainSubstring(`"auth/kubernetes": give the mount path without "auth/"`))

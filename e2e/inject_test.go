@@ -17,10 +17,10 @@ import (
 // it (the application as PID 1, the value in no log, describe, event or exec session) is
 // "a pod on a real kubelet" in node_test.go.
 var _ = Describe("a pod with a vault: reference", Label("node", "vault"), func() {
-	var f *nodeFixture
+	var f *fixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newNodeFixture(ctx, nil)
+		f = newFixture(ctx, nil)
 	})
 
 	It("works for an application running as a non-root user", func(ctx SpecContext) {

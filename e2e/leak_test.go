@@ -84,7 +84,7 @@ func leakPlaces(ctx SpecContext, f *fixture) map[string][]byte {
 		places["metrics of replica "+pod] = metrics[pod]
 	}
 
-	for _, name := range currentNode.pods {
+	for _, name := range f.pods {
 		var pod corev1.Pod
 		Expect(nodeCluster.Client.Get(ctx, client.ObjectKey{Namespace: f.Namespace, Name: name}, &pod)).To(Succeed())
 		for _, ct := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {

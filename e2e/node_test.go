@@ -19,7 +19,7 @@ import (
 // projected. Nothing here plays the kubelet.
 var _ = Describe("a pod on a real kubelet", Label("node", "vault"), func() {
 	It("gets its secret from the product image's envexec, and the secret reaches no log, describe or exec", func(ctx SpecContext) {
-		f := newNodeFixture(ctx, nil)
+		f := newFixture(ctx, nil)
 		begin := time.Now()
 		stored := f.createOnNode(ctx, f.nodePod("app"))
 		expectInjectedFrom(stored, "app")
@@ -32,7 +32,7 @@ var _ = Describe("a pod on a real kubelet", Label("node", "vault"), func() {
 	}, SpecTimeout(3*time.Minute))
 
 	It("wraps a native sidecar (an init container with restartPolicy Always) and the app after it", func(ctx SpecContext) {
-		f := newNodeFixture(ctx, nil)
+		f := newFixture(ctx, nil)
 		pod := f.nodePod("sidecar")
 		pod.Spec.InitContainers = []corev1.Container{{
 			Name: "sidecar", Image: env.Node.Images.App, Command: f.hasCommand(),
@@ -48,7 +48,7 @@ var _ = Describe("a pod on a real kubelet", Label("node", "vault"), func() {
 	}, SpecTimeout(3*time.Minute))
 
 	It("runs under Pod Security restricted: RuntimeDefault seccomp, read-only root, non-root", func(ctx SpecContext) {
-		f := newNodeFixture(ctx, restrictedLabels)
+		f := newFixture(ctx, restrictedLabels)
 		pod := restricted(f.nodePod("restricted"))
 		pod.Spec.Containers[0].SecurityContext.ReadOnlyRootFilesystem = ptr.To(true)
 		stored := f.createOnNode(ctx, pod)
@@ -66,7 +66,7 @@ var _ = Describe("a pod on a real kubelet", Label("node", "vault"), func() {
 	}, SpecTimeout(3*time.Minute))
 
 	It("runs an args-only container with the entrypoint the webhook looked up in the registry", func(ctx SpecContext) {
-		f := newNodeFixture(ctx, nil)
+		f := newFixture(ctx, nil)
 		pod := f.nodePod("args-only")
 		pod.Spec.Containers[0].Args = pod.Spec.Containers[0].Command[1:]
 		pod.Spec.Containers[0].Command = nil
@@ -82,7 +82,7 @@ var _ = Describe("a pod on a real kubelet", Label("node", "vault"), func() {
 
 var _ = Describe("envexec from an image volume on a real kubelet", Label("node", "vault"), func() {
 	It("runs the app through envexec mounted from the injector image, with no init container", func(ctx SpecContext) {
-		f := newNodeFixture(ctx, nil)
+		f := newFixture(ctx, nil)
 		pod := f.nodePod("image-volume")
 		pod.Annotations = map[string]string{"vault-injector.io/envexec-delivery": "image-volume"}
 		begin := time.Now()

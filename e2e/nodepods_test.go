@@ -20,28 +20,18 @@ import (
 	"github.com/vault-injector/vault-injector/e2e/framework"
 )
 
-// nodeFixture is a fixture whose namespace the node's webhook serves, so its pods run on
-// the real kubelet from real images; pods lists them for the failure report.
-type nodeFixture struct {
-	*fixture
-	pods []string
-}
-
-// currentNode is the running node spec's fixture, for ReportAfterEach.
-var currentNode *nodeFixture
-
-// newNodeFixture makes the namespace (with labels, such as a Pod Security level), the
+// newFixture makes the namespace (with labels, such as a Pod Security level), the
 // tenant and the secret "db" whose password is the spec's canary.
-func newNodeFixture(ctx SpecContext, labels map[string]string) *nodeFixture {
+func newFixture(ctx SpecContext, labels map[string]string) *fixture {
 	id := strings.ToLower(rand.Text()[:10])
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "node-" + id, Labels: labels}}
 	Expect(nodeCluster.Client.Create(ctx, ns)).To(Succeed())
 	t, err := framework.NewTenantOn(ctx, nodeCluster, env.Vault, framework.NodeAuthMount, ns.Name, "app-"+id)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(t.Delete)
-	f := &nodeFixture{fixture: &fixture{Tenant: t, canary: "canary-" + rand.Text()}}
+	f := &fixture{Tenant: t, canary: "canary-" + rand.Text()}
 	Expect(t.PutSecret(ctx, "db", map[string]string{"password": f.canary})).To(Succeed())
-	current, currentNode = f.fixture, f
+	current = f
 	return f
 }
 
@@ -53,19 +43,19 @@ func sha256Hex(s string) string {
 }
 
 // hasCommand is the test app checking that DB_PASSWORD is the canary, then waiting.
-func (f *nodeFixture) hasCommand() []string {
+func (f *fixture) hasCommand() []string {
 	return []string{"/testapp", "has", "DB_PASSWORD", sha256Hex(f.canary)}
 }
 
 // checkCommand is the test app exiting 0 only when DB_PASSWORD is the canary: an init
 // container or exec probe that succeeds only with the secret.
-func (f *nodeFixture) checkCommand() []string {
+func (f *fixture) checkCommand() []string {
 	return []string{"/testapp", "check", "DB_PASSWORD", sha256Hex(f.canary)}
 }
 
 // nodePod is what a developer writes for the node: one container "app" from the test
 // app image whose DB_PASSWORD is a reference to the canary, tolerating the node's taint.
-func (f *nodeFixture) nodePod(name string) *corev1.Pod {
+func (f *fixture) nodePod(name string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace, Name: name},
 		Spec: corev1.PodSpec{
@@ -85,7 +75,7 @@ func (f *nodeFixture) nodePod(name string) *corev1.Pod {
 }
 
 // createOnNode submits the pod (through the node's webhook) and returns what was stored.
-func (f *nodeFixture) createOnNode(ctx SpecContext, pod *corev1.Pod) *corev1.Pod {
+func (f *fixture) createOnNode(ctx SpecContext, pod *corev1.Pod) *corev1.Pod {
 	GinkgoHelper()
 	Expect(nodeCluster.CreatePod(ctx, pod.DeepCopy())).To(Succeed())
 	f.pods = append(f.pods, pod.Name)
@@ -119,7 +109,7 @@ func appTerminated(ctx SpecContext, pod *corev1.Pod) func() (*corev1.ContainerSt
 // expectEnvexecStopped expects envexec to stop container "app" of the stored pod with
 // code before the application ran, the canary in no log line; it returns envexec's
 // failure record.
-func expectEnvexecStopped(ctx SpecContext, f *nodeFixture, stored *corev1.Pod, code int) map[string]any {
+func expectEnvexecStopped(ctx SpecContext, f *fixture, stored *corev1.Pod, code int) map[string]any {
 	GinkgoHelper()
 	expectInjectedFrom(stored, "app")
 	Eventually(ctx, appTerminated(ctx, stored)).WithPolling(250*time.Millisecond).
@@ -132,7 +122,7 @@ func expectEnvexecStopped(ctx SpecContext, f *nodeFixture, stored *corev1.Pod, c
 
 // appLog is `kubectl logs` of container "app" of the pod: envexec's lines and the test
 // app's.
-func appLog(ctx SpecContext, f *nodeFixture, pod string) string {
+func appLog(ctx SpecContext, f *fixture, pod string) string {
 	GinkgoHelper()
 	log, err := podLogs(ctx, f.Namespace, pod, "app")
 	Expect(err).NotTo(HaveOccurred())
@@ -204,7 +194,7 @@ const nodeEnvFile = "/out/env"
 
 // nodeEnvPod is nodePod with vars instead of DB_PASSWORD and annotations, whose app
 // writes the environment it received to nodeEnvFile (testapp envfile) and waits.
-func (f *nodeFixture) nodeEnvPod(name string, vars []corev1.EnvVar, annotations map[string]string) *corev1.Pod {
+func (f *fixture) nodeEnvPod(name string, vars []corev1.EnvVar, annotations map[string]string) *corev1.Pod {
 	pod := f.nodePod(name)
 	pod.Annotations = annotations
 	c := &pod.Spec.Containers[0]
@@ -216,7 +206,7 @@ func (f *nodeFixture) nodeEnvPod(name string, vars []corev1.EnvVar, annotations 
 
 // runNodeEnvPod creates the pod on the node, waits for its app, and returns what was
 // stored and the environment the app received, read from its file with kubectl exec.
-func (f *nodeFixture) runNodeEnvPod(ctx SpecContext, pod *corev1.Pod) (*corev1.Pod, map[string]string) {
+func (f *fixture) runNodeEnvPod(ctx SpecContext, pod *corev1.Pod) (*corev1.Pod, map[string]string) {
 	GinkgoHelper()
 	stored := f.createOnNode(ctx, pod)
 	expectInjectedFrom(stored, "app")
@@ -234,7 +224,7 @@ func (f *nodeFixture) runNodeEnvPod(ctx SpecContext, pod *corev1.Pod) (*corev1.P
 
 // execOut is what a command run in a container of a node pod printed, through the kubelet
 // (kubectl exec).
-func execOut(ctx SpecContext, f *nodeFixture, pod, container string, argv ...string) (string, error) {
+func execOut(ctx SpecContext, f *fixture, pod, container string, argv ...string) (string, error) {
 	return kubectl(ctx, append([]string{"exec", "-n", f.Namespace, pod, "-c", container, "--"}, argv...)...)
 }
 
@@ -244,7 +234,7 @@ func execOut(ctx SpecContext, f *nodeFixture, pod, container string, argv ...str
 // plus the node webhook's log. The exec environments must hold the container's spec
 // (references, not values): envexec resolved them only for the application's process.
 // The canary of f is checked, and extra ones.
-func expectNoLeakOnNode(ctx SpecContext, f *nodeFixture, pod *corev1.Pod, running []string, extra ...string) {
+func expectNoLeakOnNode(ctx SpecContext, f *fixture, pod *corev1.Pod, running []string, extra ...string) {
 	GinkgoHelper()
 	places := map[string][]byte{}
 	specs := map[string]corev1.Container{}

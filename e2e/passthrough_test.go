@@ -13,10 +13,10 @@ import (
 )
 
 var _ = Describe("a pod the webhook must leave alone", Label("node"), func() {
-	var f *nodeFixture
+	var f *fixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newNodeFixture(ctx, nil)
+		f = newFixture(ctx, nil)
 	})
 
 	// expectUnchanged compares what the webhook could have touched; the apiserver's own

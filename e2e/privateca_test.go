@@ -21,10 +21,10 @@ import (
 // env.Node.PrivateVault's CA is trusted by nobody unless a pod names a Secret holding it
 // (vault-injector.io/tls-secret).
 var _ = Describe("a Vault with a private CA", Label("node", "vault", "tls"), func() {
-	var f *nodeFixture
+	var f *fixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newNodeFixture(ctx, nil)
+		f = newFixture(ctx, nil)
 	})
 
 	// onVault gives the spec's tenant the same role, policy and secret on v as on the

@@ -19,10 +19,10 @@ import (
 // commands. These specs show that what the webhook adds never costs a restricted
 // application its admission, and that each such pod then runs on the node as user 1000.
 var _ = Describe("a namespace enforcing the restricted Pod Security Standard", Label("node", "vault", "psa"), func() {
-	var f *nodeFixture
+	var f *fixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newNodeFixture(ctx, restrictedLabels)
+		f = newFixture(ctx, restrictedLabels)
 	})
 
 	It("rejects a mutated pod that breaks the profile, naming only the application's container", func(ctx SpecContext) {
@@ -40,14 +40,14 @@ var _ = Describe("a namespace enforcing the restricted Pod Security Standard", L
 	}, SpecTimeout(time.Minute))
 
 	DescribeTable("admits and runs every kind of pod the webhook mutates",
-		func(ctx SpecContext, shape func(SpecContext, *nodeFixture) *corev1.Pod, wrapped ...string) {
+		func(ctx SpecContext, shape func(SpecContext, *fixture) *corev1.Pod, wrapped ...string) {
 			pod := restricted(shape(ctx, f))
 			stored := f.createOnNode(ctx, pod)
 			expectInjectedFrom(stored, wrapped...)
 			expectGotSecret(waitForApp(ctx, f.Namespace, pod.Name, "app"), 1000)
 			Eventually(ctx, podReady(ctx, stored)).WithPolling(250*time.Millisecond).Should(BeTrue(), "the pod turns Ready")
 		},
-		Entry("a reference in a user init container, which runs only with the secret", SpecTimeout(3*time.Minute), func(_ SpecContext, f *nodeFixture) *corev1.Pod {
+		Entry("a reference in a user init container, which runs only with the secret", SpecTimeout(3*time.Minute), func(_ SpecContext, f *fixture) *corev1.Pod {
 			pod := f.nodePod("with-init")
 			pod.Spec.InitContainers = []corev1.Container{{
 				Name: "migrate", Image: env.Node.Images.App, Command: f.checkCommand(),
@@ -55,7 +55,7 @@ var _ = Describe("a namespace enforcing the restricted Pod Security Standard", L
 			}}
 			return pod
 		}, "migrate", "app"),
-		Entry("an exec probe run through envexec, which passes only with the secret", SpecTimeout(3*time.Minute), func(_ SpecContext, f *nodeFixture) *corev1.Pod {
+		Entry("an exec probe run through envexec, which passes only with the secret", SpecTimeout(3*time.Minute), func(_ SpecContext, f *fixture) *corev1.Pod {
 			pod := f.nodePod("with-probe")
 			pod.Annotations = map[string]string{"vault-injector.io/mutate-probes": "true"}
 			pod.Spec.Containers[0].ReadinessProbe = &corev1.Probe{
@@ -64,10 +64,10 @@ var _ = Describe("a namespace enforcing the restricted Pod Security Standard", L
 			}
 			return pod
 		}, "app"),
-		Entry("references in a Secret named by envFrom (env-sources)", SpecTimeout(3*time.Minute), func(ctx SpecContext, f *nodeFixture) *corev1.Pod {
+		Entry("references in a Secret named by envFrom (env-sources)", SpecTimeout(3*time.Minute), func(ctx SpecContext, f *fixture) *corev1.Pod {
 			// The webhook never reads the Secret: the annotation asks for envexec, which
 			// finds the reference at start.
-			createSecret(ctx, nodeCluster, f.fixture, "app-env", map[string]string{"DB_PASSWORD": f.Ref("db", "password")})
+			createSecret(ctx, nodeCluster, f, "app-env", map[string]string{"DB_PASSWORD": f.Ref("db", "password")})
 			pod := f.nodePod("with-env-from")
 			pod.Annotations = map[string]string{"vault-injector.io/env-sources": "true"}
 			pod.Spec.Containers[0].Env = nil
@@ -76,7 +76,7 @@ var _ = Describe("a namespace enforcing the restricted Pod Security Standard", L
 			}}
 			return pod
 		}, "app"),
-		Entry("an image without a command", Label("registry"), SpecTimeout(3*time.Minute), func(ctx SpecContext, f *nodeFixture) *corev1.Pod {
+		Entry("an image without a command", Label("registry"), SpecTimeout(3*time.Minute), func(ctx SpecContext, f *fixture) *corev1.Pod {
 			_, err := framework.PushImageFrom(ctx, env.Registry, env.Registry+"/e2e/testapp:v1", f.Namespace+"/app:1.0",
 				framework.TestAppEntrypoint, f.hasCommand()[1:])
 			Expect(err).NotTo(HaveOccurred())

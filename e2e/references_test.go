@@ -19,10 +19,10 @@ import (
 // node, through the chart's webhook, the apiserver, Vault and the released envexec, with
 // its own canaries and the leak check.
 var _ = Describe("a pod using the reference language", Label("node", "vault"), func() {
-	var f *nodeFixture
+	var f *fixture
 
 	BeforeEach(func(ctx SpecContext) {
-		f = newNodeFixture(ctx, nil)
+		f = newFixture(ctx, nil)
 	})
 
 	newCanary := func() string { return "canary-" + rand.Text() }

@@ -23,7 +23,7 @@ import (
 // they describe, on the real node: what they print must lead to the cause.
 var _ = Describe("docs/troubleshooting.md", Label("node", "runbook"), func() {
 	It("finds the exit code and envexec's failure line of a pod whose secret is missing", func(ctx SpecContext) {
-		f := newNodeFixture(ctx, nil)
+		f := newFixture(ctx, nil)
 		pod := f.nodePod("broken")
 		pod.Spec.Containers[0].Env[0].Value = f.Ref("absent", "password")
 		f.createOnNode(ctx, pod)
@@ -45,7 +45,7 @@ var _ = Describe("docs/troubleshooting.md", Label("node", "runbook"), func() {
 	}, SpecTimeout(3*time.Minute))
 
 	It("shows why the webhook denied a manifest, and the webhook's Deployment and endpoints", func(ctx SpecContext) {
-		f := newNodeFixture(ctx, nil)
+		f := newFixture(ctx, nil)
 		manifest := fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:

@@ -116,12 +116,12 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 // ReportAfterEach dumps what the components said when a spec fails; the canaries are
 // test values, so printing logs is safe.
 var _ = ReportAfterEach(func(r SpecReport) {
-	defer func() { current, currentNode = nil, nil }()
+	defer func() { current = nil }()
 	if !r.Failed() {
 		return
 	}
-	if currentNode != nil {
-		reportNode(currentNode)
+	if current != nil {
+		reportNode(current)
 	}
 	for _, p := range []struct {
 		name, path string
@@ -155,7 +155,7 @@ func startNode(ctx SpecContext, root, dir, assets, registry string) (nodeEndpoin
 // reportNode dumps what a failed node spec needs: the node webhook's lines about its
 // namespace, each pod's state and container logs (from the kubelet), and the end of the
 // kubelet's and containerd's logs.
-func reportNode(f *nodeFixture) {
+func reportNode(f *fixture) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	GinkgoWriter.Printf("\n===== webhook replicas =====\n%s\n", env.Node.Chart.Report(ctx, env.Node.Kubectl))
