@@ -36,6 +36,10 @@ func (r *Request) Pod() (*corev1.Pod, error) {
 // Response is the answer to one Request, as the AdmissionReview carries it.
 type Response struct {
 	admissionv1.AdmissionResponse
+	// patchOwned says Patch came from patchOf for this response alone, so ReviewServer
+	// may recycle its buffer once written; a patch any other handler returns is never
+	// recycled, as it may be shared.
+	patchOwned bool
 }
 
 // RequestHandler decides admission requests; *Handler is the pod mutation.
@@ -46,12 +50,12 @@ type RequestHandler interface {
 
 // Allowed admits the object; message, if any, says why (a skip reason).
 func Allowed(message string) Response {
-	return Response{admissionv1.AdmissionResponse{Allowed: true, Result: &metav1.Status{Code: http.StatusOK, Message: message}}}
+	return Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: true, Result: &metav1.Status{Code: http.StatusOK, Message: message}}}
 }
 
 // Denied refuses the object with a message for its author (HTTP 403 in the status).
 func Denied(message string) Response {
-	return Response{admissionv1.AdmissionResponse{Allowed: false, Result: &metav1.Status{
+	return Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &metav1.Status{
 		Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden, Message: message,
 	}}}
 }
@@ -59,7 +63,7 @@ func Denied(message string) Response {
 // Errored refuses the object because the request could not be decided: code is the HTTP
 // status (400 for a malformed request, 500 for a failed dependency).
 func Errored(code int32, err error) Response {
-	return Response{admissionv1.AdmissionResponse{Allowed: false, Result: &metav1.Status{Code: code, Message: err.Error()}}}
+	return Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &metav1.Status{Code: code, Message: err.Error()}}}
 }
 
 // WithWarnings adds warnings for the user; kubectl prints them.

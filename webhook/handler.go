@@ -132,7 +132,7 @@ func (h *Handler) mutate(ctx context.Context, pod *corev1.Pod) (Response, Outcom
 	case OutcomeMutated:
 	}
 	resp := Allowed("")
-	resp.Patch, resp.PatchType = d.Patch, &jsonPatchType
+	resp.Patch, resp.PatchType, resp.patchOwned = d.Patch, &jsonPatchType, true
 	// Request detail goes at V(1), as for skipped pods: at info, every admitted pod cost an
 	// encoded line and a write to stderr, for what the requests metric already counts.
 	// Denials and errors, which someone must act on, stay at info.

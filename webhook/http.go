@@ -105,7 +105,9 @@ func (s *ReviewServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp.Result.Code = http.StatusOK
 	}
 	s.write(w, review{APIVersion: apiVersion, Kind: "AdmissionReview", Response: &resp.AdmissionResponse})
-	releasePatch(resp.Patch) // written out: the encoder copied it into the response
+	if resp.patchOwned {
+		releasePatch(resp.Patch) // written out: the encoder copied it into the response
+	}
 }
 
 // readReview decodes an AdmissionReview of either version. The fast path decodes the pod

@@ -39,17 +39,19 @@ func patchOf(changes []injector.Change) ([]byte, error) {
 }
 
 // patchBuffers recycles patch buffers, each a *[]byte: the patch was the largest
-// allocation of an admitted pod. ReviewServer returns a response's patch once it has
-// written it (releasePatch); a patch kept by anyone else (`mutate -f`, tests) simply
-// never comes back. patchOf writes a buffer from its start, so nothing of an earlier
-// pod's patch can reach the next one.
+// allocation of an admitted pod. ReviewServer returns the patch of a response Handler
+// made (Response.patchOwned) once it has written it (releasePatch); a patch kept by
+// anyone else (`mutate -f`, tests) simply never comes back. patchOf writes a buffer from
+// its start, so nothing of an earlier pod's patch can reach the next one.
 var patchBuffers sync.Pool
 
 // maxPooledPatch keeps the rare huge patch from pinning its buffer in the pool.
 const maxPooledPatch = 64 << 10
 
+// getPatchBuffer is an empty buffer, recycled when one is free; append grows one that is
+// too small.
 func getPatchBuffer(size int) []byte {
-	if p, ok := patchBuffers.Get().(*[]byte); ok && cap(*p) >= size {
+	if p, ok := patchBuffers.Get().(*[]byte); ok {
 		return (*p)[:0]
 	}
 	return make([]byte, 0, size)
@@ -125,6 +127,8 @@ func fieldRefOnly(src *corev1.EnvVarSource) bool {
 		return true
 	}
 	ref := src.FieldRef
+	// The second comparison holds today; it sends a field a newer API adds to the
+	// selector to encoding/json until appendEnvVar learns it.
 	return ref != nil && *src == (corev1.EnvVarSource{FieldRef: ref}) &&
 		*ref == (corev1.ObjectFieldSelector{APIVersion: ref.APIVersion, FieldPath: ref.FieldPath})
 }
@@ -138,15 +142,15 @@ func appendEnvVar(b []byte, e *corev1.EnvVar) []byte {
 		b = append(b, `,"value":`...)
 		b = appendString(b, e.Value)
 	}
-	if ref := e.ValueFrom; ref != nil {
+	if src := e.ValueFrom; src != nil {
 		b = append(b, `,"valueFrom":{"fieldRef":{`...)
-		if ref.FieldRef.APIVersion != "" {
+		if src.FieldRef.APIVersion != "" {
 			b = append(b, `"apiVersion":`...)
-			b = appendString(b, ref.FieldRef.APIVersion)
+			b = appendString(b, src.FieldRef.APIVersion)
 			b = append(b, ',')
 		}
 		b = append(b, `"fieldPath":`...)
-		b = appendString(b, ref.FieldRef.FieldPath)
+		b = appendString(b, src.FieldRef.FieldPath)
 		b = append(b, "}}"...)
 	}
 	return append(b, '}')

@@ -1,10 +1,15 @@
 package webhook
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
@@ -92,8 +97,7 @@ func TestPatchKnowsEveryField(t *testing.T) {
 // TestPatchBufferStartsEmpty: a recycled buffer holds an earlier pod's patch, which must
 // not reach the next one.
 func TestPatchBufferStartsEmpty(t *testing.T) {
-	// Not parallel: the pool is shared, and another test's buffer would do as well but
-	// prove less.
+	// Not parallel: the pool is shared, and this test must get its own buffer back.
 	long := make([]injector.Change, 0, 50)
 	for range 50 {
 		long = append(long, injector.Change{Path: "/metadata/annotations/earlier-pod", Value: "its value"})
@@ -102,9 +106,11 @@ func TestPatchBufferStartsEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	earlier := &first[:1][0]
 	releasePatch(first)
 	short := []injector.Change{{Path: "/spec/x", Value: "y"}}
-	for range 3 { // the pool may drop an item; a later round gets one back
+	reused := false
+	for range 3 { // a garbage collection may empty the pool; a later round refills it
 		got, err := patchOf(short)
 		if err != nil {
 			t.Fatal(err)
@@ -112,6 +118,44 @@ func TestPatchBufferStartsEmpty(t *testing.T) {
 		if want := encodingJSON(t, short); string(got) != string(want) {
 			t.Fatalf("patch from a recycled buffer\n%s\nwant\n%s", got, want)
 		}
+		reused = reused || &got[:1][0] == earlier
 		releasePatch(got)
 	}
+	if !reused {
+		t.Error("the earlier patch's buffer was never reused: the test proved nothing")
+	}
+}
+
+// TestSharedPatchIsNotRecycled: ReviewServer recycles only the patches Handler made for
+// one response. A handler that answers every request with the same patch must not see
+// it written over by the next pod's.
+func TestSharedPatchIsNotRecycled(t *testing.T) {
+	// Not parallel: it drains the shared pool.
+	shared := []byte(`[{"op":"add","path":"/metadata/labels","value":{"a":"b"}}]`)
+	server := &ReviewServer{Handler: fixedPatch(shared), Log: logr.Discard()}
+	body := `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1",` +
+		`"kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE","namespace":"ns","object":{"metadata":{"name":"p"}}}}`
+	for range 2 {
+		r := httptest.NewRequestWithContext(t.Context(), http.MethodPost, MutatePath, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		server.ServeHTTP(w, r)
+		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"patch"`) {
+			t.Fatalf("status %d, body %s", w.Code, w.Body)
+		}
+	}
+	for range 10 {
+		if p, ok := patchBuffers.Get().(*[]byte); ok && cap(*p) > 0 && &(*p)[:1][0] == &shared[0] {
+			t.Fatal("a handler's shared patch went into the pool of patch buffers")
+		}
+	}
+}
+
+// fixedPatch answers every request with the same patch.
+type fixedPatch []byte
+
+func (p fixedPatch) Handle(context.Context, Request) Response {
+	resp := Allowed("")
+	resp.Patch, resp.PatchType = p, &jsonPatchType
+	return resp
 }
