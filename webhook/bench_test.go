@@ -100,14 +100,11 @@ func BenchmarkFloorServeHTTP(b *testing.B) {
 			}
 			b.Run(name, func(b *testing.B) {
 				h, _ := newHandler(b)
-				var patch []byte
-				ours := &webhook.ReviewServer{Handler: h, Log: benchLogger()}
-				serve(b, s.pod, ours, 1, func(code int, body []byte) {
-					var err error
-					if patch, err = load.Patch(code, body, "bench-uid"); err != nil {
-						b.Fatal(err)
-					}
-				})
+				code, body := sender(b, s.pod, &webhook.ReviewServer{Handler: h, Log: benchLogger()})()
+				patch, err := load.Patch(code, body, "bench-uid")
+				if err != nil {
+					b.Fatal(err)
+				}
 				serveLoop(b, s.pod, &floor.Handler{Patch: patch, DecodePod: decodePod}, true)
 			})
 		}
@@ -117,17 +114,18 @@ func BenchmarkFloorServeHTTP(b *testing.B) {
 // serveLoop is the measured loop: server answers pod's review, with a patch when mutated.
 func serveLoop(b *testing.B, pod *corev1.Pod, server http.Handler, mutated bool) {
 	b.Helper()
+	send := sender(b, pod, server)
 	b.ReportAllocs()
-	serve(b, pod, server, 0, func(code int, body []byte) {
-		if code != http.StatusOK || bytes.Contains(body, []byte(`"patch"`)) != mutated {
+	for b.Loop() {
+		if code, body := send(); code != http.StatusOK || bytes.Contains(body, []byte(`"patch"`)) != mutated {
 			b.Fatalf("status %d, body %s", code, body)
 		}
-	})
+	}
 }
 
-// serve sends pod's review to server times times (0: for as long as b.Loop says), with
-// one reused request and response buffer, and checks each answer.
-func serve(b *testing.B, pod *corev1.Pod, server http.Handler, times int, check func(code int, body []byte)) {
+// sender returns a function that sends pod's review to server and returns the answer,
+// reusing one request and one response buffer (the body is valid until the next call).
+func sender(b *testing.B, pod *corev1.Pod, server http.Handler) func() (int, []byte) {
 	b.Helper()
 	body, err := podtest.Review(pod, "bench-uid")
 	if err != nil {
@@ -139,20 +137,11 @@ func serve(b *testing.B, pod *corev1.Pod, server http.Handler, times int, check 
 	}
 	r.Header.Set("Content-Type", "application/json")
 	w := &responseBuffer{header: http.Header{}}
-	once := func() {
+	return func() (int, []byte) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		w.Reset()
 		server.ServeHTTP(w, r)
-		check(w.code, w.Bytes())
-	}
-	if times > 0 {
-		for range times {
-			once()
-		}
-		return
-	}
-	for b.Loop() {
-		once()
+		return w.code, w.Bytes()
 	}
 }
 
