@@ -371,16 +371,12 @@ func readFile(t *testing.T, path string) []byte {
 // or the cached build of hack/tools/build.sh.
 func startAPIServer(t *testing.T) testClient {
 	t.Helper()
-	cfg := apiservertest.Start(t).Config
-	c, err := client.New(cfg, client.Options{})
+	env := apiservertest.Start(t)
+	c, err := client.New(env.Config, client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := kube.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testClient{Client: c, kube: k}
+	return testClient{Client: c, kube: apiservertest.Client(t, env)}
 }
 
 // testClient sets up fixtures with controller-runtime's client; the manager under test

@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -612,5 +613,22 @@ func TestVaultCAFileErrors(t *testing.T) {
 				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestWebhookClusterEnv: the variables that locate the cluster are kept for the Kubernetes
+// client, and nothing else of the environment is.
+func TestWebhookClusterEnv(t *testing.T) {
+	t.Parallel()
+	w, err := parse(t, nil, map[string]string{
+		"KUBECONFIG": "/a:/b", "HOME": "/home/w", "KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443",
+		"VAULT_TOKEN": "canary-secret",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"KUBECONFIG": "/a:/b", "HOME": "/home/w", "KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+	if !reflect.DeepEqual(w.ClusterEnv, want) {
+		t.Errorf("ClusterEnv = %v, want %v", w.ClusterEnv, want)
 	}
 }

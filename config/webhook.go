@@ -45,6 +45,9 @@ type Webhook struct {
 	Defaults PodDefaults
 	// Registry configures image entrypoint lookups.
 	Registry Registry
+	// ClusterEnv holds the variables that say where the cluster is, as kubectl reads them
+	// (ClusterEnvNames); nil when none is set.
+	ClusterEnv map[string]string
 	// AllowedVaultAddrs are the Vault addresses a pod's annotation may choose, besides
 	// the default; tenants must not redirect their token to a server of their choosing.
 	AllowedVaultAddrs []string
@@ -440,6 +443,11 @@ var webhookFlags = []flagSpec{
 	},
 }
 
+// ClusterEnvNames are the variables the webhook's Kubernetes client reads, as kubectl does:
+// the kubeconfig files, the home directory that holds the default one, and the apiserver's
+// Service inside a pod.
+var ClusterEnvNames = []string{"KUBECONFIG", "HOME", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"}
+
 // EnvName is the environment variable that also sets a flag.
 func EnvName(flagName string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
@@ -463,6 +471,14 @@ func ParseWebhook(fs *flag.FlagSet, args []string, lookupEnv func(string) (strin
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Webhook{}, err
+	}
+	for _, name := range ClusterEnvNames {
+		if v, ok := lookupEnv(name); ok {
+			if w.ClusterEnv == nil {
+				w.ClusterEnv = map[string]string{}
+			}
+			w.ClusterEnv[name] = v
+		}
 	}
 	if err := fs.Parse(args); err != nil {
 		return Webhook{}, err

@@ -48,11 +48,7 @@ func startEnvtest(t *testing.T) (testAPI, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := kube.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testAPI{Client: c, webhookClient: k}, env.KubeConfig
+	return testAPI{Client: c, webhookClient: apiservertest.Client(t, env)}, env.KubeConfig
 }
 
 // testResolver reaches the test registry reg, and fault proxies in front of it: it trusts

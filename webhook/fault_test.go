@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/vault-injector/vault-injector/internal/faultproxy"
 	"github.com/vault-injector/vault-injector/internal/kube"
@@ -155,7 +154,7 @@ func TestFaultRegistryOnAdmission(t *testing.T) {
 func apiserverBehindProxy(t *testing.T) (testAPI, *kube.Client, *faultproxy.Proxy) {
 	t.Helper()
 	admin, kubeconfig := startEnvtest(t)
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
+	cfg, err := kube.ConfigFromKubeconfig(kubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}

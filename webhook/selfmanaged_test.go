@@ -31,7 +31,6 @@ func TestServeSelfManaged(t *testing.T) {
 	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("KUBECONFIG", path)
 	ctx := t.Context()
 	if err := kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "infra"}}); err != nil {
 		t.Fatal(err)
@@ -55,6 +54,7 @@ func TestServeSelfManaged(t *testing.T) {
 	cfg.WebhookHost, cfg.WebhookPort, cfg.CertDir = "127.0.0.1", freePort(t), t.TempDir()
 	cfg.ProbeAddr = "127.0.0.1:" + strconv.Itoa(freePort(t))
 	cfg.MetricsAddr = "0"
+	cfg.ClusterEnv = map[string]string{"KUBECONFIG": path} // as ParseWebhook reads it
 	cfg.Certs = config.Certs{
 		Mode: config.CertModeSelfManaged, Secret: "vault-injector-certs", WebhookConfigName: "vault-injector",
 		ServiceName: "vault-injector", Namespace: "infra",

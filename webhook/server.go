@@ -158,7 +158,7 @@ func serveHTTP(ctx context.Context, name, addr string, h http.Handler, log logr.
 // client: it only gets single objects. Without a cluster it returns nil, unless
 // self-managed certificates need one.
 func kubeClient(cfg config.Webhook, log logr.Logger) (*kube.Client, error) {
-	restCfg, err := kube.Config()
+	kubeCfg, err := kube.LoadConfig(func(name string) string { return cfg.ClusterEnv[name] })
 	if err != nil {
 		if cfg.Certs.Mode == config.CertModeSelfManaged {
 			return nil, fmt.Errorf("self-managed certificates need the cluster: %w", err)
@@ -166,7 +166,7 @@ func kubeClient(cfg config.Webhook, log logr.Logger) (*kube.Client, error) {
 		log.Info("no cluster configuration; pull secrets will not be read", "reason", err.Error())
 		return nil, nil
 	}
-	return kube.New(restCfg)
+	return kube.New(kubeCfg)
 }
 
 // selfManagedCerts makes sure a certificate is in the cert dir before the server starts

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/vault-injector/vault-injector/certs"
+	"github.com/vault-injector/vault-injector/internal/apiservertest"
 	"github.com/vault-injector/vault-injector/internal/kube"
 	"github.com/vault-injector/vault-injector/internal/tools"
 )
@@ -86,7 +87,11 @@ func testRBAC(t *testing.T, h *helmRunner, env *envtest.Environment, c client.Cl
 	user := "system:serviceaccount:" + ns + ":" + fullname
 	asWebhook := rest.CopyConfig(env.Config)
 	asWebhook.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"}}
-	webhookClient, err := kube.New(asWebhook)
+	hc, err := rest.HTTPClientFor(asWebhook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webhookClient, err := kube.NewForHTTP(asWebhook.Host, hc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,10 +176,7 @@ func testInstallUpgrade(t *testing.T, h *helmRunner, env *envtest.Environment, c
 		t.Fatalf("deployment after install: %v", err)
 	}
 
-	adminClient, err := kube.New(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
+	adminClient := apiservertest.Client(t, env)
 	m, err := certs.New(certs.Options{
 		Client: adminClient, Namespace: ns, SecretName: release + "-certs", ServiceName: release, WebhookConfigName: release, CertDir: t.TempDir(),
 	})

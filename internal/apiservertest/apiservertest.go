@@ -8,6 +8,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/vault-injector/vault-injector/internal/kube"
 	"github.com/vault-injector/vault-injector/internal/tools"
 )
 
@@ -29,4 +30,19 @@ func Start(t testing.TB) *envtest.Environment {
 		}
 	})
 	return env
+}
+
+// Client is the webhook's own client for env, as an admin: it reads env's kubeconfig as
+// the webhook reads one.
+func Client(t testing.TB, env *envtest.Environment) *kube.Client {
+	t.Helper()
+	cfg, err := kube.ConfigFromKubeconfig(env.KubeConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := kube.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -22,8 +22,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 // Object is one of the kinds Client knows: *corev1.Secret, *corev1.ServiceAccount or
@@ -49,31 +47,26 @@ type Client struct {
 // maxResponseBytes bounds what is read of one answer; the objects here are small.
 const maxResponseBytes = 8 << 20
 
-// Config finds the cluster as kubectl does: KUBECONFIG or ~/.kube/config, else the pod's
-// in-cluster service account.
-func Config() (*rest.Config, error) {
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(clientcmd.NewDefaultClientConfigLoadingRules(), &clientcmd.ConfigOverrides{}).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes configuration: %w", err)
-	}
-	return cfg, nil
-}
-
-// New returns a client for cfg (TLS, credentials and token refresh as client-go does them).
-func New(cfg *rest.Config) (*Client, error) {
-	hc, err := rest.HTTPClientFor(cfg)
+// New returns a client for cfg.
+func New(cfg *Config) (*Client, error) {
+	hc, err := cfg.httpClient()
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
-	host := cfg.Host
+	return NewForHTTP(cfg.Host, hc)
+}
+
+// NewForHTTP returns a client that reaches the apiserver at host with hc, which carries
+// the credentials (tests build it with client-go, impersonation included).
+func NewForHTTP(host string, hc *http.Client) (*Client, error) {
 	if !strings.Contains(host, "://") {
 		host = "https://" + host
 	}
 	base, err := url.Parse(host)
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes host %q: %w", cfg.Host, err)
+		return nil, fmt.Errorf("kubernetes host %q: %w", host, err)
 	}
-	base.Path = strings.TrimSuffix(base.Path+cfg.APIPath, "/")
+	base.Path = strings.TrimSuffix(base.Path, "/")
 	return &Client{http: hc, base: base}, nil
 }
 

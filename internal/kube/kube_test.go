@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/rest"
 
 	"github.com/vault-injector/vault-injector/internal/apiservertest"
 	"github.com/vault-injector/vault-injector/internal/kube"
@@ -20,10 +19,7 @@ import (
 // TestClient reads and writes each kind the webhook uses on a real apiserver, and gets the
 // apiserver's own errors back: not found, already exists, and a conflicting update.
 func TestClient(t *testing.T) {
-	c, err := kube.New(apiservertest.Start(t).Config)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := apiservertest.Client(t, apiservertest.Start(t))
 	ctx := t.Context()
 	key := types.NamespacedName{Namespace: "default", Name: "pull"}
 
@@ -92,7 +88,7 @@ func TestClientDoesNotEchoBodies(t *testing.T) {
 		http.Error(w, "proxy-canary-body", http.StatusBadGateway)
 	}))
 	defer srv.Close()
-	c, err := kube.New(&rest.Config{Host: srv.URL})
+	c, err := kube.New(&kube.Config{Host: srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
