@@ -5,3 +5,6 @@ var WatchVaultCA = watchVaultCA
 
 // EncodingJSONPatch is the patch as encoding/json writes it, for the golden cases.
 var EncodingJSONPatch = encodingJSON
+
+// WithGrownStacks exposes withGrownStacks to the benchmarks.
+var WithGrownStacks = withGrownStacks

@@ -1,0 +1,159 @@
+package webhook_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/vault-injector/vault-injector/webhook"
+)
+
+// goroutineID is the running goroutine's number, read from its stack trace's header
+// ("goroutine 42 [running]:"); tests only.
+func goroutineID(t *testing.T) int {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	field, _, _ := bytes.Cut(bytes.TrimPrefix(buf, []byte("goroutine ")), []byte(" "))
+	id, err := strconv.Atoi(string(field))
+	if err != nil {
+		t.Errorf("no goroutine number in %q", buf)
+	}
+	return id
+}
+
+// serveFromNewGoroutine sends one request from a goroutine of its own, as the HTTP/2
+// server does, and returns the goroutine the handler ran on and the caller's.
+func serveFromNewGoroutine(t *testing.T, h http.Handler, ran <-chan int) (handler, caller int) {
+	t.Helper()
+	callers := make(chan int, 1)
+	go func() {
+		callers <- goroutineID(t)
+		r := httptest.NewRequestWithContext(t.Context(), http.MethodPost, webhook.MutatePath, http.NoBody)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}()
+	caller = <-callers
+	select {
+	case handler = <-ran:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request was not served")
+	}
+	return handler, caller
+}
+
+// onWorker sends requests from fresh goroutines until one is served on a goroutine other
+// than its caller's (a worker just done with a request needs a moment to take the next),
+// and returns that goroutine.
+func onWorker(t *testing.T, h http.Handler, ran <-chan int) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if got, caller := serveFromNewGoroutine(t, h, ran); got != caller {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("every request ran on its own goroutine, none on a worker")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestGrownStacksReuseOneGoroutine: requests arriving one after another on fresh
+// goroutines are served on the one worker, whose stack has grown already; fails when the
+// wrapper serves each request where it arrives or on a goroutine of its own.
+func TestGrownStacksReuseOneGoroutine(t *testing.T) {
+	t.Parallel()
+	ran := make(chan int, 1)
+	h := webhook.WithGrownStacks(t.Context(), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		ran <- goroutineID(t)
+	}), 1)
+	worker := onWorker(t, h, ran)
+	for range 20 {
+		if got := onWorker(t, h, ran); got != worker {
+			t.Fatalf("a request ran on goroutine %d, want the worker %d", got, worker)
+		}
+	}
+}
+
+// TestGrownStacksNeverQueue: with every worker busy, a request is served at once where it
+// arrived instead of waiting behind a slow one (a registry lookup may take seconds).
+func TestGrownStacksNeverQueue(t *testing.T) {
+	t.Parallel()
+	release, blocked := make(chan struct{}), make(chan struct{})
+	h := webhook.WithGrownStacks(t.Context(), http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Slow") != "" {
+			close(blocked)
+			<-release
+		}
+	}), 1)
+	slowDone := make(chan struct{})
+	go func() {
+		defer close(slowDone)
+		r := httptest.NewRequestWithContext(t.Context(), http.MethodPost, webhook.MutatePath, http.NoBody)
+		r.Header.Set("Slow", "1")
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}()
+	<-blocked
+	fastDone := make(chan struct{})
+	go func() {
+		defer close(fastDone)
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(t.Context(), http.MethodPost, webhook.MutatePath, http.NoBody))
+	}()
+	select {
+	case <-fastDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a request waited for the busy worker")
+	}
+	close(release)
+	<-slowDone
+}
+
+// TestGrownStacksPanicReachesTheCaller: a handler's panic comes out of ServeHTTP on the
+// request's own goroutine, where net/http turns it into a reset stream as for any
+// handler, instead of killing the process from a worker.
+func TestGrownStacksPanicReachesTheCaller(t *testing.T) {
+	t.Parallel()
+	h := webhook.WithGrownStacks(t.Context(), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic(http.ErrAbortHandler)
+	}), 1)
+	for range 3 { // the worker survives and serves the next one
+		func() {
+			defer func() {
+				if p := recover(); p != http.ErrAbortHandler { //nolint:errorlint // the very value panicked with
+					t.Fatalf("recovered %v, want http.ErrAbortHandler", p)
+				}
+			}()
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(t.Context(), http.MethodPost, webhook.MutatePath, http.NoBody))
+			t.Fatal("ServeHTTP returned instead of panicking")
+		}()
+	}
+}
+
+// TestGrownStacksAfterStop: once the server's context ends the workers go away, and a
+// request that still arrives (the shutdown delay admits on) is served where it arrives.
+func TestGrownStacksAfterStop(t *testing.T) {
+	t.Parallel()
+	ctx, stop := context.WithCancel(t.Context())
+	ran := make(chan int, 1)
+	h := webhook.WithGrownStacks(ctx, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		ran <- goroutineID(t)
+	}), 2)
+	onWorker(t, h, ran)
+	stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, caller := serveFromNewGoroutine(t, h, ran)
+		if got == caller {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(errors.New("a worker still serves after its context ended"))
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
