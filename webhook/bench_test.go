@@ -83,39 +83,6 @@ func BenchmarkServeHTTP(b *testing.B) {
 	}
 }
 
-// BenchmarkServeHTTPNewGoroutine serves the typical pod as the HTTP/2 server calls a
-// handler, each request on a goroutine of its own with the smallest stack: "plain" pays
-// to grow that stack on every request, "grown-stacks" hands the request to a worker
-// whose stack has grown already (withGrownStacks, as Serve does).
-func BenchmarkServeHTTPNewGoroutine(b *testing.B) {
-	for _, grown := range []bool{false, true} {
-		name := "plain"
-		if grown {
-			name = "grown-stacks"
-		}
-		b.Run(name, func(b *testing.B) {
-			h, _ := newHandler(b)
-			var srv http.Handler = &webhook.ReviewServer{Handler: h, Log: benchLogger()}
-			if grown {
-				srv = webhook.WithGrownStacks(b.Context(), srv, 4)
-			}
-			serveLoop(b, podtest.Typical(), onNewGoroutine{srv}, true)
-		})
-	}
-}
-
-// onNewGoroutine serves each request on a new goroutine, as the HTTP/2 server does.
-type onNewGoroutine struct{ next http.Handler }
-
-func (h onNewGoroutine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.next.ServeHTTP(w, r)
-	}()
-	<-done
-}
-
 // BenchmarkFloorServeHTTP is BenchmarkServeHTTP's floor: the load harness's floor server
 // (bench/floor) answering the same body with the webhook's own patch, in process, so
 // the two benchmarks' ratio is the webhook's own cost without TLS, HTTP/2 or the client.

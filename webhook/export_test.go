@@ -6,5 +6,5 @@ var WatchVaultCA = watchVaultCA
 // EncodingJSONPatch is the patch as encoding/json writes it, for the golden cases.
 var EncodingJSONPatch = encodingJSON
 
-// WithGrownStacks exposes withGrownStacks to the benchmarks.
+// WithGrownStacks exposes withGrownStacks to the tests.
 var WithGrownStacks = withGrownStacks

@@ -84,53 +84,81 @@ func TestGrownStacksReuseOneGoroutine(t *testing.T) {
 // arrived instead of waiting behind a slow one (a registry lookup may take seconds).
 func TestGrownStacksNeverQueue(t *testing.T) {
 	t.Parallel()
-	release, blocked := make(chan struct{}), make(chan struct{})
+	release := make(chan struct{})
+	slowOn := make(chan int, 1)
+	ran := make(chan int, 1)
 	h := webhook.WithGrownStacks(t.Context(), http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Slow") != "" {
-			close(blocked)
+			slowOn <- goroutineID(t)
 			<-release
+			return
 		}
+		ran <- goroutineID(t)
 	}), 1)
-	slowDone := make(chan struct{})
-	go func() {
-		defer close(slowDone)
-		r := httptest.NewRequestWithContext(t.Context(), http.MethodPost, webhook.MutatePath, http.NoBody)
-		r.Header.Set("Slow", "1")
-		h.ServeHTTP(httptest.NewRecorder(), r)
-	}()
-	<-blocked
-	fastDone := make(chan struct{})
-	go func() {
-		defer close(fastDone)
-		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(t.Context(), http.MethodPost, webhook.MutatePath, http.NoBody))
-	}()
-	select {
-	case <-fastDone:
-	case <-time.After(10 * time.Second):
-		t.Fatal("a request waited for the busy worker")
+	// Occupy the one worker: send slow requests until one lands on it.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		callers, done := make(chan int, 1), make(chan struct{})
+		go func() {
+			defer close(done)
+			callers <- goroutineID(t)
+			r := httptest.NewRequestWithContext(t.Context(), http.MethodPost, webhook.MutatePath, http.NoBody)
+			r.Header.Set("Slow", "1")
+			h.ServeHTTP(httptest.NewRecorder(), r)
+		}()
+		caller, on := <-callers, <-slowOn
+		if on != caller {
+			defer func() { close(release); <-done }()
+			break
+		}
+		release <- struct{}{} // ran where it arrived: let it go and try again
+		<-done
+		if time.Now().After(deadline) {
+			t.Fatal("no slow request reached the worker")
+		}
 	}
-	close(release)
-	<-slowDone
+	if got, caller := serveFromNewGoroutine(t, h, ran); got != caller {
+		t.Fatalf("with the worker busy, a request ran on goroutine %d, not where it arrived (%d)", got, caller)
+	}
 }
 
 // TestGrownStacksPanicReachesTheCaller: a handler's panic comes out of ServeHTTP on the
 // request's own goroutine, where net/http turns it into a reset stream as for any
-// handler, instead of killing the process from a worker.
+// handler, instead of killing the process from a worker; and the worker lives on.
 func TestGrownStacksPanicReachesTheCaller(t *testing.T) {
 	t.Parallel()
+	on := make(chan int, 1)
 	h := webhook.WithGrownStacks(t.Context(), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		on <- goroutineID(t)
 		panic(http.ErrAbortHandler)
 	}), 1)
-	for range 3 { // the worker survives and serves the next one
-		func() {
-			defer func() {
-				if p := recover(); p != http.ErrAbortHandler { //nolint:errorlint // the very value panicked with
-					t.Fatalf("recovered %v, want http.ErrAbortHandler", p)
-				}
-			}()
-			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(t.Context(), http.MethodPost, webhook.MutatePath, http.NoBody))
-			t.Fatal("ServeHTTP returned instead of panicking")
+	serve := func() (ranOn int) {
+		defer func() {
+			if p := recover(); p != http.ErrAbortHandler { //nolint:errorlint // the very value panicked with
+				t.Fatalf("recovered %v, want http.ErrAbortHandler", p)
+			}
+			ranOn = <-on
 		}()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(t.Context(), http.MethodPost, webhook.MutatePath, http.NoBody))
+		t.Fatal("ServeHTTP returned instead of panicking")
+		return 0
+	}
+	me := goroutineID(t)
+	worker := 0
+	deadline := time.Now().Add(10 * time.Second)
+	for served := 0; served < 3; {
+		switch got := serve(); {
+		case got == me:
+			time.Sleep(time.Millisecond) // ran where it arrived; the worker was not ready
+		case worker == 0 || got == worker:
+			worker = got
+			served++
+		default:
+			t.Fatalf("a panic ran on goroutine %d after worker %d: the worker did not survive", got, worker)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no panicking request reached the worker")
+		}
 	}
 }
 

@@ -140,7 +140,9 @@ type kubeUser struct {
 		Username     string   `json:"username"`
 		Password     string   `json:"password"`
 		As           string   `json:"as"`
+		AsUID        string   `json:"as-uid"`
 		AsGroups     []string `json:"as-groups"`
+		AsUserExtra  any      `json:"as-user-extra"`
 		Exec         any      `json:"exec"`
 		AuthProvider any      `json:"auth-provider"`
 	} `json:"user"`
@@ -220,10 +222,16 @@ func (kc *kubeconfig) config() (*Config, error) {
 	if err := kc.Clusters[i].into(&cfg); err != nil {
 		return nil, err
 	}
-	if i = slices.IndexFunc(kc.Users, func(u kubeUser) bool { return u.Name == ctx.User }); i >= 0 {
-		if err := kc.Users[i].into(&cfg); err != nil {
-			return nil, err
-		}
+	if ctx.User == "" {
+		return &cfg, nil // no user: anonymous, as the context says
+	}
+	i = slices.IndexFunc(kc.Users, func(u kubeUser) bool { return u.Name == ctx.User })
+	if i < 0 {
+		// Connecting without credentials would be somebody else than the file says.
+		return nil, fmt.Errorf("kubeconfig context %q: no user %q", ctxName, ctx.User)
+	}
+	if err := kc.Users[i].into(&cfg); err != nil {
+		return nil, err
 	}
 	return &cfg, nil
 }
@@ -257,8 +265,8 @@ func (u *kubeUser) into(cfg *Config) error {
 		return fmt.Errorf("kubeconfig user %q: credential plugins (exec, auth-provider) are not supported; use a client certificate or a token", u.Name)
 	case a.Username != "" || a.Password != "":
 		return fmt.Errorf("kubeconfig user %q: basic authentication is not supported; use a client certificate or a token", u.Name)
-	case a.As != "" || len(a.AsGroups) > 0:
-		return fmt.Errorf("kubeconfig user %q: impersonation (as, as-groups) is not supported", u.Name)
+	case a.As != "" || a.AsUID != "" || len(a.AsGroups) > 0 || a.AsUserExtra != nil:
+		return fmt.Errorf("kubeconfig user %q: impersonation (as, as-uid, as-groups, as-user-extra) is not supported", u.Name)
 	}
 	cfg.CertData, cfg.KeyData, cfg.Token, cfg.TokenFile = a.CertData, a.KeyData, a.Token, a.TokenFile
 	for _, f := range []struct {
@@ -276,9 +284,14 @@ func (u *kubeUser) into(cfg *Config) error {
 	return nil
 }
 
-// httpClient is cfg's transport: TLS with its roots and client certificate, HTTP/2, its
-// proxy, and its bearer token on every request.
+// httpClient is cfg's transport: TLS with its roots and client certificate, HTTP/2 with
+// health checks, its proxy, and its bearer token on every request. It follows no
+// redirect: the client only gets and writes objects, and a redirect would carry the
+// token and the client certificate to another host.
 func (cfg *Config) httpClient() (*http.Client, error) {
+	if cfg.Insecure && len(cfg.CAData) > 0 {
+		return nil, errors.New("kubeconfig: insecure-skip-tls-verify and a certificate authority together: choose one, as kubectl asks")
+	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.ServerName, InsecureSkipVerify: cfg.Insecure} //nolint:gosec // only when the kubeconfig says insecure-skip-tls-verify, as kubectl does
 	if len(cfg.CAData) > 0 {
 		tc.RootCAs = x509.NewCertPool()
@@ -299,12 +312,27 @@ func (cfg *Config) httpClient() (*http.Client, error) {
 	}
 	var rt http.RoundTripper = &http.Transport{
 		Proxy: proxy, TLSClientConfig: tc, ForceAttemptHTTP2: true,
+		DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout: 10 * time.Second, IdleConnTimeout: 90 * time.Second, MaxIdleConnsPerHost: 8,
+		// A connection that went quiet (an apiserver failover, a lost conntrack entry) is
+		// pinged and dropped, rather than kept to time out every request on it.
+		HTTP2: &http.HTTP2Config{SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second},
 	}
+	rt = userAgent{next: rt}
 	if cfg.Token != "" || cfg.TokenFile != "" {
 		rt = &bearer{next: rt, token: cfg.Token, file: cfg.TokenFile}
 	}
-	return &http.Client{Transport: rt}, nil
+	return &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, nil
+}
+
+// userAgent names the webhook in the apiserver's audit log.
+type userAgent struct{ next http.RoundTripper }
+
+// RoundTrip implements http.RoundTripper.
+func (u userAgent) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("User-Agent", "vault-injector")
+	return u.next.RoundTrip(req)
 }
 
 // bearer sets the Authorization header, from a file read again whenever it changes.
@@ -320,6 +348,9 @@ type bearer struct {
 func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	token, err := b.current()
 	if err != nil {
+		if req.Body != nil {
+			_ = req.Body.Close() // a RoundTripper closes the body, even on error
+		}
 		return nil, err
 	}
 	req = req.Clone(req.Context())
@@ -341,7 +372,9 @@ func (b *bearer) current() (string, error) {
 		if stamp != b.stamp {
 			var data []byte
 			if data, err = os.ReadFile(b.file); err == nil {
-				b.token, b.stamp = strings.TrimSpace(string(data)), stamp
+				if token := strings.TrimSpace(string(data)); token != "" {
+					b.token, b.stamp = token, stamp
+				} // an empty read is a file caught mid-write: keep the last token
 			}
 		}
 	}

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // envOf is a getenv over a fixed environment.
@@ -92,6 +95,7 @@ func TestKubeconfigRefusesWhatItCannotHonour(t *testing.T) {
 		"auth-provider": `{auth-provider: {name: oidc, config: {id-token: canary-secret}}}`,
 		"basic":         `{username: admin, password: canary-secret}`,
 		"as":            `{token: canary-secret, as: someone-else}`,
+		"as-uid":        `{token: canary-secret, as-uid: "1234"}`,
 	} {
 		_, err := ConfigFromKubeconfig([]byte(`
 current-context: x
@@ -106,6 +110,7 @@ users: [{name: ` + name + `, user: ` + user + `}]
 	for what, doc := range map[string]string{
 		"no context":      `{current-context: nope, contexts: [{name: x, context: {cluster: c}}]}`,
 		"no cluster":      `{current-context: x, contexts: [{name: x, context: {cluster: c}}]}`,
+		"no such user":    `{current-context: x, contexts: [{name: x, context: {cluster: c, user: typo}}], clusters: [{name: c, cluster: {server: "https://h"}}], users: [{name: u, user: {token: canary-secret}}]}`,
 		"not YAML":        "current-context: [canary-secret",
 		"unreadable file": `{current-context: x, contexts: [{name: x, context: {cluster: c}}], clusters: [{name: c, cluster: {server: "https://h", certificate-authority: /nonexistent/ca}}]}`,
 	} {
@@ -119,6 +124,9 @@ users: [{name: ` + name + `, user: ` + user + `}]
 	if _, err := New(&Config{Host: "https://h", CAData: []byte("not pem")}); err == nil {
 		t.Error("a CA bundle without a certificate was taken")
 	}
+	if _, err := New(&Config{Host: "https://h", CAData: []byte("pem"), Insecure: true}); err == nil {
+		t.Error("insecure-skip-tls-verify with a CA was taken, which kubectl refuses")
+	}
 }
 
 // TestTokenFileIsReadAgain: a renewed token file is used from the next request on, and a
@@ -127,6 +135,10 @@ func TestTokenFileIsReadAgain(t *testing.T) {
 	t.Parallel()
 	seen := make(chan string, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.UserAgent() != "vault-injector" {
+			seen <- "user agent " + r.UserAgent()
+			return
+		}
 		seen <- r.Header.Get("Authorization")
 		http.Error(w, "{}", http.StatusNotFound)
 	}))
@@ -164,10 +176,44 @@ func TestTokenFileIsReadAgain(t *testing.T) {
 	if got := get(); got != "Bearer second" {
 		t.Errorf("after renewal: %q", got)
 	}
+	write(t, file, "")
+	if got := get(); got != "Bearer second" {
+		t.Errorf("file caught empty: %q, want the last token", got)
+	}
 	if err := os.Remove(file); err != nil {
 		t.Fatal(err)
 	}
 	if got := get(); got != "Bearer second" {
 		t.Errorf("file gone: %q, want the last token", got)
+	}
+}
+
+// TestNoRedirectCarriesTheToken: an answer that redirects elsewhere is an error, and the
+// token never reaches the other host (Go's client drops the header it set itself, not the
+// one a transport sets).
+func TestNoRedirectCarriesTheToken(t *testing.T) {
+	t.Parallel()
+	leaked := make(chan string, 1)
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer elsewhere.Close()
+	elsewhere.Config.Handler = http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		leaked <- r.Header.Get("Authorization")
+	})
+	apiserver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer apiserver.Close()
+	c, err := New(&Config{Host: apiserver.URL, Token: "canary-token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Get(t.Context(), types.NamespacedName{Namespace: "ns", Name: "pull"}, &corev1.Secret{})
+	if err == nil || strings.Contains(err.Error(), "canary-token") {
+		t.Errorf("a redirect: %v, want an error without the token", err)
+	}
+	select {
+	case got := <-leaked:
+		t.Errorf("the redirect was followed, with Authorization %q", got)
+	default:
 	}
 }
