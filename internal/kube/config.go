@@ -24,15 +24,21 @@ import (
 type Config struct {
 	// Host is the apiserver's URL, https://host:port.
 	Host string
-	// CAData is the PEM bundle that signs the apiserver's certificate; empty trusts the
-	// system's roots.
+	// CAData is the PEM bundle that signs the apiserver's certificate; with CAFile empty
+	// too, the system's roots are trusted.
 	CAData []byte
+	// CAFile holds that bundle when CAData is empty, read again whenever it changes: the
+	// cluster's CA in a pod's service account volume is updated when it rotates.
+	CAFile string
 	// ServerName is the name the apiserver's certificate must carry, if not Host's.
 	ServerName string
 	// Insecure skips the check of the apiserver's certificate (insecure-skip-tls-verify).
 	Insecure bool
 	// CertData and KeyData are a PEM client certificate and its key.
 	CertData, KeyData []byte
+	// CertFile and KeyFile hold them when CertData and KeyData are empty, read again
+	// whenever they change (a renewed certificate).
+	CertFile, KeyFile string
 	// Token is a bearer token.
 	Token string
 	// TokenFile holds a bearer token, read again whenever the file changes: the kubelet
@@ -87,11 +93,11 @@ func loadConfig(getenv func(string) string, home, saDir string) (*Config, error)
 	if host == "" || port == "" {
 		return nil, errNoCluster
 	}
-	ca, err := os.ReadFile(filepath.Join(saDir, "ca.crt"))
-	if err != nil {
+	ca := filepath.Join(saDir, "ca.crt")
+	if _, err := os.Stat(ca); err != nil {
 		return nil, fmt.Errorf("in-cluster configuration: %w", err)
 	}
-	return &Config{Host: "https://" + net.JoinHostPort(host, port), CAData: ca, TokenFile: filepath.Join(saDir, "token")}, nil
+	return &Config{Host: "https://" + net.JoinHostPort(host, port), CAFile: ca, TokenFile: filepath.Join(saDir, "token")}, nil
 }
 
 // ConfigFromKubeconfig reads one kubeconfig file's content; relative paths in it are
@@ -241,11 +247,10 @@ func (c *kubeCluster) into(cfg *Config) error {
 	cl := c.Cluster
 	cfg.Host, cfg.CAData, cfg.Insecure, cfg.ServerName = cl.Server, cl.CAData, cl.Insecure, cl.ServerName
 	if cl.CA != "" && len(cfg.CAData) == 0 {
-		ca, err := os.ReadFile(cl.CA)
-		if err != nil {
+		if _, err := os.Stat(cl.CA); err != nil {
 			return fmt.Errorf("kubeconfig cluster %q: %w", c.Name, err)
 		}
-		cfg.CAData = ca
+		cfg.CAFile = cl.CA
 	}
 	if cl.ProxyURL != "" {
 		u, err := url.Parse(cl.ProxyURL)
@@ -271,14 +276,14 @@ func (u *kubeUser) into(cfg *Config) error {
 	cfg.CertData, cfg.KeyData, cfg.Token, cfg.TokenFile = a.CertData, a.KeyData, a.Token, a.TokenFile
 	for _, f := range []struct {
 		path string
-		data *[]byte
-	}{{a.Cert, &cfg.CertData}, {a.Key, &cfg.KeyData}} {
-		if f.path != "" && len(*f.data) == 0 {
-			b, err := os.ReadFile(f.path)
-			if err != nil {
+		data []byte
+		into *string
+	}{{a.Cert, a.CertData, &cfg.CertFile}, {a.Key, a.KeyData, &cfg.KeyFile}} {
+		if f.path != "" && len(f.data) == 0 {
+			if _, err := os.Stat(f.path); err != nil {
 				return fmt.Errorf("kubeconfig user %q: %w", u.Name, err)
 			}
-			*f.data = b
+			*f.into = f.path
 		}
 	}
 	return nil
@@ -289,18 +294,32 @@ func (u *kubeUser) into(cfg *Config) error {
 // redirect: the client only gets and writes objects, and a redirect would carry the
 // token and the client certificate to another host.
 func (cfg *Config) httpClient() (*http.Client, error) {
-	if cfg.Insecure && len(cfg.CAData) > 0 {
+	if cfg.Insecure && (len(cfg.CAData) > 0 || cfg.CAFile != "") {
 		return nil, errors.New("kubeconfig: insecure-skip-tls-verify and a certificate authority together: choose one, as kubectl asks")
 	}
+	files := &tlsFiles{cfg: cfg}
+	if err := files.reload(); err != nil {
+		return nil, err
+	}
+	var rt http.RoundTripper = files
+	rt = userAgent{next: rt}
+	if cfg.Token != "" || cfg.TokenFile != "" {
+		rt = &bearer{next: rt, token: cfg.Token, file: cfg.TokenFile}
+	}
+	return &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, nil
+}
+
+// transport is the HTTP transport for cfg with these CA and client certificate bytes.
+func (cfg *Config) transport(ca, cert, key []byte) (*http.Transport, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: cfg.ServerName, InsecureSkipVerify: cfg.Insecure} //nolint:gosec // only when the kubeconfig says insecure-skip-tls-verify, as kubectl does
-	if len(cfg.CAData) > 0 {
+	if len(ca) > 0 {
 		tc.RootCAs = x509.NewCertPool()
-		if !tc.RootCAs.AppendCertsFromPEM(cfg.CAData) {
+		if !tc.RootCAs.AppendCertsFromPEM(ca) {
 			return nil, errors.New("kubernetes CA bundle holds no PEM certificate")
 		}
 	}
-	if len(cfg.CertData) > 0 || len(cfg.KeyData) > 0 {
-		pair, err := tls.X509KeyPair(cfg.CertData, cfg.KeyData)
+	if len(cert) > 0 || len(key) > 0 {
+		pair, err := tls.X509KeyPair(cert, key)
 		if err != nil {
 			return nil, errors.New("kubernetes client certificate: not a matching PEM certificate and key") // never the key's bytes
 		}
@@ -310,19 +329,75 @@ func (cfg *Config) httpClient() (*http.Client, error) {
 	if cfg.Proxy != nil {
 		proxy = http.ProxyURL(cfg.Proxy)
 	}
-	var rt http.RoundTripper = &http.Transport{
+	return &http.Transport{
 		Proxy: proxy, TLSClientConfig: tc, ForceAttemptHTTP2: true,
 		DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout: 10 * time.Second, IdleConnTimeout: 90 * time.Second, MaxIdleConnsPerHost: 8,
 		// A connection that went quiet (an apiserver failover, a lost conntrack entry) is
 		// pinged and dropped, rather than kept to time out every request on it.
 		HTTP2: &http.HTTP2Config{SendPingTimeout: 30 * time.Second, PingTimeout: 15 * time.Second},
+	}, nil
+}
+
+// tlsFiles is cfg's transport, built again when its CA or client certificate files
+// change. Files that cannot be read or do not make a transport (caught mid-write) keep
+// the current one.
+type tlsFiles struct {
+	cfg   *Config
+	mu    sync.Mutex
+	now   *http.Transport
+	stamp string // the files' sizes and modification times when now was built
+}
+
+// stampOf describes the files as they are now; "" when cfg names none.
+func (f *tlsFiles) stampOf() string {
+	var b strings.Builder
+	for _, name := range []string{f.cfg.CAFile, f.cfg.CertFile, f.cfg.KeyFile} {
+		if name == "" {
+			continue
+		}
+		if fi, err := os.Stat(name); err == nil {
+			fmt.Fprintf(&b, "%s:%d/%d;", name, fi.Size(), fi.ModTime().UnixNano())
+		} else {
+			b.WriteString(name + ":missing;")
+		}
 	}
-	rt = userAgent{next: rt}
-	if cfg.Token != "" || cfg.TokenFile != "" {
-		rt = &bearer{next: rt, token: cfg.Token, file: cfg.TokenFile}
+	return b.String()
+}
+
+// reload builds the transport from the data and the files as they are now.
+func (f *tlsFiles) reload() error {
+	stamp := f.stampOf()
+	data := [3][]byte{f.cfg.CAData, f.cfg.CertData, f.cfg.KeyData}
+	for i, name := range []string{f.cfg.CAFile, f.cfg.CertFile, f.cfg.KeyFile} {
+		if name != "" && len(data[i]) == 0 {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				return fmt.Errorf("kubernetes client: %w", err)
+			}
+			data[i] = b
+		}
 	}
-	return &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, nil
+	t, err := f.cfg.transport(data[0], data[1], data[2])
+	if err != nil {
+		return err
+	}
+	if f.now != nil {
+		f.now.CloseIdleConnections() // new requests open connections with the new files
+	}
+	f.now, f.stamp = t, stamp
+	return nil
+}
+
+// RoundTrip implements http.RoundTripper.
+func (f *tlsFiles) RoundTrip(req *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	if stamp := f.stampOf(); stamp != f.stamp {
+		_ = f.reload() // on failure the current transport goes on; the next request tries again
+	}
+	t := f.now
+	f.mu.Unlock()
+	return t.RoundTrip(req)
 }
 
 // userAgent names the webhook in the apiserver's audit log.

@@ -1,6 +1,13 @@
 package kube
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +17,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -58,7 +66,7 @@ users:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Host != "https://10.0.0.1:6443" || string(cfg.CAData) != "the-ca" || cfg.ServerName != "api.local" || cfg.TokenFile != filepath.Join(other, "token") || cfg.Token != "" {
+	if cfg.Host != "https://10.0.0.1:6443" || cfg.CAFile != filepath.Join(other, "ca.pem") || cfg.ServerName != "api.local" || cfg.TokenFile != filepath.Join(other, "token") || cfg.Token != "" {
 		t.Errorf("config %+v", cfg)
 	}
 }
@@ -74,7 +82,7 @@ func TestLoadConfigInCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Host != "https://[fd00::1]:443" || string(cfg.CAData) != "cluster-ca" || cfg.TokenFile != filepath.Join(sa, "token") {
+	if cfg.Host != "https://[fd00::1]:443" || cfg.CAFile != filepath.Join(sa, "ca.crt") || cfg.TokenFile != filepath.Join(sa, "token") {
 		t.Errorf("config %+v", cfg)
 	}
 	if _, err := loadConfig(envOf(nil), home, sa); err != errNoCluster { //nolint:errorlint // returned as is
@@ -216,4 +224,65 @@ func TestNoRedirectCarriesTheToken(t *testing.T) {
 		t.Errorf("the redirect was followed, with Authorization %q", got)
 	default:
 	}
+}
+
+// TestCAFileIsReadAgain: the client trusts the CA file as it is now: a rotated cluster CA
+// is used from the next request on, without a restart, and a file caught mid-write keeps
+// the CA that worked.
+func TestCAFileIsReadAgain(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "{}", http.StatusNotFound)
+	}))
+	defer srv.Close()
+	serverCA := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	file := filepath.Join(t.TempDir(), "ca.crt")
+	write(t, file, string(otherCA(t)))
+	c, err := New(&Config{Host: srv.URL, CAFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() error {
+		err := c.Get(t.Context(), types.NamespacedName{Namespace: "ns", Name: "s"}, &corev1.Secret{})
+		if apierrors.IsNotFound(err) {
+			return nil // the server answered: its certificate was trusted
+		}
+		return err
+	}
+	if err := get(); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("with another CA: %v, want an untrusted certificate", err)
+	}
+	rotate := func(content string, at time.Time) {
+		t.Helper()
+		write(t, file, content)
+		if err := os.Chtimes(file, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rotate(string(serverCA), time.Now().Add(time.Minute))
+	if err := get(); err != nil {
+		t.Fatalf("after the CA rotated: %v", err)
+	}
+	rotate("-----BEGIN CERTIF", time.Now().Add(2*time.Minute))
+	if err := get(); err != nil {
+		t.Fatalf("with the file caught mid-write: %v, want the last good CA", err)
+	}
+}
+
+// otherCA is a PEM certificate that signed nothing the test servers use.
+func otherCA(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "another CA"}, IsCA: true, BasicConstraintsValid: true,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
