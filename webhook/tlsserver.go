@@ -1,14 +1,12 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -16,6 +14,8 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vault-injector/vault-injector/internal/filestamp"
 )
 
 // certCheckInterval is how often a handshake may look at the certificate files again: a
@@ -31,7 +31,7 @@ type certReloader struct {
 
 	mu      sync.Mutex
 	cert    *tls.Certificate
-	stamp   []byte // the files' sizes and modification times when cert was read
+	stamp   string // the files' sizes and modification times when cert was read
 	checked time.Time
 }
 
@@ -55,15 +55,7 @@ func newCertReloader(dir string, reg prometheus.Registerer, log logr.Logger) (*c
 }
 
 // stampOf describes the files as they are now; a change means a new certificate.
-func (r *certReloader) stampOf() []byte {
-	var b bytes.Buffer
-	for _, f := range []string{r.certFile, r.keyFile} {
-		if fi, err := os.Stat(f); err == nil {
-			fmt.Fprintf(&b, "%d/%d;", fi.Size(), fi.ModTime().UnixNano())
-		}
-	}
-	return b.Bytes()
-}
+func (r *certReloader) stampOf() string { return filestamp.Of(r.certFile, r.keyFile) }
 
 func (r *certReloader) reload() error {
 	stamp := r.stampOf()
@@ -84,7 +76,7 @@ func (r *certReloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 	defer r.mu.Unlock()
 	if now := time.Now(); now.Sub(r.checked) >= certCheckInterval {
 		r.checked = now
-		if !bytes.Equal(r.stampOf(), r.stamp) {
+		if r.stampOf() != r.stamp {
 			if err := r.reload(); err != nil {
 				r.log.Error(err, "keeping the previous serving certificate")
 			} else {

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/vault-injector/vault-injector/internal/filestamp"
 )
 
 // Config says where the apiserver is and how the webhook proves who it is: what it reads
@@ -349,21 +351,8 @@ type tlsFiles struct {
 	stamp string // the files' sizes and modification times when now was built
 }
 
-// stampOf describes the files as they are now; "" when cfg names none.
-func (f *tlsFiles) stampOf() string {
-	var b strings.Builder
-	for _, name := range []string{f.cfg.CAFile, f.cfg.CertFile, f.cfg.KeyFile} {
-		if name == "" {
-			continue
-		}
-		if fi, err := os.Stat(name); err == nil {
-			fmt.Fprintf(&b, "%s:%d/%d;", name, fi.Size(), fi.ModTime().UnixNano())
-		} else {
-			b.WriteString(name + ":missing;")
-		}
-	}
-	return b.String()
-}
+// stampOf describes the files cfg names as they are now (an unset one stays "missing").
+func (f *tlsFiles) stampOf() string { return filestamp.Of(f.cfg.CAFile, f.cfg.CertFile, f.cfg.KeyFile) }
 
 // reload builds the transport from the data and the files as they are now.
 func (f *tlsFiles) reload() error {
@@ -441,22 +430,19 @@ func (b *bearer) current() (string, error) {
 	if b.file == "" {
 		return b.token, nil
 	}
-	fi, err := os.Stat(b.file)
-	if err == nil {
-		stamp := fmt.Sprintf("%d/%d", fi.Size(), fi.ModTime().UnixNano())
-		if stamp != b.stamp {
-			var data []byte
-			if data, err = os.ReadFile(b.file); err == nil {
-				if token := strings.TrimSpace(string(data)); token != "" {
-					b.token, b.stamp = token, stamp
-				} // an empty read is a file caught mid-write: keep the last token
+	var err error
+	if stamp := filestamp.Of(b.file); stamp != b.stamp {
+		var data []byte
+		if data, err = os.ReadFile(b.file); err == nil {
+			if token := strings.TrimSpace(string(data)); token != "" {
+				b.token, b.stamp = token, stamp
+			} else {
+				err = errors.New("it is empty") // caught mid-write: keep the last token
 			}
 		}
 	}
 	if b.token == "" {
-		if err == nil {
-			err = errors.New("it is empty")
-		}
+		// No token read yet, so the stamp differed and err says why.
 		return "", fmt.Errorf("kubernetes token file %s: %w", b.file, err)
 	}
 	return b.token, nil
