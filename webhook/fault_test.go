@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -138,7 +137,7 @@ func TestFaultRegistryOnAdmission(t *testing.T) {
 			if strings.Contains(msg, registryBodyCanary) {
 				t.Errorf("message repeats the registry's answer: %q", msg)
 			}
-			if got := testutil.ToFloat64(counter(t, metrics, tc.outcome)); got != 1 {
+			if got := counter(t, metrics, tc.outcome); got != 1 {
 				t.Errorf("requests{outcome=%s} = %v, want 1", tc.outcome, got)
 			}
 			if took > budget+time.Second {
@@ -273,7 +272,7 @@ func TestFaultRegistryMixed(t *testing.T) {
 		!strings.Contains(msg, `container "b"`) || !strings.Contains(msg, "answered HTTP 404: no such image or tag") {
 		t.Fatalf("allowed=%v %d %q; want denied naming both images and causes", resp.Allowed, resp.Result.Code, msg)
 	}
-	if got := testutil.ToFloat64(counter(t, metrics, webhook.OutcomeDenied)); got != 1 {
+	if got := counter(t, metrics, webhook.OutcomeDenied); got != 1 {
 		t.Errorf("requests{outcome=denied} = %v, want 1", got)
 	}
 }

@@ -20,8 +20,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,6 +28,8 @@ import (
 
 	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/injector"
+	"github.com/vault-injector/vault-injector/internal/metrics"
+	"github.com/vault-injector/vault-injector/internal/metricstest"
 	"github.com/vault-injector/vault-injector/registry"
 	"github.com/vault-injector/vault-injector/webhook"
 )
@@ -45,9 +45,9 @@ func testConfig(t testing.TB) config.Webhook {
 	return w
 }
 
-func newHandler(t testing.TB) (*webhook.Handler, *prometheus.Registry) {
+func newHandler(t testing.TB) (*webhook.Handler, *metrics.Registry) {
 	t.Helper()
-	reg := prometheus.NewRegistry()
+	reg := metrics.NewRegistry()
 	m, err := webhook.NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
@@ -144,31 +144,21 @@ func TestHandle(t *testing.T) {
 			if strings.Contains(resp.Result.Message, "vault:secret") {
 				t.Errorf("message repeats a reference: %q", resp.Result.Message)
 			}
-			if got := testutil.ToFloat64(counter(t, reg, tc.outcome)); got != 1 {
+			if got := counter(t, reg, tc.outcome); got != 1 {
 				t.Errorf("requests{outcome=%s} = %v, want 1", tc.outcome, got)
 			}
 		})
 	}
 }
 
-func counter(t *testing.T, reg *prometheus.Registry, o webhook.Outcome) prometheus.Collector {
+// counter is the admission requests counter of outcome o, as a scrape of reg reads it.
+func counter(t *testing.T, reg *metrics.Registry, o webhook.Outcome) float64 {
 	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	v, ok := metricstest.Value(t, reg.Text(), "vault_injector_admission_requests_total", "outcome", string(o))
+	if !ok {
+		t.Fatalf("no series for outcome %s", o)
 	}
-	for _, f := range families {
-		if f.GetName() != "vault_injector_admission_requests_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			if m.GetLabel()[0].GetValue() == string(o) {
-				return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "x"}, func() float64 { return m.GetCounter().GetValue() })
-			}
-		}
-	}
-	t.Fatalf("no series for outcome %s", o)
-	return nil
+	return v
 }
 
 // TestHandleWarnings: bank-vaults annotations we do not support reach the user as

@@ -17,15 +17,13 @@ import (
 
 	"github.com/go-logr/logr"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/vault-injector/vault-injector/certs"
 	"github.com/vault-injector/vault-injector/config"
 	"github.com/vault-injector/vault-injector/internal/kube"
+	"github.com/vault-injector/vault-injector/internal/metrics"
 	"github.com/vault-injector/vault-injector/registry"
 )
 
@@ -43,10 +41,9 @@ const shutdownGrace = 10 * time.Second
 func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
 	// Our series live in a registry of this server's own, so nothing here is
 	// process-global.
-	reg := prometheus.NewRegistry()
-	metrics, err := NewMetrics(reg)
+	reg, series, certCount, err := newRegistry(filepath.Join(cfg.CertDir, "tls.crt"))
 	if err != nil {
-		return fmt.Errorf("register metrics: %w", err)
+		return err
 	}
 	tlsOpts := []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }}
 	if cfg.ClientCAFile != "" {
@@ -66,7 +63,7 @@ func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
 	if kc != nil {
 		reader = kc
 	}
-	facts, err := NewFactFinder(cfg, reader, metrics)
+	facts, err := NewFactFinder(cfg, reader, series)
 	if err != nil {
 		return err
 	}
@@ -74,16 +71,7 @@ func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := reg.Register(certs.NewExpiryCollector(filepath.Join(cfg.CertDir, "tls.crt"))); err != nil {
-		return fmt.Errorf("register certificate metric: %w", err)
-	}
-	if err := reg.Register(collectors.NewGoCollector()); err != nil {
-		return fmt.Errorf("register Go metrics: %w", err)
-	}
-	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
-		return fmt.Errorf("register process metrics: %w", err)
-	}
-	reloader, err := newCertReloader(cfg.CertDir, reg, log.WithName("certs"))
+	reloader, err := newCertReloader(cfg.CertDir, certCount, log.WithName("certs"))
 	if err != nil {
 		return err
 	}
@@ -108,18 +96,49 @@ func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
 		})
 	}
 	serving := drain(stop, ctx, srv, cfg.ShutdownDelay, log)
-	review := &ReviewServer{Handler: &Handler{Config: cfg, Metrics: metrics, Facts: facts}, Log: log.WithName("admission")}
+	review := &ReviewServer{Handler: &Handler{Config: cfg, Metrics: series, Facts: facts}, Log: log.WithName("admission")}
 	srv.mux.Handle(MutatePath, withGrownStacks(serving, review, stackWorkers*runtime.GOMAXPROCS(0)))
 	g.Go(func() error { return srv.start(serving) })
 	g.Go(func() error { return serveHTTP(serving, "probes", cfg.ProbeAddr, probes, log) })
 	if cfg.MetricsAddr != "0" {
 		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		mux.Handle("/metrics", reg)
 		g.Go(func() error { return serveHTTP(serving, "metrics", cfg.MetricsAddr, mux, log) })
 	}
 	log.Info("serving", "webhook", fmt.Sprintf("%s:%d%s", cfg.WebhookHost, cfg.WebhookPort, MutatePath),
 		"probes", cfg.ProbeAddr, "metrics", cfg.MetricsAddr, "certDir", cfg.CertDir, "clientCAFile", cfg.ClientCAFile)
 	return g.Wait()
+}
+
+// newRegistry holds every series a server exposes: the admissions', the serving
+// certificate's, the Go runtime's and the process'. Our series live in a registry of this
+// server's own, so nothing here is process-global.
+func newRegistry(certFile string) (*metrics.Registry, *Metrics, certCounters, error) {
+	reg := metrics.NewRegistry()
+	series, err := NewMetrics(reg)
+	if err != nil {
+		return nil, nil, certCounters{}, fmt.Errorf("register metrics: %w", err)
+	}
+	// The certificate counters keep the names dashboards know from controller-runtime's
+	// certificate watcher.
+	readsFamily, reads := metrics.NewCounter("certwatcher_read_certificate_total", "Total number of certificate reads.")
+	failuresFamily, failures := metrics.NewCounter("certwatcher_read_certificate_errors_total", "Total number of certificate read errors.")
+	for _, c := range []metrics.Collector{readsFamily, failuresFamily, certs.ExpiryGauge(certFile), metrics.Runtime{}, metrics.Process{}} {
+		if err := reg.Register(c); err != nil {
+			return nil, nil, certCounters{}, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return reg, series, certCounters{reads: reads, failures: failures}, nil
+}
+
+// SeriesNames lists the metric families a server exposes, so the chart's alerts and
+// dashboard can be checked against what exists.
+func SeriesNames() ([]string, error) {
+	reg, _, _, err := newRegistry("")
+	if err != nil {
+		return nil, err
+	}
+	return reg.Names(), nil
 }
 
 // drain returns a context that ends when group does, but delay later if the replica was

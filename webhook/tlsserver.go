@@ -13,10 +13,13 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vault-injector/vault-injector/internal/filestamp"
+	"github.com/vault-injector/vault-injector/internal/metrics"
 )
+
+// certCounters count the serving certificate's reads and failed reads.
+type certCounters struct{ reads, failures *metrics.Counter }
 
 // certCheckInterval is how often a handshake may look at the certificate files again: a
 // renewed Secret reaches the pod's volume within a minute, and stat is cheap.
@@ -27,7 +30,7 @@ const certCheckInterval = time.Second
 type certReloader struct {
 	certFile, keyFile string
 	log               logr.Logger
-	reads, failures   prometheus.Counter
+	counters          certCounters
 
 	mu      sync.Mutex
 	cert    *tls.Certificate
@@ -35,19 +38,10 @@ type certReloader struct {
 	checked time.Time
 }
 
-// newCertReloader reads the certificate once, so a server never starts without one. Its
-// counters keep the names the dashboard knows from controller-runtime's certwatcher.
-func newCertReloader(dir string, reg prometheus.Registerer, log logr.Logger) (*certReloader, error) {
-	r := &certReloader{
-		certFile: filepath.Join(dir, "tls.crt"), keyFile: filepath.Join(dir, "tls.key"), log: log,
-		reads:    prometheus.NewCounter(prometheus.CounterOpts{Name: "certwatcher_read_certificate_total", Help: "Total number of certificate reads."}),
-		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "certwatcher_read_certificate_errors_total", Help: "Total number of certificate read errors."}),
-	}
-	for _, c := range []prometheus.Collector{r.reads, r.failures} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register certificate metrics: %w", err)
-		}
-	}
+// newCertReloader reads the certificate once, so a server never starts without one; it
+// counts every read and failed read in counters.
+func newCertReloader(dir string, counters certCounters, log logr.Logger) (*certReloader, error) {
+	r := &certReloader{certFile: filepath.Join(dir, "tls.crt"), keyFile: filepath.Join(dir, "tls.key"), log: log, counters: counters}
 	if err := r.reload(); err != nil {
 		return nil, err
 	}
@@ -59,10 +53,10 @@ func (r *certReloader) stampOf() string { return filestamp.Of(r.certFile, r.keyF
 
 func (r *certReloader) reload() error {
 	stamp := r.stampOf()
-	r.reads.Inc()
+	r.counters.reads.Inc()
 	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
 	if err != nil {
-		r.failures.Inc()
+		r.counters.failures.Inc()
 		return fmt.Errorf("load serving certificate: %w", err)
 	}
 	r.cert, r.stamp = &cert, stamp
