@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,12 +17,28 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vault-injector/vault-injector/e2e/framework"
 )
+
+// metricValue is the value of the series name (a family without labels) on a /metrics
+// page, or -1 when the page has no such line.
+func metricValue(page []byte, name string) float64 {
+	for line := range strings.Lines(string(page)) {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return -1
+			}
+			return f
+		}
+	}
+	return -1
+}
 
 // These specs change the chart's release on the node: a rolling upgrade, a replica killed,
 // every replica gone. They run alone (Serial), and each leaves two Ready replicas behind.
@@ -52,6 +69,24 @@ var _ = Describe("the chart's webhook on the node", Label("node", "chart"), Seri
 		Expect(c.refusals).To(BeEmpty(), "no pod creation fails while the Deployment rolls")
 		c.expectAllInjected(ctx)
 	}, SpecTimeout(5*time.Minute))
+
+	It("runs every replica with the webhook's GOGC and its container's memory limit as GOMEMLIMIT", func(ctx SpecContext) {
+		replicas, err := webhookPodNames(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(replicas).NotTo(BeEmpty())
+		limit, err := framework.RunKubectl(ctx, env.Node.Kubectl, env.Node.Chart.Kubeconfig, "get", "deployment", "-n", env.Node.Chart.Namespace,
+			env.Node.Chart.Release, `-o=jsonpath={.spec.template.spec.containers[0].resources.limits.memory}`)
+		Expect(err).NotTo(HaveOccurred())
+		want, err := resource.ParseQuantity(limit)
+		Expect(err).NotTo(HaveOccurred(), "the chart sets a memory limit")
+		pages, err := env.Node.Chart.ReplicaMetrics(ctx, env.Node.Kubectl, replicas)
+		Expect(err).NotTo(HaveOccurred())
+		for _, pod := range replicas {
+			// Read by name, never printed: a metrics page is no place to show in a failure.
+			Expect(metricValue(pages[pod], "go_gc_gogc_percent")).To(Equal(200.0), "replica %s's GOGC", pod)
+			Expect(metricValue(pages[pod], "go_gc_gomemlimit_bytes")).To(Equal(float64(want.Value())), "replica %s's GOMEMLIMIT", pod)
+		}
+	}, SpecTimeout(time.Minute))
 
 	It("fails closed while a replica is killed, and every creation succeeds when retried", func(ctx SpecContext) {
 		f := newFixture(ctx, nil)
