@@ -216,6 +216,25 @@ func checkDeployment(t *testing.T, s scenario, objs []*unstructured.Unstructured
 	if s.name == "defaults" && (*d.Spec.Replicas != 2 || d.Spec.Template.Spec.Affinity.PodAntiAffinity == nil) {
 		t.Error("want two replicas spread by pod anti-affinity by default")
 	}
+	checkMemoryLimit(t, s, c.Env)
+}
+
+// checkMemoryLimit: GOMEMLIMIT is the container's memory limit, once, unless extraEnv sets
+// it (the customized scenario), and then only the user's is there.
+func checkMemoryLimit(t *testing.T, s scenario, env []corev1.EnvVar) {
+	t.Helper()
+	var limits []corev1.EnvVar
+	for _, e := range env {
+		if e.Name == "GOMEMLIMIT" {
+			limits = append(limits, e)
+		}
+	}
+	fromLimit := len(limits) == 1 && limits[0].ValueFrom != nil && limits[0].ValueFrom.ResourceFieldRef != nil &&
+		limits[0].ValueFrom.ResourceFieldRef.Resource == "limits.memory"
+	userSet := len(limits) == 1 && limits[0].Value == "200MiB"
+	if (s.name == "customized" && !userSet) || (s.name != "customized" && !fromLimit) {
+		t.Errorf("GOMEMLIMIT in scenario %s: %+v", s.name, limits)
+	}
 }
 
 // checkRBAC: no wildcard, no list or watch, writes only by name (except creating the
