@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -200,7 +201,11 @@ func TestRuntimeAndProcess(t *testing.T) {
 	}
 	old := debug.SetGCPercent(137)
 	defer debug.SetGCPercent(old)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	text := reg.Text()
+	runtime.ReadMemStats(&after)
 	value := func(name string) float64 {
 		v, ok := metricstest.Value(t, text, name)
 		if !ok {
@@ -210,6 +215,18 @@ func TestRuntimeAndProcess(t *testing.T) {
 	}
 	if v := value("go_gc_gogc_percent"); v != 137 {
 		t.Errorf("go_gc_gogc_percent = %v, want 137", v)
+	}
+	if v := value("go_memstats_alloc_bytes_total"); v < float64(before.TotalAlloc) || v > float64(after.TotalAlloc) {
+		t.Errorf("go_memstats_alloc_bytes_total = %v, want between %d and %d", v, before.TotalAlloc, after.TotalAlloc)
+	}
+	if v := value("go_memstats_mallocs_total"); v < float64(before.Mallocs) || v > float64(after.Mallocs) {
+		t.Errorf("go_memstats_mallocs_total = %v, want between %d and %d", v, before.Mallocs, after.Mallocs)
+	}
+	if alloc, inuse, sys := value("go_memstats_alloc_bytes"), value("go_memstats_heap_inuse_bytes"), value("go_memstats_sys_bytes"); alloc <= 0 || inuse < alloc || sys < value("go_memstats_heap_sys_bytes") {
+		t.Errorf("alloc %v, heap in use %v, sys %v", alloc, inuse, sys)
+	}
+	if last := time.Unix(0, int64(value("go_memstats_last_gc_time_seconds")*1e9)); time.Since(last) > time.Minute {
+		t.Errorf("last GC at %v, but one ran just now", last)
 	}
 	if v := value("go_goroutines"); v < 2 {
 		t.Errorf("go_goroutines = %v", v)

@@ -30,36 +30,53 @@ type Runtime struct{}
 // Names implements Collector.
 func (Runtime) Names() []string { return runtimeNames }
 
+// runtimeSamples are what Runtime reads from runtime/metrics, which, unlike
+// runtime.ReadMemStats, does not stop the world: a busy scraper cannot pause admissions.
+var runtimeSamples = []string{
+	"/gc/gogc:percent", "/gc/gomemlimit:bytes", "/gc/heap/allocs:bytes", "/gc/heap/allocs:objects",
+	"/gc/heap/frees:objects", "/gc/heap/tiny/allocs:objects", "/gc/heap/goal:bytes", "/gc/heap/objects:objects",
+	"/memory/classes/heap/free:bytes", "/memory/classes/heap/objects:bytes", "/memory/classes/heap/released:bytes",
+	"/memory/classes/heap/stacks:bytes", "/memory/classes/heap/unused:bytes", "/memory/classes/total:bytes",
+}
+
 func (Runtime) write(b []byte) []byte {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
+	samples := make([]metrics.Sample, len(runtimeSamples))
+	for i, name := range runtimeSamples {
+		samples[i].Name = name
+	}
+	metrics.Read(samples)
+	v := map[string]float64{}
+	for _, s := range samples {
+		v[s.Name] = uintValue(s)
+	}
 	gauge := func(b []byte, name, help string, v float64) []byte {
 		return sample(desc{name, help, "gauge"}.header(b), name, nil, v)
 	}
 	counter := func(b []byte, name, help string, v float64) []byte {
 		return sample(desc{name, help, "counter"}.header(b), name, nil, v)
 	}
-	b = gcPauses(b)
-	settings := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
-	metrics.Read(settings)
-	b = gauge(b, "go_gc_gogc_percent", "Heap growth that triggers a collection, in percent (GOGC); 0 when off.", uintValue(settings[0]))
-	b = gauge(b, "go_gc_gomemlimit_bytes", "Soft memory limit of the Go runtime (GOMEMLIMIT).", uintValue(settings[1]))
+	lastGC, b := gcPauses(b)
+	heapFree, heapReleased := v["/memory/classes/heap/free:bytes"], v["/memory/classes/heap/released:bytes"]
+	heapInuse := v["/memory/classes/heap/objects:bytes"] + v["/memory/classes/heap/unused:bytes"]
+	tiny := v["/gc/heap/tiny/allocs:objects"] // counted by the runtime as allocations, never as frees
+	b = gauge(b, "go_gc_gogc_percent", "Heap growth that triggers a collection, in percent (GOGC); 0 when off.", v["/gc/gogc:percent"])
+	b = gauge(b, "go_gc_gomemlimit_bytes", "Soft memory limit of the Go runtime (GOMEMLIMIT).", v["/gc/gomemlimit:bytes"])
 	b = gauge(b, "go_goroutines", "Number of goroutines that currently exist.", float64(runtime.NumGoroutine()))
 	b = desc{"go_info", "Information about the Go environment.", "gauge"}.header(b)
 	b = sample(b, "go_info", []string{"version", runtime.Version()}, 1)
-	b = gauge(b, "go_memstats_alloc_bytes", "Bytes of allocated heap objects.", float64(ms.HeapAlloc))
-	b = counter(b, "go_memstats_alloc_bytes_total", "Total bytes allocated for heap objects, even if freed.", float64(ms.TotalAlloc))
-	b = counter(b, "go_memstats_frees_total", "Total number of heap objects freed.", float64(ms.Frees))
-	b = gauge(b, "go_memstats_heap_idle_bytes", "Bytes in idle (unused) heap spans.", float64(ms.HeapIdle))
-	b = gauge(b, "go_memstats_heap_inuse_bytes", "Bytes in in-use heap spans.", float64(ms.HeapInuse))
-	b = gauge(b, "go_memstats_heap_objects", "Number of allocated heap objects.", float64(ms.HeapObjects))
-	b = gauge(b, "go_memstats_heap_released_bytes", "Bytes of heap memory returned to the operating system.", float64(ms.HeapReleased))
-	b = gauge(b, "go_memstats_heap_sys_bytes", "Bytes of heap memory obtained from the operating system.", float64(ms.HeapSys))
-	b = gauge(b, "go_memstats_last_gc_time_seconds", "Unix time of the last garbage collection.", float64(ms.LastGC)/1e9)
-	b = counter(b, "go_memstats_mallocs_total", "Total number of heap objects allocated.", float64(ms.Mallocs))
-	b = gauge(b, "go_memstats_next_gc_bytes", "Heap size at which the next garbage collection starts.", float64(ms.NextGC))
-	b = gauge(b, "go_memstats_stack_inuse_bytes", "Bytes in stack spans.", float64(ms.StackInuse))
-	b = gauge(b, "go_memstats_sys_bytes", "Bytes of memory obtained from the operating system.", float64(ms.Sys))
+	b = gauge(b, "go_memstats_alloc_bytes", "Bytes of allocated heap objects.", v["/memory/classes/heap/objects:bytes"])
+	b = counter(b, "go_memstats_alloc_bytes_total", "Total bytes allocated for heap objects, even if freed.", v["/gc/heap/allocs:bytes"])
+	b = counter(b, "go_memstats_frees_total", "Total number of heap objects freed.", v["/gc/heap/frees:objects"]+tiny)
+	b = gauge(b, "go_memstats_heap_idle_bytes", "Bytes in idle (unused) heap spans.", heapFree+heapReleased)
+	b = gauge(b, "go_memstats_heap_inuse_bytes", "Bytes in in-use heap spans.", heapInuse)
+	b = gauge(b, "go_memstats_heap_objects", "Number of allocated heap objects.", v["/gc/heap/objects:objects"])
+	b = gauge(b, "go_memstats_heap_released_bytes", "Bytes of heap memory returned to the operating system.", heapReleased)
+	b = gauge(b, "go_memstats_heap_sys_bytes", "Bytes of heap memory obtained from the operating system.", heapInuse+heapFree+heapReleased)
+	b = gauge(b, "go_memstats_last_gc_time_seconds", "Unix time of the last garbage collection.", lastGC)
+	b = counter(b, "go_memstats_mallocs_total", "Total number of heap objects allocated.", v["/gc/heap/allocs:objects"]+tiny)
+	b = gauge(b, "go_memstats_next_gc_bytes", "Heap size at which the next garbage collection starts.", v["/gc/heap/goal:bytes"])
+	b = gauge(b, "go_memstats_stack_inuse_bytes", "Bytes in stack spans.", v["/memory/classes/heap/stacks:bytes"])
+	b = gauge(b, "go_memstats_sys_bytes", "Bytes of memory obtained from the operating system.", v["/memory/classes/total:bytes"])
 	b = gauge(b, "go_sched_gomaxprocs_threads", "Number of threads that may run Go code at once (GOMAXPROCS).", float64(runtime.GOMAXPROCS(0)))
 	threads, _ := runtime.ThreadCreateProfile(nil)
 	return gauge(b, "go_threads", "Number of OS threads created.", float64(threads))
@@ -73,8 +90,9 @@ func uintValue(s metrics.Sample) float64 {
 	return float64(s.Value.Uint64())
 }
 
-// gcPauses is the summary of stop-the-world pause times, as Prometheus' Go client has it.
-func gcPauses(b []byte) []byte {
+// gcPauses writes the summary of stop-the-world pause times, as Prometheus' Go client has
+// it, and returns the Unix time of the last collection (0 before the first).
+func gcPauses(b []byte) (float64, []byte) {
 	const name = "go_gc_duration_seconds"
 	stats := debug.GCStats{PauseQuantiles: make([]time.Duration, 5)}
 	debug.ReadGCStats(&stats)
@@ -87,7 +105,11 @@ func gcPauses(b []byte) []byte {
 		b = sample(b, name, []string{"quantile", q}, v)
 	}
 	b = sample(b, name+"_sum", nil, stats.PauseTotal.Seconds())
-	return sample(b, name+"_count", nil, float64(stats.NumGC))
+	b = sample(b, name+"_count", nil, float64(stats.NumGC))
+	if stats.NumGC == 0 {
+		return 0, b
+	}
+	return float64(stats.LastGC.UnixNano()) / 1e9, b
 }
 
 // processNames are the process' families, as Prometheus' process collector names them.
