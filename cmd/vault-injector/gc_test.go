@@ -6,24 +6,30 @@ import (
 )
 
 // TestSetGCPercent: the webhook's own GOGC applies unless the environment names one, which
-// the runtime has already applied and which stays.
+// the runtime has already applied and which stays, "off" included.
 func TestSetGCPercent(t *testing.T) {
 	old := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(old)
 
-	if got := setGCPercent(func(string) (string, bool) { return "", false }); got != gcPercent {
-		t.Errorf("without GOGC: reported %d, want %d", got, gcPercent)
+	if got := setGCPercent(func(string) (string, bool) { return "", false }); got != "200" {
+		t.Errorf("without GOGC: reported %s, want 200", got)
 	}
 	if now := debug.SetGCPercent(100); now != gcPercent {
 		t.Errorf("without GOGC: GOGC is %d, want %d", now, gcPercent)
 	}
 
-	debug.SetGCPercent(50) // as the runtime does for GOGC=50
-	env := func(k string) (string, bool) { return "50", k == "GOGC" }
-	if got := setGCPercent(env); got != 50 {
-		t.Errorf("GOGC=50: reported %d, want 50", got)
-	}
-	if now := debug.SetGCPercent(100); now != 50 {
-		t.Errorf("GOGC=50: GOGC is %d, want 50 kept", now)
+	for _, tc := range []struct {
+		env     string
+		applied int // what the runtime made of it at start
+		want    string
+	}{{"50", 50, "50"}, {"off", -1, "off"}, {"", 100, "100"}, {"fifty", 100, "100"}} {
+		debug.SetGCPercent(tc.applied)
+		env := func(k string) (string, bool) { return tc.env, k == "GOGC" }
+		if got := setGCPercent(env); got != tc.want {
+			t.Errorf("GOGC=%q: reported %s, want %s", tc.env, got, tc.want)
+		}
+		if now := debug.SetGCPercent(100); now != tc.applied {
+			t.Errorf("GOGC=%q: GOGC is %d, want %d kept", tc.env, now, tc.applied)
+		}
 	}
 }

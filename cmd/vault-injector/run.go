@@ -6,7 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"runtime/debug"
+	"runtime/metrics"
+	"strconv"
 
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -69,16 +72,22 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 // burst of large pods makes it collect sooner rather than get the replica killed.
 const gcPercent = 200
 
-// setGCPercent applies gcPercent unless GOGC is set (the runtime has applied that one),
-// and returns the setting in force.
-func setGCPercent(lookupEnv func(string) (string, bool)) int {
-	if _, set := lookupEnv("GOGC"); set {
-		current := debug.SetGCPercent(100)
-		debug.SetGCPercent(current)
-		return current
+// setGCPercent applies gcPercent unless GOGC is set, and returns the setting in force, as
+// text: a number, or "off". A GOGC the runtime could not read has left Go's default, 100,
+// as it would in any Go program.
+func setGCPercent(lookupEnv func(string) (string, bool)) string {
+	if _, set := lookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
 	}
-	debug.SetGCPercent(gcPercent)
-	return gcPercent
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return "unknown"
+	}
+	if p := s[0].Value.Uint64(); p <= math.MaxInt32 {
+		return strconv.FormatUint(p, 10)
+	}
+	return "off"
 }
 
 func exitCode(err error) int {

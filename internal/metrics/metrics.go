@@ -97,6 +97,15 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
+// mustLabel panics unless label is a name Prometheus reads and does not reserve; "" (no
+// label) passes when none may be.
+func mustLabel(label string, none bool) {
+	if (label == "" && none) || (validName(label) && !strings.Contains(label, ":") && label != "le" && label != "quantile" && !strings.HasPrefix(label, "__")) {
+		return
+	}
+	panic(fmt.Sprintf("metrics: label name %q is not usable", label))
+}
+
 // validName is Prometheus' metric and label name rule.
 func validName(n string) bool {
 	if n == "" {
@@ -186,8 +195,10 @@ type CounterVec struct {
 	series[Counter]
 }
 
-// NewCounterVec is a counter family with one label.
+// NewCounterVec is a counter family with one label ("" for none). A label name Prometheus
+// cannot read, or one it reserves (le, quantile), is a programming error: it panics.
 func NewCounterVec(name, help, label string) *CounterVec {
+	mustLabel(label, true)
 	return &CounterVec{desc: desc{name, help, "counter"}, label: label, series: series[Counter]{make: func() *Counter { return &Counter{} }}}
 }
 
@@ -259,6 +270,9 @@ type Histogram struct {
 // Observe records v.
 func (h *Histogram) Observe(v float64) {
 	i, _ := slices.BinarySearch(h.bounds, v) // the first bound ≥ v: buckets are "le"
+	if math.IsNaN(v) {
+		i = len(h.bounds) // no bound holds NaN; Prometheus' client counts it in +Inf
+	}
 	h.counts[i].Add(1)
 	for {
 		old := h.sumBits.Load()
@@ -282,6 +296,7 @@ var errBuckets = errors.New("histogram buckets must be finite and strictly incre
 
 // NewHistogramVec is a histogram family with one label and the given bucket bounds.
 func NewHistogramVec(name, help, label string, bounds []float64) (*HistogramVec, error) {
+	mustLabel(label, false)
 	for i, x := range bounds {
 		if math.IsInf(x, 0) || math.IsNaN(x) || (i > 0 && x <= bounds[i-1]) {
 			return nil, fmt.Errorf("%s: %w", name, errBuckets)
@@ -298,8 +313,9 @@ func (v *HistogramVec) With(value string) *Histogram { return v.with(value) }
 func (v *HistogramVec) write(b []byte) []byte {
 	b = v.header(b)
 	v.each(func(value string, h *Histogram) {
-		// Counts first, sum last: a scrape racing an observation may show a sum one
-		// observation behind its count, never a count behind a bucket.
+		// A scrape racing observations may show a sum that does not match the counts exactly
+		// (Prometheus allows it); the buckets are cumulative and the count is the +Inf
+		// bucket's, whatever the race.
 		var cum uint64
 		for i := range h.counts {
 			cum += h.counts[i].Load()
@@ -316,7 +332,8 @@ func (v *HistogramVec) write(b []byte) []byte {
 }
 
 // Func is a family of one series whose value is read at each scrape: kind is "gauge" or
-// "counter". A read that reports false writes the family with no series.
+// "counter". A read that reports false writes the family with no series. Its labels are
+// fixed when it is made, from the binary, never from a request.
 type Func struct {
 	desc
 	labels []string

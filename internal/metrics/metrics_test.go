@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -144,7 +145,8 @@ func TestRegisterRefuses(t *testing.T) {
 }
 
 // TestConcurrentUse counts and observes from many goroutines while the page is scraped
-// (run with -race): nothing is lost and every page parses.
+// (run with -race): nothing is lost, and every page parses with cumulative buckets that
+// never exceed the count.
 func TestConcurrentUse(t *testing.T) {
 	t.Parallel()
 	reg := metrics.NewRegistry()
@@ -169,15 +171,25 @@ func TestConcurrentUse(t *testing.T) {
 			}
 		})
 	}
-	scraped := make(chan struct{})
+	pages := make(chan []byte, 20)
 	go func() {
-		defer close(scraped)
-		for range 20 {
-			metricstest.Parse(t, reg.Text())
+		defer close(pages)
+		for range cap(pages) {
+			pages <- reg.Text()
 		}
 	}()
 	wg.Wait()
-	<-scraped
+	for page := range pages { // taken while the counts moved: each must still hold together
+		for _, m := range metricstest.Parse(t, page)["h_seconds"].GetMetric() {
+			h, last := m.GetHistogram(), uint64(0)
+			for _, b := range h.GetBucket() {
+				if b.GetCumulativeCount() < last || b.GetCumulativeCount() > h.GetSampleCount() {
+					t.Fatalf("bucket le=%v holds %d after %d, of %d in all", b.GetUpperBound(), b.GetCumulativeCount(), last, h.GetSampleCount())
+				}
+				last = b.GetCumulativeCount()
+			}
+		}
+	}
 	text := reg.Text()
 	for _, k := range []string{"a", "b"} {
 		if v, _ := metricstest.Value(t, text, "c_total", "k", k); v != workers/2*each {
@@ -246,6 +258,64 @@ func TestRuntimeAndProcess(t *testing.T) {
 	}
 	if m := metricstest.Parse(t, text)["go_info"].GetMetric(); len(m) != 1 || !strings.HasPrefix(m[0].GetLabel()[0].GetValue(), "go1.") {
 		t.Errorf("go_info = %v", m)
+	}
+}
+
+// TestNamesAreWhatIsWritten: every family a collector names has a header on the page, and
+// the page has no family it does not name, so SeriesNames (the chart's checks) cannot drift.
+func TestNamesAreWhatIsWritten(t *testing.T) {
+	t.Parallel()
+	reg := registry(t)
+	for _, c := range []metrics.Collector{metrics.Runtime{}, metrics.Process{}} {
+		if err := reg.Register(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var written []string
+	for line := range strings.Lines(string(reg.Text())) {
+		if rest, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			written = append(written, strings.Fields(rest)[0])
+		}
+	}
+	slices.Sort(written)
+	if names := reg.Names(); !slices.Equal(written, names) {
+		t.Errorf("families written:\n%v\nnamed:\n%v", written, names)
+	}
+}
+
+// TestLabelsAndNaN: a label Prometheus reserves or cannot read is refused when the family
+// is made, and a NaN observation counts in +Inf only, as Prometheus' client has it.
+func TestLabelsAndNaN(t *testing.T) {
+	t.Parallel()
+	for _, label := range []string{"le", "quantile", "a-b", "__x", "a:b"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("label %q accepted", label)
+				}
+			}()
+			metrics.NewCounterVec("x_total", "X.", label)
+		}()
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("a histogram without a label accepted")
+			}
+		}()
+		_, _ = metrics.NewHistogramVec("h", "H.", "", []float64{1})
+	}()
+	h, err := metrics.NewHistogramVec("h", "H.", "k", []float64{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.With("v").Observe(math.NaN())
+	reg := metrics.NewRegistry()
+	if err := reg.Register(h); err != nil {
+		t.Fatal(err)
+	}
+	if text := string(reg.Text()); !strings.Contains(text, `h_bucket{k="v",le="1"} 0`+"\n") || !strings.Contains(text, `h_bucket{k="v",le="+Inf"} 1`+"\n") {
+		t.Errorf("NaN observed:\n%s", text)
 	}
 }
 

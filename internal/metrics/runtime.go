@@ -8,6 +8,7 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -16,10 +17,13 @@ import (
 // gives them, so existing dashboards find them.
 var runtimeNames = []string{
 	"go_gc_duration_seconds", "go_gc_gogc_percent", "go_gc_gomemlimit_bytes", "go_goroutines", "go_info",
-	"go_memstats_alloc_bytes", "go_memstats_alloc_bytes_total", "go_memstats_frees_total",
+	"go_memstats_alloc_bytes", "go_memstats_alloc_bytes_total", "go_memstats_buck_hash_sys_bytes",
+	"go_memstats_frees_total", "go_memstats_gc_sys_bytes", "go_memstats_heap_alloc_bytes",
 	"go_memstats_heap_idle_bytes", "go_memstats_heap_inuse_bytes", "go_memstats_heap_objects",
 	"go_memstats_heap_released_bytes", "go_memstats_heap_sys_bytes", "go_memstats_last_gc_time_seconds",
-	"go_memstats_mallocs_total", "go_memstats_next_gc_bytes", "go_memstats_stack_inuse_bytes",
+	"go_memstats_mallocs_total", "go_memstats_mcache_inuse_bytes", "go_memstats_mcache_sys_bytes",
+	"go_memstats_mspan_inuse_bytes", "go_memstats_mspan_sys_bytes", "go_memstats_next_gc_bytes",
+	"go_memstats_other_sys_bytes", "go_memstats_stack_inuse_bytes", "go_memstats_stack_sys_bytes",
 	"go_memstats_sys_bytes", "go_sched_gomaxprocs_threads", "go_threads",
 }
 
@@ -37,6 +41,10 @@ var runtimeSamples = []string{
 	"/gc/heap/frees:objects", "/gc/heap/tiny/allocs:objects", "/gc/heap/goal:bytes", "/gc/heap/objects:objects",
 	"/memory/classes/heap/free:bytes", "/memory/classes/heap/objects:bytes", "/memory/classes/heap/released:bytes",
 	"/memory/classes/heap/stacks:bytes", "/memory/classes/heap/unused:bytes", "/memory/classes/total:bytes",
+	"/memory/classes/metadata/mcache/free:bytes", "/memory/classes/metadata/mcache/inuse:bytes",
+	"/memory/classes/metadata/mspan/free:bytes", "/memory/classes/metadata/mspan/inuse:bytes",
+	"/memory/classes/metadata/other:bytes", "/memory/classes/os-stacks:bytes", "/memory/classes/other:bytes",
+	"/memory/classes/profiling/buckets:bytes",
 }
 
 func (Runtime) write(b []byte) []byte {
@@ -59,14 +67,17 @@ func (Runtime) write(b []byte) []byte {
 	heapFree, heapReleased := v["/memory/classes/heap/free:bytes"], v["/memory/classes/heap/released:bytes"]
 	heapInuse := v["/memory/classes/heap/objects:bytes"] + v["/memory/classes/heap/unused:bytes"]
 	tiny := v["/gc/heap/tiny/allocs:objects"] // counted by the runtime as allocations, never as frees
-	b = gauge(b, "go_gc_gogc_percent", "Heap growth that triggers a collection, in percent (GOGC); 0 when off.", v["/gc/gogc:percent"])
+	b = gauge(b, "go_gc_gogc_percent", "Heap growth that triggers a collection, in percent (GOGC); 2^64-1 when off.", v["/gc/gogc:percent"])
 	b = gauge(b, "go_gc_gomemlimit_bytes", "Soft memory limit of the Go runtime (GOMEMLIMIT).", v["/gc/gomemlimit:bytes"])
 	b = gauge(b, "go_goroutines", "Number of goroutines that currently exist.", float64(runtime.NumGoroutine()))
 	b = desc{"go_info", "Information about the Go environment.", "gauge"}.header(b)
 	b = sample(b, "go_info", []string{"version", runtime.Version()}, 1)
 	b = gauge(b, "go_memstats_alloc_bytes", "Bytes of allocated heap objects.", v["/memory/classes/heap/objects:bytes"])
 	b = counter(b, "go_memstats_alloc_bytes_total", "Total bytes allocated for heap objects, even if freed.", v["/gc/heap/allocs:bytes"])
+	b = gauge(b, "go_memstats_buck_hash_sys_bytes", "Bytes of the profiling bucket hash table.", v["/memory/classes/profiling/buckets:bytes"])
 	b = counter(b, "go_memstats_frees_total", "Total number of heap objects freed.", v["/gc/heap/frees:objects"]+tiny)
+	b = gauge(b, "go_memstats_gc_sys_bytes", "Bytes of garbage collection metadata.", v["/memory/classes/metadata/other:bytes"])
+	b = gauge(b, "go_memstats_heap_alloc_bytes", "Bytes of allocated heap objects.", v["/memory/classes/heap/objects:bytes"])
 	b = gauge(b, "go_memstats_heap_idle_bytes", "Bytes in idle (unused) heap spans.", heapFree+heapReleased)
 	b = gauge(b, "go_memstats_heap_inuse_bytes", "Bytes in in-use heap spans.", heapInuse)
 	b = gauge(b, "go_memstats_heap_objects", "Number of allocated heap objects.", v["/gc/heap/objects:objects"])
@@ -74,8 +85,15 @@ func (Runtime) write(b []byte) []byte {
 	b = gauge(b, "go_memstats_heap_sys_bytes", "Bytes of heap memory obtained from the operating system.", heapInuse+heapFree+heapReleased)
 	b = gauge(b, "go_memstats_last_gc_time_seconds", "Unix time of the last garbage collection.", lastGC)
 	b = counter(b, "go_memstats_mallocs_total", "Total number of heap objects allocated.", v["/gc/heap/allocs:objects"]+tiny)
+	mcache, mspan := v["/memory/classes/metadata/mcache/inuse:bytes"], v["/memory/classes/metadata/mspan/inuse:bytes"]
+	b = gauge(b, "go_memstats_mcache_inuse_bytes", "Bytes in use by mcache structures.", mcache)
+	b = gauge(b, "go_memstats_mcache_sys_bytes", "Bytes of mcache structures obtained from the operating system.", mcache+v["/memory/classes/metadata/mcache/free:bytes"])
+	b = gauge(b, "go_memstats_mspan_inuse_bytes", "Bytes in use by mspan structures.", mspan)
+	b = gauge(b, "go_memstats_mspan_sys_bytes", "Bytes of mspan structures obtained from the operating system.", mspan+v["/memory/classes/metadata/mspan/free:bytes"])
 	b = gauge(b, "go_memstats_next_gc_bytes", "Heap size at which the next garbage collection starts.", v["/gc/heap/goal:bytes"])
+	b = gauge(b, "go_memstats_other_sys_bytes", "Bytes of other runtime allocations.", v["/memory/classes/other:bytes"])
 	b = gauge(b, "go_memstats_stack_inuse_bytes", "Bytes in stack spans.", v["/memory/classes/heap/stacks:bytes"])
+	b = gauge(b, "go_memstats_stack_sys_bytes", "Bytes of stack memory obtained from the operating system.", v["/memory/classes/heap/stacks:bytes"]+v["/memory/classes/os-stacks:bytes"])
 	b = gauge(b, "go_memstats_sys_bytes", "Bytes of memory obtained from the operating system.", v["/memory/classes/total:bytes"])
 	b = gauge(b, "go_sched_gomaxprocs_threads", "Number of threads that may run Go code at once (GOMAXPROCS).", float64(runtime.GOMAXPROCS(0)))
 	threads, _ := runtime.ThreadCreateProfile(nil)
@@ -187,8 +205,11 @@ func procStat() (procStatFields, bool) {
 	return out, true
 }
 
-// bootTime is the kernel's boot time (Unix seconds), the base of a process' start time.
-func bootTime() (float64, bool) {
+// bootTime is the kernel's boot time (Unix seconds), the base of a process' start time;
+// read once, as it never changes.
+var bootTime = sync.OnceValues(readBootTime)
+
+func readBootTime() (float64, bool) {
 	data, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return 0, false
