@@ -28,14 +28,28 @@ type Collector interface {
 type Registry struct {
 	mu         sync.Mutex
 	collectors []Collector
-	names      map[string]bool
+	names      map[string]bool // families
+	lines      map[string]bool // every sample name a family may write
 }
 
 // NewRegistry is an empty registry.
-func NewRegistry() *Registry { return &Registry{names: map[string]bool{}} }
+func NewRegistry() *Registry { return &Registry{names: map[string]bool{}, lines: map[string]bool{}} }
 
-// Register adds c; a family name registered twice is an error, as it would make the page
-// invalid.
+// lineNames are the sample names a family called n may write, whatever its kind, and the
+// family names that would write one of them.
+func lineNames(n string) []string {
+	names := []string{n, n + "_bucket", n + "_sum", n + "_count"}
+	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+		if base, ok := strings.CutSuffix(n, suffix); ok {
+			names = append(names, base)
+		}
+	}
+	return names
+}
+
+// Register adds c. A family whose name, or the name of one of its lines (a histogram's
+// or summary's _bucket, _sum and _count), is already taken is an error, as two families
+// writing the same line would make the page invalid.
 func (r *Registry) Register(c Collector) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -43,12 +57,17 @@ func (r *Registry) Register(c Collector) error {
 		if !validName(n) {
 			return fmt.Errorf("metric name %q is not valid", n)
 		}
-		if r.names[n] {
-			return fmt.Errorf("metric %q is already registered", n)
+		for _, line := range lineNames(n) {
+			if r.lines[line] {
+				return fmt.Errorf("metric %q is already registered, or collides with a family's %q line", n, line)
+			}
 		}
 	}
 	for _, n := range c.Names() {
 		r.names[n] = true
+		for _, line := range lineNames(n) {
+			r.lines[line] = true
+		}
 	}
 	r.collectors = append(r.collectors, c)
 	return nil

@@ -114,8 +114,8 @@ func TestPromtoolChecksIt(t *testing.T) {
 	}
 }
 
-// TestRegisterRefuses a second family of the same name, a name Prometheus cannot read,
-// and buckets that are not increasing.
+// TestRegisterRefuses a second family of the same name, families whose lines would
+// collide, a name Prometheus cannot read, and buckets that are not increasing.
 func TestRegisterRefuses(t *testing.T) {
 	t.Parallel()
 	reg := metrics.NewRegistry()
@@ -124,6 +124,19 @@ func TestRegisterRefuses(t *testing.T) {
 	}
 	if err := reg.Register(metrics.NewCounterVec("a_total", "A again.", "x")); err == nil || !strings.Contains(err.Error(), "already registered") {
 		t.Errorf("duplicate: %v", err)
+	}
+	if err := reg.Register(metrics.NewCounterVec("a_total_count", "A histogram's line.", "x")); err == nil || !strings.Contains(err.Error(), "collides") {
+		t.Errorf("a family named like another's _count line: %v", err)
+	}
+	h, err := metrics.NewHistogramVec("b", "B.", "x", []float64{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Register(metrics.NewCounterVec("b_sum", "B's sum.", "x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Register(h); err == nil || !strings.Contains(err.Error(), "collides") {
+		t.Errorf("a histogram whose _sum line is another family: %v", err)
 	}
 	if err := reg.Register(metrics.NewCounterVec("a-b", "Dash.", "x")); err == nil || !strings.Contains(err.Error(), "not valid") {
 		t.Errorf("invalid name: %v", err)
@@ -139,7 +152,7 @@ func TestRegisterRefuses(t *testing.T) {
 			t.Errorf("buckets %v accepted", b)
 		}
 	}
-	if got := strings.Join(reg.Names(), ","); !strings.HasPrefix(got, "a_total,go_gc_duration_seconds,") {
+	if got := strings.Join(reg.Names(), ","); !strings.HasPrefix(got, "a_total,b_sum,go_gc_duration_seconds,") {
 		t.Errorf("names = %s", got)
 	}
 }
