@@ -96,6 +96,21 @@ func TestWebhookPrecedence(t *testing.T) {
 	}
 }
 
+// TestMemoryLimit reads the downward API's bare byte count and a quantity alike; unset is
+// none.
+func TestMemoryLimit(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]int64{"268435456": 256 << 20, "256Mi": 256 << 20, "": 0} {
+		w, err := parse(t, nil, map[string]string{"VAULT_INJECTOR_MEMORY_LIMIT": v})
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		if got := w.MemoryLimit.Value(); got != want {
+			t.Errorf("%q: %d bytes, want %d", v, got, want)
+		}
+	}
+}
+
 func TestWebhookErrors(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {
@@ -145,6 +160,8 @@ func TestWebhookErrors(t *testing.T) {
 		"init cpu not a quantity":  {[]string{"--init-cpu-request=ten"}, nil, `"ten" is not a resource quantity`},
 		"init memory empty":        {[]string{"--init-memory-limit="}, nil, `"" is not a resource quantity`},
 		"init negative":            {[]string{"--init-memory-request=-1Mi"}, nil, `"-1Mi" is not above zero`},
+		"memory limit negative":    {nil, map[string]string{"VAULT_INJECTOR_MEMORY_LIMIT": "-5"}, `"-5" is not above zero`},
+		"memory limit not a size":  {[]string{"--memory-limit=lots"}, nil, `"lots" is not a resource quantity`},
 		"init max not a quantity":  {[]string{"--init-max-cpu=big"}, nil, `"big" is not a resource quantity`},
 		"init user root":           {[]string{"--init-run-as-user=0"}, nil, `"0" is not "unset" or an ID between 1 and 2147483647`},
 		"init user word":           {[]string{"--init-run-as-user=nobody"}, nil, `"nobody" is not "unset" or an ID`},

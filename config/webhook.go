@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // EnvPrefix namespaces the webhook's environment variables so they never collide with
@@ -35,6 +37,9 @@ type Webhook struct {
 	// ShutdownDelay is how long a stopping replica reports not ready yet keeps admitting,
 	// so the apiserver stops choosing it before its listener closes.
 	ShutdownDelay time.Duration
+	// MemoryLimit is the container's memory limit (zero: none known); the Go runtime's soft
+	// limit is kept below it, so the collector works harder before the kernel kills.
+	MemoryLimit resource.Quantity
 	// InjectorImage is the image of the injected init container; it must contain envexec.
 	InjectorImage string
 	// EnvexecPath is where envexec lives inside InjectorImage.
@@ -231,6 +236,11 @@ var webhookFlags = []flagSpec{
 		"shutdown-delay", "5s", "on SIGTERM, how long /readyz fails while admissions are still served, before the server " +
 			"closes: the apiserver may pick this replica until it sees the endpoint go (0s to 60s)",
 		func(w *Webhook, v string) error { return setDelay(&w.ShutdownDelay, v, time.Minute) },
+	},
+	{
+		"memory-limit", "", "the container's memory limit (set it from the downward API, limits.memory); unless GOMEMLIMIT " +
+			"is set, the Go runtime's soft memory limit becomes 90% of it, leaving room for what it does not count (empty: none)",
+		func(w *Webhook, v string) error { return setQuantity(&w.MemoryLimit, v, true) },
 	},
 	{
 		"injector-image", "ghcr.io/vault-injector/vault-injector:latest", "image of the injected init container (must contain envexec)",

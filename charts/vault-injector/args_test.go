@@ -26,12 +26,13 @@ import (
 // reported, not checked; once config/ defines one, this test fails until it is removed here.
 var pendingFlags = []string{}
 
-// selfManagedFlags are passed only in the self-managed certificate mode; namespace comes
-// from the downward API as VAULT_INJECTOR_NAMESPACE instead of a flag, and the CA file
-// flags only when their bundle is set.
+// selfManagedFlags are passed only in the self-managed certificate mode; namespace and
+// memory-limit come from the downward API as VAULT_INJECTOR_NAMESPACE and
+// VAULT_INJECTOR_MEMORY_LIMIT instead of flags, and the CA file flags only when their
+// bundle is set.
 var (
 	selfManagedFlags = []string{"cert-secret", "webhook-config-name", "service-name", "ca-validity", "cert-validity", "cert-check-interval", "cert-extra-sans"}
-	envOnlyFlags     = []string{"namespace", "registry-ca-file", "client-ca-file", "vault-ca-file"}
+	envOnlyFlags     = []string{"namespace", "memory-limit", "registry-ca-file", "client-ca-file", "vault-ca-file"}
 )
 
 // TestArgs parses the chart's container arguments with the webhook's own flag parser, for

@@ -33,3 +33,22 @@ func TestSetGCPercent(t *testing.T) {
 		}
 	}
 }
+
+// TestSetMemoryLimit: 90% of the container's limit unless GOMEMLIMIT is set; no limit
+// known leaves the runtime's as it is.
+func TestSetMemoryLimit(t *testing.T) {
+	old := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(old)
+	none := func(string) (string, bool) { return "", false }
+
+	if got := setMemoryLimit(256<<20, none); got != 241591910 { // 0.9 × 256 MiB, rounded down
+		t.Errorf("limit 256Mi: %d, want 241591910", got)
+	}
+	debug.SetMemoryLimit(100 << 20) // as the runtime does for GOMEMLIMIT=100MiB
+	if got := setMemoryLimit(256<<20, func(k string) (string, bool) { return "100MiB", k == "GOMEMLIMIT" }); got != 100<<20 {
+		t.Errorf("GOMEMLIMIT=100MiB: %d, want it kept", got)
+	}
+	if got := setMemoryLimit(0, none); got != 100<<20 {
+		t.Errorf("no container limit: %d, want the runtime's unchanged", got)
+	}
+}

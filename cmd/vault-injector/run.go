@@ -60,7 +60,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	}
 	log := zap.New(zap.UseFlagOptions(&zapOpts), zap.WriteTo(stderr))
 	logf.SetLogger(log)
-	log.Info("starting vault-injector", "version", version, "gogc", setGCPercent(lookupEnv))
+	log.Info("starting vault-injector", "version", version, "gogc", setGCPercent(lookupEnv),
+		"gomemlimit", setMemoryLimit(cfg.MemoryLimit.Value(), lookupEnv))
 	return webhook.Serve(ctx, cfg, log)
 }
 
@@ -71,6 +72,21 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 // (bench/RESULTS.md); the chart sets GOMEMLIMIT to the container's memory limit, so a
 // burst of large pods makes it collect sooner rather than get the replica killed.
 const gcPercent = 200
+
+// memoryLimitShare is the share of the container's memory limit the Go runtime keeps its
+// own memory under: the rest is for what it does not count (the binary's pages, the
+// certificate volume, the kernel's buffers).
+const memoryLimitShare = 0.9
+
+// setMemoryLimit sets the Go runtime's soft memory limit to memoryLimitShare of
+// containerLimit (bytes; 0 for none) unless GOMEMLIMIT is set, and returns the limit in
+// force in bytes (math.MaxInt64: none).
+func setMemoryLimit(containerLimit int64, lookupEnv func(string) (string, bool)) int64 {
+	if _, set := lookupEnv("GOMEMLIMIT"); !set && containerLimit > 0 {
+		debug.SetMemoryLimit(int64(float64(containerLimit) * memoryLimitShare))
+	}
+	return debug.SetMemoryLimit(-1) // -1 reads it
+}
 
 // setGCPercent applies gcPercent unless GOGC is set, and returns the setting in force, as
 // text: a number, or "off". A GOGC the runtime could not read has left Go's default, 100,
