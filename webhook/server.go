@@ -166,7 +166,12 @@ func serveHTTP(ctx context.Context, name, addr string, h http.Handler, log logr.
 	if err != nil {
 		return fmt.Errorf("listen %s on %s: %w", name, addr, err)
 	}
-	s := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	// Probes and scrapes are small GETs: a client that sends or reads slowly, keeps idle
+	// connections or sends huge headers only ties up what these bounds allow.
+	s := &http.Server{
+		Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10,
+	}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)

@@ -47,6 +47,11 @@ func TestServe(t *testing.T) {
 	if got := get(t, "http://"+cfg.ProbeAddr+"/healthz"); got != "ok" {
 		t.Errorf("healthz = %q", got)
 	}
+	for _, url := range []string{"http://" + cfg.ProbeAddr + "/healthz", "http://" + cfg.MetricsAddr + "/metrics"} {
+		if code := getWithHeader(t, url, strings.Repeat("x", 64<<10)); code != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("%s with a 64 KiB header: status %d, want 431", url, code)
+		}
+	}
 
 	addr := net.JoinHostPort(cfg.WebhookHost, strconv.Itoa(cfg.WebhookPort))
 	if got := servedSerial(t, addr); got != serial {
@@ -171,19 +176,43 @@ func waitFor(t *testing.T, done <-chan error, what string, ok func() bool) {
 	}
 }
 
+// getWithHeader GETs url with one header of the given value and returns the status.
+func getWithHeader(t *testing.T, url, value string) int {
+	t.Helper()
+	code, _, err := fetch(t, url, value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+// get is url's body, or "" when the server cannot be reached.
 func get(t *testing.T, url string) string {
+	t.Helper()
+	_, body, err := fetch(t, url, "")
+	if err != nil {
+		return ""
+	}
+	return body
+}
+
+// fetch GETs url, with an X-Big header when big is not empty.
+func fetch(t *testing.T, url, big string) (int, string, error) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if big != "" {
+		req.Header.Set("X-Big", big)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return ""
+		return 0, "", err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
 }
 
 func servedSerial(t *testing.T, addr string) int64 {

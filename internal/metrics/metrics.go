@@ -30,10 +30,17 @@ type Registry struct {
 	collectors []Collector
 	names      map[string]bool // families
 	lines      map[string]bool // every sample name a family may write
+	scrapes    chan struct{}   // a slot per scrape being served
 }
 
+// maxScrapes bounds the pages written at once: Prometheus scrapes one at a time, and
+// anyone else who reaches the port must not make the webhook write pages without end.
+const maxScrapes = 4
+
 // NewRegistry is an empty registry.
-func NewRegistry() *Registry { return &Registry{names: map[string]bool{}, lines: map[string]bool{}} }
+func NewRegistry() *Registry {
+	return &Registry{names: map[string]bool{}, lines: map[string]bool{}, scrapes: make(chan struct{}, maxScrapes)}
+}
 
 // lineNames are the sample names a family called n may write, whatever its kind, and the
 // family names that would write one of them.
@@ -101,11 +108,20 @@ func (r *Registry) Text() []byte {
 // ContentType is the media type of the text exposition format.
 const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 
-// ServeHTTP writes the exposition.
+// ServeHTTP writes the exposition; while maxScrapes pages are being written, a further
+// scrape gets 503 at once.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	select {
+	case r.scrapes <- struct{}{}:
+		defer func() { <-r.scrapes }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many scrapes at once", http.StatusServiceUnavailable)
 		return
 	}
 	body := r.Text()
