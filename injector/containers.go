@@ -14,6 +14,10 @@ import (
 	"github.com/vault-injector/vault-injector/envexec/settings"
 )
 
+// binVolumeSize bounds the in-memory volume envexec is copied into; parsed once, copied
+// into each pod.
+var binVolumeSize = resource.MustParse("32Mi")
+
 // binVolume is in memory: envexec never touches a node's disk, and it is gone with the pod.
 // With image-volume delivery it is the injector image itself, mounted read-only by the
 // kubelet: the platform's image reference, never anything the pod names.
@@ -27,7 +31,7 @@ func binVolume(cfg config.Pod) corev1.Volume {
 		Name: VolumeName,
 		VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
 			Medium:    corev1.StorageMediumMemory,
-			SizeLimit: ptr.To(resource.MustParse("32Mi")),
+			SizeLimit: ptr.To(binVolumeSize.DeepCopy()),
 		}},
 	}
 }
@@ -149,14 +153,15 @@ func initContainer(cfg config.Pod) corev1.Container {
 // resourceList holds the quantities that are set (zero means none), each a copy of the
 // settings' own; nil when none is, as the apiserver hands an empty list back.
 func resourceList(cpu, memory resource.Quantity) corev1.ResourceList {
-	l := corev1.ResourceList{}
-	for name, q := range map[corev1.ResourceName]resource.Quantity{corev1.ResourceCPU: cpu, corev1.ResourceMemory: memory} {
-		if !q.IsZero() {
-			l[name] = q.DeepCopy()
-		}
-	}
-	if len(l) == 0 {
+	if cpu.IsZero() && memory.IsZero() {
 		return nil
+	}
+	l := make(corev1.ResourceList, 2)
+	if !cpu.IsZero() {
+		l[corev1.ResourceCPU] = cpu.DeepCopy()
+	}
+	if !memory.IsZero() {
+		l[corev1.ResourceMemory] = memory.DeepCopy()
 	}
 	return l
 }
