@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,22 +22,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vault-injector/vault-injector/e2e/framework"
+	"github.com/vault-injector/vault-injector/internal/metricstest"
 )
-
-// metricValue is the value of the series name (a family without labels) on a /metrics
-// page, or -1 when the page has no such line.
-func metricValue(page []byte, name string) float64 {
-	for line := range strings.Lines(string(page)) {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				return -1
-			}
-			return f
-		}
-	}
-	return -1
-}
 
 // These specs change the chart's release on the node: a rolling upgrade, a replica killed,
 // every replica gone. They run alone (Serial), and each leaves two Ready replicas behind.
@@ -83,9 +68,15 @@ var _ = Describe("the chart's webhook on the node", Label("node", "chart"), Seri
 		Expect(err).NotTo(HaveOccurred())
 		for _, pod := range replicas {
 			// Read by name, never printed: a metrics page is no place to show in a failure.
-			Expect(metricValue(pages[pod], "go_gc_gogc_percent")).To(Equal(200.0), "replica %s's GOGC", pod)
+			gogc, ok, err := metricstest.Read(pages[pod], "go_gc_gogc_percent")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(ok).To(BeTrue(), "replica %s reports its GOGC", pod)
+			Expect(gogc).To(Equal(200.0), "replica %s's GOGC", pod)
 			// 90% of the limit, as cmd/vault-injector/run.go keeps it.
-			Expect(metricValue(pages[pod], "go_gc_gomemlimit_bytes")).To(Equal(float64(int64(float64(want.Value())*0.9))), "replica %s's GOMEMLIMIT", pod)
+			soft, ok, err := metricstest.Read(pages[pod], "go_gc_gomemlimit_bytes")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(ok).To(BeTrue(), "replica %s reports its GOMEMLIMIT", pod)
+			Expect(soft).To(Equal(float64(int64(float64(want.Value())*0.9))), "replica %s's GOMEMLIMIT", pod)
 		}
 	}, SpecTimeout(time.Minute))
 

@@ -39,8 +39,6 @@ const shutdownGrace = 10 * time.Second
 // Serve runs the admission server (TLS, certificates reloaded on change), the probe
 // endpoints and the metrics endpoint until ctx ends or one of them fails.
 func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
-	// Our series live in a registry of this server's own, so nothing here is
-	// process-global.
 	reg, series, certCount, err := newRegistry(filepath.Join(cfg.CertDir, "tls.crt"))
 	if err != nil {
 		return err

@@ -69,8 +69,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 // collection is a few MiB of buffers, so at Go's default (100) the collector ran after
 // every ~3 MiB of allocation, about 70 admissions, and was a fifth of the server's CPU
 // under load. At 200 it runs half as often, for about 4 MiB more at the peak
-// (bench/RESULTS.md); the chart sets GOMEMLIMIT to the container's memory limit, so a
-// burst of large pods makes it collect sooner rather than get the replica killed.
+// (bench/RESULTS.md); setMemoryLimit keeps the heap under the container's limit, so a
+// burst of large pods makes it collect sooner rather than grow into that limit.
 const gcPercent = 200
 
 // memoryLimitShare is the share of the container's memory limit the Go runtime keeps its

@@ -28,7 +28,6 @@ type Collector interface {
 type Registry struct {
 	mu         sync.Mutex
 	collectors []Collector
-	names      map[string]bool // families
 	lines      map[string]bool // every sample name a family may write
 	scrapes    chan struct{}   // a slot per scrape being served
 }
@@ -39,7 +38,7 @@ const maxScrapes = 4
 
 // NewRegistry is an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{names: map[string]bool{}, lines: map[string]bool{}, scrapes: make(chan struct{}, maxScrapes)}
+	return &Registry{lines: map[string]bool{}, scrapes: make(chan struct{}, maxScrapes)}
 }
 
 // lineNames are the sample names a family called n may write, whatever its kind, and the
@@ -71,7 +70,6 @@ func (r *Registry) Register(c Collector) error {
 		}
 	}
 	for _, n := range c.Names() {
-		r.names[n] = true
 		for _, line := range lineNames(n) {
 			r.lines[line] = true
 		}
@@ -84,13 +82,12 @@ func (r *Registry) Register(c Collector) error {
 func (r *Registry) Names() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return slices.Sorted(func(yield func(string) bool) {
-		for n := range r.names {
-			if !yield(n) {
-				return
-			}
-		}
-	})
+	var names []string
+	for _, c := range r.collectors {
+		names = append(names, c.Names()...)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Text is the exposition of every registered family, in registration order.

@@ -4,6 +4,7 @@ package metricstest
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -14,34 +15,52 @@ import (
 // Parse reads text as Prometheus' text parser does, failing the test if it cannot.
 func Parse(t testing.TB, text []byte) map[string]*dto.MetricFamily {
 	t.Helper()
+	families, err := parse(text)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, text)
+	}
+	return families
+}
+
+func parse(text []byte) (map[string]*dto.MetricFamily, error) {
 	p := expfmt.NewTextParser(model.LegacyValidation)
 	families, err := p.TextToMetricFamilies(bytes.NewReader(text))
 	if err != nil {
-		t.Fatalf("the metrics page does not parse: %v\n%s", err, text)
+		return nil, fmt.Errorf("the metrics page does not parse: %w", err)
 	}
-	return families
+	return families, nil
 }
 
 // Value is the value of the counter or gauge family name whose labels include labels
 // (name, value pairs); ok is false when there is no such series.
 func Value(t testing.TB, text []byte, name string, labels ...string) (float64, bool) {
 	t.Helper()
-	f := Parse(t, text)[name]
-	if f == nil {
-		return 0, false
+	v, ok, err := Read(text, name, labels...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, text)
 	}
-	for _, m := range f.GetMetric() {
+	return v, ok
+}
+
+// Read is Value for callers without a testing.TB (Ginkgo specs): a page that does not
+// parse is an error, which carries the parser's message but not the page.
+func Read(text []byte, name string, labels ...string) (float64, bool, error) {
+	families, err := parse(text)
+	if err != nil {
+		return 0, false, err
+	}
+	for _, m := range families[name].GetMetric() {
 		if !hasLabels(m, labels) {
 			continue
 		}
 		switch {
 		case m.GetCounter() != nil:
-			return m.GetCounter().GetValue(), true
+			return m.GetCounter().GetValue(), true, nil
 		case m.GetGauge() != nil:
-			return m.GetGauge().GetValue(), true
+			return m.GetGauge().GetValue(), true, nil
 		}
 	}
-	return 0, false
+	return 0, false, nil
 }
 
 func hasLabels(m *dto.Metric, labels []string) bool {
