@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -71,7 +72,7 @@ func (a *Admission) section(b *strings.Builder) {
 	fmt.Fprintf(b, "Closed loop over one HTTP/2 TLS connection per server on loopback; every response checked "+
 		"(status 200, uid, allowed, non-empty JSON patch). Pod: %s. Request body %d bytes; the webhook's patch "+
 		"is %d bytes in %d operations, and the floor answers with the same patch. Each level: %s warm-up per server, then %s "+
-		"measured per server in %d rounds, the servers taking turns (which goes first alternates), each server's rounds merged. Latency percentiles are exact (nearest rank over every request). "+
+		"measured per server in %d rounds, the servers taking turns (which goes first alternates), each server's rounds merged; the ratio of each round alone is listed too, as the spread between rounds is this machine's noise. Latency percentiles are exact (nearest rank over every request). "+
 		"Peak RSS is the kernel's high-water mark (VmHWM, which counts the binary's pages read from disk); "+
 		"in brackets the highest anonymous RSS (heap, stacks) sampled every 50ms during the level.\n\n",
 		a.Pod, a.BodyBytes, a.PatchBytes, a.PatchOps, a.Warmup, a.Duration, a.Rounds)
@@ -92,9 +93,10 @@ func (a *Admission) section(b *strings.Builder) {
 			}
 		}
 	}
-	fmt.Fprintf(b, "\n| clients | throughput ours/floor (≥ %.2f) | p99 ours/floor (≤ %.1f) |\n|---|---|---|\n", MinThroughputRatio, MaxP99Ratio)
+	fmt.Fprintf(b, "\n| clients | throughput ours/floor (≥ %.2f) | p99 ours/floor (≤ %.1f) | throughput ratio per round |\n|---|---|---|---|\n",
+		MinThroughputRatio, MaxP99Ratio)
 	for _, l := range a.Levels {
-		fmt.Fprintf(b, "| %d | %.2f | %.2f |\n", l.Clients, l.ThroughputRatio, l.P99Ratio)
+		fmt.Fprintf(b, "| %d | %.2f | %.2f | %s |\n", l.Clients, l.ThroughputRatio, l.P99Ratio, spread(l.RoundThroughputRatios))
 	}
 	b.WriteString("\nServers (idle RSS once ready):\n\n")
 	for _, s := range a.Servers {
@@ -217,4 +219,17 @@ func (p *PodStart) section(b *strings.Builder) {
 	fmt.Fprintf(b, "\nOf an injected start, envexec itself (from its start to the exec of the application: login, "+
 		"mount lookups, reads, as its log reports) takes %v at the median (p90 %v). envexec's peak RSS before exec: %.1f MiB.\n\n",
 		p.Envexec.P50.Round(100*time.Microsecond), p.Envexec.P90.Round(100*time.Microsecond), float64(p.EnvexecPeakRSSKiB)/1024)
+}
+
+// spread writes per-round ratios as their range and the rounds themselves, or "–" when
+// the run kept none (results.json from before they were recorded).
+func spread(ratios []float64) string {
+	if len(ratios) == 0 {
+		return "–"
+	}
+	parts := make([]string, len(ratios))
+	for i, r := range ratios {
+		parts[i] = fmt.Sprintf("%.2f", r)
+	}
+	return fmt.Sprintf("%.2f–%.2f (%s)", slices.Min(ratios), slices.Max(ratios), strings.Join(parts, ", "))
 }

@@ -21,7 +21,10 @@ func TestEvaluateAdmission(t *testing.T) {
 	t.Parallel()
 	a := &report.Admission{Levels: []report.Level{
 		{Clients: 1, Ours: run(900, 2500*time.Microsecond, 30<<20), Floor: run(1000, 2*time.Millisecond, 10<<20), ThroughputRatio: 0.9, P99Ratio: 1.25},
-		{Clients: 8, Ours: run(500, 9*time.Millisecond, 31<<20), Floor: run(1000, 3*time.Millisecond, 10<<20), ThroughputRatio: 0.5, P99Ratio: 3},
+		{
+			Clients: 8, Ours: run(500, 9*time.Millisecond, 31<<20), Floor: run(1000, 3*time.Millisecond, 10<<20), ThroughputRatio: 0.5, P99Ratio: 3,
+			RoundThroughputRatios: []float64{0.4, 0.86, 0.5},
+		},
 	}}
 	got := report.EvaluateAdmission(a)
 	if len(got) != 5 {
@@ -35,6 +38,9 @@ func TestEvaluateAdmission(t *testing.T) {
 		if !tg.Met && tg.Gap == "" {
 			t.Errorf("%s missed without a gap", tg.Name)
 		}
+	}
+	if got[0].Gap != "" || got[2].Gap != "70% more requests/s needed (500, want ≥ 850); 1 of 3 rounds at ≥ 0.85" {
+		t.Errorf("throughput gaps: %q at 1 client (no rounds), %q at 8", got[0].Gap, got[2].Gap)
 	}
 	if !strings.Contains(got[2].Gap, "70% more") || !strings.Contains(got[3].Gap, "131% over") || !strings.Contains(got[4].Gap, "1.0 MiB over") {
 		t.Errorf("gaps: %q, %q, %q", got[2].Gap, got[3].Gap, got[4].Gap)
@@ -100,7 +106,10 @@ func TestWrite(t *testing.T) {
 	t.Parallel()
 	r := &report.Results{
 		Schema: report.Schema, Commit: "abc", Commands: []string{"go run ./bench/cmd/bench"},
-		Admission: &report.Admission{Levels: []report.Level{{Clients: 8, Ours: run(900, time.Millisecond, 1<<20), Floor: run(1000, time.Millisecond, 1<<20)}}},
+		Admission: &report.Admission{Levels: []report.Level{
+			{Clients: 8, Ours: run(900, time.Millisecond, 1<<20), Floor: run(1000, time.Millisecond, 1<<20), ThroughputRatio: 0.9, RoundThroughputRatios: []float64{0.95, 0.83, 0.91}},
+			{Clients: 32, Ours: run(900, time.Millisecond, 1<<20), Floor: run(1000, time.Millisecond, 1<<20)},
+		}},
 		GoBenchmarks: []gobench.Benchmark{{
 			Package: "github.com/vault-injector/vault-injector/webhook", Name: "BenchmarkHandleImageLookup/cold-cache", Procs: 2,
 			Metrics: map[string]gobench.Stat{"ns/op": {Median: 1.5e6, Samples: []float64{1.5e6}}},
@@ -122,6 +131,7 @@ func TestWrite(t *testing.T) {
 	for _, want := range []string{
 		"## Admission over HTTPS", "| 8 | vault-injector | 900 |", "### Registry lookup", "cold-cache | 1 | 1.50ms", "## Pod start on a real node",
 		"| 10 references over 2 paths, init-copy | 20 | 60ms |", "| 10 references over 2 paths, image-volume | 20 | 1.15s | 0s | 0s | +15% |",
+		"| 8 | 0.90 | 0.00 | 0.83–0.95 (0.95, 0.83, 0.91) |", "| 32 | 0.00 | 0.00 | – |",
 	} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("RESULTS.md lacks %q", want)
@@ -135,7 +145,8 @@ func TestWrite(t *testing.T) {
 	if err := json.Unmarshal(data, &back); err != nil {
 		t.Fatal(err)
 	}
-	if back.Admission.Levels[0].Ours.Throughput != 900 || back.GoBenchmarks[0].Metrics["ns/op"].Median != 1.5e6 {
+	if back.Admission.Levels[0].Ours.Throughput != 900 || back.GoBenchmarks[0].Metrics["ns/op"].Median != 1.5e6 ||
+		len(back.Admission.Levels[0].RoundThroughputRatios) != 3 {
 		t.Errorf("results.json lost figures: %+v", back)
 	}
 }

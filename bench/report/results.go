@@ -120,6 +120,10 @@ type Level struct {
 	ThroughputRatio float64 `json:"throughputRatio"`
 	// P99Ratio is ours/floor 99th percentile latency (target: at most MaxP99Ratio).
 	P99Ratio float64 `json:"p99Ratio"`
+	// RoundThroughputRatios are ours/floor requests per second in each round, the two
+	// servers measured back to back: their spread is the machine's noise, which a
+	// reader must see beside a ratio near its target.
+	RoundThroughputRatios []float64 `json:"roundThroughputRatios,omitempty"`
 }
 
 // Run is one server's figures at one level.

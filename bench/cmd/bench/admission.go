@@ -166,9 +166,21 @@ func drive(ctx context.Context, o *options, a *report.Admission, bodies []load.B
 		if level.Floor.Latency.P99 > 0 {
 			level.P99Ratio = float64(level.Ours.Latency.P99) / float64(level.Floor.Latency.P99)
 		}
+		level.RoundThroughputRatios = roundRatios(runs[ours], runs[floor])
 		a.Levels = append(a.Levels, level)
 	}
 	return nil
+}
+
+// roundRatios are ours/floor requests per second, round by round.
+func roundRatios(ours, floor []report.Run) []float64 {
+	var ratios []float64
+	for i := range min(len(ours), len(floor)) {
+		if floor[i].Throughput > 0 {
+			ratios = append(ratios, ours[i].Throughput/floor[i].Throughput)
+		}
+	}
+	return ratios
 }
 
 // warmUp drives t at the level without recording anything.
