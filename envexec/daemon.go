@@ -40,13 +40,16 @@ type daemon struct {
 	usesLogin bool
 	// signaled records leases already handled by the "signal" action.
 	signaled map[*lease]bool
-	// retryAt delays the next attempt after a failed re-fetch.
+	// retryAt delays the next attempt after a failed re-fetch or login: nothing is
+	// maintained before it.
 	retryAt time.Time
 	// kv are the secrets whose versions are watched (ENVEXEC_DAEMON_WATCH_INTERVAL), next
 	// at watchAt.
 	kv      []kvRead
 	watchAt time.Time
 	child   *child
+	// interrupts ends a maintenance round's Vault calls when a signal arrives.
+	interrupts *interrupter
 }
 
 // session is a logged-in client, the leases of what it fetched and the KV v2 secrets it
@@ -58,22 +61,27 @@ type session struct {
 }
 
 func (inv *invocation) daemonize(ctx context.Context, s settings.Settings, vars []variable, sess *session, argv []string, app application) error {
-	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
+	raw := make(chan os.Signal, 64)
+	signal.Notify(raw)
+	interrupts := newInterrupter()
+	go interrupts.relay(raw)
+	defer func() {
+		signal.Stop(raw)
+		close(raw) // ends the relay
+	}()
 	if err := becomeSubreaper(); err != nil {
 		inv.log.Warn("cannot adopt orphaned processes", "error", err.Error())
 	}
 	d := &daemon{
 		inv: inv, s: s, vars: vars, argv: argv, app: app, sess: sess, signaled: map[*lease]bool{},
-		child: &child{log: inv.log, sigs: sigs}, usesLogin: usesLogin(vars),
+		child: &child{log: inv.log, sigs: interrupts.out}, usesLogin: usesLogin(vars), interrupts: interrupts,
 	}
 	d.track(sess, time.Now())
 	if err := d.child.start(app.path, app.argv, app.env); err != nil {
 		return app.failed(err)
 	}
 	// The start-up deadline and SIGTERM no longer apply: signals go to the application.
-	return d.loop(context.WithoutCancel(ctx), sigs)
+	return d.loop(context.WithoutCancel(ctx), interrupts.out)
 }
 
 // track records the token and leases of a session.
@@ -107,7 +115,10 @@ func (d *daemon) loop(ctx context.Context, sigs <-chan os.Signal) error {
 			}
 		case <-poll.C:
 		case <-timer.C:
-			if err := d.maintain(ctx); err != nil {
+			round, end := d.interrupts.begin(ctx)
+			err := d.maintain(round)
+			end()
+			if err != nil {
 				return err
 			}
 			timer.Reset(d.wait())
@@ -118,7 +129,8 @@ func (d *daemon) loop(ctx context.Context, sigs <-chan os.Signal) error {
 	}
 }
 
-// wait is the time until the next renewal or expiry action.
+// wait is the time until the next renewal or expiry action; never before retryAt, as
+// maintain does nothing until then (a token overdue meanwhile made the loop spin).
 func (d *daemon) wait() time.Duration {
 	next := time.Now().Add(24 * time.Hour)
 	for _, l := range d.pending() {
@@ -126,11 +138,11 @@ func (d *daemon) wait() time.Duration {
 			next = t
 		}
 	}
-	if d.retryAt.After(time.Now()) && d.retryAt.Before(next) {
-		next = d.retryAt
-	}
 	if len(d.kv) > 0 && d.watchAt.Before(next) {
 		next = d.watchAt
+	}
+	if d.retryAt.After(next) {
+		next = d.retryAt
 	}
 	return max(time.Until(next), 0)
 }
@@ -151,40 +163,50 @@ func (d *daemon) pending() []*lease {
 
 // maintain renews what is due and acts on leases that cannot be renewed. An error ends
 // daemon mode (the "stop" action, or the application exiting while being restarted).
+// ctx is a round's (interrupter.begin): once a signal interrupts it, maintain returns
+// with nothing changed, and the loop tries again after handling the signal.
 func (d *daemon) maintain(ctx context.Context) error {
 	now := time.Now()
 	if now.Before(d.retryAt) {
 		return nil
 	}
 	if d.token != nil && !now.Before(d.token.due()) {
-		if err := d.renewToken(ctx); err != nil {
+		if err := d.renewToken(ctx); err != nil || interrupted(ctx) {
 			return err
 		}
 	}
 	if len(d.kv) > 0 && !now.Before(d.watchAt) && d.watch(ctx) {
 		return d.changed(ctx)
 	}
-	expiring := false
+	if !d.renewLeases(ctx, now) || interrupted(ctx) {
+		return nil
+	}
+	return d.expire(ctx)
+}
+
+// renewLeases renews the leases that are due, and reports whether one cannot be renewed
+// (its expiry action is due). A renewal a signal interrupted is left to the next round.
+func (d *daemon) renewLeases(ctx context.Context, now time.Time) (expiring bool) {
 	for _, l := range d.leases {
 		if d.signaled[l] || now.Before(l.due()) {
 			continue
 		}
 		if !l.final {
-			if err := d.sess.c.renewLease(ctx, l); err != nil {
-				d.inv.log.Warn("lease renewal failed", "path", l.path, "error", err.Error())
-				l.final = true
-			} else {
+			err := d.renewLease(ctx, l)
+			switch {
+			case err == nil:
 				d.inv.log.Debug("renewed lease", "path", l.path, "ttl", l.ttl.String(), "final", l.final)
 				continue
+			case interrupted(ctx):
+				return false
 			}
+			d.inv.log.Warn("lease renewal failed", "path", l.path, "error", err.Error())
+			l.final = true
 		}
 		d.inv.log.Info("lease cannot be renewed", "path", l.path, "action", string(d.s.OnExpiry))
 		expiring = true
 	}
-	if !expiring {
-		return nil
-	}
-	return d.expire(ctx)
+	return expiring
 }
 
 // renewToken renews envexec's token, or logs in again when it cannot be renewed; if the
@@ -192,12 +214,17 @@ func (d *daemon) maintain(ctx context.Context) error {
 func (d *daemon) renewToken(ctx context.Context) error {
 	c := d.sess.c
 	if !d.token.final {
-		if err := c.renewToken(ctx, d.token); err == nil {
+		renewal, cancel := context.WithDeadline(ctx, d.token.expires())
+		err := c.renewToken(renewal, d.token)
+		cancel()
+		switch {
+		case err == nil:
 			d.inv.log.Debug("renewed token", "ttl", d.token.ttl.String(), "final", d.token.final)
 			return nil
-		} else {
-			d.inv.log.Warn("token renewal failed", "error", err.Error())
+		case interrupted(ctx):
+			return nil
 		}
+		d.inv.log.Warn("token renewal failed", "error", err.Error())
 	}
 	if d.usesLogin {
 		d.inv.log.Info("token cannot be renewed", "action", string(d.s.OnExpiry))
@@ -209,6 +236,9 @@ func (d *daemon) renewToken(ctx context.Context) error {
 		return nil
 	}
 	if err := c.authenticate(ctx, d.s); err != nil {
+		if interrupted(ctx) {
+			return nil
+		}
 		d.inv.log.Warn("logging in again failed", "error", err.Error())
 		d.retryAt = time.Now().Add(retryRefetch)
 		return nil
@@ -295,4 +325,12 @@ func (inv *invocation) refetch(ctx context.Context, s settings.Settings, vars []
 		return application{}, nil, err
 	}
 	return app, sess, nil
+}
+
+// renewLease renews l, retrying an unreachable Vault no longer than l lives: once it has
+// expired, the expiry action is due whether Vault answers or not.
+func (d *daemon) renewLease(ctx context.Context, l *lease) error {
+	ctx, cancel := context.WithDeadline(ctx, l.expires())
+	defer cancel()
+	return d.sess.c.renewLease(ctx, l)
 }

@@ -2,6 +2,7 @@ package envexec
 
 import (
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -319,5 +320,66 @@ func TestDaemonTokenRenewal(t *testing.T) {
 	})
 	if n := countEvents(r.events(), "start"); n != 1 {
 		t.Errorf("the application started %d times, want once", n)
+	}
+}
+
+// A Vault that goes away does not take the pod's signals with it: while daemon mode
+// retries a sealed Vault (the token's renewal, then a new login), the application still
+// gets SIGHUP at once, and SIGTERM ends it. Once Vault is back, envexec logs in again.
+func TestDaemonSignalsWhileVaultIsSealed(t *testing.T) {
+	t.Parallel()
+	f := vault(t)
+	v := startDiskVault(t, f)
+	v.do(t, v.rootToken, http.MethodPost, "auth/"+testAuthPath+"/role/short", map[string]any{
+		"role_type": "jwt", "bound_audiences": []string{testAudience}, "user_claim": "sub",
+		"policies": []string{"app"}, "token_ttl": "3s", "token_max_ttl": "1h",
+	}, nil)
+	u := unique(t)
+	v.do(t, v.rootToken, http.MethodPost, "secret/data/"+u, map[string]any{"data": map[string]any{"s": "x"}}, nil)
+	env, _ := f.env(t, settings.EnvRole+"=short", "SECRET=vault:secret/"+u+"#s")
+	r := startDaemon(t, withEnv(env, settings.EnvVaultAddr+"="+v.addr), app)
+	waitFor(t, 20*time.Second, "the application", func() bool { return countEvents(r.events(), "start") == 1 })
+	v.seal(t)
+	waitFor(t, 20*time.Second, "a new login retrying on the sealed Vault", func() bool {
+		_, after, failed := strings.Cut(r.stderr(), "token renewal failed")
+		return failed && strings.Contains(after, "will retry")
+	})
+	signalAndWait := func(sig syscall.Signal, event string) {
+		t.Helper()
+		if err := r.cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 3*time.Second, event+" forwarded while Vault is sealed", func() bool { return countEvents(r.events(), event) == 1 })
+	}
+	signalAndWait(syscall.SIGHUP, "HUP")
+	v.unseal(t)
+	waitFor(t, 30*time.Second, "a new login once Vault is back", func() bool { return strings.Contains(r.stderr(), "logged in again") })
+	if n := countEvents(r.events(), "start"); n != 1 {
+		t.Errorf("the application started %d times, want once", n)
+	}
+	v.seal(t)
+	waitFor(t, 20*time.Second, "the renewal failing again", func() bool { return strings.Count(r.stderr(), "token renewal failed") >= 2 })
+	signalAndWait(syscall.SIGTERM, "term")
+	if code := r.exitCode(t, 5*time.Second); code != 42 {
+		t.Errorf("exit code %d, want the application's 42", code)
+	}
+}
+
+// maintain does nothing before retryAt, so the loop must not wake before it either,
+// even with the token overdue: it spun at a full CPU while a login was failing.
+func TestDaemonWaitsForTheRetry(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	d := &daemon{token: newLease("", "token", 3*time.Second, true, now.Add(-time.Minute)), signaled: map[*lease]bool{}}
+	if w := d.wait(); w != 0 {
+		t.Errorf("an overdue token: wait %v, want 0", w)
+	}
+	d.retryAt = now.Add(retryRefetch)
+	if w := d.wait(); w < retryRefetch-time.Second {
+		t.Errorf("an overdue token and a retry in %v: wait %v, want until the retry", retryRefetch, w)
+	}
+	d.retryAt = now.Add(-time.Second)
+	if w := d.wait(); w != 0 {
+		t.Errorf("a retry already past: wait %v, want 0", w)
 	}
 }

@@ -26,6 +26,9 @@ func newLease(id, path string, ttl time.Duration, renewable bool, now time.Time)
 	return &lease{id: id, path: path, ttl: ttl, requested: ttl, granted: now, final: !renewable}
 }
 
+// expires is when the lease ends unless renewed.
+func (l *lease) expires() time.Time { return l.granted.Add(l.ttl) }
+
 // due is when the lease next needs attention: renewal, or the expiry action, both at two
 // thirds of its TTL.
 func (l *lease) due() time.Time { return l.granted.Add(l.ttl * 2 / 3) }

@@ -83,6 +83,9 @@ func (d *daemon) watch(ctx context.Context) bool {
 	for i := range d.kv {
 		k := &d.kv[i]
 		v, err := d.sess.c.currentVersion(ctx, k)
+		if err != nil && interrupted(ctx) {
+			return false // watchAt unchanged: the next round checks again
+		}
 		switch {
 		case err != nil:
 			d.inv.log.Warn("checking a secret's version failed, will retry", "path", k.api, "error", err.Error())
@@ -131,6 +134,10 @@ func (d *daemon) fetchFresh(ctx context.Context) (application, *session, bool) {
 	ctx, cancel := context.WithTimeout(ctx, d.s.Timeout)
 	defer cancel()
 	app, sess, err := d.inv.refetch(ctx, d.s, d.vars, d.argv, d.sess.c)
+	if err != nil && interrupted(ctx) {
+		d.inv.log.Debug("fetching fresh secrets interrupted by a signal")
+		return application{}, nil, false
+	}
 	if err != nil {
 		d.inv.log.Error("fetching fresh secrets failed, will retry", append(errorAttrs(err), "retryIn", retryRefetch.String())...)
 		d.retryAt = time.Now().Add(retryRefetch)
