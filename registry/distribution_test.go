@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -138,5 +139,49 @@ func TestDistributionRegistry(t *testing.T) {
 	_, err = registry.New(opts, nil).Resolve(t.Context(), single.Name(), amd64, nil)
 	if err == nil || !strings.Contains(err.Error(), "answered HTTP 401") || strings.Contains(err.Error(), "canary") {
 		t.Errorf("anonymous: err = %v, want a 401 without the password", err)
+	}
+}
+
+// An image's config is the pushing tenant's to make as large as it likes, and a registry
+// serves it: the resolver reads no answer beyond registry.MaxResponseBytes, and says so
+// as the registry's doing (the pod is denied), not as an outage.
+func TestDistributionRefusesHugeAnswers(t *testing.T) {
+	t.Parallel()
+	host := startDistribution(t, "robot", "distribution-canary-pass")
+	auth := remote.WithAuth(&authn.Basic{Username: "robot", Password: "distribution-canary-pass"})
+	push := func(repo string, pad int) string {
+		t.Helper()
+		img := registrytest.Image(t, variant{Platform: amd64, Entrypoint: []string{"/app"}})
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf = cf.DeepCopy()
+		cf.Config.Labels = map[string]string{"pad": strings.Repeat("x", pad)}
+		if img, err = mutate.ConfigFile(img, cf); err != nil {
+			t.Fatal(err)
+		}
+		ref, err := name.ParseReference(host + "/" + repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(ref, img, auth); err != nil {
+			t.Fatal(err)
+		}
+		return ref.Name()
+	}
+	fits, huge := push("team/fits:1", registry.MaxResponseBytes-4096), push("team/huge:1", registry.MaxResponseBytes+1)
+	kc := &registry.Keychain{}
+	if err := kc.ParseDockerConfig([]byte(`{"auths":{"`+host+`":{"username":"robot","password":"distribution-canary-pass"}}}`), false); err != nil {
+		t.Fatal(err)
+	}
+	res := registry.New(registry.Options{InsecureRegistries: []string{host}}, nil)
+	if cfg, err := res.Resolve(t.Context(), fits, amd64, kc); err != nil || len(cfg.Entrypoint) != 1 {
+		t.Errorf("a config just under the limit: %v, %v; want its entrypoint", cfg, err)
+	}
+	_, err := res.Resolve(t.Context(), huge, amd64, kc)
+	if !errors.Is(err, registry.ErrTooLarge) || errors.Is(err, registry.ErrUnavailable) ||
+		!strings.Contains(err.Error(), "registry "+host+": its answer is larger than 1024 KiB") {
+		t.Errorf("a config one byte over the limit: err = %v; want ErrTooLarge, not unavailable, naming the registry", err)
 	}
 }

@@ -149,8 +149,8 @@ func (g schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // newTransport builds the only way the resolver reaches registries: TLS with roots (nil:
-// the system's), HTTPS unless listed insecure, and public addresses unless the host is one
-// the platform named. A proxy from the environment is the platform's too: it is dialled as
+// the system's), HTTPS unless listed insecure, public addresses unless the host is one
+// the platform named, and answers of at most MaxResponseBytes. A proxy from the environment is the platform's too: it is dialled as
 // configured, and resolves the registry's name itself, so the check cannot apply beyond it.
 func newTransport(o Options) http.RoundTripper {
 	platform := append(append([]string{}, o.PrivateRegistries...), o.InsecureRegistries...)
@@ -167,7 +167,7 @@ func newTransport(o Options) http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone() //nolint:forcetypeassert // the standard library's type
 	t.DialContext = e.dial
 	t.TLSClientConfig = &tls.Config{RootCAs: o.RootCAs, MinVersion: tls.VersionTLS12}
-	return schemeGuard{next: t, insecure: o.InsecureRegistries}
+	return boundedBodies{next: schemeGuard{next: t, insecure: o.InsecureRegistries}}
 }
 
 // proxyHosts are the proxies the environment names for registry traffic.

@@ -90,6 +90,8 @@ func classify(err error) (reason string, unavailable bool) {
 	switch {
 	case errors.Is(err, ErrNotPublic):
 		return ErrNotPublic.Error(), false
+	case errors.Is(err, ErrTooLarge):
+		return ErrTooLarge.Error(), false
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		return "timed out", true
 	case errors.Is(err, context.Canceled):
