@@ -138,7 +138,8 @@ func (o *ownership) visit(init bool, cs []corev1.Container, cfg config.Pod, fail
 
 // checkWrapped applies to a container we wrapped on an earlier pass the checks that its
 // own parts get on the first: no hook of the pod's runs envexec, no envFrom prefix makes an
-// ENVEXEC_ name. It reports what fails and tells whether all passed.
+// ENVEXEC_ name, no variable reads a file of our volumes. It reports what fails and tells
+// whether all passed.
 func (o *ownership) checkWrapped(c *corev1.Container, cfg config.Pod, fail func(container, reason string)) bool {
 	ok := true
 	for _, h := range foreignHooks(c, cfg) {
@@ -146,11 +147,15 @@ func (o *ownership) checkWrapped(c *corev1.Container, cfg config.Pod, fail func(
 		ok = false
 	}
 	envFromPrefixes(c, func(_, reason string) { fail(c.Name, reason); ok = false })
+	if reads := readsOurFiles(c); reads != "" {
+		fail(c.Name, reads+"; only the webhook may add that")
+		ok = false
+	}
 	return ok
 }
 
 // usesInjector says how c reaches the injector's parts, or "": mounting our volumes or
-// mount paths, or running envexec from them.
+// mount paths, reading a file of our volumes into a variable, or running envexec.
 func usesInjector(c *corev1.Container) string {
 	for _, m := range c.VolumeMounts {
 		switch {
@@ -162,12 +167,28 @@ func usesInjector(c *corev1.Container) string {
 			return "mount path " + m.MountPath + " is reserved for the injector"
 		}
 	}
+	if reads := readsOurFiles(c); reads != "" {
+		return reads
+	}
 	if len(c.Command) > 0 && c.Command[0] == EnvexecInPod {
 		return "its command runs " + EnvexecInPod
 	}
 	for _, h := range execHooks(c) {
 		if h.exec != nil && len(h.exec.Command) > 0 && h.exec.Command[0] == EnvexecInPod {
 			return "its " + h.name + " runs " + EnvexecInPod
+		}
+	}
+	return ""
+}
+
+// readsOurFiles says which variable of c takes its value from a file of one of our
+// volumes (env[].valueFrom.fileKeyRef), or "". The kubelet reads such a file from any
+// emptyDir of the pod, mounted into the container or not: it would hand a container the
+// secrets envexec wrote for another, into its environment for anyone to read.
+func readsOurFiles(c *corev1.Container) string {
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && e.ValueFrom.FileKeyRef != nil && isReservedVolume(e.ValueFrom.FileKeyRef.VolumeName) {
+			return "its variable " + e.Name + " reads a file of the injector's volume " + e.ValueFrom.FileKeyRef.VolumeName + " (fileKeyRef)"
 		}
 	}
 	return ""

@@ -45,4 +45,12 @@ func TestEphemeralContainerMayNotReachOurParts(t *testing.T) {
 	if resp := h.Handle(t.Context(), req); !resp.Allowed || len(resp.Patch) != 0 {
 		t.Errorf("a plain debug container: allowed=%v patch=%s (%v)", resp.Allowed, resp.Patch, resp.Result)
 	}
+	// Nor may it read a file of our volumes into its environment: the kubelet reads
+	// fileKeyRef from any emptyDir of the pod, mounted into the container or not.
+	req.Object.Raw = bytes.Replace(plain, []byte(`"env":[{"name":"ENVEXEC_VAULT_ADDR","value":"http://attacker.example"}]`),
+		[]byte(`"env":[{"name":"STOLEN","valueFrom":{"fileKeyRef":{"volumeName":"vault-injector-files-0","path":"db.env","key":"PASSWORD"}}}]`), 1)
+	resp = h.Handle(t.Context(), req)
+	if want := `container "debug": ephemeral container: its variable STOLEN reads a file of the injector's volume vault-injector-files-0 (fileKeyRef)`; resp.Allowed || !strings.Contains(resp.Result.Message, want) {
+		t.Errorf("a debug container reading our files volume: allowed=%v %q, want denied with %q", resp.Allowed, resp.Result.Message, want)
+	}
 }
