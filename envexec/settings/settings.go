@@ -226,7 +226,8 @@ func (e *settingError) Error() string { return e.name + ": " + e.reason }
 
 // ParseSettings reads ENVEXEC_* variables from environ ("KEY=VALUE" entries; the last
 // one wins) and reports every problem at once: a malformed or unknown setting is an
-// error, never a silent default.
+// error, never a silent default. Settings EnvSettings does not list are reported first
+// and alone, by name: none is parsed, so no error quotes their values.
 func ParseSettings(environ []string) (Settings, error) {
 	values := map[string]string{}
 	for _, kv := range environ {
@@ -236,7 +237,13 @@ func ParseSettings(environ []string) (Settings, error) {
 		}
 	}
 	var s Settings
-	errs := checkManifest(values)
+	if errs := checkManifest(values); len(errs) > 0 {
+		// Alone: parsing would quote a value the webhook did not write (a Secret's key
+		// taken with envFrom) in the error, and the error reaches the log and the
+		// termination message.
+		return Settings{}, fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))
+	}
+	var errs []error
 	known := map[string]bool{}
 	for _, row := range settingTable {
 		known[row.name] = true

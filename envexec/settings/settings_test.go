@@ -230,6 +230,10 @@ func TestParseSettingsManifest(t *testing.T) {
 			append(slices.Clone(base), EnvCAFile+"=/tenant-ca-canary.pem"),
 			EnvCAFile + ": was not set by the webhook",
 		},
+		"an unlisted value that does not parse is not quoted": {
+			append(slices.Clone(base), EnvTimeout+"=hunter2 canary", EnvVaultNamespace+"=a canary", EnvTLSSkipVerify+"=canary"),
+			EnvTimeout + ": was not set by the webhook",
+		},
 		"unknown name is also unlisted": {
 			append(slices.Clone(base), EnvPrefix+"X=1"),
 			EnvPrefix + "X: was not set by the webhook",
