@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +180,36 @@ func TestVaultLogin(t *testing.T) {
 	assertNoLeak(t, bad.stderr, jwt)
 	if bad.code != ExitSettings || !strings.Contains(bad.stderr, "variable VAULT_TOKEN") || !strings.Contains(bad.stderr, settings.EnvAllowLogin) {
 		t.Errorf("login not allowed: exit %d, stderr %s", bad.code, bad.stderr)
+	}
+}
+
+// vault:login is not the only way to the token: a plain read of auth/token/lookup-self
+// answers with it (data.id), and Vault's default policy allows that read. Without
+// ENVEXEC_ALLOW_LOGIN, a value holding the token is refused like vault:login, naming the
+// variable, the argument or the file; with it, the read works as any other.
+func TestVaultLookupSelfNeedsAllowLogin(t *testing.T) {
+	t.Parallel()
+	f := vault(t)
+	dir, files := filesEnv(t, settings.FileSpec{Path: "tok", Content: "t=${vault:auth/token/lookup-self#id}"})
+	env, jwt := f.env(t, append(files, "TOKEN=vault:auth/token/lookup-self#id")...)
+	bad := runEnvexec(t.Context(), t, []string{"--", "/bin/echo", "${vault:auth/token/lookup-self#id}"}, env)
+	assertNoLeak(t, bad.stderr, jwt, "hvs.")
+	if bad.code != ExitSettings || bad.execed {
+		t.Fatalf("exit %d (execed %v), want %d before the application; stderr %s", bad.code, bad.execed, ExitSettings, bad.stderr)
+	}
+	if _, err := os.Stat(dir + "/tok"); !os.IsNotExist(err) {
+		t.Errorf("the file holding the token was written: %v", err)
+	}
+	for _, want := range []string{"TOKEN", "argv[1]", dir + "/tok", "envexec's own Vault token", settings.EnvAllowLogin} {
+		if !strings.Contains(bad.stderr, want) {
+			t.Errorf("stderr lacks %q: %s", want, bad.stderr)
+		}
+	}
+
+	env, jwt = f.env(t, settings.EnvAllowLogin+"=true", "TOKEN=vault:auth/token/lookup-self#id")
+	out := runOK(t, env, jwt)
+	if token, _ := envValue(out.env, "TOKEN"); !strings.HasPrefix(token, "hvs.") {
+		t.Errorf("with %s=true, TOKEN has no token (prefix %q)", settings.EnvAllowLogin, token[:min(4, len(token))])
 	}
 }
 
