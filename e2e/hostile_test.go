@@ -70,7 +70,7 @@ var _ = Describe("a hostile tenant", Label("node", "hostile"), func() {
 			`: container "app": envFrom prefix ENVEXEC_ is reserved: the ENVEXEC_ prefix names the injector's own settings`))
 	}, SpecTimeout(2*time.Minute))
 
-	It("is denied imitations of the injector's parts: envexec as a command, its token and binary volumes, its init container", func(ctx SpecContext) {
+	It("is denied imitations of the injector's parts: envexec as a command, its token and binary volumes, reading its files, its init container", func(ctx SpecContext) {
 		for _, spoof := range []struct {
 			name  string
 			edit  func(*corev1.Pod)
@@ -88,6 +88,17 @@ var _ = Describe("a hostile tenant", Label("node", "hostile"), func() {
 				`volume name vault-injector-token is reserved for the injector; rename the volume`,
 				`container "thief": it mounts the injector's volume vault-injector-token; only the webhook may add that`,
 			}},
+			{"reads-files", func(p *corev1.Pod) {
+				if p.Annotations == nil {
+					p.Annotations = map[string]string{}
+				}
+				p.Annotations["vault-injector.io/file.env"] = `{"container":"app","path":"db.env","content":"P=${` + f.Ref("db", "password") + `}\n"}`
+				thief := sidecar("thief", "/bin/sleep", "600")
+				thief.Env = []corev1.EnvVar{{Name: "STOLEN", ValueFrom: &corev1.EnvVarSource{FileKeyRef: &corev1.FileKeySelector{
+					VolumeName: "vault-injector-files-0", Path: "db.env", Key: "P",
+				}}}}
+				p.Spec.Containers = append(p.Spec.Containers, thief)
+			}, []string{`container "thief": its variable STOLEN reads a file of the injector's volume vault-injector-files-0 (fileKeyRef); only the webhook may add that`}},
 			{"own-init", func(p *corev1.Pod) {
 				p.Spec.InitContainers = []corev1.Container{sidecar(ourInit, "/bin/cp", "/tmp/evil", "/vault-injector/envexec")}
 			}, []string{`container "vault-injector-init": the init container name vault-injector-init is reserved for the injector; rename the container`}},
