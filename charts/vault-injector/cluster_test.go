@@ -260,9 +260,14 @@ func testOutage(t *testing.T, c client.Client) {
 		}
 		return p
 	}
-	if err := c.Create(t.Context(), pod("plain", nil)); err != nil {
+	plain := pod("plain", nil)
+	if err := c.Create(t.Context(), plain); err != nil {
 		t.Errorf("a pod without references was refused while the webhook is down: %v", err)
 	}
+	testDebugOutage(t, c, plain, pod("relabelled", func(p *corev1.Pod) {
+		p.Labels = map[string]string{"vault-injector.io/inject": "false"}
+		p.Spec.Volumes = []corev1.Volume{{Name: "vault-injector-token", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	}))
 	for name, edit := range map[string]func(*corev1.Pod){
 		"env":     func(p *corev1.Pod) { p.Spec.Containers[0].Env[0].Value = "vault:secret/data/app#log" },
 		"inline":  func(p *corev1.Pod) { p.Spec.Containers[0].Env[0].Value = "x=${bao:secret/app#k}" },
@@ -280,6 +285,29 @@ func testOutage(t *testing.T, c client.Client) {
 		if err == nil || !strings.Contains(err.Error(), "failed calling webhook") {
 			t.Errorf("pod with a marker in %s: %v, want it refused for the webhook being down", name, err)
 		}
+	}
+}
+
+// testDebugOutage adds an ephemeral container (kubectl debug) while the webhook is down:
+// to a pod that holds one of our volumes the apiserver must ask the webhook, although
+// the pod is labelled vault-injector.io/inject=false (its author may relabel a running
+// pod, and the webhook never sees that PATCH); to any other pod it need not.
+func testDebugOutage(t *testing.T, c client.Client, plain, injected *corev1.Pod) {
+	t.Helper()
+	if err := c.Create(t.Context(), injected); err != nil {
+		t.Fatalf("a pod labelled inject=false is never sent to the webhook at creation: %v", err)
+	}
+	debug := func(p *corev1.Pod) error {
+		p.Spec.EphemeralContainers = append(p.Spec.EphemeralContainers, corev1.EphemeralContainer{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+			Name: "debug", Image: "example/tools:1", Command: []string{"/bin/sh"},
+		}})
+		return c.SubResource("ephemeralcontainers").Update(t.Context(), p)
+	}
+	if err := debug(injected); err == nil || !strings.Contains(err.Error(), `failed calling webhook "ephemeral-containers.vault-injector.io"`) {
+		t.Errorf("debugging a relabelled pod that holds our volumes: %v, want it refused for the webhook being down", err)
+	}
+	if err := debug(plain); err != nil {
+		t.Errorf("debugging a pod without our volumes needs the webhook: %v", err)
 	}
 }
 

@@ -174,9 +174,10 @@ func ruleExprs(t *testing.T, rule *unstructured.Unstructured) string {
 func webhookName(t *testing.T, objs []*unstructured.Unstructured) string {
 	t.Helper()
 	hooks, _, _ := unstructured.NestedSlice(find(t, objs, "MutatingWebhookConfiguration").Object, "webhooks")
-	if len(hooks) != 1 {
-		t.Fatalf("%d webhooks, want 1", len(hooks))
+	if len(hooks) == 0 {
+		t.Fatal("no webhooks")
 	}
+	// The first is the pod creations' the alerts watch; the second only sees kubectl debug.
 	return hooks[0].(map[string]any)["name"].(string)
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -129,8 +130,8 @@ func checkWebhookConfiguration(t *testing.T, s scenario, objs []*unstructured.Un
 	t.Helper()
 	var cfg admissionregistrationv1.MutatingWebhookConfiguration
 	convert(t, find(t, objs, "MutatingWebhookConfiguration"), &cfg)
-	if len(cfg.Webhooks) != 1 {
-		t.Fatalf("%d webhooks, want 1", len(cfg.Webhooks))
+	if len(cfg.Webhooks) != 2 || cfg.Webhooks[0].Name != "pods.vault-injector.io" || cfg.Webhooks[1].Name != "ephemeral-containers.vault-injector.io" {
+		t.Fatalf("%d webhooks, want pods.vault-injector.io and ephemeral-containers.vault-injector.io", len(cfg.Webhooks))
 	}
 	w := cfg.Webhooks[0]
 	if *w.SideEffects != admissionregistrationv1.SideEffectClassNone || *w.ReinvocationPolicy != admissionregistrationv1.IfNeededReinvocationPolicy ||
@@ -143,13 +144,11 @@ func checkWebhookConfiguration(t *testing.T, s scenario, objs []*unstructured.Un
 	rules := []admissionregistrationv1.RuleWithOperations{{
 		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
 		Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}, Scope: ptr.To(admissionregistrationv1.NamespacedScope)},
-	}, {
-		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
-		Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods/ephemeralcontainers"}, Scope: ptr.To(admissionregistrationv1.NamespacedScope)},
 	}}
 	if d := cmp.Diff(rules, w.Rules); d != "" {
 		t.Errorf("rules (-want +got):\n%s", d)
 	}
+	checkEphemeralWebhook(t, w, cfg.Webhooks[1])
 	excluded := w.NamespaceSelector.MatchExpressions[0]
 	if excluded.Key != "kubernetes.io/metadata.name" || excluded.Operator != "NotIn" ||
 		!slices.Contains(excluded.Values, "kube-system") || !slices.Contains(excluded.Values, goldenNamespace) {
@@ -182,6 +181,34 @@ func checkWebhookConfiguration(t *testing.T, s scenario, objs []*unstructured.Un
 		if inject != "" || len(w.ClientConfig.CABundle) != 0 {
 			t.Errorf("self-managed mode: inject-ca-from %q, caBundle %d bytes", inject, len(w.ClientConfig.CABundle))
 		}
+	}
+}
+
+// checkEphemeralWebhook: kubectl debug on an injected pod is checked whatever its labels
+// say (no objectSelector: a running pod's labels are its author's to change), with the pod
+// webhook's service, CA, failure policy, timeout and namespaces, and only for pods that
+// hold one of our volumes.
+func checkEphemeralWebhook(t *testing.T, pods, w admissionregistrationv1.MutatingWebhook) {
+	t.Helper()
+	rules := []admissionregistrationv1.RuleWithOperations{{
+		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
+		Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods/ephemeralcontainers"}, Scope: ptr.To(admissionregistrationv1.NamespacedScope)},
+	}}
+	if d := cmp.Diff(rules, w.Rules); d != "" {
+		t.Errorf("ephemeral containers: rules (-want +got):\n%s", d)
+	}
+	if w.ObjectSelector != nil && len(w.ObjectSelector.MatchExpressions)+len(w.ObjectSelector.MatchLabels) > 0 {
+		t.Errorf("ephemeral containers: objectSelector %+v, want none", w.ObjectSelector)
+	}
+	conds := []admissionregistrationv1.MatchCondition{{
+		Name: "holds-vault-injector-volumes", Expression: "has(object.spec.volumes) && object.spec.volumes.exists(v, v.name.startsWith('vault-injector-'))",
+	}}
+	if d := cmp.Diff(conds, w.MatchConditions); d != "" {
+		t.Errorf("ephemeral containers: matchConditions (-want +got):\n%s", d)
+	}
+	same := cmp.Options{cmpopts.IgnoreFields(admissionregistrationv1.MutatingWebhook{}, "Name", "Rules", "ObjectSelector", "MatchConditions", "ReinvocationPolicy")}
+	if d := cmp.Diff(pods, w, same); d != "" {
+		t.Errorf("ephemeral containers: differs from the pod webhook beyond name, rules, selector and conditions (-pods +ephemeral):\n%s", d)
 	}
 }
 

@@ -218,3 +218,36 @@ A CEL test of container c: does an env value, a command or an args entry hold a 
 {{- define "vault-injector.containerHasMarker" -}}
 (has(c.env) && c.env.exists(e, has(e.value) && {{ include "vault-injector.markerTest" (dict "var" "e.value") }})) || (has(c.command) && c.command.exists(a, {{ include "vault-injector.markerTest" (dict "var" "a") }})) || (has(c.args) && c.args.exists(a, {{ include "vault-injector.markerTest" (dict "var" "a") }}))
 {{- end -}}
+
+{{/* The service every webhook of the configuration calls, and its CA in provided mode. */}}
+{{- define "vault-injector.webhookClient" -}}
+clientConfig:
+  service:
+    name: {{ include "vault-injector.fullname" . }}
+    namespace: {{ .Release.Namespace }}
+    path: /mutate-pods
+    port: 443
+  {{- if eq .Values.certificates.mode "provided" }}
+  caBundle: {{ required "certificates.provided.caBundle is required in provided mode" .Values.certificates.provided.caBundle | b64enc }}
+  {{- end }}
+  {{- /* self-managed: the webhook writes caBundle itself; helm upgrades leave it alone. */}}
+{{- end }}
+
+{{/* The namespaces every webhook of the configuration leaves alone. */}}
+{{- define "vault-injector.namespaceSelector" -}}
+namespaceSelector:
+  matchExpressions:
+    # Never the webhook's own namespace nor kube-system: with failurePolicy Fail, the webhook
+    # must not be needed to start itself or the cluster's system pods.
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values:
+        {{- range (concat (list "kube-system" .Release.Namespace) .Values.webhook.excludeNamespaces | uniq) }}
+        - {{ . | quote }}
+        {{- end }}
+    {{- if .Values.webhook.optIn }}
+    - key: vault-injector.io/enabled
+      operator: In
+      values: ["true"]
+    {{- end }}
+{{- end }}
