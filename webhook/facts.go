@@ -159,7 +159,7 @@ func (f *FactFinder) keychain(ctx context.Context, namespace string, pod *corev1
 	}
 	var account corev1.ServiceAccount
 	switch err := f.Kube.Get(ctx, types.NamespacedName{Namespace: namespace, Name: sa}, &account); {
-	case apierrors.IsNotFound(err):
+	case apierrors.IsNotFound(err), errors.Is(err, kube.ErrInvalidName):
 	case err != nil:
 		return nil, nil, fmt.Errorf("read service account %s/%s for its pull secrets: %w", namespace, sa, err)
 	default:
@@ -193,8 +193,11 @@ func (f *FactFinder) keychain(ctx context.Context, namespace string, pod *corev1
 func (f *FactFinder) addSecret(ctx context.Context, kc *registry.Keychain, n types.NamespacedName, only []string) (string, error) {
 	var s corev1.Secret
 	if err := f.Kube.Get(ctx, n, &s); err != nil {
-		if apierrors.IsNotFound(err) {
+		switch {
+		case apierrors.IsNotFound(err):
 			return fmt.Sprintf("pull secret %s not found; looking up the image without it", n), nil
+		case errors.Is(err, kube.ErrInvalidName):
+			return fmt.Sprintf("pull secret name %.64q is not an object name; looking up the image without it", n.Name), nil
 		}
 		return "", fmt.Errorf("read pull secret %s: %w", n, err)
 	}

@@ -132,8 +132,10 @@ func TestFactFinder(t *testing.T) {
 		"default secret, other port":          {finder(infraDefault, "127.0.0.1:1"), pod("", nil, nil), "", "", unauthorized},
 		"node selector platform":              {finder(nil), pod("", []string{"pod-pull"}, map[string]string{"kubernetes.io/arch": "arm64"}), "/api-arm", "", ""},
 		"missing secret warns":                {finder(nil), pod("", []string{"gone", "pod-pull"}, nil), "/api", "pull secret shop/gone not found", ""},
-		"no credentials":                      {finder(nil), pod("", nil, nil), "", "", unauthorized},
-		"platform not in the index":           {finder(nil), pod("", []string{"pod-pull"}, map[string]string{"kubernetes.io/arch": "s390x"}), "", "", "no manifest for the platform"},
+		// Not a path segment that would address another object; a direct review can send it.
+		"secret name that is no name warns": {finder(nil), pod("..", []string{"..", "pod-pull"}, nil), "/api", `pull secret name ".." is not an object name`, ""},
+		"no credentials":                    {finder(nil), pod("", nil, nil), "", "", unauthorized},
+		"platform not in the index":         {finder(nil), pod("", []string{"pod-pull"}, map[string]string{"kubernetes.io/arch": "s390x"}), "", "", "no manifest for the platform"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

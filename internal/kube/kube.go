@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Object is one of the kinds Client knows: *corev1.Secret, *corev1.ServiceAccount or
@@ -73,9 +74,34 @@ func NewForHTTP(host string, hc *http.Client) (*Client, error) {
 // errUnknownKind is a programming error: an object of a kind Client does not serve.
 var errUnknownKind = errors.New("kube: unsupported kind")
 
+// ErrInvalidName refuses a name or namespace that is not one the apiserver can hold:
+// names reach us from pods and from anyone who sends the webhook a review, and a path
+// segment "." or ".." would address another object than the one named.
+var ErrInvalidName = errors.New("kube: not a valid object name")
+
+// checkName accepts a DNS subdomain name (every kind we read) and an empty or DNS label
+// namespace.
+func checkName(namespace, name string) error {
+	if len(validation.IsDNS1123Subdomain(name)) > 0 || (namespace != "" && len(validation.IsDNS1123Label(namespace)) > 0) {
+		return fmt.Errorf("%w: namespace %q, name %q", ErrInvalidName, truncateName(namespace), truncateName(name))
+	}
+	return nil
+}
+
+// truncateName keeps a refused name short enough for a message.
+func truncateName(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
 // resource says where obj's kind lives and sets its apiVersion and kind, which the
 // apiserver wants on writes.
 func resource(obj Object) (collection string, gr schema.GroupResource, err error) {
+	if err := checkName(obj.GetNamespace(), obj.GetName()); err != nil {
+		return "", schema.GroupResource{}, err
+	}
 	ns := func(plural string) string {
 		return "/api/v1/namespaces/" + url.PathEscape(obj.GetNamespace()) + "/" + plural
 	}

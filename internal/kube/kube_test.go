@@ -1,6 +1,7 @@
 package kube_test
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -96,5 +97,29 @@ func TestClientDoesNotEchoBodies(t *testing.T) {
 	err = c.Get(t.Context(), types.NamespacedName{Namespace: "ns", Name: "pull"}, &s)
 	if err == nil || strings.Contains(err.Error(), "proxy-canary-body") || apierrors.ReasonForError(err) == metav1.StatusReasonUnknown && !strings.Contains(err.Error(), "pull") {
 		t.Fatalf("err = %v, want one naming the object and not the body", err)
+	}
+}
+
+// Names reach the client from pods and from anyone who sends the webhook a review: one
+// that is not an object name (a path segment "." or "..", a slash, a namespace that is not
+// a DNS label) is refused before any request, so it cannot address another object.
+func TestClientRefusesInvalidNames(t *testing.T) {
+	c := apiservertest.Client(t, apiservertest.Start(t))
+	for _, key := range []types.NamespacedName{
+		{Namespace: "default", Name: ".."},
+		{Namespace: "default", Name: "."},
+		{Namespace: "..", Name: "default"},
+		{Namespace: "default", Name: "a/b"},
+		{Namespace: "Default", Name: "pull"},
+		{Namespace: "default", Name: ""},
+	} {
+		var s corev1.Secret
+		if err := c.Get(t.Context(), key, &s); !errors.Is(err, kube.ErrInvalidName) {
+			t.Errorf("get secret %s: %v, want kube.ErrInvalidName", key, err)
+		}
+		var sa corev1.ServiceAccount
+		if err := c.Get(t.Context(), key, &sa); !errors.Is(err, kube.ErrInvalidName) {
+			t.Errorf("get service account %s: %v, want kube.ErrInvalidName", key, err)
+		}
 	}
 }
