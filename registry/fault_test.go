@@ -59,17 +59,7 @@ func TestFaultSlowRegistry(t *testing.T) {
 	}
 	// The fetch goes on detached from the impatient caller and fills the cache, so the
 	// next pod of the same ReplicaSet is answered at once.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		cfg, err := res.Resolve(t.Context(), img, amd64, nil)
-		if err == nil && cfg.Entrypoint[0] == "/app" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the detached fetch never filled the cache: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	awaitEntrypoint(t, res, img, "/app", "the detached fetch never filled the cache")
 	if got := reg.ManifestRequests.Load(); got != 1 {
 		t.Errorf("manifest requests = %d, want 1", got)
 	}

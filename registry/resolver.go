@@ -63,6 +63,12 @@ type Options struct {
 	// caller with a short budget cannot fail the others waiting on the same image, and
 	// its answer still fills the cache. Default 30s.
 	FetchTimeout time.Duration
+	// MaxFetches bounds the fetches in flight at once; a lookup that would start one
+	// more fails at once as unavailable, and is not cached. Each fetch holds up to
+	// MaxResponseBytes of an answer for up to FetchTimeout, from registries the pods
+	// name: without a bound, pods naming many slow registries could hold the replica's
+	// memory. Default 32.
+	MaxFetches int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -80,7 +86,9 @@ type Resolver struct {
 	configs   *lru[string, ImageConfig]
 	errs      *lru[string, error]
 	flight    singleflight.Group
-	stats     func(Outcome, time.Duration)
+	// fetches holds a token per fetch in flight (Options.MaxFetches).
+	fetches chan struct{}
+	stats   func(Outcome, time.Duration)
 }
 
 // Outcome says how one Resolve call was answered; a closed set for metric labels.
@@ -109,6 +117,9 @@ func New(o Options, observe func(Outcome, time.Duration)) *Resolver {
 	if o.FetchTimeout <= 0 {
 		o.FetchTimeout = 30 * time.Second
 	}
+	if o.MaxFetches <= 0 {
+		o.MaxFetches = 32
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -127,6 +138,7 @@ func New(o Options, observe func(Outcome, time.Duration)) *Resolver {
 		tags:      newLRU[string, v1.Hash](o.CacheSize),
 		configs:   newLRU[string, ImageConfig](o.CacheSize),
 		errs:      newLRU[string, error](o.CacheSize),
+		fetches:   make(chan struct{}, o.MaxFetches),
 		stats:     observe,
 	}
 }
@@ -232,6 +244,15 @@ func (r *Resolver) resolveWith(ctx context.Context, image string, ref name.Refer
 	// Callers with the same key (and so the same credentials) share one fetch; each still
 	// waits only as long as its own deadline allows.
 	ch := r.flight.DoChan(key, func() (any, error) {
+		select {
+		case r.fetches <- struct{}{}:
+			defer func() { <-r.fetches }()
+		default:
+			return nil, &LookupError{
+				Registry: ref.Context().RegistryStr(), Unavailable: true,
+				Reason: fmt.Sprintf("the webhook already has %d registry fetches in flight, its most; try again", cap(r.fetches)),
+			}
+		}
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.FetchTimeout)
 		defer cancel()
 		return r.fetch(fctx, ref, k, platform, keys)

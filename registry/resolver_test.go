@@ -296,3 +296,43 @@ func TestResolveAfterDeadline(t *testing.T) {
 		t.Errorf("manifest requests = %d, want 0", got)
 	}
 }
+
+// TestResolveBoundsFetchesInFlight: with every fetch slot held by a registry that does not
+// answer, a lookup of another image fails at once as unavailable, and is not cached: once
+// a slot is free, it succeeds.
+func TestResolveBoundsFetchesInFlight(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.Start(t, "", "")
+	slow := reg.Push(t, "slow:1", variant{Platform: amd64, Entrypoint: []string{"/slow"}})
+	other := reg.Push(t, "other:1", variant{Platform: amd64, Entrypoint: []string{"/other"}})
+	reg.Gate = make(chan struct{})
+	res, _ := newResolver(reg, registry.Options{MaxFetches: 1})
+
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := res.Resolve(ctx, slow, amd64, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("slow registry: err = %v, want DeadlineExceeded (its fetch goes on, detached)", err)
+	}
+	_, err := res.Resolve(t.Context(), other, amd64, nil)
+	if !errors.Is(err, registry.ErrUnavailable) || !strings.Contains(err.Error(), "1 registry fetches in flight") {
+		t.Fatalf("every slot held: err = %v, want unavailable at once", err)
+	}
+	close(reg.Gate)
+	awaitEntrypoint(t, res, other, "/other", "after the slow fetch ended (a busy answer is not cached)")
+}
+
+// awaitEntrypoint resolves img until it answers with entrypoint want, for up to 10s.
+func awaitEntrypoint(t *testing.T, res *registry.Resolver, img, want, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cfg, err := res.Resolve(t.Context(), img, amd64, nil)
+		if err == nil && len(cfg.Entrypoint) > 0 && cfg.Entrypoint[0] == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v, %v; want entrypoint %s", what, cfg, err, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
