@@ -235,7 +235,11 @@ func (d *daemon) renewToken(ctx context.Context) error {
 		d.token = nil
 		return nil
 	}
-	if err := c.authenticate(ctx, d.s); err != nil {
+	// Bounded like a fetch of fresh secrets: while Vault does not answer, the leases
+	// must still be looked at, and their expiry acted on.
+	login, cancel := context.WithTimeout(ctx, d.s.Timeout)
+	defer cancel()
+	if err := c.authenticate(login, d.s); err != nil {
 		if interrupted(ctx) {
 			return nil
 		}
@@ -252,11 +256,14 @@ func (d *daemon) renewToken(ctx context.Context) error {
 func (d *daemon) expire(ctx context.Context) error {
 	switch d.s.OnExpiry {
 	case settings.ExpirySignal:
+		if len(d.s.Files) > 0 && !d.refresh(ctx) {
+			// Files first: the signal follows when they could be rewritten. The leases
+			// stay due, so the refresh is tried again (after retryAt, or at once after a
+			// signal interrupted it).
+			return nil
+		}
 		for _, l := range d.leases {
 			d.signaled[l] = d.signaled[l] || !time.Now().Before(l.due())
-		}
-		if len(d.s.Files) > 0 && !d.refresh(ctx) {
-			return nil // files first: the signal follows when they could be rewritten
 		}
 		if d.token != nil && d.usesLogin && !time.Now().Before(d.token.due()) {
 			d.token = nil
@@ -301,14 +308,19 @@ func usesLogin(vars []variable) bool {
 	})
 }
 
-// refetch logs in again when the application holds the token (so it gets a fresh one),
-// resolves every reference and from-path secret, and builds the new environment and
-// command line.
+// refetch logs in again when the application holds the token (so it gets a fresh one,
+// with the session it returns), resolves every reference and from-path secret, and
+// builds the new environment and command line.
 func (inv *invocation) refetch(ctx context.Context, s settings.Settings, vars []variable, argv []string, c *client) (application, *session, error) {
 	if usesLogin(vars) {
-		if err := c.authenticate(ctx, s); err != nil {
+		// On a copy of the client: until every secret is fetched, the running application
+		// keeps the token it holds, and daemon mode keeps renewing that one.
+		fresh := *c
+		fresh.sensitive = slices.Clone(c.sensitive)
+		if err := fresh.authenticate(ctx, s); err != nil {
 			return application{}, nil, err
 		}
+		c = &fresh
 	}
 	res, sess, err := inv.resolveWith(ctx, s, c, vars)
 	if err != nil {

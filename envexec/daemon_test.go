@@ -293,6 +293,37 @@ func TestDaemonSignalOnExpiry(t *testing.T) {
 	}
 }
 
+// With the signal action and files, the signal waits for the files to be rewritten; a
+// rewrite that fails (the pki role is gone for a while) is tried again after the retry
+// delay until it works, and the application then gets its signal. The expired lease was
+// marked handled before the rewrite, and a failed one was never tried again.
+func TestDaemonSignalOnExpiryRetriesTheFiles(t *testing.T) {
+	t.Parallel()
+	f := vault(t)
+	role := "pki/roles/retry-" + strings.ToLower(unique(t)[len(t.Name())+1:])
+	roleBody := map[string]any{"allowed_domains": "svc", "allow_subdomains": true, "max_ttl": "1h", "key_type": "ec", "generate_lease": true}
+	f.srv.Do(t, http.MethodPost, role, roleBody)
+	issue := `>>vault:` + strings.Replace(role, "/roles/", "/issue/", 1) + `#serial_number#{"common_name":"daemon.shop.svc","ttl":"6s"}`
+	dir, files := filesEnv(t, settings.FileSpec{Path: "serial", Content: "${" + issue + "}"})
+	env, _ := f.env(t, append(files, "SECRET=x", settings.EnvDaemonOnExpiry+"=signal", settings.EnvDaemonSignal+"=SIGHUP")...)
+	r := startDaemon(t, env, app)
+	waitFor(t, 20*time.Second, "the application", func() bool { return countEvents(r.events(), "start") == 1 })
+	first, err := os.ReadFile(dir + "/serial")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv.Do(t, http.MethodDelete, role, nil)
+	waitFor(t, 20*time.Second, "a failed rewrite", func() bool { return strings.Contains(r.stderr(), "fetching fresh secrets failed") })
+	if n := countEvents(r.events(), "HUP"); n != 0 {
+		t.Fatalf("SIGHUP sent %d times before the files were rewritten", n)
+	}
+	f.srv.Do(t, http.MethodPost, role, roleBody)
+	waitFor(t, 30*time.Second, "SIGHUP once the files are rewritten", func() bool { return countEvents(r.events(), "HUP") >= 1 })
+	if again, err := os.ReadFile(dir + "/serial"); err != nil || string(again) == string(first) {
+		t.Errorf("file after the signal: %v, unchanged %v; want a new serial", err, string(again) == string(first))
+	}
+}
+
 func TestDaemonStopOnExpiry(t *testing.T) {
 	t.Parallel()
 	f := vault(t)

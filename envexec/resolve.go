@@ -196,7 +196,7 @@ func (rs *resolver) resolve(ctx context.Context, needs []*need) {
 	runAll(round)
 	runAll(tasks(shareMounts(first, rest), lookup))
 	for _, c := range p.writes {
-		fill(c)
+		rs.fill(c)
 	}
 	rs.reads(ctx, p.mounts, p.early)
 }
@@ -270,7 +270,7 @@ func (rs *resolver) reads(ctx context.Context, mounts []*call[mountInfo], early 
 		return rs.opened(sec, err, t, n.ref.Version)
 	}))
 	for _, c := range calls {
-		fill(c)
+		rs.fill(c)
 	}
 }
 
@@ -317,8 +317,16 @@ func (rs *resolver) keep(path string, sec secret) {
 	rs.leases = append(rs.leases, leased{path: path, sec: sec})
 }
 
-// fill gives every user of a read or write its value, or the call's error.
-func fill(c *call[secret]) {
+// fill gives every user of a read or write its value, or the call's error. An answer
+// that holds envexec's own token is refused whole unless the pod allows login: vault:login
+// is not the only way to the token (a read of auth/token/lookup-self answers with it,
+// and Vault's default policy allows that read), and checking the answer as Vault sent it
+// leaves no transform (b64enc, json) to hide it behind.
+func (rs *resolver) fill(c *call[secret]) {
+	if c.err == nil && !rs.s.AllowLogin && holdsToken(c.val.data, rs.c.token) {
+		c.err = fmt.Errorf("%w: Vault's answer holds envexec's own Vault token (as auth/token/lookup-self does), which this pod does not allow (%s is not true)",
+			errReference, settings.EnvAllowLogin)
+	}
 	for _, n := range c.users {
 		switch {
 		case c.err != nil:
@@ -399,4 +407,27 @@ func classify(err error) error {
 		return fmt.Errorf("%w: %w", errMissing, err)
 	}
 	return fmt.Errorf("%w: %w", errSecret, err)
+}
+
+// holdsToken tells whether any string in v, a decoded JSON answer, holds token. A token
+// too short to be Vault's (a dev server's "root") must be a whole string, so that no
+// secret that merely contains the word is refused.
+func holdsToken(v any, token string) bool {
+	switch v := v.(type) {
+	case string:
+		return token != "" && (v == token || (len(token) >= 16 && strings.Contains(v, token)))
+	case map[string]any:
+		for _, e := range v {
+			if holdsToken(e, token) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if holdsToken(e, token) {
+				return true
+			}
+		}
+	}
+	return false
 }

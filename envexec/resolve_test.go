@@ -252,3 +252,26 @@ func TestShareMounts(t *testing.T) {
 		t.Errorf("secret/b/c and secret did not share the secret/ mount: %+v", rest)
 	}
 }
+
+func TestHoldsToken(t *testing.T) {
+	t.Parallel()
+	const tok = "hvs.CAESIJ0123456789abcdef"
+	answer := map[string]any{"data": map[string]any{"keys": []any{"a", map[string]any{"deep": "x" + tok + "y"}}}}
+	for _, c := range []struct {
+		v     any
+		token string
+		want  bool
+	}{
+		{answer, tok, true},
+		{map[string]any{"id": tok}, tok, true},
+		{map[string]any{"id": "hvs.other"}, tok, false},
+		{map[string]any{"n": 42.0, "b": true}, tok, false},
+		{map[string]any{"password": "grassroots"}, "root", false}, // a dev token is matched whole only
+		{map[string]any{"id": "root"}, "root", true},
+		{map[string]any{"id": ""}, "", false},
+	} {
+		if got := holdsToken(c.v, c.token); got != c.want {
+			t.Errorf("holdsToken(%v, %q) = %v, want %v", c.v, c.token, got, c.want)
+		}
+	}
+}

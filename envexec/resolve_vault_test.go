@@ -185,13 +185,14 @@ func TestVaultLogin(t *testing.T) {
 
 // vault:login is not the only way to the token: a plain read of auth/token/lookup-self
 // answers with it (data.id), and Vault's default policy allows that read. Without
-// ENVEXEC_ALLOW_LOGIN, a value holding the token is refused like vault:login, naming the
-// variable, the argument or the file; with it, the read works as any other.
+// ENVEXEC_ALLOW_LOGIN, an answer holding the token is refused like vault:login, naming the
+// variables, the argument and the file, whatever transform (b64enc) would have hidden it;
+// with it, the read works as any other.
 func TestVaultLookupSelfNeedsAllowLogin(t *testing.T) {
 	t.Parallel()
 	f := vault(t)
 	dir, files := filesEnv(t, settings.FileSpec{Path: "tok", Content: "t=${vault:auth/token/lookup-self#id}"})
-	env, jwt := f.env(t, append(files, "TOKEN=vault:auth/token/lookup-self#id")...)
+	env, jwt := f.env(t, append(files, "TOKEN=vault:auth/token/lookup-self#id", "B64=x${vault:auth/token/lookup-self#id | b64enc}")...)
 	bad := runEnvexec(t.Context(), t, []string{"--", "/bin/echo", "${vault:auth/token/lookup-self#id}"}, env)
 	assertNoLeak(t, bad.stderr, jwt, "hvs.")
 	if bad.code != ExitSettings || bad.execed {
@@ -200,7 +201,7 @@ func TestVaultLookupSelfNeedsAllowLogin(t *testing.T) {
 	if _, err := os.Stat(dir + "/tok"); !os.IsNotExist(err) {
 		t.Errorf("the file holding the token was written: %v", err)
 	}
-	for _, want := range []string{"TOKEN", "argv[1]", dir + "/tok", "envexec's own Vault token", settings.EnvAllowLogin} {
+	for _, want := range []string{"TOKEN", "B64", "argv[1]", dir + "/tok", "envexec's own Vault token", settings.EnvAllowLogin} {
 		if !strings.Contains(bad.stderr, want) {
 			t.Errorf("stderr lacks %q: %s", want, bad.stderr)
 		}

@@ -276,44 +276,7 @@ func (inv *invocation) resolveWith(ctx context.Context, s settings.Settings, c *
 	if res.extra, err = fromPathVariables(needs, s.IgnoreMissing, inv.log); err != nil {
 		return resolved{}, nil, err
 	}
-	if !s.AllowLogin {
-		if err := refuseOwnToken(vars, res, c.token); err != nil {
-			return resolved{}, nil, err
-		}
-	}
 	return res, &session{c: c, leases: rs.leases, kv: watched(rs.kv)}, nil
-}
-
-// refuseOwnToken refuses every variable, argument, file and from-path variable whose
-// value holds envexec's own token. vault:login is not the only way to it: a plain read
-// of auth/token/lookup-self answers with the token in data.id, and Vault's default policy
-// allows it, so without this a pod that may not have the token (ENVEXEC_ALLOW_LOGIN not
-// true) got it all the same.
-func refuseOwnToken(vars []variable, res resolved, token string) error {
-	if token == "" {
-		return nil
-	}
-	const reason = "its value holds envexec's own Vault token (read, for example, from auth/token/lookup-self), which this pod does not allow (" +
-		settings.EnvAllowLogin + " is not true)"
-	var errs []error
-	for _, v := range vars {
-		value := res.values[v.index]
-		switch {
-		case v.file:
-			value = res.files[v.index]
-		case v.arg:
-			value = res.args[v.index]
-		}
-		if strings.Contains(value, token) {
-			errs = append(errs, v.fail(fmt.Errorf("%w: %s", errReference, reason)))
-		}
-	}
-	for _, kv := range res.extra {
-		if name, value, _ := strings.Cut(kv, "="); strings.Contains(value, token) {
-			errs = append(errs, variable{name: name}.fail(fmt.Errorf("%w: %s", errReference, reason)))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 func newLogger(w io.Writer, s settings.Settings) *slog.Logger {

@@ -119,6 +119,7 @@ path "kv1/*" { capabilities = ["read"] }
 path "secret/data/forbidden/*" { capabilities = ["deny"] }
 path "secret/metadata/watched/*" { capabilities = ["read"] }
 path "pki/issue/web" { capabilities = ["create", "update"] }
+path "pki/issue/retry-*" { capabilities = ["create", "update"] }
 path "database/creds/app" { capabilities = ["read"] }
 path "transit/decrypt/app" { capabilities = ["create", "update"] }
 `

@@ -184,4 +184,24 @@ func TestDistributionRefusesHugeAnswers(t *testing.T) {
 		!strings.Contains(err.Error(), "registry "+host+": its answer is larger than 1024 KiB") {
 		t.Errorf("a config one byte over the limit: err = %v; want ErrTooLarge, not unavailable, naming the registry", err)
 	}
+
+	// An index whose platform manifest is over the limit: said as such, not as a platform
+	// missing from the index.
+	big, ok := mutate.Annotations(registrytest.Image(t, variant{Platform: amd64, Entrypoint: []string{"/app"}}),
+		map[string]string{"pad": strings.Repeat("x", registry.MaxResponseBytes)}).(v1.Image)
+	if !ok {
+		t.Fatal("mutate.Annotations did not return an image")
+	}
+	idxRef, perr := name.ParseReference(host + "/team/index:1")
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: big, Descriptor: v1.Descriptor{Platform: &amd64}})
+	if err := remote.WriteIndex(idxRef, idx, auth); err != nil {
+		t.Fatal(err)
+	}
+	_, rerr := res.Resolve(t.Context(), idxRef.Name(), amd64, kc)
+	if !errors.Is(rerr, registry.ErrTooLarge) || !strings.Contains(rerr.Error(), "read the platform's manifest: registry "+host+": its answer is larger") {
+		t.Errorf("a platform manifest over the limit: err = %v; want ErrTooLarge for the platform's manifest", rerr)
+	}
 }

@@ -344,7 +344,7 @@ func (r *Resolver) fetchConfig(ctx context.Context, ref name.Reference, k cacheK
 	switch {
 	case errors.Is(err, remote.ErrSchema1):
 		return ImageConfig{}, fmt.Errorf("image %q: schema 1 manifests are not supported", ref.Name())
-	case err != nil && isTransportFailure(err):
+	case err != nil && (isTransportFailure(err) || errors.Is(err, ErrTooLarge)):
 		return ImageConfig{}, fmt.Errorf("image %q: read the platform's manifest: %w", ref.Name(), describe(ref.Context().RegistryStr(), err))
 	case err != nil:
 		return ImageConfig{}, fmt.Errorf("image %q: %w %s", ref.Name(), ErrNoPlatform, platform.String())
