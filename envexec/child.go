@@ -14,6 +14,8 @@ type child struct {
 	pid  int
 	log  *slog.Logger
 	sigs <-chan os.Signal
+	// started, if set, is told each application's pid (the interrupter watches it).
+	started func(pid int)
 	// external is set when a signal from outside (the kubelet's SIGTERM) was forwarded
 	// while envexec itself was stopping the application: it must not be started again.
 	external bool
@@ -26,6 +28,9 @@ func (c *child) start(path string, argv, env []string) error {
 		return err
 	}
 	c.pid = p.Pid
+	if c.started != nil {
+		c.started(c.pid)
+	}
 	// Reaping is done with wait4(-1) below; the os.Process handle is not needed.
 	if err := p.Release(); err != nil {
 		c.log.Debug("releasing the process handle", "error", err.Error())

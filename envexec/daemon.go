@@ -74,7 +74,8 @@ func (inv *invocation) daemonize(ctx context.Context, s settings.Settings, vars 
 	}
 	d := &daemon{
 		inv: inv, s: s, vars: vars, argv: argv, app: app, sess: sess, signaled: map[*lease]bool{},
-		child: &child{log: inv.log, sigs: interrupts.out}, usesLogin: usesLogin(vars), interrupts: interrupts,
+		child:     &child{log: inv.log, sigs: interrupts.out, started: func(pid int) { interrupts.app.Store(int64(pid)) }},
+		usesLogin: usesLogin(vars), interrupts: interrupts,
 	}
 	d.track(sess, time.Now())
 	if err := d.child.start(app.path, app.argv, app.env); err != nil {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -17,7 +20,10 @@ var errInterrupted = errors.New("interrupted by a signal")
 // held the loop in its retries: the kubelet's SIGTERM never reached the application, and
 // an application that exited was not noticed, until Vault came back.
 type interrupter struct {
-	out    chan os.Signal
+	out chan os.Signal
+	// app is the application's pid (0 before it starts): a SIGCHLD interrupts a round
+	// only when the application exited, not for each orphan envexec adopts.
+	app    atomic.Int64
 	mu     sync.Mutex
 	cancel context.CancelCauseFunc
 }
@@ -25,8 +31,9 @@ type interrupter struct {
 func newInterrupter() *interrupter { return &interrupter{out: make(chan os.Signal, 64)} }
 
 // relay passes each signal from in to i.out, dropping one i.out has no room for (as
-// signal.Notify does), then interrupts the round in progress. SIGURG, the Go runtime's
-// preemption signal, is envexec's own and goes nowhere. relay returns when in is closed.
+// signal.Notify does), then interrupts the round in progress: for any signal but a
+// SIGCHLD that only an orphan's exit sent. SIGURG, the Go runtime's preemption signal,
+// is envexec's own and goes nowhere. relay returns when in is closed.
 func (i *interrupter) relay(in <-chan os.Signal) {
 	for sig := range in {
 		if sig == syscall.SIGURG {
@@ -36,8 +43,27 @@ func (i *interrupter) relay(in <-chan os.Signal) {
 		case i.out <- sig:
 		default:
 		}
-		i.interrupt()
+		if sig != syscall.SIGCHLD || i.appExited() {
+			i.interrupt()
+		}
 	}
+}
+
+// appExited tells whether the application has exited and waits to be reaped (a zombie);
+// when that cannot be told, it says yes, and the round is interrupted as for any signal.
+func (i *interrupter) appExited() bool {
+	pid := i.app.Load()
+	if pid <= 0 {
+		return true
+	}
+	stat, err := os.ReadFile("/proc/" + strconv.FormatInt(pid, 10) + "/stat")
+	if err != nil {
+		return true
+	}
+	// pid (comm) state ...: comm may hold anything, so the state follows the last ")".
+	s := string(stat)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(fields) == 0 || fields[0] == "Z" || fields[0] == "X"
 }
 
 // begin starts a maintenance round whose context ends when a signal arrives, or one is
