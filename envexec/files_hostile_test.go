@@ -50,3 +50,25 @@ func TestFileSizeErrorHidesTheSecretLength(t *testing.T) {
 		t.Errorf("message holds the resolved secret's length: %v", err)
 	}
 }
+
+// A name the file system cannot hold behind envexec's temporary prefix is refused by the
+// settings contract, so the webhook denies it at admission; the longest it admits is
+// written (a name one byte longer crash-looped the container with "file name too long").
+func TestFileNamesFitTheTemporaryName(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	longest := filesIn(dir, strings.Repeat("n", settings.MaxFileNameLen), strings.Repeat("d", 255)+"/f")
+	for _, f := range longest {
+		if err := settings.CheckFilePath(dir, f.Path); err != nil {
+			t.Fatalf("CheckFilePath refused a name that fits: %v", err)
+		}
+	}
+	if err := writeFiles(dir, longest, map[int]string{0: "x", 1: "y"}); err != nil {
+		t.Fatalf("the longest names admitted cannot be written: %v", err)
+	}
+	for _, p := range []string{dir + "/" + strings.Repeat("n", settings.MaxFileNameLen+1), dir + "/" + strings.Repeat("d", 256) + "/f"} {
+		if err := settings.CheckFilePath(dir, p); err == nil {
+			t.Errorf("CheckFilePath admitted a name of %d bytes", len(p)-len(dir)-1)
+		}
+	}
+}

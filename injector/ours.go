@@ -138,8 +138,8 @@ func (o *ownership) visit(init bool, cs []corev1.Container, cfg config.Pod, fail
 
 // checkWrapped applies to a container we wrapped on an earlier pass the checks that its
 // own parts get on the first: no hook of the pod's runs envexec, no envFrom prefix makes an
-// ENVEXEC_ name, no variable reads a file of our volumes. It reports what fails and tells
-// whether all passed.
+// ENVEXEC_ name, no variable reads a file of our volumes, no mount of its own reaches our
+// volumes or paths. It reports what fails and tells whether all passed.
 func (o *ownership) checkWrapped(c *corev1.Container, cfg config.Pod, fail func(container, reason string)) bool {
 	ok := true
 	for _, h := range foreignHooks(c, cfg) {
@@ -149,6 +149,14 @@ func (o *ownership) checkWrapped(c *corev1.Container, cfg config.Pod, fail func(
 	envFromPrefixes(c, func(_, reason string) { fail(c.Name, reason); ok = false })
 	if reads := readsOurFiles(c); reads != "" {
 		fail(c.Name, reads+"; only the webhook may add that")
+		ok = false
+	}
+	// Our mounts are the last ones (isWrapped); none of the container's own may reach our
+	// volumes or paths, as on a first pass: another container's files, a second mount of
+	// the token, or something mounted over envexec.
+	own := c.VolumeMounts[:len(c.VolumeMounts)-len(ourMounts(cfg, c.Name))]
+	if uses := usesInjector(&corev1.Container{VolumeMounts: own}); uses != "" {
+		fail(c.Name, uses+"; only the webhook may add that")
 		ok = false
 	}
 	return ok
@@ -194,8 +202,10 @@ func readsOurFiles(c *corev1.Container) string {
 	return ""
 }
 
-// under tells whether p, cleaned, is dir or a path below it.
+// under tells whether p, cleaned, is dir, cleaned, or a path below it. Both may be a
+// pod's (a mount path, a files-dir), so both are cleaned: "/etc/web/" is "/etc/web".
 func under(p, dir string) bool {
+	dir = path.Clean("/" + dir)
 	if !strings.Contains(p, path.Base(dir)) {
 		return false // every segment of the cleaned path is one of p's: no allocation for the usual mount
 	}

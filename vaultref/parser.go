@@ -305,12 +305,14 @@ func parseVersion(s string) (int, error) {
 	}
 	for _, c := range s {
 		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("version %q is not a positive integer", s)
+			// Never the token itself: a secret pasted where the version goes would be
+			// quoted in the denial, the events and envexec's termination message.
+			return 0, errors.New("the version is not a positive integer")
 		}
 	}
 	v, err := strconv.Atoi(s)
 	if err != nil || v < 1 || v > maxVersion {
-		return 0, fmt.Errorf("version %q must be between 1 and %d", s, maxVersion)
+		return 0, fmt.Errorf("the version must be between 1 and %d", maxVersion)
 	}
 	return v, nil
 }

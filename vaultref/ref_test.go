@@ -66,6 +66,7 @@ func TestParseErrors(t *testing.T) {
 		"zero version":             {"vault:secret/app#k#0", 19, "between 1"},
 		"negative version":         {"vault:secret/app#k#-1", 19, "not a positive integer"},
 		"word version":             {"vault:secret/app#k#latest", 19, "not a positive integer"},
+		"secret as version":        {"vault:secret/app#k#Hunter2-s3cr3t", 19, "not a positive integer"},
 		"overflow version":         {"vault:secret/app#k#99999999999999999999", 19, "between 1"},
 		"too many hashes":          {"vault:secret/app#k#1#x", 20, "too many"},
 		"leading space":            {"vault: secret/app#k", 6, "whitespace"},
@@ -96,6 +97,11 @@ func TestParseErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.reason) {
 				t.Errorf("error %q does not contain %q", err, tc.reason)
+			}
+			// The input may be a secret pasted in the wrong place: the reason never
+			// repeats what follows the offset.
+			if rest := tc.in[tc.offset:]; len(rest) >= 4 && strings.Contains(pe.Reason, rest) {
+				t.Errorf("reason %q repeats the input %q", pe.Reason, rest)
 			}
 		})
 	}

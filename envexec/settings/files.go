@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -108,9 +109,21 @@ func CheckFilePath(dir, p string) error {
 		return errors.New("path is longer than 4096 bytes")
 	case strings.Contains(p, "/"+TempFilePrefix):
 		return fmt.Errorf("path %q has a name starting with %s, which envexec uses for files being written", p, TempFilePrefix)
+	case len(path.Base(p)) > MaxFileNameLen:
+		// envexec writes the file under its name behind TempFilePrefix first.
+		return fmt.Errorf("the file name of path %q is longer than %d bytes", p, MaxFileNameLen)
+	case slices.ContainsFunc(strings.Split(path.Dir(p), "/"), func(seg string) bool { return len(seg) > maxNameLen }):
+		return fmt.Errorf("a directory name of path %q is longer than %d bytes", p, maxNameLen)
 	}
 	return nil
 }
+
+// maxNameLen is the longest name a Linux file system takes (NAME_MAX).
+const maxNameLen = 255
+
+// MaxFileNameLen is the longest file name a path may end in: envexec first writes the
+// file under that name behind TempFilePrefix, which must fit in NAME_MAX too.
+const MaxFileNameLen = maxNameLen - len(TempFilePrefix)
 
 // TempFilePrefix starts the name of a file envexec is writing (then renames into place);
 // no requested path may hold a name that starts with it.
