@@ -426,3 +426,44 @@ func (infinite) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// TestServeHTTPBoundsBodiesInFlight: whoever reaches the port can announce large bodies
+// and send them slowly. While bodies in flight hold the whole budget, a request is refused
+// at once (429 in the review) instead of adding its buffer; once they end, requests pass.
+func TestServeHTTPBoundsBodiesInFlight(t *testing.T) {
+	t.Parallel()
+	h, _ := newHandler(t)
+	hook := &webhook.ReviewServer{Handler: h, Log: logr.Discard(), BodyBytesInFlight: 1 << 20}
+	serve := func(body io.Reader, length int64) *httptest.ResponseRecorder {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "/mutate-pods", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.ContentLength = length
+		rec := httptest.NewRecorder()
+		hook.ServeHTTP(rec, req)
+		return rec
+	}
+	stalled, feed := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		serve(stalled, 1<<20) // announces the whole budget, sends nothing yet
+	}()
+	// The write returns once the server reads, so once it has taken its share.
+	if _, err := feed.Write([]byte("{")); err != nil {
+		t.Fatal(err)
+	}
+	small := func() string { return serve(strings.NewReader("{}"), 2).Body.String() }
+	if got := small(); !strings.Contains(got, `"code":429`) || !strings.Contains(got, "too many request bytes are being read at once") {
+		t.Errorf("while a stalled body holds the whole budget: %s, want refused at once", got)
+	}
+	if err := feed.CloseWithError(io.ErrUnexpectedEOF); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if got := small(); strings.Contains(got, `"code":429`) {
+		t.Errorf("after the stalled body ended: %s, want the budget back", got)
+	}
+}

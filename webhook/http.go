@@ -11,6 +11,7 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/go-logr/logr"
+	"golang.org/x/sync/semaphore"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -60,6 +61,42 @@ type ReviewServer struct {
 	Handler RequestHandler
 	// Log is the base logger; requests add their uid, namespace, name and user to it.
 	Log logr.Logger
+	// BodyBytesInFlight bounds the request bodies being read at once, by their declared
+	// length (the largest review for one without); 0 means DefaultBodyBytesInFlight. A
+	// request beyond it is refused at once.
+	BodyBytesInFlight int64
+
+	budgetOnce sync.Once
+	budget     *semaphore.Weighted
+}
+
+// DefaultBodyBytesInFlight is ReviewServer's default bound on the bodies being read at
+// once. Whoever reaches the port can open connections that announce 7 MiB and send it
+// slowly; the read timeout ends each after 30 s, but without a bound on all of them
+// together, enough of them would still take a replica past its memory limit. Real
+// reviews are kilobytes.
+const DefaultBodyBytesInFlight = 32 << 20
+
+// errBusy refuses a request whose body would take the bodies in flight past the bound.
+var errBusy = errors.New("too many request bytes are being read at once; try again")
+
+// reserve takes the request's share of the bodies in flight, or reports it cannot.
+func (s *ReviewServer) reserve(contentLength int64) (release func(), ok bool) {
+	s.budgetOnce.Do(func() {
+		limit := s.BodyBytesInFlight
+		if limit <= 0 {
+			limit = DefaultBodyBytesInFlight
+		}
+		s.budget = semaphore.NewWeighted(limit)
+	})
+	weight := int64(maxReviewBytes)
+	if contentLength >= 0 && contentLength <= maxReviewBytes {
+		weight = max(contentLength, 1)
+	}
+	if !s.budget.TryAcquire(weight) {
+		return nil, false
+	}
+	return func() { s.budget.Release(weight) }, true
 }
 
 // review is an AdmissionReview of either version, as read and written.
@@ -72,6 +109,12 @@ type review struct {
 
 // ServeHTTP implements http.Handler.
 func (s *ReviewServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	release, ok := s.reserve(r.ContentLength)
+	if !ok {
+		s.fail(w, "", http.StatusTooManyRequests, errBusy)
+		return
+	}
+	defer release()
 	buf := getBuffer(r.ContentLength)
 	defer putBuffer(buf)
 	_, err := buf.ReadFrom(io.LimitReader(r.Body, maxReviewBytes+1))

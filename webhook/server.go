@@ -75,7 +75,7 @@ func Serve(ctx context.Context, cfg config.Webhook, log logr.Logger) error {
 	}
 	srv := &tlsServer{
 		addr: net.JoinHostPort(cfg.WebhookHost, strconv.Itoa(cfg.WebhookPort)), certs: reloader, tlsOpts: tlsOpts,
-		mux: http.NewServeMux(), log: log,
+		mux: http.NewServeMux(), log: log, timeouts: admissionTimeouts,
 	}
 
 	probes := http.NewServeMux()

@@ -91,6 +91,27 @@ type tlsServer struct {
 	// stopping is set once the replica is told to stop: /readyz fails, admissions go on.
 	stopping atomic.Bool
 	log      logr.Logger
+	// timeouts bound each connection's reads, writes and idle time (admissionTimeouts).
+	timeouts serverTimeouts
+}
+
+// serverTimeouts are an http.Server's per-request read and write deadlines and its idle
+// connection timeout.
+type serverTimeouts struct{ read, write, idle time.Duration }
+
+// admissionTimeouts bound the admission port's connections. The apiserver sends a
+// review's body at once and waits at most 30 s for an answer; a caller that stops in the
+// middle of a body no longer holds its buffer (up to 7 MiB) for as long as it likes. The
+// write deadline counts from the request's start: reading, deciding (lookups within the
+// request's budget) and writing the answer.
+var admissionTimeouts = serverTimeouts{read: 30 * time.Second, write: 45 * time.Second, idle: 2 * time.Minute}
+
+// httpServer is the admission port's server over cfg.
+func (s *tlsServer) httpServer(cfg *tls.Config) *http.Server {
+	return &http.Server{
+		Handler: s.mux, TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 1 << 20,
+		ReadTimeout: s.timeouts.read, WriteTimeout: s.timeouts.write, IdleTimeout: s.timeouts.idle,
+	}
 }
 
 // ready is the readiness probe: the server listens.
@@ -116,7 +137,7 @@ func (s *tlsServer) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen webhook on %s: %w", s.addr, err)
 	}
-	srv := &http.Server{Handler: s.mux, TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 1 << 20}
+	srv := s.httpServer(cfg)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
