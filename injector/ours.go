@@ -163,7 +163,8 @@ func (o *ownership) checkWrapped(c *corev1.Container, cfg config.Pod, fail func(
 }
 
 // usesInjector says how c reaches the injector's parts, or "": mounting our volumes or
-// mount paths, reading a file of our volumes into a variable, or running envexec.
+// mount paths (or a block device there), reading a file of our volumes into a variable,
+// or running envexec.
 func usesInjector(c *corev1.Container) string {
 	for _, m := range c.VolumeMounts {
 		switch {
@@ -173,6 +174,11 @@ func usesInjector(c *corev1.Container) string {
 			// A mount below ours is mounted after it and would replace envexec, its
 			// credentials or its CA.
 			return "mount path " + m.MountPath + " is reserved for the injector"
+		}
+	}
+	for _, d := range c.VolumeDevices {
+		if slices.ContainsFunc(reservedDirs[:], func(dir string) bool { return under(d.DevicePath, dir) }) {
+			return "device path " + d.DevicePath + " is reserved for the injector"
 		}
 	}
 	if reads := readsOurFiles(c); reads != "" {
