@@ -68,6 +68,7 @@ func writeFiles(dir string, files []settings.File, contents map[int]string) erro
 		return fmt.Errorf("%w: opening the files directory %s: %w", errFiles, dir, err)
 	}
 	defer root.Close()
+	keepOthersOut(root)
 	for i, f := range files {
 		rel, ok := strings.CutPrefix(f.Path, dir+"/")
 		if !ok || settings.CheckFilePath(dir, f.Path) != nil {
@@ -78,6 +79,18 @@ func writeFiles(dir string, files []settings.File, contents map[int]string) erro
 		}
 	}
 	return nil
+}
+
+// keepOthersOut sets the sticky bit on a files directory anyone may write to, as the
+// kubelet makes an emptyDir (0777): then no other user of the container (a worker that
+// dropped its privileges) can rename over or remove a file envexec wrote. Where envexec
+// may not change the directory's mode (neither its owner nor root), it stays as it is.
+func keepOthersOut(root *os.Root) {
+	fi, err := root.Stat(".")
+	if err != nil || fi.Mode().Perm()&0o002 == 0 || fi.Mode()&fs.ModeSticky != 0 {
+		return
+	}
+	_ = root.Chmod(".", fi.Mode().Perm()|fs.ModeSticky) // best effort, as said above
 }
 
 // writeOne writes one file, relative to root, atomically.

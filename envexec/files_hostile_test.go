@@ -1,8 +1,11 @@
 package envexec
 
 import (
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/vault-injector/vault-injector/envexec/settings"
@@ -70,5 +73,38 @@ func TestFileNamesFitTheTemporaryName(t *testing.T) {
 		if err := settings.CheckFilePath(dir, p); err == nil {
 			t.Errorf("CheckFilePath admitted a name of %d bytes", len(p)-len(dir)-1)
 		}
+	}
+}
+
+// The kubelet makes an emptyDir 0777. Another user of the container (a worker that
+// dropped its privileges) could rename a file of its own over one envexec wrote; envexec
+// makes the directory sticky, so it cannot.
+func TestOtherUsersCannotReplaceFiles(t *testing.T) {
+	t.Parallel()
+	if os.Getuid() != 0 {
+		t.Skip("switching to another user needs root")
+	}
+	dir, err := os.MkdirTemp("", "files-") //nolint:usetesting // t.TempDir's parents are 0700: another user could not reach it
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil { // as the kubelet makes an emptyDir
+		t.Fatal(err)
+	}
+	files := filesIn(dir, "app.ini")
+	if err := writeFiles(dir, files, map[int]string{0: "password = " + fileCanary}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode()&os.ModeSticky == 0 {
+		t.Fatalf("files directory mode %v (%v), want sticky", fi.Mode(), err)
+	}
+	swap := exec.CommandContext(t.Context(), "/bin/sh", "-c", `echo 'include = /tmp/evil' > "$1/.x" && mv -f "$1/.x" "$1/app.ini"`, "sh", dir)
+	swap.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if out, err := swap.CombinedOutput(); err == nil {
+		t.Errorf("another user replaced app.ini: %s", out)
+	}
+	if got, err := os.ReadFile(dir + "/app.ini"); err != nil || string(got) != "password = "+fileCanary {
+		t.Errorf("app.ini now %q (%v)", got, err)
 	}
 }
