@@ -90,7 +90,8 @@ func keepOthersOut(root *os.Root) {
 	if err != nil || fi.Mode().Perm()&0o002 == 0 || fi.Mode()&fs.ModeSticky != 0 {
 		return
 	}
-	_ = root.Chmod(".", fi.Mode().Perm()|fs.ModeSticky) // best effort, as said above
+	// The other bits stay: an fsGroup emptyDir is setgid, so files keep the pod's group.
+	_ = root.Chmod(".", fi.Mode()&(fs.ModePerm|fs.ModeSetgid)|fs.ModeSticky) // best effort, as said above
 }
 
 // writeOne writes one file, relative to root, atomically.

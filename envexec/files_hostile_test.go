@@ -89,15 +89,15 @@ func TestOtherUsersCannotReplaceFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o777); err != nil { // as the kubelet makes an emptyDir
+	if err := os.Chmod(dir, 0o777|os.ModeSetgid); err != nil { // as the kubelet makes an emptyDir with an fsGroup
 		t.Fatal(err)
 	}
 	files := filesIn(dir, "app.ini")
 	if err := writeFiles(dir, files, map[int]string{0: "password = " + fileCanary}); err != nil {
 		t.Fatal(err)
 	}
-	if fi, err := os.Stat(dir); err != nil || fi.Mode()&os.ModeSticky == 0 {
-		t.Fatalf("files directory mode %v (%v), want sticky", fi.Mode(), err)
+	if fi, err := os.Stat(dir); err != nil || fi.Mode()&os.ModeSticky == 0 || fi.Mode()&os.ModeSetgid == 0 {
+		t.Fatalf("files directory mode %v (%v), want sticky and still setgid (the pod's fsGroup)", fi.Mode(), err)
 	}
 	swap := exec.CommandContext(t.Context(), "/bin/sh", "-c", `echo 'include = /tmp/evil' > "$1/.x" && mv -f "$1/.x" "$1/app.ini"`, "sh", dir)
 	swap.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}

@@ -155,7 +155,7 @@ func (o *ownership) checkWrapped(c *corev1.Container, cfg config.Pod, fail func(
 	// volumes or paths, as on a first pass: another container's files, a second mount of
 	// the token, or something mounted over envexec.
 	own := c.VolumeMounts[:len(c.VolumeMounts)-len(ourMounts(cfg, c.Name))]
-	if uses := usesInjector(&corev1.Container{VolumeMounts: own}); uses != "" {
+	if uses := usesInjector(&corev1.Container{VolumeMounts: own, VolumeDevices: c.VolumeDevices}); uses != "" {
 		fail(c.Name, uses+"; only the webhook may add that")
 		ok = false
 	}

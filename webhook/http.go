@@ -2,11 +2,13 @@ package webhook
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"sync"
+	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	jsonv1 "github.com/go-json-experiment/json/v1"
@@ -28,15 +30,20 @@ var bodies sync.Pool
 // maxPooledBytes keeps the rare huge review from pinning its buffer in the pool.
 const maxPooledBytes = 256 << 10
 
+// preGrowBytes is the most a buffer is grown to for an announced length before any of
+// the body arrives: reviews are kilobytes.
+const preGrowBytes = 32 << 10
+
 func getBuffer(contentLength int64) *bytes.Buffer {
 	buf, ok := bodies.Get().(*bytes.Buffer)
 	if !ok {
 		buf = new(bytes.Buffer)
 	}
-	// Sized for the announced body, but never beyond what the pool keeps: a client that
-	// announces 7 MiB and sends nothing must not get 7 MiB of our memory for free.
+	// Sized for the announced body, but never beyond preGrowBytes: a client that announces
+	// 7 MiB and sends nothing must not get our memory for free. A larger body grows the
+	// buffer as it arrives, each byte charged to the budget first (budgetedBody).
 	if contentLength > 0 {
-		buf.Grow(int(min(contentLength, maxPooledBytes)) + bytes.MinRead)
+		buf.Grow(int(min(contentLength, preGrowBytes)) + bytes.MinRead)
 	}
 	return buf
 }
@@ -61,27 +68,32 @@ type ReviewServer struct {
 	Handler RequestHandler
 	// Log is the base logger; requests add their uid, namespace, name and user to it.
 	Log logr.Logger
-	// BodyBytesInFlight bounds the request bodies being read at once, by their declared
-	// length (the largest review for one without); 0 means DefaultBodyBytesInFlight. A
-	// request beyond it is refused at once.
+	// BodyBytesInFlight bounds the request body bytes held at once, read and not yet
+	// decoded, over all requests; 0 means DefaultBodyBytesInFlight. A read waits up to
+	// budgetWait for room, then the request is refused.
 	BodyBytesInFlight int64
 
 	budgetOnce sync.Once
 	budget     *semaphore.Weighted
 }
 
-// DefaultBodyBytesInFlight is ReviewServer's default bound on the bodies being read at
-// once. Whoever reaches the port can open connections that announce 7 MiB and send it
-// slowly; the read timeout ends each after 30 s, but without a bound on all of them
-// together, enough of them would still take a replica past its memory limit. Real
-// reviews are kilobytes.
+// DefaultBodyBytesInFlight is ReviewServer's default bound on the body bytes held at
+// once. Whoever reaches the port can send large bodies slowly; the read timeout ends
+// each after 30 s, but without a bound on all of them together enough of them would
+// still take a replica past its memory limit. Bytes are charged as they arrive, not as
+// announced, so holding the budget costs a caller the bytes themselves. Real reviews
+// are kilobytes.
 const DefaultBodyBytesInFlight = 32 << 20
 
-// errBusy refuses a request whose body would take the bodies in flight past the bound.
+// budgetWait is how long a read waits for room in the budget before its request is
+// refused: long enough for a burst of legitimate reviews to be decoded.
+const budgetWait = 2 * time.Second
+
+// errBusy refuses a request whose body found no room in the budget in time.
 var errBusy = errors.New("too many request bytes are being read at once; try again")
 
-// reserve takes the request's share of the bodies in flight, or reports it cannot.
-func (s *ReviewServer) reserve(contentLength int64) (release func(), ok bool) {
+// budget is the server's bound on body bytes held, made on first use.
+func (s *ReviewServer) bodyBudget() *semaphore.Weighted {
 	s.budgetOnce.Do(func() {
 		limit := s.BodyBytesInFlight
 		if limit <= 0 {
@@ -89,14 +101,38 @@ func (s *ReviewServer) reserve(contentLength int64) (release func(), ok bool) {
 		}
 		s.budget = semaphore.NewWeighted(limit)
 	})
-	weight := int64(maxReviewBytes)
-	if contentLength >= 0 && contentLength <= maxReviewBytes {
-		weight = max(contentLength, 1)
+	return s.budget
+}
+
+// budgetedBody charges what it reads to the budget, waiting up to budgetWait for room,
+// and gives it all back with release. A caller that sends nothing holds nothing.
+type budgetedBody struct {
+	r      io.Reader
+	ctx    context.Context //nolint:containedctx // the request's, for the reads of its body only
+	budget *semaphore.Weighted
+	held   int64
+}
+
+func (b *budgetedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if n > 0 {
+		if !b.budget.TryAcquire(int64(n)) {
+			ctx, cancel := context.WithTimeout(b.ctx, budgetWait)
+			aerr := b.budget.Acquire(ctx, int64(n))
+			cancel()
+			if aerr != nil {
+				return 0, errBusy
+			}
+		}
+		b.held += int64(n)
 	}
-	if !s.budget.TryAcquire(weight) {
-		return nil, false
-	}
-	return func() { s.budget.Release(weight) }, true
+	return n, err
+}
+
+// release gives back what the body held, once it is decoded (decoding copies what it keeps).
+func (b *budgetedBody) release() {
+	b.budget.Release(b.held)
+	b.held = 0
 }
 
 // review is an AdmissionReview of either version, as read and written.
@@ -109,17 +145,16 @@ type review struct {
 
 // ServeHTTP implements http.Handler.
 func (s *ReviewServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	release, ok := s.reserve(r.ContentLength)
-	if !ok {
-		s.fail(w, "", http.StatusTooManyRequests, errBusy)
-		return
-	}
-	defer release()
 	buf := getBuffer(r.ContentLength)
 	defer putBuffer(buf)
-	_, err := buf.ReadFrom(io.LimitReader(r.Body, maxReviewBytes+1))
+	in := &budgetedBody{r: io.LimitReader(r.Body, maxReviewBytes+1), ctx: r.Context(), budget: s.bodyBudget()}
+	defer in.release() // on every path; a no-op once released below
+	_, err := buf.ReadFrom(in)
 	body := buf.Bytes()
 	switch {
+	case errors.Is(err, errBusy):
+		s.fail(w, "", http.StatusTooManyRequests, errBusy)
+		return
 	case err != nil:
 		s.fail(w, "", http.StatusBadRequest, fmt.Errorf("read request body: %w", err))
 		return
@@ -135,6 +170,7 @@ func (s *ReviewServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, apiVersion, err := readReview(body)
+	in.release() // decoded: the body's bytes are no longer needed
 	if err != nil {
 		s.fail(w, apiVersion, http.StatusBadRequest, err)
 		return

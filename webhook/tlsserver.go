@@ -109,7 +109,9 @@ var admissionTimeouts = serverTimeouts{read: 30 * time.Second, write: 45 * time.
 // httpServer is the admission port's server over cfg.
 func (s *tlsServer) httpServer(cfg *tls.Config) *http.Server {
 	return &http.Server{
-		Handler: s.mux, TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 1 << 20,
+		// Headers of 64 KiB at most: an apiserver's are a few hundred bytes, and each
+		// stalled request holds its headers until the read timeout.
+		Handler: s.mux, TLSConfig: cfg, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10,
 		ReadTimeout: s.timeouts.read, WriteTimeout: s.timeouts.write, IdleTimeout: s.timeouts.idle,
 	}
 }
