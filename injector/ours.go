@@ -211,7 +211,9 @@ func readsOurFiles(c *corev1.Container) string {
 // under tells whether p, cleaned, is dir, cleaned, or a path below it. Both may be a
 // pod's (a mount path, a files-dir), so both are cleaned: "/etc/web/" is "/etc/web".
 func under(p, dir string) bool {
-	dir = path.Clean("/" + dir)
+	if dir == "" || dir[0] != '/' || path.Clean(dir) != dir { // Clean allocates only what it changes
+		dir = path.Clean("/" + dir)
+	}
 	if !strings.Contains(p, path.Base(dir)) {
 		return false // every segment of the cleaned path is one of p's: no allocation for the usual mount
 	}
