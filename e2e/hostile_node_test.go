@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/vault-injector/vault-injector/e2e/framework"
@@ -110,6 +111,28 @@ var _ = Describe("a hostile tenant on the real node", Label("node", "hostile"), 
 		Expect(env.Vault.RoleTokens(ctx, framework.NodeAuthMount, f.ServiceAccount)).To(HaveLen(1))
 		Expect(env.Vault.Revoke(ctx, token)).To(Succeed())
 		expectNoLeakOnNode(ctx, f, stored, []string{"app", "plain"})
+	}, SpecTimeout(3*time.Minute))
+
+	It("cannot debug its injected pod onto envexec's token by relabelling it inject=false first", func(ctx SpecContext) {
+		stored := f.createOnNode(ctx, f.nodePod("relabelled"))
+		Expect(stored.Spec.Containers[0].Command[0]).To(Equal(ourEnvexec))
+
+		By("relabelling the running pod: a PATCH the webhook never sees")
+		Expect(nodeCluster.Client.Patch(ctx, stored, client.RawPatch(types.MergePatchType,
+			[]byte(`{"metadata":{"labels":{"vault-injector.io/inject":"false"}}}`)))).To(Succeed())
+
+		By("adding an ephemeral container that mounts envexec's token, as kubectl debug does")
+		debug := stored.DeepCopy()
+		debug.Spec.EphemeralContainers = append(debug.Spec.EphemeralContainers, corev1.EphemeralContainer{
+			EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+				Name: "debug", Image: env.Node.Images.App, Command: []string{"/testapp", "cat", "/peek/token"},
+				VolumeMounts: []corev1.VolumeMount{{Name: ourTokenVolume, MountPath: "/peek"}},
+			},
+		})
+		err := nodeCluster.Client.SubResource("ephemeralcontainers").Update(ctx, debug)
+		Expect(err).To(HaveOccurred(), "an ephemeral container mounting the token of a relabelled pod was added")
+		Expect(err.Error()).To(ContainSubstring(`admission webhook "ephemeral-containers.vault-injector.io" denied the request: `))
+		Expect(err.Error()).To(ContainSubstring(`container "debug": ephemeral container: it mounts the injector's volume ` + ourTokenVolume))
 	}, SpecTimeout(3*time.Minute))
 
 	It("gets no message quoting a secret used as PATH when the command is not in it", func(ctx SpecContext) {
