@@ -155,7 +155,7 @@ func (o *ownership) checkWrapped(c *corev1.Container, cfg config.Pod, fail func(
 	// volumes or paths, as on a first pass: another container's files, a second mount of
 	// the token, or something mounted over envexec.
 	own := c.VolumeMounts[:len(c.VolumeMounts)-len(ourMounts(cfg, c.Name))]
-	if uses := usesInjector(&corev1.Container{VolumeMounts: own, VolumeDevices: c.VolumeDevices}); uses != "" {
+	if uses := reachesOurPaths(own, c.VolumeDevices); uses != "" {
 		fail(c.Name, uses+"; only the webhook may add that")
 		ok = false
 	}
@@ -166,20 +166,8 @@ func (o *ownership) checkWrapped(c *corev1.Container, cfg config.Pod, fail func(
 // mount paths (or a block device there), reading a file of our volumes into a variable,
 // or running envexec.
 func usesInjector(c *corev1.Container) string {
-	for _, m := range c.VolumeMounts {
-		switch {
-		case isReservedVolume(m.Name):
-			return "it mounts the injector's volume " + m.Name
-		case slices.ContainsFunc(reservedDirs[:], func(dir string) bool { return under(m.MountPath, dir) }):
-			// A mount below ours is mounted after it and would replace envexec, its
-			// credentials or its CA.
-			return "mount path " + m.MountPath + " is reserved for the injector"
-		}
-	}
-	for _, d := range c.VolumeDevices {
-		if slices.ContainsFunc(reservedDirs[:], func(dir string) bool { return under(d.DevicePath, dir) }) {
-			return "device path " + d.DevicePath + " is reserved for the injector"
-		}
+	if uses := reachesOurPaths(c.VolumeMounts, c.VolumeDevices); uses != "" {
+		return uses
 	}
 	if reads := readsOurFiles(c); reads != "" {
 		return reads
@@ -190,6 +178,29 @@ func usesInjector(c *corev1.Container) string {
 	for _, h := range execHooks(c) {
 		if h.exec != nil && len(h.exec.Command) > 0 && h.exec.Command[0] == EnvexecInPod {
 			return "its " + h.name + " runs " + EnvexecInPod
+		}
+	}
+	return ""
+}
+
+// reachesOurPaths says which of mounts or devices uses our volumes or lies under our
+// paths, or "". A mount below ours is mounted after it and would replace envexec, its
+// credentials or its CA; so would a block device there.
+func reachesOurPaths(mounts []corev1.VolumeMount, devices []corev1.VolumeDevice) string {
+	underOurs := func(p string) bool {
+		return slices.ContainsFunc(reservedDirs[:], func(dir string) bool { return under(p, dir) })
+	}
+	for _, m := range mounts {
+		switch {
+		case isReservedVolume(m.Name):
+			return "it mounts the injector's volume " + m.Name
+		case underOurs(m.MountPath):
+			return "mount path " + m.MountPath + " is reserved for the injector"
+		}
+	}
+	for _, d := range devices {
+		if underOurs(d.DevicePath) {
+			return "device path " + d.DevicePath + " is reserved for the injector"
 		}
 	}
 	return ""

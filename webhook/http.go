@@ -92,7 +92,7 @@ const budgetWait = 2 * time.Second
 // errBusy refuses a request whose body found no room in the budget in time.
 var errBusy = errors.New("too many request bytes are being read at once; try again")
 
-// budget is the server's bound on body bytes held, made on first use.
+// bodyBudget is the server's bound on body bytes held, made on first use.
 func (s *ReviewServer) bodyBudget() *semaphore.Weighted {
 	s.budgetOnce.Do(func() {
 		limit := s.BodyBytesInFlight
