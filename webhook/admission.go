@@ -4,11 +4,12 @@ import (
 	"context"
 	"net/http"
 
-	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vault-injector/vault-injector/internal/podjson"
 )
 
 // Request is one admission request as the apiserver sent it. Reviews read by
@@ -27,7 +28,7 @@ func (r *Request) Pod() (*corev1.Pod, error) {
 		return r.pod, nil
 	}
 	var pod corev1.Pod
-	if err := decodeJSON(r.Object.Raw, &pod); err != nil {
+	if err := decodePod(r.Object.Raw, &pod); err != nil {
 		return nil, err
 	}
 	return &pod, nil
@@ -99,7 +100,7 @@ func (p *podObject) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		return err
 	}
 	var pod corev1.Pod
-	if err := jsonv2.UnmarshalDecode(dec, &pod); err != nil {
+	if err := podjson.Decode(dec, &pod); err != nil {
 		return err
 	}
 	p.pod = &pod

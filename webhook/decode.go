@@ -8,6 +8,9 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vault-injector/vault-injector/internal/podjson"
 )
 
 // decodeJSON reads what the apiserver sends with the encoding/json/v2 decoder (from the
@@ -46,6 +49,12 @@ func decodeJSON(data []byte, v any) error {
 	default:
 		return fmt.Errorf("%w: %s", errUndecodable, reflect.TypeOf(err))
 	}
+}
+
+// decodePod reads a pod as decodeJSON does, with the hand-written decoder the webhook
+// reads every review's pod with (internal/podjson).
+func decodePod(data []byte, pod *corev1.Pod) error {
+	return decodeJSON(data, podjson.Into(pod))
 }
 
 // errUndecodable marks input that is not the JSON of the expected object.

@@ -18,11 +18,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	kjson "sigs.k8s.io/json"
-	"sigs.k8s.io/randfill"
 	"sigs.k8s.io/yaml"
 
 	"github.com/vault-injector/vault-injector/internal/podtest"
@@ -39,51 +35,16 @@ func kubeDecode(data []byte, v any) error {
 // every field set, serialized as the apiserver serializes them.
 func TestDecodeMatchesKubernetes(t *testing.T) {
 	t.Parallel()
-	docs := map[string][]byte{}
-	goldens, err := filepath.Glob("../injector/testdata/*/pod.yaml")
-	if err != nil || len(goldens) == 0 {
-		t.Fatalf("no golden pods: %v", err)
+	docs, err := podtest.Corpus("../injector/testdata/*/pod.yaml", 300)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, p := range goldens {
-		y, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		j, err := yaml.YAMLToJSON(y)
-		if err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		docs[p] = j
-	}
-	for name, pod := range map[string]*corev1.Pod{"typical": podtest.Typical(), "large": podtest.Large()} {
-		docs[name] = mustMarshal(t, pod)
-	}
-	f := randfill.NewWithSeed(1).NilChance(0.2).NumElements(0, 3).Funcs(
-		func(q *resource.Quantity, c randfill.Continue) {
-			*q = *resource.NewMilliQuantity(c.Int63n(1<<40), resource.DecimalSI)
-		},
-		func(tm *metav1.Time, c randfill.Continue) { *tm = metav1.Unix(c.Int63n(1<<32), 0) },
-		func(v *intstr.IntOrString, c randfill.Continue) {
-			if c.Bool() {
-				*v = intstr.FromInt32(c.Int31())
-			} else {
-				*v = intstr.FromString(c.String(8))
-			}
-		},
-		func(v *metav1.FieldsV1, _ randfill.Continue) { v.SetRawString(`{"f:spec":{}}`) },
-	)
-	for i := range 300 {
-		var pod corev1.Pod
-		f.Fill(&pod)
-		docs["random-"+strconv.Itoa(i)] = mustMarshal(t, &pod)
-	}
-
 	for name, doc := range docs {
 		var want, got corev1.Pod
 		if err := kubeDecode(doc, &want); err != nil {
 			t.Fatalf("%s: sigs.k8s.io/json: %v", name, err)
 		}
-		if err := decodeJSON(doc, &got); err != nil {
+		if err := decodePod(doc, &got); err != nil {
 			t.Fatalf("%s: decodeJSON: %v", name, err)
 		}
 		if d := cmp.Diff(want, got); d != "" || !reflect.DeepEqual(want, got) {
@@ -105,7 +66,7 @@ func TestDecodeLenient(t *testing.T) {
 		if err := kubeDecode([]byte(doc), &want); err != nil {
 			t.Fatalf("%s: sigs.k8s.io/json: %v", name, err)
 		}
-		if err := decodeJSON([]byte(doc), &got); err != nil {
+		if err := decodePod([]byte(doc), &got); err != nil {
 			t.Errorf("%s: decodeJSON refused what the apiserver's decoder takes: %v", name, err)
 		}
 		if want.Name != got.Name {
@@ -114,7 +75,7 @@ func TestDecodeLenient(t *testing.T) {
 	}
 	for _, bad := range []string{`{"metadata":`, `{"a":1}x`, `{"a":tru}`, ``} {
 		var pod corev1.Pod
-		if decodeJSON([]byte(bad), &pod) == nil {
+		if decodePod([]byte(bad), &pod) == nil {
 			t.Errorf("%q: accepted", bad)
 		}
 	}
@@ -133,7 +94,7 @@ func TestDecodeErrorsHoldNoValues(t *testing.T) {
 		"junk after a value":  {`{"metadata":{"name":"` + secret + `"x}}`, `malformed JSON at "/metadata"`},
 	} {
 		var pod corev1.Pod
-		err := decodeJSON([]byte(tc.doc), &pod)
+		err := decodePod([]byte(tc.doc), &pod)
 		if err == nil || !errors.Is(err, errUndecodable) {
 			t.Fatalf("%s: error %v, want errUndecodable", name, err)
 		}
@@ -233,7 +194,7 @@ func FuzzDecodeMatchesKubernetes(f *testing.F) {
 		if kubeDecode(data, &want) != nil || !jsontext.Value(data).IsValid(jsontext.AllowInvalidUTF8(true)) {
 			return
 		}
-		if err := decodeJSON(data, &got); err != nil {
+		if err := decodePod(data, &got); err != nil {
 			t.Fatalf("sigs.k8s.io/json takes %q, decodeJSON refuses it: %v", data, err)
 		}
 		if d := cmp.Diff(want, got); d != "" {

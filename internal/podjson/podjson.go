@@ -1,0 +1,248 @@
+// Package podjson decodes a pod from JSON exactly as encoding/json/v2 does, in about half
+// the time: the admission path decodes one pod per request, and json/v2's reflection over
+// corev1.Pod was half of the handler's cost. The members a pod has many of (containers,
+// env variables, mounts, labels, annotations) are read by hand; every other member, and any
+// value of a kind the hand-written code does not expect (null, a number where a string
+// goes), is handed to json/v2 itself, so results and errors stay json/v2's.
+package podjson
+
+import (
+	"reflect"
+	"sync"
+	"unicode/utf8"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Decode reads the next JSON value of dec into pod, with the result and errors of
+// jsonv2.UnmarshalDecode(dec, pod) under dec's options. Like json/v2 it merges an object
+// into what pod already holds and zeroes it for null.
+func Decode(dec *jsontext.Decoder, pod *corev1.Pod) error {
+	d, ok := decoders.Get().(*decoder)
+	if !ok {
+		d = new(decoder)
+	}
+	d.dec = dec
+	err := d.pod(pod)
+	d.release()
+	return err
+}
+
+// decoders recycles the scratch space of decoding: each array of a pod is read into
+// scratch first and then copied into a slice of its exact length.
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
+
+// decoder reads one pod; its scratch slices are empty between uses.
+type decoder struct {
+	dec *jsontext.Decoder
+	// buf holds a name or string that had to be unquoted.
+	buf []byte
+	// strs makes the strings read, sharing repeated ones.
+	strs interned
+	// Scratch for arrays; nested arrays of the same type never occur in the members read
+	// by hand, so one of each suffices.
+	texts      []string
+	env        []corev1.EnvVar
+	mounts     []corev1.VolumeMount
+	containers []corev1.Container
+}
+
+// maxScratch is the most elements a recycled scratch slice keeps room for, so that one
+// huge pod does not pin its memory in the pool.
+const maxScratch = 256
+
+func (d *decoder) release() {
+	d.dec = nil
+	if cap(d.buf) > 4096 {
+		d.buf = nil
+	}
+	d.texts = recycle(d.texts)
+	d.env = recycle(d.env)
+	d.mounts = recycle(d.mounts)
+	d.containers = recycle(d.containers)
+	decoders.Put(d)
+}
+
+// recycle empties s for the next pod, dropping it if it grew too big to keep.
+func recycle[T any](s []T) []T {
+	if cap(s) > maxScratch {
+		return nil
+	}
+	clear(s[:cap(s)])
+	return s[:0]
+}
+
+// object reads a JSON object member by member, calling member with each name (valid only
+// until the next read). A value that is not an object goes to json/v2 whole, which zeroes
+// whole for null and reports any other kind.
+func (d *decoder) object(whole any, member func(name []byte) error) error {
+	if d.dec.PeekKind() != '{' {
+		return jsonv2.UnmarshalDecode(d.dec, whole)
+	}
+	if _, err := d.dec.ReadToken(); err != nil {
+		return err
+	}
+	for d.dec.PeekKind() != '}' {
+		raw, err := d.dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		if err := member(d.unquote(raw)); err != nil {
+			return err
+		}
+	}
+	_, err := d.dec.ReadToken()
+	return err
+}
+
+// array reads a JSON array, calling elem once per element; a value that is not an array
+// goes to json/v2 whole. It reports whether it read an array.
+func (d *decoder) array(whole any, elem func() error) (bool, error) {
+	if d.dec.PeekKind() != '[' {
+		return false, jsonv2.UnmarshalDecode(d.dec, whole)
+	}
+	if _, err := d.dec.ReadToken(); err != nil {
+		return true, err
+	}
+	for d.dec.PeekKind() != ']' {
+		if err := elem(); err != nil {
+			return true, err
+		}
+	}
+	_, err := d.dec.ReadToken()
+	return true, err
+}
+
+// unquote returns the contents of the JSON string raw, which stay valid until the next
+// read: the bytes between its quotes when they need no unescaping, else its unquoted form
+// in d.buf. Invalid UTF-8 becomes U+FFFD as in json/v2 (the decoder's options decide
+// whether it is accepted at all).
+func (d *decoder) unquote(raw []byte) []byte {
+	inner := raw[1 : len(raw)-1]
+	ascii := true
+	for _, c := range inner {
+		if c == '\\' {
+			d.buf, _ = jsontext.AppendUnquote(d.buf[:0], raw)
+			return d.buf
+		}
+		ascii = ascii && c < utf8.RuneSelf
+	}
+	if ascii || utf8.Valid(inner) {
+		return inner
+	}
+	d.buf, _ = jsontext.AppendUnquote(d.buf[:0], raw)
+	return d.buf
+}
+
+// str reads a JSON string into s.
+func str[S ~string](d *decoder, s *S) error {
+	if d.dec.PeekKind() != '"' {
+		return jsonv2.UnmarshalDecode(d.dec, s)
+	}
+	raw, err := d.dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	*s = S(d.strs.str(d.unquote(raw)))
+	return nil
+}
+
+// boolean reads a JSON boolean into b.
+func (d *decoder) boolean(b *bool) error {
+	if k := d.dec.PeekKind(); k != 't' && k != 'f' {
+		return jsonv2.UnmarshalDecode(d.dec, b)
+	}
+	tok, err := d.dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	*b = tok.Bool()
+	return nil
+}
+
+// stringMap reads a JSON object of strings into m, merging into an existing map as
+// json/v2 does.
+func (d *decoder) stringMap(m *map[string]string) error {
+	if *m == nil && d.dec.PeekKind() == '{' {
+		*m = make(map[string]string)
+	}
+	return d.object(m, func(name []byte) error {
+		key := d.strs.str(name)
+		if d.dec.PeekKind() != '"' {
+			var v string
+			err := jsonv2.UnmarshalDecode(d.dec, &v)
+			if err == nil {
+				(*m)[key] = v
+			}
+			return err
+		}
+		raw, err := d.dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		(*m)[key] = d.strs.str(d.unquote(raw))
+		return nil
+	})
+}
+
+// slice reads a JSON array into s, one element at a time with read. The elements are
+// read into scratch, if given, and then copied into a slice of their exact length; any
+// other array grows as it is read. An empty array gives an empty, non-nil slice as in
+// json/v2.
+func slice[T any](d *decoder, s *[]T, scratch *[]T, read func(*decoder, *T) error) error {
+	var grown []T
+	buf := &grown
+	if scratch != nil {
+		buf = scratch
+	}
+	start := len(*buf)
+	isArray, err := d.array(s, func() error {
+		var zero T
+		*buf = append(*buf, zero)
+		return read(d, &(*buf)[len(*buf)-1])
+	})
+	if !isArray {
+		return err
+	}
+	switch {
+	case scratch != nil:
+		*s = exact((*buf)[start:])
+		*buf = (*buf)[:start]
+	case grown == nil:
+		*s = []T{}
+	default:
+		*s = grown
+	}
+	return err
+}
+
+// exact copies a scratch slice into one of its own, exactly as long; an empty array
+// yields an empty, non-nil slice as in json/v2.
+func exact[T any](scratch []T) []T {
+	s := make([]T, len(scratch))
+	copy(s, scratch)
+	clear(scratch)
+	return s
+}
+
+// rest reads a member that is not read by hand into the field of v (a pointer to a struct
+// described by fields) that json/v2 would choose, skipping an unknown name as json/v2 does.
+func (d *decoder) rest(v any, fields fieldIndex, name []byte) error {
+	index, ok := fields[string(name)]
+	if !ok {
+		return d.dec.SkipValue()
+	}
+	return jsonv2.UnmarshalDecode(d.dec, reflect.ValueOf(v).Elem().FieldByIndex(index).Addr().Interface())
+}
+
+// Into returns pod as a target for jsonv2.Unmarshal and UnmarshalDecode that Decode reads.
+func Into(pod *corev1.Pod) jsonv2.UnmarshalerFrom { return (*into)(pod) }
+
+type into corev1.Pod
+
+// UnmarshalJSONFrom implements jsonv2.UnmarshalerFrom.
+func (p *into) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return Decode(dec, (*corev1.Pod)(p))
+}

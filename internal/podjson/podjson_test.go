@@ -1,0 +1,258 @@
+package podjson_test
+
+import (
+	"reflect"
+	"sync"
+	"testing"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vault-injector/vault-injector/internal/podjson"
+	"github.com/vault-injector/vault-injector/internal/podtest"
+)
+
+// lenient are the options the webhook decodes with.
+var lenient = jsonv2.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+
+// both decodes doc with json/v2's reflection and with podjson.
+func both(doc []byte, opts ...jsonv2.Options) (want, got corev1.Pod, wantErr, gotErr error) {
+	opts = append([]jsonv2.Options{lenient}, opts...)
+	wantErr = jsonv2.Unmarshal(doc, &want, opts...)
+	gotErr = jsonv2.Unmarshal(doc, podjson.Into(&got), opts...)
+	return want, got, wantErr, gotErr
+}
+
+// agree fails t unless podjson read doc as json/v2 does: both refuse it, or both take it
+// with deeply equal results.
+func agree(t *testing.T, name string, doc []byte) {
+	t.Helper()
+	want, got, wantErr, gotErr := both(doc)
+	if (wantErr == nil) != (gotErr == nil) {
+		t.Fatalf("%s: json/v2 error %v, podjson error %v\n%s", name, wantErr, gotErr, doc)
+	}
+	if wantErr != nil {
+		return
+	}
+	if !reflect.DeepEqual(want, got) {
+		t.Fatalf("%s: decoders disagree (-json/v2 +podjson):\n%s\n%s", name, cmp.Diff(want, got), doc)
+	}
+}
+
+// pods are the golden pods, the benchmark shapes and random pods with every field set,
+// as JSON; the large shape outgrows the recycled scratch space.
+func pods(t testing.TB) map[string][]byte {
+	docs, err := podtest.Corpus("../../injector/testdata/*/*pod.yaml", 400)
+	if err != nil || len(docs) < 450 {
+		t.Fatalf("corpus of %d pods: %v", len(docs), err)
+	}
+	return docs
+}
+
+func marshal(t testing.TB, v any) []byte {
+	b, err := jsonv2.Marshal(v, jsonv1.DefaultOptionsV1())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestDecodeMatchesJSONv2 reads every pod of the corpus with both decoders.
+func TestDecodeMatchesJSONv2(t *testing.T) {
+	t.Parallel()
+	for name, doc := range pods(t) {
+		agree(t, name, doc)
+	}
+}
+
+// TestDecodeConcurrently reads different pods at once: the recycled scratch space must
+// never carry one pod's values into another (run with -race).
+func TestDecodeConcurrently(t *testing.T) {
+	t.Parallel()
+	docs := pods(t)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			n := 0
+			for name, doc := range docs {
+				if n++; n%4 != w {
+					continue
+				}
+				agree(t, name, doc)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// FuzzDecodeMatchesJSONv2 checks that for any input both decoders agree: both refuse it,
+// or both read the same pod.
+func FuzzDecodeMatchesJSONv2(f *testing.F) {
+	for _, doc := range edgeCases {
+		f.Add([]byte(doc))
+	}
+	n := 0
+	for _, doc := range pods(f) {
+		if n++; n > 60 {
+			break
+		}
+		f.Add(doc)
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		agree(t, "fuzzed", doc)
+	})
+}
+
+// edgeCases are what a review sent straight to the webhook's port may hold: every member
+// read by hand given null, a wrong kind, escapes, duplicates and invalid UTF-8, and the
+// same for the members it leaves to json/v2.
+var edgeCases = map[string]string{
+	"null pod":                  `null`,
+	"empty pod":                 `{}`,
+	"pod is a string":           `"pod"`,
+	"pod is an array":           `[]`,
+	"kind null":                 `{"kind":null,"apiVersion":"v1"}`,
+	"kind number":               `{"kind":1}`,
+	"metadata null":             `{"metadata":{"name":"a"},"metadata":null}`,
+	"metadata merged":           `{"metadata":{"name":"a"},"metadata":{"namespace":"b"}}`,
+	"metadata array":            `{"metadata":[]}`,
+	"labels null":               `{"metadata":{"labels":null}}`,
+	"labels empty":              `{"metadata":{"labels":{}}}`,
+	"labels merged":             `{"metadata":{"labels":{"a":"1"},"labels":{"b":"2","a":"3"}}}`,
+	"label value null":          `{"metadata":{"labels":{"a":null}}}`,
+	"label value number":        `{"metadata":{"labels":{"a":1}}}`,
+	"label escaped":             `{"metadata":{"labels":{"\u0061\n":"\"x\\y\u00e9\ud83d\ude00"}}}`,
+	"annotations":               `{"metadata":{"annotations":{"vault-injector.io/x":"y"}}}`,
+	"escaped member name":       `{"\u006bind":"Pod","metadata":{"n\u0061me":"a"}}`,
+	"unknown members":           `{"x":{"y":[1,{"z":null}]},"metadata":{"q":1},"spec":{"containers":[{"zz":[],"name":"a"}]}}`,
+	"wrong case name":           `{"Metadata":{"name":"a"},"metadata":{"Name":"b"}}`,
+	"other meta members":        `{"metadata":{"ownerReferences":[{"name":"x","uid":"u"}],"creationTimestamp":"2026-01-01T00:00:00Z","finalizers":["f"]}}`,
+	"bad time":                  `{"metadata":{"creationTimestamp":"yesterday"}}`,
+	"spec null":                 `{"spec":null}`,
+	"containers null":           `{"spec":{"containers":null}}`,
+	"containers empty":          `{"spec":{"containers":[]}}`,
+	"containers object":         `{"spec":{"containers":{}}}`,
+	"containers twice":          `{"spec":{"containers":[{"name":"a"},{"name":"b"}],"containers":[{"image":"c"}]}}`,
+	"container null":            `{"spec":{"containers":[null,{"name":"a"}]}}`,
+	"container string":          `{"spec":{"containers":["a"]}}`,
+	"container members twice":   `{"spec":{"containers":[{"name":"a","env":[{"name":"x"}],"name":"b","env":[{"name":"y"}]}]}}`,
+	"command null":              `{"spec":{"containers":[{"command":null,"args":[]}]}}`,
+	"command wrong element":     `{"spec":{"containers":[{"command":["a",1]}]}}`,
+	"command null element":      `{"spec":{"containers":[{"command":["a",null,"b"]}]}}`,
+	"command string":            `{"spec":{"containers":[{"command":"a"}]}}`,
+	"image number":              `{"spec":{"containers":[{"image":3}]}}`,
+	"env null":                  `{"spec":{"initContainers":[{"env":null}]}}`,
+	"env element null":          `{"spec":{"containers":[{"env":[null,{"name":"a","value":null}]}]}}`,
+	"env value object":          `{"spec":{"containers":[{"env":[{"name":"a","value":{}}]}]}}`,
+	"env valueFrom":             `{"spec":{"containers":[{"env":[{"name":"a","valueFrom":{"secretKeyRef":{"name":"s","key":"k"}}}]}]}}`,
+	"env valueFrom bad":         `{"spec":{"containers":[{"env":[{"name":"a","valueFrom":{"secretKeyRef":"s"}}]}]}}`,
+	"env escaped secret":        `{"spec":{"containers":[{"env":[{"name":"a","value":"vault:secret/data/a#\u0062"}]}]}}`,
+	"mounts":                    `{"spec":{"containers":[{"volumeMounts":[{"name":"v","readOnly":true,"mountPath":"/a","subPath":"b","mountPropagation":"None","recursiveReadOnly":"Enabled","subPathExpr":"c"}]}]}}`,
+	"mount readOnly null":       `{"spec":{"containers":[{"volumeMounts":[{"readOnly":null}]}]}}`,
+	"mount readOnly string":     `{"spec":{"containers":[{"volumeMounts":[{"readOnly":"true"}]}]}}`,
+	"volumes":                   `{"spec":{"volumes":[{"name":"a","emptyDir":{"medium":"Memory","sizeLimit":"1Mi"}},{"name":"b","image":{"reference":"r"}}]}}`,
+	"volume null":               `{"spec":{"volumes":[null]}}`,
+	"volume two sources":        `{"spec":{"volumes":[{"name":"a","emptyDir":{},"secret":{"secretName":"s"}}]}}`,
+	"service account":           `{"spec":{"serviceAccountName":"sa","serviceAccount":"old"}}`,
+	"service account null":      `{"spec":{"serviceAccountName":null}}`,
+	"resources":                 `{"spec":{"containers":[{"resources":{"limits":{"cpu":"1","memory":"1Gi"}}}]}}`,
+	"bad quantity":              `{"spec":{"containers":[{"resources":{"limits":{"cpu":"lots"}}}]}}`,
+	"ephemeral":                 `{"spec":{"ephemeralContainers":[{"name":"d","image":"busybox","targetContainerName":"a","env":[{"name":"x","value":"y"}]}]}}`,
+	"ports":                     `{"spec":{"containers":[{"ports":[{"name":"http","containerPort":8080,"protocol":"TCP","hostPort":1,"hostIP":"::1"},{"containerPort":0}]}]}}`,
+	"port fraction":             `{"spec":{"containers":[{"ports":[{"containerPort":1.0}]}]}}`,
+	"port exponent":             `{"spec":{"containers":[{"ports":[{"containerPort":1e2}]}]}}`,
+	"port negative zero":        `{"spec":{"containers":[{"ports":[{"containerPort":-0}]}]}}`,
+	"port out of range":         `{"spec":{"containers":[{"ports":[{"containerPort":99999999999}]}]}}`,
+	"port string":               `{"spec":{"containers":[{"ports":[{"containerPort":"80"}]}]}}`,
+	"port null":                 `{"spec":{"containers":[{"ports":[{"containerPort":null}]}]}}`,
+	"probe":                     `{"spec":{"containers":[{"livenessProbe":{"httpGet":{"path":"/h","port":"http","scheme":"HTTP","host":"h","httpHeaders":[{"name":"a","value":"b"}]},"periodSeconds":3,"terminationGracePeriodSeconds":4},"readinessProbe":{"tcpSocket":{"port":80},"exec":{"command":["a"]}},"startupProbe":null}]}}`,
+	"probe port forms":          `{"spec":{"containers":[{"livenessProbe":{"httpGet":{"port":8080}},"readinessProbe":{"httpGet":{"port":1.5}},"startupProbe":{"httpGet":{"port":null}}}]}}`,
+	"probe port bool":           `{"spec":{"containers":[{"livenessProbe":{"httpGet":{"port":true}}}]}}`,
+	"probe port huge":           `{"spec":{"containers":[{"livenessProbe":{"httpGet":{"port":4294967296}}}]}}`,
+	"probe port escaped":        `{"spec":{"containers":[{"livenessProbe":{"httpGet":{"port":"h\u0074tp"}}}]}}`,
+	"probe twice":               `{"spec":{"containers":[{"livenessProbe":{"periodSeconds":3},"livenessProbe":{"timeoutSeconds":4}}]}}`,
+	"probe threshold string":    `{"spec":{"containers":[{"livenessProbe":{"failureThreshold":"3"}}]}}`,
+	"quantity null":             `{"spec":{"containers":[{"resources":{"limits":{"cpu":null},"requests":null}}]}}`,
+	"quantity number":           `{"spec":{"containers":[{"resources":{"limits":{"cpu":1,"memory":1.5e9}}}]}}`,
+	"quantity escaped":          `{"spec":{"containers":[{"resources":{"limits":{"cpu":"1\u0030"}}}]}}`,
+	"quantity object":           `{"spec":{"containers":[{"resources":{"limits":{"cpu":{}}}}]}}`,
+	"quantities twice":          `{"spec":{"containers":[{"resources":{"limits":{"cpu":"1","cpu":"2"},"limits":{"memory":"1Mi"}}}]}}`,
+	"resources claims":          `{"spec":{"containers":[{"resources":{"claims":[{"name":"gpu"}]}}]}}`,
+	"tolerations":               `{"spec":{"tolerations":[{"key":"k","operator":"Exists","effect":"NoExecute","tolerationSeconds":300},{"tolerationSeconds":null},{"value":"v"}]}}`,
+	"toleration seconds string": `{"spec":{"tolerations":[{"tolerationSeconds":"300"}]}}`,
+	"spec scalars":              `{"spec":{"terminationGracePeriodSeconds":30,"priority":-5,"enableServiceLinks":false,"preemptionPolicy":"Never","restartPolicy":"Always","dnsPolicy":"ClusterFirst","schedulerName":"s","nodeName":"n","serviceAccount":"x"}}`,
+	"spec scalars null":         `{"spec":{"terminationGracePeriodSeconds":null,"priority":null,"enableServiceLinks":null,"preemptionPolicy":null}}`,
+	"spec priority overflow":    `{"spec":{"priority":2147483648}}`,
+	"spec links string":         `{"spec":{"enableServiceLinks":"true"}}`,
+	"owners":                    `{"metadata":{"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"r","uid":"u","controller":true,"blockOwnerDeletion":null},{}]}}`,
+	"owners null":               `{"metadata":{"ownerReferences":null}}`,
+	"owner controller string":   `{"metadata":{"ownerReferences":[{"controller":"yes"}]}}`,
+	"status":                    `{"status":{"phase":"Running","containerStatuses":[{"name":"a"}]}}`,
+	"invalid UTF-8":             "{\"metadata\":{\"name\":\"\xff\xfe\",\"labels\":{\"\xc3\":\"\xe2\x82\"}}}",
+	"valid UTF-8":               `{"metadata":{"name":"été ✓"}}`,
+	"lone surrogate":            `{"metadata":{"name":"\udcff"}}`,
+	"truncated":                 `{"spec":{"containers":[{"name":"a"`,
+	"truncated in env":          `{"spec":{"containers":[{"env":[{"name":"a","value":"b`,
+	"trailing junk":             `{"metadata":{}}x`,
+	"bad literal":               `{"spec":{"containers":[{"volumeMounts":[{"readOnly":tru}]}]}}`,
+	"missing comma":             `{"spec":{"containers":[{"name":"a" "image":"b"}]}}`,
+	"deep unknown":              `{"x":` + deep(200) + `}`,
+	"container at depth limits": `{"spec":{"containers":[{"args":[` + repeat(`"a",`, 300) + `"z"]}]}}`,
+}
+
+// TestDecodeEdgeCases reads each edge case with both decoders.
+func TestDecodeEdgeCases(t *testing.T) {
+	t.Parallel()
+	for name, doc := range edgeCases {
+		agree(t, name, []byte(doc))
+	}
+	// Without the lenient options, both refuse what json/v2 refuses.
+	for _, doc := range []string{`{"metadata":{"name":"a","name":"b"}}`, "{\"metadata\":{\"name\":\"\xff\"}}"} {
+		want, got, wantErr, gotErr := both([]byte(doc), jsontext.AllowDuplicateNames(false), jsontext.AllowInvalidUTF8(false))
+		if wantErr == nil || gotErr == nil {
+			t.Errorf("%s: strict options: json/v2 error %v, podjson error %v (%q, %q)", doc, wantErr, gotErr, want.Name, got.Name)
+		}
+	}
+}
+
+func deep(n int) string { return repeat("[", n) + repeat("]", n) }
+
+func repeat(s string, n int) string {
+	out := ""
+	for range n {
+		out += s
+	}
+	return out
+}
+
+func BenchmarkDecode(b *testing.B) {
+	for _, shape := range []struct {
+		name string
+		pod  *corev1.Pod
+	}{{"typical", podtest.Typical()}, {"large", podtest.Large()}} {
+		doc := marshal(b, shape.pod)
+		b.Run(shape.name+"/json-v2", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(doc)))
+			for b.Loop() {
+				var pod corev1.Pod
+				if err := jsonv2.Unmarshal(doc, &pod, lenient); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(shape.name+"/podjson", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(doc)))
+			for b.Loop() {
+				var pod corev1.Pod
+				if err := jsonv2.Unmarshal(doc, podjson.Into(&pod), lenient); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
