@@ -104,15 +104,6 @@ func TestDecodeErrorsHoldNoValues(t *testing.T) {
 	}
 }
 
-func mustMarshal(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // keepingHandler keeps every request's pod, as JSON, as a handler may, and allows all.
 type keepingHandler struct {
 	pods []*corev1.Pod

@@ -48,8 +48,11 @@ func Random(seed int64, n int) []*corev1.Pod {
 func Corpus(glob string, random int) (map[string][]byte, error) {
 	docs := map[string][]byte{}
 	goldens, err := filepath.Glob(glob)
-	if err != nil || len(goldens) == 0 {
-		return nil, fmt.Errorf("no golden pods match %s: %v", glob, err)
+	if err != nil {
+		return nil, fmt.Errorf("golden pods %s: %w", glob, err)
+	}
+	if len(goldens) == 0 {
+		return nil, fmt.Errorf("no golden pods match %s", glob)
 	}
 	for _, p := range goldens {
 		y, err := os.ReadFile(p)
