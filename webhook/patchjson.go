@@ -89,8 +89,16 @@ func appendValue(b []byte, v any) ([]byte, error) {
 			return appendEnvVar(b, v), nil
 		}
 	case *corev1.VolumeMount:
-		if v != nil && v.RecursiveReadOnly == nil && v.MountPropagation == nil {
+		if v != nil && plainMount(v) {
 			return appendVolumeMount(b, v), nil
+		}
+	case *corev1.Container:
+		if out, ok := appendInitContainer(b, v); ok {
+			return out, nil
+		}
+	case *corev1.Volume:
+		if out, ok := appendOurVolume(b, v); ok {
+			return out, nil
 		}
 	}
 	return appendMarshalled(b, v)

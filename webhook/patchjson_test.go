@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 
 	"github.com/vault-injector/vault-injector/injector"
@@ -47,7 +48,92 @@ func TestPatchIsEncodingJSON(t *testing.T) {
 			injector.Change{Path: "/env/-", Value: &corev1.EnvVar{Name: s, Value: s}},
 			injector.Change{Path: "/env/-", Value: &corev1.EnvVar{Name: s, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: s, FieldPath: s}}}},
 			injector.Change{Path: "/m/-", Value: &corev1.VolumeMount{Name: s, MountPath: s, SubPath: s, SubPathExpr: s, ReadOnly: true}},
+			injector.Change{Path: "/c/-", Value: &corev1.Container{
+				Name: s, Image: s, Command: []string{s}, TerminationMessagePath: s, TerminationMessagePolicy: corev1.TerminationMessagePolicy(s),
+				ImagePullPolicy: corev1.PullPolicy(s), VolumeMounts: []corev1.VolumeMount{{Name: s, MountPath: s}},
+				Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceName(s): resource.MustParse("1")}},
+				SecurityContext: &corev1.SecurityContext{
+					Capabilities:   &corev1.Capabilities{Add: []corev1.Capability{corev1.Capability(s)}, Drop: []corev1.Capability{corev1.Capability(s)}},
+					SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileType(s), LocalhostProfile: &s},
+				},
+			}},
+			injector.Change{Path: "/v/-", Value: &corev1.Volume{Name: s, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMedium(s)}}}},
+			injector.Change{Path: "/v/-", Value: &corev1.Volume{Name: s, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+				Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: s, Path: s}}},
+			}}}},
 		)
+	}
+	// Every shape of the objects patchOf writes itself, and ones it must leave to
+	// encoding/json.
+	quantities := corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi"), corev1.ResourceCPU: resource.MustParse("100m"), "example.com/gpu": resource.MustParse("1")}
+	init := func(edit func(*corev1.Container)) *corev1.Container {
+		c := &corev1.Container{
+			Name: "init", Image: "img", Command: []string{"/e", "copy"},
+			VolumeMounts: []corev1.VolumeMount{{Name: "a", MountPath: "/a"}, {Name: "b", MountPath: "/b", ReadOnly: true}},
+			Resources:    corev1.ResourceRequirements{Limits: quantities, Requests: quantities},
+			SecurityContext: &corev1.SecurityContext{
+				RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](-1), RunAsGroup: ptr.To[int64](1 << 40),
+				AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(false),
+				Capabilities:   &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+		}
+		edit(c)
+		return c
+	}
+	volume := func(src corev1.VolumeSource) *corev1.Volume { return &corev1.Volume{Name: "v", VolumeSource: src} }
+	token := func(t corev1.ServiceAccountTokenProjection) corev1.VolumeProjection {
+		return corev1.VolumeProjection{ServiceAccountToken: &t}
+	}
+	for _, v := range []any{
+		init(func(*corev1.Container) {}),
+		init(func(c *corev1.Container) { c.Resources = corev1.ResourceRequirements{} }),
+		init(func(c *corev1.Container) { c.Resources.Requests = nil }),
+		init(func(c *corev1.Container) { c.Resources.Limits = corev1.ResourceList{} }),
+		init(func(c *corev1.Container) {
+			c.SecurityContext = nil
+			c.Command = nil
+			c.VolumeMounts = nil
+			c.Image = ""
+		}),
+		init(func(c *corev1.Container) { c.SecurityContext = &corev1.SecurityContext{} }),
+		init(func(c *corev1.Container) {
+			c.SecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{}}
+		}),
+		init(func(c *corev1.Container) {
+			c.SecurityContext = &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{}, RunAsNonRoot: ptr.To(false)}
+		}),
+		init(func(c *corev1.Container) { c.SecurityContext.Capabilities.Add = []corev1.Capability{"NET_ADMIN"} }),
+		init(func(c *corev1.Container) {
+			c.SecurityContext.Capabilities = &corev1.Capabilities{Add: []corev1.Capability{"X"}}
+		}),
+		init(func(c *corev1.Container) { c.Args = []string{"a"} }),
+		init(func(c *corev1.Container) { c.Env = []corev1.EnvVar{{Name: "a"}} }),
+		init(func(c *corev1.Container) { c.Stdin = true }),
+		init(func(c *corev1.Container) { c.SecurityContext.Privileged = ptr.To(false) }),
+		init(func(c *corev1.Container) { c.Resources.Claims = []corev1.ResourceClaim{{Name: "c"}} }),
+		init(func(c *corev1.Container) { c.VolumeMounts[1].MountPropagation = ptr.To(corev1.MountPropagationNone) }),
+		(*corev1.Container)(nil),
+		volume(corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}),
+		volume(corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(resource.MustParse("16Mi"))}}),
+		volume(corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: ptr.To(resource.MustParse("1.5Gi"))}}),
+		volume(corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}, Secret: &corev1.SecretVolumeSource{}}),
+		volume(corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{}}),
+		volume(corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{}, DefaultMode: ptr.To[int32](0o444)}}),
+		volume(corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+			token(corev1.ServiceAccountTokenProjection{Path: "t"}),
+			token(corev1.ServiceAccountTokenProjection{Audience: "vault", ExpirationSeconds: ptr.To[int64](600), Path: "t2"}),
+			token(corev1.ServiceAccountTokenProjection{ExpirationSeconds: ptr.To[int64](0)}),
+		}}}),
+		volume(corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+			token(corev1.ServiceAccountTokenProjection{Path: "t"}), {ConfigMap: &corev1.ConfigMapProjection{}},
+		}}}),
+		volume(corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{{}}}}),
+		volume(corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "s"}}),
+		volume(corev1.VolumeSource{}),
+		(*corev1.Volume)(nil),
+	} {
+		changes = append(changes, injector.Change{Path: "/objects/-", Value: v})
 	}
 	prop := corev1.MountPropagationHostToContainer
 	changes = append(changes,
@@ -87,7 +173,22 @@ func TestPatchKnowsEveryField(t *testing.T) {
 	for _, c := range []struct {
 		v      any
 		fields int
-	}{{corev1.EnvVar{}, 3}, {corev1.VolumeMount{}, 7}, {corev1.ObjectFieldSelector{}, 2}} {
+	}{
+		{corev1.EnvVar{}, 3},
+		{corev1.VolumeMount{}, 7},
+		{corev1.ObjectFieldSelector{}, 2},
+		{corev1.Container{}, 25},
+		{corev1.ResourceRequirements{}, 3},
+		{corev1.SecurityContext{}, 12},
+		{corev1.Capabilities{}, 2},
+		{corev1.SeccompProfile{}, 2},
+		{corev1.Volume{}, 2},
+		{corev1.VolumeSource{}, 30},
+		{corev1.EmptyDirVolumeSource{}, 2},
+		{corev1.ProjectedVolumeSource{}, 2},
+		{corev1.VolumeProjection{}, 6},
+		{corev1.ServiceAccountTokenProjection{}, 3},
+	} {
 		if n := reflect.TypeOf(c.v).NumField(); n != c.fields {
 			t.Errorf("%T has %d fields, patchOf knows %d: teach appendValue the new ones", c.v, n, c.fields)
 		}
