@@ -69,6 +69,11 @@ type Options struct {
 	// name: without a bound, pods naming many slow registries could hold the replica's
 	// memory. Default 32.
 	MaxFetches int
+	// MaxFetchesPerTenant bounds the fetches in flight started for one tenant (the pod's
+	// namespace, see WithTenant), so that one namespace naming slow registries cannot
+	// hold every slot of MaxFetches and fail the other namespaces' lookups. Default a
+	// quarter of MaxFetches, at least 1.
+	MaxFetchesPerTenant int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -86,8 +91,8 @@ type Resolver struct {
 	configs   *lru[string, ImageConfig]
 	errs      *lru[string, error]
 	flight    singleflight.Group
-	// fetches holds a token per fetch in flight (Options.MaxFetches).
-	fetches chan struct{}
+	// fetches are the slots of fetches in flight (Options.MaxFetches, MaxFetchesPerTenant).
+	fetches *fetchSlots
 	stats   func(Outcome, time.Duration)
 }
 
@@ -120,6 +125,9 @@ func New(o Options, observe func(Outcome, time.Duration)) *Resolver {
 	if o.MaxFetches <= 0 {
 		o.MaxFetches = 32
 	}
+	if o.MaxFetchesPerTenant <= 0 {
+		o.MaxFetchesPerTenant = max(1, o.MaxFetches/4)
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -138,7 +146,7 @@ func New(o Options, observe func(Outcome, time.Duration)) *Resolver {
 		tags:      newLRU[string, v1.Hash](o.CacheSize),
 		configs:   newLRU[string, ImageConfig](o.CacheSize),
 		errs:      newLRU[string, error](o.CacheSize),
-		fetches:   make(chan struct{}, o.MaxFetches),
+		fetches:   newFetchSlots(o.MaxFetches, o.MaxFetchesPerTenant),
 		stats:     observe,
 	}
 }
@@ -243,16 +251,15 @@ func (r *Resolver) resolveWith(ctx context.Context, image string, ref name.Refer
 	}
 	// Callers with the same key (and so the same credentials) share one fetch; each still
 	// waits only as long as its own deadline allows.
+	// The fetch is charged to the tenant of the caller that starts it; callers that share
+	// it are not charged again.
+	tenant := tenantOf(ctx)
 	ch := r.flight.DoChan(key, func() (any, error) {
-		select {
-		case r.fetches <- struct{}{}:
-			defer func() { <-r.fetches }()
-		default:
-			return nil, &LookupError{
-				Registry: ref.Context().RegistryStr(), Unavailable: true,
-				Reason: fmt.Sprintf("the webhook already has %d registry fetches in flight, its most; try again", cap(r.fetches)),
-			}
+		release, err := r.fetches.take(tenant)
+		if err != nil {
+			return nil, &LookupError{Registry: ref.Context().RegistryStr(), Unavailable: true, Reason: err.Error()}
 		}
+		defer release()
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.FetchTimeout)
 		defer cancel()
 		return r.fetch(fctx, ref, k, platform, keys)

@@ -336,3 +336,38 @@ func awaitEntrypoint(t *testing.T, res *registry.Resolver, img, want, what strin
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestResolveSharesFetchesFairly: one namespace whose pods name slow registries holds at
+// most its share of the fetches in flight, and another namespace's lookups still run.
+func TestResolveSharesFetchesFairly(t *testing.T) {
+	t.Parallel()
+	slowReg := registrytest.Start(t, "", "")
+	slow := []string{
+		slowReg.Push(t, "slow:1", variant{Platform: amd64, Entrypoint: []string{"/slow1"}}),
+		slowReg.Push(t, "slow:2", variant{Platform: amd64, Entrypoint: []string{"/slow2"}}),
+		slowReg.Push(t, "slow:3", variant{Platform: amd64, Entrypoint: []string{"/slow3"}}),
+	}
+	slowReg.Gate = make(chan struct{})
+	fastReg := registrytest.Start(t, "", "")
+	fast := fastReg.Push(t, "fast:1", variant{Platform: amd64, Entrypoint: []string{"/fast"}})
+	res, _ := newResolver(slowReg, registry.Options{MaxFetches: 4, MaxFetchesPerTenant: 2})
+
+	hostile := registry.WithTenant(t.Context(), "hostile")
+	for _, img := range slow[:2] {
+		ctx, cancel := context.WithTimeout(hostile, 50*time.Millisecond)
+		if _, err := res.Resolve(ctx, img, amd64, nil); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s: err = %v, want DeadlineExceeded (its fetch goes on, detached)", img, err)
+		}
+		cancel()
+	}
+	_, err := res.Resolve(hostile, slow[2], amd64, nil)
+	if !errors.Is(err, registry.ErrUnavailable) || !strings.Contains(err.Error(), "this namespace already has 2 registry fetches in flight, its share of the webhook's 4") {
+		t.Fatalf("third slow fetch of one namespace: err = %v, want its share refused at once", err)
+	}
+	cfg, err := res.Resolve(registry.WithTenant(t.Context(), "other"), fast, amd64, nil)
+	if err != nil || cfg.Entrypoint[0] != "/fast" {
+		t.Fatalf("another namespace while the first holds its share: %v, %v", cfg, err)
+	}
+	close(slowReg.Gate)
+	awaitEntrypoint(t, res, slow[2], "/slow3", "after the slow fetches ended (a busy answer is not cached)")
+}

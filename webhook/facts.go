@@ -105,6 +105,7 @@ func (f *FactFinder) Find(ctx context.Context, namespace string, pod *corev1.Pod
 		return facts, warnings, err
 	}
 	platform := podPlatform(pod, f.DefaultPlatform)
+	ctx = registry.WithTenant(ctx, namespace) // a fair share of the registry's fetches
 
 	facts.Images = make(map[string]injector.ImageConfig, len(lookups))
 	errs := make([]error, len(lookups))

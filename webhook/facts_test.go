@@ -192,6 +192,40 @@ func TestFactFinderBudget(t *testing.T) {
 	}
 }
 
+// TestFactFinderSharesFetchesByNamespace: the registry's fetches in flight are shared per
+// namespace, so one whose pods name a stalling registry cannot fail another's lookups.
+func TestFactFinderSharesFetchesByNamespace(t *testing.T) {
+	t.Parallel()
+	slowReg := registrytest.Start(t, "", "")
+	slow1 := slowReg.Push(t, "slow:1", registrytest.Variant{Platform: registrytest.AMD64, Entrypoint: []string{"/slow"}})
+	slow2 := slowReg.Push(t, "slow:2", registrytest.Variant{Platform: registrytest.AMD64, Entrypoint: []string{"/slow"}})
+	slowReg.Gate = make(chan struct{})
+	defer close(slowReg.Gate)
+	fastReg := registrytest.Start(t, "", "")
+	fast := fastReg.Push(t, "fast:1", registrytest.Variant{Platform: registrytest.AMD64, Entrypoint: []string{"/fast"}})
+	f := &webhook.FactFinder{
+		Images: registry.New(registry.Options{
+			RootCAs: slowReg.RootCAs(), PrivateRegistries: []string{"127.0.0.1"}, MaxFetches: 2, MaxFetchesPerTenant: 1,
+		}, nil),
+		Budget: 300 * time.Millisecond, DefaultPlatform: registrytest.AMD64,
+	}
+	find := func(namespace, image string) (injector.Facts, error) {
+		p := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: image, Env: []corev1.EnvVar{{Name: "P", Value: "vault:s/p#k"}}}}}}
+		facts, _, err := f.Find(t.Context(), namespace, p, injector.NewPlan(p, lookupConfig(t)).Lookups)
+		return facts, err
+	}
+	if _, err := find("hostile", slow1); err == nil || !strings.Contains(err.Error(), "longer than 300ms") {
+		t.Fatalf("stalled registry: err = %v, want the budget's error", err)
+	}
+	if _, err := find("hostile", slow2); err == nil || !strings.Contains(err.Error(), "this namespace already has 1 registry fetches in flight") {
+		t.Fatalf("the same namespace again: err = %v, want its share refused", err)
+	}
+	facts, err := find("shop", fast)
+	if err != nil || facts.Images[fast].Entrypoint[0] != "/fast" {
+		t.Fatalf("another namespace while the first holds its share: %v, %v", facts, err)
+	}
+}
+
 // TestHandleImageLookup: a pod without a command is wrapped with its image's entrypoint, and
 // a pod whose image cannot be read is denied with the image named.
 func TestHandleImageLookup(t *testing.T) {
