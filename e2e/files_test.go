@@ -103,6 +103,37 @@ var _ = Describe("a pod that asks for files", Label("node", "vault"), func() {
 	}, SpecTimeout(3*time.Minute))
 })
 
+var _ = Describe("a non-root pod with an fsGroup that asks for files", Label("node", "vault"), func() {
+	It("gets them in a directory its group owns, setgid as the kubelet made it and sticky as envexec made it, so no other user can swap them", func(ctx SpecContext) {
+		f := newFixture(ctx, nil)
+		pod := f.nodePod("files-fsgroup")
+		pod.Annotations = map[string]string{
+			"vault-injector.io/files-dir":   filesDir,
+			"vault-injector.io/file.config": fileAnnotation("app.ini", "0440", "password = ${"+f.Ref("db", "password")+"}\n"),
+		}
+		pod.Spec.SecurityContext = &corev1.PodSecurityContext{
+			RunAsUser: ptr.To[int64](1000), RunAsGroup: ptr.To[int64](1000), FSGroup: ptr.To[int64](2000),
+		}
+		c := &pod.Spec.Containers[0]
+		c.Command, c.Env = []string{"/testapp", "wait"}, nil
+		f.createOnNode(ctx, pod)
+		waitForApp(ctx, f.Namespace, pod.Name, "app")
+
+		// The kubelet makes an emptyDir 0777 and, with an fsGroup, setgid and owned by that
+		// group; envexec adds the sticky bit, so a user other than the file's owner cannot
+		// rename or delete it, and keeps setgid, so the files get the pod's group. The unit
+		// test (envexec TestOtherUsersCannotReplaceFiles) swaps as another user; this checks
+		// that the real kubelet's directory is what that test assumes.
+		stat, err := execOut(ctx, f, pod.Name, "app", "/testapp", "statx", filesDir, filesDir+"/app.ini")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(stat).To(Equal(filesDir + " 3777 0 2000\n" + filesDir + "/app.ini 0440 1000 2000\n"))
+		conf, err := execOut(ctx, f, pod.Name, "app", "/testapp", "cat", filesDir+"/app.ini")
+		Expect(err).NotTo(HaveOccurred())
+		//nolint:ginkgolinter // Equal would print the canary on failure
+		Expect(conf == "password = "+f.canary+"\n").To(BeTrue(), "app.ini does not hold the resolved reference")
+	}, SpecTimeout(3*time.Minute))
+})
+
 var _ = Describe("a pod that asks for files in the wrong place", Label("node", "vault"), func() {
 	var f *fixture
 

@@ -148,6 +148,17 @@ var commands = map[string]command{
 		}
 		return nil
 	}},
+	"statx": {-1, func(args []string, stdout io.Writer) error {
+		// The mode with its setuid, setgid and sticky bits, the owner and the group.
+		for _, name := range args {
+			var st syscall.Stat_t
+			if err := syscall.Stat(name, &st); err != nil {
+				return fmt.Errorf("stat %s: %w", name, err)
+			}
+			fmt.Fprintf(stdout, "%s %04o %d %d\n", name, st.Mode&0o7777, st.Uid, st.Gid)
+		}
+		return nil
+	}},
 	"hup": {2, func(args []string, stdout io.Writer) error {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
