@@ -251,10 +251,11 @@ func (r *Resolver) resolveWith(ctx context.Context, image string, ref name.Refer
 	}
 	// Callers with the same key (and so the same credentials) share one fetch; each still
 	// waits only as long as its own deadline allows.
-	// The fetch is charged to the tenant of the caller that starts it; callers that share
-	// it are not charged again.
+	// The fetch is charged to the tenant of the caller that starts it, and shared only by
+	// callers of the same tenant: otherwise one tenant out of its share of fetches would
+	// fail another tenant's lookup that joined its call.
 	tenant := tenantOf(ctx)
-	ch := r.flight.DoChan(key, func() (any, error) {
+	ch := r.flight.DoChan(key+"|"+tenant, func() (any, error) {
 		release, err := r.fetches.take(tenant)
 		if err != nil {
 			return nil, &LookupError{Registry: ref.Context().RegistryStr(), Unavailable: true, Reason: err.Error()}

@@ -371,3 +371,41 @@ func TestResolveSharesFetchesFairly(t *testing.T) {
 	close(slowReg.Gate)
 	awaitEntrypoint(t, res, slow[2], "/slow3", "after the slow fetches ended (a busy answer is not cached)")
 }
+
+// TestResolveSharesFetchesWithinATenant: lookups of one image by one tenant share a fetch;
+// another tenant's lookup gets a fetch of its own, so that one tenant out of its share can
+// never fail another's lookup that joined its call.
+func TestResolveSharesFetchesWithinATenant(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.Start(t, "", "")
+	img := reg.Push(t, "slow:1", variant{Platform: amd64, Entrypoint: []string{"/slow"}})
+	reg.Gate = make(chan struct{})
+	res, _ := newResolver(reg, registry.Options{})
+	reg.ManifestRequests.Store(0)
+	lookup := func(tenant string) {
+		ctx, cancel := context.WithTimeout(registry.WithTenant(t.Context(), tenant), 50*time.Millisecond)
+		defer cancel()
+		if _, err := res.Resolve(ctx, img, amd64, nil); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s: err = %v, want DeadlineExceeded (its fetch goes on, detached)", tenant, err)
+		}
+	}
+	requests := func(want int64) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for reg.ManifestRequests.Load() != want && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond) // and no more arrive
+		if got := reg.ManifestRequests.Load(); got != want {
+			t.Fatalf("%d manifest requests, want %d", got, want)
+		}
+	}
+	lookup("a")
+	requests(1)
+	lookup("a")
+	requests(1) // joined the first fetch, still in flight
+	lookup("b")
+	requests(2)
+	close(reg.Gate)
+	awaitEntrypoint(t, res, img, "/slow", "after the fetches ended")
+}

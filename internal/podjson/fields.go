@@ -1,6 +1,7 @@
 package podjson
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 )
@@ -12,7 +13,8 @@ type fieldIndex map[string][]int
 // fieldsOf indexes T's fields as json/v2 names them: a field's name is its json tag's
 // name or else its Go name; a tag of "-" and unexported fields are ignored; an embedded
 // struct without a name has its fields inlined; where names clash, the shallowest field
-// wins. TestDecodeMatchesJSONv2 holds this to json/v2 on random pods with every field set.
+// wins. It panics, when the package is loaded, on a field it cannot index as json/v2 does.
+// TestDecodeMatchesJSONv2 holds this to json/v2 on random pods with every field set.
 func fieldsOf[T any]() fieldIndex {
 	fields := fieldIndex{}
 	collect(reflect.TypeFor[T](), nil, fields)
@@ -27,18 +29,25 @@ func collect(t reflect.Type, parent []int, fields fieldIndex) {
 		if tag == "-" || (!f.IsExported() && !f.Anonymous) {
 			continue
 		}
-		name, _, _ := strings.Cut(tag, ",")
+		name, options, _ := strings.Cut(tag, ",")
 		index := append(append([]int(nil), parent...), i)
-		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+		switch {
+		case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
 			f.Index = index
 			embedded = append(embedded, f)
 			continue
-		}
-		if name == "" {
+		case f.Anonymous && name == "", strings.Contains(options, "inline"), strings.Contains(options, "unknown"):
+			// An embedded pointer, or a field json/v2 reads in its own way: none in the
+			// pod's types today; a Kubernetes update that adds one must not go unnoticed.
+			panic(fmt.Sprintf("podjson: %s.%s is a kind of field podjson cannot index", t, f.Name))
+		case name == "":
 			name = f.Name
 		}
-		if old, ok := fields[name]; !ok || len(old) > len(index) {
+		switch old, ok := fields[name]; {
+		case !ok || len(old) > len(index):
 			fields[name] = index
+		case len(old) == len(index):
+			panic(fmt.Sprintf("podjson: %s has two fields named %q at one depth", t, name)) // json/v2 would drop both
 		}
 	}
 	for _, f := range embedded {

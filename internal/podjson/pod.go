@@ -2,7 +2,6 @@ package podjson
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -233,8 +232,8 @@ func (d *decoder) resourceList(l *corev1.ResourceList) error {
 		*l = make(corev1.ResourceList)
 	}
 	return d.object(l, func(name []byte) error {
-		var q resource.Quantity
 		key := corev1.ResourceName(d.strs.str(name))
+		q := (*l)[key] // a name given twice is read into the first's value, as by json/v2
 		if err := d.quantity(&q); err != nil {
 			return err
 		}

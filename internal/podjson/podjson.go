@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"sync"
 	"unicode/utf8"
+	"unsafe"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -18,8 +19,17 @@ import (
 
 // Decode reads the next JSON value of dec into pod, with the result and errors of
 // jsonv2.UnmarshalDecode(dec, pod) under dec's options. Like json/v2 it merges an object
-// into what pod already holds and zeroes it for null.
+// into what pod already holds and zeroes it for null. Under options that change how
+// members are matched (MatchCaseInsensitiveNames, RejectUnknownMembers), which the
+// hand-written code does not follow, json/v2 reads the whole pod.
 func Decode(dec *jsontext.Decoder, pod *corev1.Pod) error {
+	opts := dec.Options()
+	if v, _ := jsonv2.GetOption(opts, jsonv2.MatchCaseInsensitiveNames); v {
+		return jsonv2.UnmarshalDecode(dec, pod)
+	}
+	if v, _ := jsonv2.GetOption(opts, jsonv2.RejectUnknownMembers); v {
+		return jsonv2.UnmarshalDecode(dec, pod)
+	}
 	d, ok := decoders.Get().(*decoder)
 	if !ok {
 		d = new(decoder)
@@ -49,9 +59,9 @@ type decoder struct {
 	containers []corev1.Container
 }
 
-// maxScratch is the most elements a recycled scratch slice keeps room for, so that one
-// huge pod does not pin its memory in the pool.
-const maxScratch = 256
+// maxScratch is the most bytes a recycled scratch slice keeps room for, so that one huge
+// pod does not pin its memory in the pool: 40 containers, 400 variables.
+const maxScratch = 16 << 10
 
 func (d *decoder) release() {
 	d.dec = nil
@@ -67,7 +77,8 @@ func (d *decoder) release() {
 
 // recycle empties s for the next pod, dropping it if it grew too big to keep.
 func recycle[T any](s []T) []T {
-	if cap(s) > maxScratch {
+	var zero T
+	if cap(s)*int(unsafe.Sizeof(zero)) > maxScratch {
 		return nil
 	}
 	clear(s[:cap(s)])

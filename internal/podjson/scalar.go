@@ -62,7 +62,9 @@ func (d *decoder) intOrString(v *intstr.IntOrString) error {
 		if err := str(d, &s); err != nil {
 			return err
 		}
-		*v = intstr.IntOrString{Type: intstr.String, StrVal: s}
+		// As IntOrString.UnmarshalJSON (json/v2's way) does: only these two fields, so a
+		// member named twice merges as it does there.
+		v.Type, v.StrVal = intstr.String, s
 		return nil
 	} else if kind == '0' {
 		raw, err := d.dec.ReadValue()
@@ -70,7 +72,7 @@ func (d *decoder) intOrString(v *intstr.IntOrString) error {
 			return err
 		}
 		if n, err := strconv.ParseInt(string(raw), 10, 32); err == nil {
-			*v = intstr.IntOrString{Type: intstr.Int, IntVal: int32(n)}
+			v.Type, v.IntVal = intstr.Int, int32(n)
 			return nil
 		}
 		return d.decide(raw, v)

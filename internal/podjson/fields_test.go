@@ -1,0 +1,51 @@
+package podjson
+
+import (
+	"reflect"
+	"testing"
+)
+
+// TestFieldsOfRefusesWhatItCannotIndex: a field json/v2 would read in a way the index does
+// not follow stops the package from loading, rather than decoding a pod differently.
+func TestFieldsOfRefusesWhatItCannotIndex(t *testing.T) {
+	t.Parallel()
+	type inner struct {
+		A string `json:"a"`
+	}
+	type other struct {
+		A string `json:"a"`
+	}
+	type (
+		pointerEmbed struct{ *inner }
+		inlineField  struct {
+			X inner `json:",inline"`
+		}
+		tie struct {
+			inner
+			other //nolint:govet // two fields named "a" at one depth is the case under test
+		}
+	)
+	for _, v := range []any{pointerEmbed{}, inlineField{}, tie{}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%T was indexed", v)
+				}
+			}()
+			collect(reflect.TypeOf(v), nil, fieldIndex{})
+		}()
+	}
+	type fine struct {
+		inner
+		B string `json:"b"`
+		A int    `json:"a"` // shallower than inner's: wins, as in json/v2
+		c string //nolint:unused // unexported: ignored
+		D string `json:"-"`
+	}
+	got := fieldIndex{}
+	collect(reflect.TypeOf(fine{}), nil, got)
+	want := fieldIndex{"a": {2}, "b": {1}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("index %v, want %v", got, want)
+	}
+}
