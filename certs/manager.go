@@ -75,7 +75,19 @@ func (m *Manager) ensure(ctx context.Context) (again bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	switch err := m.syncCABundle(ctx, mat.bundle); {
+	err = m.syncCABundle(ctx, mat)
+	for range maxConflicts {
+		if !errors.Is(err, errSecretChanged) {
+			break
+		}
+		// Start over from the Secret as it is now; nothing of the stale material is written.
+		m.opts.Log.Info("certificate Secret changed while its CA was being published; starting over", "reason", err.Error())
+		if mat, err = m.syncSecret(ctx); err != nil {
+			return false, err
+		}
+		err = m.syncCABundle(ctx, mat)
+	}
+	switch {
 	case errors.Is(err, errNoWebhookConfig):
 		m.opts.Log.Info("webhook configuration not found yet; will set its caBundle when it exists",
 			"mutatingWebhookConfiguration", m.opts.WebhookConfigName)

@@ -40,6 +40,7 @@ func TestManager(t *testing.T) {
 	t.Run("secret of another type is reported", func(t *testing.T) { testWrongType(t, c) })
 	t.Run("cleared caBundle is repaired", func(t *testing.T) { testRepairCABundle(t, c) })
 	t.Run("run waits for the webhook configuration", func(t *testing.T) { testRunLateConfig(t, c) })
+	t.Run("a CA whose Secret was replaced is not published", func(t *testing.T) { testStaleSecret(t, c) })
 }
 
 // fixture is one webhook's namespace and configuration in the shared apiserver.
@@ -293,6 +294,51 @@ func testRunLateConfig(t *testing.T, c testClient) {
 	if err := <-done; err != nil {
 		t.Errorf("Run returned %v when its context ended, want nil", err)
 	}
+}
+
+// testStaleSecret: a replica read the Secret just before an operator deleted it and
+// another replica recreated it with a new CA. Publishing the bundle it read would put back
+// the old CA, which no replica serves any more, until its next pass: it starts over from
+// the new Secret instead.
+func testStaleSecret(t *testing.T, c testClient) {
+	f := newFixture(t, c, "stale-secret", true)
+	old, _ := f.manager(t, func() time.Time { return t0 })
+	ensure(t, old) // the first CA, in the Secret and the caBundle
+	other, otherDir := f.manager(t, func() time.Time { return t0 })
+	var once sync.Once
+	hooked := &hookedClient{Client: f.c.kube, beforeConfigRead: func() {
+		once.Do(func() {
+			if err := c.Delete(t.Context(), f.secret(t)); err != nil {
+				t.Error(err)
+			}
+			ensure(t, other) // a new CA, in a new Secret and the caBundle
+		})
+	}}
+	dir := filepath.Join(t.TempDir(), "certs")
+	m, err := certs.New(certs.Options{
+		Client: hooked, Namespace: f.ns, SecretName: "vi-certs", ServiceName: "vi", WebhookConfigName: f.name,
+		CertDir: dir, Now: func() time.Time { return t0 },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ensure(t, m) // read the first Secret, then met the second while publishing
+	f.assertServes(t, otherDir, t0)
+	f.assertServes(t, dir, t0)
+}
+
+// hookedClient calls beforeConfigRead each time the manager is about to read the webhook
+// configuration.
+type hookedClient struct {
+	certs.Client
+	beforeConfigRead func()
+}
+
+func (h *hookedClient) Get(ctx context.Context, key types.NamespacedName, obj kube.Object) error {
+	if _, ok := obj.(*admissionregistrationv1.MutatingWebhookConfiguration); ok {
+		h.beforeConfigRead()
+	}
+	return h.Client.Get(ctx, key, obj)
 }
 
 func ensure(t *testing.T, ms ...*certs.Manager) {

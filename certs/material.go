@@ -26,6 +26,9 @@ type material struct {
 	ca      *keyPair
 	serving *keyPair
 	bundle  []byte
+	// secretVersion is the resourceVersion of the Secret that holds this material, as
+	// read or written: the caBundle is published only while the Secret is still that one.
+	secretVersion string
 }
 
 // data is the Secret's data for m.

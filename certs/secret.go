@@ -39,6 +39,9 @@ func (m *Manager) syncSecret(ctx context.Context) (*material, error) {
 		}
 		mat, reason, err := m.opts.plan(s.Data, m.opts.Now())
 		if err != nil || reason == "" {
+			if mat != nil {
+				mat.secretVersion = s.ResourceVersion
+			}
 			return mat, err
 		}
 		s.Data = mat.data()
@@ -49,6 +52,7 @@ func (m *Manager) syncSecret(ctx context.Context) (*material, error) {
 		if err != nil {
 			return nil, fmt.Errorf("update secret %s: %w", key, err)
 		}
+		mat.secretVersion = s.ResourceVersion
 		m.opts.Log.Info("renewed webhook certificate", "secret", key.String(), "reason", reason,
 			"notAfter", mat.serving.cert.NotAfter, "caNotAfter", mat.ca.cert.NotAfter)
 		return mat, nil
@@ -85,6 +89,7 @@ func (m *Manager) createSecret(ctx context.Context, key types.NamespacedName) (m
 	case err != nil:
 		return nil, false, fmt.Errorf("create secret %s: %w", key, err)
 	}
+	mat.secretVersion = s.ResourceVersion
 	m.opts.Log.Info("created webhook certificate", "secret", key.String(),
 		"notAfter", mat.serving.cert.NotAfter, "caNotAfter", mat.ca.cert.NotAfter)
 	return mat, true, nil
