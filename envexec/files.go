@@ -51,7 +51,8 @@ func checkFileSizes(files []settings.File, contents map[int]string) error {
 }
 
 // writeFiles writes every file below dir, each atomically (a temporary file in the same
-// directory, synced, then renamed over the target) with its mode, owned by envexec's user
+// directory, synced, then renamed over the target), and all of them or none when one
+// cannot be written, with its mode, owned by envexec's user
 // (the container's). Everything goes through an os.Root on dir, so no path and no
 // symlink planted in the volume can lead outside it; a symlink, directory or other
 // non-regular file where a file or a parent directory should be is refused, not followed
@@ -69,16 +70,41 @@ func writeFiles(dir string, files []settings.File, contents map[int]string) erro
 	}
 	defer root.Close()
 	keepOthersOut(root)
+	// All or nothing, as far as the filesystem allows: every file is written to its
+	// temporary name first, and only then are they renamed over their targets, so a
+	// rotation that fails (a directory planted where a file goes, a full volume) leaves
+	// every file as it was instead of a new certificate beside its old key.
+	staged := make([]string, 0, len(files))
+	unstage := func() {
+		for _, rel := range staged {
+			_ = root.Remove(tempName(rel))
+		}
+	}
 	for i, f := range files {
 		rel, ok := strings.CutPrefix(f.Path, dir+"/")
 		if !ok || settings.CheckFilePath(dir, f.Path) != nil {
+			unstage()
 			return fmt.Errorf("%w: %s is not below %s", errFiles, f.Path, dir)
 		}
-		if err := writeOne(root, rel, f.Mode, contents[i]); err != nil {
+		if err := stage(root, rel, f.Mode, contents[i]); err != nil {
+			unstage()
 			return fmt.Errorf("%w: %s: %w", errFiles, f.Path, err)
+		}
+		staged = append(staged, rel)
+	}
+	for i, rel := range staged {
+		if err := root.Rename(tempName(rel), rel); err != nil {
+			staged = staged[i:]
+			unstage()
+			return fmt.Errorf("%w: %s/%s: replacing it: %w", errFiles, dir, rel, err)
 		}
 	}
 	return nil
+}
+
+// tempName is where a file is written before it is renamed over rel.
+func tempName(rel string) string {
+	return path.Join(path.Dir(rel), tmpPrefix+path.Base(rel))
 }
 
 // keepOthersOut sets the sticky bit on a files directory anyone may write to, as the
@@ -94,16 +120,16 @@ func keepOthersOut(root *os.Root) {
 	_ = root.Chmod(".", fi.Mode()&(fs.ModePerm|fs.ModeSetgid)|fs.ModeSticky) // best effort, as said above
 }
 
-// writeOne writes one file, relative to root, atomically.
-func writeOne(root *os.Root, rel string, mode fs.FileMode, content string) error {
-	dir := path.Dir(rel)
-	if err := mkdirs(root, dir); err != nil {
+// stage writes one file, relative to root, to its temporary name (tempName), synced, for
+// writeFiles to rename over it.
+func stage(root *os.Root, rel string, mode fs.FileMode, content string) error {
+	if err := mkdirs(root, path.Dir(rel)); err != nil {
 		return err
 	}
 	if fi, err := root.Lstat(rel); err == nil && !fi.Mode().IsRegular() {
 		return fmt.Errorf("refusing to replace %s in the files volume", describe(fi.Mode()))
 	}
-	tmp := path.Join(dir, tmpPrefix+path.Base(rel))
+	tmp := tempName(rel)
 	// A leftover of an interrupted write (or anything planted there) is removed, not
 	// followed: Remove acts on the name itself.
 	if err := root.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -113,11 +139,7 @@ func writeOne(root *os.Root, rel string, mode fs.FileMode, content string) error
 	if err != nil {
 		return fmt.Errorf("creating a temporary file: %w", err)
 	}
-	err = writeAll(f, mode, content)
-	if err == nil {
-		err = root.Rename(tmp, rel)
-	}
-	if err != nil {
+	if err := writeAll(f, mode, content); err != nil {
 		_ = root.Remove(tmp)
 		return err
 	}

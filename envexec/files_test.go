@@ -100,6 +100,36 @@ func TestWriteFilesAtomicReplace(t *testing.T) {
 // TestWriteFilesRefusesWhatIsPlanted: the volume is writable by the container, so
 // anything may be waiting there. Nothing is followed out of the volume, replaced or
 // written through.
+// TestWriteFilesAllOrNothing: a rotation that cannot write one of the files (here a
+// directory planted where the key goes) leaves every file as it was, not a new
+// certificate beside its old key, and no temporary file behind.
+func TestWriteFilesAllOrNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	files := filesIn(dir, "tls.crt", "tls/tls.key", "app.conf")
+	if err := writeFiles(dir, files, map[int]string{0: "old cert", 1: "old key", 2: "old conf"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(files[1].Path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(files[1].Path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	err := writeFiles(dir, files, map[int]string{0: "new cert", 1: "new key", 2: "new conf"})
+	if !errors.Is(err, errFiles) || !strings.Contains(err.Error(), "tls/tls.key") {
+		t.Fatalf("err = %v, want the key named", err)
+	}
+	for i, want := range map[int]string{0: "old cert", 2: "old conf"} {
+		if b, _ := os.ReadFile(files[i].Path); string(b) != want {
+			t.Errorf("%s: %q after a failed rotation, want %q", files[i].Path, b, want)
+		}
+	}
+	if left := tempLeftovers(t, dir); len(left) > 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+}
+
 func TestWriteFilesRefusesWhatIsPlanted(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct {
