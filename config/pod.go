@@ -291,6 +291,12 @@ func (p Pod) FromPath() bool {
 	return p.Envexec[settings.EnvFromPath] != ""
 }
 
+// AllowLogin tells whether the pod lets vault:login hand its application envexec's
+// Vault token (allow-login; envexec reads only "true").
+func (p Pod) AllowLogin() bool {
+	return p.Envexec[settings.EnvAllowLogin] == "true"
+}
+
 // AuthMethod is how envexec logs in: the auth-method annotation, or kubernetes.
 func (p Pod) AuthMethod() settings.AuthMethod {
 	if m := p.Envexec[settings.EnvAuthMethod]; m != "" {

@@ -85,7 +85,8 @@ func NewPlan(pod *corev1.Pod, cfg config.Pod) *Plan {
 			if p.own.skips(init, i) {
 				continue
 			}
-			cand := examine(pod, c, need{fromPath: !init && cfg.FromPath(), envSources: cfg.EnvSources, files: filesPaths(cfg, c.Name)}, cfg.MalformedWarn)
+			cand := examine(pod, c, need{fromPath: !init && cfg.FromPath(), envSources: cfg.EnvSources, files: filesPaths(cfg, c.Name)},
+				checks{warnMalformed: cfg.MalformedWarn, allowLogin: cfg.AllowLogin()})
 			if cand.refs.empty() && cand.ok() {
 				continue
 			}

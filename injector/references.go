@@ -132,7 +132,16 @@ func readsSources(c *corev1.Container) bool {
 // examine finds the env variables and command-line entries of c that hold references,
 // and what is wrong with them that no fact can change: malformed references and uses of
 // our reserved names. Whether its image says how to start it is for Inject to check.
-func examine(pod *corev1.Pod, c *corev1.Container, need need, warnMalformed bool) candidate {
+// checks are the pod's settings that decide whether a reference is acceptable.
+type checks struct {
+	// warnMalformed admits a pod with a malformed reference, with a warning (envexec
+	// stops the container at start).
+	warnMalformed bool
+	// allowLogin lets vault:login references through.
+	allowLogin bool
+}
+
+func examine(pod *corev1.Pod, c *corev1.Container, need need, checks checks) candidate {
 	refs := containerRefs(c)
 	f := found{fromPath: need.fromPath, envSources: need.envSources && readsSources(c), files: need.files}
 	if len(refs) == 0 && f.empty() {
@@ -140,10 +149,9 @@ func examine(pod *corev1.Pod, c *corev1.Container, need need, warnMalformed bool
 	}
 	var cand candidate
 	for _, r := range refs {
-		if err := vaultref.Check(r.value); err != nil {
-			reason := err.Error() + ` (see docs/references.md)`
+		if reason := refProblem(r.value, checks.allowLogin); reason != "" {
 			ferr := &FieldError{Pod: PodName(pod), Container: c.Name, Variable: r.name, Argument: r.arg, Reason: reason}
-			if !warnMalformed {
+			if !checks.warnMalformed {
 				cand.refErrs = append(cand.refErrs, ferr)
 				continue
 			}
@@ -164,6 +172,29 @@ func examine(pod *corev1.Pod, c *corev1.Container, need need, warnMalformed bool
 		cand.refs = f
 	}
 	return cand
+}
+
+// refProblem says what is wrong with a value's references, "" if nothing: a malformed
+// one, or vault:login in a pod that does not allow it (envexec would stop the container at
+// start; saying so at admission names the fix before the pod exists).
+func refProblem(value string, allowLogin bool) string {
+	if err := vaultref.Check(value); err != nil {
+		return err.Error() + ` (see docs/references.md)`
+	}
+	if allowLogin || !strings.Contains(value, ":login") {
+		return "" // the cheap test first: most values hold no login
+	}
+	t, err := vaultref.Scan(value)
+	if err != nil {
+		return "" // not reached: Check passed
+	}
+	for _, ref := range t.Refs {
+		if ref.Kind == vaultref.Login {
+			return `vault:login gives the application envexec's Vault token, which this pod does not allow: ` +
+				`set the annotation vault-injector.io/allow-login: "true" if it should have it (see docs/references.md)`
+		}
+	}
+	return ""
 }
 
 // PodName names a pod in messages, with its namespace when known: at admission a
