@@ -325,6 +325,59 @@ func testStaleSecret(t *testing.T, c testClient) {
 	ensure(t, m) // read the first Secret, then met the second while publishing
 	f.assertServes(t, otherDir, t0)
 	f.assertServes(t, dir, t0)
+
+	// Deleted between the check and the write: the write happens, and is then undone by
+	// a pass over the Secret as it is now (this replica makes a new one).
+	leaked := f.caBundle(t)
+	cfg := hookedClient{Client: f.c.kube}
+	var deleted sync.Once
+	writer := &updateHook{hookedClient: cfg, beforeConfigUpdate: func() {
+		deleted.Do(func() {
+			if err := c.Delete(t.Context(), f.secret(t)); err != nil {
+				t.Error(err)
+			}
+		})
+	}}
+	clearCABundle(t, f)
+	dir2 := filepath.Join(t.TempDir(), "certs")
+	m2, err := certs.New(certs.Options{
+		Client: writer, Namespace: f.ns, SecretName: "vi-certs", ServiceName: "vi", WebhookConfigName: f.name,
+		CertDir: dir2, Now: func() time.Time { return t0 },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ensure(t, m2)
+	if bundle := f.caBundle(t); bytes.Equal(bundle, leaked) || len(bundle) == 0 {
+		t.Fatal("the caBundle still holds the CA of the deleted Secret")
+	}
+	f.assertServes(t, dir2, t0)
+}
+
+// clearCABundle empties the caBundle, so the next pass must write it.
+func clearCABundle(t *testing.T, f fixture) {
+	t.Helper()
+	var cfg admissionregistrationv1.MutatingWebhookConfiguration
+	if err := f.c.Get(t.Context(), types.NamespacedName{Name: f.name}, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Webhooks[0].ClientConfig.CABundle = nil
+	if err := f.c.Update(t.Context(), &cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// updateHook calls beforeConfigUpdate before the manager writes the webhook configuration.
+type updateHook struct {
+	hookedClient
+	beforeConfigUpdate func()
+}
+
+func (h *updateHook) Update(ctx context.Context, obj kube.Object) error {
+	if _, ok := obj.(*admissionregistrationv1.MutatingWebhookConfiguration); ok {
+		h.beforeConfigUpdate()
+	}
+	return h.hookedClient.Update(ctx, obj)
 }
 
 // hookedClient calls beforeConfigRead each time the manager is about to read the webhook
@@ -335,7 +388,7 @@ type hookedClient struct {
 }
 
 func (h *hookedClient) Get(ctx context.Context, key types.NamespacedName, obj kube.Object) error {
-	if _, ok := obj.(*admissionregistrationv1.MutatingWebhookConfiguration); ok {
+	if _, ok := obj.(*admissionregistrationv1.MutatingWebhookConfiguration); ok && h.beforeConfigRead != nil {
 		h.beforeConfigRead()
 	}
 	return h.Client.Get(ctx, key, obj)

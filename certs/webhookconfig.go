@@ -24,7 +24,7 @@ var errSecretChanged = errors.New("the certificate Secret changed while its CA w
 // syncCABundle sets mat's bundle as the caBundle of every webhook in the configuration.
 // The update carries the resourceVersion that was read, so a concurrent change (helm
 // upgrade, another replica) is re-read rather than overwritten; and it is made only while
-// the Secret is still the one mat was read from.
+// the Secret is still the one mat was read from, checked before and after the write.
 func (m *Manager) syncCABundle(ctx context.Context, mat *material) error {
 	bundle := mat.bundle
 	key := types.NamespacedName{Name: m.opts.WebhookConfigName}
@@ -58,7 +58,9 @@ func (m *Manager) syncCABundle(ctx context.Context, mat *material) error {
 			return fmt.Errorf("update caBundle of webhook configuration %s: %w", key.Name, err)
 		}
 		m.opts.Log.Info("updated caBundle", "mutatingWebhookConfiguration", key.Name)
-		return nil
+		// Checked again after the write: a Secret deleted between the check and the write
+		// would leave its CA published; starting over publishes the current one instead.
+		return m.checkSecretVersion(ctx, mat.secretVersion)
 	}
 	return fmt.Errorf("webhook configuration %s: gave up after %d conflicting writes", key.Name, maxConflicts)
 }

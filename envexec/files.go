@@ -15,7 +15,8 @@ import (
 var errFiles = errors.New("cannot write a file")
 
 // maxFilesTotal bounds all files of a container together, resolved: the webhook sizes
-// the memory volume for it, twice (a rewrite holds old and new for a moment).
+// the memory volume for it twice over, with room for whole pages (a rewrite holds every
+// old and every new file for a moment).
 const maxFilesTotal = 4 << 20
 
 // tmpPrefix starts the name of a file being written; it is renamed over its target when

@@ -97,9 +97,6 @@ func TestWriteFilesAtomicReplace(t *testing.T) {
 	}
 }
 
-// TestWriteFilesRefusesWhatIsPlanted: the volume is writable by the container, so
-// anything may be waiting there. Nothing is followed out of the volume, replaced or
-// written through.
 // TestWriteFilesAllOrNothing: a rotation that cannot write one of the files (here a
 // directory planted where the key goes) leaves every file as it was, not a new
 // certificate beside its old key, and no temporary file behind.
@@ -130,6 +127,9 @@ func TestWriteFilesAllOrNothing(t *testing.T) {
 	}
 }
 
+// TestWriteFilesRefusesWhatIsPlanted: the volume is writable by the container, so
+// anything may be waiting there. Nothing is followed out of the volume, replaced or
+// written through.
 func TestWriteFilesRefusesWhatIsPlanted(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct {

@@ -17,9 +17,8 @@ import (
 // order of config.Pod.FileContainers. Every name with it is reserved for the injector.
 const FilesVolumePrefix = "vault-injector-files-"
 
-// filesVolumeSize bounds a files volume: envexec writes at most 4 MiB of files, and a
-// rewrite holds the old and the new content of one file for a moment.
-var filesVolumeSize = resource.MustParse("8Mi")
+// filesVolumeSize bounds a files volume (settings.FilesVolumeBytes, 10Mi).
+var filesVolumeSize = *resource.NewQuantity(settings.FilesVolumeBytes, resource.BinarySI)
 
 // forbiddenFilesDirs are where a files volume must never be mounted.
 var forbiddenFilesDirs = [...]string{"/proc", "/sys", "/dev", saTokenPath}

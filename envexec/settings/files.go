@@ -22,6 +22,10 @@ const (
 	MaxFileContent = 16 << 10
 	// MaxFileSize bounds one file once its references are resolved.
 	MaxFileSize = 1 << 20
+	// FilesVolumeBytes is the size limit of a files volume: every file twice over (a
+	// rewrite holds the old and the new ones until it renames the new into place), plus a
+	// page per file and per directory, rounded up.
+	FilesVolumeBytes = 10 << 20
 	// DefaultFileMode is a file's mode when the pod names none: its owner reads it.
 	DefaultFileMode fs.FileMode = 0o400
 	// MaxFileMode holds every bit a pod may ask for: the owner may read, write and
