@@ -1,6 +1,6 @@
-// Package podjson decodes a pod from JSON exactly as encoding/json/v2 does, in about half
-// the time: the admission path decodes one pod per request, and json/v2's reflection over
-// corev1.Pod was half of the handler's cost. The members a pod has many of (containers,
+// Package podjson decodes a pod from JSON exactly as encoding/json/v2 does, a quarter to a
+// third faster (BenchmarkDecode): the admission path decodes one pod per request, and
+// json/v2's reflection over corev1.Pod was half of the handler's cost. The members a pod has many of (containers,
 // env variables, mounts, labels, annotations) are read by hand; every other member, and any
 // value of a kind the hand-written code does not expect (null, a number where a string
 // goes), is handed to json/v2 itself, so results and errors stay json/v2's.
