@@ -36,13 +36,18 @@ func finish(vars []variable, needs []*need, ignoreMissing bool, log *slog.Logger
 		}
 	}
 	var bad []*need
+	filesTotal := 0
 	for i := range vars {
 		vr := &vars[i]
 		own := byUser[vr]
 		failed := failures(own)
 		switch {
 		case len(failed) == 0 && vr.file:
-			res.files[vr.index] = vr.tmpl.Render(values(own))
+			content, err := renderFile(vr, values(own), &filesTotal)
+			if err != nil {
+				return resolved{}, err
+			}
+			res.files[vr.index] = content
 		case len(failed) == 0:
 			value := vr.tmpl.Render(values(own))
 			if strings.IndexByte(value, 0) >= 0 {
@@ -64,6 +69,18 @@ func finish(vars []variable, needs []*need, ignoreMissing bool, log *slog.Logger
 		return res, nil
 	}
 	return resolved{}, groupErrors(bad)
+}
+
+// renderFile renders a file from its answers, bounded before rendering: a template of
+// 16 KiB naming one large secret a thousand times would otherwise take its container's
+// memory first. total adds up the files rendered so far.
+func renderFile(vr *variable, vals []string, total *int) (string, error) {
+	n := vr.tmpl.Len(vals)
+	if *total += n; n > settings.MaxFileSize || *total > maxFilesTotal {
+		return "", vr.fail(fmt.Errorf("%w: the file would be larger than %d bytes, or the files than %d together",
+			errSecret, settings.MaxFileSize, maxFilesTotal))
+	}
+	return vr.tmpl.Render(vals), nil
 }
 
 // values are the answers of needs, in order.

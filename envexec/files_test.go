@@ -3,12 +3,15 @@ package envexec
 import (
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/vault-injector/vault-injector/envexec/settings"
+	"github.com/vault-injector/vault-injector/vaultref"
 )
 
 const fileCanary = "canary-7f3a-file-value"
@@ -256,5 +259,45 @@ func symlink(t *testing.T, target, link string) {
 	t.Helper()
 	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFilesBoundedBeforeRendering: a file template of a few KiB naming one large secret
+// many times is refused before it is rendered (it would take its container's memory
+// first), as is a set of files larger than the total allowed.
+func TestFilesBoundedBeforeRendering(t *testing.T) {
+	t.Parallel()
+	file := func(index, refs int) variable {
+		tmpl, err := vaultref.Scan(strings.Repeat("${vault:secret/data/app#k}", refs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return variable{index: index, name: "/etc/app/f" + strconv.Itoa(index), file: true, tmpl: tmpl}
+	}
+	answer := strings.Repeat("s", 64<<10)
+	for name, tc := range map[string]struct {
+		files []variable
+		ok    bool
+	}{
+		"one file just under 1 MiB":      {[]variable{file(0, 15)}, true},
+		"one file of 1000 references":    {[]variable{file(0, 1000)}, false},
+		"four files of 960 KiB":          {[]variable{file(0, 15), file(1, 15), file(2, 15), file(3, 15)}, true},
+		"five files of 960 KiB, 4.7 MiB": {[]variable{file(0, 15), file(1, 15), file(2, 15), file(3, 15), file(4, 15)}, false},
+	} {
+		var needs []*need
+		for i := range tc.files {
+			for range tc.files[i].tmpl.Refs {
+				needs = append(needs, &need{user: &tc.files[i], result: result{value: answer}})
+			}
+		}
+		res, err := finish(tc.files, needs, false, slog.New(slog.DiscardHandler))
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("%s: %v", name, err)
+		case !tc.ok && (err == nil || exitCode(err) != ExitSecret || !strings.Contains(err.Error(), "would be larger than 1048576 bytes")):
+			t.Errorf("%s: err = %v, want it refused before rendering (exit %d)", name, err, ExitSecret)
+		case !tc.ok && len(res.files) > 0:
+			t.Errorf("%s: %d files rendered", name, len(res.files))
+		}
 	}
 }

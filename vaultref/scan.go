@@ -129,12 +129,9 @@ func (t Template) String() string {
 	return b.String()
 }
 
-// Render substitutes values[i] for Refs[i] and returns the finished value. It panics if
-// len(values) != len(t.Refs), which is a programming error.
-func (t Template) Render(values []string) string {
-	if len(values) != len(t.Refs) {
-		panic("vaultref: Render needs one value per reference")
-	}
+// Len is the length of Render(values), computed without rendering: a caller bounding what
+// it renders (envexec's files) checks it first.
+func (t Template) Len(values []string) int {
 	n := 0
 	for _, s := range t.Literals {
 		n += len(s)
@@ -142,8 +139,17 @@ func (t Template) Render(values []string) string {
 	for _, s := range values {
 		n += len(s)
 	}
+	return n
+}
+
+// Render substitutes values[i] for Refs[i] and returns the finished value. It panics if
+// len(values) != len(t.Refs), which is a programming error.
+func (t Template) Render(values []string) string {
+	if len(values) != len(t.Refs) {
+		panic("vaultref: Render needs one value per reference")
+	}
 	var b strings.Builder
-	b.Grow(n)
+	b.Grow(t.Len(values))
 	for i, lit := range t.Literals {
 		b.WriteString(lit)
 		if i < len(values) {
