@@ -87,9 +87,15 @@ func (f fixture) createConfig(t *testing.T) {
 // manager is a replica: its own certificate folder and, through now, its own clock.
 func (f fixture) manager(t *testing.T, now func() time.Time) (*certs.Manager, string) {
 	t.Helper()
+	return f.managerOn(t, f.c.kube, now)
+}
+
+// managerOn is manager with the client c, which a test may wrap.
+func (f fixture) managerOn(t *testing.T, c certs.Client, now func() time.Time) (*certs.Manager, string) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "certs")
 	m, err := certs.New(certs.Options{
-		Client: f.c.kube, Namespace: f.ns, SecretName: "vi-certs", ServiceName: "vi", WebhookConfigName: f.name,
+		Client: c, Namespace: f.ns, SecretName: "vi-certs", ServiceName: "vi", WebhookConfigName: f.name,
 		CertDir: dir, Now: now,
 	})
 	if err != nil {
@@ -314,14 +320,7 @@ func testStaleSecret(t *testing.T, c testClient) {
 			ensure(t, other) // a new CA, in a new Secret and the caBundle
 		})
 	}}
-	dir := filepath.Join(t.TempDir(), "certs")
-	m, err := certs.New(certs.Options{
-		Client: hooked, Namespace: f.ns, SecretName: "vi-certs", ServiceName: "vi", WebhookConfigName: f.name,
-		CertDir: dir, Now: func() time.Time { return t0 },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, dir := f.managerOn(t, hooked, func() time.Time { return t0 })
 	ensure(t, m) // read the first Secret, then met the second while publishing
 	f.assertServes(t, otherDir, t0)
 	f.assertServes(t, dir, t0)
@@ -339,14 +338,7 @@ func testStaleSecret(t *testing.T, c testClient) {
 		})
 	}}
 	clearCABundle(t, f)
-	dir2 := filepath.Join(t.TempDir(), "certs")
-	m2, err := certs.New(certs.Options{
-		Client: writer, Namespace: f.ns, SecretName: "vi-certs", ServiceName: "vi", WebhookConfigName: f.name,
-		CertDir: dir2, Now: func() time.Time { return t0 },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m2, dir2 := f.managerOn(t, writer, func() time.Time { return t0 })
 	ensure(t, m2)
 	if bundle := f.caBundle(t); bytes.Equal(bundle, leaked) || len(bundle) == 0 {
 		t.Fatal("the caBundle still holds the CA of the deleted Secret")

@@ -112,7 +112,9 @@ func appendMarshalled(b []byte, v any) ([]byte, error) {
 	return append(b, out...), nil
 }
 
-func appendStrings(b []byte, list []string) []byte {
+// appendStrings writes list as encoding/json does: null when nil, else an array of
+// strings (any string type, such as corev1.Capability).
+func appendStrings[S ~string](b []byte, list []S) []byte {
 	if list == nil {
 		return append(b, "null"...)
 	}
@@ -121,7 +123,7 @@ func appendStrings(b []byte, list []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, s)
+		b = appendString(b, string(s))
 	}
 	return append(b, ']')
 }

@@ -89,14 +89,14 @@ func appendSecurityContext(b []byte, sc *corev1.SecurityContext) []byte {
 		b = append(b, `"capabilities":{`...)
 		if len(c.Add) > 0 {
 			b = append(b, `"add":`...)
-			b = appendStrings(b, capabilities(c.Add))
+			b = appendStrings(b, c.Add)
 			if len(c.Drop) > 0 {
 				b = append(b, ',')
 			}
 		}
 		if len(c.Drop) > 0 {
 			b = append(b, `"drop":`...)
-			b = appendStrings(b, capabilities(c.Drop))
+			b = appendStrings(b, c.Drop)
 		}
 		b = append(b, '}')
 	}
@@ -106,8 +106,7 @@ func appendSecurityContext(b []byte, sc *corev1.SecurityContext) []byte {
 	b = appendBoolMember(b, start, "readOnlyRootFilesystem", sc.ReadOnlyRootFilesystem)
 	b = appendBoolMember(b, start, "allowPrivilegeEscalation", sc.AllowPrivilegeEscalation)
 	if p := sc.SeccompProfile; p != nil {
-		b = comma(b, start)
-		b = append(b, `"seccompProfile":{"type":`...)
+		b = append(appendKey(b, start, "seccompProfile"), `{"type":`...)
 		b = appendString(b, string(p.Type))
 		if p.LocalhostProfile != nil {
 			b = append(b, `,"localhostProfile":`...)
@@ -216,14 +215,6 @@ func appendResourceList(b []byte, l corev1.ResourceList) []byte {
 	return append(b, '}')
 }
 
-func capabilities(cs []corev1.Capability) []string {
-	out := make([]string, len(cs))
-	for i, c := range cs {
-		out[i] = string(c)
-	}
-	return out
-}
-
 // appendStringMember writes `,"name":"s"` unless s is empty (omitempty).
 func appendStringMember(b []byte, name, s string) []byte {
 	if s == "" {
@@ -241,11 +232,7 @@ func appendIntMember(b []byte, start int, name string, n *int64) []byte {
 	if n == nil {
 		return b
 	}
-	b = comma(b, start)
-	b = append(b, '"')
-	b = append(b, name...)
-	b = append(b, `":`...)
-	return strconv.AppendInt(b, *n, 10)
+	return strconv.AppendInt(appendKey(b, start, name), *n, 10)
 }
 
 // appendBoolMember is appendIntMember for a boolean.
@@ -253,11 +240,16 @@ func appendBoolMember(b []byte, start int, name string, v *bool) []byte {
 	if v == nil {
 		return b
 	}
+	return strconv.AppendBool(appendKey(b, start, name), *v)
+}
+
+// appendKey writes `"name":`, after a comma unless it is the first member of the object
+// that starts at start.
+func appendKey(b []byte, start int, name string) []byte {
 	b = comma(b, start)
 	b = append(b, '"')
 	b = append(b, name...)
-	b = append(b, `":`...)
-	return strconv.AppendBool(b, *v)
+	return append(b, `":`...)
 }
 
 // comma separates a member from the one before it, if the object that starts at start
