@@ -1,9 +1,13 @@
 package podjson
 
 import (
+	"encoding"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // fieldIndex maps a JSON member name to the index of the struct field json/v2 decodes it
@@ -13,7 +17,8 @@ type fieldIndex map[string][]int
 // fieldsOf indexes T's fields as json/v2 names them: a field's name is its json tag's
 // name or else its Go name; a tag of "-" and unexported fields are ignored; an embedded
 // struct without a name has its fields inlined; where names clash, the shallowest field
-// wins. It panics, when the package is loaded, on a field it cannot index as json/v2 does.
+// wins. It panics, when the package is loaded, on a field it cannot index as json/v2 does,
+// and on a type with a method of its own that json/v2 would call instead.
 // TestDecodeMatchesJSONv2 holds this to json/v2 on random pods with every field set.
 func fieldsOf[T any]() fieldIndex {
 	fields := fieldIndex{}
@@ -22,6 +27,7 @@ func fieldsOf[T any]() fieldIndex {
 }
 
 func collect(t reflect.Type, parent []int, fields fieldIndex) {
+	refuseMethods(t)
 	var embedded []reflect.StructField
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -53,4 +59,19 @@ func collect(t reflect.Type, parent []int, fields fieldIndex) {
 	for _, f := range embedded {
 		collect(f.Type, f.Index, fields)
 	}
+}
+
+// refuseMethods panics when json/v2 would read t through a method of t's own.
+func refuseMethods(t reflect.Type) {
+	for _, m := range unmarshalers {
+		if reflect.PointerTo(t).Implements(m) {
+			panic(fmt.Sprintf("podjson: %s is read by its own %s, which podjson does not call", t, m))
+		}
+	}
+}
+
+// unmarshalers are the interfaces through which json/v2 lets a type read itself.
+var unmarshalers = []reflect.Type{
+	reflect.TypeFor[jsonv2.UnmarshalerFrom](), reflect.TypeFor[jsonv2.Unmarshaler](),
+	reflect.TypeFor[json.Unmarshaler](), reflect.TypeFor[encoding.TextUnmarshaler](),
 }

@@ -3,6 +3,7 @@ package podjson
 import (
 	"reflect"
 	"testing"
+	"time"
 )
 
 // TestFieldsOfRefusesWhatItCannotIndex: a field json/v2 would read in a way the index does
@@ -16,6 +17,10 @@ func TestFieldsOfRefusesWhatItCannotIndex(t *testing.T) {
 		A string `json:"a"`
 	}
 	type (
+		embedsMethod struct {
+			time.Time
+			A string `json:"a"`
+		}
 		pointerEmbed struct{ *inner }
 		inlineField  struct {
 			X inner `json:",inline"`
@@ -26,7 +31,11 @@ func TestFieldsOfRefusesWhatItCannotIndex(t *testing.T) {
 		{Name: "Inner", Type: reflect.TypeFor[inner](), Anonymous: true},
 		{Name: "Other", Type: reflect.TypeFor[other](), Anonymous: true},
 	})
-	for _, typ := range []reflect.Type{reflect.TypeFor[pointerEmbed](), reflect.TypeFor[inlineField](), tie} {
+	cases := []reflect.Type{
+		reflect.TypeFor[pointerEmbed](), reflect.TypeFor[inlineField](), tie,
+		reflect.TypeFor[time.Time](), reflect.TypeFor[embedsMethod](),
+	}
+	for _, typ := range cases {
 		func() {
 			defer func() {
 				if recover() == nil {
