@@ -55,7 +55,7 @@ race: tools ## unit tests with the race detector
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s); new findings land in testdata/fuzz/
-	@for t in vaultref:FuzzScan vaultref:FuzzParsePathList config:FuzzParsePod injector:FuzzInject injector:FuzzInjectPod webhook:FuzzHandle webhook:FuzzDecodeMatchesKubernetes internal/podjson:FuzzDecodeMatchesJSONv2; do \
+	@for t in vaultref:FuzzScan vaultref:FuzzParsePathList config:FuzzParsePod injector:FuzzInject injector:FuzzInjectPod webhook:FuzzHandle webhook:FuzzDecodeMatchesKubernetes webhook:FuzzReviewIsJSONv2 internal/podjson:FuzzDecodeMatchesJSONv2; do \
 	  pkg=$${t%%:*}; fn=$${t#*:}; echo "== $$pkg $$fn"; \
 	  go test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $${FUZZTIME:-30s} ./$$pkg || exit 1; done
 

@@ -248,7 +248,10 @@ func copyForWrite(pod *corev1.Pod, wrap []target) *corev1.Pod {
 	out := *pod
 	out.Annotations = maps.Clone(pod.Annotations)
 	out.Spec.Volumes = slices.Clip(pod.Spec.Volumes)
-	out.Spec.InitContainers = slices.Clone(pod.Spec.InitContainers)
+	if pod.Spec.InitContainers != nil {
+		// Room for our init container at the front, so inserting it moves the copy in place.
+		out.Spec.InitContainers = append(make([]corev1.Container, 0, len(pod.Spec.InitContainers)+1), pod.Spec.InitContainers...)
+	}
 	out.Spec.Containers = slices.Clone(pod.Spec.Containers)
 	for _, t := range wrap {
 		c := t.in(&out)

@@ -48,6 +48,10 @@ func (p *parser) endsAt(i int) bool {
 // char accepts the rune at pos, or fails on invalid UTF-8, whitespace or a control
 // character, none of which may appear in paths, keys or field names.
 func (p *parser) char() error {
+	if c := p.in[p.pos]; c > ' ' && c < utf8.RuneSelf-1 {
+		p.pos++ // printable ASCII, which paths and keys almost always are
+		return nil
+	}
 	r, size := utf8.DecodeRuneInString(p.rest())
 	switch {
 	case r == utf8.RuneError && size == 1:

@@ -235,7 +235,22 @@ func (s *ReviewServer) fail(w http.ResponseWriter, apiVersion string, code int32
 
 func (s *ReviewServer) write(w http.ResponseWriter, out review) {
 	w.Header().Set("Content-Type", "application/json")
-	if err := jsonv2.MarshalWrite(w, out, jsonv1.DefaultOptionsV1()); err != nil {
+	buf, _ := reviewBuffers.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	b, ok := appendReview((*buf)[:0], out.APIVersion, out.Response)
+	var err error
+	if ok {
+		_, err = w.Write(b)
+		if cap(b) <= maxPooledReview {
+			*buf = b
+			reviewBuffers.Put(buf)
+		}
+	} else {
+		err = jsonv2.MarshalWrite(w, out, jsonv1.DefaultOptionsV1())
+	}
+	if err != nil {
 		s.Log.Error(err, "cannot write the admission response")
 	}
 }
