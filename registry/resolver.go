@@ -72,7 +72,10 @@ type Options struct {
 	// MaxFetchesPerTenant bounds the fetches in flight started for one tenant (the pod's
 	// namespace, see WithTenant), so that one namespace naming slow registries cannot
 	// hold every slot of MaxFetches and fail the other namespaces' lookups. Default a
-	// quarter of MaxFetches, at least 1.
+	// quarter of MaxFetches, at least 1. When every slot is held, a namespace holding at
+	// least two fewer than the one holding the most takes that one's newest slot, whose
+	// fetch stops and fails as unavailable: several namespaces together cannot keep
+	// another from an even share.
 	MaxFetchesPerTenant int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -256,14 +259,18 @@ func (r *Resolver) resolveWith(ctx context.Context, image string, ref name.Refer
 	// fail another tenant's lookup that joined its call.
 	tenant := tenantOf(ctx)
 	ch := r.flight.DoChan(key+"|"+tenant, func() (any, error) {
-		release, err := r.fetches.take(tenant)
+		sctx, release, err := r.fetches.take(context.WithoutCancel(ctx), tenant)
 		if err != nil {
 			return nil, &LookupError{Registry: ref.Context().RegistryStr(), Unavailable: true, Reason: err.Error()}
 		}
 		defer release()
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.FetchTimeout)
+		fctx, cancel := context.WithTimeout(sctx, r.opts.FetchTimeout)
 		defer cancel()
-		return r.fetch(fctx, ref, k, platform, keys)
+		cfg, err := r.fetch(fctx, ref, k, platform, keys)
+		if err != nil && errors.Is(context.Cause(sctx), errPreempted) {
+			return nil, &LookupError{Registry: ref.Context().RegistryStr(), Unavailable: true, Reason: errPreempted.Error()}
+		}
+		return cfg, err
 	})
 	select {
 	case <-ctx.Done():

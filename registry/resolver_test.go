@@ -3,6 +3,7 @@ package registry_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -370,6 +371,56 @@ func TestResolveSharesFetchesFairly(t *testing.T) {
 	}
 	close(slowReg.Gate)
 	awaitEntrypoint(t, res, slow[2], "/slow3", "after the slow fetches ended (a busy answer is not cached)")
+}
+
+// TestResolveKeepsAShareForEveryNamespace: namespaces that together hold every fetch
+// slot (several of one owner's, or named by a caller of the port) give one up to a
+// namespace that holds none. The newest fetch of the namespace holding the most stops,
+// its callers are told to try again, and its failure is not cached.
+func TestResolveKeepsAShareForEveryNamespace(t *testing.T) {
+	t.Parallel()
+	slowReg := registrytest.Start(t, "", "")
+	var slow []string
+	for i := range 4 {
+		slow = append(slow, slowReg.Push(t, fmt.Sprintf("slow:%d", i), variant{Platform: amd64, Entrypoint: []string{fmt.Sprintf("/slow%d", i)}}))
+	}
+	slowReg.Gate = make(chan struct{})
+	fastReg := registrytest.Start(t, "", "")
+	fast := fastReg.Push(t, "fast:1", variant{Platform: amd64, Entrypoint: []string{"/fast"}})
+	res, _ := newResolver(slowReg, registry.Options{MaxFetches: 4, MaxFetchesPerTenant: 2})
+	slowReg.ManifestRequests.Store(0)
+
+	for i, tenant := range []string{"hostile-a", "hostile-a", "hostile-b"} {
+		ctx, cancel := context.WithTimeout(registry.WithTenant(t.Context(), tenant), 50*time.Millisecond)
+		if _, err := res.Resolve(ctx, slow[i], amd64, nil); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s: err = %v, want DeadlineExceeded (its fetch goes on, detached)", slow[i], err)
+		}
+		cancel()
+	}
+	waited := make(chan error, 1)
+	go func() {
+		_, err := res.Resolve(registry.WithTenant(t.Context(), "hostile-b"), slow[3], amd64, nil)
+		waited <- err
+	}()
+	for deadline := time.Now().Add(5 * time.Second); slowReg.ManifestRequests.Load() < 4; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d fetches reached the registry, want all 4 slots held", slowReg.ManifestRequests.Load())
+		}
+	}
+	cfg, err := res.Resolve(registry.WithTenant(t.Context(), "victim"), fast, amd64, nil)
+	if err != nil || cfg.Entrypoint[0] != "/fast" {
+		t.Fatalf("a namespace holding none while two hold every slot: %v, %v", cfg, err)
+	}
+	select {
+	case err := <-waited:
+		if !errors.Is(err, registry.ErrUnavailable) || !strings.Contains(err.Error(), "stopped to give the slot to a namespace with fewer fetches in flight; try again") {
+			t.Fatalf("the caller of the fetch that gave up its slot: err = %v, want told to try again", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the newest fetch of the namespaces holding the most did not stop")
+	}
+	close(slowReg.Gate)
+	awaitEntrypoint(t, res, slow[3], "/slow3", "after the stopped fetch (its failure is not cached)")
 }
 
 // TestResolveSharesFetchesWithinATenant: lookups of one image by one tenant share a fetch;
