@@ -74,10 +74,13 @@ func (a *Admission) section(b *strings.Builder) {
 		"is %d bytes in %d operations, and the floor answers with the same patch. Each level: %s warm-up per server, then %s "+
 		"measured per server in %d rounds, the servers taking turns (which goes first alternates), each server's rounds merged; the ratio of each round alone is listed too, as the spread between rounds is this machine's noise. Latency percentiles are exact (nearest rank over every request). "+
 		"Peak RSS is the kernel's high-water mark (VmHWM, which counts the binary's pages read from disk); "+
-		"in brackets the highest anonymous RSS (heap, stacks) sampled every 50ms during the level.\n\n",
+		"in brackets the highest anonymous RSS (heap, stacks) sampled every 50ms during the level. "+
+		"CPU per request is the server's user and system time over its measured rounds (all threads, 10 ms ticks) "+
+		"divided by the requests it answered: it does not depend on how the two servers and the client shared the machine's cores, "+
+		"so it varies less between runs than requests/s.\n\n",
 		a.Pod, a.BodyBytes, a.PatchBytes, a.PatchOps, a.Warmup, a.Duration, a.Rounds)
-	b.WriteString("| clients | server | requests/s | p50 | p90 | p99 | p99.9 | max | requests | errors | peak RSS (anon) | protocol |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| clients | server | requests/s | p50 | p90 | p99 | p99.9 | max | requests | errors | CPU per request | peak RSS (anon) | protocol |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	var samples []string
 	for _, l := range a.Levels {
 		for _, run := range []struct {
@@ -85,18 +88,22 @@ func (a *Admission) section(b *strings.Builder) {
 			r    Run
 		}{{"vault-injector", l.Ours}, {"floor", l.Floor}} {
 			lat := run.r.Latency
-			fmt.Fprintf(b, "| %d | %s | %.0f | %s | %s | %s | %s | %s | %d | %d | %.1f MiB (%.1f) | %s |\n",
+			fmt.Fprintf(b, "| %d | %s | %.0f | %s | %s | %s | %s | %s | %d | %d | %s | %.1f MiB (%.1f) | %s |\n",
 				l.Clients, run.name, run.r.Throughput, ms(lat.P50), ms(lat.P90), ms(lat.P99), ms(lat.P999), ms(lat.Max),
-				run.r.Requests, run.r.Errors, mib(run.r.PeakRSS), mib(run.r.PeakAnon), run.r.Protocol)
+				run.r.Requests, run.r.Errors, micros(run.r.CPUPerRequest()), mib(run.r.PeakRSS), mib(run.r.PeakAnon), run.r.Protocol)
 			for _, s := range run.r.ErrorSamples {
 				samples = append(samples, fmt.Sprintf("%s at %d clients: %s", run.name, l.Clients, s))
 			}
 		}
 	}
-	fmt.Fprintf(b, "\n| clients | throughput ours/floor (≥ %.2f) | p99 ours/floor (≤ %.1f) | throughput ratio per round |\n|---|---|---|---|\n",
+	fmt.Fprintf(b, "\n| clients | throughput ours/floor (≥ %.2f) | p99 ours/floor (≤ %.1f) | throughput ratio per round | CPU per request ours/floor |\n|---|---|---|---|---|\n",
 		MinThroughputRatio, MaxP99Ratio)
 	for _, l := range a.Levels {
-		fmt.Fprintf(b, "| %d | %.2f | %.2f | %s |\n", l.Clients, l.ThroughputRatio, l.P99Ratio, spread(l.RoundThroughputRatios))
+		cpu := "–"
+		if l.CPUPerRequestRatio > 0 {
+			cpu = fmt.Sprintf("%.2f", l.CPUPerRequestRatio)
+		}
+		fmt.Fprintf(b, "| %d | %.2f | %.2f | %s | %s |\n", l.Clients, l.ThroughputRatio, l.P99Ratio, spread(l.RoundThroughputRatios), cpu)
 	}
 	b.WriteString("\nServers (idle RSS once ready):\n\n")
 	for _, s := range a.Servers {
@@ -191,6 +198,14 @@ func dur(ns float64) string {
 func ms(d time.Duration) string { return msf(float64(d)) }
 
 func msf(ns float64) string { return fmt.Sprintf("%.3f ms", ns/1e6) }
+
+// micros writes a CPU time per request; "–" when unknown.
+func micros(d time.Duration) string {
+	if d <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f µs", float64(d)/1e3)
+}
 
 func num(v float64) string {
 	if v == float64(int64(v)) {

@@ -17,6 +17,12 @@ func run(rps float64, p99 time.Duration, rss int64) report.Run {
 	return report.Run{Result: load.Result{Throughput: rps, Latency: load.Latency{P99: p99}}, PeakRSS: rss}
 }
 
+// cpu gives r its requests and the CPU they took.
+func cpu(r report.Run, requests int, used time.Duration) report.Run {
+	r.Requests, r.CPU = requests, used
+	return r
+}
+
 func TestEvaluateAdmission(t *testing.T) {
 	t.Parallel()
 	a := &report.Admission{Levels: []report.Level{
@@ -107,7 +113,10 @@ func TestWrite(t *testing.T) {
 	r := &report.Results{
 		Schema: report.Schema, Commit: "abc", Commands: []string{"go run ./bench/cmd/bench"},
 		Admission: &report.Admission{Levels: []report.Level{
-			{Clients: 8, Ours: run(900, time.Millisecond, 1<<20), Floor: run(1000, time.Millisecond, 1<<20), ThroughputRatio: 0.9, RoundThroughputRatios: []float64{0.95, 0.83, 0.91}},
+			{
+				Clients: 8, Ours: cpu(run(900, time.Millisecond, 1<<20), 9000, 3600*time.Millisecond), Floor: cpu(run(1000, time.Millisecond, 1<<20), 10000, 2500*time.Millisecond),
+				ThroughputRatio: 0.9, RoundThroughputRatios: []float64{0.95, 0.83, 0.91}, CPUPerRequestRatio: 1.6,
+			},
 			{Clients: 32, Ours: run(900, time.Millisecond, 1<<20), Floor: run(1000, time.Millisecond, 1<<20)},
 		}},
 		GoBenchmarks: []gobench.Benchmark{{
@@ -131,7 +140,8 @@ func TestWrite(t *testing.T) {
 	for _, want := range []string{
 		"## Admission over HTTPS", "| 8 | vault-injector | 900 |", "### Registry lookup", "cold-cache | 1 | 1.50ms", "## Pod start on a real node",
 		"| 10 references over 2 paths, init-copy | 20 | 60ms |", "| 10 references over 2 paths, image-volume | 20 | 1.15s | 0s | 0s | +15% |",
-		"| 8 | 0.90 | 0.00 | 0.83–0.95 (0.95, 0.83, 0.91) |", "| 32 | 0.00 | 0.00 | – |",
+		"| 8 | 0.90 | 0.00 | 0.83–0.95 (0.95, 0.83, 0.91) | 1.60 |", "| 32 | 0.00 | 0.00 | – | – |",
+		"| 9000 | 0 | 400 µs | 1.0 MiB", "| 10000 | 0 | 250 µs | 1.0 MiB", "| 32 | vault-injector | 900 | 0.000 ms | 0.000 ms | 1.000 ms | 0.000 ms | 0.000 ms | 0 | 0 | – | 1.0 MiB",
 	} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("RESULTS.md lacks %q", want)

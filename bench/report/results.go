@@ -124,6 +124,9 @@ type Level struct {
 	// servers measured back to back: their spread is the machine's noise, which a
 	// reader must see beside a ratio near its target.
 	RoundThroughputRatios []float64 `json:"roundThroughputRatios,omitempty"`
+	// CPUPerRequestRatio is ours/floor CPU per request: what the throughput ratio would be,
+	// inverted, if the servers had the machine to themselves; it varies less between runs.
+	CPUPerRequestRatio float64 `json:"cpuPerRequestRatio,omitempty"`
 }
 
 // Run is one server's figures at one level.
@@ -134,6 +137,16 @@ type Run struct {
 	// PeakAnon is the highest RssAnon sampled during the level (every 50ms): the heap
 	// and stacks, without the binary's pages that VmHWM also counts.
 	PeakAnon int64 `json:"peakRssAnonBytes"`
+	// CPU is the server's user and system CPU time over its measured rounds.
+	CPU time.Duration `json:"cpuNs"`
+}
+
+// CPUPerRequest is the CPU the server spent per request it answered; 0 when unknown.
+func (r Run) CPUPerRequest() time.Duration {
+	if r.Requests == 0 {
+		return 0
+	}
+	return r.CPU / time.Duration(r.Requests)
 }
 
 // Write writes RESULTS.md and results.json into dir.

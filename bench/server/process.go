@@ -90,6 +90,39 @@ func (p *Process) PeakRSS() (int64, error) {
 	return statusBytes(p.PID(), "VmHWM")
 }
 
+// CPUTime is the CPU the server has used since it started, in user and system mode,
+// all its threads together (utime and stime of /proc/PID/stat, in the kernel's 10 ms
+// ticks): over a load level, divided by the requests served, the CPU one request costs,
+// which unlike requests per second does not depend on how the machine's cores were shared.
+func (p *Process) CPUTime() (time.Duration, error) {
+	return cpuTime(p.PID())
+}
+
+// userHZ is the unit of utime and stime: USER_HZ, 100 on every Linux the harness runs on.
+const userHZ = 100
+
+func cpuTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("read process stat: %w", err)
+	}
+	// The command name, in parentheses, may hold spaces: the fields start after its end.
+	i := strings.LastIndexByte(string(data), ')')
+	fields := strings.Fields(string(data[i+1:]))
+	if i < 0 || len(fields) < 13 {
+		return 0, fmt.Errorf("parse process stat %q", data)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] { // utime and stime, fields 14 and 15 of the line
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("parse process stat %q: %w", data, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
 // statusBytes reads a "Field:  N kB" line of /proc/PID/status.
 func statusBytes(pid int, field string) (int64, error) {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,6 +66,19 @@ func TestProcess(t *testing.T) {
 	if anon := p.SampleAnon(10 * time.Millisecond).Stop(); anon <= 0 {
 		t.Errorf("anon RSS %d", anon)
 	}
+	// The helper spins for 300 ms of CPU first.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		cpu, err := p.CPUTime()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cpu >= 200*time.Millisecond {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("CPU time %v after 10s of a process that spins for 300ms, want at least 200ms", cpu)
+		}
+	}
 	addrs, err := loopback.FreeAddrs(t.Context(), 1)
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +95,13 @@ func TestProcess(t *testing.T) {
 func TestHelperSleep(t *testing.T) {
 	if os.Getenv("BENCH_SERVER_HELPER") != "1" {
 		t.Skip("helper process for TestProcess")
+	}
+	for used := time.Duration(0); used < 300*time.Millisecond; { // spin: TestProcess reads the CPU time
+		var u syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+			t.Fatal(err)
+		}
+		used = time.Duration(u.Utime.Nano() + u.Stime.Nano())
 	}
 	time.Sleep(time.Hour)
 }

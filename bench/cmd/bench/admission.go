@@ -167,6 +167,9 @@ func drive(ctx context.Context, o *options, a *report.Admission, bodies []load.B
 			level.P99Ratio = float64(level.Ours.Latency.P99) / float64(level.Floor.Latency.P99)
 		}
 		level.RoundThroughputRatios = roundRatios(runs[ours], runs[floor])
+		if o, f := level.Ours.CPUPerRequest(), level.Floor.CPUPerRequest(); o > 0 && f > 0 {
+			level.CPUPerRequestRatio = float64(o) / float64(f)
+		}
 		a.Levels = append(a.Levels, level)
 	}
 	return nil
@@ -199,6 +202,7 @@ func mergeRuns(runs []report.Run) report.Run {
 	for i, r := range runs {
 		results[i] = r.Result
 		out.PeakRSS, out.PeakAnon = max(out.PeakRSS, r.PeakRSS), max(out.PeakAnon, r.PeakAnon)
+		out.CPU += r.CPU
 	}
 	out.Result = load.Merge(results...)
 	return out
@@ -207,11 +211,19 @@ func mergeRuns(runs []report.Run) report.Run {
 // measure runs t at the level for d and reads its peak memory.
 func measure(ctx context.Context, t *target, bodies []load.Body, clients int, d time.Duration) (report.Run, error) {
 	opts := load.Options{URL: t.url, Client: t.client, Bodies: bodies, Clients: clients, Duration: d, Check: load.CheckMutated}
+	cpuBefore, err := t.proc.CPUTime()
+	if err != nil {
+		return report.Run{}, fmt.Errorf("%s: %w", t.proc.Name, err)
+	}
 	sampler := t.proc.SampleAnon(50 * time.Millisecond)
 	r, err := load.Run(ctx, opts)
 	anon := sampler.Stop()
 	if err != nil {
 		return report.Run{}, err
+	}
+	cpuAfter, err := t.proc.CPUTime()
+	if err != nil {
+		return report.Run{}, fmt.Errorf("%s: %w", t.proc.Name, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return report.Run{}, fmt.Errorf("interrupted: %w", err)
@@ -220,5 +232,5 @@ func measure(ctx context.Context, t *target, bodies []load.Body, clients int, d 
 	if err != nil {
 		return report.Run{}, fmt.Errorf("%s: %w", t.proc.Name, err)
 	}
-	return report.Run{Result: r, PeakRSS: peak, PeakAnon: anon}, nil
+	return report.Run{Result: r, PeakRSS: peak, PeakAnon: anon, CPU: cpuAfter - cpuBefore}, nil
 }
