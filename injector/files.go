@@ -24,6 +24,11 @@ var filesVolumeSize = *resource.NewQuantity(settings.FilesVolumeBytes, resource.
 var forbiddenFilesDirs = [...]string{"/proc", "/sys", "/dev", saTokenPath}
 
 // isReservedVolume tells whether a volume name belongs to the injector.
+// ReadsVolume says whether Inject reads the source of the volume named name: only those
+// named as its own, which it compares with what it writes. The webhook leaves the sources
+// of the others unread (podjson.DecodeForAdmission).
+func ReadsVolume(name string) bool { return isReservedVolume(name) }
+
 func isReservedVolume(name string) bool {
 	return slices.Contains(reservedVolumes[:], name) || strings.HasPrefix(name, FilesVolumePrefix)
 }

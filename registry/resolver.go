@@ -73,9 +73,9 @@ type Options struct {
 	// namespace, see WithTenant), so that one namespace naming slow registries cannot
 	// hold every slot of MaxFetches and fail the other namespaces' lookups. Default a
 	// quarter of MaxFetches, at least 1. When every slot is held, a namespace holding at
-	// least two fewer than the one holding the most takes that one's newest slot, whose
-	// fetch stops and fails as unavailable: several namespaces together cannot keep
-	// another from an even share.
+	// least two fewer than the one holding the most takes that one's oldest slot, whose
+	// fetch stops and fails as unavailable: a few namespaces together cannot keep
+	// another out, as long as fewer than MaxFetches namespaces have fetches in flight.
 	MaxFetchesPerTenant int
 	// Now is the clock; default time.Now.
 	Now func() time.Time

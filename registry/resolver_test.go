@@ -375,7 +375,7 @@ func TestResolveSharesFetchesFairly(t *testing.T) {
 
 // TestResolveKeepsAShareForEveryNamespace: namespaces that together hold every fetch
 // slot (several of one owner's, or named by a caller of the port) give one up to a
-// namespace that holds none. The newest fetch of the namespace holding the most stops,
+// namespace that holds none. The oldest fetch of the namespaces holding the most stops,
 // its callers are told to try again, and its failure is not cached.
 func TestResolveKeepsAShareForEveryNamespace(t *testing.T) {
 	t.Parallel()
@@ -390,23 +390,29 @@ func TestResolveKeepsAShareForEveryNamespace(t *testing.T) {
 	res, _ := newResolver(slowReg, registry.Options{MaxFetches: 4, MaxFetchesPerTenant: 2})
 	slowReg.ManifestRequests.Store(0)
 
-	for i, tenant := range []string{"hostile-a", "hostile-a", "hostile-b"} {
+	// A caller that waits on the oldest fetch, which will be stopped; then the others.
+	waited := make(chan error, 1)
+	go func() {
+		_, err := res.Resolve(registry.WithTenant(t.Context(), "hostile-a"), slow[0], amd64, nil)
+		waited <- err
+	}()
+	held := func(n int64) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); slowReg.ManifestRequests.Load() < n; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d fetches reached the registry, want %d", slowReg.ManifestRequests.Load(), n)
+			}
+		}
+	}
+	held(1)
+	for i, tenant := range []string{"hostile-a", "hostile-b", "hostile-b"} {
 		ctx, cancel := context.WithTimeout(registry.WithTenant(t.Context(), tenant), 50*time.Millisecond)
-		if _, err := res.Resolve(ctx, slow[i], amd64, nil); !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("%s: err = %v, want DeadlineExceeded (its fetch goes on, detached)", slow[i], err)
+		if _, err := res.Resolve(ctx, slow[i+1], amd64, nil); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s: err = %v, want DeadlineExceeded (its fetch goes on, detached)", slow[i+1], err)
 		}
 		cancel()
 	}
-	waited := make(chan error, 1)
-	go func() {
-		_, err := res.Resolve(registry.WithTenant(t.Context(), "hostile-b"), slow[3], amd64, nil)
-		waited <- err
-	}()
-	for deadline := time.Now().Add(5 * time.Second); slowReg.ManifestRequests.Load() < 4; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d fetches reached the registry, want all 4 slots held", slowReg.ManifestRequests.Load())
-		}
-	}
+	held(4)
 	cfg, err := res.Resolve(registry.WithTenant(t.Context(), "victim"), fast, amd64, nil)
 	if err != nil || cfg.Entrypoint[0] != "/fast" {
 		t.Fatalf("a namespace holding none while two hold every slot: %v, %v", cfg, err)
@@ -417,10 +423,10 @@ func TestResolveKeepsAShareForEveryNamespace(t *testing.T) {
 			t.Fatalf("the caller of the fetch that gave up its slot: err = %v, want told to try again", err)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("the newest fetch of the namespaces holding the most did not stop")
+		t.Fatal("the oldest fetch of the namespaces holding the most did not stop")
 	}
 	close(slowReg.Gate)
-	awaitEntrypoint(t, res, slow[3], "/slow3", "after the stopped fetch (its failure is not cached)")
+	awaitEntrypoint(t, res, slow[0], "/slow0", "after the stopped fetch (its failure is not cached)")
 }
 
 // TestResolveSharesFetchesWithinATenant: lookups of one image by one tenant share a fetch;

@@ -28,10 +28,11 @@ var errPreempted = errors.New("its fetch was stopped to give the slot to a names
 
 // fetchSlots bounds the fetches in flight: all of them, and those started for one
 // tenant. When every slot is held, a tenant holding at least two fewer than the tenant
-// holding the most takes that tenant's newest slot, stopping its fetch: a few namespaces
+// holding the most takes that tenant's oldest slot, stopping its fetch: a few namespaces
 // (one owner's, or named by a caller of the port) naming slow registries can hold the
-// slots only until other namespaces need them, and no namespace is held below an even
-// share.
+// slots only until other namespaces need them. The oldest, because a stalled fetch is an
+// old one: among tenants holding the most, a fresh namespace stops the longest stalled
+// fetch, not the lookup another namespace just started.
 type fetchSlots struct {
 	max, perTenant int
 
@@ -78,23 +79,23 @@ func (s *fetchSlots) take(ctx context.Context, tenant string) (context.Context, 
 	}, nil
 }
 
-// preempt stops the newest fetch of the tenant holding the most slots, if it holds at
+// preempt stops the oldest fetch of the tenants holding the most slots, if they hold at
 // least two more than mine, and frees its slot; it reports whether it did.
 func (s *fetchSlots) preempt(mine int) bool {
 	var victim string
-	var newest *slot
+	var oldest *slot
 	most := 0
 	for tenant, slots := range s.byTenant {
-		last := slots[len(slots)-1]
-		if len(slots) > most || (len(slots) == most && last.seq > newest.seq) {
-			victim, newest, most = tenant, last, len(slots)
+		first := slots[0] // slots are in the order taken
+		if len(slots) > most || (len(slots) == most && first.seq < oldest.seq) {
+			victim, oldest, most = tenant, first, len(slots)
 		}
 	}
 	if most < mine+2 {
 		return false
 	}
-	newest.stop(errPreempted)
-	s.free(victim, newest)
+	oldest.stop(errPreempted)
+	s.free(victim, oldest)
 	return true
 }
 

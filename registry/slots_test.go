@@ -39,25 +39,53 @@ func TestFetchSlotsShareEvenly(t *testing.T) {
 	a3, releaseA3 := take("a")
 	refused("a", "its share of the webhook's 4")
 	b1, releaseB1 := take("b") // the last free slot
-	b2, releaseB2 := take("b") // b holds one, a three: a's newest stops
-	stopped(a3, "a3")
-	releaseA3()                // the stopped fetch ends: its slot is b's now, freed once
-	c1, releaseC1 := take("c") // a and b hold two each: the newest of theirs, b's, stops
-	stopped(b2, "b2")
-	d1, releaseD1 := take("d") // a holds two, d none
+	b2, releaseB2 := take("b") // b holds one, a three: a's oldest stops
+	stopped(a1, "a1")
+	releaseA1()                // the stopped fetch ends: its slot is b's now, freed once
+	c1, releaseC1 := take("c") // a and b hold two each: the older of theirs, a's, stops
 	stopped(a2, "a2")
+	d1, releaseD1 := take("d") // b holds two, d none
+	stopped(b1, "b1")
 	refused("e", "no namespace holds more than its share") // a, b, c and d hold one each
 	refused("a", "no namespace holds more than its share")
-	for name, ctx := range map[string]context.Context{"a1": a1, "b1": b1, "c1": c1, "d1": d1} {
+	for name, ctx := range map[string]context.Context{"a3": a3, "b2": b2, "c1": c1, "d1": d1} {
 		if ctx.Err() != nil {
 			t.Fatalf("%s, an even share, was stopped: %v", name, context.Cause(ctx))
 		}
 	}
-	for _, release := range []func(){releaseA2, releaseB2, releaseA1, releaseB1, releaseC1, releaseD1} {
+	for _, release := range []func(){releaseA2, releaseB1, releaseA3, releaseB2, releaseC1, releaseD1} {
 		release()
 	}
 	if s.inFlight != 0 || len(s.byTenant) != 0 {
 		t.Fatalf("after every release: %d in flight, tenants %v", s.inFlight, s.byTenant)
 	}
 	take("e")
+}
+
+// TestFetchSlotsStopTheLongestStalled: among the tenants holding the most, a newcomer
+// stops the oldest fetch, which is the one stalled longest, not the lookup another
+// namespace has just started (found by a hostile review: with the newest stopped, fresh
+// namespaces could aim at a victim's live fetches and spare their own stalled ones).
+func TestFetchSlotsStopTheLongestStalled(t *testing.T) {
+	t.Parallel()
+	s := newFetchSlots(6, 3)
+	held := map[string][]context.Context{}
+	for _, tenant := range []string{"stalled-1", "stalled-1", "stalled-2", "stalled-2", "victim", "victim"} {
+		ctx, _, err := s.take(t.Context(), tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held[tenant] = append(held[tenant], ctx)
+	}
+	if _, _, err := s.take(t.Context(), "newcomer"); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(context.Cause(held["stalled-1"][0]), errPreempted) {
+		t.Errorf("the oldest fetch: cause %v, want stopped", context.Cause(held["stalled-1"][0]))
+	}
+	for _, ctx := range append(held["victim"], held["stalled-2"]...) {
+		if ctx.Err() != nil {
+			t.Errorf("a younger fetch was stopped: %v", context.Cause(ctx))
+		}
+	}
 }

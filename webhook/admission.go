@@ -9,12 +9,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/vault-injector/vault-injector/injector"
 	"github.com/vault-injector/vault-injector/internal/podjson"
 )
 
 // Request is one admission request as the apiserver sent it. Reviews read by
-// ReviewServer carry the object already decoded as a pod (one pass over the body); a
-// Request built in code has only Object.Raw, which Pod decodes.
+// ReviewServer carry the object already decoded as a pod (one pass over the body),
+// without the members the admission path never reads (podjson.DecodeForAdmission); a
+// Request built in code has only Object.Raw, which Pod decodes whole.
 type Request struct {
 	admissionv1.AdmissionRequest
 	// pod is the object decoded with the review; nil when only Object.Raw is known.
@@ -89,7 +91,8 @@ type wireRequest struct {
 	OldObject skipped   `json:"oldObject"`
 }
 
-// podObject decodes a request's object straight into a pod.
+// podObject decodes a request's object straight into a pod, leaving unread what the
+// admission path never reads.
 type podObject struct{ pod *corev1.Pod }
 
 // UnmarshalJSONFrom implements the streaming unmarshaler of encoding/json/v2.
@@ -100,7 +103,7 @@ func (p *podObject) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		return err
 	}
 	var pod corev1.Pod
-	if err := podjson.Decode(dec, &pod); err != nil {
+	if err := podjson.DecodeForAdmission(dec, &pod, injector.ReadsVolume); err != nil {
 		return err
 	}
 	p.pod = &pod

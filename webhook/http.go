@@ -239,7 +239,7 @@ func (s *ReviewServer) write(w http.ResponseWriter, out review) {
 	if buf == nil {
 		buf = new([]byte)
 	}
-	b, ok := appendReview((*buf)[:0], out.APIVersion, out.Response)
+	b, ok := appendReview((*buf)[:0], out)
 	var err error
 	if ok {
 		_, err = w.Write(b)

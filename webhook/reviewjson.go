@@ -8,22 +8,22 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	jsonv1 "github.com/go-json-experiment/json/v1"
-	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// appendReview writes the AdmissionReview that answers with resp, byte for byte as
-// jsonv2.Marshal(review{...}, jsonv1.DefaultOptionsV1()) writes it: json/v2's reflection
-// over the review was about as costly as base64 of the patch in it. It reports false,
-// writing nothing, for a response with parts it does not write (audit annotations, status
+// appendReview writes out, an AdmissionReview that answers, byte for byte as
+// jsonv2.Marshal(out, jsonv1.DefaultOptionsV1()) writes it: json/v2's reflection over the
+// review cost a fifth of writing it. It reports false, writing nothing, for a review with
+// parts it does not write (another kind, a request, no response, audit annotations, status
 // details or type and list metadata), which the caller leaves to json/v2.
 // TestReviewIsJSONv2 holds the two to the same bytes.
-func appendReview(b []byte, apiVersion string, resp *admissionv1.AdmissionResponse) ([]byte, bool) {
-	if len(resp.AuditAnnotations) > 0 || !plainStatus(resp.Result) {
+func appendReview(b []byte, out review) ([]byte, bool) {
+	resp := out.Response
+	if out.Kind != "AdmissionReview" || out.Request != nil || resp == nil || len(resp.AuditAnnotations) > 0 || !plainStatus(resp.Result) {
 		return b, false
 	}
 	b = append(b, `{"apiVersion":`...)
-	b = appendV1String(b, apiVersion)
+	b = appendV1String(b, out.APIVersion)
 	b = append(b, `,"kind":"AdmissionReview","response":{"uid":`...)
 	b = appendV1String(b, string(resp.UID))
 	b = append(b, `,"allowed":`...)

@@ -33,6 +33,8 @@ func (d *decoder) pod(p *corev1.Pod) error {
 			return d.meta(&p.ObjectMeta)
 		case "spec":
 			return d.spec(&p.Spec)
+		case "status":
+			return d.unless(d.leaveUnread, func() error { return d.rest(p, podFields, name) })
 		}
 		return d.rest(p, podFields, name)
 	})
@@ -54,7 +56,7 @@ func (d *decoder) meta(m *metav1.ObjectMeta) error {
 		case "annotations":
 			return d.stringMap(&m.Annotations)
 		case "ownerReferences":
-			return slice(d, &m.OwnerReferences, nil, (*decoder).owner)
+			return d.unless(d.leaveUnread, func() error { return slice(d, &m.OwnerReferences, nil, (*decoder).owner) })
 		}
 		return d.rest(m, metaFields, name)
 	})
@@ -86,7 +88,7 @@ func (d *decoder) spec(s *corev1.PodSpec) error {
 		case "initContainers":
 			return slice(d, &s.InitContainers, &d.containers, (*decoder).container)
 		case "containers":
-			return slice(d, &s.Containers, &d.containers, (*decoder).container)
+			return slice(d, &s.Containers, &d.containers, (*decoder).appContainer)
 		case "volumes":
 			return slice(d, &s.Volumes, nil, (*decoder).volume)
 		case "serviceAccountName":
@@ -110,7 +112,7 @@ func (d *decoder) spec(s *corev1.PodSpec) error {
 		case "preemptionPolicy":
 			return optional(d, &s.PreemptionPolicy, str[corev1.PreemptionPolicy])
 		case "tolerations":
-			return slice(d, &s.Tolerations, nil, (*decoder).toleration)
+			return d.unless(d.leaveUnread, func() error { return slice(d, &s.Tolerations, nil, (*decoder).toleration) })
 		}
 		return d.rest(s, specFields, name)
 	})
@@ -139,11 +141,26 @@ func (d *decoder) volume(v *corev1.Volume) error {
 		if string(name) == "name" {
 			return str(d, &v.Name)
 		}
-		return d.rest(v, volumeFields, name)
+		return d.unless(d.leaveUnread && v.Name != "" && !d.readsVolume(v.Name), func() error { return d.rest(v, volumeFields, name) })
 	})
 }
 
-func (d *decoder) container(c *corev1.Container) error {
+// unless reads a member with read, or skips it when it is one DecodeForAdmission leaves
+// unread (its JSON still checked).
+func (d *decoder) unless(unread bool, read func() error) error {
+	if unread {
+		return d.dec.SkipValue()
+	}
+	return read()
+}
+
+// container reads an init container; appContainer a container, of which
+// DecodeForAdmission leaves the resources and ports unread.
+func (d *decoder) container(c *corev1.Container) error { return d.containerOf(c, false) }
+
+func (d *decoder) appContainer(c *corev1.Container) error { return d.containerOf(c, d.leaveUnread) }
+
+func (d *decoder) containerOf(c *corev1.Container, leaveUnread bool) error {
 	return d.object(c, func(name []byte) error {
 		switch string(name) {
 		case "name":
@@ -157,11 +174,11 @@ func (d *decoder) container(c *corev1.Container) error {
 		case "workingDir":
 			return str(d, &c.WorkingDir)
 		case "ports":
-			return slice(d, &c.Ports, nil, (*decoder).port)
+			return d.unless(leaveUnread, func() error { return slice(d, &c.Ports, nil, (*decoder).port) })
 		case "env":
 			return slice(d, &c.Env, &d.env, (*decoder).envVar)
 		case "resources":
-			return d.resources(&c.Resources)
+			return d.unless(leaveUnread, func() error { return d.resources(&c.Resources) })
 		case "volumeMounts":
 			return slice(d, &c.VolumeMounts, &d.mounts, (*decoder).mount)
 		case "livenessProbe", "readinessProbe", "startupProbe":

@@ -23,6 +23,25 @@ import (
 // members are matched (MatchCaseInsensitiveNames, RejectUnknownMembers), which the
 // hand-written code does not follow, json/v2 reads the whole pod.
 func Decode(dec *jsontext.Decoder, pod *corev1.Pod) error {
+	return decode(dec, pod, nil)
+}
+
+// DecodeForAdmission is Decode leaving unread, and so zero, the members of a pod the
+// admission path never reads: the resources and ports of its containers (not of its init
+// containers, whose own the injector compares whole), its tolerations, its owner
+// references, its status, and the source of each volume whose name comes first (as the
+// apiserver writes it) and is not one readsVolume reads. Their JSON is still checked to
+// be well formed, and anything else is read as Decode reads it. They were a fifth of a
+// typical pod's decoding and most of its allocations. A volume named twice, renamed after
+// its source was left unread, keeps no source: a review only a caller of the port could
+// write, which the injector then refuses if the name is one of its own.
+// TestAdmitNeedsNothingLeftUnread holds the admission path to never needing them.
+func DecodeForAdmission(dec *jsontext.Decoder, pod *corev1.Pod, readsVolume func(name string) bool) error {
+	return decode(dec, pod, readsVolume)
+}
+
+// decode reads pod, leaving unread what DecodeForAdmission does when readsVolume is set.
+func decode(dec *jsontext.Decoder, pod *corev1.Pod, readsVolume func(name string) bool) error {
 	opts := dec.Options()
 	if v, _ := jsonv2.GetOption(opts, jsonv2.MatchCaseInsensitiveNames); v {
 		return jsonv2.UnmarshalDecode(dec, pod)
@@ -34,7 +53,7 @@ func Decode(dec *jsontext.Decoder, pod *corev1.Pod) error {
 	if !ok {
 		d = new(decoder)
 	}
-	d.dec = dec
+	d.dec, d.leaveUnread, d.readsVolume = dec, readsVolume != nil, readsVolume
 	err := d.pod(pod)
 	d.release()
 	return err
@@ -47,6 +66,9 @@ var decoders = sync.Pool{New: func() any { return new(decoder) }}
 // decoder reads one pod; its scratch slices are empty between uses.
 type decoder struct {
 	dec *jsontext.Decoder
+	// leaveUnread skips what DecodeForAdmission leaves unread; readsVolume is its caller's.
+	leaveUnread bool
+	readsVolume func(name string) bool
 	// buf holds a name or string that had to be unquoted.
 	buf []byte
 	// strs makes the strings read, sharing repeated ones.
@@ -64,7 +86,7 @@ type decoder struct {
 const maxScratch = 16 << 10
 
 func (d *decoder) release() {
-	d.dec = nil
+	d.dec, d.readsVolume = nil, nil
 	if cap(d.buf) > 4096 {
 		d.buf = nil
 	}

@@ -1,7 +1,10 @@
 package podjson_test
 
 import (
+	"bytes"
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -298,5 +301,155 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			}
 		})
+		b.Run(shape.name+"/podjson-for-admission", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(doc)))
+			for b.Loop() {
+				var pod corev1.Pod
+				if err := jsonv2.Unmarshal(doc, (*admissionInto)(&pod), lenient); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// forAdmission decodes doc with DecodeForAdmission under the webhook's options.
+func forAdmission(doc []byte) (corev1.Pod, error) {
+	var pod corev1.Pod
+	err := jsonv2.Unmarshal(doc, (*admissionInto)(&pod), lenient)
+	return pod, err
+}
+
+type admissionInto corev1.Pod
+
+func (p *admissionInto) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	return podjson.DecodeForAdmission(dec, (*corev1.Pod)(p), readsVolume)
+}
+
+// readsVolume stands for the injector's rule: the sources of volumes named "ours-…" are read.
+func readsVolume(name string) bool { return strings.HasPrefix(name, "ours-") }
+
+// namesFirst says, for each volume of doc, whether its name is its first member: the
+// sources of those DecodeForAdmission may leave unread.
+func namesFirst(t testing.TB, doc []byte) []bool {
+	t.Helper()
+	var pod struct {
+		Spec struct {
+			Volumes []jsontext.Value `json:"volumes"`
+		} `json:"spec"`
+	}
+	if err := jsonv2.Unmarshal(doc, &pod, lenient); err != nil {
+		t.Fatal(err)
+	}
+	first := make([]bool, len(pod.Spec.Volumes))
+	for i, v := range pod.Spec.Volumes {
+		dec := jsontext.NewDecoder(bytes.NewReader(v))
+		if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+			continue
+		}
+		name, err := dec.ReadToken()
+		first[i] = err == nil && name.Kind() == '"' && name.String() == "name"
+	}
+	return first
+}
+
+// withoutUnread zeroes what DecodeForAdmission leaves unread of pod, of whose volumes
+// nameFirst says which were named first.
+func withoutUnread(pod corev1.Pod, nameFirst []bool) corev1.Pod {
+	pod.OwnerReferences, pod.Spec.Tolerations, pod.Status = nil, nil, corev1.PodStatus{}
+	pod.Spec.Containers = slices.Clone(pod.Spec.Containers)
+	for i := range pod.Spec.Containers {
+		pod.Spec.Containers[i].Resources, pod.Spec.Containers[i].Ports = corev1.ResourceRequirements{}, nil
+	}
+	pod.Spec.Volumes = slices.Clone(pod.Spec.Volumes)
+	for i, v := range pod.Spec.Volumes {
+		if i < len(nameFirst) && nameFirst[i] && v.Name != "" && !readsVolume(v.Name) {
+			pod.Spec.Volumes[i].VolumeSource = corev1.VolumeSource{}
+		}
+	}
+	return pod
+}
+
+// TestDecodeForAdmissionLeavesOnlyTheUnread: on every pod of the corpus, DecodeForAdmission
+// reads what json/v2 reads but for the members it leaves unread, and the init containers'
+// resources and ports are read.
+func TestDecodeForAdmissionLeavesOnlyTheUnread(t *testing.T) {
+	t.Parallel()
+	initResources, sources := 0, 0
+	docs := pods(t)
+	// Volumes named as the caller's own keep their source.
+	for _, name := range []string{"typical", "large"} {
+		docs[name+"-own-volumes"] = []byte(strings.ReplaceAll(string(docs[name]), `"name":"kube-api-access-`, `"name":"ours-kube-api-access-`))
+	}
+	for name, doc := range docs {
+		var want corev1.Pod
+		if err := jsonv2.Unmarshal(doc, &want, lenient); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got, err := forAdmission(doc)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if w := withoutUnread(want, namesFirst(t, doc)); !reflect.DeepEqual(w, got) {
+			t.Fatalf("%s: DecodeForAdmission read more or less than json/v2 less the unread members (-want +got):\n%s", name, cmp.Diff(w, got))
+		}
+		for _, c := range got.Spec.InitContainers {
+			if len(c.Resources.Limits)+len(c.Resources.Requests) > 0 {
+				initResources++
+			}
+		}
+		for _, v := range got.Spec.Volumes {
+			if v.VolumeSource != (corev1.VolumeSource{}) {
+				sources++
+			}
+		}
+	}
+	if initResources == 0 || sources < 2 {
+		t.Fatalf("%d init containers with resources, %d volumes with sources: the test cannot see them kept", initResources, sources)
+	}
+}
+
+// TestDecodeForAdmissionRefusesNoLess: what it leaves unread must still be well-formed JSON,
+// and what json/v2 takes it takes.
+func TestDecodeForAdmissionRefusesNoLess(t *testing.T) {
+	t.Parallel()
+	for _, doc := range []string{
+		`{"spec":{"containers":[{"resources":{"limits":}}]}}`,
+		`{"spec":{"containers":[{"ports":[1,]}]}}`,
+		`{"spec":{"tolerations":[{"key":"k"}`,
+		`{"metadata":{"ownerReferences":[{"name":"x"}}},"spec":{}}`,
+		`{"status":{"phase":"Running",}}`,
+		`{"spec":{"volumes":[{"name":"theirs","secret":{"secretName":}}]}}`,
+	} {
+		if _, err := forAdmission([]byte(doc)); err == nil {
+			t.Errorf("%s: malformed JSON in a member left unread was taken", doc)
+		}
+	}
+	for name, doc := range edgeCases {
+		var want corev1.Pod
+		if jsonv2.Unmarshal([]byte(doc), &want, lenient) != nil {
+			continue
+		}
+		w := withoutUnread(want, namesFirst(t, []byte(doc)))
+		if got, err := forAdmission([]byte(doc)); err != nil || !reflect.DeepEqual(w, got) {
+			t.Errorf("%s: json/v2 takes it, DecodeForAdmission: %v (-want +got):\n%s", name, err, cmp.Diff(w, got))
+		}
+	}
+}
+
+// TestDecodeForAdmissionVolumeNamedTwice: a volume renamed after its source was left unread
+// keeps no source, whatever the new name; one named first as the caller's own keeps it.
+func TestDecodeForAdmissionVolumeNamedTwice(t *testing.T) {
+	t.Parallel()
+	for doc, wantSource := range map[string]bool{
+		`{"spec":{"volumes":[{"name":"theirs","emptyDir":{},"name":"ours-bin"}]}}`: false,
+		`{"spec":{"volumes":[{"name":"ours-bin","emptyDir":{},"name":"theirs"}]}}`: true,
+		`{"spec":{"volumes":[{"emptyDir":{},"name":"theirs"}]}}`:                   true,
+	} {
+		got, err := forAdmission([]byte(doc))
+		if err != nil || len(got.Spec.Volumes) != 1 || (got.Spec.Volumes[0].EmptyDir != nil) != wantSource {
+			t.Errorf("%s: %+v, %v; want a source: %v", doc, got.Spec.Volumes, err, wantSource)
+		}
 	}
 }
