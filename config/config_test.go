@@ -11,10 +11,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"flag"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -647,5 +649,38 @@ func TestWebhookClusterEnv(t *testing.T) {
 	want := map[string]string{"KUBECONFIG": "/a:/b", "HOME": "/home/w", "KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"}
 	if !reflect.DeepEqual(w.ClusterEnv, want) {
 		t.Errorf("ClusterEnv = %v, want %v", w.ClusterEnv, want)
+	}
+}
+
+// TestParsePodWithoutOursAsTheLongWay: a pod carrying none of our annotations (nor, when
+// they are read, bank-vaults' ones) is parsed without walking the annotation table, and
+// gets what the long way gives: the long way is forced by adding one of ours at its
+// default (inject: "true").
+func TestParsePodWithoutOursAsTheLongWay(t *testing.T) {
+	t.Parallel()
+	annotations := []map[string]string{
+		nil,
+		{},
+		{"prometheus.io/scrape": "true", "kubectl.kubernetes.io/restartedAt": "2026-08-01T10:00:00Z"},
+		{"vault-injector.io": "x", "VAULT-INJECTOR.IO/role": "x", "x/vault-injector.io/role": "x", "vault-injector.io.evil/role": "x"},
+		{"vault.security.banzaicloud.io/vault-role": "x", "vault.security.banzaicloud.io/unsupported": "y"},
+		{"vault.security.banzaicloud.io": "x", "": ""},
+	}
+	for _, args := range [][]string{nil, {"--bank-vaults-annotations=false"}} {
+		w, err := parse(t, args, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range annotations {
+			short, shortWarnings, shortErr := config.ParsePod(m, "sa", w)
+			long := map[string]string{"vault-injector.io/inject": "true"}
+			for k, v := range m {
+				long[k] = v
+			}
+			want, wantWarnings, wantErr := config.ParsePod(long, "sa", w)
+			if !reflect.DeepEqual(short, want) || !slices.Equal(shortWarnings, wantWarnings) || fmt.Sprint(shortErr) != fmt.Sprint(wantErr) {
+				t.Errorf("%v %v: without ours %+v %q %v; the long way %+v %q %v", args, m, short, shortWarnings, shortErr, want, wantWarnings, wantErr)
+			}
+		}
 	}
 }

@@ -394,17 +394,17 @@ func ParsePod(annotations map[string]string, serviceAccount string, w Webhook) (
 		WatchInterval:   w.Defaults.WatchInterval,
 	}
 	var errs []error
-	for _, a := range Annotations {
-		key, value, ok, err := a.lookup(annotations, w.BankVaultsCompat)
-		if err == nil && ok {
-			err = a.set(&p, value, &w)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("annotation %q: %w", key, err))
-		}
+	// Most pods carry no annotation of ours: then every lookup below would miss, and the
+	// files and unknown names have nothing to walk.
+	mentioned := mentionsUs(annotations, w.BankVaultsCompat)
+	if mentioned {
+		errs = applyAnnotations(&p, annotations, &w)
 	}
 	errs = append(errs, deliveryErrors(&p)...)
-	keys := slices.Sorted(maps.Keys(annotations)) // once: the files and the unknown-name check walk them in order
+	var keys []string // sorted once: the files and the unknown-name check walk them in order
+	if mentioned {
+		keys = slices.Sorted(maps.Keys(annotations))
+	}
 	errs = append(errs, parseFiles(&p, annotations, keys)...)
 	errs = append(errs, initRelationErrors(&p, annotations)...)
 	errs = append(errs, authRelationErrors(&p, annotations, w.BankVaultsCompat)...)
@@ -418,6 +418,31 @@ func ParsePod(annotations map[string]string, serviceAccount string, w Webhook) (
 		}
 	}
 	return p, warnings, errors.Join(errs...)
+}
+
+// applyAnnotations sets on p the value of each annotation of the table the pod carries.
+func applyAnnotations(p *Pod, annotations map[string]string, w *Webhook) []error {
+	var errs []error
+	for _, a := range Annotations {
+		key, value, ok, err := a.lookup(annotations, w.BankVaultsCompat)
+		if err == nil && ok {
+			err = a.set(p, value, w)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("annotation %q: %w", key, err))
+		}
+	}
+	return errs
+}
+
+// mentionsUs says whether any annotation is ours, or (with bankVaults) a bank-vaults one.
+func mentionsUs(annotations map[string]string, bankVaults bool) bool {
+	for key := range annotations {
+		if strings.HasPrefix(key, AnnotationPrefix) || (bankVaults && strings.HasPrefix(key, BankVaultsPrefix)) {
+			return true
+		}
+	}
+	return false
 }
 
 // lookup finds the annotation's value: ours first, then (if enabled) the bank-vaults alias.
