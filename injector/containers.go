@@ -303,8 +303,10 @@ func appendSettingsEnv(env []corev1.EnvVar, container string, cfg config.Pod) []
 	if cfg.TLSSecret != "" {
 		env = append(env, corev1.EnvVar{Name: settings.EnvCAFile, Value: CAFile})
 	}
-	for _, name := range slices.Sorted(maps.Keys(cfg.Envexec)) {
-		env = append(env, corev1.EnvVar{Name: name, Value: cfg.Envexec[name]})
+	if len(cfg.Envexec) > 0 { // sorting the keys of none still allocates
+		for _, name := range slices.Sorted(maps.Keys(cfg.Envexec)) {
+			env = append(env, corev1.EnvVar{Name: name, Value: cfg.Envexec[name]})
+		}
 	}
 	env = append(append(env, filesEnv(container, cfg)...), watchEnv(cfg)...)
 	ours := env[start:]

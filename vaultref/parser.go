@@ -187,6 +187,9 @@ func (p *parser) path() (string, error) {
 	}
 	// A "." or ".." segment would make Vault (or a proxy before it) read another path
 	// than the one written, with envexec's token.
+	if !strings.Contains(path, ".") {
+		return path, nil // no segment to look at, as most paths
+	}
 	off := start
 	for seg := range strings.SplitSeq(path, "/") {
 		if seg == "." || seg == ".." {
