@@ -265,3 +265,20 @@ func (p fixedPatch) Handle(context.Context, Request) Response {
 	resp.Patch, resp.PatchType = p, &jsonPatchType
 	return resp
 }
+
+// TestPatchEscapesEveryByte holds appendString's table of bytes written as they are to
+// encoding/json, one byte value at a time, in a string otherwise plain.
+func TestPatchEscapesEveryByte(t *testing.T) {
+	t.Parallel()
+	for c := range 256 {
+		s := "a" + string([]byte{byte(c)}) + "z"
+		changes := []injector.Change{{Path: "/p", Value: s}}
+		got, err := patchOf(changes)
+		if err != nil {
+			t.Fatalf("byte %#x: %v", c, err)
+		}
+		if want := encodingJSON(t, changes); string(got) != string(want) {
+			t.Errorf("byte %#x: patch is\n%s\nencoding/json writes\n%s", c, got, want)
+		}
+	}
+}
