@@ -162,7 +162,7 @@ func examine(pod *corev1.Pod, c *corev1.Container, need need, checks checks) can
 			f.arguments = append(f.arguments, r.arg)
 		} else {
 			if f.variables == nil {
-				f.variables = make([]string, 0, len(refs)) // grown once, not doubling up to 19
+				f.variables = make([]string, 0, len(refs)) // room for every reference at once, not grown by doubling
 			}
 			f.variables = append(f.variables, r.name)
 		}

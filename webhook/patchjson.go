@@ -187,24 +187,33 @@ func appendVolumeMount(b []byte, m *corev1.VolumeMount) []byte {
 // (quote, backslash, and <, > and & for HTML) is written as it is; any other string goes
 // through encoding/json, so its escapes stay encoding/json's.
 func appendString(b []byte, s string) []byte {
-	for i := range len(s) {
-		if !plainJSON[s[i]] {
-			out, err := json.Marshal(s)
-			if err != nil {
-				panic("encoding/json cannot encode a string: " + err.Error()) // it always can
-			}
-			return append(b, out...)
+	if !plainJSON(s) {
+		out, err := json.Marshal(s)
+		if err != nil {
+			panic("encoding/json cannot encode a string: " + err.Error()) // it always can
 		}
+		return append(b, out...)
 	}
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
 }
 
-// plainJSON marks the bytes appendString writes as they are: printable ASCII but for
-// what encoding/json escapes. One load per byte instead of seven comparisons: the patch's
-// strings are most of its bytes.
-var plainJSON = func() (t [256]bool) {
+// plainJSON says whether encoding/json, and json/v2 under jsonv1.DefaultOptionsV1, write
+// s quoted as it is: printable ASCII but for what they escape (quote, backslash, and <,
+// > and & for HTML). appendString and appendV1String write such strings themselves.
+func plainJSON(s string) bool {
+	for i := range len(s) {
+		if !plainByte[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+// plainByte marks plainJSON's bytes: one load per byte instead of seven comparisons, as
+// the patch's strings are most of its bytes.
+var plainByte = func() (t [256]bool) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
 		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"strconv"
 	"sync"
-	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	jsonv1 "github.com/go-json-experiment/json/v1"
@@ -70,18 +69,15 @@ func plainStatus(s *metav1.Status) bool {
 	return s == nil || *s == metav1.Status{Status: s.Status, Message: s.Message, Reason: s.Reason, Code: s.Code}
 }
 
-// appendV1String writes s quoted as json/v2 does under jsonv1.DefaultOptionsV1: printable
-// ASCII other than what it escapes (quote, backslash, and <, > and & for HTML) as it is,
-// any other string through json/v2 itself.
+// appendV1String writes s quoted as json/v2 does under jsonv1.DefaultOptionsV1: a
+// plainJSON string as it is, any other through json/v2 itself.
 func appendV1String(b []byte, s string) []byte {
-	for i := range len(s) {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			out, err := jsonv2.Marshal(s, jsonv1.DefaultOptionsV1())
-			if err != nil {
-				panic("json/v2 cannot encode a string: " + err.Error()) // it always can, invalid UTF-8 included
-			}
-			return append(b, out...)
+	if !plainJSON(s) {
+		out, err := jsonv2.Marshal(s, jsonv1.DefaultOptionsV1())
+		if err != nil {
+			panic("json/v2 cannot encode a string: " + err.Error()) // it always can, invalid UTF-8 included
 		}
+		return append(b, out...)
 	}
 	b = append(b, '"')
 	b = append(b, s...)

@@ -53,6 +53,9 @@ func TestReviewIsJSONv2(t *testing.T) {
 			admissionv1.AdmissionResponse{UID: types.UID("u" + s), Allowed: true, Warnings: []string{s}},
 		)
 	}
+	for c := range 256 { // every byte value once, in a message otherwise plain
+		cases = append(cases, admissionv1.AdmissionResponse{UID: "u", Result: &metav1.Status{Code: http.StatusForbidden, Message: "a" + string([]byte{byte(c)}) + "z"}})
+	}
 	cases = append(cases,
 		admissionv1.AdmissionResponse{},
 		admissionv1.AdmissionResponse{Allowed: true, Patch: []byte{}, PatchType: &odder, Warnings: []string{}},
