@@ -30,6 +30,7 @@ func TestParse(t *testing.T) {
 		"long path at limit": {"vault:" + strings.Repeat("p", vaultref.MaxLen-8) + "#k", vaultref.Ref{Path: strings.Repeat("p", vaultref.MaxLen-8), Key: "k"}},
 		"path like cipher":   {"vault:v1:abc#k", vaultref.Ref{Path: "v1:abc", Key: "k"}},
 		"path named login":   {"vault:login#k", vaultref.Ref{Path: "login", Key: "k"}},
+		"dot-led segments":   {"vault:secret/.hidden/.../..x#k", vaultref.Ref{Path: "secret/.hidden/.../..x", Key: "k"}},
 	}
 	for name, tc := range valid {
 		t.Run(name, func(t *testing.T) {
@@ -82,6 +83,7 @@ func TestParseErrors(t *testing.T) {
 		"dot-dot segment":          {"vault:secret/data/../../other/x#k", 18, `"." or ".." segments`},
 		"dot segment":              {"vault:secret/./app#k", 13, `"." or ".." segments`},
 		"leading dot-dot":          {"vault:../sys/mounts#k", 6, `"." or ".." segments`},
+		"trailing dot-dot":         {"vault:secret/app/..#k", 17, `"." or ".." segments`},
 		"too long":                 {"vault:" + strings.Repeat("p", vaultref.MaxLen) + "#k", vaultref.MaxLen, "longer than"},
 	}
 	for name, tc := range invalid {
