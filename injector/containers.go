@@ -212,7 +212,7 @@ func wrapContainer(c *corev1.Container, cfg config.Pod, facts Facts, mounts []co
 		ch.add(path+"/terminationMessagePolicy", c.TerminationMessagePolicy)
 	}
 	had = len(c.Env)
-	c.Env = appendSettingsEnv(slices.Grow(c.Env, settingsRoom), c.Name, cfg)
+	c.Env = appendSettingsEnv(slices.Grow(c.Env, EnvRoom), c.Name, cfg)
 	appended(ch, path+"/env", had, c.Env)
 }
 
@@ -328,9 +328,10 @@ func appendSettingsEnv(env []corev1.EnvVar, container string, cfg config.Pod) []
 	return append(env, corev1.EnvVar{Name: settings.EnvSettings, Value: names.String()})
 }
 
-// settingsRoom is how many settings a container's env makes room for at once: those of
-// a typical pod and then some, so appendSettingsEnv rarely grows the list again.
-const settingsRoom = 16
+// EnvRoom is how many settings a wrapped container's env makes room for at once: those of
+// a typical pod and then some, so appendSettingsEnv rarely grows the list again. A decoder
+// that leaves this much spare capacity in each env saves InjectInPlace a copy of it.
+const EnvRoom = 16
 
 // escapeExpansion doubles every "$" of an image's entrypoint or cmd before it is written
 // into the pod: the kubelet expands $(VAR) in command and args, but never did in the image.

@@ -47,7 +47,8 @@ func FuzzInject(f *testing.F) {
 }
 
 // FuzzInjectPod feeds any JSON that decodes into a pod: Inject never panics, never changes
-// its input, and what it accepts survives a JSON round trip and is a fixed point.
+// its input, InjectInPlace leaves the same pod in a copy of it, and what Inject accepts
+// survives a JSON round trip and is a fixed point.
 func FuzzInjectPod(f *testing.F) {
 	dirs, _ := filepath.Glob(filepath.Join("testdata", "*", "pod.yaml"))
 	for _, d := range dirs {
@@ -67,10 +68,11 @@ func FuzzInjectPod(f *testing.F) {
 			return
 		}
 		before := pod.DeepCopy()
-		out, _, err := injector.Inject(&pod, cfg, injector.Facts{})
+		out, report, err := injector.Inject(&pod, cfg, injector.Facts{})
 		if d := cmp.Diff(before, &pod); d != "" {
 			t.Fatalf("Inject changed its input:\n%s", d)
 		}
+		checkInPlace(t, before, cfg, injector.Facts{}, out, report, err)
 		if err != nil {
 			return
 		}

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +67,7 @@ func TestGolden(t *testing.T) {
 			if d := cmp.Diff(before, pod); d != "" {
 				t.Fatalf("Inject modified its input:\n%s", d)
 			}
+			checkInPlace(t, before, cfg, facts, out, report, err)
 			if err != nil {
 				goldenFile(t, filepath.Join(dir, "want.err"), []byte(err.Error()+"\n"))
 				return
@@ -182,6 +185,36 @@ func checkChanges(t *testing.T, in, out *corev1.Pod, report injector.Report) {
 	}
 	if d := cmp.Diff(out, &got); d != "" {
 		t.Errorf("the input with the changes applied differs from Inject's pod (-inject +patched):\n%s", d)
+	}
+}
+
+// checkInPlace: InjectInPlace leaves in a copy of the input exactly the pod Inject
+// returned, with the same report (changes included) and error; a skipped or refused pod is
+// left as it was. Every env gets spare capacity first, as the webhook's decoder leaves it,
+// so the appends land in place.
+func checkInPlace(t *testing.T, before *corev1.Pod, cfg config.Pod, facts injector.Facts, out *corev1.Pod, report injector.Report, err error) {
+	t.Helper()
+	pod := before.DeepCopy()
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			if cs[i].Env != nil {
+				cs[i].Env = slices.Grow(cs[i].Env, injector.EnvRoom)
+			}
+		}
+	}
+	got, gotErr := injector.NewPlan(pod, cfg).InjectInPlace(facts)
+	if fmt.Sprint(gotErr) != fmt.Sprint(err) {
+		t.Fatalf("InjectInPlace error %v, Inject's %v", gotErr, err)
+	}
+	want := out
+	if err != nil || report.Skipped != injector.SkipNone {
+		want = before
+	}
+	if d := cmp.Diff(want, pod); d != "" {
+		t.Errorf("InjectInPlace left a pod other than Inject's (-inject +in place):\n%s", d)
+	}
+	if d := cmp.Diff(report, got); d != "" {
+		t.Errorf("InjectInPlace reported otherwise than Inject (-inject +in place):\n%s", d)
 	}
 }
 

@@ -160,6 +160,21 @@ func (p *Plan) problems() error {
 // change with the input (see copyForWrite), so treat both as read-only.
 // Every problem in the pod is reported at once, as FieldErrors joined into one error.
 func (p *Plan) Inject(facts Facts) (*corev1.Pod, Report, error) {
+	return p.inject(facts, false)
+}
+
+// InjectInPlace is Inject writing into the plan's pod itself instead of a copy, for a
+// caller that owns the pod and needs only the report: the webhook decodes a pod for one
+// admission and builds its patch from Report.Changes, so copying what Inject writes was a
+// sixth of the bytes an admission allocated. Spare capacity in the pod's lists (see
+// EnvRoom) is written into. The pod holds Inject's result once it returns without error;
+// it is left as it was when it returns one, or when the report says the pod is skipped.
+func (p *Plan) InjectInPlace(facts Facts) (Report, error) {
+	_, report, err := p.inject(facts, true)
+	return report, err
+}
+
+func (p *Plan) inject(facts Facts, inPlace bool) (*corev1.Pod, Report, error) {
 	if skip := p.Skipped(); skip != SkipNone {
 		return p.pod, Report{Skipped: skip}, nil
 	}
@@ -188,7 +203,7 @@ func (p *Plan) Inject(facts Facts) (*corev1.Pod, Report, error) {
 	if len(wrap) == 0 {
 		return p.pod, Report{Skipped: SkipNoReferences}, nil // unreachable: Skipped said so
 	}
-	return p.apply(wrap, facts)
+	return p.apply(wrap, facts, inPlace)
 }
 
 // Inject plans pod under cfg and injects it with facts in one call, for callers that
@@ -197,10 +212,13 @@ func Inject(pod *corev1.Pod, cfg config.Pod, facts Facts) (*corev1.Pod, Report, 
 	return NewPlan(pod, cfg).Inject(facts)
 }
 
-// apply writes envexec into a copy of the plan's pod for the wrap targets, recording each
-// field it writes.
-func (p *Plan) apply(wrap []target, facts Facts) (*corev1.Pod, Report, error) {
-	out := copyForWrite(p.pod, wrap)
+// apply writes envexec into a copy of the plan's pod, or into the pod itself, for the wrap
+// targets, recording each field it writes.
+func (p *Plan) apply(wrap []target, facts Facts, inPlace bool) (*corev1.Pod, Report, error) {
+	out := p.pod
+	if !inPlace {
+		out = copyForWrite(p.pod, wrap)
+	}
 	var ch changes
 	report := Report{Containers: make([]ContainerReport, 0, len(wrap))}
 	vols := ourVolumes(p.cfg)

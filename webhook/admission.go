@@ -103,7 +103,7 @@ func (p *podObject) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		return err
 	}
 	var pod corev1.Pod
-	if err := podjson.DecodeForAdmission(dec, &pod, injector.ReadsVolume); err != nil {
+	if err := podjson.DecodeForAdmission(dec, &pod, injector.ReadsVolume, injector.EnvRoom); err != nil {
 		return err
 	}
 	p.pod = &pod

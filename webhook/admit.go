@@ -35,7 +35,8 @@ type Decision struct {
 // Admit is the one composition of a pod's mutation: parse its settings, plan, gather the
 // facts the plan names (facts may be nil: no lookups), inject, and write the patch from
 // the paths the injector changed. pod.Namespace must be the caller's word (the admission
-// request's), since pull secrets are read there.
+// request's), since pull secrets are read there. The injection is written into pod itself
+// (injector.Plan.InjectInPlace): callers hand over a pod they decoded for this call alone.
 func Admit(ctx context.Context, pod *corev1.Pod, wh config.Webhook, facts *FactFinder) Decision {
 	cfg, warnings, err := config.ParsePod(pod.Annotations, pod.Spec.ServiceAccountName, wh)
 	if err != nil {
@@ -66,13 +67,13 @@ func Admit(ctx context.Context, pod *corev1.Pod, wh config.Webhook, facts *FactF
 		d.Outcome, d.Err = OutcomeError, podError(pod, err)
 		return d
 	}
-	out, report, err := plan.Inject(found)
+	report, err := plan.InjectInPlace(found)
 	if err != nil {
 		d.Outcome, d.Err = OutcomeDenied, err
 		return d
 	}
 	d.Report, d.Warnings = report, append(d.Warnings, report.Warnings...)
-	if d.Skipped = report.Skipped; d.Skipped != injector.SkipNone || out == pod {
+	if d.Skipped = report.Skipped; d.Skipped != injector.SkipNone || len(report.Changes) == 0 {
 		d.Outcome = OutcomeSkipped
 		return d
 	}

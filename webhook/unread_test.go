@@ -113,5 +113,5 @@ func admitBoth(t *testing.T, name string, doc []byte, wh config.Webhook, facts *
 type forAdmission corev1.Pod
 
 func (p *forAdmission) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return podjson.DecodeForAdmission(dec, (*corev1.Pod)(p), injector.ReadsVolume)
+	return podjson.DecodeForAdmission(dec, (*corev1.Pod)(p), injector.ReadsVolume, injector.EnvRoom)
 }

@@ -23,7 +23,7 @@ import (
 // members are matched (MatchCaseInsensitiveNames, RejectUnknownMembers), which the
 // hand-written code does not follow, json/v2 reads the whole pod.
 func Decode(dec *jsontext.Decoder, pod *corev1.Pod) error {
-	return decode(dec, pod, nil)
+	return decode(dec, pod, nil, 0)
 }
 
 // DecodeForAdmission is Decode leaving unread, and so zero, the members of a pod the
@@ -36,12 +36,14 @@ func Decode(dec *jsontext.Decoder, pod *corev1.Pod) error {
 // its source was left unread, keeps no source: a review only a caller of the port could
 // write, which the injector then refuses if the name is one of its own.
 // TestAdmitNeedsNothingLeftUnread holds the admission path to never needing them.
-func DecodeForAdmission(dec *jsontext.Decoder, pod *corev1.Pod, readsVolume func(name string) bool) error {
-	return decode(dec, pod, readsVolume)
+// Each container's env gets room for envRoom more variables, so the injector appends its
+// settings in place (injector.EnvRoom) instead of copying the list.
+func DecodeForAdmission(dec *jsontext.Decoder, pod *corev1.Pod, readsVolume func(name string) bool, envRoom int) error {
+	return decode(dec, pod, readsVolume, envRoom)
 }
 
 // decode reads pod, leaving unread what DecodeForAdmission does when readsVolume is set.
-func decode(dec *jsontext.Decoder, pod *corev1.Pod, readsVolume func(name string) bool) error {
+func decode(dec *jsontext.Decoder, pod *corev1.Pod, readsVolume func(name string) bool, envRoom int) error {
 	opts := dec.Options()
 	if v, _ := jsonv2.GetOption(opts, jsonv2.MatchCaseInsensitiveNames); v {
 		return jsonv2.UnmarshalDecode(dec, pod)
@@ -53,7 +55,7 @@ func decode(dec *jsontext.Decoder, pod *corev1.Pod, readsVolume func(name string
 	if !ok {
 		d = new(decoder)
 	}
-	d.dec, d.leaveUnread, d.readsVolume = dec, readsVolume != nil, readsVolume
+	d.dec, d.leaveUnread, d.readsVolume, d.envRoom = dec, readsVolume != nil, readsVolume, max(envRoom, 0)
 	err := d.pod(pod)
 	d.release()
 	return err
@@ -69,6 +71,8 @@ type decoder struct {
 	// leaveUnread skips what DecodeForAdmission leaves unread; readsVolume is its caller's.
 	leaveUnread bool
 	readsVolume func(name string) bool
+	// envRoom is the spare capacity each container's env is given.
+	envRoom int
 	// buf holds a name or string that had to be unquoted.
 	buf []byte
 	// strs makes the strings read, sharing repeated ones.
@@ -225,6 +229,12 @@ func (d *decoder) stringMap(m *map[string]string) error {
 // other array grows as it is read. An empty array gives an empty, non-nil slice as in
 // json/v2.
 func slice[T any](d *decoder, s *[]T, scratch *[]T, read func(*decoder, *T) error) error {
+	return sliceRoom(d, s, scratch, 0, read)
+}
+
+// sliceRoom is slice leaving room for that many more elements in a slice read from
+// scratch.
+func sliceRoom[T any](d *decoder, s *[]T, scratch *[]T, room int, read func(*decoder, *T) error) error {
 	var grown []T
 	buf := &grown
 	if scratch != nil {
@@ -241,7 +251,7 @@ func slice[T any](d *decoder, s *[]T, scratch *[]T, read func(*decoder, *T) erro
 	}
 	switch {
 	case scratch != nil:
-		*s = exact((*buf)[start:])
+		*s = exact((*buf)[start:], room)
 		*buf = (*buf)[:start]
 	case grown == nil:
 		*s = []T{}
@@ -251,10 +261,10 @@ func slice[T any](d *decoder, s *[]T, scratch *[]T, read func(*decoder, *T) erro
 	return err
 }
 
-// exact copies a scratch slice into one of its own, exactly as long; an empty array
-// yields an empty, non-nil slice as in json/v2.
-func exact[T any](scratch []T) []T {
-	s := make([]T, len(scratch))
+// exact copies a scratch slice into one of its own, exactly as long and with room for
+// that many more; an empty array yields an empty, non-nil slice as in json/v2.
+func exact[T any](scratch []T, room int) []T {
+	s := make([]T, len(scratch), len(scratch)+room)
 	copy(s, scratch)
 	clear(scratch)
 	return s

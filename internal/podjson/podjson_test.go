@@ -324,7 +324,50 @@ func forAdmission(doc []byte) (corev1.Pod, error) {
 type admissionInto corev1.Pod
 
 func (p *admissionInto) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	return podjson.DecodeForAdmission(dec, (*corev1.Pod)(p), readsVolume)
+	return podjson.DecodeForAdmission(dec, (*corev1.Pod)(p), readsVolume, envRoom)
+}
+
+// envRoom is the spare capacity the tests ask DecodeForAdmission for in each env.
+const envRoom = 5
+
+// TestDecodeForAdmissionLeavesEnvRoom: every container's env, init or not, has room for
+// envRoom more variables past the ones read, so the injector appends in place; the
+// variables read are the pod's, in order.
+func TestDecodeForAdmissionLeavesEnvRoom(t *testing.T) {
+	t.Parallel()
+	doc := []byte(`{"spec":{
+		"initContainers":[{"name":"i","env":[{"name":"A","value":"1"}]}],
+		"containers":[{"name":"c","env":[{"name":"B","value":"2"},{"name":"C","value":"3"}]},{"name":"d","env":[]},{"name":"e"}]}}`)
+	pod, err := forAdmission(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		env  []corev1.EnvVar
+		want []string
+	}{
+		{pod.Spec.InitContainers[0].Env, []string{"A"}},
+		{pod.Spec.Containers[0].Env, []string{"B", "C"}},
+		{pod.Spec.Containers[1].Env, []string{}},
+	} {
+		var got []string
+		for _, e := range c.env {
+			got = append(got, e.Name)
+		}
+		if !slices.Equal(got, c.want) || c.env == nil || cap(c.env)-len(c.env) != envRoom {
+			t.Errorf("env %v (nil %t), room %d; want %v and room %d", got, c.env == nil, cap(c.env)-len(c.env), c.want, envRoom)
+		}
+	}
+	if pod.Spec.Containers[2].Env != nil {
+		t.Errorf("a container without env got %v", pod.Spec.Containers[2].Env)
+	}
+	var plain corev1.Pod
+	if err := jsonv2.Unmarshal(doc, podjson.Into(&plain), lenient); err != nil {
+		t.Fatal(err)
+	}
+	if env := plain.Spec.Containers[0].Env; cap(env) != len(env) {
+		t.Errorf("Decode left room %d in an env; want none", cap(env)-len(env))
+	}
 }
 
 // readsVolume stands for the injector's rule: the sources of volumes named "ours-…" are read.
