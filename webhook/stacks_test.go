@@ -80,6 +80,37 @@ func TestGrownStacksReuseOneGoroutine(t *testing.T) {
 	}
 }
 
+// TestGrownStacksReuseTheLastWorker: of several idle workers, requests one after another
+// (each served in full before the next, as one client's are) all run on the worker that
+// served the one before, whose stack is still warm; fails when requests go round the
+// workers in turn, as a shared channel hands them out.
+func TestGrownStacksReuseTheLastWorker(t *testing.T) {
+	t.Parallel()
+	h := webhook.WithGrownStacks(t.Context(), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Goroutine", strconv.Itoa(goroutineID(t)))
+	}), 4)
+	serve := func() (handler, caller int) {
+		callers, handlers := make(chan int, 1), make(chan int, 1)
+		go func() {
+			callers <- goroutineID(t)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequestWithContext(t.Context(), http.MethodPost, webhook.MutatePath, http.NoBody))
+			id, _ := strconv.Atoi(w.Header().Get("Goroutine"))
+			handlers <- id // after ServeHTTP returned
+		}()
+		return <-handlers, <-callers
+	}
+	worker, caller := serve()
+	if worker == caller {
+		t.Fatalf("with four idle workers the first request ran where it arrived (goroutine %d)", caller)
+	}
+	for i := range 20 {
+		if got, _ := serve(); got != worker {
+			t.Fatalf("request %d ran on goroutine %d, want the last worker %d", i+2, got, worker)
+		}
+	}
+}
+
 // TestGrownStacksNeverQueue: with every worker busy, a request is served at once where it
 // arrived instead of waiting behind a slow one (a registry lookup may take seconds).
 func TestGrownStacksNeverQueue(t *testing.T) {
