@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"sync"
 )
 
@@ -34,6 +35,8 @@ type call struct {
 	r     *http.Request
 	done  chan struct{}
 	panic any
+	// goexit: the handler called runtime.Goexit, which the caller repeats.
+	goexit bool
 }
 
 // withGrownStacks serves next on n workers that stop when ctx ends.
@@ -68,14 +71,15 @@ func (s *grownStacks) work(ctx context.Context, w *worker) {
 	}
 }
 
-// serve runs one call; a panic goes back to the request's goroutine, where net/http
-// handles it as for any handler. The worker is idle again before the caller goes on, so
+// serve runs one call; a panic or runtime.Goexit goes back to the request's goroutine,
+// where net/http handles it as for any handler. The worker is idle again before the caller goes on, so
 // a client's next request finds it at the top.
 func (s *grownStacks) serve(w *worker, c *call) {
 	returned := false
 	defer func() {
 		c.panic = recover()
-		if returned || c.panic != nil { // not after runtime.Goexit: the worker is gone
+		c.goexit = !returned && c.panic == nil
+		if !c.goexit { // after runtime.Goexit the worker is gone
 			s.mu.Lock()
 			if !s.stopped {
 				s.idle = append(s.idle, w)
@@ -103,7 +107,10 @@ func (s *grownStacks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	<-c.done
-	if c.panic != nil {
+	switch {
+	case c.panic != nil:
 		panic(c.panic)
+	case c.goexit:
+		runtime.Goexit() // as if the handler had run here: net/http ends the stream
 	}
 }

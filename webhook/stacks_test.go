@@ -193,6 +193,39 @@ func TestGrownStacksPanicReachesTheCaller(t *testing.T) {
 	}
 }
 
+// TestGrownStacksGoexitReachesTheCaller: a handler that calls runtime.Goexit ends the
+// request's own goroutine too, as it would without workers, instead of ServeHTTP
+// returning as if the handler had finished.
+func TestGrownStacksGoexitReachesTheCaller(t *testing.T) {
+	t.Parallel()
+	on := make(chan int, 1)
+	h := webhook.WithGrownStacks(t.Context(), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		on <- goroutineID(t)
+		runtime.Goexit()
+	}), 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		returned, caller, done := false, make(chan int, 1), make(chan struct{})
+		go func() {
+			defer close(done)
+			caller <- goroutineID(t)
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(t.Context(), http.MethodPost, webhook.MutatePath, http.NoBody))
+			returned = true
+		}()
+		<-done
+		if returned {
+			t.Fatal("ServeHTTP returned after the handler called runtime.Goexit")
+		}
+		if got := <-on; got != <-caller {
+			return // ran on the worker, and the caller's goroutine ended as well
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no request reached the worker")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // TestGrownStacksAfterStop: once the server's context ends the workers go away, and a
 // request that still arrives (the shutdown delay admits on) is served where it arrives.
 func TestGrownStacksAfterStop(t *testing.T) {

@@ -176,7 +176,7 @@ func (d *decoder) containerOf(c *corev1.Container, leaveUnread bool) error {
 		case "ports":
 			return d.unless(leaveUnread, func() error { return slice(d, &c.Ports, nil, (*decoder).port) })
 		case "env":
-			return sliceRoom(d, &c.Env, &d.env, d.envRoom, (*decoder).envVar)
+			return sliceRoom(d, &c.Env, &d.env, d.nextEnvRoom(), (*decoder).envVar)
 		case "resources":
 			return d.unless(leaveUnread, func() error { return d.resources(&c.Resources) })
 		case "volumeMounts":

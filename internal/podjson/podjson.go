@@ -37,7 +37,9 @@ func Decode(dec *jsontext.Decoder, pod *corev1.Pod) error {
 // write, which the injector then refuses if the name is one of its own.
 // TestAdmitNeedsNothingLeftUnread holds the admission path to never needing them.
 // Each container's env gets room for envRoom more variables, so the injector appends its
-// settings in place (injector.EnvRoom) instead of copying the list.
+// settings in place (injector.EnvRoom) instead of copying the list; only the first
+// RoomedEnvs envs of a pod do, so a pod of many containers cannot make its decoding
+// allocate more than that for room it may never use.
 func DecodeForAdmission(dec *jsontext.Decoder, pod *corev1.Pod, readsVolume func(name string) bool, envRoom int) error {
 	return decode(dec, pod, readsVolume, envRoom)
 }
@@ -55,10 +57,25 @@ func decode(dec *jsontext.Decoder, pod *corev1.Pod, readsVolume func(name string
 	if !ok {
 		d = new(decoder)
 	}
-	d.dec, d.leaveUnread, d.readsVolume, d.envRoom = dec, readsVolume != nil, readsVolume, max(envRoom, 0)
+	d.dec, d.leaveUnread, d.readsVolume = dec, readsVolume != nil, readsVolume
+	d.envRoom, d.roomedLeft = max(envRoom, 0), RoomedEnvs
 	err := d.pod(pod)
 	d.release()
 	return err
+}
+
+// RoomedEnvs is how many envs of one pod DecodeForAdmission gives room: more than the
+// containers of any pod seen in practice, and at most 64 KiB of room however many
+// containers a review lists.
+const RoomedEnvs = 100
+
+// nextEnvRoom is the room the next env read gets, counted against the pod's budget.
+func (d *decoder) nextEnvRoom() int {
+	if d.envRoom == 0 || d.roomedLeft == 0 {
+		return 0
+	}
+	d.roomedLeft--
+	return d.envRoom
 }
 
 // decoders recycles the scratch space of decoding: each array of a pod is read into
@@ -71,8 +88,8 @@ type decoder struct {
 	// leaveUnread skips what DecodeForAdmission leaves unread; readsVolume is its caller's.
 	leaveUnread bool
 	readsVolume func(name string) bool
-	// envRoom is the spare capacity each container's env is given.
-	envRoom int
+	// envRoom is the spare capacity an env is given, while roomedLeft envs may get it.
+	envRoom, roomedLeft int
 	// buf holds a name or string that had to be unquoted.
 	buf []byte
 	// strs makes the strings read, sharing repeated ones.

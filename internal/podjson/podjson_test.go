@@ -330,6 +330,34 @@ func (p *admissionInto) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 // envRoom is the spare capacity the tests ask DecodeForAdmission for in each env.
 const envRoom = 5
 
+// TestDecodeForAdmissionBoundsEnvRoom: a review listing many containers, each with an
+// empty env, gets room in the first RoomedEnvs envs only, so it cannot make the decoder
+// allocate 640 bytes of room per container it lists.
+func TestDecodeForAdmissionBoundsEnvRoom(t *testing.T) {
+	t.Parallel()
+	n := podjson.RoomedEnvs + 50
+	doc := []byte(`{"spec":{"containers":[` + strings.Repeat(`{"env":[]},`, n-1) + `{"env":[]}]}}`)
+	pod, err := forAdmission(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pod.Spec.Containers) != n {
+		t.Fatalf("decoded %d containers, want %d", len(pod.Spec.Containers), n)
+	}
+	roomed := 0
+	for _, c := range pod.Spec.Containers {
+		if c.Env == nil || len(c.Env) != 0 {
+			t.Fatalf("env %v, want empty and not nil", c.Env)
+		}
+		if cap(c.Env) > 0 {
+			roomed++
+		}
+	}
+	if roomed != podjson.RoomedEnvs {
+		t.Errorf("%d envs got room, want %d", roomed, podjson.RoomedEnvs)
+	}
+}
+
 // TestDecodeForAdmissionLeavesEnvRoom: every container's env, init or not, has room for
 // envRoom more variables past the ones read, so the injector appends in place; the
 // variables read are the pod's, in order.
