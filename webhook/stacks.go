@@ -72,8 +72,8 @@ func (s *grownStacks) work(ctx context.Context, w *worker) {
 }
 
 // serve runs one call; a panic or runtime.Goexit goes back to the request's goroutine,
-// where net/http handles it as for any handler. The worker is idle again before the caller goes on, so
-// a client's next request finds it at the top.
+// where net/http handles it as for any handler. The worker is idle again before the
+// caller goes on, so a client's next request finds it at the top.
 func (s *grownStacks) serve(w *worker, c *call) {
 	returned := false
 	defer func() {

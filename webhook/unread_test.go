@@ -89,6 +89,24 @@ func TestAdmitNeedsNothingLeftUnread(t *testing.T) {
 	if mutated < 100 {
 		t.Fatalf("%d of 300 random pods mutated; want most, or the test compares little", mutated)
 	}
+
+	// More containers than get env room: the decoder's room runs out part way through
+	// the pod, and the patch must not change where it does.
+	many := podtest.Typical()
+	many.Namespace = "shop"
+	app := many.Spec.Containers[0]
+	for i := range podjson.RoomedEnvs + 5 {
+		c := *app.DeepCopy()
+		c.Name = fmt.Sprint("app-", i)
+		many.Spec.Containers = append(many.Spec.Containers, c)
+	}
+	doc, err := json.Marshal(many)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := admitBoth(t, "a pod with more containers than get env room", doc, wh, nil); got.Outcome != webhook.OutcomeMutated {
+		t.Fatalf("a pod with %d containers: %s %q, want mutated", len(many.Spec.Containers), got.Outcome, got.Message())
+	}
 }
 
 // admitBoth admits doc decoded whole and decoded for admission, failing t unless the

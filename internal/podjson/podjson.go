@@ -58,7 +58,10 @@ func decode(dec *jsontext.Decoder, pod *corev1.Pod, readsVolume func(name string
 		d = new(decoder)
 	}
 	d.dec, d.leaveUnread, d.readsVolume = dec, readsVolume != nil, readsVolume
-	d.envRoom, d.roomedLeft = max(envRoom, 0), RoomedEnvs
+	d.envRoom, d.roomedLeft = envRoom, 0
+	if envRoom > 0 {
+		d.roomedLeft = RoomedEnvs
+	}
 	err := d.pod(pod)
 	d.release()
 	return err
@@ -71,7 +74,7 @@ const RoomedEnvs = 100
 
 // nextEnvRoom is the room the next env read gets, counted against the pod's budget.
 func (d *decoder) nextEnvRoom() int {
-	if d.envRoom == 0 || d.roomedLeft == 0 {
+	if d.roomedLeft == 0 {
 		return 0
 	}
 	d.roomedLeft--
@@ -88,7 +91,8 @@ type decoder struct {
 	// leaveUnread skips what DecodeForAdmission leaves unread; readsVolume is its caller's.
 	leaveUnread bool
 	readsVolume func(name string) bool
-	// envRoom is the spare capacity an env is given, while roomedLeft envs may get it.
+	// envRoom is the spare capacity an env is given while roomedLeft, the envs that may
+	// still get it, is not zero (it is zero when no room was asked for).
 	envRoom, roomedLeft int
 	// buf holds a name or string that had to be unquoted.
 	buf []byte
